@@ -1,0 +1,1 @@
+//! ETL run records.

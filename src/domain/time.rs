@@ -1,0 +1,92 @@
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Europe::Paris;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParisTimeError {
+    #[error("date {0:?} is not of the form YYYY-MM-DD HH:MM:SS")]
+    Malformed(String),
+}
+
+/// Converts the feed's `maj` (Europe/Paris wall-clock time, no zone) to UTC.
+///
+/// DST rules come from the tz database (chrono-tz). In the autumn hour that happens twice
+/// (02:00–02:59 on the last Sunday of October) the *earlier* instant is chosen: a price dated
+/// in that hour was most likely set before the clocks went back, and choosing the earlier one
+/// never dates a price in the future. In the spring hour that does not exist (02:00–02:59 on the
+/// last Sunday of March) the wall time is read as if the clocks had not moved yet (UTC+1), which
+/// is what a device whose clock had not switched would have written.
+pub fn paris_local_to_utc(raw: &str) -> Result<DateTime<Utc>, ParisTimeError> {
+    let s = raw.trim();
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .map_err(|_| ParisTimeError::Malformed(raw.to_owned()))?;
+    Ok(match Paris.from_local_datetime(&naive) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(earlier, _later) => earlier.with_timezone(&Utc),
+        LocalResult::None => {
+            // Gap: the offset before the jump is +01:00 (CET).
+            let fixed = naive - chrono::Duration::hours(1);
+            Utc.from_utc_datetime(&fixed)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn summer_and_winter() {
+        assert_eq!(
+            paris_local_to_utc("2026-06-05 12:09:37").unwrap(),
+            utc("2026-06-05T10:09:37Z")
+        );
+        assert_eq!(
+            paris_local_to_utc("2025-02-07 03:00:00").unwrap(),
+            utc("2025-02-07T02:00:00Z")
+        );
+    }
+
+    #[test]
+    fn ambiguous_autumn_hour_takes_the_earlier_instant() {
+        // 2024-10-27: 03:00 CEST → 02:00 CET, so 02:30 happens twice.
+        assert_eq!(
+            paris_local_to_utc("2024-10-27 02:30:00").unwrap(),
+            utc("2024-10-27T00:30:00Z")
+        );
+        assert_eq!(
+            paris_local_to_utc("2024-10-27 03:30:00").unwrap(),
+            utc("2024-10-27T02:30:00Z")
+        );
+    }
+
+    #[test]
+    fn missing_spring_hour_reads_as_winter_time() {
+        // 2025-03-30: 02:00 CET → 03:00 CEST, 02:30 never happens.
+        assert_eq!(
+            paris_local_to_utc("2025-03-30 02:30:00").unwrap(),
+            utc("2025-03-30T01:30:00Z")
+        );
+        assert_eq!(
+            paris_local_to_utc("2025-03-30 03:00:00").unwrap(),
+            utc("2025-03-30T01:00:00Z")
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "",
+            "2025-13-01 00:00:00",
+            "yesterday",
+            "2025-02-30 10:00:00",
+        ] {
+            assert!(paris_local_to_utc(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The ETL job: lease, fetch, import, record.

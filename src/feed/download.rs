@@ -1,0 +1,1 @@
+//! Downloading the feed: timeouts, size cap, retries with backoff, conditional GET.

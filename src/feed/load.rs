@@ -1,0 +1,1 @@
+//! Loading a parsed feed into the database, in one transaction.

@@ -1,0 +1,1 @@
+//! A generator of realistic national-size feeds, for benchmarks and tests without ../shared.

@@ -1,0 +1,1 @@
+//! HTTP: router, extractors, routes.
