@@ -4,6 +4,7 @@
 //! unzip, parse — pure — and load), [`db`] (one SQL text over SQLite and PostgreSQL), [`etl`]
 //! (the scheduled job and its lease), [`web`] (router and routes) and the [`cli`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod db;

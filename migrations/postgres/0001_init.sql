@@ -14,8 +14,15 @@ CREATE TABLE stations (
     opening_hours   TEXT,
     services        TEXT    NOT NULL,
     content_hash    BIGINT  NOT NULL,
+    -- When the station was first and last present in a snapshot. `last_seen_at` is written when
+    -- the station changes or goes missing; while `missing_since` is NULL the station is also in
+    -- the latest snapshot (see `etl_runs.snapshot_at`), so nothing is rewritten for the
+    -- thousands of stations that did not change.
     first_seen_at   BIGINT  NOT NULL,
     last_seen_at    BIGINT  NOT NULL,
+    missing_since   BIGINT,
+    -- Snapshot time of the file that last set the attributes above (an older file never
+    -- overwrites them).
     updated_at      BIGINT  NOT NULL
 );
 CREATE INDEX stations_lat_lon ON stations (latitude, longitude);

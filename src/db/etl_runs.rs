@@ -1,1 +1,220 @@
-//! ETL run records.
+//! ETL run records: one row per import attempt, with its counts and rejected records.
+
+use crate::db::{Backend, Db};
+use crate::feed::Rejection;
+use crate::on_db;
+
+/// What an import changed, as stored in `etl_runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunCounts {
+    pub stations_new: i32,
+    pub stations_updated: i32,
+    pub stations_unchanged: i32,
+    pub stations_missing: i32,
+    pub prices_changed: i32,
+    pub prices_redated: i32,
+    pub prices_unchanged: i32,
+    pub history_added: i32,
+    pub shortages: i32,
+    pub rejected: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Success,
+    /// The file was byte-identical to the last one imported: nothing to do.
+    Unchanged,
+    /// The server answered 304 Not Modified.
+    NotModified,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Unchanged => "unchanged",
+            RunStatus::NotModified => "not_modified",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub source: String,
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub status: String,
+    pub feed_kind: Option<String>,
+    pub file_sha256: Option<String>,
+    pub snapshot_at: Option<i64>,
+    pub stations_new: i32,
+    pub stations_updated: i32,
+    pub stations_unchanged: i32,
+    pub stations_missing: i32,
+    pub prices_changed: i32,
+    pub prices_redated: i32,
+    pub prices_unchanged: i32,
+    pub history_added: i32,
+    pub shortages: i32,
+    pub rejected: i32,
+    pub error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "id, source, trigger, started_at, finished_at, status, feed_kind, file_sha256, snapshot_at, \
+     stations_new, stations_updated, stations_unchanged, stations_missing, prices_changed, prices_redated, \
+     prices_unchanged, history_added, shortages, rejected, error";
+
+/// Opens a run record in state `running` and returns its id.
+pub async fn start(db: &Db, source: &str, trigger: &str, now: i64) -> Result<i64, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO etl_runs (source, trigger, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id",
+        )
+        .bind(source)
+        .bind(trigger)
+        .bind(now)
+        .fetch_one(p)
+        .await
+    })
+}
+
+pub struct Finish<'a> {
+    pub status: RunStatus,
+    pub now: i64,
+    pub feed_kind: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    pub snapshot_at: Option<i64>,
+    pub counts: &'a RunCounts,
+    pub error: Option<&'a str>,
+    pub rejections: &'a [Rejection],
+}
+
+/// Closes a run record with its outcome and stores its rejected records, in one transaction.
+pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Error> {
+    let c = f.counts;
+    let mut tx = db.begin().await?;
+    crate::on_tx!(&mut tx, conn => {
+        sqlx::query(
+            "UPDATE etl_runs SET finished_at = $1, status = $2, feed_kind = $3, file_sha256 = $4, snapshot_at = $5, \
+             stations_new = $6, stations_updated = $7, stations_unchanged = $8, stations_missing = $9, \
+             prices_changed = $10, prices_redated = $11, prices_unchanged = $12, history_added = $13, \
+             shortages = $14, rejected = $15, error = $16 WHERE id = $17",
+        )
+        .bind(f.now)
+        .bind(f.status.as_str())
+        .bind(f.feed_kind)
+        .bind(f.sha256)
+        .bind(f.snapshot_at)
+        .bind(c.stations_new)
+        .bind(c.stations_updated)
+        .bind(c.stations_unchanged)
+        .bind(c.stations_missing)
+        .bind(c.prices_changed)
+        .bind(c.prices_redated)
+        .bind(c.prices_unchanged)
+        .bind(c.history_added)
+        .bind(c.shortages)
+        .bind(c.rejected)
+        .bind(f.error)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+        // Rejections in multi-row batches (6 parameters a row).
+        let per = Backend::MAX_PARAMS / 6;
+        for (b, chunk) in f.rejections.chunks(per).enumerate() {
+            let sql = format!(
+                "INSERT INTO etl_rejections (run_id, seq, station_id, fuel, value, reason) VALUES {}",
+                super::values_placeholders(db.backend(), chunk.len(), 6)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (i, r) in chunk.iter().enumerate() {
+                q = q
+                    .bind(run_id)
+                    .bind((b * per + i) as i32)
+                    .bind(r.station_id.map(|s| s.get()))
+                    .bind(r.fuel.map(|f| f.id()))
+                    .bind(r.value.as_str())
+                    .bind(r.reason.as_str());
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    tx.commit().await
+}
+
+/// The SHA-256 of the file of the latest run that loaded data, when that run is also the
+/// latest run that touched data at all: importing the same bytes again can then be skipped.
+pub async fn latest_loaded_sha256(db: &Db) -> Result<Option<String>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT file_sha256 FROM etl_runs WHERE status IN ('success', 'unchanged') ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(p)
+        .await
+        .map(Option::flatten)
+    })
+}
+
+/// The most recent snapshot time among successful snapshot imports: "the latest snapshot".
+pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
+        )
+        .fetch_one(p)
+        .await
+    })
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<RunRow>, sqlx::Error> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM etl_runs WHERE id = $1");
+    on_db!(db, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+}
+
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM etl_runs ORDER BY id DESC LIMIT $1");
+    on_db!(db, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct RejectionRow {
+    pub seq: i32,
+    pub station_id: Option<i64>,
+    pub fuel: Option<i16>,
+    pub value: String,
+    pub reason: String,
+}
+
+pub async fn rejections(db: &Db, run_id: i64) -> Result<Vec<RejectionRow>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_as::<_, RejectionRow>(
+            "SELECT seq, station_id, fuel, value, reason FROM etl_rejections WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// Marks runs left `running` by a process that died as failed (called at start-up, and only for
+/// runs older than the lease could possibly be held).
+pub async fn fail_stale(db: &Db, older_than: i64, now: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query(
+            "UPDATE etl_runs SET status = 'failed', finished_at = $1, error = 'interrupted (the process stopped during the run)' \
+             WHERE status = 'running' AND started_at < $2",
+        )
+        .bind(now)
+        .bind(older_than)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+    })
+}

@@ -1,1 +1,325 @@
-//! Station queries.
+//! Read queries behind the JSON API: one station, stations near a point, price history, and the
+//! figures of the status endpoint.
+//!
+//! Rows come back with the stored encodings (fuel ids, thousandths of a euro, Unix seconds); the
+//! web layer turns them into domain types and JSON. Every query is one SQL text for both backends.
+//! Decoded Rust types follow the PostgreSQL column types (SMALLINT → i16, INTEGER → i32, BIGINT →
+//! i64), which SQLite decodes as well.
+
+use crate::db::Db;
+use crate::db::etl_runs::RunStatus;
+use crate::on_db;
+
+/// Mean Earth radius (IUGG), in km.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StationRow {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub department: String,
+    pub road_type: String,
+    pub automate_24_24: bool,
+    /// JSON of [`crate::domain::OpeningHours`], or NULL when the feed had no `<horaires>`.
+    pub opening_hours: Option<String>,
+    /// JSON array of strings.
+    pub services: String,
+    pub first_seen_at: i64,
+    /// Only exact while the station is missing: see [`StationRow::last_seen`].
+    pub last_seen_at: i64,
+    /// Set when the station dropped out of the snapshots.
+    pub missing_since: Option<i64>,
+}
+
+impl StationRow {
+    /// When the station was last present in a snapshot. The loader only rewrites
+    /// `last_seen_at` when a station changes or goes missing; a station not missing is in the
+    /// latest snapshot imported, so that snapshot's time is the answer then.
+    pub fn last_seen(&self, latest_snapshot_at: Option<i64>) -> i64 {
+        match (self.missing_since, latest_snapshot_at) {
+            (None, Some(t)) => self.last_seen_at.max(t),
+            _ => self.last_seen_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct PriceRow {
+    pub fuel: i16,
+    pub price: i32,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ShortageRow {
+    pub fuel: i16,
+    pub kind: String,
+    pub since: Option<i64>,
+}
+
+/// A station of the bounding box with its price for the fuel asked, before the exact distance.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CandidateRow {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub price: i32,
+    pub updated_at: i64,
+}
+
+/// A candidate kept by [`nearby`], with its great-circle distance.
+#[derive(Debug, Clone)]
+pub struct NearbyRow {
+    pub station: CandidateRow,
+    pub distance_km: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct HistoryPoint {
+    pub at: i64,
+    pub price: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RunRow {
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Counts {
+    pub stations: i64,
+    pub prices: i64,
+    pub history_points: i64,
+    pub shortages: i64,
+}
+
+/// What [`nearby`] looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct NearbyQuery {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub radius_km: f64,
+    /// Stored fuel id.
+    pub fuel: i16,
+    /// Prices updated before this Unix time are left out.
+    pub updated_since: i64,
+    pub limit: usize,
+}
+
+pub async fn station(db: &Db, id: i64) -> Result<Option<StationRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, StationRow>(
+        "SELECT id, latitude, longitude, address, city, postcode, department, road_type, \
+                automate_24_24, opening_hours, services, first_seen_at, last_seen_at, \
+                missing_since \
+         FROM stations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+pub async fn station_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = on_db!(db, p => sqlx::query_as("SELECT id FROM stations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p)
+        .await)?;
+    Ok(row.is_some())
+}
+
+/// Current prices of a station, in fuel id order.
+pub async fn prices(db: &Db, station_id: i64) -> Result<Vec<PriceRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, PriceRow>(
+        "SELECT fuel, price, updated_at FROM prices WHERE station_id = $1 ORDER BY fuel",
+    )
+    .bind(station_id)
+    .fetch_all(p)
+    .await)
+}
+
+/// Current shortages of a station, in fuel id order.
+pub async fn shortages(db: &Db, station_id: i64) -> Result<Vec<ShortageRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, ShortageRow>(
+        "SELECT fuel, kind, since FROM shortages WHERE station_id = $1 ORDER BY fuel",
+    )
+    .bind(station_id)
+    .fetch_all(p)
+    .await)
+}
+
+/// Great-circle distance in km (haversine), on a sphere of [`EARTH_RADIUS_KM`].
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+}
+
+/// A box of (min_lat, max_lat, min_lon, max_lon) that contains every point within `radius_km`
+/// of the centre. Generous rather than tight: the exact distance is checked afterwards. Near a
+/// pole or across the antimeridian it widens to every longitude instead of wrapping, which is
+/// correct and only slower (France is far from both).
+pub fn bounding_box(lat: f64, lon: f64, radius_km: f64) -> (f64, f64, f64, f64) {
+    // 1 % margin for float noise at the edges.
+    let dlat = (radius_km / EARTH_RADIUS_KM).to_degrees() * 1.01;
+    let min_lat = (lat - dlat).max(-90.0);
+    let max_lat = (lat + dlat).min(90.0);
+    // Meridians converge: a degree of longitude is shortest at the box's highest |latitude|.
+    let widest = min_lat.abs().max(max_lat.abs()).to_radians().cos();
+    if widest < 1e-6 {
+        return (min_lat, max_lat, -180.0, 180.0);
+    }
+    let dlon = dlat / widest;
+    let (min_lon, max_lon) = (lon - dlon, lon + dlon);
+    if min_lon < -180.0 || max_lon > 180.0 {
+        (min_lat, max_lat, -180.0, 180.0)
+    } else {
+        (min_lat, max_lat, min_lon, max_lon)
+    }
+}
+
+/// Stations within `radius_km` of a point that sell the fuel at a price updated since
+/// `updated_since` and report no shortage of it: cheapest first, then nearest, then by id (for a
+/// stable order), at most `limit`.
+///
+/// SQL only prefilters on the bounding box (index `stations_lat_lon`) because SQLite has no
+/// trigonometric functions and the text is shared with PostgreSQL; the exact haversine distance,
+/// the radius cut, the sort and the limit happen here. A 100 km box in the densest part of France
+/// holds a few thousand stations at most.
+pub async fn nearby(db: &Db, q: &NearbyQuery) -> Result<Vec<NearbyRow>, sqlx::Error> {
+    let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
+    let candidates: Vec<CandidateRow> = on_db!(db, p => sqlx::query_as::<_, CandidateRow>(
+        "SELECT s.id, s.latitude, s.longitude, s.address, s.city, s.postcode, \
+                p.price, p.updated_at \
+         FROM stations s \
+         JOIN prices p ON p.station_id = s.id AND p.fuel = $1 \
+         WHERE s.latitude BETWEEN $2 AND $3 \
+           AND s.longitude BETWEEN $4 AND $5 \
+           AND p.updated_at >= $6 \
+           AND NOT EXISTS ( \
+               SELECT 1 FROM shortages r WHERE r.station_id = s.id AND r.fuel = $1)",
+    )
+    .bind(q.fuel)
+    .bind(min_lat)
+    .bind(max_lat)
+    .bind(min_lon)
+    .bind(max_lon)
+    .bind(q.updated_since)
+    .fetch_all(p)
+    .await)?;
+    let mut rows: Vec<NearbyRow> = candidates
+        .into_iter()
+        .filter_map(|s| {
+            let d = haversine_km(q.latitude, q.longitude, s.latitude, s.longitude);
+            (d <= q.radius_km).then_some(NearbyRow { station: s, distance_km: d })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        a.station
+            .price
+            .cmp(&b.station.price)
+            .then(a.distance_km.total_cmp(&b.distance_km))
+            .then(a.station.id.cmp(&b.station.id))
+    });
+    rows.truncate(q.limit);
+    Ok(rows)
+}
+
+/// Recorded prices of one fuel at one station at or after `since` (Unix seconds), oldest first.
+pub async fn history(db: &Db, station_id: i64, fuel: i16, since: i64) -> Result<Vec<HistoryPoint>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, HistoryPoint>(
+        "SELECT at, price FROM price_history \
+         WHERE station_id = $1 AND fuel = $2 AND at >= $3 ORDER BY at",
+    )
+    .bind(station_id)
+    .bind(fuel)
+    .bind(since)
+    .fetch_all(p)
+    .await)
+}
+
+/// The most recent ETL run, whatever its outcome.
+pub async fn last_run(db: &Db) -> Result<Option<RunRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, RunRow>(
+        "SELECT status, started_at, finished_at, error FROM etl_runs \
+         ORDER BY started_at DESC, id DESC LIMIT 1",
+    )
+    .fetch_optional(p)
+    .await)
+}
+
+/// When the last ETL run that ended without error finished: an import (`success`), a file
+/// identical to the previous one (`unchanged`) or a 304 (`not_modified`) all mean the data was
+/// current at that time.
+pub async fn last_success_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(
+        "SELECT MAX(finished_at) FROM etl_runs WHERE status IN ($1, $2, $3)",
+    )
+    .bind(RunStatus::Success.as_str())
+    .bind(RunStatus::Unchanged.as_str())
+    .bind(RunStatus::NotModified.as_str())
+    .fetch_one(p)
+    .await)?;
+    Ok(row.0)
+}
+
+/// Snapshot time of the newest file imported (`success` or `unchanged` runs).
+pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(
+        "SELECT MAX(snapshot_at) FROM etl_runs WHERE status IN ($1, $2)",
+    )
+    .bind(RunStatus::Success.as_str())
+    .bind(RunStatus::Unchanged.as_str())
+    .fetch_one(p)
+    .await)?;
+    Ok(row.0)
+}
+
+/// Row counts of the main tables (exact `COUNT(*)`: fine at the size of the French network).
+pub async fn counts(db: &Db) -> Result<Counts, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, Counts>(
+        "SELECT (SELECT COUNT(*) FROM stations) AS stations, \
+                (SELECT COUNT(*) FROM prices) AS prices, \
+                (SELECT COUNT(*) FROM price_history) AS history_points, \
+                (SELECT COUNT(*) FROM shortages) AS shortages",
+    )
+    .fetch_one(p)
+    .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haversine_paris_lyon() {
+        // Notre-Dame de Paris to Lyon Bellecour: about 392 km.
+        let d = haversine_km(48.8530, 2.3499, 45.7578, 4.8320);
+        assert!((d - 392.0).abs() < 2.0, "{d}");
+        assert_eq!(haversine_km(45.0, 5.0, 45.0, 5.0), 0.0);
+    }
+
+    #[test]
+    fn box_contains_the_circle() {
+        let (lat, lon, r) = (48.85, 2.35, 10.0);
+        let (a, b, c, d) = bounding_box(lat, lon, r);
+        // Points exactly `r` away north, south, east and west are inside.
+        for (plat, plon) in [(b, lon), (a, lon), (lat, c), (lat, d)] {
+            assert!(haversine_km(lat, lon, plat, plon) >= r);
+        }
+        let dlon = (r / (EARTH_RADIUS_KM * lat.to_radians().cos())).to_degrees();
+        assert!(d > lon + dlon && c < lon - dlon);
+        assert_eq!(bounding_box(89.99, 0.0, 50.0).2, -180.0);
+        assert_eq!(bounding_box(0.0, 179.99, 50.0).3, 180.0);
+    }
+}

@@ -19,14 +19,7 @@ pub enum Fuel {
 pub struct UnknownFuel(pub String);
 
 impl Fuel {
-    pub const ALL: [Fuel; 6] = [
-        Fuel::Gazole,
-        Fuel::SP95,
-        Fuel::E85,
-        Fuel::GPLc,
-        Fuel::E10,
-        Fuel::SP98,
-    ];
+    pub const ALL: [Fuel; 6] = [Fuel::Gazole, Fuel::SP95, Fuel::E85, Fuel::GPLc, Fuel::E10, Fuel::SP98];
 
     /// The feed's numeric id (Gazole 1, SP95 2, E85 3, GPLc 4, E10 5, SP98 6), also the stored value.
     pub fn id(self) -> i16 {

@@ -13,12 +13,7 @@ pub enum PriceError {
     #[error("price {0:?} is not a number")]
     NotANumber(String),
     #[error("price {value} € is outside the plausible range for {fuel} ({min}–{max} €)")]
-    Implausible {
-        fuel: Fuel,
-        value: String,
-        min: String,
-        max: String,
-    },
+    Implausible { fuel: Fuel, value: String, min: String, max: String },
 }
 
 impl Price {
@@ -65,10 +60,7 @@ impl Price {
                 if f.len() > 3 && f.as_bytes()[3] >= b'5' {
                     milli += 1;
                 }
-                int.checked_mul(1000)
-                    .and_then(|v| v.checked_add(milli))
-                    .map(Price)
-                    .ok_or_else(bad)
+                int.checked_mul(1000).and_then(|v| v.checked_add(milli)).map(Price).ok_or_else(bad)
             }
         }
     }
@@ -115,43 +107,21 @@ mod tests {
         assert_eq!(Price::parse_feed("1255").unwrap().milli(), 1255);
         assert_eq!(Price::parse_feed("0.001").unwrap().milli(), 1);
         assert_eq!(Price::parse_feed("1.7395").unwrap().milli(), 1740);
-        for bad in [
-            "",
-            "abc",
-            "1.",
-            ".5",
-            "-1.2",
-            "1.2.3",
-            "1e3",
-            "99999999999999",
-        ] {
+        for bad in ["", "abc", "1.", ".5", "-1.2", "1.2.3", "1e3", "99999999999999"] {
             assert!(Price::parse_feed(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn rejects_placeholders_and_typos() {
-        for (fuel, v) in [
-            (Fuel::Gazole, "0.001"),
-            (Fuel::SP98, "9.999"),
-            (Fuel::SP98, "7.849"),
-            (Fuel::Gazole, "0.745"),
-        ] {
+        for (fuel, v) in
+            [(Fuel::Gazole, "0.001"), (Fuel::SP98, "9.999"), (Fuel::SP98, "7.849"), (Fuel::Gazole, "0.745")]
+        {
             let p = Price::parse_feed(v).unwrap();
             assert!(p.validate_for(fuel).is_err(), "{fuel} {v}");
         }
-        assert!(
-            Price::parse_feed("0.745")
-                .unwrap()
-                .validate_for(Fuel::E85)
-                .is_ok()
-        );
-        assert!(
-            Price::parse_feed("1.849")
-                .unwrap()
-                .validate_for(Fuel::SP98)
-                .is_ok()
-        );
+        assert!(Price::parse_feed("0.745").unwrap().validate_for(Fuel::E85).is_ok());
+        assert!(Price::parse_feed("1.849").unwrap().validate_for(Fuel::SP98).is_ok());
         assert_eq!(Price::from_milli(1739).to_string(), "1.739");
         assert_eq!(Price::from_milli(905).to_string(), "0.905");
     }

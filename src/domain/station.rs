@@ -157,14 +157,8 @@ mod tests {
     fn kinds() {
         assert_eq!(RoadType::from_feed("A"), RoadType::Motorway);
         assert_eq!(RoadType::from_feed("N"), RoadType::Unknown);
-        assert_eq!(
-            ShortageKind::from_feed("temporaire"),
-            ShortageKind::Temporary
-        );
-        assert_eq!(
-            ShortageKind::from_feed("definitive"),
-            ShortageKind::Permanent
-        );
+        assert_eq!(ShortageKind::from_feed("temporaire"), ShortageKind::Temporary);
+        assert_eq!(ShortageKind::from_feed("definitive"), ShortageKind::Permanent);
         assert_eq!(ShortageKind::from_feed(""), ShortageKind::Unknown);
     }
 }

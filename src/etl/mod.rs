@@ -1,1 +1,255 @@
-//! The ETL job: lease, fetch, import, record.
+//! The ETL job: take the lease, download (conditionally), import, record — and the scheduler
+//! that runs it inside the server.
+//!
+//! Two leases in the database coordinate any number of processes on one database:
+//! - `feed-import` is held while a file is imported (the CLI `import` and every job take it), so
+//!   two imports never overlap;
+//! - `feed-schedule` is taken by a scheduled run and kept for most of the interval, so several
+//!   server instances sharing a PostgreSQL database run the job once per interval between them.
+//!   A holder that dies simply lets its lease expire; another instance takes over at its next tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::db::Db;
+use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
+use crate::db::leases;
+use crate::feed::download::{self, Conditional, DownloadError, Fetched, Fetcher};
+use crate::feed::load::{self, ImportError, ImportOptions, ImportReport};
+
+pub const IMPORT_LEASE: &str = "feed-import";
+pub const SCHEDULE_LEASE: &str = "feed-schedule";
+
+/// How long an import lease lasts before it must be renewed; a dead holder frees it after this.
+pub const IMPORT_LEASE_TTL: i64 = 120;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EtlError {
+    #[error("download failed: {0}")]
+    Download(#[from] DownloadError),
+    #[error("{0}")]
+    Import(#[from] ImportError),
+    #[error("another import is running on this database (held by {holder} until {until})")]
+    Busy { holder: String, until: String },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug)]
+pub enum RunOutcome {
+    Imported(ImportReport),
+    /// The server said 304 Not Modified.
+    NotModified,
+    /// Another instance holds the schedule lease for this interval.
+    Skipped,
+}
+
+/// A name for this process in lease rows: host, pid and a random tag.
+pub fn holder_id() -> String {
+    let host = hostname::get().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "host".into());
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// Holds the import lease for the life of a closure-free future: renews it in the background
+/// until [`ImportLease::release`].
+pub struct ImportLease {
+    db: Db,
+    holder: String,
+    renew: tokio::task::JoinHandle<()>,
+}
+
+impl ImportLease {
+    /// Takes the import lease, waiting up to `wait` for another holder to finish.
+    pub async fn acquire(db: &Db, holder: &str, wait: Duration) -> Result<ImportLease, EtlError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if leases::try_acquire(db, IMPORT_LEASE, holder, crate::db::now(), IMPORT_LEASE_TTL).await? {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let info = leases::current(db, IMPORT_LEASE).await?;
+                let (holder, until) = info
+                    .map(|l| {
+                        let until = chrono::DateTime::from_timestamp(l.expires_at, 0)
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default();
+                        (l.holder, until)
+                    })
+                    .unwrap_or_default();
+                return Err(EtlError::Busy { holder, until });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let (db2, holder2) = (db.clone(), holder.to_owned());
+        let renew = tokio::spawn(async move {
+            let period = Duration::from_secs((IMPORT_LEASE_TTL / 3) as u64);
+            loop {
+                tokio::time::sleep(period).await;
+                match leases::renew(&db2, IMPORT_LEASE, &holder2, crate::db::now(), IMPORT_LEASE_TTL).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!("lost the import lease (expired and taken over)");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not renew the import lease"),
+                }
+            }
+        });
+        Ok(ImportLease { db: db.clone(), holder: holder.to_owned(), renew })
+    }
+
+    pub async fn release(self) {
+        self.renew.abort();
+        if let Err(e) = leases::release(&self.db, IMPORT_LEASE, &self.holder).await {
+            tracing::warn!(error = %e, "could not release the import lease (it will expire)");
+        }
+    }
+}
+
+/// Everything one job run needs.
+#[derive(Clone)]
+pub struct Job {
+    pub db: Db,
+    pub fetcher: Arc<Fetcher>,
+    pub feed_url: String,
+    pub holder: String,
+    pub import: ImportOptions,
+}
+
+impl Job {
+    /// One download + import, as the scheduler does it. Records a run row in every case but
+    /// "another instance has this interval".
+    #[tracing::instrument(skip(self), fields(url = %self.feed_url))]
+    pub async fn run_once(&self, trigger: &str) -> Result<RunOutcome, EtlError> {
+        let lease = ImportLease::acquire(&self.db, &self.holder, Duration::from_secs(5)).await?;
+        let result = self.fetch_and_import(trigger).await;
+        lease.release().await;
+        result
+    }
+
+    async fn fetch_and_import(&self, trigger: &str) -> Result<RunOutcome, EtlError> {
+        let cond = if self.import.force {
+            Conditional::default()
+        } else {
+            download::load_conditional(&self.db, &self.feed_url).await?
+        };
+        let fetched = match self.fetcher.fetch(&self.feed_url, &cond).await {
+            Ok(f) => f,
+            Err(e) => {
+                record_failure(&self.db, &self.feed_url, trigger, &format!("download failed: {e}")).await;
+                return Err(e.into());
+            }
+        };
+        match fetched {
+            Fetched::NotModified => {
+                let now = crate::db::now();
+                let id = etl_runs::start(&self.db, &self.feed_url, trigger, now).await?;
+                etl_runs::finish(
+                    &self.db,
+                    id,
+                    Finish {
+                        status: RunStatus::NotModified,
+                        now,
+                        feed_kind: None,
+                        sha256: None,
+                        snapshot_at: None,
+                        counts: &RunCounts::default(),
+                        error: None,
+                        rejections: &[],
+                    },
+                )
+                .await?;
+                download::save_source_state(
+                    &self.db,
+                    &self.feed_url,
+                    cond.etag.as_deref(),
+                    cond.last_modified.as_deref(),
+                    None,
+                    now,
+                )
+                .await?;
+                tracing::info!("feed not modified");
+                Ok(RunOutcome::NotModified)
+            }
+            Fetched::Body { bytes, etag, last_modified, source } => {
+                let mut opts = self.import.clone();
+                opts.trigger = trigger.to_owned();
+                let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
+                // Only a successful import moves the conditional-GET state forward: after a
+                // failure the next run downloads the file again.
+                download::save_source_state(
+                    &self.db,
+                    &self.feed_url,
+                    etag.as_deref(),
+                    last_modified.as_deref(),
+                    None,
+                    crate::db::now(),
+                )
+                .await?;
+                Ok(RunOutcome::Imported(report))
+            }
+        }
+    }
+}
+
+async fn record_failure(db: &Db, source: &str, trigger: &str, error: &str) {
+    let now = crate::db::now();
+    let r = async {
+        let id = etl_runs::start(db, source, trigger, now).await?;
+        etl_runs::finish(
+            db,
+            id,
+            Finish {
+                status: RunStatus::Failed,
+                now,
+                feed_kind: None,
+                sha256: None,
+                snapshot_at: None,
+                counts: &RunCounts::default(),
+                error: Some(error),
+                rejections: &[],
+            },
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "could not record the failed run");
+    }
+}
+
+/// Runs the job now and then every `every`, until `shutdown` is cancelled. A run in progress
+/// when shutdown comes is allowed to finish (its transaction commits or rolls back whole).
+pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
+    let hold = i64::try_from(every.as_secs()).unwrap_or(600).saturating_mul(9) / 10;
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        // One run per interval across all instances: the schedule lease is kept (not released)
+        // for 90% of the interval by whoever takes it.
+        match leases::try_acquire(&job.db, SCHEDULE_LEASE, &job.holder, crate::db::now(), hold.max(1)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!("another instance runs the feed job this interval");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the schedule lease; skipping this tick");
+                continue;
+            }
+        }
+        match job.run_once("schedule").await {
+            Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
+            Ok(RunOutcome::NotModified) => tracing::info!("scheduled run: feed not modified"),
+            Ok(RunOutcome::Skipped) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled run failed"),
+        }
+    }
+    tracing::info!("scheduler stopped");
+}

@@ -18,23 +18,14 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("carburoam.db").display());
         let db = Db::connect(&url).await.expect("open sqlite");
-        TestDb {
-            db,
-            url,
-            _dir: Some(dir),
-            pg_drop: None,
-        }
+        TestDb { db, url, _dir: Some(dir), pg_drop: None }
     }
 
     /// `None` when `TEST_POSTGRES_URL` is not set.
     pub async fn postgres() -> Option<TestDb> {
-        let admin = std::env::var("TEST_POSTGRES_URL")
-            .ok()
-            .filter(|s| !s.is_empty())?;
+        let admin = std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
         let name = format!("carburoam_test_{}", uuid::Uuid::new_v4().simple());
-        let admin_db = Db::connect_without_migrating(&admin)
-            .await
-            .expect("connect TEST_POSTGRES_URL");
+        let admin_db = Db::connect_without_migrating(&admin).await.expect("connect TEST_POSTGRES_URL");
         if let Db::Postgres(p) = &admin_db {
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(p)
@@ -44,12 +35,7 @@ impl TestDb {
         admin_db.close().await;
         let url = with_database(&admin, &name);
         let db = Db::connect(&url).await.expect("open test database");
-        Some(TestDb {
-            db,
-            url,
-            _dir: None,
-            pg_drop: Some((admin, name)),
-        })
+        Some(TestDb { db, url, _dir: None, pg_drop: Some((admin, name)) })
     }
 
     /// The backend named by a test: "sqlite" or "postgres".
@@ -68,19 +54,15 @@ impl Drop for TestDb {
             let db = self.db.clone();
             // Best effort, on a thread of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async move {
                     db.close().await;
                     let admin_db = Db::connect_without_migrating(&admin).await.ok()?;
                     if let Db::Postgres(p) = &admin_db {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(p)
-                        .await;
+                        let _ =
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                                .execute(p)
+                                .await;
                     }
                     admin_db.close().await;
                     Some(())
@@ -136,7 +118,5 @@ pub fn shared_file(name: &str) -> Option<PathBuf> {
 
 /// Small feed fixtures written in the repository.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }

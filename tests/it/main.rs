@@ -3,6 +3,14 @@
 
 mod helpers;
 
+mod api;
+mod app;
+
+mod download;
+mod leases;
+mod load;
+mod parse;
+
 db_test!(migrations_apply, |t| {
     t.db.ping().await.expect("ping");
     // Applying the migrations again is a no-op.

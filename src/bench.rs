@@ -1,0 +1,203 @@
+//! `carburoam bench`: the import speed and memory figures of docs/benchmarks.md.
+//!
+//! Runs on real feed files when given, else on a generated national-size feed
+//! ([`crate::feed::synth`]). Each figure is the median of several runs, on a fresh database each
+//! time where it says "first import". Peak RSS is measured in a child process (`carburoam
+//! import`), so the bench's own allocations do not count.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Args;
+
+use crate::db::Db;
+use crate::feed::archive::{self, Limits};
+use crate::feed::load::{self, ImportOptions};
+use crate::feed::{parse, synth};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// A feed file (ZIP or XML) to measure with; without it, a generated national-size feed.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// A second, later snapshot of the same feed, to measure an incremental import.
+    #[arg(long)]
+    pub next: Option<PathBuf>,
+    /// Also measure on this PostgreSQL server (a scratch database is created and dropped).
+    #[arg(long, env = "BENCH_POSTGRES_URL")]
+    pub postgres: Option<String>,
+    /// Runs per figure (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub runs: usize,
+    /// Stations in the generated feed.
+    #[arg(long, default_value_t = 10_000)]
+    pub stations: usize,
+}
+
+/// Database URL for the run number `i`.
+type UrlFor = Box<dyn Fn(usize) -> String>;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let runs = args.runs.max(1);
+    let (name, bytes) = match &args.file {
+        Some(p) => (p.display().to_string(), Bytes::from(std::fs::read(p)?)),
+        None => {
+            (format!("synthetic feed, {} stations", args.stations), Bytes::from(synth::generate_zip(args.stations, 1)))
+        }
+    };
+    let next = match (&args.next, &args.file) {
+        (Some(p), _) => Some(Bytes::from(std::fs::read(p)?)),
+        (None, None) => Some(Bytes::from(synth::generate_zip_with(args.stations, 1, 1))),
+        (None, Some(_)) => None,
+    };
+    println!("# {name}: {} bytes", bytes.len());
+
+    // 1. Unzip alone, and parse alone (from decompressed XML in memory).
+    let limits = Limits::default();
+    let mut xml = Vec::new();
+    let unzip = median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                xml.clear();
+                let mut r = archive::open(&bytes, &limits).expect("open");
+                std::io::Read::read_to_end(&mut r, &mut xml).expect("read");
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let parse_times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let out = parse::parse_stream(std::io::Cursor::new(&xml), |_| {}).expect("parse");
+            std::hint::black_box(out);
+            t.elapsed()
+        })
+        .collect();
+    let parse_t = median(parse_times);
+    let mbps = xml.len() as f64 / 1e6 / parse_t.as_secs_f64();
+    println!("unzip: {} ({:.1} MB of XML)", ms(unzip), xml.len() as f64 / 1e6);
+    println!("parse: {} = {mbps:.0} MB/s", ms(parse_t));
+    drop(xml);
+
+    // 2. Imports on SQLite (a fresh file each run) and PostgreSQL.
+    let dir = tempfile::tempdir()?;
+    let mut backends: Vec<(String, UrlFor)> = Vec::new();
+    let base = dir.path().to_owned();
+    backends
+        .push(("sqlite".into(), Box::new(move |i| format!("sqlite://{}", base.join(format!("b{i}.db")).display()))));
+    if let Some(pg) = args.postgres.clone() {
+        backends.push(("postgres".into(), Box::new(move |_| pg.clone())));
+    }
+    for (backend, url_for) in &backends {
+        let mut first = Vec::new();
+        let mut again = Vec::new();
+        let mut identical = Vec::new();
+        let mut incremental = Vec::new();
+        for i in 0..runs {
+            let url = url_for(i);
+            let scratch = Scratch::open(&url, i).await?;
+            let db = &scratch.db;
+            let opts = ImportOptions { trigger: "bench".into(), ..ImportOptions::default() };
+            let t = Instant::now();
+            load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
+            first.push(t.elapsed());
+            // Same content, bytes re-read: the content-diff path (forced past the hash check).
+            let forced = ImportOptions { force: true, ..opts.clone() };
+            let t = Instant::now();
+            load::import_bytes(db, "bench", bytes.clone(), &forced).await?;
+            again.push(t.elapsed());
+            let t = Instant::now();
+            load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
+            identical.push(t.elapsed());
+            if let Some(next) = &next {
+                let t = Instant::now();
+                load::import_bytes(db, "bench", next.clone(), &opts).await?;
+                incremental.push(t.elapsed());
+            }
+            scratch.close().await;
+        }
+        println!("{backend}: first import (unzip to commit): {}", ms(median(first)));
+        println!("{backend}: re-import, same content (content diff): {}", ms(median(again)));
+        println!("{backend}: re-import, identical file (hash check): {}", ms(median(identical)));
+        if !incremental.is_empty() {
+            println!("{backend}: next snapshot: {}", ms(median(incremental)));
+        }
+    }
+
+    // 3. Peak RSS of a real `carburoam import` of the file into a fresh SQLite database.
+    let file = match &args.file {
+        Some(p) => p.clone(),
+        None => {
+            let p = dir.path().join("synthetic.zip");
+            std::fs::write(&p, &bytes)?;
+            p
+        }
+    };
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args(["import", "--database"])
+        .arg(format!("sqlite://{}", dir.path().join("rss.db").display()))
+        .arg(&file)
+        .env("CARBUROAM_REPORT_PEAK_RSS", "1")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss = stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")).unwrap_or("unknown").to_owned();
+    println!("sqlite: peak RSS of `carburoam import` (first import): {rss}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A database for one bench run: a fresh SQLite file, or a scratch PostgreSQL database.
+struct Scratch {
+    db: Db,
+    pg: Option<(String, String)>,
+}
+
+impl Scratch {
+    async fn open(url: &str, i: usize) -> anyhow::Result<Scratch> {
+        if url.starts_with("sqlite:") {
+            return Ok(Scratch { db: Db::connect(url).await?, pg: None });
+        }
+        let name = format!("carburoam_bench_{}_{i}", std::process::id());
+        let admin = Db::connect_without_migrating(url).await?;
+        if let Db::Postgres(p) = &admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(p).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await?;
+        }
+        admin.close().await;
+        let mut u = url::Url::parse(url)?;
+        u.set_path(&format!("/{name}"));
+        Ok(Scratch { db: Db::connect(u.as_str()).await?, pg: Some((url.to_owned(), name)) })
+    }
+
+    async fn close(self) {
+        self.db.close().await;
+        if let Some((admin, name)) = self.pg {
+            if let Ok(admin) = Db::connect_without_migrating(&admin).await {
+                if let Db::Postgres(p) = &admin {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(p)
+                        .await;
+                }
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// `VmHWM` of this process (Linux), for `CARBUROAM_REPORT_PEAK_RSS`.
+pub fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_owned())
+}

@@ -1,0 +1,338 @@
+//! The JSON API under `/api/v1`. Shapes are a public contract (people script against them):
+//! change them only together with `src/web/static/openapi.json` and `api.html`.
+//!
+//! Conventions: prices are euros per litre with three decimals (`1.739`), times are RFC 3339 in
+//! UTC (`2025-02-07T07:30:00Z`), fuels are the feed's names (`Gazole`, `SP95`, `E85`, `GPLc`,
+//! `E10`, `SP98`).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, SecondsFormat};
+use serde::Serialize;
+
+use crate::db::stations::{self as q, NearbyQuery};
+use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
+use crate::error::{ApiResult, AppError};
+use crate::state::AppState;
+use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// Unix seconds as RFC 3339 UTC with a `Z` (`2025-02-07T07:30:00Z`).
+fn rfc3339(ts: i64) -> Result<String, AppError> {
+    DateTime::from_timestamp(ts, 0)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored time {ts} is out of range")))
+}
+
+/// A stored fuel id that is not one of the six: a bug upstream, not the client's problem.
+fn fuel_of(id: i16) -> Result<Fuel, AppError> {
+    Fuel::from_id(id.into()).ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored fuel id {id} is unknown")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/stations/{id}
+
+#[derive(Debug, Serialize)]
+pub struct StationJson {
+    pub id: StationId,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub department: String,
+    pub road_type: RoadType,
+    pub automate_24_24: bool,
+    pub services: Vec<String>,
+    pub opening_hours: Option<OpeningHours>,
+    pub prices: Vec<PriceJson>,
+    pub shortages: Vec<ShortageJson>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PriceJson {
+    pub fuel: Fuel,
+    pub price: Price,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShortageJson {
+    pub fuel: Fuel,
+    pub kind: ShortageKind,
+    pub since: Option<String>,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn station(
+    State(state): State<AppState>,
+    id: StationIdPath,
+    _params: ApiQuery<NoParams>,
+) -> ApiResult<Json<StationJson>> {
+    let id = id.id()?;
+    let db = &state.db;
+    let row = q::station(db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
+    let (prices, shortages, latest_snapshot) =
+        tokio::try_join!(q::prices(db, id.get()), q::shortages(db, id.get()), q::latest_snapshot_at(db),)?;
+
+    // The two JSON columns are written by our own loader; if one is ever unreadable, the
+    // station is still worth showing, so it degrades to "unknown" with a log line.
+    let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_else(|e| {
+        tracing::warn!(station = %id, error = %e, "unreadable services JSON");
+        Vec::new()
+    });
+    let opening_hours = row.opening_hours.as_deref().and_then(|s| {
+        serde_json::from_str::<OpeningHours>(s)
+            .inspect_err(|e| tracing::warn!(station = %id, error = %e, "unreadable opening hours JSON"))
+            .ok()
+    });
+
+    let prices = prices
+        .into_iter()
+        .map(|p| {
+            Ok(PriceJson {
+                fuel: fuel_of(p.fuel)?,
+                price: Price::from_milli(p.price),
+                updated_at: rfc3339(p.updated_at)?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let shortages = shortages
+        .into_iter()
+        .map(|s| {
+            Ok(ShortageJson {
+                fuel: fuel_of(s.fuel)?,
+                kind: ShortageKind::from_db(&s.kind),
+                since: s.since.map(rfc3339).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+
+    Ok(Json(StationJson {
+        id,
+        latitude: row.latitude,
+        longitude: row.longitude,
+        road_type: RoadType::from_db(&row.road_type),
+        automate_24_24: row.automate_24_24,
+        services,
+        opening_hours,
+        prices,
+        shortages,
+        first_seen: rfc3339(row.first_seen_at)?,
+        last_seen: rfc3339(row.last_seen(latest_snapshot))?,
+        address: row.address,
+        city: row.city,
+        postcode: row.postcode,
+        department: row.department,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/stations?lat=&lon=&fuel=…
+
+pub const DEFAULT_RADIUS_KM: f64 = 10.0;
+pub const MAX_RADIUS_KM: f64 = 100.0;
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 200;
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
+pub const MAX_AGE_DAYS: u32 = 3650;
+
+/// The parameters of the nearby search, parsed and in range.
+#[derive(Debug, Clone, Copy)]
+pub struct NearbyParams {
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_km: f64,
+    pub fuel: Fuel,
+    pub limit: u32,
+    pub max_age_days: u32,
+}
+
+impl FromQuery for NearbyParams {
+    const PARAMS: &'static [&'static str] = &["lat", "lon", "fuel", "radius_km", "limit", "max_age_days"];
+
+    fn from_query(p: &mut QueryParams) -> Result<Self, AppError> {
+        let missing = |name: &str| AppError::bad_request(format!("missing parameter `{name}`"));
+        Ok(NearbyParams {
+            lat: p.f64_in("lat", -90.0..=90.0)?.ok_or_else(|| missing("lat"))?,
+            lon: p.f64_in("lon", -180.0..=180.0)?.ok_or_else(|| missing("lon"))?,
+            fuel: p.fuel("fuel")?.ok_or_else(|| missing("fuel"))?,
+            radius_km: p.f64_in("radius_km", 0.0..=MAX_RADIUS_KM)?.unwrap_or(DEFAULT_RADIUS_KM),
+            limit: p.u32_in("limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT),
+            max_age_days: p.u32_in("max_age_days", 1..=MAX_AGE_DAYS)?.unwrap_or(DEFAULT_MAX_AGE_DAYS),
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct NearbyJson {
+    pub stations: Vec<NearbyStationJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NearbyStationJson {
+    pub id: i64,
+    /// Great-circle distance, rounded to the metre.
+    pub distance_km: f64,
+    pub fuel: Fuel,
+    pub price: Price,
+    pub updated_at: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn nearby(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<NearbyParams>,
+) -> ApiResult<Json<NearbyJson>> {
+    let query = NearbyQuery {
+        latitude: params.lat,
+        longitude: params.lon,
+        radius_km: params.radius_km,
+        fuel: params.fuel.id(),
+        updated_since: crate::db::now() - i64::from(params.max_age_days) * SECONDS_PER_DAY,
+        limit: params.limit as usize,
+    };
+    let rows = q::nearby(&state.db, &query).await?;
+    let stations = rows
+        .into_iter()
+        .map(|r| {
+            let s = r.station;
+            Ok(NearbyStationJson {
+                id: s.id,
+                distance_km: (r.distance_km * 1000.0).round() / 1000.0,
+                fuel: params.fuel,
+                price: Price::from_milli(s.price),
+                updated_at: rfc3339(s.updated_at)?,
+                latitude: s.latitude,
+                longitude: s.longitude,
+                address: s.address,
+                city: s.city,
+                postcode: s.postcode,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(Json(NearbyJson { stations }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/stations/{id}/history?fuel=&days=
+
+pub const MAX_HISTORY_DAYS: u32 = 36_500;
+
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryParams {
+    pub fuel: Fuel,
+    /// Only the last `days` days; `None` for the whole history.
+    pub days: Option<u32>,
+}
+
+impl FromQuery for HistoryParams {
+    const PARAMS: &'static [&'static str] = &["fuel", "days"];
+
+    fn from_query(p: &mut QueryParams) -> Result<Self, AppError> {
+        Ok(HistoryParams {
+            fuel: p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?,
+            days: p.u32_in("days", 1..=MAX_HISTORY_DAYS)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryJson {
+    pub station_id: StationId,
+    pub fuel: Fuel,
+    pub points: Vec<HistoryPointJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryPointJson {
+    pub price: Price,
+    pub at: String,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn history(
+    State(state): State<AppState>,
+    id: StationIdPath,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> ApiResult<Json<HistoryJson>> {
+    let id = id.id()?;
+    if !q::station_exists(&state.db, id.get()).await? {
+        return Err(AppError::not_found(format!("station {id}")).into());
+    }
+    let since = match params.days {
+        Some(d) => crate::db::now() - i64::from(d) * SECONDS_PER_DAY,
+        None => i64::MIN,
+    };
+    let points = q::history(&state.db, id.get(), params.fuel.id(), since)
+        .await?
+        .into_iter()
+        .map(|p| Ok(HistoryPointJson { price: Price::from_milli(p.price), at: rfc3339(p.at)? }))
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(Json(HistoryJson { station_id: id, fuel: params.fuel, points }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/status
+
+#[derive(Debug, Serialize)]
+pub struct StatusJson {
+    pub last_success_at: Option<String>,
+    pub last_run: Option<RunJson>,
+    pub stations: i64,
+    pub prices: i64,
+    pub history_points: i64,
+    pub shortages: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// No parameters; any given is refused like everywhere else.
+#[derive(Debug, Clone, Copy)]
+pub struct NoParams;
+
+impl FromQuery for NoParams {
+    const PARAMS: &'static [&'static str] = &[];
+
+    fn from_query(_: &mut QueryParams) -> Result<Self, AppError> {
+        Ok(NoParams)
+    }
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<StatusJson>> {
+    let db = &state.db;
+    let (last_success_at, last_run, counts) = tokio::try_join!(q::last_success_at(db), q::last_run(db), q::counts(db))?;
+    let last_run = last_run
+        .map(|r| {
+            Ok::<_, AppError>(RunJson {
+                started_at: rfc3339(r.started_at)?,
+                finished_at: r.finished_at.map(rfc3339).transpose()?,
+                status: r.status,
+                error: r.error,
+            })
+        })
+        .transpose()?;
+    Ok(Json(StatusJson {
+        last_success_at: last_success_at.map(rfc3339).transpose()?,
+        last_run,
+        stations: counts.stations,
+        prices: counts.prices,
+        history_points: counts.history_points,
+        shortages: counts.shortages,
+    }))
+}

@@ -1,0 +1,41 @@
+//! `GET /api` (human documentation) and `GET /api/openapi.json` (machine description), both
+//! embedded in the binary so a self-hosted server needs no asset folder.
+//!
+//! Both files are hand-written: keep them in step with `routes/api.rs` (the integration tests
+//! check that every path is described).
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+pub const API_HTML: &str = include_str!("../static/api.html");
+pub const OPENAPI_JSON: &str = include_str!("../static/openapi.json");
+
+/// Documentation changes only with a new binary; an hour of caching is harmless.
+const CACHE: HeaderValue = HeaderValue::from_static("public, max-age=3600");
+
+#[tracing::instrument]
+pub async fn api_page() -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::CACHE_CONTROL, CACHE)],
+        API_HTML,
+    )
+        .into_response()
+}
+
+#[tracing::instrument]
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::CACHE_CONTROL, CACHE)],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_is_valid_json() {
+        let v: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
+        assert_eq!(v["openapi"], "3.1.0");
+    }
+}

@@ -1,0 +1,5 @@
+//! Route handlers, one module per area.
+
+pub mod api;
+pub mod api_docs;
+pub mod health;
