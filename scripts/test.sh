@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this).
 # Installs what the tests need when it is missing, then: format, lint, unit + integration tests
-# on SQLite and PostgreSQL.
+# on SQLite and PostgreSQL, browser tests of the public site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +44,10 @@ say "cargo test"
 cargo test --locked --all-targets 2>&1 | tee target/test-output.txt
 # Doc tests separately (--all-targets leaves them out).
 cargo test --locked --doc
+
+# The public site in a real browser (Debian's Chromium), against the real binary.
+say "browser tests"
+cargo build --locked && ./e2e/run.sh
 
 # A closing line counted by CI.
 passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')

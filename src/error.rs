@@ -3,7 +3,7 @@
 //! [`AppError`] says *what* failed (not found, bad input, database, anything else) and nothing
 //! about HTTP bodies. How it is rendered is chosen by the handler's return type: [`ApiError`]
 //! renders the JSON envelope of the API (`{"error": {"code", "message"}}`); an HTML page type can
-//! wrap the same `AppError` later without touching the handlers' logic or this enum. `AppError`
+//! wrap the same `AppError` ([`HtmlError`]) without touching the handlers' logic or this enum. `AppError`
 //! itself deliberately has no `IntoResponse`, so a handler cannot forget to pick one.
 //!
 //! Internal failures (database, anything unexpected) are logged with their cause, and the client
@@ -131,6 +131,22 @@ impl From<sqlx::Error> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError(AppError::Internal(e))
+    }
+}
+
+/// An [`AppError`] rendered as a page of the site, in the visitor's language: the public pages
+/// return this, so a missing station is a real 404 page and a failure a real 500 page. Logged
+/// like [`ApiError`].
+#[derive(Debug)]
+pub struct HtmlError(pub AppError, pub crate::web::i18n::Lang);
+
+/// What page handlers return.
+pub type HtmlResult<T> = Result<T, HtmlError>;
+
+impl IntoResponse for HtmlError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        crate::web::routes::pages::error_page(&self.0, self.1)
     }
 }
 

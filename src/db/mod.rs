@@ -8,7 +8,9 @@
 
 pub mod etl_runs;
 pub mod leases;
+pub mod search;
 pub mod stations;
+pub mod stats;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -287,6 +287,7 @@ async fn import_inner(
     });
 
     let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known.len(), "transaction open");
     let mut load_result: Result<(), ImportError> = Ok(());
     while let Some(chunk) = rx_chunks.recv().await {
         if let Err(e) = loader.add_chunk(chunk).await {
@@ -296,6 +297,7 @@ async fn import_inner(
     }
     // Dropping the receiver tells the parser to stop sending.
     drop(rx_chunks);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
     let parsed = parser.await.map_err(|e| ImportError::Internal(e.to_string()));
     let outcome = match (parsed, load_result) {
         (Ok(Ok(outcome)), Ok(())) => outcome,
@@ -311,6 +313,7 @@ async fn import_inner(
 
     let kind = entry_name.as_deref().and_then(archive::kind_hint).unwrap_or(outcome.kind);
     let stats = loader.finish(kind, &outcome, opts).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "committed");
     let mut counts = stats.counts;
     counts.rejected = i32::try_from(outcome.rejections.len()).unwrap_or(i32::MAX);
     let report = ImportReport {

@@ -10,7 +10,10 @@
 //! | `GET /api/v1/stations/{id}/history?fuel&days` | price history of one fuel |
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
 
+pub mod assets;
+pub mod cache;
 pub mod extract;
+pub mod i18n;
 pub mod routes;
 
 use std::any::Any;
@@ -32,7 +35,7 @@ use tracing::Level;
 
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use routes::{api, api_docs, health};
+use routes::{api, api_docs, health, pages};
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
 /// well below the patience of a proxy in front.
@@ -41,6 +44,29 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The API's data changes at most every ten minutes (the feed's period); one minute of caching
 /// by browsers and proxies is invisible to users and takes load off the database.
 pub const API_CACHE_CONTROL: &str = "public, max-age=60";
+
+/// Pages may be kept a minute by the browser: prices change at most every ten minutes and the
+/// language is in `Vary`.
+pub const PAGE_CACHE_CONTROL: &str = "private, max-age=60";
+
+/// The Content-Security-Policy of the pages without the map tiles' origin: no inline script or
+/// style, no plugin, no framing, forms and fetches to this origin only.
+const BASE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// [`BASE_CSP`] with the tile server allowed in `img-src` (`https://{s}.tile.example/…` becomes
+/// `https://*.tile.example`).
+pub fn content_security_policy(tile_url: &str) -> String {
+    let origin = url::Url::parse(&tile_url.replace("{s}", "a").replace(['{', '}'], ""))
+        .ok()
+        .and_then(|u| {
+            Some(format!("{}://{}{}", u.scheme(), u.host_str()?, u.port().map(|p| format!(":{p}")).unwrap_or_default()))
+        })
+        .map(|o| if tile_url.contains("{s}.") { o.replacen("://a.", "://*.", 1) } else { o })
+        .unwrap_or_default();
+    BASE_CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}"))
+}
 
 /// The whole application: routes, state and middleware.
 pub fn router(state: AppState) -> Router {
@@ -56,11 +82,45 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(API_CACHE_CONTROL),
         ));
 
+    let csp = HeaderValue::from_str(&content_security_policy(&state.site.tile_url))
+        .unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP));
+    let pages_router = Router::new()
+        .route("/", get(pages::home))
+        .route("/stations", get(pages::stations))
+        .route("/stations/{id}", get(pages::station))
+        .route("/demo", get(pages::demo))
+        .route("/about", get(pages::about))
+        .route("/lang", get(pages::switch_lang))
+        .route("/suggest", get(pages::suggest))
+        .fallback(pages::not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(PAGE_CACHE_CONTROL),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::VARY,
+                    HeaderValue::from_static("Accept-Language, Cookie, Accept-Encoding"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                )),
+        );
+
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/static/{hash}/{*path}", get(assets::serve))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
         .nest("/api/v1", api_v1)
+        .merge(pages_router)
         .layer(
             // Outermost first: every response, even a timeout or a panic, is traced and carries
             // the request id.
@@ -109,6 +169,15 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csp_allows_the_tiles() {
+        let c = content_security_policy("https://{s}.tile.example.org/{z}/{x}/{y}.png");
+        assert!(c.contains("img-src 'self' data: https://*.tile.example.org;"), "{c}");
+        let c = content_security_policy("http://127.0.0.1:9/{z}/{x}/{y}.png");
+        assert!(c.contains("img-src 'self' data: http://127.0.0.1:9;"), "{c}");
+        assert!(c.contains("script-src 'self';"));
+    }
 
     #[tokio::test]
     async fn a_panic_is_a_json_500_without_details() {

@@ -51,12 +51,12 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.pg_drop.take() {
-            let db = self.db.clone();
-            // Best effort, on a thread of its own: Drop cannot await.
+            // Best effort, on a thread of its own: Drop cannot await. The test's own pool is not
+            // closed here (its runtime may be the one blocked on this join): `WITH (FORCE)` ends
+            // its connections on the server side.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async move {
-                    db.close().await;
                     let admin_db = Db::connect_without_migrating(&admin).await.ok()?;
                     if let Db::Postgres(p) = &admin_db {
                         let _ =

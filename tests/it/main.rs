@@ -5,11 +5,14 @@ mod helpers;
 
 mod api;
 mod app;
+mod cli;
+mod pages;
 
 mod download;
 mod leases;
 mod load;
 mod parse;
+mod real_data;
 
 db_test!(migrations_apply, |t| {
     t.db.ping().await.expect("ping");

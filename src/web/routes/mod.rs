@@ -3,3 +3,4 @@
 pub mod api;
 pub mod api_docs;
 pub mod health;
+pub mod pages;

@@ -1,0 +1,162 @@
+// Browser tests of the public site: Debian's Chromium, headless, driven by playwright-core
+// against the real binary that run.sh started (BASE_URL). No browser download.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL;
+const REAL = process.env.E2E_DATASET === "real";
+// A town and a fuel with several stations in the dataset.
+const TOWN = REAL ? "Lyon" : "Paris";
+const FUEL = REAL ? "E10" : "Gazole";
+const OTHER_FUEL = REAL ? "Gazole" : "SP95";
+const SHOTS = new URL("../screenshots/", import.meta.url).pathname;
+const MOBILE = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 860 };
+
+let browser;
+/** Messages of the browser console that reveal a bug: CSP violations, script errors. */
+const problems = [];
+
+async function newPage(viewport = MOBILE, locale = "fr-FR") {
+  const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1 });
+  // Tiles point at a dead address already (run.sh); be sure nothing leaves the machine.
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    const text = m.text();
+    if (/Content.Security.Policy|Uncaught|TypeError|ReferenceError/i.test(text)) problems.push(`${page.url()}: ${text}`);
+  });
+  page.on("pageerror", (e) => problems.push(`${page.url()}: ${e.message}`));
+  return page;
+}
+
+function parsePrice(text) {
+  return parseFloat(text.replace(/[^\d,.]/g, "").replace(",", "."));
+}
+
+async function noHorizontalScroll(page) {
+  const { sw, iw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
+  assert.ok(sw <= iw, `${page.url()}: page is ${sw}px wide in a ${iw}px viewport`);
+}
+
+before(async () => {
+  assert.ok(BASE, "BASE_URL is set by run.sh");
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+describe("public site", () => {
+  let stationUrl = null;
+
+  it("searches a town and lists the cheapest first", async () => {
+    const page = await newPage();
+    await page.goto(BASE + "/");
+    await page.getByLabel(/Ville, code postal|Town, postcode/).fill(TOWN);
+    await page.locator("#fuel").selectOption(FUEL);
+    const t0 = Date.now();
+    await Promise.all([page.waitForURL(/\?q=/), page.getByRole("button", { name: "Chercher" }).click()]);
+    const prices = await page.locator('[data-testid="results"] [data-testid="price"]').allTextContents();
+    assert.ok(prices.length >= (REAL ? 3 : 2), `results: ${prices}`);
+    const values = prices.map(parsePrice);
+    assert.deepEqual(values, [...values].sort((a, b) => a - b), "sorted by price");
+    assert.ok(Date.now() - t0 < 10_000, "results in under ten seconds");
+    stationUrl = await page.locator('[data-testid="results"] a').first().getAttribute("href");
+    await page.context().close();
+  });
+
+  it("shows markers on the map without tiles", async () => {
+    const page = await newPage(DESKTOP);
+    await page.goto(`${BASE}/stations?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`);
+    await page.waitForSelector("#map[data-markers]", { timeout: 15_000 });
+    const n = Number(await page.locator("#map").getAttribute("data-markers"));
+    assert.ok(n > 0, "the API gave markers");
+    assert.ok((await page.locator("#map .leaflet-marker-icon").count()) > 0, "markers or clusters drawn");
+    assert.ok((await page.locator('[data-testid="results"] li').count()) > 0, "list beside the map");
+    await page.context().close();
+  });
+
+  it("filters by fuel", async () => {
+    const page = await newPage();
+    await page.goto(`${BASE}/stations?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`);
+    await Promise.all([page.waitForURL(new RegExp(`fuel=${OTHER_FUEL}`)), page.locator("#fuel").selectOption(OTHER_FUEL)]);
+    assert.equal(await page.locator("#map").getAttribute("data-fuel"), OTHER_FUEL);
+    assert.match(await page.locator("h2 .badge").first().textContent(), new RegExp(OTHER_FUEL));
+    await page.context().close();
+  });
+
+  it("opens a station and draws its price chart", async () => {
+    assert.ok(stationUrl, "a station was found by the search");
+    const page = await newPage(DESKTOP);
+    await page.goto(BASE + stationUrl);
+    await page.waitForSelector("#chart canvas", { timeout: 15_000 });
+    assert.ok(Number(await page.locator("#chart").getAttribute("data-points")) >= 1, "history points");
+    await page.getByRole("button", { name: "90 jours" }).click();
+    await page.waitForSelector('#chart canvas');
+    assert.ok((await page.locator('[data-testid="prices"] tbody tr').count()) >= 1);
+    await page.context().close();
+  });
+
+  it("adds a station to the demo dashboard, remembered in the browser", async () => {
+    const page = await newPage();
+    await page.goto(BASE + "/demo");
+    const rows = page.locator('[data-testid="dashboard"] tbody tr');
+    const before = await rows.count();
+    assert.ok(before >= 1, "default stations");
+    const add = page.locator('a[data-add]').first();
+    const id = await add.getAttribute("data-add");
+    await Promise.all([page.waitForURL(/ids=/), add.click()]);
+    await page.waitForSelector(`[data-testid="dashboard"] tr[data-id="${id}"]`);
+    assert.equal(await rows.count(), before + 1);
+    // Back to /demo: the saved list comes back.
+    await page.goto(BASE + "/demo");
+    await page.waitForURL(/ids=/);
+    await page.waitForSelector(`[data-testid="dashboard"] tr[data-id="${id}"]`);
+    await page.context().close();
+  });
+
+  it("switches language and remembers it", async () => {
+    const page = await newPage();
+    await page.goto(BASE + "/about");
+    assert.equal(await page.locator("html").getAttribute("lang"), "fr");
+    await Promise.all([page.waitForURL(/\/about$/), page.locator('[data-testid="lang-switch"]').click()]);
+    assert.equal(await page.locator("html").getAttribute("lang"), "en");
+    assert.equal(await page.locator("h1").textContent(), "About Carburoam");
+    await page.goto(BASE + "/");
+    assert.ok(await page.getByRole("button", { name: "Search" }).isVisible());
+    await page.context().close();
+  });
+
+  it("fits a 360 px screen and takes screenshots of every page", async () => {
+    const paths = {
+      home: "/",
+      search: `/?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`,
+      stations: `/stations?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`,
+      station: stationUrl || "/stations/1",
+      demo: "/demo",
+      about: "/about",
+      notfound: "/no-such-page",
+    };
+    for (const [name, viewport] of [["mobile", MOBILE], ["desktop", DESKTOP]]) {
+      const page = await newPage(viewport);
+      for (const [key, path] of Object.entries(paths)) {
+        await page.goto(BASE + path);
+        await page.waitForLoadState("networkidle").catch(() => {});
+        if (name === "mobile") await noHorizontalScroll(page);
+        await page.screenshot({ path: `${SHOTS}${key}-${name}.png`, fullPage: true });
+      }
+      await page.context().close();
+    }
+  });
+
+  it("breaks no Content-Security-Policy rule and throws no script error", () => {
+    assert.deepEqual(problems, []);
+  });
+});

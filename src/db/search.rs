@@ -1,0 +1,456 @@
+//! Queries behind the public pages: the places a search box can resolve (towns, postcodes,
+//! départements of the stations we know), stations near a point with the columns the filters
+//! need, and the nearest stations whatever they sell (the demo's starting set).
+//!
+//! Place matching itself is pure ([`resolve`]) and runs on an index built from one grouped query
+//! ([`place_rows`]); the web layer caches that index for a few minutes.
+
+use std::collections::HashMap;
+
+use crate::db::Db;
+use crate::db::stations::{bounding_box, haversine_km};
+use crate::on_db;
+
+/// One (city, postcode, département) of the station table, with the centre of its stations.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlaceRow {
+    pub city: String,
+    pub postcode: String,
+    pub department: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub stations: i64,
+}
+
+/// Every (city, postcode, département) of the stations still in the feed.
+pub async fn place_rows(db: &Db) -> Result<Vec<PlaceRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, PlaceRow>(
+        "SELECT city, postcode, department, \
+                CAST(AVG(latitude) AS DOUBLE PRECISION) AS latitude, \
+                CAST(AVG(longitude) AS DOUBLE PRECISION) AS longitude, \
+                COUNT(*) AS stations \
+         FROM stations WHERE missing_since IS NULL \
+         GROUP BY city, postcode, department",
+    )
+    .fetch_all(p)
+    .await)
+}
+
+/// What a search can resolve to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaceKind {
+    Town,
+    Department,
+}
+
+/// A place to search around.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub kind: PlaceKind,
+    /// Shown to people: `Sceaux (92330)`, `Département 29`.
+    pub label: String,
+    /// What to put back in the search box to get this place first: `Sceaux 92330`, `29`.
+    pub query: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub stations: i64,
+    /// A radius that covers the place: a few km for a town, more for a département.
+    pub radius_km: f64,
+    key: String,
+    postcodes: Vec<String>,
+}
+
+/// Upper case, no accents, words separated by single spaces (`Saint-Étienne` → `SAINT ETIENNE`).
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let mapped: &str = match c {
+            'à' | 'â' | 'ä' | 'á' | 'À' | 'Â' | 'Ä' | 'Á' => "A",
+            'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => "E",
+            'î' | 'ï' | 'í' | 'Î' | 'Ï' | 'Í' => "I",
+            'ô' | 'ö' | 'ó' | 'Ô' | 'Ö' | 'Ó' => "O",
+            'ù' | 'û' | 'ü' | 'ú' | 'Ù' | 'Û' | 'Ü' | 'Ú' => "U",
+            'ç' | 'Ç' => "C",
+            'ÿ' | 'Ÿ' => "Y",
+            'œ' | 'Œ' => "OE",
+            'æ' | 'Æ' => "AE",
+            c if c.is_alphanumeric() => {
+                out.extend(c.to_uppercase());
+                continue;
+            }
+            _ => " ",
+        };
+        out.push_str(mapped);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `SAINT-HERBLAIN` → `Saint-Herblain`, `PARIS 13` → `Paris 13`, `FONTAINES-SUR-SAONE` →
+/// `Fontaines-sur-Saone` (articles and prepositions stay lower case inside a name).
+pub fn title_case(s: &str) -> String {
+    const SMALL: [&str; 13] = ["sur", "sous", "les", "lès", "lez", "la", "le", "de", "du", "des", "en", "au", "aux"];
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    let mut first = true;
+    let flush = |word: &mut String, out: &mut String, first: &mut bool| {
+        if word.is_empty() {
+            return;
+        }
+        let lower = word.to_lowercase();
+        if !*first && SMALL.contains(&lower.as_str()) {
+            out.push_str(&lower);
+        } else {
+            let mut cs = lower.chars();
+            if let Some(c) = cs.next() {
+                out.extend(c.to_uppercase());
+                out.push_str(cs.as_str());
+            }
+        }
+        *first = false;
+        word.clear();
+    };
+    for c in s.trim().chars() {
+        if matches!(c, ' ' | '-' | '\'' | '’') {
+            flush(&mut word, &mut out, &mut first);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out, &mut first);
+    out
+}
+
+/// Groups the rows into towns (one per normalized name and département, all postcodes merged)
+/// and départements, most stations first.
+pub fn build_index(rows: &[PlaceRow]) -> Vec<Place> {
+    struct Acc {
+        names: HashMap<String, i64>,
+        postcodes: Vec<String>,
+        lat: f64,
+        lon: f64,
+        n: i64,
+    }
+    let mut towns: HashMap<(String, String), Acc> = HashMap::new();
+    let mut depts: HashMap<String, (f64, f64, i64)> = HashMap::new();
+    for r in rows {
+        let key = normalize(&r.city);
+        if key.is_empty() {
+            continue;
+        }
+        let n = r.stations.max(1);
+        let w = n as f64;
+        let a = towns.entry((key, r.department.clone())).or_insert_with(|| Acc {
+            names: HashMap::new(),
+            postcodes: Vec::new(),
+            lat: 0.0,
+            lon: 0.0,
+            n: 0,
+        });
+        *a.names.entry(title_case(&r.city)).or_default() += n;
+        if !a.postcodes.contains(&r.postcode) {
+            a.postcodes.push(r.postcode.clone());
+        }
+        a.lat += r.latitude * w;
+        a.lon += r.longitude * w;
+        a.n += n;
+        let d = depts.entry(r.department.clone()).or_default();
+        d.0 += r.latitude * w;
+        d.1 += r.longitude * w;
+        d.2 += n;
+    }
+    let mut out: Vec<Place> = towns
+        .into_iter()
+        .map(|((key, _dept), mut a)| {
+            a.postcodes.sort();
+            let name = a
+                .names
+                .iter()
+                .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(x.0)))
+                .map(|(k, _)| k.clone())
+                .unwrap_or_else(|| key.clone());
+            let pc = a.postcodes.first().cloned().unwrap_or_default();
+            let label = if a.postcodes.len() > 1 { format!("{name} ({pc}…)") } else { format!("{name} ({pc})") };
+            Place {
+                kind: PlaceKind::Town,
+                query: format!("{name} {pc}"),
+                label,
+                latitude: a.lat / a.n as f64,
+                longitude: a.lon / a.n as f64,
+                stations: a.n,
+                radius_km: 10.0,
+                key,
+                postcodes: a.postcodes,
+            }
+        })
+        .collect();
+    out.extend(depts.into_iter().filter(|(d, _)| !d.is_empty()).map(|(d, (lat, lon, n))| Place {
+        kind: PlaceKind::Department,
+        label: format!("Département {d}"),
+        query: d.clone(),
+        latitude: lat / n as f64,
+        longitude: lon / n as f64,
+        stations: n,
+        radius_km: 40.0,
+        key: d,
+        postcodes: Vec::new(),
+    }));
+    out.sort_by(|a, b| b.stations.cmp(&a.stations).then(a.label.cmp(&b.label)));
+    out
+}
+
+/// The places matching what someone typed, best first, at most `limit`.
+///
+/// Two or three characters that look like a département code (`29`, `2A`, `974`) match that
+/// département; digits match postcodes by prefix; anything else matches town names: the exact
+/// name first, then names starting with the text, then names with a word starting with it.
+/// Within a rank, bigger places come first. A trailing postcode (`Sceaux 92330`, as in the
+/// suggestions) narrows the towns to that postcode.
+pub fn resolve<'a>(index: &'a [Place], q: &str, limit: usize) -> Vec<&'a Place> {
+    let norm = normalize(q);
+    if norm.is_empty() {
+        return Vec::new();
+    }
+    let is_dept_code = |s: &str| {
+        (s.len() == 2 && (s.bytes().all(|b| b.is_ascii_digit()) || s == "2A" || s == "2B"))
+            || (s.len() == 3 && s.starts_with("97") && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut ranked: Vec<(u8, &Place)> = Vec::new();
+    if is_dept_code(&norm) {
+        ranked.extend(index.iter().filter(|p| p.kind == PlaceKind::Department && p.key == norm).map(|p| (0, p)));
+    }
+    if norm.bytes().all(|b| b.is_ascii_digit()) {
+        ranked.extend(index.iter().filter(|p| p.kind == PlaceKind::Town).filter_map(|p| {
+            if p.postcodes.contains(&norm) {
+                Some((1, p))
+            } else if p.postcodes.iter().any(|pc| pc.starts_with(&norm)) {
+                Some((2, p))
+            } else {
+                None
+            }
+        }));
+    } else {
+        // `Sceaux 92330`: the name and a postcode.
+        let (name, postcode) = match norm.rsplit_once(' ') {
+            Some((n, pc)) if pc.len() == 5 && pc.bytes().all(|b| b.is_ascii_digit()) => (n.to_owned(), Some(pc)),
+            _ => (norm.clone(), None),
+        };
+        let word_prefix = format!(" {name}");
+        ranked.extend(index.iter().filter(|p| p.kind == PlaceKind::Town).filter_map(|p| {
+            if let Some(pc) = postcode
+                && !p.postcodes.iter().any(|x| x == pc)
+            {
+                return None;
+            }
+            let rank = if p.key == name {
+                0
+            } else if p.key.starts_with(&name) {
+                1
+            } else if p.key.contains(&word_prefix) {
+                2
+            } else {
+                return None;
+            };
+            Some((rank, p))
+        }));
+    }
+    // `index` is sorted by size already and the sort is stable.
+    ranked.sort_by_key(|(rank, _)| *rank);
+    ranked.into_iter().take(limit).map(|(_, p)| p).collect()
+}
+
+/// A station near a point, with what the page's filters and list need.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PageStationRow {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub automate_24_24: bool,
+    /// JSON array of strings.
+    pub services: String,
+    pub price: i32,
+    pub updated_at: i64,
+    /// The shortage kind of this fuel at this station, if any.
+    pub shortage: Option<String>,
+}
+
+/// What [`nearby_for_page`] looks for.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub radius_km: f64,
+    pub fuel: i16,
+    pub updated_since: i64,
+    pub only_24_24: bool,
+    /// A service name as the feed writes it (`Toilettes publiques`).
+    pub service: Option<String>,
+    pub hide_shortages: bool,
+    pub by_distance: bool,
+    pub limit: usize,
+}
+
+/// [`crate::db::stations::nearby`] with the filters of the stations page: same bounding-box
+/// prefilter and exact distance, plus the station's 24/24 flag, services and shortage of the
+/// fuel (kept and flagged unless `hide_shortages`).
+///
+/// `CROSS JOIN` makes SQLite scan the stations' bounding box first (index `stations_lat_lon`)
+/// even when the database was never `ANALYZE`d: without statistics it prefers walking every
+/// price of the fuel (`prices_fuel_price`), twenty times slower around Paris. PostgreSQL plans
+/// a `CROSS JOIN` with a `WHERE` like an inner join.
+pub async fn nearby_for_page(db: &Db, q: &PageQuery) -> Result<Vec<(PageStationRow, f64)>, sqlx::Error> {
+    let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
+    let rows: Vec<PageStationRow> = on_db!(db, p => sqlx::query_as::<_, PageStationRow>(
+        "SELECT s.id, s.latitude, s.longitude, s.address, s.city, s.postcode, s.automate_24_24, \
+                s.services, p.price, p.updated_at, r.kind AS shortage \
+         FROM stations s \
+         CROSS JOIN prices p \
+         LEFT JOIN shortages r ON r.station_id = s.id AND r.fuel = $1 \
+         WHERE p.station_id = s.id AND p.fuel = $1 \
+           AND s.latitude BETWEEN $2 AND $3 \
+           AND s.longitude BETWEEN $4 AND $5 \
+           AND p.updated_at >= $6 \
+           AND s.missing_since IS NULL",
+    )
+    .bind(q.fuel)
+    .bind(min_lat)
+    .bind(max_lat)
+    .bind(min_lon)
+    .bind(max_lon)
+    .bind(q.updated_since)
+    .fetch_all(p)
+    .await)?;
+    let service = q.service.as_deref().map(|s| serde_json::to_string(s).unwrap_or_default());
+    let mut out: Vec<(PageStationRow, f64)> = rows
+        .into_iter()
+        .filter(|r| !q.only_24_24 || r.automate_24_24)
+        .filter(|r| !q.hide_shortages || r.shortage.is_none())
+        .filter(|r| service.as_deref().is_none_or(|s| r.services.contains(s)))
+        .filter_map(|r| {
+            let d = haversine_km(q.latitude, q.longitude, r.latitude, r.longitude);
+            (d <= q.radius_km).then_some((r, d))
+        })
+        .collect();
+    out.sort_by(|(a, da), (b, db)| {
+        let by_price = a.price.cmp(&b.price);
+        let by_dist = da.total_cmp(db);
+        let first = if q.by_distance { by_dist.then(by_price) } else { by_price.then(by_dist) };
+        first.then(a.id.cmp(&b.id))
+    });
+    out.truncate(q.limit);
+    Ok(out)
+}
+
+/// A station for the demo's picker: where it is and what it is called.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NearStationRow {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+}
+
+/// The `n` stations nearest to a point that have at least one price, looking up to 50 km.
+pub async fn nearest_stations(
+    db: &Db,
+    lat: f64,
+    lon: f64,
+    n: usize,
+) -> Result<Vec<(NearStationRow, f64)>, sqlx::Error> {
+    for radius in [5.0, 20.0, 50.0] {
+        let (min_lat, max_lat, min_lon, max_lon) = bounding_box(lat, lon, radius);
+        let rows: Vec<NearStationRow> = on_db!(db, p => sqlx::query_as::<_, NearStationRow>(
+            "SELECT s.id, s.latitude, s.longitude, s.address, s.city FROM stations s \
+             WHERE s.latitude BETWEEN $1 AND $2 AND s.longitude BETWEEN $3 AND $4 \
+               AND s.missing_since IS NULL \
+               AND EXISTS (SELECT 1 FROM prices p WHERE p.station_id = s.id)",
+        )
+        .bind(min_lat)
+        .bind(max_lat)
+        .bind(min_lon)
+        .bind(max_lon)
+        .fetch_all(p)
+        .await)?;
+        let mut rows: Vec<(NearStationRow, f64)> = rows
+            .into_iter()
+            .map(|r| {
+                let d = haversine_km(lat, lon, r.latitude, r.longitude);
+                (r, d)
+            })
+            .filter(|(_, d)| *d <= radius)
+            .collect();
+        if rows.len() >= n || radius >= 50.0 {
+            rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
+            rows.truncate(n);
+            return Ok(rows);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Stations by id (at most a handful: the demo's list), in no particular order.
+pub async fn stations_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<NearStationRow>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<NearStationRow> = on_db!(db, p => sqlx::query_as::<_, NearStationRow>(
+            "SELECT id, latitude, longitude, address, city FROM stations WHERE id = $1",
+        )
+        .bind(*id)
+        .fetch_optional(p)
+        .await)?;
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(city: &str, pc: &str, lat: f64, n: i64) -> PlaceRow {
+        PlaceRow {
+            city: city.into(),
+            postcode: pc.into(),
+            department: pc[..2].into(),
+            latitude: lat,
+            longitude: 2.0,
+            stations: n,
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize("  Saint-Étienne  "), "SAINT ETIENNE");
+        assert_eq!(normalize("L'Haÿ-les-Roses"), "L HAY LES ROSES");
+        assert_eq!(title_case("SAINT-HERBLAIN"), "Saint-Herblain");
+        assert_eq!(title_case("PARIS 13"), "Paris 13");
+        assert_eq!(title_case("FONTAINES-SUR-SAÔNE"), "Fontaines-sur-Saône");
+        assert_eq!(title_case("Le Cannet"), "Le Cannet");
+    }
+
+    #[test]
+    fn resolving() {
+        let idx = build_index(&[
+            row("SCEAUX", "92330", 48.77, 2),
+            row("Sceaux", "92330", 48.78, 1),
+            row("Paris", "75013", 48.83, 5),
+            row("PARIS 13", "75013", 48.83, 1),
+            row("Saint-Paris", "75020", 48.86, 1),
+            row("Lyon", "69003", 45.76, 3),
+        ]);
+        let r = resolve(&idx, "sceaux", 5);
+        assert_eq!(r[0].label, "Sceaux (92330)");
+        assert_eq!(r[0].stations, 3);
+        let r: Vec<_> = resolve(&idx, "paris", 5).into_iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(r, ["Paris (75013)", "Paris 13 (75013)", "Saint-Paris (75020)"]);
+        assert_eq!(resolve(&idx, "92", 5)[0].kind, PlaceKind::Department);
+        assert_eq!(resolve(&idx, "69003", 5)[0].label, "Lyon (69003)");
+        assert_eq!(resolve(&idx, "Paris 13 75013", 5)[0].label, "Paris 13 (75013)");
+        assert!(resolve(&idx, "Marseille", 5).is_empty());
+        assert!(resolve(&idx, "  ", 5).is_empty());
+    }
+}

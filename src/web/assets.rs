@@ -1,0 +1,114 @@
+//! Static assets (CSS, JS, vendored Leaflet/uPlot, icons), embedded in the binary and served
+//! under content-hashed URLs: `/static/{hash}/{path}`, e.g. `/static/3fa2b1c4d5e6/css/site.css`.
+//!
+//! The hash is a directory segment rather than part of the file name so that relative URLs
+//! inside vendored CSS (`url(images/layers.png)`) keep working: they resolve to
+//! `/static/{hash of the CSS}/…/images/layers.png`, which is served with a short cache since the
+//! hash is not the image's. A URL whose hash matches the file is immutable for a year.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+/// One embedded file.
+pub struct Asset {
+    pub path: &'static str,
+    pub bytes: &'static [u8],
+    pub content_type: &'static str,
+}
+
+macro_rules! asset {
+    ($path:literal, $ct:expr) => {
+        Asset { path: $path, bytes: include_bytes!(concat!("../../static/", $path)), content_type: $ct }
+    };
+}
+
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const PNG: &str = "image/png";
+const SVG: &str = "image/svg+xml";
+
+pub static ASSETS: &[Asset] = &[
+    asset!("css/site.css", CSS),
+    asset!("js/site.js", JS),
+    asset!("js/map.js", JS),
+    asset!("js/station.js", JS),
+    asset!("js/demo.js", JS),
+    asset!("favicon.svg", SVG),
+    asset!("vendor/leaflet/leaflet.js", JS),
+    asset!("vendor/leaflet/leaflet.css", CSS),
+    asset!("vendor/leaflet/images/layers.png", PNG),
+    asset!("vendor/leaflet/images/layers-2x.png", PNG),
+    asset!("vendor/leaflet/images/marker-icon.png", PNG),
+    asset!("vendor/leaflet/images/marker-icon-2x.png", PNG),
+    asset!("vendor/leaflet/images/marker-shadow.png", PNG),
+    asset!("vendor/markercluster/leaflet.markercluster.js", JS),
+    asset!("vendor/markercluster/MarkerCluster.css", CSS),
+    asset!("vendor/markercluster/MarkerCluster.Default.css", CSS),
+    asset!("vendor/uplot/uPlot.iife.min.js", JS),
+    asset!("vendor/uplot/uPlot.min.css", CSS),
+];
+
+/// `(hash, url)` of every asset, in [`ASSETS`] order, computed once.
+static URLS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|a| {
+            let hash = hex::encode(&Sha256::digest(a.bytes)[..6]);
+            let url = format!("/static/{hash}/{}", a.path);
+            (hash, url)
+        })
+        .collect()
+});
+
+/// The hashed URL of an embedded asset. An unknown path is a bug caught by the tests (every
+/// template is rendered there); it degrades to an unhashed URL that 404s.
+pub fn url(path: &str) -> &'static str {
+    match ASSETS.iter().position(|a| a.path == path) {
+        Some(i) => URLS[i].1.as_str(),
+        None => {
+            debug_assert!(false, "unknown asset {path}");
+            "/static/missing"
+        }
+    }
+}
+
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const SHORT: HeaderValue = HeaderValue::from_static("public, max-age=3600");
+
+/// `GET /static/{hash}/{*path}`.
+pub async fn serve(Path((hash, path)): Path<(String, String)>) -> Response {
+    let Some(i) = ASSETS.iter().position(|a| a.path == path) else {
+        return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "not found")
+            .into_response();
+    };
+    let asset = &ASSETS[i];
+    let cache = if URLS[i].0 == hash { IMMUTABLE } else { SHORT };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (header::CACHE_CONTROL, cache),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        asset.bytes,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_hashed_and_unique() {
+        let u = url("css/site.css");
+        assert!(u.starts_with("/static/") && u.ends_with("/css/site.css"), "{u}");
+        let mut all: Vec<_> = URLS.iter().map(|(_, u)| u.clone()).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), ASSETS.len());
+    }
+}

@@ -1,0 +1,72 @@
+//! Small time-limited caches for what every page needs and what changes only with an import
+//! (the feed's period is ten minutes): the place index of the search box, the freshness of the
+//! data and the national averages. Stale by at most their TTL; never shared across processes.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::db::search::Place;
+use crate::db::stats::{DepartmentAverage, FuelAverage};
+
+/// One value and when it was computed.
+#[derive(Debug)]
+pub struct Ttl<T> {
+    ttl: Duration,
+    slot: Mutex<Option<(Instant, T)>>,
+}
+
+impl<T: Clone> Ttl<T> {
+    pub fn new(ttl: Duration) -> Ttl<T> {
+        Ttl { ttl, slot: Mutex::new(None) }
+    }
+
+    /// The cached value if fresh, else `make()`'s (cached when it succeeds). Two requests that
+    /// miss at once both compute: harmless for these read-only queries.
+    pub async fn get_or_try<E, F, Fut>(&self, make: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Ok(slot) = self.slot.lock()
+            && let Some((at, v)) = slot.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(v.clone());
+        }
+        let v = make().await?;
+        if let Ok(mut slot) = self.slot.lock() {
+            *slot = Some((Instant::now(), v.clone()));
+        }
+        Ok(v)
+    }
+}
+
+/// When the data was last refreshed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Freshness {
+    /// End of the last ETL run without error (Unix seconds).
+    pub last_success_at: Option<i64>,
+    /// Snapshot time of the newest file imported (Unix seconds).
+    pub latest_snapshot_at: Option<i64>,
+}
+
+/// The caches of the public pages, shared by all requests.
+#[derive(Debug)]
+pub struct PageCache {
+    pub places: Ttl<Arc<Vec<Place>>>,
+    pub freshness: Ttl<Freshness>,
+    pub national: Ttl<Arc<Vec<FuelAverage>>>,
+    pub departments: Ttl<Arc<Vec<DepartmentAverage>>>,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache {
+            places: Ttl::new(Duration::from_secs(300)),
+            freshness: Ttl::new(Duration::from_secs(5)),
+            national: Ttl::new(Duration::from_secs(60)),
+            departments: Ttl::new(Duration::from_secs(60)),
+        }
+    }
+}
