@@ -209,6 +209,18 @@ impl Db {
         })
     }
 
+    /// Refreshes the query planner's statistics after a large import. Without them SQLite picks
+    /// the price index over the stations' location index for "nearby" queries (25× slower on a
+    /// fresh national database). `analysis_limit` keeps SQLite's ANALYZE to a sample: a few ms.
+    pub async fn analyze(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => sqlx::raw_sql("PRAGMA analysis_limit = 1000; ANALYZE;").execute(p).await.map(|_| ()),
+            Db::Postgres(p) => {
+                sqlx::raw_sql("ANALYZE stations, prices, price_history, shortages").execute(p).await.map(|_| ())
+            }
+        }
+    }
+
     /// `SELECT 1`: the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))

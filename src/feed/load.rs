@@ -184,6 +184,14 @@ pub async fn import_bytes(
                 },
             )
             .await?;
+            // Statistics for the planner when a good part of the data changed (a first import,
+            // an archive): cheap, and it keeps the nearby queries on their index.
+            let touched = report.counts.stations_new + report.counts.stations_updated;
+            if touched > 1000 || touched * 5 > report.stations_in_file as i32 {
+                if let Err(e) = db.analyze().await {
+                    tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)");
+                }
+            }
             tracing::info!(%report, "import done");
             Ok(report)
         }

@@ -388,8 +388,15 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
 
-    fn sample() -> Vec<u8> {
-        zip_of("PrixCarburants_instantane_ruptures.xml", &carburoam::feed::synth::generate_xml(60, 7))
+    /// ~150 stations of the real ruptures file (a synthetic feed without ../shared), zipped, and
+    /// how many stations it holds.
+    fn sample() -> &'static (Vec<u8>, usize) {
+        static S: std::sync::OnceLock<(Vec<u8>, usize)> = std::sync::OnceLock::new();
+        S.get_or_init(|| {
+            let xml = crate::parse::sample_xml();
+            let n = carburoam::feed::parse::parse(&xml).expect("sample parses").stations.len();
+            (zip_of("PrixCarburants_instantane_ruptures.xml", &xml), n)
+        })
     }
 
     fn check(t: &TestDb, rt: &tokio::runtime::Runtime, bytes: Vec<u8>, before: &str, min_stations: usize) {
@@ -415,8 +422,9 @@ mod fuzz {
             let base = zip_of("PrixCarburants_instantane_ruptures.xml", &carburoam::feed::synth::generate_xml_with(60, 7, 1));
             rt.block_on(load::import_bytes(&t.db, "base", base.into(), &opts())).unwrap();
             let before = rt.block_on(fingerprint(&t.db));
-            let min = 60 - flips.len();
-            let mut bytes = sample();
+            let (sample, stations) = sample();
+            let min = stations - flips.len();
+            let mut bytes = sample.clone();
             let len = bytes.len();
             for (pos, x) in flips {
                 let i = ((len as f64) * pos) as usize % len;

@@ -250,7 +250,7 @@ fn fixture_facts() {
 /// ~150 stations of real content (the first ones of the ruptures file) closed into a valid
 /// document, or a synthetic one when ../shared is absent. Small: proptest runs it hundreds
 /// of times in debug builds.
-fn sample_xml() -> Vec<u8> {
+pub fn sample_xml() -> Vec<u8> {
     let Some(path) = shared_file("instantane_ruptures_2026-06-05T1010.zip") else {
         return synth::generate_xml(150, 42);
     };
