@@ -163,6 +163,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let lease = ImportLease::acquire(&db, &holder, Duration::from_secs(120)).await?;
     let fetcher = Fetcher::new(FetchOptions::default())?;
     let mut failed = false;
+    let mut changed_much = false;
     for source in &args.sources {
         let progress = Arc::new(Progress::default());
         let opts = ImportOptions {
@@ -191,6 +192,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         match result {
             Ok(report) => {
+                changed_much |= report.changed_much();
                 if args.json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
@@ -203,6 +205,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 break;
             }
         }
+    }
+    if changed_much {
+        load::refresh_statistics(&db).await;
     }
     lease.release().await;
     db.close().await;

@@ -195,15 +195,17 @@ pub fn bounding_box(lat: f64, lon: f64, radius_km: f64) -> (f64, f64, f64, f64) 
 /// SQL only prefilters on the bounding box (index `stations_lat_lon`) because SQLite has no
 /// trigonometric functions and the text is shared with PostgreSQL; the exact haversine distance,
 /// the radius cut, the sort and the limit happen here. A 100 km box in the densest part of France
-/// holds a few thousand stations at most.
+/// holds a few thousand stations at most. `CROSS JOIN` keeps SQLite on the location index
+/// whatever its statistics say (PostgreSQL plans it like an inner join).
 pub async fn nearby(db: &Db, q: &NearbyQuery) -> Result<Vec<NearbyRow>, sqlx::Error> {
     let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
     let candidates: Vec<CandidateRow> = on_db!(db, p => sqlx::query_as::<_, CandidateRow>(
         "SELECT s.id, s.latitude, s.longitude, s.address, s.city, s.postcode, \
                 p.price, p.updated_at \
          FROM stations s \
-         JOIN prices p ON p.station_id = s.id AND p.fuel = $1 \
-         WHERE s.latitude BETWEEN $2 AND $3 \
+         CROSS JOIN prices p \
+         WHERE p.station_id = s.id AND p.fuel = $1 \
+           AND s.latitude BETWEEN $2 AND $3 \
            AND s.longitude BETWEEN $4 AND $5 \
            AND p.updated_at >= $6 \
            AND NOT EXISTS ( \

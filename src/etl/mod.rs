@@ -177,6 +177,9 @@ impl Job {
                 let mut opts = self.import.clone();
                 opts.trigger = trigger.to_owned();
                 let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
+                if report.changed_much() {
+                    load::refresh_statistics(&self.db).await;
+                }
                 // Only a successful import moves the conditional-GET state forward: after a
                 // failure the next run downloads the file again.
                 download::save_source_state(

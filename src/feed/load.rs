@@ -106,6 +106,25 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_f64(d.as_secs_f64())
 }
 
+impl ImportReport {
+    /// Whether a good part of the data changed (a first import, an archive): the planner's
+    /// statistics are then worth refreshing ([`refresh_statistics`]).
+    pub fn changed_much(&self) -> bool {
+        let touched = i64::from(self.counts.stations_new) + i64::from(self.counts.stations_updated);
+        touched > 1000 || touched * 5 > self.stations_in_file as i64
+    }
+}
+
+/// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
+/// callers after the import (it is not part of loading a file); a failure only logs.
+pub async fn refresh_statistics(db: &Db) {
+    let t = Instant::now();
+    match db.analyze().await {
+        Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "statistics refreshed"),
+        Err(e) => tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)"),
+    }
+}
+
 impl std::fmt::Display for ImportReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = &self.counts;
@@ -184,14 +203,6 @@ pub async fn import_bytes(
                 },
             )
             .await?;
-            // Statistics for the planner when a good part of the data changed (a first import,
-            // an archive): cheap, and it keeps the nearby queries on their index.
-            let touched = report.counts.stations_new + report.counts.stations_updated;
-            if touched > 1000 || touched * 5 > report.stations_in_file as i32 {
-                if let Err(e) = db.analyze().await {
-                    tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)");
-                }
-            }
             tracing::info!(%report, "import done");
             Ok(report)
         }

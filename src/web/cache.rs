@@ -14,25 +14,48 @@ use crate::db::stats::{DepartmentAverage, FuelAverage};
 pub struct Ttl<T> {
     ttl: Duration,
     slot: Mutex<Option<(Instant, T)>>,
+    /// Single flight: when the value expires under load, one request recomputes it while the
+    /// others get the previous value, instead of all running the same query at once.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl<T: Clone> Ttl<T> {
     pub fn new(ttl: Duration) -> Ttl<T> {
-        Ttl { ttl, slot: Mutex::new(None) }
+        Ttl { ttl, slot: Mutex::new(None), refresh: tokio::sync::Mutex::new(()) }
     }
 
     /// The cached value if fresh, else `make()`'s (cached when it succeeds). Two requests that
     /// miss at once both compute: harmless for these read-only queries.
+    fn fresh(&self) -> Option<T> {
+        let slot = self.slot.lock().ok()?;
+        let (at, v) = slot.as_ref()?;
+        (at.elapsed() < self.ttl).then(|| v.clone())
+    }
+
+    fn stale(&self) -> Option<T> {
+        self.slot.lock().ok()?.as_ref().map(|(_, v)| v.clone())
+    }
+
     pub async fn get_or_try<E, F, Fut>(&self, make: F) -> Result<T, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Ok(slot) = self.slot.lock()
-            && let Some((at, v)) = slot.as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok(v.clone());
+        if let Some(v) = self.fresh() {
+            return Ok(v);
+        }
+        let _flight = match self.refresh.try_lock() {
+            Ok(guard) => guard,
+            // Being refreshed: serve the previous value meanwhile (stale by seconds), or wait
+            // for the first one.
+            Err(_) => match self.stale() {
+                Some(v) => return Ok(v),
+                None => self.refresh.lock().await,
+            },
+        };
+        // Another request may have refreshed it while this one waited.
+        if let Some(v) = self.fresh() {
+            return Ok(v);
         }
         let v = make().await?;
         if let Ok(mut slot) = self.slot.lock() {
