@@ -15,7 +15,7 @@ use clap::Args;
 use crate::db::Db;
 use crate::feed::archive::{self, Limits};
 use crate::feed::load::{self, ImportOptions};
-use crate::feed::{parse, synth};
+use crate::feed::{FeedError, parse, synth};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -66,25 +66,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     // 1. Unzip alone, and parse alone (from decompressed XML in memory).
     let limits = Limits::default();
     let mut xml = Vec::new();
-    let unzip = median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                xml.clear();
-                let mut r = archive::open(&bytes, &limits).expect("open");
-                std::io::Read::read_to_end(&mut r, &mut xml).expect("read");
-                t.elapsed()
-            })
-            .collect(),
-    );
-    let parse_times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let out = parse::parse_stream(std::io::Cursor::new(&xml), |_| {}).expect("parse");
-            std::hint::black_box(out);
-            t.elapsed()
-        })
-        .collect();
+    let mut unzip_times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        xml.clear();
+        let mut r = archive::open(&bytes, &limits)?;
+        std::io::Read::read_to_end(&mut r, &mut xml).map_err(FeedError::from_io)?;
+        unzip_times.push(t.elapsed());
+    }
+    let unzip = median(unzip_times);
+    let mut parse_times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = parse::parse_stream(std::io::Cursor::new(&xml), |_| {})?;
+        std::hint::black_box(out);
+        parse_times.push(t.elapsed());
+    }
     let parse_t = median(parse_times);
     let mbps = xml.len() as f64 / 1e6 / parse_t.as_secs_f64();
     println!("unzip: {} ({:.1} MB of XML)", ms(unzip), xml.len() as f64 / 1e6);

@@ -36,10 +36,14 @@ impl Application {
         let db = Db::connect(&cfg.database_url).await?;
         tracing::info!(database = %crate::db::redact_url(&cfg.database_url), "database ready");
         let now = crate::db::now();
-        // Runs left `running` by a process that died long enough ago that no lease can cover them.
-        let stale = etl_runs::fail_stale(&db, now - 2 * etl::IMPORT_LEASE_TTL, now).await?;
-        if stale > 0 {
-            tracing::warn!(stale, "marked interrupted ETL runs as failed");
+        // Runs left `running` by a process that died: only when no live import lease shows that
+        // another instance is importing right now.
+        let importing = crate::db::leases::current(&db, etl::IMPORT_LEASE).await?.is_some_and(|l| l.is_live(now));
+        if !importing {
+            let stale = etl_runs::fail_stale(&db, now - 2 * etl::IMPORT_LEASE_TTL, now).await?;
+            if stale > 0 {
+                tracing::warn!(stale, "marked interrupted ETL runs as failed");
+            }
         }
         let listener =
             TcpListener::bind(&cfg.bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;

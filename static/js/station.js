@@ -47,7 +47,11 @@
       var opts = {
         width: Math.max(280, chartEl.clientWidth),
         height: 220,
-        scales: { x: { time: true, range: [start, end] } },
+        scales: {
+          x: { time: true, range: [start, end] },
+          // Around the prices, not from zero: a few cents must show.
+          y: { range: function (u, min, max) { var pad = Math.max(0.02, (max - min) * 0.25); return [min - pad, max + pad]; } }
+        },
         axes: [
           { stroke: fg, grid: { stroke: grid } },
           { stroke: fg, grid: { stroke: grid }, size: 64, values: function (u, vals) { return vals.map(fmtPrice); } }
