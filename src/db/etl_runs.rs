@@ -95,6 +95,39 @@ pub struct Finish<'a> {
     pub rejections: &'a [Rejection],
 }
 
+impl<'a> Finish<'a> {
+    /// The outcome of a run that loaded nothing (not modified, or failed before loading).
+    pub fn nothing_loaded(status: RunStatus, now: i64, error: Option<&'a str>) -> Finish<'a> {
+        const NONE: &RunCounts = &RunCounts {
+            stations_new: 0,
+            stations_updated: 0,
+            stations_unchanged: 0,
+            stations_missing: 0,
+            prices_changed: 0,
+            prices_redated: 0,
+            prices_unchanged: 0,
+            history_added: 0,
+            shortages: 0,
+            rejected: 0,
+        };
+        Finish { status, now, feed_kind: None, sha256: None, snapshot_at: None, counts: NONE, error, rejections: &[] }
+    }
+}
+
+/// Records, in one go, a run that loaded nothing: a 304, or a download that failed.
+pub async fn record(
+    db: &Db,
+    source: &str,
+    trigger: &str,
+    status: RunStatus,
+    error: Option<&str>,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let id = start(db, source, trigger, now).await?;
+    finish(db, id, Finish::nothing_loaded(status, now, error)).await?;
+    Ok(id)
+}
+
 /// Closes a run record with its outcome and stores its rejected records, in one transaction.
 pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Error> {
     let c = f.counts;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
-use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
+use crate::db::etl_runs::{self, RunStatus};
 use crate::db::leases;
 use crate::feed::download::{self, Conditional, DownloadError, Fetched, Fetcher};
 use crate::feed::load::{self, ImportError, ImportOptions, ImportReport};
@@ -145,22 +145,7 @@ impl Job {
         match fetched {
             Fetched::NotModified => {
                 let now = crate::db::now();
-                let id = etl_runs::start(&self.db, &self.feed_url, trigger, now).await?;
-                etl_runs::finish(
-                    &self.db,
-                    id,
-                    Finish {
-                        status: RunStatus::NotModified,
-                        now,
-                        feed_kind: None,
-                        sha256: None,
-                        snapshot_at: None,
-                        counts: &RunCounts::default(),
-                        error: None,
-                        rejections: &[],
-                    },
-                )
-                .await?;
+                etl_runs::record(&self.db, &self.feed_url, trigger, RunStatus::NotModified, None, now).await?;
                 download::save_source_state(
                     &self.db,
                     &self.feed_url,
@@ -198,27 +183,7 @@ impl Job {
 }
 
 async fn record_failure(db: &Db, source: &str, trigger: &str, error: &str) {
-    let now = crate::db::now();
-    let r = async {
-        let id = etl_runs::start(db, source, trigger, now).await?;
-        etl_runs::finish(
-            db,
-            id,
-            Finish {
-                status: RunStatus::Failed,
-                now,
-                feed_kind: None,
-                sha256: None,
-                snapshot_at: None,
-                counts: &RunCounts::default(),
-                error: Some(error),
-                rejections: &[],
-            },
-        )
-        .await
-    }
-    .await;
-    if let Err(e) = r {
+    if let Err(e) = etl_runs::record(db, source, trigger, RunStatus::Failed, Some(error), crate::db::now()).await {
         tracing::error!(error = %e, "could not record the failed run");
     }
 }

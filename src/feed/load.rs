@@ -213,16 +213,7 @@ pub async fn import_bytes(
             if let Err(db_err) = etl_runs::finish(
                 db,
                 run_id,
-                Finish {
-                    status: RunStatus::Failed,
-                    now,
-                    feed_kind: None,
-                    sha256: Some(&sha),
-                    snapshot_at: None,
-                    counts: &RunCounts::default(),
-                    error: Some(&text),
-                    rejections: &[],
-                },
+                Finish { sha256: Some(&sha), ..Finish::nothing_loaded(RunStatus::Failed, now, Some(&text)) },
             )
             .await
             {
@@ -463,7 +454,7 @@ struct Stats {
     history_backfilled: usize,
 }
 
-struct Loader<'a> {
+struct Loader {
     tx: Option<Tx>,
     backend: Backend,
     known: HashMap<i64, KnownStation>,
@@ -476,13 +467,12 @@ struct Loader<'a> {
     /// Points older than the current price: merged into the history at the end.
     backfill: BTreeMap<(i64, i16), Vec<(i64, i32)>>,
     stats: Stats,
-    _db: std::marker::PhantomData<&'a Db>,
 }
 
 const STATION_COLUMNS: usize = 16;
 
-impl<'a> Loader<'a> {
-    async fn new(db: &'a Db, snapshot: i64) -> Result<Loader<'a>, ImportError> {
+impl Loader {
+    async fn new(db: &Db, snapshot: i64) -> Result<Loader, ImportError> {
         let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
         let mut tx = db.begin().await?;
         let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, conn => {
@@ -503,7 +493,6 @@ impl<'a> Loader<'a> {
             pending: Pending::default(),
             backfill: BTreeMap::new(),
             stats: Stats::default(),
-            _db: std::marker::PhantomData,
         })
     }
 
@@ -825,24 +814,23 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// Runs `head IN (…) tail`-style statements over ids in batches.
+    /// Runs an `… IN (…)` statement over `ids` in batches. `sql` gets the placeholders of the
+    /// `leading` parameters (bound first, in every batch) and the list for the ids, both in the
+    /// backend's style (see [`in_list`]).
     async fn by_ids(
         &mut self,
-        sql_with_list: impl Fn(&str) -> String,
-        first: Option<i64>,
+        leading: &[i64],
         ids: &[i64],
+        sql: impl Fn(&[&str], &str) -> String,
     ) -> Result<(), ImportError> {
-        let offset = usize::from(first.is_some());
+        let heads = in_list(self.backend, 1, leading.len());
+        let heads: Vec<&str> = heads.split(',').filter(|p| !p.is_empty()).collect();
         for part in ids.chunks(Backend::MAX_PARAMS) {
-            let list = in_list(self.backend, 1 + offset, part.len());
-            let sql = sql_with_list(&list);
+            let text = sql(&heads, &in_list(self.backend, 1 + leading.len(), part.len()));
             on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                if let Some(v) = first {
-                    q = q.bind(v);
-                }
-                for id in part {
-                    q = q.bind(*id);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
+                for v in leading.iter().chain(part) {
+                    q = q.bind(*v);
                 }
                 q.execute(&mut *conn).await?;
             });
@@ -901,25 +889,10 @@ impl<'a> Loader<'a> {
         if newest_snapshot && !missing.is_empty() {
             let last_seen = self.latest_loaded.unwrap_or(self.snapshot);
             let snapshot = self.snapshot;
-            // Two leading parameters: bind them through a tiny wrapper statement per batch.
-            for part in missing.chunks(Backend::MAX_PARAMS) {
-                let list = in_list(self.backend, 3, part.len());
-                let sql = match self.backend {
-                    Backend::Sqlite => {
-                        format!("UPDATE stations SET missing_since = ?, last_seen_at = ? WHERE id IN ({list})")
-                    }
-                    Backend::Postgres => {
-                        format!("UPDATE stations SET missing_since = $1, last_seen_at = $2 WHERE id IN ({list})")
-                    }
-                };
-                on_tx!(self.tx()?, conn => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(snapshot).bind(last_seen);
-                    for id in part {
-                        q = q.bind(*id);
-                    }
-                    q.execute(&mut *conn).await?;
-                });
-            }
+            self.by_ids(&[snapshot, last_seen], &missing, |p, list| {
+                format!("UPDATE stations SET missing_since = {}, last_seen_at = {} WHERE id IN ({list})", p[0], p[1])
+            })
+            .await?;
             self.stats.counts.stations_missing = i32::try_from(missing.len()).unwrap_or(i32::MAX);
         }
 
@@ -939,7 +912,7 @@ impl<'a> Loader<'a> {
 
         if outcome.has_shortages && self.is_newest {
             let replace = std::mem::take(&mut self.pending.shortages_replace);
-            self.by_ids(|list| format!("DELETE FROM shortages WHERE station_id IN ({list})"), None, &replace).await?;
+            self.by_ids(&[], &replace, |_, list| format!("DELETE FROM shortages WHERE station_id IN ({list})")).await?;
             let rows = std::mem::take(&mut self.pending.shortages_insert);
             self.batched("INSERT INTO shortages (station_id, fuel, kind, since) VALUES ", "", 4, &rows, |q, r| {
                 q.bind(r.0).bind(r.1).bind(r.2).bind(r.3)
