@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Browser tests of the public site against the real binary.
+# Browser tests of the public site and of the account pages against the real binary.
 #
-# Expects target/debug/carburoam (built by scripts/test.sh). Loads a temp SQLite database from
-# ../shared/data when it exists (else the repository's fixtures), serves it on a free port with
-# the feed job off, and runs the Node tests (playwright-core driving Debian's /usr/bin/chromium).
-# Installs Chromium and the npm packages when they are missing. Screenshots go to
-# e2e/screenshots/ (git-ignored).
+# Runs $CARBUROAM_BIN when set, else the newer of target/debug/carburoam (built by
+# scripts/test.sh) and target/release/carburoam. Loads a temp SQLite database from
+# ../shared/data when it exists (else, or with E2E_DATASET=fixtures, the repository's
+# fixtures), serves it on a free port with the feed job off, and runs the Node tests
+# (playwright-core driving Debian's /usr/bin/chromium).
+# The server sends its mail over plain SMTP to 127.0.0.1:$SMTP_PORT, where the account and admin
+# tests listen in turn (a real SMTP server, the npm package smtp-server; the test files run one
+# after the other, --test-concurrency=1, so one listener at a time). An admin account is made
+# with the real CLI (`carburoam admin create`, password on stdin) and handed to the tests as
+# ADMIN_USER / ADMIN_PASSWORD; the feed job's URL is a local copy of the last file loaded, so
+# the console's "Run now" does a real import that leaves the data as it was. Installs Chromium
+# and the npm packages when they are missing. Screenshots go to e2e/screenshots/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E=$(pwd)
 ROOT=$(cd .. && pwd)
-BIN="$ROOT/target/debug/carburoam"
+if [ -n "${CARBUROAM_BIN:-}" ]; then
+  BIN=$CARBUROAM_BIN
+else
+  BIN="$ROOT/target/debug/carburoam"
+  REL="$ROOT/target/release/carburoam"
+  if [ -x "$REL" ] && { [ ! -x "$BIN" ] || [ "$REL" -nt "$BIN" ]; }; then BIN=$REL; fi
+fi
 [ -x "$BIN" ] || { echo "missing $BIN: run cargo build first" >&2; exit 1; }
 
 if [ ! -x /usr/bin/chromium ]; then
   echo "==> installing chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/smtp-server ] || [ ! -d node_modules/mailparser ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund
 fi
@@ -32,19 +45,62 @@ trap cleanup EXIT
 
 DB="sqlite://$TMP/db"
 REAL="$ROOT/../shared/data/instantane_ruptures_2026-06-05T1010.zip"
-if [ -f "$REAL" ]; then
+if [ -f "$REAL" ] && [ "${E2E_DATASET:-}" != fixtures ]; then
   echo "==> importing $(basename "$REAL")"
   "$BIN" import --database "$DB" "$REAL" >/dev/null
   export E2E_DATASET=real
+  LAST_FILE=$REAL
 else
   echo "==> importing the fixtures"
   "$BIN" import --database "$DB" "$ROOT/tests/fixtures/snapshot_a.xml" "$ROOT/tests/fixtures/snapshot_b.xml" >/dev/null
   export E2E_DATASET=fixtures
+  LAST_FILE="$ROOT/tests/fixtures/snapshot_b.xml"
 fi
+
+# The feed the job reads when the admin test clicks "Run now" (the scheduler itself is off): the
+# last file loaded, with a comment added (ZIP archive comment, or XML comment at the end) so that
+# its SHA-256 differs and the import is not skipped as "identical to the last file". A real
+# import, of the same data: the other test files see the site unchanged.
+FEED="$TMP/feed-${LAST_FILE##*/}"
+python3 - "$LAST_FILE" "$FEED" <<'PY'
+import shutil, sys, zipfile
+src, dst = sys.argv[1:]
+shutil.copyfile(src, dst)
+if zipfile.is_zipfile(dst):
+    with zipfile.ZipFile(dst, "a") as z:
+        z.comment = b"carburoam e2e feed copy"
+else:
+    with open(dst, "ab") as f:
+        f.write(b"<!-- carburoam e2e feed copy -->\n")
+PY
+
+# The admin account, made as an operator would: the real CLI, the password on stdin.
+export ADMIN_USER=e2e-admin
+ADMIN_PASSWORD="Adm-$(python3 -c 'import secrets; print(secrets.token_urlsafe(15))')-9"
+export ADMIN_PASSWORD
+if ! echo "$ADMIN_PASSWORD" | CARBUROAM_DATA_DIR="$TMP/data" \
+    "$BIN" admin create "$ADMIN_USER" --email admin@example.org --database "$DB" >"$TMP/admin-create" 2>&1 ||
+   ! grep -q "^created admin $ADMIN_USER (id [0-9]*)" "$TMP/admin-create"; then
+  cat "$TMP/admin-create" >&2
+  echo "could not create the admin account" >&2
+  exit 1
+fi
+
+# Two free ports: the site's (known before it starts, for the links in its mails) and the SMTP
+# listener's (opened by the account and admin tests; the server only connects when it sends).
+read -r HTTP_PORT SMTP_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+export SMTP_PORT
 
 # Tiles from an address where nothing listens: the map must work without them.
 export CARBUROAM_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png"
-"$BIN" serve --database "$DB" --bind 127.0.0.1:0 --etl-every off >"$TMP/stdout" 2>"$TMP/stderr" &
+CARBUROAM_PUBLIC_URL="http://127.0.0.1:$HTTP_PORT" \
+CARBUROAM_SMTP_HOST=127.0.0.1 CARBUROAM_SMTP_PORT="$SMTP_PORT" CARBUROAM_SMTP_TLS=none \
+CARBUROAM_DATA_DIR="$TMP/data" \
+  "$BIN" serve --database "$DB" --bind "127.0.0.1:$HTTP_PORT" --etl-every off --feed-url "$FEED" >"$TMP/stdout" 2>"$TMP/stderr" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   if grep -q '^listening on http://' "$TMP/stdout" 2>/dev/null; then break; fi
@@ -54,7 +110,13 @@ done
 BASE_URL=$(head -1 "$TMP/stdout" | sed -n 's/^listening on \(http:\/\/[0-9.:]*\).*/\1/p')
 [ -n "$BASE_URL" ] || { echo "no 'listening on' line" >&2; cat "$TMP/stderr" >&2; exit 1; }
 export BASE_URL
-echo "==> server at $BASE_URL ($E2E_DATASET data)"
+echo "==> server at $BASE_URL ($E2E_DATASET data, ${BIN#"$ROOT"/}), mail to SMTP 127.0.0.1:$SMTP_PORT"
 
 mkdir -p "$E2E/screenshots"
-node --test --test-concurrency=1 --test-reporter=spec "$E2E/tests/"
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "$E2E/tests/" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "==> server warnings and errors (last 40)" >&2
+  grep -E 'WARN|ERROR' "$TMP/stderr" | tail -n 40 >&2 || true
+fi
+exit "$status"

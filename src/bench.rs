@@ -1,7 +1,8 @@
 //! `carburoam bench`: the import speed and memory figures of docs/benchmarks.md.
 //!
 //! Runs on real feed files when given, else on a generated national-size feed
-//! ([`crate::feed::synth`]). Each figure is the median of several runs, on a fresh database each
+//! ([`crate::feed::synth`]). Also measures building the in-memory price index of the web pages
+//! ([`crate::index`]) from the imported database. Each figure is the median of several runs, on a fresh database each
 //! time where it says "first import". Peak RSS is measured in a child process (`carburoam
 //! import`), so the bench's own allocations do not count.
 
@@ -16,6 +17,7 @@ use crate::db::Db;
 use crate::feed::archive::{self, Limits};
 use crate::feed::load::{self, ImportOptions};
 use crate::feed::{FeedError, parse, synth};
+use crate::index::PriceIndex;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -102,6 +104,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let mut again = Vec::new();
         let mut identical = Vec::new();
         let mut incremental = Vec::new();
+        let (mut index_read, mut index_build, mut index_size) = (Vec::new(), Vec::new(), None);
         for i in 0..runs {
             let url = url_for(i);
             let scratch = Scratch::open(&url, i).await?;
@@ -123,6 +126,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 load::import_bytes(db, "bench", next.clone(), &opts).await?;
                 incremental.push(t.elapsed());
             }
+            let index = PriceIndex::load(db).await?;
+            let s = index.stats();
+            index_read.push(s.read);
+            index_build.push(s.build);
+            index_size = Some(s);
             scratch.close().await;
         }
         println!("{backend}: first import (unzip to commit): {}", ms(median(first)));
@@ -130,6 +138,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{backend}: re-import, identical file (hash check): {}", ms(median(identical)));
         if !incremental.is_empty() {
             println!("{backend}: next snapshot: {}", ms(median(incremental)));
+        }
+        if let Some(s) = index_size {
+            println!(
+                "{backend}: price index: read {} + build {} ({} stations, {} prices, {:.1} MB of heap)",
+                ms(median(index_read)),
+                ms(median(index_build)),
+                s.stations,
+                s.prices,
+                s.heap_bytes as f64 / 1e6
+            );
         }
     }
 

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `import`, `etl run`, `bench`.
+//! The command line: `serve`, `import`, `etl run`, `bench`, `backup`, `restore`.
 //!
 //! Exit status 0 only on success; on failure one clear line on stderr naming the file and the
 //! cause (the log has the details).
@@ -24,6 +24,9 @@ use crate::feed::load::{self, ImportOptions, Progress};
     about = "Find the cheapest fuel near you in France, from the official open-data feed"
 )]
 pub struct Cli {
+    /// Configuration file (TOML; see `carburoam config --print-default`).
+    #[arg(long, global = true, env = "CARBUROAM_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text", env = "CARBUROAM_LOG_FORMAT")]
     pub log_format: String,
@@ -61,6 +64,86 @@ pub enum Command {
     },
     /// Measure import speed and memory (see docs/benchmarks.md).
     Bench(crate::bench::BenchArgs),
+    /// Write a consistent, verified copy of the SQLite database (safe while the server runs).
+    Backup(BackupArgs),
+    /// Replace the SQLite database by a backup (the server must be stopped).
+    Restore(RestoreArgs),
+    /// Print the configuration file with every setting and its default (`--print-default`).
+    Config(ConfigArgs),
+    /// Administrators: create one, grant or revoke the role, send a password reset.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Print every setting of `serve` with its default, environment variable and help, as TOML.
+    #[arg(long, required = true)]
+    pub print_default: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create an administrator account. The password is asked for on a terminal, else read
+    /// from the first line of standard input.
+    Create(AdminCreateArgs),
+    /// Give the admin role to an existing account.
+    Grant(AdminUserArgs),
+    /// Take the admin role away (never from the last active admin).
+    Revoke(AdminUserArgs),
+    /// Send a password reset code to the account's email address.
+    ResetPassword(AdminResetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AdminCreateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    pub username: String,
+    #[arg(long)]
+    pub email: String,
+    /// Shown name (default: the username).
+    #[arg(long)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AdminUserArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Username or email address.
+    pub user: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AdminResetArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Username or email address.
+    pub user: String,
+    /// The server's public address, for the link in the mail.
+    #[arg(long, env = "CARBUROAM_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The file to write; it must not exist.
+    pub path: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// A backup made by `carburoam backup` or the scheduled backups.
+    pub path: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -76,6 +159,70 @@ pub struct ServeArgs {
     /// How often to import the feed (`10m`, `1h`…), or `off`.
     #[arg(long, env = "CARBUROAM_ETL_EVERY", default_value = "10m")]
     pub etl_every: EtlEvery,
+    /// The address people use to reach this server, for links in mails and the CSRF origin
+    /// check (`https://…` also makes cookies `Secure`). Default: `http://` + the bind address.
+    #[arg(long, env = "CARBUROAM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Behind a reverse proxy: take the client address from `X-Forwarded-For` (for rate limits).
+    #[arg(long, env = "CARBUROAM_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// Incoming webhook (Discord, Slack) told about new users and about the feed job failing 3
+    /// times in a row. Prefer the environment variable: the URL is a secret.
+    #[arg(long, env = "CARBUROAM_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+    /// Folder of the scheduled backups of a SQLite database. Default: DATA_DIR/backups.
+    #[arg(long, env = "CARBUROAM_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How often to back up the SQLite database (`1d`, `6h`…), or `off`.
+    #[arg(long, env = "CARBUROAM_BACKUP_EVERY", default_value = "1d")]
+    pub backup_every: crate::backup::BackupEvery,
+    /// How many scheduled backups to keep (the oldest are deleted).
+    #[arg(long, env = "CARBUROAM_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// Outgoing mail. Without `--smtp-host`, messages are written as `.eml` files to
+/// `DATA_DIR/outbox` and their subject logged.
+#[derive(Args, Debug, Clone)]
+pub struct MailArgs {
+    /// SMTP relay for outgoing mail. Without it, mails are written to DATA_DIR/outbox.
+    #[arg(long, env = "CARBUROAM_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// Default: 465 with `tls`, 587 with `starttls`, 25 with `none`.
+    #[arg(long, env = "CARBUROAM_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` (implicit TLS) or `none` (plain text: only to a relay on this host).
+    #[arg(long, env = "CARBUROAM_SMTP_TLS", default_value = "starttls")]
+    pub smtp_tls: crate::email::SmtpTls,
+    /// SMTP user name (the password comes from CARBUROAM_SMTP_PASSWORD or the file's smtp_password).
+    #[arg(long, env = "CARBUROAM_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// Read from the environment only, so it never shows in `ps`.
+    #[arg(skip = std::env::var("CARBUROAM_SMTP_PASSWORD").ok().filter(|p| !p.is_empty()).or_else(|| config::file_secret("smtp_password")))]
+    pub smtp_password: Option<String>,
+    /// The sender of the mails.
+    #[arg(long, env = "CARBUROAM_SMTP_FROM", default_value = config::DEFAULT_MAIL_FROM)]
+    pub smtp_from: String,
+}
+
+impl MailArgs {
+    pub fn settings(&self, data_dir: &std::path::Path) -> crate::email::MailSettings {
+        use crate::email::{SmtpSettings, SmtpTls};
+        let smtp = self.smtp_host.as_ref().filter(|h| !h.trim().is_empty()).map(|host| SmtpSettings {
+            host: host.trim().to_owned(),
+            port: self.smtp_port.unwrap_or(match self.smtp_tls {
+                SmtpTls::Tls => 465,
+                SmtpTls::StartTls => 587,
+                SmtpTls::None => 25,
+            }),
+            tls: self.smtp_tls,
+            username: self.smtp_user.clone().filter(|u| !u.is_empty()),
+            password: self.smtp_password.clone(),
+        });
+        crate::email::MailSettings { smtp, from: self.smtp_from.clone(), outbox_dir: data_dir.join("outbox") }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -112,8 +259,15 @@ pub struct EtlRunArgs {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let quiet_default = matches!(cli.command, Command::Import(_) | Command::Bench(_));
+    let cli = match parse_args() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let quiet_default =
+        matches!(cli.command, Command::Import(_) | Command::Bench(_) | Command::Backup(_) | Command::Restore(_));
     crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -140,17 +294,70 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             crate::startup::serve(crate::startup::ServeConfig {
                 database_url: args.db.url(),
+                public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.bind)),
+                behind_proxy: args.behind_proxy,
+                webhook_url: args.webhook_url.clone(),
+                mail: args.mail.settings(&args.db.data_dir),
                 bind: args.bind,
                 feed_url: args.feed_url,
                 etl_every: args.etl_every.0,
+                backups: crate::backup::BackupSchedule {
+                    dir: args.backup_dir.unwrap_or_else(|| args.db.data_dir.join("backups")),
+                    every: args.backup_every.0,
+                    keep: args.backup_keep as usize,
+                },
             })
             .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => import(args).await,
+        Command::Admin { command } => admin(command).await,
+        Command::Config(_) => {
+            use clap::CommandFactory;
+            print!("{}", config::print_default(&Cli::command()));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Etl { command: EtlCommand::Run(args) } => etl_run(args).await,
         Command::Bench(args) => crate::bench::run(args).await,
+        Command::Backup(args) => backup(args).await,
+        Command::Restore(args) => restore(args).await,
     }
+}
+
+/// `carburoam backup PATH`: one summary line on stdout. Opens the database without migrating
+/// it: a binary newer than the running server must not change the schema under it.
+async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    use crate::backup::{self, BackupError};
+    let url = args.db.url();
+    let Some(file) = backup::sqlite_file(&url)? else {
+        let command = backup::pg_dump_command_for_url(&url, &args.path);
+        eprintln!("error: {}", BackupError::Postgres { command });
+        return Ok(ExitCode::FAILURE);
+    };
+    if !file.is_file() {
+        anyhow::bail!(BackupError::NoDatabase(file));
+    }
+    let started = std::time::Instant::now();
+    let db = Db::connect_without_migrating(&url).await?;
+    let written = backup::write_backup(&db, &args.path).await;
+    db.close().await;
+    let f = written?;
+    println!(
+        "backed up {} to {}: {} in {:.2} s (integrity ok, schema version {})",
+        file.display(),
+        f.path.display(),
+        backup::human_size(f.size),
+        started.elapsed().as_secs_f64(),
+        crate::db::latest_migration(crate::db::Backend::Sqlite),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carburoam restore PATH`: what it did, on stdout.
+async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let report = crate::backup::restore(&args.path, &args.db.url()).await?;
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn open_db(args: &DbArgs) -> anyhow::Result<Db> {
@@ -248,6 +455,8 @@ async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
         feed_url: args.feed_url.clone(),
         holder: etl::holder_id(),
         import: ImportOptions { force: args.force, trigger: "cli".into(), ..ImportOptions::default() },
+        // The process exits right after the run, before a background notification could leave.
+        notifier: crate::notify::Notifier::disabled(),
     };
     let outcome = job.run_once("cli").await;
     db.close().await;
@@ -261,4 +470,125 @@ async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `carburoam admin …`: typed account actions for the operator, written to the audit log as
+/// done by `cli (USER)`.
+async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    use crate::admin::{Action, Actor, act_on_user};
+    let now = crate::db::now();
+    let (db_args, mail, public_url) = match &command {
+        AdminCommand::Create(a) => (&a.db, None, None),
+        AdminCommand::Grant(a) | AdminCommand::Revoke(a) => (&a.db, None, None),
+        AdminCommand::ResetPassword(a) => (&a.db, Some(a.mail.settings(&a.db.data_dir)), Some(a.public_url.clone())),
+    };
+    let db = open_db(db_args).await?;
+    let mail = mail.unwrap_or_else(|| crate::email::MailSettings {
+        smtp: None,
+        from: config::DEFAULT_MAIL_FROM.to_owned(),
+        outbox_dir: db_args.data_dir.join("outbox"),
+    });
+    let state = crate::state::AppState::with_settings(
+        db.clone(),
+        crate::state::SiteConfig::from_env(),
+        crate::accounts::AccountSettings::new(public_url.as_deref().unwrap_or("http://127.0.0.1:8080"), false),
+        crate::email::Mailer::new(mail)?,
+    );
+    let accounts = &state.accounts;
+    let actor = Actor::cli();
+    let find = |who: &str| {
+        let key = who.trim().to_lowercase();
+        let db = db.clone();
+        async move {
+            crate::db::users::by_login(&db, &key).await?.ok_or_else(|| anyhow::anyhow!("no account named {key:?}"))
+        }
+    };
+    let result: anyhow::Result<String> = async {
+        match &command {
+            AdminCommand::Create(a) => {
+                let password = read_password()?;
+                let reg = crate::accounts::Registration {
+                    username: &a.username,
+                    display_name: a.display_name.as_deref().unwrap_or(&a.username),
+                    email: &a.email,
+                    password: &password,
+                    confirm: &password,
+                    lang: crate::web::i18n::Lang::Fr,
+                    fuels: vec![crate::domain::Fuel::E10, crate::domain::Fuel::Gazole],
+                };
+                let id = match accounts.create(&reg, now).await {
+                    Ok(id) => id,
+                    Err(crate::accounts::AccountError::Invalid(errors)) => {
+                        let why: Vec<String> = errors
+                            .iter()
+                            .map(|(f, p)| crate::web::i18n_account::problem_text(crate::web::i18n::Lang::En, *f, p))
+                            .collect();
+                        anyhow::bail!("{}", why.join(" "));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                crate::db::admin::set_admin(&db, id, true).await?;
+                let user = crate::db::users::by_id(&db, id).await?;
+                crate::admin::record(accounts, &actor, Action::Create, user.as_ref(), Some("admin"), now).await?;
+                Ok(format!("created admin {} (id {id})", a.username))
+            }
+            AdminCommand::Grant(a) => {
+                let u = find(&a.user).await?;
+                act_on_user(accounts, &actor, Action::Grant, u.id, now).await?;
+                Ok(format!("{} is now an admin", u.username))
+            }
+            AdminCommand::Revoke(a) => {
+                let u = find(&a.user).await?;
+                act_on_user(accounts, &actor, Action::Revoke, u.id, now).await?;
+                Ok(format!("{} is no longer an admin", u.username))
+            }
+            AdminCommand::ResetPassword(a) => {
+                let u = find(&a.user).await?;
+                act_on_user(accounts, &actor, Action::SendReset, u.id, now).await?;
+                // The mail goes out in a background task: give it the time to leave.
+                accounts.finish_sending().await;
+                Ok(format!("reset code sent to {}'s address ({})", u.username, accounts.mailer.describe()))
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The new admin's password: asked twice without echo on a terminal, else the first line of
+/// standard input (for scripts: `echo "$PW" | carburoam admin create …`).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::BufRead;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    }
+}
+
+/// The command line, over the configuration file's values (see [`config::apply_file`]).
+fn parse_args() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = Cli::command();
+    if let Some(path) = config::config_path(&args) {
+        cmd = config::apply_file(cmd, &path)?;
+    }
+    let matches = cmd.get_matches_from(args);
+    Ok(Cli::from_arg_matches(&matches)?)
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 /// The official feed with shortages, refreshed about every 10 minutes.
 pub const DEFAULT_FEED_URL: &str = "https://donnees.roulez-eco.fr/opendata/instantane_ruptures";
 
+/// The sender of mails when `CARBUROAM_SMTP_FROM` is not set.
+pub const DEFAULT_MAIL_FROM: &str = "Carburoam <noreply@localhost>";
+
 /// Where data lives by default: `./data` beside where the server is started.
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
@@ -47,5 +50,240 @@ mod tests {
         assert_eq!("10m".parse::<EtlEvery>().unwrap(), EtlEvery(Some(Duration::from_secs(600))));
         assert!("2s".parse::<EtlEvery>().is_err());
         assert!("soon".parse::<EtlEvery>().is_err());
+    }
+}
+
+/// The configuration file: `--config FILE`, else `CARBUROAM_CONFIG`, else `carburoam.toml` in the
+/// current folder when there is one.
+pub const CONFIG_ENV: &str = "CARBUROAM_CONFIG";
+pub const DEFAULT_CONFIG_FILE: &str = "carburoam.toml";
+
+/// Settings read from the file that have no command-line flag (secrets kept out of `ps`).
+static FILE_SECRETS: std::sync::OnceLock<std::collections::BTreeMap<String, String>> = std::sync::OnceLock::new();
+
+/// A secret given in the configuration file (`smtp_password`), if any.
+pub fn file_secret(key: &str) -> Option<String> {
+    FILE_SECRETS.get().and_then(|m| m.get(key).cloned())
+}
+
+const SECRET_KEYS: [&str; 1] = ["smtp_password"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("the configuration file {path} is not valid TOML: {message}")]
+    Toml { path: String, message: String },
+    #[error("{path}: unknown setting {key:?} (see `carburoam config --print-default` for the list)")]
+    Unknown { path: String, key: String },
+    #[error("{path}: {key} must be a string, a number or a boolean")]
+    Type { path: String, key: String },
+}
+
+/// Which configuration file to read, from the raw arguments and the environment.
+pub fn config_path(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let local = PathBuf::from(DEFAULT_CONFIG_FILE);
+    local.is_file().then_some(local)
+}
+
+/// The long name of every flag of every subcommand (and theirs), `-` written `_`: the keys a
+/// configuration file may hold.
+fn known_keys(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+    for a in cmd.get_arguments() {
+        if let Some(long) = a.get_long() {
+            out.insert(long.replace('-', "_"));
+        }
+    }
+    for s in cmd.get_subcommands() {
+        known_keys(s, out);
+    }
+}
+
+/// Makes the file's values the defaults of the matching flags everywhere in `cmd`, so that the
+/// command line, then the environment, still win over the file.
+fn set_defaults(cmd: clap::Command, values: &[(String, String)]) -> clap::Command {
+    let ids: Vec<(clap::Id, String)> = cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let key = a.get_long()?.replace('-', "_");
+            let v = values.iter().find(|(k, _)| *k == key)?;
+            Some((a.get_id().clone(), v.1.clone()))
+        })
+        .collect();
+    let mut cmd = ids.into_iter().fold(cmd, |c, (id, v)| {
+        // clap wants 'static defaults; a handful of strings read once at start-up.
+        let v: &'static str = Box::leak(v.into_boxed_str());
+        c.mut_arg(id, |a| a.default_value(v).required(false))
+    });
+    let subs: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in subs {
+        cmd = cmd.mut_subcommand(name, |s| set_defaults(s, values));
+    }
+    cmd
+}
+
+/// Reads the configuration file (if any) into `cmd`. Unknown keys are errors, so a typo never
+/// silently does nothing.
+pub fn apply_file(cmd: clap::Command, path: &std::path::Path) -> Result<clap::Command, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| ConfigError::Toml { path: shown.clone(), message: e.to_string() })?;
+    let mut known = std::collections::BTreeSet::new();
+    known_keys(&cmd, &mut known);
+    let mut values = Vec::new();
+    let mut secrets = std::collections::BTreeMap::new();
+    for (key, value) in table {
+        let v = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(ConfigError::Type { path: shown, key }),
+        };
+        if SECRET_KEYS.contains(&key.as_str()) {
+            secrets.insert(key, v);
+        } else if known.contains(&key) {
+            values.push((key, v));
+        } else {
+            return Err(ConfigError::Unknown { path: shown, key });
+        }
+    }
+    let _ = FILE_SECRETS.set(secrets);
+    Ok(set_defaults(cmd, &values))
+}
+
+/// `carburoam config --print-default`: every setting of `serve`, its default, its environment
+/// variable and its help, as a TOML file to start from.
+pub fn print_default(cmd: &clap::Command) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# Carburoam configuration. Pass it with --config FILE (or CARBUROAM_CONFIG), or name it\n\
+         # carburoam.toml in the folder the server starts from. Every key can also be given on the\n\
+         # command line (--key-name) or in the environment variable shown; the command line wins,\n\
+         # then the environment, then this file, then the built-in default.\n\n",
+    );
+    let Some(serve) = cmd.find_subcommand("serve") else {
+        return out;
+    };
+    for a in serve.get_arguments() {
+        let Some(long) = a.get_long() else { continue };
+        if long == "help" || long == "version" {
+            continue;
+        }
+        let key = long.replace('-', "_");
+        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+        for line in help.lines() {
+            let _ = writeln!(out, "# {line}");
+        }
+        if let Some(env) = a.get_env() {
+            let _ = writeln!(out, "# env: {}", env.to_string_lossy());
+        }
+        let default = a.get_default_values().first().map(|v| v.to_string_lossy().into_owned());
+        let is_flag = matches!(a.get_action(), clap::ArgAction::SetTrue);
+        match (default, is_flag) {
+            (_, true) => {
+                let _ = writeln!(out, "# {key} = false\n");
+            }
+            (Some(d), false) => {
+                let _ = writeln!(out, "# {key} = {}\n", toml_string(&d));
+            }
+            (None, false) => {
+                let example = match key.as_str() {
+                    "database" => "\"postgres://carburoam@localhost/carburoam\"",
+                    "public_url" => "\"https://carburoam.example.org\"",
+                    "webhook_url" => "\"https://discord.com/api/webhooks/ID/TOKEN\"",
+                    "backup_dir" => "\"data/backups\"",
+                    "smtp_host" => "\"smtp.example.org\"",
+                    "smtp_port" => "587",
+                    "smtp_user" => "\"carburoam@example.org\"",
+                    _ => "\"\"",
+                };
+                let _ = writeln!(out, "# (no default) for example:\n# {key} = {example}\n");
+            }
+        }
+    }
+    out.push_str(
+        "# The SMTP password (also CARBUROAM_SMTP_PASSWORD). Keep this file readable by the service\n\
+         # user only when it holds one.\n# smtp_password = \"\"\n",
+    );
+    out
+}
+
+fn toml_string(s: &str) -> String {
+    if s.parse::<i64>().is_ok() { s.to_owned() } else { format!("{s:?}") }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(cmd: clap::Command, args: &[&str]) -> crate::cli::Cli {
+        use clap::FromArgMatches;
+        let m = cmd.try_get_matches_from(args).expect("parse");
+        crate::cli::Cli::from_arg_matches(&m).expect("cli")
+    }
+
+    #[test]
+    fn file_values_are_defaults_below_flags() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\netl_every = \"1h\"\nbehind_proxy = true\nbackup_keep = 3\n")
+            .expect("write");
+        let cmd = apply_file(crate::cli::Cli::command(), &path).expect("apply");
+        let crate::cli::Command::Serve(s) = parse(cmd.clone(), &["carburoam", "serve"]).command else {
+            panic!("serve")
+        };
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.etl_every, EtlEvery(Some(Duration::from_secs(3600))));
+        assert!(s.behind_proxy);
+        assert_eq!(s.backup_keep, 3);
+        let crate::cli::Command::Serve(s) = parse(cmd, &["carburoam", "serve", "--bind", "127.0.0.1:1"]).command else {
+            panic!("serve")
+        };
+        assert_eq!(s.bind, "127.0.0.1:1", "the command line wins");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_toml_are_errors() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").expect("write");
+        let e = apply_file(crate::cli::Cli::command(), &path).expect_err("typo");
+        assert!(e.to_string().contains("unknown setting \"bnid\""), "{e}");
+        std::fs::write(&path, "bind = \n").expect("write");
+        assert!(matches!(apply_file(crate::cli::Cli::command(), &path), Err(ConfigError::Toml { .. })));
+    }
+
+    #[test]
+    fn the_default_file_lists_every_setting_and_parses() {
+        let text = print_default(&crate::cli::Cli::command());
+        for key in ["bind", "feed_url", "etl_every", "public_url", "smtp_host", "backup_keep", "webhook_url"] {
+            assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
+        }
+        assert!(text.contains("env: CARBUROAM_BIND"));
+        // Uncommented, it is a valid configuration file.
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, uncommented).expect("write");
+        apply_file(crate::cli::Cli::command(), &path).expect("the printed defaults are a valid file");
     }
 }

@@ -24,6 +24,12 @@ pub enum AppError {
     /// The request is malformed; the message names the offending parameter and is shown as is.
     #[error("{0}")]
     BadRequest(String),
+    /// The request may not be served (a cross-site form post, a stale form token). Shown as is.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Too many attempts from this client or on this account; retry after this many seconds.
+    #[error("too many requests: retry in {0} s")]
+    TooManyRequests(u64),
     /// The database failed. Logged, never shown.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -45,6 +51,8 @@ impl AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,6 +62,8 @@ impl AppError {
         match self {
             AppError::NotFound(_) => "not_found",
             AppError::BadRequest(_) => "bad_request",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::TooManyRequests(_) => "too_many_requests",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -61,7 +71,9 @@ impl AppError {
     /// The message safe to show to the client. For internal errors it is generic on purpose.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::NotFound(_) | AppError::BadRequest(_) => self.to_string(),
+            AppError::NotFound(_) | AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::TooManyRequests(_) => {
+                self.to_string()
+            }
             AppError::Database(_) | AppError::Internal(_) => {
                 "internal server error; the cause has been logged".to_owned()
             }
@@ -78,7 +90,8 @@ impl AppError {
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error while serving a request")
             }
-            AppError::NotFound(_) | AppError::BadRequest(_) => {}
+            AppError::NotFound(_) | AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::TooManyRequests(_) => {
+            }
         }
     }
 }

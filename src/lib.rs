@@ -4,14 +4,22 @@
 //! unzip, parse — pure — and load), [`db`] (one SQL text over SQLite and PostgreSQL), [`etl`]
 //! (the scheduled job and its lease), [`web`] (router and routes) and the [`cli`].
 
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod backup;
 pub mod bench;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod etl;
 pub mod feed;
+pub mod index;
+pub mod notify;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -7,20 +7,31 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::AccountSettings;
 use crate::db::Db;
 use crate::db::etl_runs;
+use crate::email::{MailSettings, Mailer};
 use crate::etl::{self, Job};
 use crate::feed::download::{FetchOptions, Fetcher};
 use crate::feed::load::ImportOptions;
-use crate::state::AppState;
+use crate::notify::Notifier;
+use crate::state::{AppState, SiteConfig};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub database_url: String,
     pub bind: String,
+    /// Where people reach the server (links in mails, CSRF origin, `Secure` cookies).
+    pub public_url: String,
+    pub behind_proxy: bool,
+    pub mail: MailSettings,
     pub feed_url: String,
     /// `None`: no scheduler.
     pub etl_every: Option<Duration>,
+    /// The operator's webhook (see [`crate::notify`]); `None`: no notifications.
+    pub webhook_url: Option<String>,
+    /// Scheduled backups (SQLite only; see [`crate::backup`]).
+    pub backups: crate::backup::BackupSchedule,
 }
 
 /// A server bound to its port, not yet serving: tests read the port, then run it.
@@ -29,6 +40,7 @@ pub struct Application {
     state: AppState,
     job: Job,
     etl_every: Option<Duration>,
+    backups: crate::backup::BackupSchedule,
 }
 
 impl Application {
@@ -47,14 +59,35 @@ impl Application {
         }
         let listener =
             TcpListener::bind(&cfg.bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;
+        let notifier = Notifier::new(cfg.webhook_url.as_deref())?;
+        if notifier.is_enabled() {
+            tracing::info!(webhook = ?notifier, "notifications enabled");
+        }
         let job = Job {
             db: db.clone(),
             fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),
             feed_url: cfg.feed_url.clone(),
             holder: etl::holder_id(),
             import: ImportOptions { trigger: "schedule".into(), ..ImportOptions::default() },
+            notifier: notifier.clone(),
         };
-        Ok(Application { listener, state: AppState::new(db), job, etl_every: cfg.etl_every })
+        let mailer = Mailer::new(cfg.mail.clone())?;
+        tracing::info!(mail = %mailer.describe(), public_url = %cfg.public_url, "accounts ready");
+        let mut state = AppState::with_settings(
+            db,
+            SiteConfig::from_env(),
+            AccountSettings::new(&cfg.public_url, cfg.behind_proxy),
+            mailer,
+        );
+        state.notifier = notifier;
+        // The console's "Run now" runs the same job as the scheduler (the import lease keeps
+        // the two from overlapping).
+        state.etl = Some(crate::state::EtlHandle(Arc::new(job.clone())));
+        // The console lists the scheduled backups; PostgreSQL has none.
+        if matches!(state.db, Db::Sqlite(_)) {
+            state.backup_dir = Some(cfg.backups.dir.clone());
+        }
+        Ok(Application { listener, state, job, etl_every: cfg.etl_every, backups: cfg.backups })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -76,6 +109,15 @@ impl Application {
         if scheduler.is_none() {
             tracing::info!("feed job disabled (--etl-every off)");
         }
+        let flusher =
+            self.state.metrics.spawn_flusher(self.state.db.clone(), crate::web::metrics::FLUSH_EVERY, shutdown.clone());
+        let backups = crate::backup::spawn_scheduler(
+            self.state.db.clone(),
+            self.backups.clone(),
+            self.job.holder.clone(),
+            shutdown.clone(),
+        );
+        let cleanup = crate::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         let app = crate::web::router(self.state.clone());
         // stdout, one line, so scripts and end-to-end tests learn the port.
         println!("listening on http://{addr}");
@@ -93,6 +135,18 @@ impl Application {
         if let Some(s) = scheduler {
             let _ = s.await;
         }
+        // A backup being written is finished (one read transaction), then the jobs stop.
+        if let Some(b) = backups {
+            let _ = b.await;
+        }
+        let _ = cleanup.await;
+        // The requests served while shutting down are counted too.
+        let _ = flusher.await;
+        if let Err(e) = self.state.metrics.flush(&self.state.db).await {
+            tracing::warn!(error = %e, "could not save the last usage counts");
+        }
+        // Mails already handed over (a reset code, a notice) still leave.
+        self.state.accounts.finish_sending().await;
         self.state.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::accounts::{AccountSettings, Accounts};
+use crate::auth::rate_limit::RateLimiter;
 use crate::db::Db;
+use crate::email::{MailSettings, Mailer};
 use crate::web::cache::PageCache;
 
 /// Map tiles of the public site: OpenStreetMap's by default.
@@ -41,6 +44,16 @@ impl SiteConfig {
     }
 }
 
+/// The feed job as the console sees it.
+#[derive(Clone)]
+pub struct EtlHandle(pub Arc<crate::etl::Job>);
+
+impl std::fmt::Debug for EtlHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtlHandle").field("feed_url", &self.0.feed_url).finish()
+    }
+}
+
 /// Shared by all handlers and cloned per request by axum: keep every field cheap to clone (pools
 /// and `Arc`s, not data).
 #[derive(Clone, Debug)]
@@ -51,14 +64,60 @@ pub struct AppState {
     pub site: Arc<SiteConfig>,
     /// Short-lived caches of the public pages.
     pub cache: Arc<PageCache>,
+    /// Current prices in memory, for searches near a point and averages.
+    pub index: crate::index::IndexHandle,
+    /// Account rules: the mailer, the public URL, the rate limits.
+    pub accounts: Accounts,
+    /// Request counters for `/metrics` and the usage counts of the admin console.
+    pub metrics: Arc<crate::web::metrics::Metrics>,
+    /// The operator's webhook (new users); disabled unless `startup` configures one.
+    pub notifier: crate::notify::Notifier,
+    /// The feed job, for the admin console's "Run now" (`None` in tests and tools).
+    pub etl: Option<EtlHandle>,
+    /// Where scheduled backups are written (`None`: not configured, or PostgreSQL).
+    pub backup_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
+    /// Defaults for tests and tools: the public site's settings from the environment, links in
+    /// mails to `http://localhost:8080`, mail written to `data/outbox`.
     pub fn new(db: Db) -> AppState {
-        AppState::with_site(db, SiteConfig::from_env())
+        let mailer = Mailer::new(MailSettings {
+            smtp: None,
+            from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
+            outbox_dir: crate::config::default_data_dir().join("outbox"),
+        });
+        match mailer {
+            Ok(m) => AppState::with_settings(
+                db,
+                SiteConfig::from_env(),
+                AccountSettings::new("http://localhost:8080", false),
+                m,
+            ),
+            // The default sender is a constant that parses: unreachable in practice.
+            Err(e) => panic!("default mail settings: {e}"),
+        }
     }
 
-    pub fn with_site(db: Db, site: SiteConfig) -> AppState {
-        AppState { db, started_at: Utc::now(), site: Arc::new(site), cache: Arc::new(PageCache::default()) }
+    pub fn with_settings(db: Db, site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> AppState {
+        let accounts = Accounts {
+            db: db.clone(),
+            mailer,
+            settings: Arc::new(accounts),
+            limiter: Arc::new(RateLimiter::default()),
+            outgoing: tokio_util::task::TaskTracker::new(),
+        };
+        AppState {
+            index: crate::index::IndexHandle::new(db.clone()),
+            db,
+            started_at: Utc::now(),
+            site: Arc::new(site),
+            cache: Arc::new(PageCache::default()),
+            accounts,
+            metrics: Arc::new(crate::web::metrics::Metrics::from_env()),
+            notifier: crate::notify::Notifier::disabled(),
+            etl: None,
+            backup_dir: None,
+        }
     }
 }

@@ -93,6 +93,8 @@ pub struct Finish<'a> {
     pub counts: &'a RunCounts,
     pub error: Option<&'a str>,
     pub rejections: &'a [Rejection],
+    /// What the run did, one step a line (shown in the admin console).
+    pub log: Option<&'a str>,
 }
 
 impl<'a> Finish<'a> {
@@ -110,8 +112,27 @@ impl<'a> Finish<'a> {
             shortages: 0,
             rejected: 0,
         };
-        Finish { status, now, feed_kind: None, sha256: None, snapshot_at: None, counts: NONE, error, rejections: &[] }
+        Finish {
+            status,
+            now,
+            feed_kind: None,
+            sha256: None,
+            snapshot_at: None,
+            counts: NONE,
+            error,
+            rejections: &[],
+            log: None,
+        }
     }
+}
+
+/// The step-by-step log of a run, if it kept one.
+pub async fn log(db: &Db, run_id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = on_db!(db, p => sqlx::query_as("SELECT log FROM etl_runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(p)
+        .await)?;
+    Ok(row.and_then(|(l,)| l))
 }
 
 /// Records, in one go, a run that loaded nothing: a 304, or a download that failed.
@@ -124,7 +145,11 @@ pub async fn record(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     let id = start(db, source, trigger, now).await?;
-    finish(db, id, Finish::nothing_loaded(status, now, error)).await?;
+    let log = match error {
+        Some(e) => format!("{}: {e}", status.as_str()),
+        None => format!("{}: the server has nothing new since the last download", status.as_str()),
+    };
+    finish(db, id, Finish { log: Some(&log), ..Finish::nothing_loaded(status, now, error) }).await?;
     Ok(id)
 }
 
@@ -137,7 +162,7 @@ pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Err
             "UPDATE etl_runs SET finished_at = $1, status = $2, feed_kind = $3, file_sha256 = $4, snapshot_at = $5, \
              stations_new = $6, stations_updated = $7, stations_unchanged = $8, stations_missing = $9, \
              prices_changed = $10, prices_redated = $11, prices_unchanged = $12, history_added = $13, \
-             shortages = $14, rejected = $15, error = $16 WHERE id = $17",
+             shortages = $14, rejected = $15, error = $16, log = $17 WHERE id = $18",
         )
         .bind(f.now)
         .bind(f.status.as_str())
@@ -155,6 +180,7 @@ pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Err
         .bind(c.shortages)
         .bind(c.rejected)
         .bind(f.error)
+        .bind(f.log)
         .bind(run_id)
         .execute(&mut *conn)
         .await?;

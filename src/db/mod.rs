@@ -6,11 +6,19 @@
 //! backend's date functions. Schemas live in `migrations/sqlite` and `migrations/postgres`, with
 //! matching file names.
 
+pub mod admin;
+pub mod audit;
+pub mod email_changes;
 pub mod etl_runs;
+pub mod favourites;
 pub mod leases;
+pub mod reset_codes;
 pub mod search;
+pub mod sessions;
 pub mod stations;
 pub mod stats;
+pub mod usage;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -120,6 +128,20 @@ pub enum DbError {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The newest schema version (migration number) this binary knows for `backend`. Backups are
+/// checked against it, and a restore refuses a file holding any version it does not know.
+pub fn latest_migration(backend: Backend) -> i64 {
+    migrator(backend).iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The migrations built into this binary for `backend`.
+pub(crate) fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
 
 /// Hides the password of a database URL, for logs and error messages.
 pub fn redact_url(url: &str) -> String {

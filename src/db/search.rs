@@ -1,6 +1,6 @@
 //! Queries behind the public pages: the places a search box can resolve (towns, postcodes,
-//! départements of the stations we know), stations near a point with the columns the filters
-//! need, and the nearest stations whatever they sell (the demo's starting set).
+//! départements of the stations we know) and stations by id for the demo. Stations near a point
+//! come from the in-memory price index ([`crate::index`]), not from here.
 //!
 //! Place matching itself is pure ([`resolve`]) and runs on an index built from one grouped query
 //! ([`place_rows`]); the web layer caches that index for a few minutes.
@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use crate::db::Db;
-use crate::db::stations::{bounding_box, haversine_km};
 use crate::on_db;
 
 /// One (city, postcode, département) of the station table, with the centre of its stations.
@@ -259,92 +258,7 @@ pub fn resolve<'a>(index: &'a [Place], q: &str, limit: usize) -> Vec<&'a Place> 
     ranked.into_iter().take(limit).map(|(_, p)| p).collect()
 }
 
-/// A station near a point, with what the page's filters and list need.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PageStationRow {
-    pub id: i64,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub address: String,
-    pub city: String,
-    pub postcode: String,
-    pub automate_24_24: bool,
-    /// JSON array of strings.
-    pub services: String,
-    pub price: i32,
-    pub updated_at: i64,
-    /// The shortage kind of this fuel at this station, if any.
-    pub shortage: Option<String>,
-}
-
-/// What [`nearby_for_page`] looks for.
-#[derive(Debug, Clone)]
-pub struct PageQuery {
-    pub latitude: f64,
-    pub longitude: f64,
-    pub radius_km: f64,
-    pub fuel: i16,
-    pub updated_since: i64,
-    pub only_24_24: bool,
-    /// A service name as the feed writes it (`Toilettes publiques`).
-    pub service: Option<String>,
-    pub hide_shortages: bool,
-    pub by_distance: bool,
-    pub limit: usize,
-}
-
-/// [`crate::db::stations::nearby`] with the filters of the stations page: same bounding-box
-/// prefilter and exact distance, plus the station's 24/24 flag, services and shortage of the
-/// fuel (kept and flagged unless `hide_shortages`).
-///
-/// `CROSS JOIN` makes SQLite scan the stations' bounding box first (index `stations_lat_lon`)
-/// even when the database was never `ANALYZE`d: without statistics it prefers walking every
-/// price of the fuel (`prices_fuel_price`), twenty times slower around Paris. PostgreSQL plans
-/// a `CROSS JOIN` with a `WHERE` like an inner join.
-pub async fn nearby_for_page(db: &Db, q: &PageQuery) -> Result<Vec<(PageStationRow, f64)>, sqlx::Error> {
-    let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
-    let rows: Vec<PageStationRow> = on_db!(db, p => sqlx::query_as::<_, PageStationRow>(
-        "SELECT s.id, s.latitude, s.longitude, s.address, s.city, s.postcode, s.automate_24_24, \
-                s.services, p.price, p.updated_at, r.kind AS shortage \
-         FROM stations s \
-         CROSS JOIN prices p \
-         LEFT JOIN shortages r ON r.station_id = s.id AND r.fuel = $1 \
-         WHERE p.station_id = s.id AND p.fuel = $1 \
-           AND s.latitude BETWEEN $2 AND $3 \
-           AND s.longitude BETWEEN $4 AND $5 \
-           AND p.updated_at >= $6 \
-           AND s.missing_since IS NULL",
-    )
-    .bind(q.fuel)
-    .bind(min_lat)
-    .bind(max_lat)
-    .bind(min_lon)
-    .bind(max_lon)
-    .bind(q.updated_since)
-    .fetch_all(p)
-    .await)?;
-    let service = q.service.as_deref().map(|s| serde_json::to_string(s).unwrap_or_default());
-    let mut out: Vec<(PageStationRow, f64)> = rows
-        .into_iter()
-        .filter(|r| !q.only_24_24 || r.automate_24_24)
-        .filter(|r| !q.hide_shortages || r.shortage.is_none())
-        .filter(|r| service.as_deref().is_none_or(|s| r.services.contains(s)))
-        .filter_map(|r| {
-            let d = haversine_km(q.latitude, q.longitude, r.latitude, r.longitude);
-            (d <= q.radius_km).then_some((r, d))
-        })
-        .collect();
-    out.sort_by(|(a, da), (b, db)| {
-        let by_price = a.price.cmp(&b.price);
-        let by_dist = da.total_cmp(db);
-        let first = if q.by_distance { by_dist.then(by_price) } else { by_price.then(by_dist) };
-        first.then(a.id.cmp(&b.id))
-    });
-    out.truncate(q.limit);
-    Ok(out)
-}
-
-/// A station for the demo's picker: where it is and what it is called.
+/// A station of the demo's dashboard read from the database: where it is and what it is called.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NearStationRow {
     pub id: i64,
@@ -354,45 +268,8 @@ pub struct NearStationRow {
     pub city: String,
 }
 
-/// The `n` stations nearest to a point that have at least one price, looking up to 50 km.
-pub async fn nearest_stations(
-    db: &Db,
-    lat: f64,
-    lon: f64,
-    n: usize,
-) -> Result<Vec<(NearStationRow, f64)>, sqlx::Error> {
-    for radius in [5.0, 20.0, 50.0] {
-        let (min_lat, max_lat, min_lon, max_lon) = bounding_box(lat, lon, radius);
-        let rows: Vec<NearStationRow> = on_db!(db, p => sqlx::query_as::<_, NearStationRow>(
-            "SELECT s.id, s.latitude, s.longitude, s.address, s.city FROM stations s \
-             WHERE s.latitude BETWEEN $1 AND $2 AND s.longitude BETWEEN $3 AND $4 \
-               AND s.missing_since IS NULL \
-               AND EXISTS (SELECT 1 FROM prices p WHERE p.station_id = s.id)",
-        )
-        .bind(min_lat)
-        .bind(max_lat)
-        .bind(min_lon)
-        .bind(max_lon)
-        .fetch_all(p)
-        .await)?;
-        let mut rows: Vec<(NearStationRow, f64)> = rows
-            .into_iter()
-            .map(|r| {
-                let d = haversine_km(lat, lon, r.latitude, r.longitude);
-                (r, d)
-            })
-            .filter(|(_, d)| *d <= radius)
-            .collect();
-        if rows.len() >= n || radius >= 50.0 {
-            rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
-            rows.truncate(n);
-            return Ok(rows);
-        }
-    }
-    Ok(Vec::new())
-}
-
-/// Stations by id (at most a handful: the demo's list), in no particular order.
+/// Stations by id whatever their state, in no particular order. The demo reads the few stations
+/// of a shared link that the price index does not hold (gone from the feed) this way.
 pub async fn stations_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<NearStationRow>, sqlx::Error> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

@@ -1,14 +1,15 @@
-//! Read queries behind the JSON API: one station, stations near a point, price history, and the
-//! figures of the status endpoint.
+//! Read queries behind the JSON API (one station, price history, the figures of the status
+//! endpoint) and the consistent read the in-memory price index is built from
+//! ([`current_data`]; searches near a point are answered by [`crate::index`], not SQL).
 //!
 //! Rows come back with the stored encodings (fuel ids, thousandths of a euro, Unix seconds); the
 //! web layer turns them into domain types and JSON. Every query is one SQL text for both backends.
 //! Decoded Rust types follow the PostgreSQL column types (SMALLINT → i16, INTEGER → i32, BIGINT →
 //! i64), which SQLite decodes as well.
 
-use crate::db::Db;
 use crate::db::etl_runs::RunStatus;
-use crate::on_db;
+use crate::db::{Db, Tx};
+use crate::{on_db, on_tx};
 
 /// Mean Earth radius (IUGG), in km.
 pub const EARTH_RADIUS_KM: f64 = 6371.0088;
@@ -61,26 +62,6 @@ pub struct ShortageRow {
     pub since: Option<i64>,
 }
 
-/// A station of the bounding box with its price for the fuel asked, before the exact distance.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CandidateRow {
-    pub id: i64,
-    pub latitude: f64,
-    pub longitude: f64,
-    pub address: String,
-    pub city: String,
-    pub postcode: String,
-    pub price: i32,
-    pub updated_at: i64,
-}
-
-/// A candidate kept by [`nearby`], with its great-circle distance.
-#[derive(Debug, Clone)]
-pub struct NearbyRow {
-    pub station: CandidateRow,
-    pub distance_km: f64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct HistoryPoint {
     pub at: i64,
@@ -101,19 +82,6 @@ pub struct Counts {
     pub prices: i64,
     pub history_points: i64,
     pub shortages: i64,
-}
-
-/// What [`nearby`] looks for.
-#[derive(Debug, Clone, Copy)]
-pub struct NearbyQuery {
-    pub latitude: f64,
-    pub longitude: f64,
-    pub radius_km: f64,
-    /// Stored fuel id.
-    pub fuel: i16,
-    /// Prices updated before this Unix time are left out.
-    pub updated_since: i64,
-    pub limit: usize,
 }
 
 pub async fn station(db: &Db, id: i64) -> Result<Option<StationRow>, sqlx::Error> {
@@ -188,55 +156,6 @@ pub fn bounding_box(lat: f64, lon: f64, radius_km: f64) -> (f64, f64, f64, f64) 
     }
 }
 
-/// Stations within `radius_km` of a point that sell the fuel at a price updated since
-/// `updated_since` and report no shortage of it: cheapest first, then nearest, then by id (for a
-/// stable order), at most `limit`.
-///
-/// SQL only prefilters on the bounding box (index `stations_lat_lon`) because SQLite has no
-/// trigonometric functions and the text is shared with PostgreSQL; the exact haversine distance,
-/// the radius cut, the sort and the limit happen here. A 100 km box in the densest part of France
-/// holds a few thousand stations at most. `CROSS JOIN` keeps SQLite on the location index
-/// whatever its statistics say (PostgreSQL plans it like an inner join).
-pub async fn nearby(db: &Db, q: &NearbyQuery) -> Result<Vec<NearbyRow>, sqlx::Error> {
-    let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
-    let candidates: Vec<CandidateRow> = on_db!(db, p => sqlx::query_as::<_, CandidateRow>(
-        "SELECT s.id, s.latitude, s.longitude, s.address, s.city, s.postcode, \
-                p.price, p.updated_at \
-         FROM stations s \
-         CROSS JOIN prices p \
-         WHERE p.station_id = s.id AND p.fuel = $1 \
-           AND s.latitude BETWEEN $2 AND $3 \
-           AND s.longitude BETWEEN $4 AND $5 \
-           AND p.updated_at >= $6 \
-           AND NOT EXISTS ( \
-               SELECT 1 FROM shortages r WHERE r.station_id = s.id AND r.fuel = $1)",
-    )
-    .bind(q.fuel)
-    .bind(min_lat)
-    .bind(max_lat)
-    .bind(min_lon)
-    .bind(max_lon)
-    .bind(q.updated_since)
-    .fetch_all(p)
-    .await)?;
-    let mut rows: Vec<NearbyRow> = candidates
-        .into_iter()
-        .filter_map(|s| {
-            let d = haversine_km(q.latitude, q.longitude, s.latitude, s.longitude);
-            (d <= q.radius_km).then_some(NearbyRow { station: s, distance_km: d })
-        })
-        .collect();
-    rows.sort_by(|a, b| {
-        a.station
-            .price
-            .cmp(&b.station.price)
-            .then(a.distance_km.total_cmp(&b.distance_km))
-            .then(a.station.id.cmp(&b.station.id))
-    });
-    rows.truncate(q.limit);
-    Ok(rows)
-}
-
 /// Recorded prices of one fuel at one station at or after `since` (Unix seconds), oldest first.
 pub async fn history(db: &Db, station_id: i64, fuel: i16, since: i64) -> Result<Vec<HistoryPoint>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, HistoryPoint>(
@@ -277,15 +196,15 @@ pub async fn last_success_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
 
 /// Snapshot time of the newest file imported (`success` or `unchanged` runs).
 pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(
-        "SELECT MAX(snapshot_at) FROM etl_runs WHERE status IN ($1, $2)",
-    )
+    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(LATEST_SNAPSHOT_SQL)
     .bind(RunStatus::Success.as_str())
     .bind(RunStatus::Unchanged.as_str())
     .fetch_one(p)
     .await)?;
     Ok(row.0)
 }
+
+const LATEST_SNAPSHOT_SQL: &str = "SELECT MAX(snapshot_at) FROM etl_runs WHERE status IN ($1, $2)";
 
 /// Row counts of the main tables (exact `COUNT(*)`: fine at the size of the French network).
 pub async fn counts(db: &Db) -> Result<Counts, sqlx::Error> {
@@ -297,6 +216,107 @@ pub async fn counts(db: &Db) -> Result<Counts, sqlx::Error> {
     )
     .fetch_one(p)
     .await)
+}
+
+/// A station still in the feed, with what the in-memory index keeps of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CurrentStationRow {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub city: String,
+    pub postcode: String,
+    pub department: String,
+    pub automate_24_24: bool,
+    /// JSON array of strings.
+    pub services: String,
+}
+
+/// One current price of any station (missing ones included: the index drops them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct CurrentPriceRow {
+    pub station_id: i64,
+    pub fuel: i16,
+    pub price: i32,
+    pub updated_at: i64,
+}
+
+/// One current shortage of any station.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CurrentShortageRow {
+    pub station_id: i64,
+    pub fuel: i16,
+    pub kind: String,
+    pub since: Option<i64>,
+}
+
+/// Everything [`crate::index::PriceIndex`] is built from, read at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentData {
+    /// [`latest_import`] as of this read.
+    pub version: Option<i64>,
+    /// [`latest_snapshot_at`] as of this read.
+    pub latest_snapshot_at: Option<i64>,
+    /// Stations not missing, by id.
+    pub stations: Vec<CurrentStationRow>,
+    pub prices: Vec<CurrentPriceRow>,
+    pub shortages: Vec<CurrentShortageRow>,
+}
+
+/// The id of the latest successful import: the version of the current prices.
+///
+/// Only `success` runs write data (`unchanged` and `not_modified` runs load nothing, failed ones
+/// roll back), and the loader marks a run successful after its transaction committed, so a new
+/// id here means new data is visible. Imports never overlap (the `feed-import` lease), so a
+/// higher id is also the newer data. `ORDER BY id DESC LIMIT 1` walks the primary key backwards
+/// and stops at the first match, where `MAX(id) … WHERE` would scan the whole table on SQLite.
+pub async fn latest_import(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_scalar::<_, i64>(LATEST_IMPORT_SQL)
+        .bind(RunStatus::Success.as_str())
+        .fetch_optional(p)
+        .await)
+}
+
+const LATEST_IMPORT_SQL: &str = "SELECT id FROM etl_runs WHERE status = $1 ORDER BY id DESC LIMIT 1";
+
+/// The current stations, prices and shortages with the import version they belong to, in one
+/// read-only transaction so that the three tables and the version agree even while an import
+/// commits (SQLite in WAL mode reads one snapshot from the first `SELECT`; PostgreSQL needs
+/// `REPEATABLE READ` for that). A few tens of milliseconds on the national file.
+pub async fn current_data(db: &Db) -> Result<CurrentData, sqlx::Error> {
+    let mut tx = match db {
+        // Plain (deferred) BEGIN: no write lock, unlike `Db::begin`.
+        Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?),
+    };
+    let data = on_tx!(&mut tx, c => {
+        let version = sqlx::query_scalar::<_, i64>(LATEST_IMPORT_SQL)
+            .bind(RunStatus::Success.as_str())
+            .fetch_optional(&mut *c)
+            .await?;
+        let latest_snapshot_at: Option<i64> = sqlx::query_scalar(LATEST_SNAPSHOT_SQL)
+            .bind(RunStatus::Success.as_str())
+            .bind(RunStatus::Unchanged.as_str())
+            .fetch_one(&mut *c)
+            .await?;
+        let stations = sqlx::query_as::<_, CurrentStationRow>(
+            "SELECT id, latitude, longitude, address, city, postcode, department, automate_24_24, services \
+             FROM stations WHERE missing_since IS NULL ORDER BY id",
+        )
+        .fetch_all(&mut *c)
+        .await?;
+        let prices = sqlx::query_as::<_, CurrentPriceRow>("SELECT station_id, fuel, price, updated_at FROM prices")
+            .fetch_all(&mut *c)
+            .await?;
+        let shortages = sqlx::query_as::<_, CurrentShortageRow>("SELECT station_id, fuel, kind, since FROM shortages")
+            .fetch_all(&mut *c)
+            .await?;
+        Ok::<_, sqlx::Error>(CurrentData { version, latest_snapshot_at, stations, prices, shortages })
+    })?;
+    // Read only: nothing to commit.
+    tx.rollback().await?;
+    Ok(data)
 }
 
 #[cfg(test)]

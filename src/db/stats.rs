@@ -1,11 +1,18 @@
-//! Aggregates for the public pages: average current prices per fuel, nationally or in one
-//! département.
+//! Average current prices per fuel, nationally or in one département: their definition.
+//!
+//! They used to be SQL aggregates (`AVG(price) … GROUP BY fuel`, ~200 ms over the national
+//! table); they are now computed when the in-memory price index is built ([`crate::index`]),
+//! with the same definition: every current price updated at or after a time, at stations still
+//! in the feed, summed as integers and divided once, like SQLite's `AVG` over integers.
 
-use crate::db::Db;
-use crate::on_db;
+use crate::domain::Fuel;
+
+/// What "today's" averages of the station page count: prices updated within this many seconds
+/// before the newest snapshot (a week).
+pub const AVERAGE_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// The average current price of one fuel over the stations that count.
-#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FuelAverage {
     pub fuel: i16,
     /// Thousandths of a euro, not rounded.
@@ -13,52 +20,52 @@ pub struct FuelAverage {
     pub stations: i64,
 }
 
-/// Average price per fuel of the prices updated at or after `updated_since`, at stations still in
-/// the feed, in one département (`Some("92")`) or all of France (`None`). Fuel id order.
-pub async fn averages(db: &Db, department: Option<&str>, updated_since: i64) -> Result<Vec<FuelAverage>, sqlx::Error> {
-    match department {
-        Some(d) => on_db!(db, p => sqlx::query_as::<_, FuelAverage>(
-            "SELECT p.fuel, CAST(AVG(p.price) AS DOUBLE PRECISION) AS average, COUNT(*) AS stations \
-             FROM prices p JOIN stations s ON s.id = p.station_id \
-             WHERE s.department = $1 AND p.updated_at >= $2 AND s.missing_since IS NULL \
-             GROUP BY p.fuel ORDER BY p.fuel",
-        )
-        .bind(d)
-        .bind(updated_since)
-        .fetch_all(p)
-        .await),
-        None => on_db!(db, p => sqlx::query_as::<_, FuelAverage>(
-            "SELECT p.fuel, CAST(AVG(p.price) AS DOUBLE PRECISION) AS average, COUNT(*) AS stations \
-             FROM prices p JOIN stations s ON s.id = p.station_id \
-             WHERE p.updated_at >= $1 AND s.missing_since IS NULL \
-             GROUP BY p.fuel ORDER BY p.fuel",
-        )
-        .bind(updated_since)
-        .fetch_all(p)
-        .await),
+/// Sums of prices per fuel, turned into [`FuelAverage`]s at the end.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Averager {
+    /// (sum of prices, count) by fuel id − 1. An `i64` sum cannot overflow: 10⁵ stations at
+    /// 3,500 thousandths is 3.5 × 10⁸.
+    sums: [(i64, i64); Fuel::ALL.len()],
+}
+
+impl Averager {
+    pub fn add(&mut self, fuel: Fuel, price: i32) {
+        // Fuel ids are 1 to 6.
+        let slot = &mut self.sums[(fuel.id() - 1) as usize];
+        slot.0 += i64::from(price);
+        slot.1 += 1;
+    }
+
+    /// One average per fuel that had a price, in fuel id order (what `GROUP BY fuel ORDER BY
+    /// fuel` returned). The quotient of the exact integer sum is the correctly rounded double,
+    /// as SQLite's; PostgreSQL's `AVG` goes through `numeric` and may differ in the last bit.
+    pub fn finish(&self) -> Vec<FuelAverage> {
+        Fuel::ALL
+            .iter()
+            .zip(&self.sums)
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(fuel, (sum, n))| FuelAverage { fuel: fuel.id(), average: *sum as f64 / *n as f64, stations: *n })
+            .collect()
     }
 }
 
-/// The average current price of one fuel in one département.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct DepartmentAverage {
-    pub department: String,
-    pub fuel: i16,
-    /// Thousandths of a euro, not rounded.
-    pub average: f64,
-    pub stations: i64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// [`averages`] of every département at once (one scan, cached by the web layer).
-pub async fn averages_by_department(db: &Db, updated_since: i64) -> Result<Vec<DepartmentAverage>, sqlx::Error> {
-    on_db!(db, p => sqlx::query_as::<_, DepartmentAverage>(
-        "SELECT s.department, p.fuel, CAST(AVG(p.price) AS DOUBLE PRECISION) AS average, \
-                COUNT(*) AS stations \
-         FROM prices p JOIN stations s ON s.id = p.station_id \
-         WHERE p.updated_at >= $1 AND s.missing_since IS NULL \
-         GROUP BY s.department, p.fuel",
-    )
-    .bind(updated_since)
-    .fetch_all(p)
-    .await)
+    #[test]
+    fn averages_in_fuel_order() {
+        let mut a = Averager::default();
+        a.add(Fuel::SP98, 1900);
+        a.add(Fuel::Gazole, 1700);
+        a.add(Fuel::Gazole, 1701);
+        assert_eq!(
+            a.finish(),
+            [
+                FuelAverage { fuel: 1, average: 1700.5, stations: 2 },
+                FuelAverage { fuel: 6, average: 1900.0, stations: 1 },
+            ]
+        );
+        assert!(Averager::default().finish().is_empty());
+    }
 }

@@ -22,8 +22,13 @@ use crate::feed::load::{self, ImportError, ImportOptions, ImportReport};
 pub const IMPORT_LEASE: &str = "feed-import";
 pub const SCHEDULE_LEASE: &str = "feed-schedule";
 
-/// How long an import lease lasts before it must be renewed; a dead holder frees it after this.
-pub const IMPORT_LEASE_TTL: i64 = 120;
+/// How long an import lease lasts before it must be renewed (every third of it); a holder that
+/// died frees it after this, and the next scheduled tick of another instance takes over.
+pub const IMPORT_LEASE_TTL: i64 = 30;
+
+/// Failed runs in a row that make the operator's webhook hear about it: one failure is usually
+/// the feed's server having a bad minute, three (half an hour at the default period) is not.
+pub const FAILURES_TO_NOTIFY: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EtlError {
@@ -116,6 +121,8 @@ pub struct Job {
     pub feed_url: String,
     pub holder: String,
     pub import: ImportOptions,
+    /// Told when runs fail [`FAILURES_TO_NOTIFY`] times in a row.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl Job {
@@ -123,10 +130,54 @@ impl Job {
     /// "another instance has this interval".
     #[tracing::instrument(skip(self), fields(url = %self.feed_url))]
     pub async fn run_once(&self, trigger: &str) -> Result<RunOutcome, EtlError> {
-        let lease = ImportLease::acquire(&self.db, &self.holder, Duration::from_secs(5)).await?;
+        // A scheduled run waits out the lease of a holder that may have died (it expires within
+        // IMPORT_LEASE_TTL); a run asked for by a person answers quickly.
+        let wait = if trigger == "schedule" { IMPORT_LEASE_TTL as u64 + 5 } else { 5 };
+        let lease = ImportLease::acquire(&self.db, &self.holder, Duration::from_secs(wait)).await?;
+        // Imports never overlap, so a run still `running` while we hold the lease belongs to a
+        // process that died mid-import (its transaction rolled back): close it as failed.
+        let now = crate::db::now();
+        match etl_runs::fail_stale(&self.db, now + 1, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(runs = n, "closed runs interrupted by a process that died"),
+            Err(e) => tracing::warn!(error = %e, "could not close interrupted runs"),
+        }
         let result = self.fetch_and_import(trigger).await;
         lease.release().await;
+        // Only errors that recorded a failed run can lengthen the streak; re-reading it after
+        // any other error would announce the same streak twice.
+        if let Err(e @ (EtlError::Download(_) | EtlError::Import(_))) = &result {
+            self.notify_if_failing(e).await;
+        }
         result
+    }
+
+    /// Tells the operator when this failure makes exactly [`FAILURES_TO_NOTIFY`] failed runs in
+    /// a row: once per streak, however long it lasts, and again after a success and a new
+    /// streak. The streak is read from `etl_runs`, so it survives restarts and counts the runs
+    /// of every instance sharing the database.
+    async fn notify_if_failing(&self, error: &EtlError) {
+        if !self.notifier.is_enabled() {
+            return;
+        }
+        let recent = match etl_runs::recent(&self.db, FAILURES_TO_NOTIFY as i64 + 1).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the last runs to decide on a notification");
+                return;
+            }
+        };
+        let streak = recent.iter().take_while(|r| r.status == RunStatus::Failed.as_str()).count();
+        if streak == FAILURES_TO_NOTIFY {
+            let mut error = error.to_string();
+            if let Some((at, _)) = error.char_indices().nth(300) {
+                error.truncate(at);
+                error.push('…');
+            }
+            self.notifier.notify(format!(
+                "Carburoam: the feed import failed {FAILURES_TO_NOTIFY} times in a row. Last error: {error}"
+            ));
+        }
     }
 
     async fn fetch_and_import(&self, trigger: &str) -> Result<RunOutcome, EtlError> {

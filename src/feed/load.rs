@@ -182,6 +182,7 @@ pub async fn import_bytes(
     let started = Instant::now();
     let run_id = etl_runs::start(db, source, &opts.trigger, crate::db::now()).await?;
     let sha = hex::encode(Sha256::digest(&bytes));
+    let mut log = format!("received {} bytes from {source} (sha256 {sha})\n", bytes.len());
     let outcome = import_inner(db, source, bytes, &sha, opts, run_id, started).await;
     let now = crate::db::now();
     match outcome {
@@ -200,6 +201,13 @@ pub async fn import_bytes(
                     counts: &report.counts,
                     error: None,
                     rejections: &rejections,
+                    log: Some(&{
+                        log.push_str(&format!("{report}\n"));
+                        if !rejections.is_empty() {
+                            log.push_str(&format!("{} records rejected (listed below)\n", rejections.len()));
+                        }
+                        log
+                    }),
                 },
             )
             .await?;
@@ -213,7 +221,14 @@ pub async fn import_bytes(
             if let Err(db_err) = etl_runs::finish(
                 db,
                 run_id,
-                Finish { sha256: Some(&sha), ..Finish::nothing_loaded(RunStatus::Failed, now, Some(&text)) },
+                Finish {
+                    sha256: Some(&sha),
+                    log: Some(&format!(
+                        "{log}failed after {:.3} s: {text}\nrolled back: nothing loaded was changed\n",
+                        started.elapsed().as_secs_f64()
+                    )),
+                    ..Finish::nothing_loaded(RunStatus::Failed, now, Some(&text))
+                },
             )
             .await
             {

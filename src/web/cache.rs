@@ -1,13 +1,13 @@
 //! Small time-limited caches for what every page needs and what changes only with an import
-//! (the feed's period is ten minutes): the place index of the search box, the freshness of the
-//! data and the national averages. Stale by at most their TTL; never shared across processes.
+//! (the feed's period is ten minutes): the place index of the search box and the freshness of
+//! the data. Stale by at most their TTL; never shared across processes. (Prices and their
+//! averages live in the versioned [`crate::index`] instead.)
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::db::search::Place;
-use crate::db::stats::{DepartmentAverage, FuelAverage};
 
 /// One value and when it was computed.
 #[derive(Debug)]
@@ -79,17 +79,10 @@ pub struct Freshness {
 pub struct PageCache {
     pub places: Ttl<Arc<Vec<Place>>>,
     pub freshness: Ttl<Freshness>,
-    pub national: Ttl<Arc<Vec<FuelAverage>>>,
-    pub departments: Ttl<Arc<Vec<DepartmentAverage>>>,
 }
 
 impl Default for PageCache {
     fn default() -> Self {
-        PageCache {
-            places: Ttl::new(Duration::from_secs(300)),
-            freshness: Ttl::new(Duration::from_secs(5)),
-            national: Ttl::new(Duration::from_secs(60)),
-            departments: Ttl::new(Duration::from_secs(60)),
-        }
+        PageCache { places: Ttl::new(Duration::from_secs(300)), freshness: Ttl::new(Duration::from_secs(5)) }
     }
 }

@@ -3,6 +3,8 @@
 //! | path | what |
 //! |---|---|
 //! | `GET /healthz` | `ok` when the database answers |
+//! | `GET /readyz` | 200 when the database answers and the data is fresh (JSON) |
+//! | `GET /metrics` | Prometheus metrics (see [`metrics`]; `CARBUROAM_METRICS_TOKEN`) |
 //! | `GET /api` | API documentation (HTML) |
 //! | `GET /api/openapi.json` | OpenAPI 3.1 description |
 //! | `GET /api/v1/stations?lat&lon&fuel…` | cheapest stations near a point |
@@ -14,7 +16,10 @@ pub mod assets;
 pub mod cache;
 pub mod extract;
 pub mod i18n;
+pub mod i18n_account;
+pub mod metrics;
 pub mod routes;
+pub mod session;
 
 use std::any::Any;
 use std::time::Duration;
@@ -23,7 +28,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -35,7 +40,7 @@ use tracing::Level;
 
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use routes::{api, api_docs, health, pages};
+use routes::{account, admin, api, api_docs, health, me, pages};
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
 /// well below the patience of a proxy in front.
@@ -45,9 +50,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// by browsers and proxies is invisible to users and takes load off the database.
 pub const API_CACHE_CONTROL: &str = "public, max-age=60";
 
-/// Pages may be kept a minute by the browser: prices change at most every ten minutes and the
-/// language is in `Vary`.
-pub const PAGE_CACHE_CONTROL: &str = "private, max-age=60";
+/// Pages are revalidated at each visit: they show who is logged in (the account menu), which
+/// changes at login and logout. Account pages say `no-store`.
+pub const PAGE_CACHE_CONTROL: &str = "private, no-cache";
 
 /// The Content-Security-Policy of the pages without the map tiles' origin: no inline script or
 /// style, no plugin, no framing, forms and fetches to this origin only.
@@ -92,6 +97,34 @@ pub fn router(state: AppState) -> Router {
         .route("/about", get(pages::about))
         .route("/lang", get(pages::switch_lang))
         .route("/suggest", get(pages::suggest))
+        .route("/register", get(account::register_page).post(account::register))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/forgot-password", get(account::forgot_password_page).post(account::forgot_password))
+        .route("/forgot-username", get(account::forgot_username_page).post(account::forgot_username))
+        .route("/reset-password", get(account::reset_page).post(account::reset))
+        .route("/me", get(me::dashboard))
+        .route("/me/stations", get(me::my_stations))
+        .route("/me/stations/add", post(me::add_station))
+        .route("/me/stations/{id}/rename", post(me::rename_station))
+        .route("/me/stations/{id}/remove", post(me::remove_station))
+        .route("/me/stations/{id}/up", post(me::move_up))
+        .route("/me/stations/{id}/down", post(me::move_down))
+        .route("/me/profile", get(me::profile_page).post(me::save_profile))
+        .route("/me/email", post(me::change_email))
+        .route("/me/email/confirm", get(me::confirm_email))
+        .route("/me/password", post(me::change_password))
+        .route("/me/export", get(me::export))
+        .route("/me/delete", post(me::delete_account))
+        .route("/admin", get(admin::overview))
+        .route("/admin/etl", get(admin::etl))
+        .route("/admin/etl/run", post(admin::run_now))
+        .route("/admin/etl/runs/{id}", get(admin::run))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/{id}", get(admin::user))
+        .route("/admin/users/{id}/{action}", post(admin::user_action))
+        .route("/admin/backups", get(admin::backups))
+        .route("/admin/backups/download", get(admin::download_backup))
         .fallback(pages::not_found)
         .layer(
             ServiceBuilder::new()
@@ -111,11 +144,16 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::overriding(
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("strict-origin-when-cross-origin"),
-                )),
+                ))
+                // Innermost: the session and CSRF check see every page request, and their
+                // refusals get the headers above.
+                .layer(axum::middleware::from_fn_with_state(state.clone(), session::layer)),
         );
 
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/static/{hash}/{*path}", get(assets::serve))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
@@ -132,6 +170,8 @@ pub fn router(state: AppState) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
+                // Outside the panic and timeout layers, so their 500 and 503 are counted too.
+                .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
                 .layer(CompressionLayer::new())
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
@@ -146,9 +186,28 @@ fn make_span(req: &Request<Body>) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %req.method(),
-        uri = %req.uri(),
+        uri = %loggable_uri(req.uri()),
         request_id,
     )
+}
+
+/// Query parameters whose values are secrets (a reset code, a confirmation token): logged as `***`.
+const SECRET_PARAMS: [&str; 4] = ["code", "token", "password", "csrf"];
+
+/// The URI as logged: path and query, with the values of [`SECRET_PARAMS`] hidden. A reset link
+/// opened from a mail carries its code in the query; logs must not.
+fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let Some(q) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let redacted: Vec<String> = q
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=***"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{}?{}", uri.path(), redacted.join("&"))
 }
 
 /// A panicking handler is a bug: log it, answer like any other internal error.
@@ -169,6 +228,14 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_queries_are_not_logged() {
+        let uri: axum::http::Uri = "/reset-password?login=lea&code=K7QF-M2XD-9PRT".parse().expect("uri");
+        assert_eq!(loggable_uri(&uri), "/reset-password?login=lea&code=***");
+        let uri: axum::http::Uri = "/stations?q=Lyon".parse().expect("uri");
+        assert_eq!(loggable_uri(&uri), "/stations?q=Lyon");
+    }
 
     #[test]
     fn csp_allows_the_tiles() {

@@ -13,18 +13,43 @@ pub struct TestApp {
 }
 
 /// Serves `carburoam::web::router` over `db` on 127.0.0.1:0 for the life of the test's runtime.
+/// Mail goes to `.eml` files in a temporary folder.
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with_mail(db, None).await
+}
+
+/// [`spawn_app`] sending mail through `smtp` (a test SMTP listener) when given.
+pub async fn spawn_app_with_mail(db: Db, smtp: Option<carburoam::email::SmtpSettings>) -> TestApp {
     // reqwest is built with `rustls-no-provider`: a client cannot be built until a provider is
     // installed (once per process; later calls fail harmlessly).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local address").port();
-    let app = carburoam::web::router(AppState::new(db.clone()));
+    let outbox = tempfile::tempdir().expect("outbox dir");
+    let mailer = carburoam::email::Mailer::new(carburoam::email::MailSettings {
+        smtp,
+        from: "Carburoam <noreply@carburoam.test>".into(),
+        outbox_dir: outbox.path().join("outbox"),
+    })
+    .expect("mailer");
+    let address = format!("http://127.0.0.1:{port}");
+    let state = AppState::with_settings(
+        db.clone(),
+        carburoam::state::SiteConfig::from_env(),
+        carburoam::accounts::AccountSettings::new(&address, false),
+        mailer,
+    );
+    let app = carburoam::web::router(state);
     tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("server");
+        let _outbox = outbox;
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("server");
     });
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
-    TestApp { address: format!("http://127.0.0.1:{port}"), client, db }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client");
+    TestApp { address, client, db }
 }
 
 /// A response read to the end.
@@ -52,6 +77,22 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.client.get(self.url(path))).await
+    }
+
+    /// The CSRF token the site gave this client (from a page's hidden field).
+    pub async fn csrf(&self) -> String {
+        let page = self.get("/forgot-password").await;
+        let marker = "name=\"csrf\" value=\"";
+        let at = page.text.find(marker).expect("a csrf field on /forgot-password") + marker.len();
+        page.text[at..at + 64].to_owned()
+    }
+
+    /// Posts a form the way the site's pages do: same origin, with the CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.send(self.client.post(self.url(path)).header("origin", &self.address).form(&all)).await
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {

@@ -191,3 +191,135 @@ async fn two_servers_on_one_postgres_database_import_once() {
         None => eprintln!("TEST_POSTGRES_URL unset: PostgreSQL variant not run"),
     }
 }
+
+/// One `SELECT COUNT(*)`-like scalar.
+async fn scalar(db: &carburoam::db::Db, sql: &'static str) -> i64 {
+    carburoam::on_db!(db, p => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).unwrap()
+}
+
+/// Several stateless instances on one database, as issue 5 asks: the instance importing is
+/// killed (SIGKILL) in the middle of its import; the other takes over at its next tick once the
+/// dead holder's lease has expired, and the history holds every price exactly once. Then a user
+/// logged in on one instance is logged in on another.
+async fn killed_importer_is_taken_over(db_url: &str) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    // National size, so that the import lasts long enough to be interrupted.
+    let feed = dir.path().join("national.zip");
+    std::fs::write(&feed, carburoam::feed::synth::generate_zip(10_000, 42)).unwrap();
+    let args =
+        ["--database", db_url, "--bind", "127.0.0.1:0", "--feed-url", feed.to_str().unwrap(), "--etl-every", "10s"];
+    let mut servers = vec![Server::start(&args), Server::start(&args)];
+    let db = carburoam::db::Db::connect(db_url).await.unwrap();
+
+    // Wait for an import in progress, and kill the instance that runs it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let holder = loop {
+        let running = scalar(&db, "SELECT COUNT(*) FROM etl_runs WHERE status = 'running'").await;
+        let lease = carburoam::db::leases::current(&db, carburoam::etl::IMPORT_LEASE).await.unwrap();
+        if running == 1
+            && let Some(l) = lease.filter(|l| l.is_live(carburoam::db::now()))
+        {
+            break l.holder;
+        }
+        assert!(Instant::now() < deadline, "no import started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Holder ids are `host:pid:tag`.
+    let pid: u32 = holder.split(':').nth(1).and_then(|p| p.parse().ok()).unwrap();
+    let victim = servers.iter().position(|s| s.child.id() == pid).expect("the holder is one of ours");
+    let mut dead = servers.remove(victim);
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM etl_runs WHERE status = 'success'").await, 0, "killed mid-run");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM stations").await, 0, "the killed transaction left nothing");
+
+    // The survivor takes over: lease expiry (30 s) plus a tick.
+    let survivor = &servers[0];
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if scalar(&db, "SELECT COUNT(*) FROM etl_runs WHERE status = 'success'").await == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the surviving instance never took over");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = survivor.json(&client, "/api/v1/status").await;
+    assert_eq!(status["stations"], 10_000, "{status}");
+    // The interrupted run is closed as failed; every price has exactly one history point.
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM etl_runs WHERE status = 'running'").await, 0);
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM etl_runs WHERE status = 'failed'").await, 1);
+    let prices = scalar(&db, "SELECT COUNT(*) FROM prices").await;
+    assert!(prices > 30_000, "{prices}");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM price_history").await, prices);
+
+    // A user logged in on one instance is logged in on another (sessions live in the database).
+    let other = Server::start(&args);
+    let jar = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = jar.get(format!("{}/register", survivor.base)).send().await.unwrap();
+    let csrf_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("carburoam_csrf="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("csrf", csrf_cookie.as_str()),
+        ("username", "partagee"),
+        ("display_name", "Partagée"),
+        ("email", "partagee@example.org"),
+        ("password", "plume cerise fenêtre 42"),
+        ("confirm", "plume cerise fenêtre 42"),
+    ];
+    let r = jar
+        .post(format!("{}/register", survivor.base))
+        .header("cookie", format!("carburoam_csrf={csrf_cookie}"))
+        .header("origin", &survivor.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("carburoam_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    for s in [survivor, &other] {
+        let me = jar
+            .get(format!("{}/me", s.base))
+            .header("cookie", format!("carburoam_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 200, "{}", s.base);
+        assert!(me.text().await.unwrap().contains("Partagée"));
+    }
+    db.close().await;
+    assert!(other.terminate().success());
+    for s in servers {
+        assert!(s.terminate().success());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_importer_is_taken_over_on_postgres() {
+    match crate::helpers::TestDb::postgres().await {
+        Some(t) => killed_importer_is_taken_over(&t.url).await,
+        None => eprintln!("TEST_POSTGRES_URL unset: PostgreSQL variant not run"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_importer_is_taken_over_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    killed_importer_is_taken_over(&sqlite_url(&dir)).await;
+}

@@ -3,16 +3,23 @@
 
 mod helpers;
 
+mod accounts;
+mod admin;
 mod api;
 mod app;
+mod backup;
 mod cli;
+mod index;
 mod pages;
 
 mod download;
+mod email;
 mod leases;
 mod load;
+mod ops;
 mod parse;
 mod real_data;
+mod smtp;
 
 db_test!(migrations_apply, |t| {
     t.db.ping().await.expect("ping");

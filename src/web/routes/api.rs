@@ -10,9 +10,10 @@ use axum::extract::State;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
-use crate::db::stations::{self as q, NearbyQuery};
+use crate::db::stations as q;
 use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
 use crate::error::{ApiResult, AppError};
+use crate::index::{NearbyQuery, Order};
 use crate::state::AppState;
 use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
 
@@ -187,35 +188,40 @@ pub struct NearbyStationJson {
     pub postcode: String,
 }
 
+/// Answered from the in-memory price index (no SQL): stations still in the feed only.
 #[tracing::instrument(skip(state))]
 pub async fn nearby(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<NearbyParams>,
 ) -> ApiResult<Json<NearbyJson>> {
-    let query = NearbyQuery {
+    let index = state.index.get().await.map_err(AppError::from)?;
+    let hits = index.nearby(&NearbyQuery {
         latitude: params.lat,
         longitude: params.lon,
         radius_km: params.radius_km,
-        fuel: params.fuel.id(),
+        fuel: params.fuel,
         updated_since: crate::db::now() - i64::from(params.max_age_days) * SECONDS_PER_DAY,
+        hide_shortages: true,
+        only_24_24: false,
+        service: None,
+        order: Order::Price,
         limit: params.limit as usize,
-    };
-    let rows = q::nearby(&state.db, &query).await?;
-    let stations = rows
+    });
+    let stations = hits
         .into_iter()
-        .map(|r| {
-            let s = r.station;
+        .map(|h| {
+            let s = h.station;
             Ok(NearbyStationJson {
                 id: s.id,
-                distance_km: (r.distance_km * 1000.0).round() / 1000.0,
+                distance_km: (h.distance_km * 1000.0).round() / 1000.0,
                 fuel: params.fuel,
-                price: Price::from_milli(s.price),
-                updated_at: rfc3339(s.updated_at)?,
+                price: Price::from_milli(h.offer.price),
+                updated_at: rfc3339(h.offer.updated_at)?,
                 latitude: s.latitude,
                 longitude: s.longitude,
-                address: s.address,
-                city: s.city,
-                postcode: s.postcode,
+                address: s.address.to_string(),
+                city: s.city.to_string(),
+                postcode: s.postcode.to_string(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;

@@ -1,4 +1,8 @@
-//! `GET /healthz`: for load balancers and container orchestrators.
+//! `GET /healthz` and `GET /readyz`: for load balancers and container orchestrators.
+//!
+//! `/healthz` says the process is alive and reaches its database (restart it otherwise);
+//! `/readyz` also says its data is fresh enough to be worth serving (send traffic elsewhere
+//! otherwise: stale prices are worse than another instance's fresh ones).
 
 use std::time::Duration;
 
@@ -11,6 +15,10 @@ use crate::state::AppState;
 /// A health check must answer quickly even when the pool is exhausted or the database hangs:
 /// past this, the instance is reported unhealthy.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Past this age of the last successful feed run, an instance is not ready: the feed is
+/// refreshed every ten minutes, so two hours means about twelve missed runs, not a hiccup.
+pub const MAX_DATA_AGE_SECS: i64 = 2 * 3600;
 
 /// `200 ok` when the database answers `SELECT 1`, `503` otherwise. Plain text, never cached.
 #[tracing::instrument(skip(state))]
@@ -27,6 +35,58 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         }
     };
     let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// What `/readyz` answers, in JSON.
+#[derive(Debug, serde::Serialize)]
+struct Readiness {
+    /// `ok` or `unavailable`.
+    database: &'static str,
+    /// Seconds since the last successful feed run ended; `null` when none did (or unknown).
+    data_age_secs: Option<i64>,
+    ready: bool,
+    /// Why not ready; absent when ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+impl Readiness {
+    const DB_UNAVAILABLE: Readiness =
+        Readiness { database: "unavailable", data_age_secs: None, ready: false, reason: Some("database unavailable") };
+}
+
+/// `200` when the database answers and the last successful feed run (`success`, `unchanged` or
+/// `not_modified`) ended less than [`MAX_DATA_AGE_SECS`] ago; `503` otherwise, including before
+/// the first import. The JSON body says which check failed. Never cached.
+#[tracing::instrument(skip(state))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let checks = async {
+        state.db.ping().await?;
+        crate::db::stations::last_success_at(&state.db).await
+    };
+    let r = match tokio::time::timeout(PING_TIMEOUT, checks).await {
+        Ok(Ok(last)) => {
+            let age = last.map(|t| (crate::db::now() - t).max(0));
+            let reason = match age {
+                None => Some("no data loaded yet"),
+                Some(a) if a > MAX_DATA_AGE_SECS => Some("data older than 2 h"),
+                Some(_) => None,
+            };
+            Readiness { database: "ok", data_age_secs: age, ready: reason.is_none(), reason }
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check: database query failed");
+            Readiness::DB_UNAVAILABLE
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?PING_TIMEOUT, "readiness check: database timed out");
+            Readiness::DB_UNAVAILABLE
+        }
+    };
+    let status = if r.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut resp = (status, axum::Json(r)).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

@@ -18,11 +18,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Datelike, Timelike};
 use chrono_tz::Europe::Paris;
 
-use crate::db::search::{self, PageQuery, Place};
+use crate::db::search::{self, Place};
 use crate::db::stations as q;
 use crate::db::stats;
 use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId};
 use crate::error::{AppError, HtmlError, HtmlResult};
+use crate::index::{Hit, NearbyQuery, Order, PriceIndex};
 use crate::state::AppState;
 use crate::web::assets;
 use crate::web::cache::Freshness;
@@ -71,9 +72,21 @@ pub struct Layout {
     /// Path and query of this page, for the language switch to come back to.
     pub here: String,
     pub fresh: Option<FreshView>,
+    /// The visitor: the account menu, and the CSRF token of the page's forms.
+    pub viewer: crate::web::session::Viewer,
+    pub a: &'static crate::web::i18n_account::AccountStrings,
 }
 
 impl Layout {
+    /// One of two wordings by language: for the admin console, whose few sentences are written
+    /// where they are used rather than in the tables of the public site.
+    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
+        match self.lang {
+            Lang::Fr => fr,
+            Lang::En => en,
+        }
+    }
+
     pub fn asset(&self, path: &str) -> &'static str {
         assets::url(path)
     }
@@ -89,7 +102,7 @@ impl Layout {
     }
 }
 
-async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
+pub(crate) async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
     let db = state.db.clone();
     state
         .cache
@@ -102,7 +115,7 @@ async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
         .await
 }
 
-fn layout(lang: Lang, title: String, nav: &'static str, here: String, f: &Freshness) -> Layout {
+pub(crate) fn layout(lang: Lang, title: String, nav: &'static str, here: String, f: &Freshness) -> Layout {
     let now = crate::db::now();
     let fresh = f.last_success_at.map(|t| FreshView {
         ago: lang.ago(now, t),
@@ -110,7 +123,16 @@ fn layout(lang: Lang, title: String, nav: &'static str, here: String, f: &Freshn
         iso: rfc3339(t),
         stale: now - t > STALE_AFTER_SECS,
     });
-    Layout { lang, t: lang.strings(), title, nav, here, fresh }
+    Layout {
+        lang,
+        t: lang.strings(),
+        title,
+        nav,
+        here,
+        fresh,
+        viewer: crate::web::session::current_viewer(),
+        a: crate::web::i18n_account::strings(lang),
+    }
 }
 
 fn rfc3339(ts: i64) -> String {
@@ -125,7 +147,7 @@ fn reference_time(f: &Freshness) -> i64 {
 }
 
 /// Renders a template as an HTML response.
-fn render<T: Template>(tpl: &T) -> Result<Response, AppError> {
+pub(crate) fn render<T: Template>(tpl: &T) -> Result<Response, AppError> {
     let body = tpl.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
     Ok(Html(body).into_response())
 }
@@ -208,37 +230,40 @@ fn price_class(price: i32, min: i32, max: i32) -> &'static str {
     ["c0", "c1", "c2", "c3", "c4"][((x * 5.0) as usize).min(4)]
 }
 
-fn shortage_text(t: &'static Strings, kind: &str) -> &'static str {
-    match ShortageKind::from_db(kind) {
+fn shortage_text(t: &'static Strings, kind: ShortageKind) -> &'static str {
+    match kind {
         ShortageKind::Temporary => t.shortage_temporary,
         ShortageKind::Permanent => t.shortage_permanent,
         ShortageKind::Unknown => t.shortage_unknown,
     }
 }
 
-fn station_items(lang: Lang, rows: Vec<(search::PageStationRow, f64)>) -> Vec<StationItem> {
+fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
     let now = crate::db::now();
     let t = lang.strings();
-    let min = rows.iter().map(|(r, _)| r.price).min().unwrap_or(0);
-    let max = rows.iter().map(|(r, _)| r.price).max().unwrap_or(0);
-    rows.into_iter()
-        .map(|(r, d)| StationItem {
-            id: r.id,
-            city: search::title_case(&r.city),
-            address: r.address,
-            distance: lang.km(d),
-            price: lang.price(r.price),
-            price_class: price_class(r.price, min, max),
-            ago: lang.ago(now, r.updated_at),
-            updated_iso: rfc3339(r.updated_at),
-            fresh_class: fresh_class(now, r.updated_at),
-            shortage: r.shortage.as_deref().map(|k| shortage_text(t, k)),
-            h24: r.automate_24_24,
+    let min = hits.iter().map(|h| h.offer.price).min().unwrap_or(0);
+    let max = hits.iter().map(|h| h.offer.price).max().unwrap_or(0);
+    hits.iter()
+        .map(|h| {
+            let (s, o) = (h.station, h.offer);
+            StationItem {
+                id: s.id,
+                city: search::title_case(&s.city),
+                address: s.address.to_string(),
+                distance: lang.km(h.distance_km),
+                price: lang.price(o.price),
+                price_class: price_class(o.price, min, max),
+                ago: lang.ago(now, o.updated_at),
+                updated_iso: rfc3339(o.updated_at),
+                fresh_class: fresh_class(now, o.updated_at),
+                shortage: o.shortage.map(|k| shortage_text(t, k)),
+                h24: s.automate_24_24,
+            }
         })
         .collect()
 }
 
-async fn place_index(state: &AppState) -> Result<Arc<Vec<Place>>, AppError> {
+pub(crate) async fn place_index(state: &AppState) -> Result<Arc<Vec<Place>>, AppError> {
     let db = state.db.clone();
     state
         .cache
@@ -330,27 +355,24 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         let searched = q.is_some() || centre.is_some();
         let (items, place, others, map_url) = match centre {
             Some(c) => {
-                let rows = search::nearby_for_page(
-                    &state.db,
-                    &PageQuery {
-                        latitude: c.lat,
-                        longitude: c.lon,
-                        radius_km: c.radius_km,
-                        fuel: fuel.id(),
-                        updated_since: reference_time(&f) - i64::from(DEFAULT_MAX_AGE_DAYS) * DAY,
-                        only_24_24: false,
-                        service: None,
-                        hide_shortages: true,
-                        by_distance: false,
-                        limit: 10,
-                    },
-                )
-                .await?;
+                let index = state.index.get().await?;
+                let hits = index.nearby(&NearbyQuery {
+                    latitude: c.lat,
+                    longitude: c.lon,
+                    radius_km: c.radius_km,
+                    fuel,
+                    updated_since: reference_time(&f) - i64::from(DEFAULT_MAX_AGE_DAYS) * DAY,
+                    hide_shortages: true,
+                    only_24_24: false,
+                    service: None,
+                    order: Order::Price,
+                    limit: 10,
+                });
                 let map_url = match &q {
                     Some(q) => format!("/stations?q={}&fuel={}", enc(q), fuel.name()),
                     None => format!("/stations?lat={:.5}&lon={:.5}&fuel={}", c.lat, c.lon, fuel.name()),
                 };
-                (station_items(lang, rows), c.label, c.others, map_url)
+                (station_items(lang, &hits), c.label, c.others, map_url)
             }
             None => (Vec::new(), None, Vec::new(), String::new()),
         };
@@ -432,23 +454,20 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             None => (46.6, 2.4, radius.unwrap_or(10.0), false),
         };
         let items = if has_centre {
-            let rows = search::nearby_for_page(
-                &state.db,
-                &PageQuery {
-                    latitude: lat,
-                    longitude: lon,
-                    radius_km,
-                    fuel: fuel.id(),
-                    updated_since: reference - i64::from(max_age) * DAY,
-                    only_24_24: h24,
-                    service: service.map(str::to_owned),
-                    hide_shortages,
-                    by_distance,
-                    limit: 50,
-                },
-            )
-            .await?;
-            station_items(lang, rows)
+            let index = state.index.get().await?;
+            let hits = index.nearby(&NearbyQuery {
+                latitude: lat,
+                longitude: lon,
+                radius_km,
+                fuel,
+                updated_since: reference - i64::from(max_age) * DAY,
+                hide_shortages,
+                only_24_24: h24,
+                service,
+                order: if by_distance { Order::Distance } else { Order::Price },
+                limit: 50,
+            });
+            station_items(lang, &hits)
         } else {
             Vec::new()
         };
@@ -604,45 +623,46 @@ fn day_text(lang: Lang, d: &crate::domain::DayHours) -> String {
         .join(", ")
 }
 
-async fn national_averages(state: &AppState, since: i64) -> Result<Arc<Vec<stats::FuelAverage>>, AppError> {
-    let db = state.db.clone();
-    state
-        .cache
-        .national
-        .get_or_try(|| async move { Ok::<_, AppError>(Arc::new(stats::averages(&db, None, since).await?)) })
-        .await
-}
-
-async fn department_averages(state: &AppState, since: i64) -> Result<Arc<Vec<stats::DepartmentAverage>>, AppError> {
-    let db = state.db.clone();
-    state
-        .cache
-        .departments
-        .get_or_try(|| async move { Ok::<_, AppError>(Arc::new(stats::averages_by_department(&db, since).await?)) })
-        .await
+/// A station's current prices and shortages, in fuel id order: from the price index, the same
+/// snapshot as the lists the visitor came from (and no SQLite round trip: two queries fewer per
+/// page, which profiling showed to be most of this page's cost), or from the database for a
+/// station the index does not hold (gone from the feed, or newer than the snapshot).
+async fn station_prices(
+    state: &AppState,
+    index: &PriceIndex,
+    id: i64,
+) -> Result<(Vec<q::PriceRow>, Vec<q::ShortageRow>), AppError> {
+    let Some(s) = index.station(id) else {
+        return Ok(tokio::try_join!(q::prices(&state.db, id), q::shortages(&state.db, id))?);
+    };
+    let prices =
+        s.prices.iter().map(|o| q::PriceRow { fuel: o.fuel.id(), price: o.price, updated_at: o.updated_at }).collect();
+    let shortages = s
+        .shortages
+        .iter()
+        .map(|x| q::ShortageRow { fuel: x.fuel.id(), kind: x.kind.as_str().to_owned(), since: x.since })
+        .collect();
+    Ok((prices, shortages))
 }
 
 #[tracing::instrument(skip(state))]
 pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<String>) -> HtmlResult<Response> {
     let r = async {
         let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
-        let db = &state.db;
-        let row = q::station(db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
-        let f = freshness(&state).await?;
-        let reference = reference_time(&f);
-        // "Today's" averages: prices updated within a week of the newest snapshot.
-        let since = reference - 7 * DAY;
-        let (prices, shortages, depts) = tokio::try_join!(
-            async { q::prices(db, id.get()).await.map_err(AppError::from) },
-            async { q::shortages(db, id.get()).await.map_err(AppError::from) },
-            department_averages(&state, since),
+        let (row, f, index) = tokio::try_join!(
+            async {
+                q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))
+            },
+            freshness(&state),
+            async { state.index.get().await.map_err(AppError::from) },
         )?;
-        let dept: Vec<stats::FuelAverage> = depts
-            .iter()
-            .filter(|a| a.department == row.department)
-            .map(|a| stats::FuelAverage { fuel: a.fuel, average: a.average, stations: a.stations })
-            .collect();
-        let national = national_averages(&state, since).await?;
+        let reference = reference_time(&f);
+        // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
+        // by the price index for exactly this window).
+        let since = reference - stats::AVERAGE_WINDOW_SECS;
+        let (prices, shortages) = station_prices(&state, &index, id.get()).await?;
+        let dept = index.averages(Some(&row.department), since);
+        let national = index.averages(None, since);
         let now = crate::db::now();
         let t = lang.strings();
 
@@ -713,7 +733,7 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
             .iter()
             .map(|s| ShortageView {
                 fuel: fuel_name(s.fuel),
-                kind: shortage_text(t, &s.kind),
+                kind: shortage_text(t, ShortageKind::from_db(&s.kind)),
                 since: s.since.map(|ts| lang.datetime(ts)),
             })
             .collect();
@@ -800,6 +820,46 @@ pub struct DemoPage {
 
 /// At most this many stations on the dashboard.
 pub const DEMO_MAX_STATIONS: usize = 10;
+/// How far from the visitor the demo looks for stations to offer.
+const DEMO_SEARCH_KM: f64 = 50.0;
+
+/// A station of the demo's dashboard with its prices of the two fuels shown.
+struct DashboardStation {
+    id: i64,
+    city: String,
+    address: String,
+    cells: [Option<i32>; 2],
+}
+
+/// The dashboard's stations, from the price index; a shared link may name stations gone from
+/// the feed since (not in the index), which are read from the database with their last prices.
+/// Unknown ids are left out.
+async fn dashboard_stations(
+    state: &AppState,
+    index: &PriceIndex,
+    ids: &[i64],
+    fuels: [Fuel; 2],
+) -> Result<Vec<DashboardStation>, AppError> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut gone = Vec::new();
+    for id in ids {
+        match index.station(*id) {
+            Some(s) => out.push(DashboardStation {
+                id: s.id,
+                city: s.city.to_string(),
+                address: s.address.to_string(),
+                cells: fuels.map(|f| s.price_of(f).map(|o| o.price)),
+            }),
+            None => gone.push(*id),
+        }
+    }
+    for s in search::stations_by_ids(&state.db, &gone).await? {
+        let prices = q::prices(&state.db, s.id).await?;
+        let cells = fuels.map(|f| prices.iter().find(|p| p.fuel == f.id()).map(|p| p.price));
+        out.push(DashboardStation { id: s.id, city: s.city, address: s.address, cells });
+    }
+    Ok(out)
+}
 
 fn demo_url(ids: &[i64], fuels: [Fuel; 2], lat: f64, lon: f64) -> String {
     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
@@ -825,41 +885,34 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
                 ids.push(id.get());
             }
         }
-        let db = &state.db;
-        let (f, near) = tokio::try_join!(freshness(&state), async {
-            search::nearest_stations(db, lat, lon, 12).await.map_err(AppError::from)
-        })?;
+        let (f, index) =
+            tokio::try_join!(freshness(&state), async { state.index.get().await.map_err(AppError::from) })?;
+        let near = index.nearest(lat, lon, 12, DEMO_SEARCH_KM);
         if !explicit {
-            ids = near.iter().take(3).map(|(r, _)| r.id).collect();
+            ids = near.iter().take(3).map(|(s, _)| s.id).collect();
         }
-        let stations = search::stations_by_ids(db, &ids).await?;
-        let mut rows = Vec::new();
+        let stations = dashboard_stations(&state, &index, &ids, fuels).await?;
         let mut by_fuel: Vec<Vec<i32>> = vec![Vec::new(); 2];
-        let mut raw_prices: Vec<(i64, [Option<i32>; 2])> = Vec::new();
         for s in &stations {
-            let prices = q::prices(db, s.id).await?;
-            let mut cell = [None, None];
-            for (i, fuel) in fuels.iter().enumerate() {
-                cell[i] = prices.iter().find(|p| p.fuel == fuel.id()).map(|p| p.price);
-                if let Some(v) = cell[i] {
-                    by_fuel[i].push(v);
-                }
+            for (prices, cell) in by_fuel.iter_mut().zip(s.cells) {
+                prices.extend(cell);
             }
-            raw_prices.push((s.id, cell));
         }
         let mins: Vec<Option<i32>> = by_fuel.iter().map(|v| v.iter().min().copied()).collect();
-        for (s, (_, cell)) in stations.iter().zip(&raw_prices) {
+        let mut rows = Vec::new();
+        for s in &stations {
             let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.id).collect();
             rows.push(DemoRow {
                 id: s.id,
                 city: search::title_case(&s.city),
                 address: s.address.clone(),
-                cells: cell
+                cells: s
+                    .cells
                     .iter()
                     .zip(&mins)
                     .map(|(c, m)| (c.map(|v| lang.price(v)), c.is_some() && *c == *m))
                     .collect(),
-                sort_key: cell[0].or(cell[1]).unwrap_or(i32::MAX),
+                sort_key: s.cells[0].or(s.cells[1]).unwrap_or(i32::MAX),
                 remove_url: demo_url(&others, fuels, lat, lon),
             });
         }
@@ -876,18 +929,18 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
             .collect();
         let candidates = near
             .into_iter()
-            .filter(|(r, _)| !ids.contains(&r.id))
+            .filter(|(s, _)| !ids.contains(&s.id))
             .take(8)
-            .map(|(r, d)| {
+            .map(|(s, d)| {
                 let mut with = ids.clone();
-                with.push(r.id);
+                with.push(s.id);
                 DemoCandidate {
-                    id: r.id,
-                    city: search::title_case(&r.city),
-                    address: r.address,
+                    id: s.id,
+                    city: search::title_case(&s.city),
+                    address: s.address.to_string(),
                     distance: lang.km(d),
-                    lat: r.latitude,
-                    lon: r.longitude,
+                    lat: s.latitude,
+                    lon: s.longitude,
                     add_url: demo_url(&with, fuels, lat, lon),
                 }
             })
@@ -1003,10 +1056,23 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
     let (heading, text) = match err {
         AppError::NotFound(_) => (t.not_found_title, t.not_found_text.to_owned()),
         AppError::BadRequest(_) => (t.bad_request_title, err.public_message()),
+        AppError::Forbidden(_) => (lang_account(lang).forbidden_title, lang_account(lang).forbidden_text.to_owned()),
+        AppError::TooManyRequests(secs) => {
+            (lang_account(lang).too_many_title, lang_account(lang).too_many_text.replace("{s}", &secs.to_string()))
+        }
         AppError::Database(_) | AppError::Internal(_) => (t.error_title, t.error_text.to_owned()),
     };
     let page = ErrorPage {
-        l: Layout { lang, t, title: format!("{heading} — Carburoam"), nav: "", here: "/".into(), fresh: None },
+        l: Layout {
+            lang,
+            t,
+            title: format!("{heading} — Carburoam"),
+            nav: "",
+            here: "/".into(),
+            fresh: None,
+            viewer: crate::web::session::current_viewer(),
+            a: lang_account(lang),
+        },
         status: status.as_u16(),
         heading,
         text,
@@ -1014,7 +1080,14 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
     let body = page.render().unwrap_or_else(|_| format!("<!doctype html><title>{status}</title><h1>{heading}</h1>"));
     let mut resp = (status, Html(body)).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let AppError::TooManyRequests(secs) = err {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    }
     resp
+}
+
+fn lang_account(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
+    crate::web::i18n_account::strings(lang)
 }
 
 /// Unknown paths outside `/api`: the HTML 404.

@@ -1,0 +1,637 @@
+//! The account rules, between the web forms and the database: registering, logging in with a
+//! growing delay after repeated failures, sessions, recovering a password or a username by
+//! email, changing password and email, exporting and deleting everything.
+//!
+//! Nothing here knows about HTTP. Times are passed in as Unix seconds (`now`) so tests can
+//! travel in time; mail goes through [`Mailer`] in a background task, so that a request costs
+//! the same whether or not an account exists and a slow mail server never holds a page.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::auth::rate_limit::{Action, RateKey, RateLimiter};
+use crate::auth::{password, secret};
+use crate::db::{Db, email_changes, favourites, reset_codes, sessions, users};
+use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username};
+use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
+use crate::web::i18n::Lang;
+
+/// A browser-session login ends after this long without activity.
+pub const SESSION_IDLE_SECS: i64 = 12 * 3600;
+/// "Remember me": 30 days from login.
+pub const SESSION_REMEMBER_SECS: i64 = 30 * 86_400;
+/// Activity is written back at most this often (a write per page view would be wasted).
+pub const SESSION_TOUCH_SECS: i64 = 300;
+pub const RESET_CODE_SECS: i64 = 15 * 60;
+pub const RESET_MAX_ATTEMPTS: i32 = 5;
+/// Reset mails per account per hour, across all instances (counted in the database).
+pub const RESET_CODES_PER_HOUR: i64 = 3;
+pub const EMAIL_CHANGE_SECS: i64 = 24 * 3600;
+/// Failed logins an account takes without delay; from the next one on, each failure doubles
+/// the wait, from 30 s up to an hour.
+pub const FREE_FAILED_LOGINS: i32 = 10;
+
+/// Settings of the account pages and mails.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Where people reach this server (`https://carburoam.example.org`), for links in mails and
+    /// for the CSRF origin check. No trailing slash.
+    pub public_url: String,
+    /// Send cookies with `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    /// Read the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
+    pub behind_proxy: bool,
+}
+
+impl AccountSettings {
+    pub fn new(public_url: &str, behind_proxy: bool) -> AccountSettings {
+        let public_url = public_url.trim().trim_end_matches('/').to_owned();
+        AccountSettings { secure_cookies: public_url.starts_with("https://"), public_url, behind_proxy }
+    }
+}
+
+/// What the account rules need: the database, the mailer, the settings and the rate limits.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    pub db: Db,
+    pub mailer: Mailer,
+    pub settings: Arc<AccountSettings>,
+    pub limiter: Arc<RateLimiter>,
+    /// Mails being sent in the background, awaited at shutdown ([`Accounts::finish_sending`]).
+    pub outgoing: tokio_util::task::TaskTracker,
+}
+
+/// A form field an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Username,
+    DisplayName,
+    Email,
+    Password,
+    Confirm,
+    Current,
+    Code,
+}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    Input(AccountInputError),
+    Taken,
+    Mismatch,
+    WrongPassword,
+    /// Wrong, expired or used code; `Some(n)`: n tries left on the current code.
+    BadCode(Option<i32>),
+}
+
+pub type FieldErrors = Vec<(Field, Problem)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid form")]
+    Invalid(FieldErrors),
+    #[error("wrong login or password")]
+    BadLogin,
+    #[error("too many failed logins: wait {0} s")]
+    Blocked(i64),
+    #[error("account disabled")]
+    Disabled,
+    #[error("too many requests: wait {0} s")]
+    RateLimited(u64),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<users::InsertUserError> for AccountError {
+    fn from(e: users::InsertUserError) -> Self {
+        match e {
+            users::InsertUserError::UsernameTaken => AccountError::Invalid(vec![(Field::Username, Problem::Taken)]),
+            users::InsertUserError::EmailTaken => AccountError::Invalid(vec![(Field::Email, Problem::Taken)]),
+            users::InsertUserError::Db(e) => AccountError::Db(e),
+        }
+    }
+}
+
+/// The wait after `failures` failed logins in a row (0 while under the free allowance).
+pub fn login_delay(failures: i32) -> i64 {
+    if failures < FREE_FAILED_LOGINS {
+        return 0;
+    }
+    let doublings = (failures - FREE_FAILED_LOGINS).min(7) as u32;
+    (30_i64 << doublings).min(3600)
+}
+
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub confirm: &'a str,
+    pub lang: Lang,
+    pub fuels: Vec<Fuel>,
+}
+
+/// A new session: the secret for the cookie (never stored) and when it ends.
+pub struct NewSession {
+    pub token: String,
+    pub expires_at: i64,
+    pub persistent: bool,
+}
+
+/// A new password for an existing account, typed twice, judged against what the account says
+/// about its owner.
+fn chosen_password(new: &str, confirm: &str, user: &users::UserRow) -> Result<NewPassword, AccountError> {
+    let mut errors = FieldErrors::new();
+    let pw = input(
+        &mut errors,
+        Field::Password,
+        NewPassword::parse(new, &[&user.username, &user.display_name, &user.email]),
+    );
+    if pw.is_some() && new != confirm {
+        errors.push((Field::Confirm, Problem::Mismatch));
+    }
+    match (pw, errors.is_empty()) {
+        (Some(pw), true) => Ok(pw),
+        _ => Err(AccountError::Invalid(errors)),
+    }
+}
+
+fn input<T>(errors: &mut FieldErrors, field: Field, r: Result<T, AccountInputError>) -> Option<T> {
+    r.map_err(|e| errors.push((field, Problem::Input(e)))).ok()
+}
+
+impl Accounts {
+    fn rate(&self, action: Action, key: RateKey) -> Result<(), AccountError> {
+        self.limiter.check(action, key).map_err(|wait| AccountError::RateLimited(wait.as_secs().max(1)))
+    }
+
+    /// Sends a mail without waiting for it; failures are logged (without the body).
+    fn send_later(&self, to: Recipient, email: Email) {
+        let mailer = self.mailer.clone();
+        self.outgoing.spawn(async move {
+            if let Err(e) = mailer.send(&to, &email).await {
+                tracing::warn!(error = %e, subject = %email.subject(), "could not send an email");
+            }
+        });
+    }
+
+    /// Waits for the mails already handed over to be sent (or to fail): at shutdown, and in the
+    /// command line before the process exits.
+    pub async fn finish_sending(&self) {
+        self.outgoing.close();
+        self.outgoing.wait().await;
+    }
+
+    fn link(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.settings.public_url, path_and_query)
+    }
+
+    /// Creates an account. Every field is checked and every problem reported at once.
+    #[tracing::instrument(skip_all, fields(username = %r.username))]
+    pub async fn register(&self, ip: IpAddr, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
+        self.rate(Action::Register, RateKey::Ip(ip))?;
+        self.create(r, now).await
+    }
+
+    /// [`Accounts::register`] without the rate limit: for the operator's command line.
+    pub async fn create(&self, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
+        let mut errors = FieldErrors::new();
+        let username = input(&mut errors, Field::Username, Username::parse(r.username));
+        let display = input(&mut errors, Field::DisplayName, DisplayName::parse(r.display_name));
+        let email = input(&mut errors, Field::Email, EmailAddress::parse(r.email));
+        let pw = input(
+            &mut errors,
+            Field::Password,
+            NewPassword::parse(r.password, &[r.username.trim(), r.display_name.trim(), r.email.trim()]),
+        );
+        if pw.is_some() && r.password != r.confirm {
+            errors.push((Field::Confirm, Problem::Mismatch));
+        }
+        let (Some(username), Some(display), Some(email), Some(pw), true) =
+            (username, display, email, pw, errors.is_empty())
+        else {
+            return Err(AccountError::Invalid(errors));
+        };
+        let hash = password::hash(&pw).await?;
+        let fuels: Vec<i16> = r.fuels.iter().map(|f| f.id()).collect();
+        let id = users::insert(
+            &self.db,
+            &users::NewUser {
+                username: username.as_str(),
+                username_key: &username.key(),
+                display_name: display.as_str(),
+                email: email.as_str(),
+                email_key: &email.key(),
+                password_hash: &hash,
+                lang: r.lang.code(),
+                fuels: &fuels,
+                now,
+            },
+        )
+        .await?;
+        tracing::info!(user_id = id, "account created");
+        Ok(id)
+    }
+
+    /// Checks a login (username or email) and password. The same argon2 work is done whether or
+    /// not the account exists. From the 11th failure in a row the account waits, longer each time.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, ip: IpAddr, login: &str, pw: &str, now: i64) -> Result<i64, AccountError> {
+        self.rate(Action::Login, RateKey::Ip(ip))?;
+        let key = login.trim().to_lowercase();
+        let user = if key.is_empty() { None } else { users::by_login(&self.db, &key).await? };
+        let creds = match &user {
+            Some(u) => users::credentials(&self.db, u.id).await?,
+            None => None,
+        };
+        if let Some(c) = &creds
+            && let Some(until) = c.login_blocked_until.filter(|t| *t > now)
+        {
+            return Err(AccountError::Blocked(until - now));
+        }
+        let ok = password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await?;
+        let Some(c) = creds else {
+            return Err(AccountError::BadLogin);
+        };
+        if !ok {
+            let failures = users::record_failure(&self.db, c.id).await?;
+            let delay = login_delay(failures);
+            tracing::info!(user_id = c.id, failures, delay, "failed login");
+            if delay > 0 {
+                users::set_blocked_until(&self.db, c.id, now + delay).await?;
+                return Err(AccountError::Blocked(delay));
+            }
+            return Err(AccountError::BadLogin);
+        }
+        if c.disabled_at.is_some() {
+            return Err(AccountError::Disabled);
+        }
+        users::record_login(&self.db, c.id, now).await?;
+        tracing::info!(user_id = c.id, "logged in");
+        Ok(c.id)
+    }
+
+    /// Opens a session for `user_id` with a fresh random id (a new id at every login: a session
+    /// id planted before login is worthless).
+    pub async fn start_session(&self, user_id: i64, remember: bool, now: i64) -> Result<NewSession, AccountError> {
+        let token = secret::token();
+        let expires_at = now + if remember { SESSION_REMEMBER_SECS } else { SESSION_IDLE_SECS };
+        sessions::insert(&self.db, &secret::digest(&token), user_id, now, expires_at, remember).await?;
+        Ok(NewSession { token, expires_at, persistent: remember })
+    }
+
+    pub async fn end_session(&self, token: &str) -> Result<(), AccountError> {
+        sessions::delete(&self.db, &secret::digest(token)).await?;
+        Ok(())
+    }
+
+    /// "Forgot password": mails a code to the account with this email (or username), if any.
+    /// The caller shows the same page either way; the work happens in the background.
+    pub fn forgot_password(&self, ip: IpAddr, login: &str, now: i64) -> Result<(), AccountError> {
+        self.rate(Action::Forgot, RateKey::Ip(ip))?;
+        let this = self.clone();
+        let key = login.trim().to_lowercase();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_reset_code(&key, now).await {
+                tracing::error!(error = %e, "password reset request failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// Issues and mails a reset code (also used by the admin console). `Ok(false)`: no such
+    /// account, or its hourly allowance of codes is spent.
+    pub async fn send_reset_code(&self, login_key: &str, now: i64) -> Result<bool, AccountError> {
+        let Some(user) = users::by_login(&self.db, login_key).await? else {
+            return Ok(false);
+        };
+        if user.disabled_at.is_some() {
+            return Ok(false);
+        }
+        if reset_codes::issued_since(&self.db, user.id, now - 3600).await? >= RESET_CODES_PER_HOUR {
+            tracing::info!(user_id = user.id, "reset code not sent: hourly allowance spent");
+            return Ok(false);
+        }
+        let code = secret::reset_code();
+        reset_codes::issue(
+            &self.db,
+            user.id,
+            &secret::digest(&secret::normalize_code(&code)),
+            now,
+            now + RESET_CODE_SECS,
+        )
+        .await?;
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("login", &user.username)
+            .append_pair("code", &code)
+            .finish();
+        let email = Email {
+            lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
+            kind: EmailKind::PasswordReset {
+                username: user.username.clone(),
+                code,
+                link: self.link(&format!("/reset-password?{q}")),
+                valid_minutes: (RESET_CODE_SECS / 60) as u32,
+            },
+        };
+        tracing::info!(user_id = user.id, "password reset code issued");
+        self.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
+        Ok(true)
+    }
+
+    /// "Forgot username": mails the username to this address, if an account has it.
+    pub fn forgot_username(&self, ip: IpAddr, email: &str) -> Result<(), AccountError> {
+        self.rate(Action::Forgot, RateKey::Ip(ip))?;
+        let this = self.clone();
+        let key = email.trim().to_lowercase();
+        tokio::spawn(async move {
+            let user = match users::by_email(&this.db, &key).await {
+                Ok(Some(u)) if u.disabled_at.is_none() => u,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "username reminder failed");
+                    return;
+                }
+            };
+            if this.limiter.check(Action::Forgot, RateKey::User(user.id)).is_err() {
+                tracing::info!(user_id = user.id, "username reminder not sent: allowance spent");
+                return;
+            }
+            let email = Email {
+                lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
+                kind: EmailKind::UsernameReminder {
+                    usernames: vec![user.username.clone()],
+                    login_link: this.link("/login"),
+                },
+            };
+            this.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
+        });
+        Ok(())
+    }
+
+    /// Sets a new password with a mailed code. The code is checked first (a wrong one counts as
+    /// one of its 5 tries), then the password's strength (a weak one does not spend the code).
+    /// On success the code is spent and every session of the user ends.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        ip: IpAddr,
+        login: &str,
+        code: &str,
+        new: &str,
+        confirm: &str,
+        now: i64,
+    ) -> Result<i64, AccountError> {
+        self.rate(Action::Reset, RateKey::Ip(ip))?;
+        let bad = |left| AccountError::Invalid(vec![(Field::Code, Problem::BadCode(left))]);
+        let key = login.trim().to_lowercase();
+        let Some(user) = users::by_login(&self.db, &key).await? else {
+            return Err(bad(None));
+        };
+        let Some(active) = reset_codes::active(&self.db, user.id, now, RESET_MAX_ATTEMPTS).await? else {
+            return Err(bad(None));
+        };
+        if !secret::same_digest(&secret::digest(&secret::normalize_code(code)), &active.code_hash) {
+            let attempts = reset_codes::record_attempt(&self.db, active.id).await?;
+            tracing::info!(user_id = user.id, attempts, "wrong reset code");
+            return Err(bad(Some((RESET_MAX_ATTEMPTS - attempts).max(0))));
+        }
+        let pw = chosen_password(new, confirm, &user)?;
+        let hash = password::hash(&pw).await?;
+        if !reset_codes::consume(&self.db, active.id, now).await? {
+            return Err(bad(None));
+        }
+        users::set_password(&self.db, user.id, &hash, now).await?;
+        let ended = sessions::delete_for_user(&self.db, user.id, None).await?;
+        tracing::info!(user_id = user.id, sessions_ended = ended, "password reset");
+        self.notify(&user, SecurityEvent::PasswordChanged);
+        Ok(user.id)
+    }
+
+    fn notify(&self, user: &users::UserRow, what: SecurityEvent) {
+        let email = Email {
+            lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
+            kind: EmailKind::SecurityNotice { display_name: user.display_name.clone(), what },
+        };
+        self.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
+    }
+
+    async fn check_password(&self, user_id: i64, pw: &str, field: Field) -> Result<users::UserRow, AccountError> {
+        let user = users::by_id(&self.db, user_id).await?.ok_or(AccountError::BadLogin)?;
+        let creds = users::credentials(&self.db, user_id).await?;
+        if !password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await? {
+            return Err(AccountError::Invalid(vec![(field, Problem::WrongPassword)]));
+        }
+        Ok(user)
+    }
+
+    /// Changes the password (the current one required) and ends every other session of the user.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        current: &str,
+        new: &str,
+        confirm: &str,
+        keep_session: &str,
+        now: i64,
+    ) -> Result<(), AccountError> {
+        let user = self.check_password(user_id, current, Field::Current).await?;
+        let pw = chosen_password(new, confirm, &user)?;
+        let hash = password::hash(&pw).await?;
+        users::set_password(&self.db, user_id, &hash, now).await?;
+        let ended = sessions::delete_for_user(&self.db, user_id, Some(&secret::digest(keep_session))).await?;
+        tracing::info!(user_id, sessions_ended = ended, "password changed");
+        self.notify(&user, SecurityEvent::PasswordChanged);
+        Ok(())
+    }
+
+    /// Starts an email change: the new address gets a confirmation link; nothing changes until
+    /// it is followed.
+    pub async fn request_email_change(&self, user_id: i64, new_email: &str, now: i64) -> Result<(), AccountError> {
+        let email = EmailAddress::parse(new_email)
+            .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
+        let user = users::by_id(&self.db, user_id).await?.ok_or(AccountError::BadLogin)?;
+        if let Some(other) = users::by_email(&self.db, &email.key()).await?
+            && other.id != user_id
+        {
+            return Err(AccountError::Invalid(vec![(Field::Email, Problem::Taken)]));
+        }
+        let token = secret::token();
+        email_changes::insert(&self.db, user_id, email.as_str(), &secret::digest(&token), now, now + EMAIL_CHANGE_SECS)
+            .await?;
+        let mail = Email {
+            lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
+            kind: EmailKind::ConfirmEmail {
+                display_name: user.display_name.clone(),
+                link: self.link(&format!("/me/email/confirm?token={token}")),
+                valid_hours: (EMAIL_CHANGE_SECS / 3600) as u32,
+            },
+        };
+        self.send_later(Recipient { address: email.as_str().to_owned(), name: Some(user.display_name.clone()) }, mail);
+        Ok(())
+    }
+
+    /// Follows a confirmation link. `Ok(None)`: unknown, used or expired link.
+    pub async fn confirm_email_change(&self, token: &str, now: i64) -> Result<Option<i64>, AccountError> {
+        let Some(change) = email_changes::take(&self.db, &secret::digest(token), now).await? else {
+            return Ok(None);
+        };
+        let Some(user) = users::by_id(&self.db, change.user_id).await? else {
+            return Ok(None);
+        };
+        let email = EmailAddress::parse(&change.new_email)
+            .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
+        users::set_email(&self.db, user.id, email.as_str(), &email.key()).await?;
+        tracing::info!(user_id = user.id, "email changed");
+        // Told at the old address: if it was not its owner, they know.
+        self.notify(&user, SecurityEvent::EmailChanged { new_address: email.as_str().to_owned() });
+        Ok(Some(user.id))
+    }
+
+    /// Erases the account and everything tied to it (password required).
+    pub async fn delete_account(&self, user_id: i64, pw: &str) -> Result<(), AccountError> {
+        let user = self.check_password(user_id, pw, Field::Current).await?;
+        users::delete(&self.db, user_id).await?;
+        tracing::info!(user_id, "account deleted");
+        self.notify(&user, SecurityEvent::AccountDeleted);
+        Ok(())
+    }
+
+    /// Everything stored about a user, for `/me/export`.
+    pub async fn export(&self, user_id: i64, now: i64) -> Result<Option<Export>, AccountError> {
+        let Some(user) = users::by_id(&self.db, user_id).await? else {
+            return Ok(None);
+        };
+        let fuels = users::fuels(&self.db, user_id).await?;
+        Ok(Some(Export {
+            exported_at: rfc3339(now),
+            fuels: fuels.iter().filter_map(|f| Fuel::from_id(i64::from(*f))).map(|f| f.name()).collect(),
+            stations: favourites::list(&self.db, user_id)
+                .await?
+                .into_iter()
+                .map(|f| ExportStation {
+                    station_id: f.station_id,
+                    name: f.name,
+                    position: f.position,
+                    added_at: rfc3339(f.added_at),
+                    address: format!("{}, {} {}", f.address, f.postcode, f.city),
+                })
+                .collect(),
+            sessions: sessions::for_user(&self.db, user_id)
+                .await?
+                .into_iter()
+                .map(|s| ExportSession {
+                    created_at: rfc3339(s.created_at),
+                    last_seen_at: rfc3339(s.last_seen_at),
+                    expires_at: rfc3339(s.expires_at),
+                    remember_me: s.persistent,
+                })
+                .collect(),
+            password_resets: reset_codes::for_user(&self.db, user_id)
+                .await?
+                .into_iter()
+                .map(|c| ExportReset {
+                    requested_at: rfc3339(c.created_at),
+                    expires_at: rfc3339(c.expires_at),
+                    wrong_tries: c.attempts,
+                    used_at: c.used_at.map(rfc3339),
+                })
+                .collect(),
+            pending_email_change: email_changes::pending_for(&self.db, user_id, now).await?,
+            account: ExportAccount {
+                username: user.username,
+                display_name: user.display_name,
+                email: user.email,
+                language: user.lang,
+                litres_per_year: user.litres_per_year,
+                is_admin: user.is_admin,
+                created_at: rfc3339(user.created_at),
+                last_login_at: user.last_login_at.map(rfc3339),
+                password_changed_at: rfc3339(user.password_changed_at),
+            },
+        }))
+    }
+}
+
+fn rfc3339(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// The export document (`/me/export`): every stored fact about the user, no secret digests.
+#[derive(Debug, Serialize)]
+pub struct Export {
+    pub exported_at: String,
+    pub account: ExportAccount,
+    pub fuels: Vec<&'static str>,
+    pub stations: Vec<ExportStation>,
+    pub sessions: Vec<ExportSession>,
+    pub password_resets: Vec<ExportReset>,
+    pub pending_email_change: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportAccount {
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub language: String,
+    pub litres_per_year: i32,
+    pub is_admin: bool,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+    pub password_changed_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportStation {
+    pub station_id: i64,
+    pub name: Option<String>,
+    pub position: i32,
+    pub added_at: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportSession {
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    pub remember_me: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportReset {
+    pub requested_at: String,
+    pub expires_at: String,
+    pub wrong_tries: i32,
+    pub used_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_then_cap() {
+        assert_eq!(login_delay(9), 0);
+        assert_eq!(login_delay(10), 30);
+        assert_eq!(login_delay(11), 60);
+        assert_eq!(login_delay(12), 120);
+        assert_eq!(login_delay(17), 3600);
+        assert_eq!(login_delay(100), 3600);
+    }
+
+    #[test]
+    fn settings() {
+        let s = AccountSettings::new("https://carburoam.example.org/", false);
+        assert_eq!(s.public_url, "https://carburoam.example.org");
+        assert!(s.secure_cookies);
+        assert!(!AccountSettings::new("http://localhost:8080", false).secure_cookies);
+    }
+}

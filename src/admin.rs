@@ -1,0 +1,147 @@
+//! What an administrator may do to accounts, from the console or the command line, each action
+//! written to the audit log. Typed actions only: there is no free-form SQL and no shell, by
+//! design (the operator has the host's command line for that).
+
+use crate::accounts::{AccountError, Accounts};
+use crate::db::{admin, audit, sessions, users};
+
+/// Who acted: an admin of the console, or the command line on the host.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn cli() -> Actor {
+        let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+        Actor { id: None, name: format!("cli ({who})") }
+    }
+}
+
+/// The actions, as stored in `audit_log.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    SendReset,
+    Disable,
+    Enable,
+    Delete,
+    Grant,
+    Revoke,
+    Create,
+    RunEtl,
+    Backup,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SendReset => "send-reset",
+            Action::Disable => "disable",
+            Action::Enable => "enable",
+            Action::Delete => "delete",
+            Action::Grant => "grant-admin",
+            Action::Revoke => "revoke-admin",
+            Action::Create => "create",
+            Action::RunEtl => "run-etl",
+            Action::Backup => "backup",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no such user")]
+    NoSuchUser,
+    #[error("the last active admin cannot lose the role or the account")]
+    LastAdmin,
+    #[error("this reset was not sent: the account is disabled or got 3 codes in the last hour")]
+    ResetNotSent,
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Writes one audit entry.
+pub async fn record(
+    accounts: &Accounts,
+    actor: &Actor,
+    action: Action,
+    target: Option<&users::UserRow>,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        &accounts.db,
+        &audit::Entry {
+            at: now,
+            actor_id: actor.id,
+            actor: &actor.name,
+            action: action.as_str(),
+            target_id: target.map(|u| u.id),
+            target: target.map(|u| u.username.as_str()),
+            detail,
+        },
+    )
+    .await
+}
+
+/// Applies `action` to the user `user_id` and logs it. Only account actions are accepted here.
+#[tracing::instrument(skip(accounts, actor), fields(actor = %actor.name))]
+pub async fn act_on_user(
+    accounts: &Accounts,
+    actor: &Actor,
+    action: Action,
+    user_id: i64,
+    now: i64,
+) -> Result<users::UserRow, AdminError> {
+    let db = &accounts.db;
+    let user = users::by_id(db, user_id).await?.ok_or(AdminError::NoSuchUser)?;
+    // Locking out the last admin would leave the console to nobody.
+    let is_last_admin = user.is_admin && user.disabled_at.is_none() && admin::admin_count(db).await? <= 1;
+    match action {
+        Action::SendReset => {
+            if !accounts.send_reset_code(&user.username.to_lowercase(), now).await? {
+                return Err(AdminError::ResetNotSent);
+            }
+        }
+        Action::Disable => {
+            if is_last_admin {
+                return Err(AdminError::LastAdmin);
+            }
+            admin::set_disabled(db, user.id, Some(now)).await?;
+            // A disabled account is logged out everywhere at once.
+            sessions::delete_for_user(db, user.id, None).await?;
+        }
+        Action::Enable => {
+            admin::set_disabled(db, user.id, None).await?;
+        }
+        Action::Delete => {
+            if is_last_admin {
+                return Err(AdminError::LastAdmin);
+            }
+            users::delete(db, user.id).await?;
+        }
+        Action::Grant => {
+            admin::set_admin(db, user.id, true).await?;
+        }
+        Action::Revoke => {
+            if is_last_admin {
+                return Err(AdminError::LastAdmin);
+            }
+            admin::set_admin(db, user.id, false).await?;
+            // Whatever admin pages were open stop working at the next request: the role is read
+            // from the database at every request.
+        }
+        Action::Create | Action::RunEtl | Action::Backup => {
+            return Err(AdminError::Account(AccountError::Internal(anyhow::anyhow!(
+                "{} is not an action on a user",
+                action.as_str()
+            ))));
+        }
+    }
+    record(accounts, actor, action, Some(&user), None, now).await?;
+    tracing::info!(user_id = user.id, action = action.as_str(), "admin action");
+    Ok(user)
+}

@@ -1,0 +1,146 @@
+//! The cleaning job: deletes rows that no longer serve any purpose, so that tables of secrets
+//! (sessions, reset codes, e-mail confirmation tokens) hold only what can still be used, and
+//! usage counts are kept no longer than announced.
+//!
+//! It runs in the server every hour; several instances on one database share it through the
+//! `cleanup` lease, like the feed job. Every statement is an idempotent `DELETE` on an indexed
+//! expiry, so a run interrupted half-way is simply finished by the next one.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::{self, Db, leases, reset_codes, sessions};
+use crate::on_db;
+
+/// Held by the instance that cleans in the current interval, for 90% of it.
+pub const CLEANUP_LEASE: &str = "cleanup";
+
+/// How often the job runs.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// Expired reset codes are kept this long (seconds) after their expiry, for the admin console's
+/// "sent / used / expired" figures and to answer a user asking about a mail they received.
+pub const RESET_CODES_KEPT_FOR: i64 = 30 * DAY;
+
+/// Days of per-route usage counts kept (a little over a year: a full year compares with the
+/// previous one).
+pub const USAGE_DAYS_KEPT: i64 = 400;
+
+const DAY: i64 = 86_400;
+
+/// Rows deleted by one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CleanupReport {
+    pub sessions: u64,
+    pub reset_codes: u64,
+    pub email_changes: u64,
+    pub usage_rows: u64,
+}
+
+impl CleanupReport {
+    pub fn total(&self) -> u64 {
+        self.sessions + self.reset_codes + self.email_changes + self.usage_rows
+    }
+}
+
+impl std::fmt::Display for CleanupReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "deleted {} expired sessions, {} old reset codes, {} expired e-mail changes, {} old usage rows",
+            self.sessions, self.reset_codes, self.email_changes, self.usage_rows
+        )
+    }
+}
+
+/// Deletes what has expired at `now` (Unix seconds).
+pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
+    Ok(CleanupReport {
+        sessions: sessions::delete_expired(db, now).await?,
+        reset_codes: reset_codes::delete_older_than(db, now - RESET_CODES_KEPT_FOR).await?,
+        email_changes: delete_expired_email_changes(db, now).await?,
+        usage_rows: delete_usage_before(db, usage_cutoff(now)).await?,
+    })
+}
+
+/// The first day (Unix seconds of its UTC midnight) of usage counts kept at `now`: today and the
+/// [`USAGE_DAYS_KEPT`] days before it.
+pub fn usage_cutoff(now: i64) -> i64 {
+    now.div_euclid(DAY) * DAY - USAGE_DAYS_KEPT * DAY
+}
+
+/// A pending e-mail change whose link has expired can never be confirmed (see
+/// [`crate::db::email_changes::take`]).
+async fn delete_expired_email_changes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM email_changes WHERE expires_at <= $1")
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+}
+
+async fn delete_usage_before(db: &Db, first_day_kept: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM usage_daily WHERE day < $1")
+        .bind(first_day_kept)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+}
+
+/// Starts the hourly job; it stops when `shutdown` is cancelled.
+pub fn spawn_scheduler(db: Db, holder: String, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(scheduler(db, EVERY, holder, shutdown))
+}
+
+/// Runs the job now and then every `every`, once per interval across the instances sharing the
+/// database.
+pub async fn scheduler(db: Db, every: Duration, holder: String, shutdown: CancellationToken) {
+    let hold = i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 10).saturating_mul(9) / 10;
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let now = db::now();
+        match leases::try_acquire(&db, CLEANUP_LEASE, &holder, now, hold.max(1)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!("another instance runs the cleaning job this interval");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cleanup lease; skipping this run");
+                continue;
+            }
+        }
+        match run_once(&db, now).await {
+            Ok(r) if r.total() > 0 => tracing::info!(
+                sessions = r.sessions,
+                reset_codes = r.reset_codes,
+                email_changes = r.email_changes,
+                usage_rows = r.usage_rows,
+                "cleaning job done"
+            ),
+            Ok(_) => tracing::debug!("cleaning job: nothing to delete"),
+            Err(e) => tracing::warn!(error = %e, "cleaning job failed"),
+        }
+    }
+    tracing::debug!("cleaning job stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_cutoff_is_a_midnight_400_days_back() {
+        let midnight = 1_760_000_000 / DAY * DAY;
+        assert_eq!(usage_cutoff(midnight + 3_600), midnight - 400 * DAY);
+        assert_eq!(usage_cutoff(midnight), midnight - 400 * DAY);
+        assert_eq!(usage_cutoff(midnight - 1), midnight - 401 * DAY);
+    }
+}

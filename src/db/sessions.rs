@@ -1,0 +1,107 @@
+//! `sessions`: who is logged in, keyed by the SHA-256 of the cookie's secret. Stored in the
+//! database so that every server instance sees the same sessions and a user (or an admin) can
+//! end them all.
+
+use crate::db::Db;
+use crate::on_db;
+
+/// A live session and the user it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub lang: String,
+    pub persistent: bool,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SessionRow {
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub persistent: bool,
+}
+
+pub async fn insert(
+    db: &Db,
+    id_hash: &str,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+    persistent: bool,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, persistent) \
+         VALUES ($1, $2, $3, $3, $4, $5)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .bind(persistent)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The session `id_hash` if it has not expired and its user is not disabled.
+pub async fn lookup(db: &Db, id_hash: &str, now: i64) -> Result<Option<SessionUser>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, SessionUser>(
+        "SELECT u.id AS user_id, u.username, u.display_name, u.is_admin, u.lang, s.persistent, \
+                s.last_seen_at, s.expires_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Marks activity (and slides the expiry of a browser-session login).
+pub async fn touch(db: &Db, id_hash: &str, now: i64, expires_at: i64) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3")
+        .bind(now)
+        .bind(expires_at)
+        .bind(id_hash)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Ends every session of a user except `keep` (the one changing the password). Returns how many.
+pub async fn delete_for_user(db: &Db, user_id: i64, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+    let r = on_db!(db, p => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(r)
+}
+
+pub async fn delete_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let r = on_db!(db, p => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(r)
+}
+
+pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, SessionRow>(
+        "SELECT created_at, last_seen_at, expires_at, persistent FROM sessions WHERE user_id = $1 \
+         ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(p)
+    .await)
+}

@@ -1,0 +1,242 @@
+//! `users` and `user_fuels`: accounts, their settings and the login-failure counters.
+
+use crate::db::Db;
+use crate::{on_db, on_tx};
+
+/// An account as the pages show it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub is_admin: bool,
+    pub disabled_at: Option<i64>,
+    pub lang: String,
+    pub litres_per_year: i32,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    pub password_changed_at: i64,
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, email, is_admin, disabled_at, lang, litres_per_year, \
+     created_at, last_login_at, password_changed_at";
+
+/// What a login needs to decide.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub failed_logins: i32,
+    pub login_blocked_until: Option<i64>,
+    pub disabled_at: Option<i64>,
+}
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub email_key: &'a str,
+    pub password_hash: &'a str,
+    pub lang: &'a str,
+    pub fuels: &'a [i16],
+    pub now: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Which unique key a failed insert or update ran into, if that was the failure.
+fn unique_violation(e: &sqlx::Error) -> Option<InsertUserError> {
+    let d = e.as_database_error()?;
+    if !d.is_unique_violation() {
+        return None;
+    }
+    // SQLite: "UNIQUE constraint failed: users.email_key"; PostgreSQL: "users_email_key_key".
+    let text = format!("{} {}", d.message(), d.constraint().unwrap_or(""));
+    Some(if text.contains("email_key") { InsertUserError::EmailTaken } else { InsertUserError::UsernameTaken })
+}
+
+/// Creates an account and its fuels in one transaction.
+pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
+    let mut tx = db.begin().await?;
+    let inserted: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_as(
+        "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, lang, \
+                            created_at, password_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(u.username)
+    .bind(u.username_key)
+    .bind(u.display_name)
+    .bind(u.email)
+    .bind(u.email_key)
+    .bind(u.password_hash)
+    .bind(u.lang)
+    .bind(u.now)
+    .fetch_one(c)
+    .await);
+    let id = match inserted {
+        Ok((id,)) => id,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(unique_violation(&e).unwrap_or(InsertUserError::Db(e)));
+        }
+    };
+    for fuel in u.fuels {
+        on_tx!(&mut tx, c => sqlx::query("INSERT INTO user_fuels (user_id, fuel) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*fuel)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
+}
+
+/// The account whose username or email is `key` (both stored lower-cased).
+pub async fn by_login(db: &Db, key: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1 OR email_key = $1");
+    on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(p).await)
+}
+
+pub async fn by_email(db: &Db, email_key: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
+    on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(email_key).fetch_optional(p).await)
+}
+
+pub async fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, Credentials>(
+        "SELECT id, password_hash, failed_logins, login_blocked_until, disabled_at FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Counts a failed login and returns the new count. The caller decides the delay
+/// ([`set_blocked_until`]).
+pub async fn record_failure(db: &Db, id: i64) -> Result<i32, sqlx::Error> {
+    let (n,): (i32,) = on_db!(db, p => sqlx::query_as(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)?;
+    Ok(n)
+}
+
+pub async fn set_blocked_until(db: &Db, id: i64, until: i64) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query("UPDATE users SET login_blocked_until = $1 WHERE id = $2")
+        .bind(until)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn record_login(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE users SET failed_logins = 0, login_blocked_until = NULL, last_login_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// New password hash; also clears the login-failure counters (the owner proved who they are).
+pub async fn set_password(db: &Db, id: i64, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, \
+                          login_blocked_until = NULL WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn update_profile(
+    db: &Db,
+    id: i64,
+    display_name: &str,
+    lang: &str,
+    litres_per_year: i32,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE users SET display_name = $1, lang = $2, litres_per_year = $3 WHERE id = $4",
+    )
+    .bind(display_name)
+    .bind(lang)
+    .bind(litres_per_year)
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_email(db: &Db, id: i64, email: &str, email_key: &str) -> Result<(), InsertUserError> {
+    let r = on_db!(db, p => sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3")
+        .bind(email)
+        .bind(email_key)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()));
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) => Err(unique_violation(&e).unwrap_or(InsertUserError::Db(e))),
+    }
+}
+
+/// The fuels a user follows, by fuel id.
+pub async fn fuels(db: &Db, id: i64) -> Result<Vec<i16>, sqlx::Error> {
+    let rows: Vec<(i16,)> = on_db!(db, p => sqlx::query_as(
+        "SELECT fuel FROM user_fuels WHERE user_id = $1 ORDER BY fuel",
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)?;
+    Ok(rows.into_iter().map(|(f,)| f).collect())
+}
+
+pub async fn set_fuels(db: &Db, id: i64, fuels: &[i16]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, c => sqlx::query("DELETE FROM user_fuels WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    for fuel in fuels {
+        on_tx!(&mut tx, c => sqlx::query("INSERT INTO user_fuels (user_id, fuel) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*fuel)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await
+}
+
+/// Erases the account; sessions, codes, fuels and followed stations go with it (ON DELETE CASCADE).
+pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let n = on_db!(db, p => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(p).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}

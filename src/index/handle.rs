@@ -1,0 +1,157 @@
+//! Which [`PriceIndex`] requests use, and when it is replaced.
+//!
+//! Several server instances may share one database and only one of them imports, so an instance
+//! cannot wait to be told about new data: each checks `etl_runs` for a newer successful import,
+//! at most once every [`CHECK_EVERY`] and from one request at a time (a one-row query), and
+//! rebuilds in the background when there is one. Requests never wait for a rebuild: they keep
+//! the snapshot they have (stale by seconds) until the new one is swapped in. Only the very first
+//! request of a process waits, for the first build, so that a fresh server never answers from an
+//! empty index.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::{IndexError, PriceIndex};
+use crate::db::Db;
+use crate::db::stations as q;
+
+/// How often an instance asks the database whether a newer import exists. The feed changes
+/// every ten minutes; a few seconds of delay is invisible, and the check costs one indexed row.
+pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// The current [`PriceIndex`] of this process, shared by all requests. Cheap to clone.
+#[derive(Clone)]
+pub struct IndexHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    /// Swapped whole; readers clone the `Arc` and drop the lock at once.
+    current: RwLock<Arc<PriceIndex>>,
+    /// Set once the first build succeeded.
+    loaded: AtomicBool,
+    check_every: Duration,
+    /// Milliseconds after `epoch` from which the next request triggers a check. Claimed with a
+    /// compare-and-swap, so one request per period does it.
+    next_check_ms: AtomicU64,
+    epoch: Instant,
+    /// Held by whoever checks or rebuilds: one build at a time, never two of the same data.
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for IndexHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexHandle")
+            .field("version", &self.current().version())
+            .field("loaded", &self.inner.loaded.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl IndexHandle {
+    /// An empty handle: the first [`IndexHandle::get`] builds the index.
+    pub fn new(db: Db) -> IndexHandle {
+        IndexHandle::with_check_every(db, CHECK_EVERY)
+    }
+
+    /// [`IndexHandle::new`] checking for new imports every `every` (tests use a short period).
+    pub fn with_check_every(db: Db, every: Duration) -> IndexHandle {
+        IndexHandle {
+            inner: Arc::new(Inner {
+                db,
+                current: RwLock::new(Arc::new(PriceIndex::empty())),
+                loaded: AtomicBool::new(false),
+                check_every: every,
+                next_check_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
+                rebuild: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The snapshot to answer a request from. Waits only for the first build of the process;
+    /// afterwards returns at once, starting a background check when one is due.
+    pub async fn get(&self) -> Result<Arc<PriceIndex>, IndexError> {
+        if !self.inner.loaded.load(Ordering::Acquire) {
+            let _flight = self.inner.rebuild.lock().await;
+            // Whoever held the lock before may have loaded it.
+            if !self.inner.loaded.load(Ordering::Acquire) {
+                self.rebuild_locked().await?;
+            }
+            return Ok(self.current());
+        }
+        self.check_in_background_if_due();
+        Ok(self.current())
+    }
+
+    /// The snapshot in use, without checking anything (empty before the first build).
+    pub fn current(&self) -> Arc<PriceIndex> {
+        // A poisoned lock still holds a valid `Arc` (writers only assign it).
+        Arc::clone(&self.inner.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Checks for a newer import now and rebuilds if there is one, waiting for it: what an
+    /// instance that just imported, or a test, calls instead of waiting for the next check.
+    /// Returns whether the snapshot changed.
+    pub async fn refresh(&self) -> Result<bool, IndexError> {
+        let _flight = self.inner.rebuild.lock().await;
+        if self.inner.loaded.load(Ordering::Acquire)
+            && q::latest_import(&self.inner.db).await? == self.current().version()
+        {
+            return Ok(false);
+        }
+        self.rebuild_locked().await?;
+        Ok(true)
+    }
+
+    fn check_in_background_if_due(&self) {
+        let inner = &self.inner;
+        let now = u64::try_from(inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = inner.next_check_ms.load(Ordering::Relaxed);
+        if now < due {
+            return;
+        }
+        let next = now.saturating_add(u64::try_from(inner.check_every.as_millis()).unwrap_or(u64::MAX));
+        if inner.next_check_ms.compare_exchange(due, next, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            // Another request claimed this check.
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            // A rebuild still running (slow database) covers this check too.
+            let Ok(_flight) = this.inner.rebuild.try_lock() else { return };
+            let result = async {
+                if q::latest_import(&this.inner.db).await? != this.current().version() {
+                    this.rebuild_locked().await?;
+                }
+                Ok::<_, IndexError>(())
+            }
+            .await;
+            if let Err(e) = result {
+                // The previous snapshot keeps serving; the next check retries.
+                tracing::warn!(error = %e, "price index: refresh failed");
+            }
+        });
+    }
+
+    /// Builds a snapshot of the database as it is now and swaps it in. The caller holds
+    /// `rebuild`.
+    async fn rebuild_locked(&self) -> Result<(), IndexError> {
+        let index = PriceIndex::load(&self.inner.db).await?;
+        let s = index.stats();
+        tracing::info!(
+            version = index.version(),
+            stations = s.stations,
+            prices = s.prices,
+            read_ms = s.read.as_millis() as u64,
+            build_ms = s.build.as_millis() as u64,
+            heap_kib = s.heap_bytes / 1024,
+            "price index built"
+        );
+        *self.inner.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(index);
+        self.inner.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+}

@@ -1,0 +1,597 @@
+//! The in-memory index of current prices: every search near a point (the JSON API, the lists of
+//! `/` and `/stations`, the demo) and the averages of the station page are answered from here.
+//!
+//! Why: the same questions in SQL cost ~2 ms of CPU per nearby request (decoding the rows of a
+//! bounding box and the shortage join) and ~200 ms per average, while the data behind them
+//! changes at most once per import (every ten minutes). A snapshot of ~10,000 stations and
+//! ~33,000 prices fits in a few MB and answers in microseconds.
+//!
+//! [`PriceIndex`] is immutable: built from one consistent read of the database
+//! ([`crate::db::stations::current_data`]) and tagged with the id of the import it reflects.
+//! [`IndexHandle`] holds the current one and replaces it when a newer import shows up in
+//! `etl_runs`, which is how every server instance on a shared database sees new data.
+//!
+//! Answers are the former SQL's, filter for filter and in the same order (cheapest, then
+//! nearest, then by id; or nearest first), with one deliberate difference: stations gone from
+//! the feed are never listed, where the API's query used to keep those with a recent price.
+
+mod grid;
+mod handle;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::db::Db;
+use crate::db::stations::{self as q, CurrentData, bounding_box, haversine_km};
+use crate::db::stats::{AVERAGE_WINDOW_SECS, Averager, FuelAverage};
+use crate::domain::{Fuel, ShortageKind};
+use grid::Grid;
+pub use handle::{CHECK_EVERY, IndexHandle};
+
+/// A station still in the feed, with what lists show and filter on.
+#[derive(Debug, Clone)]
+pub struct Station {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: Box<str>,
+    /// As the feed writes it (often upper case).
+    pub city: Box<str>,
+    pub postcode: Box<str>,
+    pub department: Box<str>,
+    pub automate_24_24: bool,
+    /// Ids into [`PriceIndex`]'s table of service names.
+    services: Box<[u16]>,
+    /// Current prices, in fuel id order.
+    pub prices: Box<[Offer]>,
+    /// Current shortages, in fuel id order, of fuels with or without a price.
+    pub shortages: Box<[Shortage]>,
+}
+
+/// A shortage a station reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    pub fuel: Fuel,
+    pub kind: ShortageKind,
+    /// Unix seconds, when the feed says.
+    pub since: Option<i64>,
+}
+
+/// A current price of one fuel at a station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offer {
+    pub fuel: Fuel,
+    /// Thousandths of a euro.
+    pub price: i32,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// The shortage the station reports for this fuel, if any (also in
+    /// [`Station::shortages`]), inline for the searches.
+    pub shortage: Option<ShortageKind>,
+}
+
+impl Station {
+    pub fn price_of(&self, fuel: Fuel) -> Option<&Offer> {
+        self.prices.iter().find(|o| o.fuel == fuel)
+    }
+}
+
+/// A price in a fuel's grid, with the station it belongs to (an index into `stations`).
+#[derive(Debug, Clone, Copy)]
+struct FuelEntry {
+    station: u32,
+    offer: Offer,
+}
+
+/// How a search sorts its results; ties always end with the station id, for a stable order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Cheapest first, then nearest.
+    Price,
+    /// Nearest first, then cheapest.
+    Distance,
+}
+
+/// Stations near a point selling a fuel, with the filters of the API and the pages.
+#[derive(Debug, Clone, Copy)]
+pub struct NearbyQuery<'a> {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Great-circle distance, inclusive.
+    pub radius_km: f64,
+    pub fuel: Fuel,
+    /// Prices updated before this Unix time are left out.
+    pub updated_since: i64,
+    /// Leave out stations reporting a shortage of the fuel; otherwise they come with it.
+    pub hide_shortages: bool,
+    /// Only stations with the 24/24 card machine.
+    pub only_24_24: bool,
+    /// Only stations offering this service, spelled as in the feed (`Toilettes publiques`).
+    pub service: Option<&'a str>,
+    pub order: Order,
+    pub limit: usize,
+}
+
+/// One result of [`PriceIndex::nearby`].
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    pub station: &'a Station,
+    pub offer: Offer,
+    pub distance_km: f64,
+}
+
+/// Averages of one `since`, precomputed at build time for the only `since` the station page
+/// asks for while the data stays the same (a week before the newest snapshot).
+#[derive(Debug, Clone)]
+struct Averages {
+    since: i64,
+    national: Vec<FuelAverage>,
+    departments: HashMap<Box<str>, Vec<FuelAverage>>,
+}
+
+/// What a build cost, for logs and `carburoam bench`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildStats {
+    /// Reading the rows from the database.
+    pub read: Duration,
+    /// Turning them into the index.
+    pub build: Duration,
+    pub stations: usize,
+    pub prices: usize,
+    /// Heap memory held by the index (sum of its allocations' sizes, not counting allocator
+    /// overhead).
+    pub heap_bytes: usize,
+}
+
+/// An immutable snapshot of the current prices. See the module documentation.
+#[derive(Debug)]
+pub struct PriceIndex {
+    version: Option<i64>,
+    /// Stations still in the feed, by id.
+    stations: Vec<Station>,
+    /// Service names, interned: stations refer to them by position.
+    services: Vec<Box<str>>,
+    /// One grid per fuel (fuel id − 1): only the stations that sell it, with the price inline so
+    /// that a search never leaves the grid's memory but for the hits.
+    by_fuel: [Grid<FuelEntry>; 6],
+    /// Stations with at least one current price (the demo's picker).
+    priced: Grid<u32>,
+    averages: Option<Averages>,
+    stats: BuildStats,
+}
+
+/// Why a snapshot could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("cannot read the current prices: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("building the price index failed: {0}")]
+    Build(#[from] tokio::task::JoinError),
+}
+
+impl From<IndexError> for crate::error::AppError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Db(e) => crate::error::AppError::Database(e),
+            IndexError::Build(e) => crate::error::AppError::Internal(e.into()),
+        }
+    }
+}
+
+fn slot(fuel: Fuel) -> usize {
+    // Fuel ids are 1 to 6.
+    (fuel.id() - 1) as usize
+}
+
+impl PriceIndex {
+    /// No stations: what a database without data gives.
+    pub fn empty() -> PriceIndex {
+        PriceIndex::build(CurrentData::default())
+    }
+
+    /// Reads the current data and builds the index from it.
+    pub async fn load(db: &Db) -> Result<PriceIndex, IndexError> {
+        let started = Instant::now();
+        let data = q::current_data(db).await?;
+        let read = started.elapsed();
+        // 10–20 ms of CPU on the national file: off the async workers, so requests
+        // served meanwhile from the previous snapshot do not wait behind it.
+        let mut index = tokio::task::spawn_blocking(move || PriceIndex::build(data)).await?;
+        index.stats.read = read;
+        Ok(index)
+    }
+
+    /// Builds the index from rows read by [`q::current_data`]. Prices and shortages of stations
+    /// not in `data.stations` (gone from the feed) are dropped, as are fuel ids other than the
+    /// six (the loader never writes one).
+    pub fn build(data: CurrentData) -> PriceIndex {
+        let started = Instant::now();
+        let CurrentData { version, latest_snapshot_at, stations: mut rows, prices, shortages } = data;
+        if !rows.is_sorted_by_key(|r| r.id) {
+            rows.sort_by_key(|r| r.id);
+        }
+        let mut services: Vec<Box<str>> = Vec::new();
+        let mut service_ids: HashMap<String, u16> = HashMap::new();
+        let mut offers: Vec<Vec<Offer>> = vec![Vec::new(); rows.len()];
+        let mut outages: Vec<Vec<Shortage>> = vec![Vec::new(); rows.len()];
+        let position = |id: i64| rows.binary_search_by_key(&id, |r| r.id).ok();
+        for p in &prices {
+            if let (Some(i), Some(fuel)) = (position(p.station_id), Fuel::from_id(p.fuel.into())) {
+                offers[i].push(Offer { fuel, price: p.price, updated_at: p.updated_at, shortage: None });
+            }
+        }
+        for s in &shortages {
+            if let (Some(i), Some(fuel)) = (position(s.station_id), Fuel::from_id(s.fuel.into())) {
+                let kind = ShortageKind::from_db(&s.kind);
+                outages[i].push(Shortage { fuel, kind, since: s.since });
+                if let Some(o) = offers[i].iter_mut().find(|o| o.fuel == fuel) {
+                    o.shortage = Some(kind);
+                }
+            }
+        }
+        let stations: Vec<Station> = rows
+            .into_iter()
+            .zip(offers.into_iter().zip(outages))
+            .map(|(r, (mut prices, mut shortages))| {
+                prices.sort_by_key(|o| o.fuel.id());
+                shortages.sort_by_key(|s| s.fuel.id());
+                // Written by our own loader; unreadable, the station just matches no service.
+                let names = serde_json::from_str::<Vec<String>>(&r.services).unwrap_or_else(|e| {
+                    tracing::warn!(station = r.id, error = %e, "unreadable services JSON");
+                    Vec::new()
+                });
+                let ids = names
+                    .into_iter()
+                    .filter_map(|name| {
+                        if let Some(id) = service_ids.get(&name) {
+                            return Some(*id);
+                        }
+                        let id = u16::try_from(services.len()).ok()?;
+                        services.push(name.as_str().into());
+                        service_ids.insert(name, id);
+                        Some(id)
+                    })
+                    .collect();
+                Station {
+                    id: r.id,
+                    latitude: r.latitude,
+                    longitude: r.longitude,
+                    address: r.address.into(),
+                    city: r.city.into(),
+                    postcode: r.postcode.into(),
+                    department: r.department.into(),
+                    automate_24_24: r.automate_24_24,
+                    services: ids,
+                    prices: prices.into(),
+                    shortages: shortages.into(),
+                }
+            })
+            .collect();
+
+        let mut per_fuel: [Vec<(f64, f64, FuelEntry)>; 6] = Default::default();
+        for (i, s) in stations.iter().enumerate() {
+            // At most a few hundred thousand stations: fits a u32.
+            let station = i as u32;
+            for &offer in &s.prices {
+                per_fuel[slot(offer.fuel)].push((s.latitude, s.longitude, FuelEntry { station, offer }));
+            }
+        }
+        let by_fuel = per_fuel.map(Grid::new);
+        let priced = Grid::new(
+            stations
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.prices.is_empty())
+                .map(|(i, s)| (s.latitude, s.longitude, i as u32)),
+        );
+        let averages = latest_snapshot_at.map(|snapshot| {
+            let since = snapshot - AVERAGE_WINDOW_SECS;
+            let mut departments: HashMap<&str, Averager> = HashMap::new();
+            let mut national = Averager::default();
+            for s in &stations {
+                let dept = departments.entry(&*s.department).or_default();
+                for o in s.prices.iter().filter(|o| o.updated_at >= since) {
+                    national.add(o.fuel, o.price);
+                    dept.add(o.fuel, o.price);
+                }
+            }
+            Averages {
+                since,
+                national: national.finish(),
+                departments: departments.into_iter().map(|(d, a)| (Box::from(d), a.finish())).collect(),
+            }
+        });
+
+        let mut index =
+            PriceIndex { version, stations, services, by_fuel, priced, averages, stats: BuildStats::default() };
+        index.stats.stations = index.stations.len();
+        index.stats.prices = index.by_fuel.iter().map(Grid::len).sum();
+        index.stats.heap_bytes = index.heap_bytes();
+        index.stats.build = started.elapsed();
+        index
+    }
+
+    /// The id of the import this snapshot reflects (`None`: no import yet).
+    pub fn version(&self) -> Option<i64> {
+        self.version
+    }
+
+    pub fn stats(&self) -> BuildStats {
+        self.stats
+    }
+
+    /// Stations still in the feed, by id.
+    pub fn stations(&self) -> &[Station] {
+        &self.stations
+    }
+
+    pub fn station(&self, id: i64) -> Option<&Station> {
+        self.stations.binary_search_by_key(&id, |s| s.id).ok().map(|i| &self.stations[i])
+    }
+
+    /// The stations within `q.radius_km` of the point that sell `q.fuel` at a price updated
+    /// since `q.updated_since` and pass the filters, sorted by `q.order`, at most `q.limit`.
+    pub fn nearby(&self, q: &NearbyQuery<'_>) -> Vec<Hit<'_>> {
+        let service = match q.service {
+            Some(name) => match self.services.iter().position(|s| **s == *name) {
+                Some(id) => Some(id),
+                // Nobody offers it.
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        // The box is generous (it holds the whole circle), so it only saves distance
+        // computations; the exact distance decides.
+        let (min_lat, max_lat, min_lon, max_lon) = bounding_box(q.latitude, q.longitude, q.radius_km);
+        let mut hits: Vec<Hit<'_>> = self.by_fuel[slot(q.fuel)]
+            .within(min_lat, max_lat, min_lon, max_lon)
+            .filter(|e| {
+                let o = &e.item.offer;
+                o.updated_at >= q.updated_since && !(q.hide_shortages && o.shortage.is_some())
+            })
+            .filter_map(|e| {
+                let station = &self.stations[e.item.station as usize];
+                if q.only_24_24 && !station.automate_24_24 {
+                    return None;
+                }
+                if let Some(id) = service
+                    && !station.services.iter().any(|s| usize::from(*s) == id)
+                {
+                    return None;
+                }
+                let distance_km = haversine_km(q.latitude, q.longitude, e.lat, e.lon);
+                (distance_km <= q.radius_km).then_some(Hit { station, offer: e.item.offer, distance_km })
+            })
+            .collect();
+        let cmp = |a: &Hit<'_>, b: &Hit<'_>| {
+            let by_price = a.offer.price.cmp(&b.offer.price);
+            let by_distance = a.distance_km.total_cmp(&b.distance_km);
+            let first = match q.order {
+                Order::Price => by_price.then(by_distance),
+                Order::Distance => by_distance.then(by_price),
+            };
+            first.then(a.station.id.cmp(&b.station.id))
+        };
+        top(&mut hits, q.limit, cmp);
+        hits
+    }
+
+    /// The `n` stations with at least one current price nearest to a point, within `max_km`:
+    /// nearest first, then by id.
+    pub fn nearest(&self, lat: f64, lon: f64, n: usize, max_km: f64) -> Vec<(&Station, f64)> {
+        let (min_lat, max_lat, min_lon, max_lon) = bounding_box(lat, lon, max_km);
+        let mut found: Vec<(&Station, f64)> = self
+            .priced
+            .within(min_lat, max_lat, min_lon, max_lon)
+            .filter_map(|e| {
+                let d = haversine_km(lat, lon, e.lat, e.lon);
+                (d <= max_km).then(|| (&self.stations[e.item as usize], d))
+            })
+            .collect();
+        top(&mut found, n, |a, b| a.1.total_cmp(&b.1).then(a.0.id.cmp(&b.0.id)));
+        found
+    }
+
+    /// Average price per fuel of the prices updated at or after `since`, in one département
+    /// (`Some("92")`) or all of France (`None`), in fuel id order. Precomputed for the window
+    /// the station page uses; any other `since` (the page's clock moved ahead of this
+    /// snapshot, or no snapshot was ever imported) is computed here, in well under a
+    /// millisecond.
+    pub fn averages(&self, department: Option<&str>, since: i64) -> Cow<'_, [FuelAverage]> {
+        if let Some(a) = &self.averages
+            && a.since == since
+        {
+            return match department {
+                None => Cow::Borrowed(&a.national),
+                Some(d) => a.departments.get(d).map_or(Cow::Borrowed(&[]), |v| Cow::Borrowed(v)),
+            };
+        }
+        let mut acc = Averager::default();
+        for s in self.stations.iter().filter(|s| department.is_none_or(|d| *s.department == *d)) {
+            for o in s.prices.iter().filter(|o| o.updated_at >= since) {
+                acc.add(o.fuel, o.price);
+            }
+        }
+        Cow::Owned(acc.finish())
+    }
+
+    /// Heap memory held, in bytes (see [`BuildStats::heap_bytes`]).
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let stations: usize = self
+            .stations
+            .iter()
+            .map(|s| {
+                s.address.len()
+                    + s.city.len()
+                    + s.postcode.len()
+                    + s.department.len()
+                    + s.services.len() * size_of::<u16>()
+                    + s.prices.len() * size_of::<Offer>()
+                    + s.shortages.len() * size_of::<Shortage>()
+            })
+            .sum::<usize>()
+            + self.stations.capacity() * size_of::<Station>();
+        let services: usize =
+            self.services.iter().map(|s| s.len()).sum::<usize>() + self.services.capacity() * size_of::<Box<str>>();
+        let grids: usize = self.by_fuel.iter().map(Grid::heap_bytes).sum::<usize>() + self.priced.heap_bytes();
+        let averages = self.averages.as_ref().map_or(0, |a| {
+            let list = |v: &Vec<FuelAverage>| v.capacity() * size_of::<FuelAverage>();
+            list(&a.national)
+                + a.departments.iter().map(|(d, v)| d.len() + list(v)).sum::<usize>()
+                + a.departments.capacity() * (size_of::<Box<str>>() + size_of::<Vec<FuelAverage>>() + 1)
+        });
+        stations + services + grids + averages
+    }
+}
+
+/// Sorts `items` by `cmp` and keeps the first `n`: a partial selection first, so that a search
+/// with many matches and a small limit sorts only what it returns. `cmp` is a total order (ids
+/// break ties), so this is exactly a full sort and a truncation.
+fn top<T>(items: &mut Vec<T>, n: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if n == 0 {
+        items.clear();
+        return;
+    }
+    if items.len() > n {
+        items.select_nth_unstable_by(n - 1, &cmp);
+        items.truncate(n);
+    }
+    items.sort_unstable_by(cmp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::stations::{CurrentPriceRow, CurrentShortageRow, CurrentStationRow};
+
+    fn station(id: i64, lat: f64, lon: f64, dept: &str, services: &str) -> CurrentStationRow {
+        CurrentStationRow {
+            id,
+            latitude: lat,
+            longitude: lon,
+            address: format!("{id} rue"),
+            city: "VILLE".into(),
+            postcode: format!("{dept}000"),
+            department: dept.into(),
+            automate_24_24: id % 2 == 0,
+            services: services.into(),
+        }
+    }
+
+    fn price(station_id: i64, fuel: i16, price: i32, updated_at: i64) -> CurrentPriceRow {
+        CurrentPriceRow { station_id, fuel, price, updated_at }
+    }
+
+    fn sample() -> PriceIndex {
+        PriceIndex::build(CurrentData {
+            version: Some(7),
+            latest_snapshot_at: Some(1_000_000),
+            stations: vec![
+                station(3, 48.86, 2.35, "75", r#"["Toilettes publiques"]"#),
+                station(1, 48.85, 2.35, "75", "[]"),
+                station(2, 48.87, 2.36, "92", r#"["Boutique alimentaire","Toilettes publiques"]"#),
+                station(4, 43.30, 5.38, "13", "not json"),
+            ],
+            prices: vec![
+                price(1, 1, 1700, 1_000_000),
+                price(2, 1, 1700, 1_000_000),
+                price(3, 1, 1650, 1_000_000),
+                price(3, 5, 1750, 500_000),
+                price(4, 1, 1600, 1_000_000),
+                // Unknown fuel, unknown station: dropped.
+                price(1, 9, 1, 1),
+                price(99, 1, 1, 1),
+            ],
+            shortages: vec![
+                CurrentShortageRow { station_id: 3, fuel: 1, kind: "temporary".into(), since: Some(5) },
+                CurrentShortageRow { station_id: 1, fuel: 3, kind: "permanent".into(), since: None },
+            ],
+        })
+    }
+
+    fn query(fuel: Fuel) -> NearbyQuery<'static> {
+        NearbyQuery {
+            latitude: 48.85,
+            longitude: 2.35,
+            radius_km: 10.0,
+            fuel,
+            updated_since: 0,
+            hide_shortages: false,
+            only_24_24: false,
+            service: None,
+            order: Order::Price,
+            limit: 10,
+        }
+    }
+
+    fn ids(hits: &[Hit<'_>]) -> Vec<i64> {
+        hits.iter().map(|h| h.station.id).collect()
+    }
+
+    #[test]
+    fn nearby_filters_and_orders() {
+        let idx = sample();
+        assert_eq!(idx.version(), Some(7));
+        assert_eq!(idx.stats().stations, 4);
+        assert_eq!(idx.stats().prices, 5);
+        let q = query(Fuel::Gazole);
+        // 3 is cheapest; 1 and 2 share a price, 1 is nearer.
+        assert_eq!(ids(&idx.nearby(&q)), [3, 1, 2]);
+        assert_eq!(idx.nearby(&q)[0].offer.shortage, Some(ShortageKind::Temporary));
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { hide_shortages: true, ..q })), [1, 2]);
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { order: Order::Distance, ..q })), [1, 3, 2]);
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { only_24_24: true, ..q })), [2]);
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { service: Some("Toilettes publiques"), ..q })), [3, 2]);
+        assert!(idx.nearby(&NearbyQuery { service: Some("Toilettes"), ..q }).is_empty());
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { limit: 2, ..q })), [3, 1]);
+        assert!(idx.nearby(&NearbyQuery { limit: 0, ..q }).is_empty());
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { radius_km: 0.0, ..q })), [1]);
+        assert!(idx.nearby(&NearbyQuery { updated_since: 1_000_001, ..q }).is_empty());
+        assert_eq!(ids(&idx.nearby(&NearbyQuery { radius_km: 700.0, ..q })), [4, 3, 1, 2]);
+        let e10 = query(Fuel::E10);
+        assert_eq!(ids(&idx.nearby(&e10)), [3]);
+        assert!(idx.nearby(&NearbyQuery { updated_since: 500_001, ..e10 }).is_empty());
+        assert!(idx.nearby(&query(Fuel::SP98)).is_empty());
+    }
+
+    #[test]
+    fn nearest_and_lookup() {
+        let idx = sample();
+        let near: Vec<i64> = idx.nearest(48.85, 2.35, 2, 50.0).iter().map(|(s, _)| s.id).collect();
+        assert_eq!(near, [1, 3]);
+        assert_eq!(idx.nearest(48.85, 2.35, 10, 50.0).len(), 3);
+        assert_eq!(idx.station(4).map(|s| s.prices.len()), Some(1));
+        assert!(idx.station(99).is_none());
+        assert_eq!(idx.station(3).and_then(|s| s.price_of(Fuel::E10)).map(|o| o.price), Some(1750));
+        // A shortage of a fuel without a price is kept for the station page.
+        assert_eq!(
+            idx.station(1).map(|s| &*s.shortages),
+            Some(&[Shortage { fuel: Fuel::E85, kind: ShortageKind::Permanent, since: None }][..])
+        );
+    }
+
+    #[test]
+    fn averages_precomputed_or_not() {
+        let idx = sample();
+        let since = 1_000_000 - AVERAGE_WINDOW_SECS;
+        let national = idx.averages(None, since);
+        assert!(matches!(national, Cow::Borrowed(_)));
+        assert_eq!(
+            &*national,
+            [
+                FuelAverage { fuel: 1, average: 1662.5, stations: 4 },
+                FuelAverage { fuel: 5, average: 1750.0, stations: 1 }
+            ]
+        );
+        // Only the prices of the window: the old E10 is out.
+        let recent = idx.averages(None, 600_000);
+        assert!(matches!(recent, Cow::Owned(_)));
+        assert_eq!(&*recent, [FuelAverage { fuel: 1, average: 1662.5, stations: 4 }]);
+        assert_eq!(&*idx.averages(Some("92"), since), [FuelAverage { fuel: 1, average: 1700.0, stations: 1 }]);
+        assert_eq!(&*idx.averages(Some("92"), 600_000), [FuelAverage { fuel: 1, average: 1700.0, stations: 1 }]);
+        assert!(idx.averages(Some("2A"), since).is_empty());
+        assert!(PriceIndex::empty().averages(None, 0).is_empty());
+    }
+}

@@ -1,0 +1,445 @@
+//! Account pages without a session: register, log in, log out, and the "forgot" flows.
+//!
+//! Every form is a plain HTML form (works without JavaScript), protected by the CSRF middleware
+//! ([`crate::web::session`]). A failed form is shown again with the values typed (never the
+//! passwords) and each problem next to its field. Answers carry `Cache-Control: no-store`.
+
+use askama::Template;
+use axum::extract::{FromRequest, RawQuery, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::accounts::{AccountError, Field, FieldErrors, Registration};
+use crate::domain::Fuel;
+use crate::error::{AppError, HtmlError};
+use crate::state::AppState;
+use crate::web::i18n::{LANG_COOKIE, Lang};
+use crate::web::i18n_account::problem_text;
+use crate::web::routes::pages::{FuelOption, Layout, freshness, layout, render};
+use crate::web::session::{self, ClientIp, Viewer, safe_next};
+
+/// The fields of a posted form, in order (names may repeat: checkboxes).
+#[derive(Debug, Default, Clone)]
+pub struct FormData(pub Vec<(String, String)>);
+
+impl FormData {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn fuels(&self) -> Vec<Fuel> {
+        let mut v: Vec<Fuel> = self.all("fuel").filter_map(|s| s.parse().ok()).collect();
+        v.sort_by_key(|f| f.id());
+        v.dedup();
+        v
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        // The CSRF middleware already checked the type and capped the size.
+        let bytes = axum::body::to_bytes(req.into_body(), session::MAX_FORM_BYTES)
+            .await
+            .map_err(|_| (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+        Ok(FormData(url::form_urlencoded::parse(&bytes).into_owned().collect()))
+    }
+}
+
+/// Typed values and per-field messages of a form being shown again.
+#[derive(Debug, Default)]
+pub struct FormView {
+    pub values: Vec<(&'static str, String)>,
+    pub errors: Vec<(&'static str, String)>,
+}
+
+impl FormView {
+    pub fn v(&self, name: &str) -> &str {
+        self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn e(&self, name: &str) -> Option<&str> {
+        self.errors.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Keeps the listed fields of a posted form (never pass password fields here).
+    pub fn keep(form: &FormData, names: &[&'static str]) -> FormView {
+        FormView { values: names.iter().map(|n| (*n, form.get(n).to_owned())).collect(), errors: Vec::new() }
+    }
+
+    pub fn with_errors(mut self, lang: Lang, errors: &FieldErrors) -> FormView {
+        for (field, problem) in errors {
+            self.errors.push((field_name(*field), problem_text(lang, *field, problem)));
+        }
+        self
+    }
+}
+
+pub fn field_name(f: Field) -> &'static str {
+    match f {
+        Field::Username => "username",
+        Field::DisplayName => "display_name",
+        Field::Email => "email",
+        Field::Password => "password",
+        Field::Confirm => "confirm",
+        Field::Current => "current",
+        Field::Code => "code",
+    }
+}
+
+/// Account pages are never cached: they hold a CSRF token and personal data.
+pub fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// 303 See Other to `to` (after a POST, the browser GETs the target).
+pub fn see_other(to: &str) -> Response {
+    no_store(Redirect::to(to).into_response())
+}
+
+async fn page_layout(state: &AppState, lang: Lang, title: &str, nav: &'static str, here: &str) -> Layout {
+    // Freshness is decoration here: a failing query must not block logging in.
+    let f = freshness(state).await.unwrap_or_default();
+    layout(lang, format!("{title} — Carburoam"), nav, here.to_owned(), &f)
+}
+
+fn html(lang: Lang, r: Result<Response, AppError>) -> Response {
+    match r {
+        Ok(resp) => no_store(resp),
+        Err(e) => HtmlError(e, lang).into_response(),
+    }
+}
+
+/// An [`AccountError`] that is not a form problem, as an error page.
+fn fail(lang: Lang, e: AccountError) -> Response {
+    let err = match e {
+        AccountError::RateLimited(secs) => AppError::TooManyRequests(secs),
+        AccountError::Db(e) => AppError::Database(e),
+        AccountError::Internal(e) => AppError::Internal(e),
+        other => AppError::Internal(anyhow::anyhow!("unexpected account error: {other}")),
+    };
+    HtmlError(err, lang).into_response()
+}
+
+fn fuel_options(selected: &[Fuel]) -> Vec<FuelOption> {
+    Fuel::ALL.iter().map(|f| FuelOption { name: f.name(), selected: selected.contains(f) }).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register
+
+#[derive(Template)]
+#[template(path = "account/register.html")]
+pub struct RegisterPage {
+    pub l: Layout,
+    pub f: FormView,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+    pub fuels: Vec<FuelOption>,
+}
+
+pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Viewer) -> Response {
+    if viewer.user.is_some() {
+        return see_other("/me");
+    }
+    let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
+    html(
+        lang,
+        render(&RegisterPage {
+            l,
+            f: FormView::default(),
+            message: None,
+            message_is_error: false,
+            fuels: fuel_options(&[Fuel::E10, Fuel::Gazole]),
+        }),
+    )
+}
+
+fn l_title(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
+    crate::web::i18n_account::strings(lang)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+    let reg = Registration {
+        username: form.get("username"),
+        display_name: form.get("display_name"),
+        email: form.get("email"),
+        password: form.get("password"),
+        confirm: form.get("confirm"),
+        lang,
+        fuels: form.fuels(),
+    };
+    let now = crate::db::now();
+    match state.accounts.register(ip, &reg, now).await {
+        Ok(user_id) => {
+            // Sent in the background, never delaying the answer; the username only, no email.
+            state.notifier.notify(format!("New Carburoam user: {}", reg.username.trim()));
+            match state.accounts.start_session(user_id, false, now).await {
+                Ok(s) => login_response(&state, &s, lang, "/me/stations?msg=welcome"),
+                Err(e) => fail(lang, e),
+            }
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
+            let f = FormView::keep(&form, &["username", "display_name", "email"]).with_errors(lang, &errors);
+            let page = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
+            html(lang, render(&page).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+        }
+        Err(e) => fail(lang, e),
+    }
+}
+
+/// Sets the session cookie (and the language cookie to the account's language) and redirects.
+fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang, to: &str) -> Response {
+    let settings = &state.accounts.settings;
+    // The session was opened this instant: its cookie lives as long as its row.
+    let max_age = s.persistent.then_some(crate::accounts::SESSION_REMEMBER_SECS);
+    let mut resp = see_other(to);
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        session::set_cookie(settings, session::session_cookie_name(settings), &s.token, max_age),
+    );
+    h.append(header::SET_COOKIE, lang_cookie(lang));
+    resp
+}
+
+pub fn lang_cookie(lang: Lang) -> HeaderValue {
+    HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code()))
+        .unwrap_or_else(|_| HeaderValue::from_static("lang=fr; Path=/"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log in / out
+
+#[derive(Template)]
+#[template(path = "account/login.html")]
+pub struct LoginPage {
+    pub l: Layout,
+    pub f: FormView,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+    pub next: String,
+}
+
+fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let next = safe_next(query_param(&raw, "next").as_deref());
+    if viewer.user.is_some() {
+        return see_other(&next);
+    }
+    let a = l_title(lang);
+    let message = match query_param(&raw, "done").as_deref() {
+        Some("reset") => Some(a.reset_done.to_owned()),
+        Some("logout") => Some(a.logged_out.to_owned()),
+        Some("deleted") => Some(a.account_deleted.to_owned()),
+        _ => None,
+    };
+    let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
+    html(lang, render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next }))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+    let now = crate::db::now();
+    let next = safe_next(Some(form.get("next")));
+    let remember = form.get("remember") == "1";
+    let a = l_title(lang);
+    let message = match state.accounts.login(ip, form.get("login"), form.get("password"), now).await {
+        Ok(user_id) => {
+            let user_lang = crate::db::users::by_id(&state.db, user_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|u| Lang::parse(&u.lang))
+                .unwrap_or(lang);
+            return match state.accounts.start_session(user_id, remember, now).await {
+                Ok(s) => login_response(&state, &s, user_lang, &next),
+                Err(e) => fail(lang, e),
+            };
+        }
+        Err(AccountError::BadLogin) => a.bad_login.to_owned(),
+        Err(AccountError::Blocked(secs)) => a.login_blocked.replace("{s}", &secs.to_string()),
+        Err(AccountError::Disabled) => a.account_disabled.to_owned(),
+        Err(e) => return fail(lang, e),
+    };
+    let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
+    let f = FormView::keep(&form, &["login", "remember"]);
+    let page = LoginPage { l, f, message: Some(message), message_is_error: true, next };
+    html(lang, render(&page).map(|r| (axum::http::StatusCode::UNAUTHORIZED, r).into_response()))
+}
+
+pub async fn logout(State(state): State<AppState>, viewer: Viewer) -> Response {
+    if let Some(u) = &viewer.user
+        && let Err(e) = state.accounts.end_session(&u.token).await
+    {
+        tracing::warn!(error = %e, "could not delete a session at logout");
+    }
+    let settings = &state.accounts.settings;
+    let mut resp = see_other("/login?done=logout");
+    resp.headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(settings, session::session_cookie_name(settings), "", Some(0)));
+    resp
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forgot password / username
+
+#[derive(Template)]
+#[template(path = "account/forgot.html")]
+pub struct ForgotPage {
+    pub l: Layout,
+    pub f: FormView,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+    pub for_password: bool,
+    pub sent: bool,
+}
+
+async fn forgot_view(state: &AppState, lang: Lang, for_password: bool, sent: bool, f: FormView) -> Response {
+    let a = l_title(lang);
+    let (title, here) = if for_password {
+        (a.forgot_password_title, "/forgot-password")
+    } else {
+        (a.forgot_username_title, "/forgot-username")
+    };
+    let l = page_layout(state, lang, title, "login", here).await;
+    html(lang, render(&ForgotPage { l, f, message: None, message_is_error: false, for_password, sent }))
+}
+
+pub async fn forgot_password_page(State(state): State<AppState>, lang: Lang) -> Response {
+    forgot_view(&state, lang, true, false, FormView::default()).await
+}
+
+pub async fn forgot_username_page(State(state): State<AppState>, lang: Lang) -> Response {
+    forgot_view(&state, lang, false, false, FormView::default()).await
+}
+
+/// The same page whether or not an account exists: the lookup and the mail happen after the
+/// answer, in the background.
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> Response {
+    if form.get("email").trim().is_empty() {
+        return forgot_view(&state, lang, true, false, FormView::default()).await;
+    }
+    match state.accounts.forgot_password(ip, form.get("email"), crate::db::now()) {
+        Ok(()) => forgot_view(&state, lang, true, true, FormView::default()).await,
+        Err(e) => fail(lang, e),
+    }
+}
+
+pub async fn forgot_username(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> Response {
+    if form.get("email").trim().is_empty() {
+        return forgot_view(&state, lang, false, false, FormView::default()).await;
+    }
+    match state.accounts.forgot_username(ip, form.get("email")) {
+        Ok(()) => forgot_view(&state, lang, false, true, FormView::default()).await,
+        Err(e) => fail(lang, e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reset password
+
+#[derive(Template)]
+#[template(path = "account/reset.html")]
+pub struct ResetPage {
+    pub l: Layout,
+    pub f: FormView,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+}
+
+/// The link of the mail lands here with `login` and `code` filled in.
+pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> Response {
+    let f = FormView {
+        values: vec![
+            ("login", query_param(&raw, "login").unwrap_or_default()),
+            ("code", query_param(&raw, "code").unwrap_or_default()),
+        ],
+        errors: Vec::new(),
+    };
+    let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
+    html(lang, render(&ResetPage { l, f, message: None, message_is_error: false }))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn reset(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+    let now = crate::db::now();
+    let r = state
+        .accounts
+        .reset_password(ip, form.get("login"), form.get("code"), form.get("password"), form.get("confirm"), now)
+        .await;
+    match r {
+        Ok(_) => {
+            // Every session of the account ended, this browser's too.
+            let settings = &state.accounts.settings;
+            let mut resp = see_other("/login?done=reset");
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                session::set_cookie(settings, session::session_cookie_name(settings), "", Some(0)),
+            );
+            resp
+        }
+        Err(AccountError::Invalid(errors)) => {
+            let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
+            let f = FormView::keep(&form, &["login", "code"]).with_errors(lang, &errors);
+            let page = ResetPage { l, f, message: None, message_is_error: true };
+            html(lang, render(&page).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+        }
+        Err(e) => fail(lang, e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A short message page
+
+#[derive(Template)]
+#[template(path = "account/notice.html")]
+pub struct NoticePage {
+    pub l: Layout,
+    pub heading: String,
+    pub text: String,
+    pub link: String,
+    pub link_text: String,
+}
+
+pub async fn notice(state: &AppState, lang: Lang, heading: &str, text: &str, link: &str, link_text: &str) -> Response {
+    let l = page_layout(state, lang, heading, "", "/").await;
+    html(
+        lang,
+        render(&NoticePage {
+            l,
+            heading: heading.to_owned(),
+            text: text.to_owned(),
+            link: link.to_owned(),
+            link_text: link_text.to_owned(),
+        }),
+    )
+}

@@ -1,0 +1,512 @@
+//! The admin console (`/admin`): usage, the feed job and its runs, user support, backups.
+//!
+//! Only for signed-in users with the admin role; everyone else, signed in or not, gets the
+//! site's 404 page, so the console's existence is not advertised. The role is read from the
+//! database at every request (through the session lookup), so a revoked admin loses access at
+//! once. Typed actions only (buttons posting forms, CSRF-checked); no shell, no SQL.
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::admin::{Action, Actor, AdminError};
+use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
+use crate::error::{AppError, HtmlError};
+use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
+use crate::state::AppState;
+use crate::web::i18n::Lang;
+use crate::web::routes::account::{FormData, no_store, see_other};
+use crate::web::routes::pages::{Layout, freshness, layout, render};
+use crate::web::session::{SignedIn, Viewer};
+
+const DAY: i64 = 86_400;
+
+/// A signed-in admin. Anyone else: the 404 page.
+pub struct AdminUser(pub SignedIn);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = Lang::from_request_parts(parts, state).await.unwrap_or(Lang::Fr);
+        match parts.extensions.get::<Viewer>().and_then(|v| v.user.clone()) {
+            Some(u) if u.is_admin => Ok(AdminUser(u)),
+            _ => Err(HtmlError(AppError::not_found(format!("page {}", parts.uri.path())), lang).into_response()),
+        }
+    }
+}
+
+impl AdminUser {
+    fn actor(&self) -> Actor {
+        Actor { id: Some(self.0.user_id), name: self.0.username.clone() }
+    }
+}
+
+fn page(lang: Lang, r: Result<Response, AppError>) -> Response {
+    match r {
+        Ok(resp) => no_store(resp),
+        Err(e) => HtmlError(e, lang).into_response(),
+    }
+}
+
+fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn admin_layout(state: &AppState, lang: Lang, title: &str, here: &str) -> Result<Layout, AppError> {
+    let f = freshness(state).await?;
+    Ok(layout(lang, format!("{title} — Admin — Carburoam"), "admin", here.to_owned(), &f))
+}
+
+/// A bar of a small chart drawn with CSS (no script): a label, a value and its share of the max.
+pub struct Bar {
+    pub label: String,
+    pub value: i64,
+    pub second: i64,
+    pub percent: u32,
+    pub second_percent: u32,
+}
+
+fn bars(points: &[(String, i64, i64)]) -> Vec<Bar> {
+    let max = points.iter().map(|p| p.1.max(p.2)).max().unwrap_or(0).max(1);
+    points
+        .iter()
+        .map(|(label, a, b)| Bar {
+            label: label.clone(),
+            value: *a,
+            second: *b,
+            percent: ((a * 100) / max) as u32,
+            second_percent: ((b * 100) / max) as u32,
+        })
+        .collect()
+}
+
+fn day_label(lang: Lang, ts: i64) -> String {
+    let d = lang.datetime(ts);
+    // "5 juin 2026 à 00:00" → "5 juin 2026"
+    d.split([',', 'à']).next().unwrap_or(&d).trim().to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /admin
+
+#[derive(Template)]
+#[template(path = "admin/overview.html")]
+pub struct OverviewPage {
+    pub l: Layout,
+    pub u: q::Usage,
+    pub weeks: Vec<Bar>,
+    pub days: Vec<Bar>,
+    pub views_90: i64,
+    pub api_90: i64,
+    pub top: Vec<(String, bool, i64)>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
+    let r = async {
+        let now = crate::db::now();
+        let today = now - now.rem_euclid(DAY);
+        let since_day = today - 89 * DAY;
+        let db = &state.db;
+        let (u, weeks, days, top) = tokio::try_join!(
+            q::usage(db, now),
+            q::new_users_per_week(db, today - 26 * 7 * DAY),
+            usage::per_day(db, since_day),
+            usage::top_routes(db, since_day, 12),
+        )?;
+        let weeks: Vec<(String, i64, i64)> = weeks.iter().map(|(w, n)| (day_label(lang, *w), *n, 0)).collect();
+        let day_points: Vec<(String, i64, i64)> = days.iter().map(|(d, p, a)| (day_label(lang, *d), *p, *a)).collect();
+        let l = admin_layout(&state, lang, "Admin", "/admin").await?;
+        render(&OverviewPage {
+            l,
+            u,
+            weeks: bars(&weeks),
+            views_90: days.iter().map(|d| d.1).sum(),
+            api_90: days.iter().map(|d| d.2).sum(),
+            days: bars(&day_points),
+            top,
+        })
+    }
+    .await;
+    page(lang, r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /admin/etl, POST /admin/etl/run, GET /admin/etl/runs/{id}
+
+pub struct RunView {
+    pub id: i64,
+    pub started: String,
+    pub duration: String,
+    pub source: String,
+    pub trigger: String,
+    pub status: String,
+    pub changed: String,
+    pub rejected: i32,
+}
+
+#[derive(Template)]
+#[template(path = "admin/etl.html")]
+pub struct EtlPage {
+    pub l: Layout,
+    pub message: Option<&'static str>,
+    pub running: bool,
+    pub can_run: bool,
+    pub next_run: Option<String>,
+    pub counts: stations::Counts,
+    pub runs: Vec<RunView>,
+}
+
+fn duration(lang: Lang, r: &etl_runs::RunRow) -> String {
+    match r.finished_at {
+        Some(f) => {
+            let s = (f - r.started_at).max(0);
+            if s < 60 { format!("{s} s") } else { format!("{} min {} s", s / 60, s % 60) }
+        }
+        None => match lang {
+            Lang::Fr => "en cours".into(),
+            Lang::En => "running".into(),
+        },
+    }
+}
+
+fn source_name(s: &str) -> String {
+    s.rsplit('/').next().unwrap_or(s).chars().take(60).collect()
+}
+
+pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, RawQuery(raw): RawQuery) -> Response {
+    let r = async {
+        let db = &state.db;
+        let now = crate::db::now();
+        let (runs, counts, import, schedule) = tokio::try_join!(
+            etl_runs::recent(db, 50),
+            stations::counts(db),
+            leases::current(db, IMPORT_LEASE),
+            leases::current(db, SCHEDULE_LEASE),
+        )?;
+        let running = import.is_some_and(|l| l.is_live(now));
+        // The scheduler holds its lease for 90% of the interval: the next tick is at its expiry.
+        let next_run = schedule.filter(|l| l.is_live(now)).map(|l| lang.datetime(l.expires_at));
+        let message = match query_param(&raw, "msg").as_deref() {
+            Some("started") => Some(match lang {
+                Lang::Fr => "Import lancé : rechargez la page pour voir son résultat.",
+                Lang::En => "Import started: reload the page to see its result.",
+            }),
+            Some("busy") => Some(match lang {
+                Lang::Fr => "Un import est déjà en cours : réessayez quand il sera fini.",
+                Lang::En => "An import is already running: try again when it is done.",
+            }),
+            _ => None,
+        };
+        let runs = runs
+            .iter()
+            .map(|r| RunView {
+                id: r.id,
+                started: lang.datetime(r.started_at),
+                duration: duration(lang, r),
+                source: source_name(&r.source),
+                trigger: r.trigger.clone(),
+                status: r.status.clone(),
+                changed: format!(
+                    "{} / {} / {}",
+                    r.stations_new + r.stations_updated,
+                    r.prices_changed,
+                    r.history_added
+                ),
+                rejected: r.rejected,
+            })
+            .collect();
+        let l = admin_layout(&state, lang, "ETL", "/admin/etl").await?;
+        render(&EtlPage { l, message, running, can_run: state.etl.is_some(), next_run, counts, runs })
+    }
+    .await;
+    page(lang, r)
+}
+
+/// Starts one run in the background, unless one is going (another click, the scheduler, or
+/// another instance: the import lease says so).
+pub async fn run_now(State(state): State<AppState>, lang: Lang, admin: AdminUser) -> Response {
+    let Some(job) = state.etl.clone() else {
+        return HtmlError(AppError::bad_request("the feed job is not configured on this server"), lang).into_response();
+    };
+    let now = crate::db::now();
+    match leases::current(&state.db, IMPORT_LEASE).await {
+        Ok(Some(l)) if l.is_live(now) => return see_other("/admin/etl?msg=busy"),
+        Ok(_) => {}
+        Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
+    }
+    if let Err(e) = crate::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await {
+        return HtmlError(AppError::Database(e), lang).into_response();
+    }
+    tokio::spawn(async move {
+        match job.0.run_once("admin").await {
+            Ok(outcome) => tracing::info!(?outcome, "run started from the console finished"),
+            Err(e) => tracing::warn!(error = %e, "run started from the console failed"),
+        }
+    });
+    see_other("/admin/etl?msg=started")
+}
+
+#[derive(Template)]
+#[template(path = "admin/run.html")]
+pub struct RunPage {
+    pub l: Layout,
+    pub run: etl_runs::RunRow,
+    pub started: String,
+    pub finished: Option<String>,
+    pub duration: String,
+    pub snapshot: Option<String>,
+    pub log: Vec<String>,
+    pub rejections: Vec<etl_runs::RejectionRow>,
+}
+
+pub async fn run(State(state): State<AppState>, lang: Lang, _admin: AdminUser, Path(id): Path<String>) -> Response {
+    let r = async {
+        let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("run {id}")))?;
+        let db = &state.db;
+        let (run, rejections, log) =
+            tokio::try_join!(etl_runs::get(db, id), etl_runs::rejections(db, id), etl_runs::log(db, id))?;
+        let run = run.ok_or_else(|| AppError::not_found(format!("run {id}")))?;
+        let l = admin_layout(&state, lang, &format!("Run {id}"), &format!("/admin/etl/runs/{id}")).await?;
+        render(&RunPage {
+            l,
+            started: lang.datetime(run.started_at),
+            finished: run.finished_at.map(|t| lang.datetime(t)),
+            duration: duration(lang, &run),
+            snapshot: run.snapshot_at.map(|t| lang.datetime(t)),
+            log: log.map(|l| l.lines().map(str::to_owned).collect()).unwrap_or_default(),
+            rejections,
+            run,
+        })
+    }
+    .await;
+    page(lang, r)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct UsersPage {
+    pub l: Layout,
+    pub q: String,
+    pub users: Vec<q::UserListRow>,
+    pub audit: Vec<AuditView>,
+}
+
+pub struct AuditView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub target_id: Option<i64>,
+}
+
+fn audit_views(lang: Lang, rows: Vec<audit::AuditRow>) -> Vec<AuditView> {
+    rows.into_iter()
+        .map(|a| AuditView {
+            at: lang.datetime(a.at),
+            actor: a.actor,
+            action: a.action,
+            target: a.target.unwrap_or_default(),
+            target_id: a.target_id,
+        })
+        .collect()
+}
+
+pub async fn users(State(state): State<AppState>, lang: Lang, _admin: AdminUser, RawQuery(raw): RawQuery) -> Response {
+    let r = async {
+        let q = query_param(&raw, "q").unwrap_or_default();
+        let (users, audit) = tokio::try_join!(q::search_users(&state.db, &q, 100), audit::recent(&state.db, None, 30))?;
+        let l = admin_layout(&state, lang, "Users", "/admin/users").await?;
+        render(&UsersPage { l, q, users, audit: audit_views(lang, audit) })
+    }
+    .await;
+    page(lang, r)
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+pub struct UserPage {
+    pub l: Layout,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+    pub user: users::UserRow,
+    pub created: String,
+    pub last_login: Option<String>,
+    pub stations: usize,
+    pub sessions: usize,
+    pub audit: Vec<AuditView>,
+    pub is_self: bool,
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    lang: Lang,
+    admin: AdminUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let r = async {
+        let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("user {id}")))?;
+        let db = &state.db;
+        let user = users::by_id(db, id).await?.ok_or_else(|| AppError::not_found(format!("user {id}")))?;
+        let (stations, sessions, audit) = tokio::try_join!(
+            crate::db::favourites::list(db, id),
+            crate::db::sessions::for_user(db, id),
+            audit::recent(db, Some(id), 50),
+        )?;
+        let now = crate::db::now();
+        let (message, message_is_error) = match query_param(&raw, "msg").as_deref() {
+            Some(m) => action_message(lang, m),
+            None => (None, false),
+        };
+        let l = admin_layout(&state, lang, &user.username, &format!("/admin/users/{id}")).await?;
+        render(&UserPage {
+            l,
+            message,
+            message_is_error,
+            created: lang.datetime(user.created_at),
+            last_login: user.last_login_at.map(|t| lang.datetime(t)),
+            stations: stations.len(),
+            sessions: sessions.iter().filter(|s| s.expires_at > now).count(),
+            audit: audit_views(lang, audit),
+            is_self: admin.0.user_id == id,
+            user,
+        })
+    }
+    .await;
+    page(lang, r)
+}
+
+fn action_message(lang: Lang, code: &str) -> (Option<String>, bool) {
+    let fr = lang == Lang::Fr;
+    let (text, err) = match code {
+        "send-reset" => (if fr { "Code de réinitialisation envoyé." } else { "Reset code sent." }, false),
+        "disable" => (if fr { "Compte désactivé et déconnecté." } else { "Account disabled and logged out." }, false),
+        "enable" => (if fr { "Compte réactivé." } else { "Account enabled." }, false),
+        "grant-admin" => (if fr { "Rôle admin accordé." } else { "Admin role granted." }, false),
+        "revoke-admin" => (if fr { "Rôle admin retiré." } else { "Admin role revoked." }, false),
+        "last-admin" => (
+            if fr { "Refusé : c’est le dernier admin actif." } else { "Refused: this is the last active admin." },
+            true,
+        ),
+        "reset-not-sent" => (
+            if fr {
+                "Non envoyé : compte désactivé, ou 3 codes déjà envoyés dans l’heure."
+            } else {
+                "Not sent: the account is disabled, or got 3 codes in the last hour."
+            },
+            true,
+        ),
+        _ => return (None, false),
+    };
+    (Some(text.to_owned()), err)
+}
+
+/// `POST /admin/users/{id}/{action}`: one typed action on one account.
+pub async fn user_action(
+    State(state): State<AppState>,
+    lang: Lang,
+    admin: AdminUser,
+    Path((id, action)): Path<(String, String)>,
+    _form: FormData,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return HtmlError(AppError::not_found(format!("user {id}")), lang).into_response();
+    };
+    let action = match action.as_str() {
+        "send-reset" => Action::SendReset,
+        "disable" => Action::Disable,
+        "enable" => Action::Enable,
+        "delete" => Action::Delete,
+        "grant-admin" => Action::Grant,
+        "revoke-admin" => Action::Revoke,
+        other => return HtmlError(AppError::not_found(format!("action {other}")), lang).into_response(),
+    };
+    match crate::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
+        Ok(_) if action == Action::Delete => see_other("/admin/users"),
+        Ok(_) => see_other(&format!("/admin/users/{id}?msg={}", action.as_str())),
+        Err(AdminError::LastAdmin) => see_other(&format!("/admin/users/{id}?msg=last-admin")),
+        Err(AdminError::ResetNotSent) => see_other(&format!("/admin/users/{id}?msg=reset-not-sent")),
+        Err(AdminError::NoSuchUser) => HtmlError(AppError::not_found(format!("user {id}")), lang).into_response(),
+        Err(e) => HtmlError(AppError::Internal(anyhow::anyhow!("{e}")), lang).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups
+
+#[derive(Template)]
+#[template(path = "admin/backups.html")]
+pub struct BackupsPage {
+    pub l: Layout,
+    pub sqlite: bool,
+    pub dir: Option<String>,
+    pub files: Vec<(String, String, String)>,
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    } else {
+        format!("{} KiB", bytes / 1024)
+    }
+}
+
+pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
+    let r = async {
+        let files = match &state.backup_dir {
+            Some(dir) => crate::backup::list_backups(dir)
+                .await
+                .into_iter()
+                .map(|b| (b.name, size(b.size), lang.datetime(b.created)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let l = admin_layout(&state, lang, "Backups", "/admin/backups").await?;
+        render(&BackupsPage {
+            l,
+            sqlite: matches!(state.db, crate::db::Db::Sqlite(_)),
+            dir: state.backup_dir.as_ref().map(|d| d.display().to_string()),
+            files,
+        })
+    }
+    .await;
+    page(lang, r)
+}
+
+/// A consistent copy of the SQLite database made now (`VACUUM INTO`), downloaded, then deleted
+/// from the server's temporary folder.
+pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: AdminUser) -> Response {
+    if !matches!(state.db, crate::db::Db::Sqlite(_)) {
+        return HtmlError(AppError::bad_request("on PostgreSQL, back up with pg_dump"), lang).into_response();
+    }
+    let r = async {
+        let dir = tempfile::tempdir().map_err(|e| AppError::Internal(e.into()))?;
+        let name = format!("carburoam-{}.db", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+        let path = dir.path().join(&name);
+        crate::backup::write_backup(&state.db, &path).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+        let bytes = tokio::fs::read(&path).await.map_err(|e| AppError::Internal(e.into()))?;
+        crate::admin::record(&state.accounts, &admin.actor(), Action::Backup, None, Some(&name), crate::db::now())
+            .await?;
+        let mut resp = no_store(bytes.into_response());
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.sqlite3"));
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        Ok(resp)
+    }
+    .await;
+    match r {
+        Ok(resp) => resp,
+        Err(e) => HtmlError(e, lang).into_response(),
+    }
+}

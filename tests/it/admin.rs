@@ -1,0 +1,237 @@
+//! The admin console over HTTP, and the `admin` command line, on both backends.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use carburoam::db::Db;
+use carburoam::feed::load::import_file;
+use tokio::io::AsyncWriteExt;
+
+use crate::app::{TestApp, spawn_app_with_mail};
+use crate::db_test;
+use crate::helpers::fixture;
+use crate::smtp::{SmtpSink, find_code};
+
+const PASSWORD: &str = "plume cerise fenêtre 42";
+
+async fn setup(db: &Db) -> (TestApp, SmtpSink) {
+    import_file(db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");
+    import_file(db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import b");
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with_mail(db.clone(), Some(sink.settings())).await;
+    (app, sink)
+}
+
+fn browser(app: &TestApp) -> TestApp {
+    TestApp {
+        address: app.address.clone(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("client"),
+        db: app.db.clone(),
+    }
+}
+
+async fn register(app: &TestApp, username: &str) -> i64 {
+    let email = format!("{username}@example.org");
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("username", username),
+                ("display_name", username),
+                ("email", &email),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    carburoam::db::users::by_login(&app.db, username).await.expect("query").expect("user").id
+}
+
+const ADMIN_PAGES: [&str; 7] = [
+    "/admin",
+    "/admin/etl",
+    "/admin/etl/runs/1",
+    "/admin/users",
+    "/admin/users/1",
+    "/admin/backups",
+    "/admin/backups/download",
+];
+
+db_test!(only_admins_see_the_console, |t| {
+    let (app, _sink) = setup(&t.db).await;
+    let anonymous = browser(&app);
+    let user = browser(&app);
+    register(&user, "nadia").await;
+    for who in [&anonymous, &user] {
+        for path in ADMIN_PAGES {
+            let r = who.get(path).await;
+            assert_eq!(r.status, 404, "{path}");
+            assert!(r.text.contains("Page introuvable") || r.text.contains("introuvable"), "{path}: a real 404 page");
+        }
+        for path in ["/admin/etl/run", "/admin/users/1/delete", "/admin/users/1/grant-admin"] {
+            assert_eq!(who.post_form(path, &[]).await.status, 404, "{path}");
+        }
+    }
+    assert!(!user.get("/me").await.text.contains("href=\"/admin\""), "no admin link for users");
+});
+
+db_test!(console_figures_runs_and_user_support, |t| {
+    let (app, sink) = setup(&t.db).await;
+    let admin_id = register(&app, "root").await;
+    carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
+    let user = browser(&app);
+    let user_id = register(&user, "lucie").await;
+    user.post_form("/me/stations/add", &[("station_id", "92330002")]).await;
+
+    let r = app.get("/admin").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("data-testid=\"users-total\">2<"), "{}", r.text);
+    assert!(app.get("/me").await.text.contains("href=\"/admin\""));
+
+    // Runs: the two imports of the fixtures, each with its page, log and rejections.
+    let r = app.get("/admin/etl").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("href=\"/admin/etl/runs/1\"") && r.text.contains("href=\"/admin/etl/runs/2\""));
+    let run = app.get("/admin/etl/runs/1").await;
+    assert_eq!(run.status, 200);
+    assert!(run.text.contains("data-testid=\"run-log\""), "{}", run.text);
+    assert!(run.text.contains("received "), "the log says what was read");
+    assert_eq!(app.get("/admin/etl/runs/999").await.status, 404);
+    // No job on this test server: "Run now" is refused with a clear error.
+    assert_eq!(app.post_form("/admin/etl/run", &[]).await.status, 400);
+
+    // Search, then support actions, each in the audit log.
+    let r = app.get("/admin/users?q=LUC").await;
+    assert!(r.text.contains(&format!("href=\"/admin/users/{user_id}\"")));
+    assert!(!r.text.contains("argon2"), "never a password hash");
+    let r = app.post_form(&format!("/admin/users/{user_id}/send-reset"), &[]).await;
+    assert_eq!(r.status, 303);
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec!["lucie@example.org".to_owned()]);
+    assert!(find_code(&mail.text).is_some());
+    let page = app.get(&format!("/admin/users/{user_id}")).await;
+    assert!(page.text.contains("<code>send-reset</code>"), "{}", page.text);
+    assert!(page.text.contains("<td>root</td>"));
+
+    // Disable: logged out at once and refused at login; enable again.
+    assert_eq!(user.get("/me").await.status, 200);
+    app.post_form(&format!("/admin/users/{user_id}/disable"), &[]).await;
+    assert_eq!(user.get("/me").await.status, 303);
+    let r = user.post_form("/login", &[("login", "lucie"), ("password", PASSWORD)]).await;
+    assert!(r.text.contains("désactivé"), "{}", r.text);
+    app.post_form(&format!("/admin/users/{user_id}/enable"), &[]).await;
+    assert_eq!(user.post_form("/login", &[("login", "lucie"), ("password", PASSWORD)]).await.status, 303);
+
+    // Grant, then the last admin cannot be revoked or deleted.
+    app.post_form(&format!("/admin/users/{user_id}/grant-admin"), &[]).await;
+    assert_eq!(user.get("/admin").await.status, 200, "the role applies at the next request");
+    app.post_form(&format!("/admin/users/{user_id}/revoke-admin"), &[]).await;
+    assert_eq!(user.get("/admin").await.status, 404);
+    let r = user.post_form(&format!("/admin/users/{admin_id}/revoke-admin"), &[]).await;
+    assert_eq!(r.status, 404, "a former admin cannot act");
+    let r = app.post_form(&format!("/admin/users/{admin_id}/revoke-admin"), &[]).await;
+    assert_eq!(r.header("location"), format!("/admin/users/{admin_id}?msg=last-admin"));
+
+    // Delete: gone, and the audit log keeps the name.
+    app.post_form(&format!("/admin/users/{user_id}/delete"), &[]).await;
+    assert_eq!(app.get(&format!("/admin/users/{user_id}")).await.status, 404);
+    let log = app.get("/admin/users").await;
+    for action in ["send-reset", "disable", "enable", "grant-admin", "revoke-admin", "delete"] {
+        assert!(log.text.contains(&format!("<code>{action}</code>")), "{action}");
+    }
+    assert!(log.text.contains(">lucie<"));
+});
+
+db_test!(backups_page_and_download, |t| {
+    let (app, _sink) = setup(&t.db).await;
+    let admin_id = register(&app, "root").await;
+    carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
+    let r = app.get("/admin/backups").await;
+    assert_eq!(r.status, 200);
+    let r = app.get("/admin/backups/download").await;
+    match &t.db {
+        Db::Sqlite(_) => {
+            assert_eq!(r.status, 200);
+            assert!(r.header("content-disposition").contains("attachment"));
+            assert!(r.text.starts_with("SQLite format 3"), "a SQLite file");
+        }
+        Db::Postgres(_) => {
+            assert_eq!(r.status, 400);
+            assert!(r.text.contains("pg_dump"));
+        }
+    }
+});
+
+/// `carburoam admin …` on the real binary.
+async fn cli(db_url: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_carburoam"));
+    cmd.arg("admin").args(args).args(["--database", db_url]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn carburoam");
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).await.expect("stdin");
+        }
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("admin command finished")
+        .expect("output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+db_test!(admin_command_line, |t| {
+    let (app, sink) = setup(&t.db).await;
+    let url = t.url.clone();
+    let (ok, out, err) = cli(&url, &["create", "chief", "--email", "chief@example.org"], Some("short\n"), &[]).await;
+    assert!(!ok && err.contains("at least 10 characters"), "{out}{err}");
+    let (ok, out, err) =
+        cli(&url, &["create", "chief", "--email", "chief@example.org"], Some(&format!("{PASSWORD}\n")), &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("created admin chief"));
+    // The new admin logs in and reaches the console.
+    let b = browser(&app);
+    assert_eq!(b.post_form("/login", &[("login", "chief"), ("password", PASSWORD)]).await.status, 303);
+    assert_eq!(b.get("/admin").await.status, 200);
+
+    register(&browser(&app), "deputy").await;
+    let (ok, _, err) = cli(&url, &["grant", "deputy"], None, &[]).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&url, &["revoke", "deputy"], None, &[]).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&url, &["grant", "ghost"], None, &[]).await;
+    assert!(!ok && err.contains("no account named"), "{err}");
+    let (ok, _, err) = cli(&url, &["revoke", "chief"], None, &[]).await;
+    assert!(!ok && err.contains("last active admin"), "{err}");
+
+    // reset-password mails the code through the configured SMTP server.
+    let smtp = sink.settings();
+    let env = [
+        ("CARBUROAM_SMTP_HOST", smtp.host.clone()),
+        ("CARBUROAM_SMTP_PORT", smtp.port.to_string()),
+        ("CARBUROAM_SMTP_TLS", "none".to_owned()),
+        ("CARBUROAM_PUBLIC_URL", app.address.clone()),
+    ];
+    let (ok, out, err) = cli(&url, &["reset-password", "deputy"], None, &env).await;
+    assert!(ok, "{out}{err}");
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec!["deputy@example.org".to_owned()]);
+    assert!(find_code(&mail.text).is_some());
+    let audit = carburoam::db::audit::recent(&t.db, None, 10).await.expect("audit");
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["send-reset", "revoke-admin", "grant-admin", "create"]);
+    assert!(audit.iter().all(|a| a.actor.starts_with("cli")));
+});
