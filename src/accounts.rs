@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::auth::rate_limit::{Action, RateKey, RateLimiter};
 use crate::auth::{password, secret};
 use crate::db::{Db, email_changes, favourites, reset_codes, sessions, users};
-use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username};
+use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username, rfc3339};
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
 use crate::web::i18n::Lang;
 
@@ -555,12 +555,6 @@ impl Accounts {
             },
         }))
     }
-}
-
-fn rfc3339(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// The export document (`/me/export`): every stored fact about the user, no secret digests.

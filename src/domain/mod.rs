@@ -13,4 +13,4 @@ pub use account::{
 pub use fuel::{Fuel, UnknownFuel};
 pub use price::{Price, PriceError};
 pub use station::{DayHours, OpeningHours, RoadType, ShortageKind, StationId, TimeSlot};
-pub use time::{ParisTimeError, paris_local_to_utc};
+pub use time::{ParisTimeError, paris_local_to_utc, rfc3339};

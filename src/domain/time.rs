@@ -7,6 +7,11 @@ pub enum ParisTimeError {
     Malformed(String),
 }
 
+/// Unix seconds as an RFC 3339 UTC timestamp (`2026-06-05T10:10:00Z`); empty when out of range.
+pub fn rfc3339(ts: i64) -> String {
+    DateTime::from_timestamp(ts, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}
+
 /// Converts the feed's `maj` (Europe/Paris wall-clock time, no zone) to UTC.
 ///
 /// DST rules come from the tz database (chrono-tz). In the autumn hour that happens twice

@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod cache;
 pub mod extract;
+pub mod form;
 pub mod i18n;
 pub mod i18n_account;
 pub mod metrics;
@@ -106,10 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(me::dashboard))
         .route("/me/stations", get(me::my_stations))
         .route("/me/stations/add", post(me::add_station))
-        .route("/me/stations/{id}/rename", post(me::rename_station))
-        .route("/me/stations/{id}/remove", post(me::remove_station))
-        .route("/me/stations/{id}/up", post(me::move_up))
-        .route("/me/stations/{id}/down", post(me::move_down))
+        .route("/me/stations/{id}/{action}", post(me::station_action))
         .route("/me/profile", get(me::profile_page).post(me::save_profile))
         .route("/me/email", post(me::change_email))
         .route("/me/email/confirm", get(me::confirm_email))

@@ -44,19 +44,6 @@ async fn login(app: &TestApp, who: &str, password: &str) -> Reply {
     app.post_form("/login", &[("login", who), ("password", password)]).await
 }
 
-/// A second browser on the same server (its own cookies).
-fn other_browser(app: &TestApp) -> TestApp {
-    TestApp {
-        address: app.address.clone(),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .expect("client"),
-        db: app.db.clone(),
-    }
-}
-
 fn set_cookies(r: &Reply) -> Vec<String> {
     r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
 }
@@ -102,7 +89,7 @@ db_test!(register_validates_then_logs_in, |t| {
     assert_eq!(me.header("cache-control"), "no-store");
 
     // Names and addresses are unique without regard to case.
-    let other = other_browser(&app);
+    let other = app.browser();
     let r = register(&other, "ELISE", "someone@example.org").await;
     assert_eq!(r.status, 422);
     assert!(r.text.contains("Cet identifiant est déjà pris"));
@@ -120,7 +107,7 @@ db_test!(register_validates_then_logs_in, |t| {
 db_test!(login_sessions_and_logout, |t| {
     let (app, _sink) = setup(&t.db).await;
     register(&app, "marc", "marc@example.org").await;
-    let b = other_browser(&app);
+    let b = app.browser();
     // Unknown account and wrong password: the same answer.
     let unknown = login(&b, "nobody", PASSWORD).await;
     let wrong = login(&b, "marc", "not the password at all").await;
@@ -149,7 +136,7 @@ db_test!(login_sessions_and_logout, |t| {
     };
     assert!(ids.iter().all(|(h,)| *h != secret));
     // Open redirects are not followed.
-    let c2 = other_browser(&app);
+    let c2 = app.browser();
     let r = c2.post_form("/login", &[("login", "marc"), ("password", PASSWORD), ("next", "//evil.example/x")]).await;
     assert_eq!(r.header("location"), "/me");
     // Logout ends the session in the database too.
@@ -172,7 +159,7 @@ db_test!(csrf_and_origin_are_checked, |t| {
     let r = app.send(app.client.post(app.url("/login")).form(&[("login", "x"), ("password", "y")])).await;
     assert_eq!(r.status, 403);
     // Another browser's token (not matching this browser's cookie): refused.
-    let other = other_browser(&app);
+    let other = app.browser();
     let foreign = other.csrf().await;
     let r = app
         .send(app.client.post(app.url("/login")).form(&[("csrf", foreign.as_str()), ("login", "x"), ("password", "y")]))
@@ -220,7 +207,7 @@ db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
         accounts.login(ip(11), "paul", "wrong password!", now + 31).await,
         Err(AccountError::Blocked(60))
     ));
-    let b = other_browser(&app);
+    let b = app.browser();
     let r = login(&b, "paul", PASSWORD).await;
     assert_eq!(r.status, 401);
     assert!(r.text.contains("Trop de tentatives pour ce compte : réessayez dans"), "{}", r.text);
@@ -238,8 +225,8 @@ fn accounts_of(app: &TestApp) -> Accounts {
 db_test!(password_reset_by_mailed_code, |t| {
     let (app, sink) = setup(&t.db).await;
     register(&app, "lea", "lea@example.org").await;
-    register(&other_browser(&app), "tom", "tom@example.org").await;
-    let b = other_browser(&app);
+    register(&app.browser(), "tom", "tom@example.org").await;
+    let b = app.browser();
     // Unknown address: the same page, and no mail.
     let unknown = b.post_form("/forgot-password", &[("email", "ghost@example.org")]).await;
     sink.none_within(Duration::from_millis(500)).await;
@@ -363,7 +350,7 @@ db_test!(reset_codes_expire_and_die_after_five_tries, |t| {
 db_test!(forgot_username_mails_it, |t| {
     let (app, sink) = setup(&t.db).await;
     register(&app, "Camille_R", "camille@example.org").await;
-    let b = other_browser(&app);
+    let b = app.browser();
     let r = b.post_form("/forgot-username", &[("email", "Camille@Example.org")]).await;
     assert_eq!(r.status, 200);
     let mail = sink.next().await;
@@ -397,7 +384,7 @@ db_test!(stations_are_private_to_their_user, |t| {
     assert!(order[0] < order[1] && order[1] < order[2], "reordered: {order:?}");
 
     // Someone else follows the same station under their own name, and cannot touch Anna's.
-    let b = other_browser(&app);
+    let b = app.browser();
     register(&b, "bruno", "bruno@example.org").await;
     assert_eq!(b.post_form("/me/stations/add", &[("station_id", "92330002")]).await.status, 303);
     assert_eq!(b.post_form("/me/stations/92330002/rename", &[("name", "Chez Bruno")]).await.status, 303);
@@ -414,7 +401,7 @@ db_test!(stations_are_private_to_their_user, |t| {
     assert!(dash.text.contains("data-testid=\"fuel-Gazole\""), "{}", dash.text);
     assert!(dash.text.contains("data-testid=\"saving-amount\""), "{}", dash.text);
     // Not logged in: the add button of a station page leads to the login page, back to the station.
-    let anon = other_browser(&app);
+    let anon = app.browser();
     let r = anon.post_form("/me/stations/add", &[("station_id", "92330002")]).await;
     assert_eq!(r.header("location"), "/login?next=%2Fstations%2F92330002");
 });
@@ -422,7 +409,7 @@ db_test!(stations_are_private_to_their_user, |t| {
 db_test!(profile_password_email_export_delete, |t| {
     let (app, sink) = setup(&t.db).await;
     register(&app, "ines", "ines@example.org").await;
-    let other_session = other_browser(&app);
+    let other_session = app.browser();
     assert_eq!(login(&other_session, "ines", PASSWORD).await.status, 303);
 
     let r = app
@@ -482,7 +469,7 @@ db_test!(profile_password_email_export_delete, |t| {
         let sql: &'static str = Box::leak(format!("SELECT COUNT(*) FROM {table}").into_boxed_str());
         assert_eq!(count(&t.db, sql).await, 0, "{table}");
     }
-    assert_eq!(login(&other_browser(&app), "ines", NEW_PASSWORD).await.status, 401);
+    assert_eq!(login(&app.browser(), "ines", NEW_PASSWORD).await.status, 401);
 });
 
 db_test!(no_timing_oracle_on_usernames, |t| {
@@ -555,7 +542,7 @@ async fn no_secret_reaches_the_logs() {
     assert_eq!(r.status, 303, "{}", r.text);
     let session = set_cookies(&r).into_iter().find(|c| c.starts_with("carburoam_session=")).expect("cookie");
     let session = session.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_owned()).expect("v");
-    let b = other_browser(&app);
+    let b = app.browser();
     login(&b, "sacha", "a wrong password here").await;
     b.post_form("/forgot-password", &[("email", "sacha@example.org")]).await;
     let mail = sink.next().await;

@@ -22,18 +22,6 @@ async fn setup(db: &Db) -> (TestApp, SmtpSink) {
     (app, sink)
 }
 
-fn browser(app: &TestApp) -> TestApp {
-    TestApp {
-        address: app.address.clone(),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .expect("client"),
-        db: app.db.clone(),
-    }
-}
-
 async fn register(app: &TestApp, username: &str) -> i64 {
     let email = format!("{username}@example.org");
     let r = app
@@ -64,8 +52,8 @@ const ADMIN_PAGES: [&str; 7] = [
 
 db_test!(only_admins_see_the_console, |t| {
     let (app, _sink) = setup(&t.db).await;
-    let anonymous = browser(&app);
-    let user = browser(&app);
+    let anonymous = app.browser();
+    let user = app.browser();
     register(&user, "nadia").await;
     for who in [&anonymous, &user] {
         for path in ADMIN_PAGES {
@@ -84,7 +72,7 @@ db_test!(console_figures_runs_and_user_support, |t| {
     let (app, sink) = setup(&t.db).await;
     let admin_id = register(&app, "root").await;
     carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
-    let user = browser(&app);
+    let user = app.browser();
     let user_id = register(&user, "lucie").await;
     user.post_form("/me/stations/add", &[("station_id", "92330002")]).await;
 
@@ -203,11 +191,11 @@ db_test!(admin_command_line, |t| {
     assert!(ok, "{out}{err}");
     assert!(out.contains("created admin chief"));
     // The new admin logs in and reaches the console.
-    let b = browser(&app);
+    let b = app.browser();
     assert_eq!(b.post_form("/login", &[("login", "chief"), ("password", PASSWORD)]).await.status, 303);
     assert_eq!(b.get("/admin").await.status, 200);
 
-    register(&browser(&app), "deputy").await;
+    register(&app.browser(), "deputy").await;
     let (ok, _, err) = cli(&url, &["grant", "deputy"], None, &[]).await;
     assert!(ok, "{err}");
     let (ok, _, err) = cli(&url, &["revoke", "deputy"], None, &[]).await;

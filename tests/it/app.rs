@@ -79,6 +79,19 @@ impl TestApp {
         self.send(self.client.get(self.url(path))).await
     }
 
+    /// Another browser on the same server: its own cookies (session, CSRF token).
+    pub fn browser(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("HTTP client"),
+            db: self.db.clone(),
+        }
+    }
+
     /// The CSRF token the site gave this client (from a page's hidden field).
     pub async fn csrf(&self) -> String {
         let page = self.get("/forgot-password").await;

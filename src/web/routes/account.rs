@@ -5,115 +5,23 @@
 //! passwords) and each problem next to its field. Answers carry `Cache-Control: no-store`.
 
 use askama::Template;
-use axum::extract::{FromRequest, RawQuery, Request, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
-use crate::accounts::{AccountError, Field, FieldErrors, Registration};
+use crate::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
 use crate::error::{AppError, HtmlError};
 use crate::state::AppState;
+use crate::web::form::{FormData, FormView, clear_session, page, query_param, see_other};
 use crate::web::i18n::{LANG_COOKIE, Lang};
-use crate::web::i18n_account::problem_text;
 use crate::web::routes::pages::{FuelOption, Layout, freshness, layout, render};
 use crate::web::session::{self, ClientIp, Viewer, safe_next};
-
-/// The fields of a posted form, in order (names may repeat: checkboxes).
-#[derive(Debug, Default, Clone)]
-pub struct FormData(pub Vec<(String, String)>);
-
-impl FormData {
-    pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    pub fn fuels(&self) -> Vec<Fuel> {
-        let mut v: Vec<Fuel> = self.all("fuel").filter_map(|s| s.parse().ok()).collect();
-        v.sort_by_key(|f| f.id());
-        v.dedup();
-        v
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for FormData {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        // The CSRF middleware already checked the type and capped the size.
-        let bytes = axum::body::to_bytes(req.into_body(), session::MAX_FORM_BYTES)
-            .await
-            .map_err(|_| (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
-        Ok(FormData(url::form_urlencoded::parse(&bytes).into_owned().collect()))
-    }
-}
-
-/// Typed values and per-field messages of a form being shown again.
-#[derive(Debug, Default)]
-pub struct FormView {
-    pub values: Vec<(&'static str, String)>,
-    pub errors: Vec<(&'static str, String)>,
-}
-
-impl FormView {
-    pub fn v(&self, name: &str) -> &str {
-        self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    pub fn e(&self, name: &str) -> Option<&str> {
-        self.errors.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// Keeps the listed fields of a posted form (never pass password fields here).
-    pub fn keep(form: &FormData, names: &[&'static str]) -> FormView {
-        FormView { values: names.iter().map(|n| (*n, form.get(n).to_owned())).collect(), errors: Vec::new() }
-    }
-
-    pub fn with_errors(mut self, lang: Lang, errors: &FieldErrors) -> FormView {
-        for (field, problem) in errors {
-            self.errors.push((field_name(*field), problem_text(lang, *field, problem)));
-        }
-        self
-    }
-}
-
-pub fn field_name(f: Field) -> &'static str {
-    match f {
-        Field::Username => "username",
-        Field::DisplayName => "display_name",
-        Field::Email => "email",
-        Field::Password => "password",
-        Field::Confirm => "confirm",
-        Field::Current => "current",
-        Field::Code => "code",
-    }
-}
-
-/// Account pages are never cached: they hold a CSRF token and personal data.
-pub fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// 303 See Other to `to` (after a POST, the browser GETs the target).
-pub fn see_other(to: &str) -> Response {
-    no_store(Redirect::to(to).into_response())
-}
 
 async fn page_layout(state: &AppState, lang: Lang, title: &str, nav: &'static str, here: &str) -> Layout {
     // Freshness is decoration here: a failing query must not block logging in.
     let f = freshness(state).await.unwrap_or_default();
     layout(lang, format!("{title} — Carburoam"), nav, here.to_owned(), &f)
-}
-
-fn html(lang: Lang, r: Result<Response, AppError>) -> Response {
-    match r {
-        Ok(resp) => no_store(resp),
-        Err(e) => HtmlError(e, lang).into_response(),
-    }
 }
 
 /// An [`AccountError`] that is not a form problem, as an error page.
@@ -149,7 +57,7 @@ pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Vi
         return see_other("/me");
     }
     let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
-    html(
+    page(
         lang,
         render(&RegisterPage {
             l,
@@ -189,8 +97,8 @@ pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): C
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
             let f = FormView::keep(&form, &["username", "display_name", "email"]).with_errors(lang, &errors);
-            let page = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
-            html(lang, render(&page).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+            let view = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
+            page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
         }
         Err(e) => fail(lang, e),
     }
@@ -229,12 +137,6 @@ pub struct LoginPage {
     pub next: String,
 }
 
-fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 pub async fn login_page(
     State(state): State<AppState>,
     lang: Lang,
@@ -253,7 +155,7 @@ pub async fn login_page(
         _ => None,
     };
     let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
-    html(lang, render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next }))
+    page(lang, render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next }))
 }
 
 #[tracing::instrument(skip_all)]
@@ -282,8 +184,8 @@ pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
     };
     let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
     let f = FormView::keep(&form, &["login", "remember"]);
-    let page = LoginPage { l, f, message: Some(message), message_is_error: true, next };
-    html(lang, render(&page).map(|r| (axum::http::StatusCode::UNAUTHORIZED, r).into_response()))
+    let view = LoginPage { l, f, message: Some(message), message_is_error: true, next };
+    page(lang, render(&view).map(|r| (axum::http::StatusCode::UNAUTHORIZED, r).into_response()))
 }
 
 pub async fn logout(State(state): State<AppState>, viewer: Viewer) -> Response {
@@ -321,7 +223,7 @@ async fn forgot_view(state: &AppState, lang: Lang, for_password: bool, sent: boo
         (a.forgot_username_title, "/forgot-username")
     };
     let l = page_layout(state, lang, title, "login", here).await;
-    html(lang, render(&ForgotPage { l, f, message: None, message_is_error: false, for_password, sent }))
+    page(lang, render(&ForgotPage { l, f, message: None, message_is_error: false, for_password, sent }))
 }
 
 pub async fn forgot_password_page(State(state): State<AppState>, lang: Lang) -> Response {
@@ -386,7 +288,7 @@ pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw)
         errors: Vec::new(),
     };
     let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
-    html(lang, render(&ResetPage { l, f, message: None, message_is_error: false }))
+    page(lang, render(&ResetPage { l, f, message: None, message_is_error: false }))
 }
 
 #[tracing::instrument(skip_all)]
@@ -399,19 +301,13 @@ pub async fn reset(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
     match r {
         Ok(_) => {
             // Every session of the account ended, this browser's too.
-            let settings = &state.accounts.settings;
-            let mut resp = see_other("/login?done=reset");
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(settings, session::session_cookie_name(settings), "", Some(0)),
-            );
-            resp
+            clear_session(see_other("/login?done=reset"), &state.accounts.settings)
         }
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
             let f = FormView::keep(&form, &["login", "code"]).with_errors(lang, &errors);
-            let page = ResetPage { l, f, message: None, message_is_error: true };
-            html(lang, render(&page).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+            let view = ResetPage { l, f, message: None, message_is_error: true };
+            page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
         }
         Err(e) => fail(lang, e),
     }
@@ -432,7 +328,7 @@ pub struct NoticePage {
 
 pub async fn notice(state: &AppState, lang: Lang, heading: &str, text: &str, link: &str, link_text: &str) -> Response {
     let l = page_layout(state, lang, heading, "", "/").await;
-    html(
+    page(
         lang,
         render(&NoticePage {
             l,

@@ -16,8 +16,8 @@ use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::{AppError, HtmlError};
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
 use crate::state::AppState;
+use crate::web::form::{FormData, no_store, page, query_param, see_other};
 use crate::web::i18n::Lang;
-use crate::web::routes::account::{FormData, no_store, see_other};
 use crate::web::routes::pages::{Layout, freshness, layout, render};
 use crate::web::session::{SignedIn, Viewer};
 
@@ -42,19 +42,6 @@ impl AdminUser {
     fn actor(&self) -> Actor {
         Actor { id: Some(self.0.user_id), name: self.0.username.clone() }
     }
-}
-
-fn page(lang: Lang, r: Result<Response, AppError>) -> Response {
-    match r {
-        Ok(resp) => no_store(resp),
-        Err(e) => HtmlError(e, lang).into_response(),
-    }
-}
-
-fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 async fn admin_layout(state: &AppState, lang: Lang, title: &str, here: &str) -> Result<Layout, AppError> {

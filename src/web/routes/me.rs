@@ -9,37 +9,19 @@ use axum::response::{IntoResponse, Response};
 
 use crate::accounts::{AccountError, Field};
 use crate::db::{email_changes, favourites, search, stats, users};
-use crate::domain::{DisplayName, Fuel, StationId, savings};
+use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::{AppError, HtmlError};
 use crate::state::AppState;
+use crate::web::form::{FormData, FormView, clear_session, no_store, page, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::strings;
-use crate::web::routes::account::{FormData, FormView, lang_cookie, no_store, notice, see_other};
+use crate::web::routes::account::{lang_cookie, notice};
 use crate::web::routes::pages::{DEFAULT_PLACE, FuelOption, Layout, freshness, layout, place_index, render};
-use crate::web::session::{self, SignedIn, Viewer, safe_next};
+use crate::web::session::{SignedIn, Viewer, safe_next};
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
 pub const STALE_PRICE_SECS: i64 = 3 * 86_400;
 const WEEK: i64 = 7 * 86_400;
-
-fn page(lang: Lang, r: Result<Response, AppError>) -> Response {
-    match r {
-        Ok(resp) => no_store(resp),
-        Err(e) => HtmlError(e, lang).into_response(),
-    }
-}
-
-fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn rfc3339(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
-}
 
 /// The name a user sees for a station: their own, else the town, title-cased.
 fn shown_name(f: &favourites::Favourite) -> String {
@@ -421,73 +403,37 @@ fn station_path(raw: &str) -> Result<i64, AppError> {
     StationId::parse(raw).map(StationId::get).ok_or_else(|| AppError::not_found(format!("station {raw}")))
 }
 
-pub async fn rename_station(
+/// `POST /me/stations/{id}/{action}`: `rename` (field `name`, empty to clear), `remove`, `up`,
+/// `down`, on one of the user's own stations only (anything else is a 404).
+pub async fn station_action(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    Path(raw): Path<String>,
+    Path((raw, action)): Path<(String, String)>,
     form: FormData,
 ) -> Response {
     let r = async {
         let id = station_path(&raw)?;
-        let name: String = form.get("name").trim().chars().filter(|c| !c.is_control()).take(60).collect();
-        let name = (!name.is_empty()).then_some(name);
-        if !favourites::rename(&state.db, user.user_id, id, name.as_deref()).await? {
+        let db = &state.db;
+        let uid = user.user_id;
+        let (done, msg) = match action.as_str() {
+            "rename" => {
+                let name: String = form.get("name").trim().chars().filter(|c| !c.is_control()).take(60).collect();
+                let name = (!name.is_empty()).then_some(name);
+                (favourites::rename(db, uid, id, name.as_deref()).await?, "renamed")
+            }
+            "remove" => (favourites::remove(db, uid, id).await?, "removed"),
+            "up" => (favourites::move_one(db, uid, id, true).await?, "moved"),
+            "down" => (favourites::move_one(db, uid, id, false).await?, "moved"),
+            other => return Err(AppError::not_found(format!("action {other}"))),
+        };
+        if !done {
             return Err(AppError::not_found(format!("station {id} in your list")));
         }
-        Ok(see_other(&back_to(&form, "renamed")))
+        Ok(see_other(&back_to(&form, msg)))
     }
     .await;
     page(lang, r)
-}
-
-pub async fn remove_station(
-    State(state): State<AppState>,
-    lang: Lang,
-    user: SignedIn,
-    Path(raw): Path<String>,
-) -> Response {
-    let r = async {
-        let id = station_path(&raw)?;
-        if !favourites::remove(&state.db, user.user_id, id).await? {
-            return Err(AppError::not_found(format!("station {id} in your list")));
-        }
-        Ok(see_other("/me/stations?msg=removed"))
-    }
-    .await;
-    page(lang, r)
-}
-
-async fn move_station(state: &AppState, lang: Lang, user: &SignedIn, raw: &str, form: &FormData, up: bool) -> Response {
-    let r = async {
-        let id = station_path(raw)?;
-        if !favourites::move_one(&state.db, user.user_id, id, up).await? {
-            return Err(AppError::not_found(format!("station {id} in your list")));
-        }
-        Ok(see_other(&back_to(form, "moved")))
-    }
-    .await;
-    page(lang, r)
-}
-
-pub async fn move_up(
-    State(state): State<AppState>,
-    lang: Lang,
-    user: SignedIn,
-    Path(raw): Path<String>,
-    form: FormData,
-) -> Response {
-    move_station(&state, lang, &user, &raw, &form, true).await
-}
-
-pub async fn move_down(
-    State(state): State<AppState>,
-    lang: Lang,
-    user: SignedIn,
-    Path(raw): Path<String>,
-    form: FormData,
-) -> Response {
-    move_station(&state, lang, &user, &raw, &form, false).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,15 +647,7 @@ pub async fn export(State(state): State<AppState>, lang: Lang, user: SignedIn) -
 /// Erases the account (password required) and logs out.
 pub async fn delete_account(State(state): State<AppState>, lang: Lang, user: SignedIn, form: FormData) -> Response {
     match state.accounts.delete_account(user.user_id, form.get("password")).await {
-        Ok(()) => {
-            let settings = &state.accounts.settings;
-            let mut resp = see_other("/login?done=deleted");
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                session::set_cookie(settings, session::session_cookie_name(settings), "", Some(0)),
-            );
-            resp
-        }
+        Ok(()) => clear_session(see_other("/login?done=deleted"), &state.accounts.settings),
         Err(AccountError::Invalid(errors)) => {
             let mut f = FormView::default();
             for (field, p) in &errors {
