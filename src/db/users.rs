@@ -70,8 +70,8 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
     let mut tx = db.begin().await?;
     let inserted: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_as(
         "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, lang, \
-                            created_at, password_changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                            created_at, password_changed_at, last_login_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) RETURNING id",
     )
     .bind(u.username)
     .bind(u.username_key)

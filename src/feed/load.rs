@@ -536,7 +536,9 @@ impl Loader {
             let known = self.known.get(&id).copied();
             match known {
                 Some(k) if k.hash == hash && (k.missing_since.is_none() || !self.is_newest) => {
+                    // Same hash, same prices and dates: every price of it is unchanged too.
                     self.stats.counts.stations_unchanged += 1;
+                    self.stats.counts.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
                     self.stats.counts.shortages += i32::try_from(st.shortages.len()).unwrap_or(0);
                     continue;
                 }

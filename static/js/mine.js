@@ -27,6 +27,16 @@
     L.marker(ll, { icon: icon, title: li.dataset.name }).bindPopup(popup).addTo(map);
     pts.push(ll);
   });
+  // My stations, wherever they are: a star each, linking to the station's page.
+  var star = L.divIcon({ className: "pin", html: '<span class="b0">★</span>', iconSize: null });
+  document.querySelectorAll(".my-stations li[data-lat]").forEach(function (li) {
+    if (document.querySelector('.candidates li[data-id="' + li.dataset.station + '"]')) return;
+    var popup = document.createElement("a");
+    popup.href = "/stations/" + li.dataset.station;
+    popup.textContent = li.dataset.name;
+    L.marker([parseFloat(li.dataset.lat), parseFloat(li.dataset.lon)], { icon: star, title: li.dataset.name })
+      .bindPopup(popup).addTo(map);
+  });
   if (pts.length > 1) map.fitBounds(pts, { padding: [20, 20] });
 
   var locate = document.querySelector(".locate");

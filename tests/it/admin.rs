@@ -79,6 +79,8 @@ db_test!(console_figures_runs_and_user_support, |t| {
     let r = app.get("/admin").await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("data-testid=\"users-total\">2<"), "{}", r.text);
+    let dash = app.get("/admin/users").await;
+    assert!(!dash.text.contains("argon2"));
     assert!(app.get("/me").await.text.contains("href=\"/admin\""));
 
     // Runs: the two imports of the fixtures, each with its page, log and rejections.
@@ -96,6 +98,16 @@ db_test!(console_figures_runs_and_user_support, |t| {
     // Search, then support actions, each in the audit log.
     let r = app.get("/admin/users?q=LUC").await;
     assert!(r.text.contains(&format!("href=\"/admin/users/{user_id}\"")));
+    // `_` is a character, not a wildcard; case folds beyond ASCII.
+    let other = app.browser();
+    let elodie = register(&other, "elo_die").await;
+    carburoam::db::users::update_profile(&t.db, elodie, "Élodie", "fr", 650).await.expect("rename");
+    let r = app.get("/admin/users?q=o_d").await;
+    assert!(r.text.contains(&format!("href=\"/admin/users/{elodie}\"")), "underscore");
+    assert!(!r.text.contains(&format!("href=\"/admin/users/{user_id}\"")));
+    let r = app.get("/admin/users?q=%C3%A9LODIE").await;
+    assert!(r.text.contains(&format!("href=\"/admin/users/{elodie}\"")), "accented capitals");
+    assert_eq!(app.get("/admin/users?q=lo_x").await.text.matches("href=\"/admin/users/").count(), 0);
     assert!(!r.text.contains("argon2"), "never a password hash");
     let r = app.post_form(&format!("/admin/users/{user_id}/send-reset"), &[]).await;
     assert_eq!(r.status, 303);

@@ -227,6 +227,8 @@ fn dashboard_fuel(
 
 pub struct MineView {
     pub station_id: i64,
+    pub lat: f64,
+    pub lon: f64,
     pub shown_name: String,
     pub own_name: String,
     pub address: String,
@@ -326,6 +328,8 @@ pub async fn my_stations(
             .iter()
             .map(|f| MineView {
                 station_id: f.station_id,
+                lat: f.latitude,
+                lon: f.longitude,
                 shown_name: shown_name(f),
                 own_name: f.name.clone().unwrap_or_default(),
                 address: format!("{}, {} {}", f.address, f.postcode, search::title_case(&f.city)),
