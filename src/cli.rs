@@ -164,7 +164,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CARBUROAM_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Behind a reverse proxy: take the client address from `X-Forwarded-For` (for rate limits).
-    #[arg(long, env = "CARBUROAM_BEHIND_PROXY")]
+    /// (The variable takes true/false, 1/0, yes/no, on/off.)
+    #[arg(long, env = "CARBUROAM_BEHIND_PROXY", value_parser = clap::builder::BoolishValueParser::new())]
     pub behind_proxy: bool,
     /// Incoming webhook (Discord, Slack) told about new users and about the feed job failing 3
     /// times in a row. Prefer the environment variable: the URL is a secret.
