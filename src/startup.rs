@@ -80,6 +80,10 @@ impl Application {
             mailer,
         );
         state.notifier = notifier;
+        // The first visitor should not wait for the price index (~130 ms on the national file).
+        if let Err(e) = state.index.get().await {
+            tracing::warn!(error = %e, "price index not built at start; the first request will retry");
+        }
         // The console's "Run now" runs the same job as the scheduler (the import lease keeps
         // the two from overlapping).
         state.etl = Some(crate::state::EtlHandle(Arc::new(job.clone())));

@@ -231,9 +231,10 @@ impl Db {
         })
     }
 
-    /// Refreshes the query planner's statistics after a large import. Without them SQLite picks
-    /// the price index over the stations' location index for "nearby" queries (25× slower on a
-    /// fresh national database). `analysis_limit` keeps SQLite's ANALYZE to a sample: a few ms.
+    /// Refreshes the query planner's statistics after a large import, so joins over the big
+    /// tables (the dashboard's prices a week ago, history, the admin's counts) keep good plans.
+    /// Searches near a point no longer reach SQL (see [`crate::index`]). `analysis_limit` keeps
+    /// SQLite's ANALYZE to a sample: a few ms.
     pub async fn analyze(&self) -> Result<(), sqlx::Error> {
         match self {
             Db::Sqlite(p) => sqlx::raw_sql("PRAGMA analysis_limit = 1000; ANALYZE;").execute(p).await.map(|_| ()),
