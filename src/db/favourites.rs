@@ -167,6 +167,32 @@ pub async fn prices_at(db: &Db, user_id: i64, at: i64) -> Result<Vec<FavPrice>, 
     .await)
 }
 
+/// [`prices_at`] for any stations (the demo's, which no user owns).
+pub async fn prices_at_stations(db: &Db, ids: &[i64], at: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.backend();
+    // On SQLite every placeholder of a statement with an IN list is anonymous (see `in_list`).
+    let at_param = match backend {
+        crate::db::Backend::Sqlite => "?".to_owned(),
+        crate::db::Backend::Postgres => format!("${}", ids.len() + 1),
+    };
+    let sql = format!(
+        "SELECT h.station_id, h.fuel, h.price, h.at AS updated_at FROM price_history h \
+         WHERE h.station_id IN ({}) AND h.at = (SELECT MAX(h2.at) FROM price_history h2 \
+               WHERE h2.station_id = h.station_id AND h2.fuel = h.fuel AND h2.at <= {at_param})",
+        crate::db::in_list(backend, 1, ids.len())
+    );
+    on_db!(db, p => {
+        let mut q = sqlx::query_as::<_, FavPrice>(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.bind(at).fetch_all(p).await
+    })
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FavShortage {
     pub station_id: i64,

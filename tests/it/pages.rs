@@ -120,7 +120,9 @@ db_test!(demo_and_about, |t| {
     assert_eq!(r.status, 200);
     assert_html(&r);
     assert!(r.text.contains("data-testid=\"dashboard\""));
-    assert!(pos(&r.text, "<tr data-id=\"92330002\"") < pos(&r.text, "<tr data-id=\"75013008\""));
+    // The same per-fuel table as a real dashboard: cheapest first.
+    let gazole = &r.text[pos(&r.text, "data-testid=\"fuel-Gazole\"")..];
+    assert!(pos(gazole, "data-station=\"92330002\"") < pos(gazole, "data-station=\"75013008\""));
     // (1.724 − 1.689) × 650 = 22.75
     assert!(r.text.contains("22,75 €"), "{}", r.text);
     // Removing a station is a link to the dashboard without it.

@@ -68,7 +68,54 @@ pub struct DashboardPage {
     pub message: Option<String>,
     pub no_stations: bool,
     pub no_fuels: bool,
-    pub fuels: Vec<DashFuel>,
+    pub sections: Vec<DashFuel>,
+}
+
+/// The stations a dashboard watches and what is known of their prices: a user's own (`/me`) or
+/// the demo's, computed the same way.
+pub struct Watched<'a> {
+    pub favs: &'a [favourites::Favourite],
+    pub prices: &'a [favourites::FavPrice],
+    /// Prices a week before the newest snapshot, for the arrows.
+    pub before: &'a [favourites::FavPrice],
+    pub shortages: &'a [favourites::FavShortage],
+}
+
+/// One table and savings card per fuel, each also compared with the average of the département
+/// of its cheapest station.
+pub fn fuel_sections(
+    lang: Lang,
+    fuels: &[Fuel],
+    reference: i64,
+    w: &Watched<'_>,
+    litres: i32,
+    index: &crate::index::PriceIndex,
+) -> Vec<DashFuel> {
+    let a = strings(lang);
+    let mut out = Vec::with_capacity(fuels.len());
+    for fuel in fuels {
+        let (mut d, cheapest) = dashboard_fuel(lang, *fuel, reference, w, litres);
+        if let Some(c) = cheapest
+            && let Some(dept) = w.favs.iter().find(|f| f.station_id == c.station).map(|f| f.department.as_str())
+        {
+            let averages = index.averages(Some(dept), reference - stats::AVERAGE_WINDOW_SECS);
+            let avg = averages.iter().find(|x| x.fuel == fuel.id()).map(|x| x.average);
+            if let (Some(avg), Some(view)) = (avg, d.saving.as_mut()) {
+                let v = savings::per_year(avg, c.cheapest, litres);
+                let shown_avg = lang.price(avg.round() as i32);
+                view.department = Some(if v > 0.0 {
+                    a.saving_vs_department
+                        .replace("{amount}", &lang.euros(v))
+                        .replace("{dept}", dept)
+                        .replace("{avg}", &shown_avg)
+                } else {
+                    a.above_department.replace("{dept}", dept).replace("{avg}", &shown_avg)
+                });
+            }
+        }
+        out.push(d);
+    }
+    out
 }
 
 #[tracing::instrument(skip_all, fields(user_id = user.user_id))]
@@ -91,34 +138,8 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         };
         let fuels: Vec<Fuel> = fuel_ids.iter().filter_map(|id| Fuel::from_id(i64::from(*id))).collect();
         let index = state.index.get().await?;
-        let mut dash = Vec::new();
-        for fuel in &fuels {
-            let mut d =
-                dashboard_fuel(lang, *fuel, reference, &favs, &prices, &before, &shortages, account.litres_per_year);
-            // The département of the cheapest station, against that département's average.
-            if let Some(s) = d.1 {
-                let dept = favs.iter().find(|f| f.station_id == s.station).map(|f| f.department.clone());
-                if let Some(dept) = dept {
-                    let averages = index.averages(Some(&dept), reference - stats::AVERAGE_WINDOW_SECS);
-                    let avg = averages.iter().find(|a| a.fuel == fuel.id()).map(|a| a.average);
-                    if let (Some(avg), Some(view)) = (avg.as_ref(), d.0.saving.as_mut()) {
-                        let a = strings(lang);
-                        let v = savings::per_year(*avg, s.cheapest, account.litres_per_year);
-                        view.department = Some(if v > 0.0 {
-                            a.saving_vs_department
-                                .replace("{amount}", &lang.euros(v))
-                                .replace("{dept}", &dept)
-                                .replace("{avg}", &lang.price(avg.round() as i32))
-                        } else {
-                            a.above_department
-                                .replace("{dept}", &dept)
-                                .replace("{avg}", &lang.price(avg.round() as i32))
-                        });
-                    }
-                }
-            }
-            dash.push(d.0);
-        }
+        let watched = Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
+        let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
         let a = strings(lang);
         render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),
@@ -126,7 +147,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
             message: None,
             no_stations: favs.is_empty(),
             no_fuels: fuels.is_empty(),
-            fuels: if favs.is_empty() { Vec::new() } else { dash },
+            sections: if favs.is_empty() { Vec::new() } else { dash },
         })
     }
     .await;
@@ -142,17 +163,14 @@ struct Cheapest {
 
 /// One fuel's table and savings. Rows: usable prices cheapest first, then stale or in-shortage
 /// prices, then stations without that fuel are left out.
-#[allow(clippy::too_many_arguments)]
 fn dashboard_fuel(
     lang: Lang,
     fuel: Fuel,
     reference: i64,
-    favs: &[favourites::Favourite],
-    prices: &[favourites::FavPrice],
-    before: &[favourites::FavPrice],
-    shortages: &[favourites::FavShortage],
+    w: &Watched<'_>,
     litres: i32,
 ) -> (DashFuel, Option<Cheapest>) {
+    let Watched { favs, prices, before, shortages } = *w;
     let a = strings(lang);
     let fid = fuel.id();
     let mut rows: Vec<(bool, i32, DashRow)> = Vec::new();

@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Datelike, Timelike};
 use chrono_tz::Europe::Paris;
 
+use crate::db::favourites;
 use crate::db::search::{self, Place};
 use crate::db::stations as q;
 use crate::db::stats;
@@ -774,14 +775,11 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
 // ---------------------------------------------------------------------------------------------
 // GET /demo
 
+/// A station of the demo's list, with the link that removes it.
 pub struct DemoRow {
     pub id: i64,
     pub city: String,
     pub address: String,
-    /// One cell per fuel of the dashboard: price, and whether it is the cheapest of the column.
-    pub cells: Vec<(Option<String>, bool)>,
-    /// Price of the first fuel, for sorting.
-    sort_key: i32,
     pub remove_url: String,
 }
 
@@ -795,11 +793,6 @@ pub struct DemoCandidate {
     pub add_url: String,
 }
 
-pub struct Saving {
-    pub fuel: &'static str,
-    pub amount: String,
-}
-
 #[derive(Template)]
 #[template(path = "demo.html")]
 pub struct DemoPage {
@@ -810,7 +803,8 @@ pub struct DemoPage {
     pub rows: Vec<DemoRow>,
     pub ids: String,
     pub explicit: bool,
-    pub savings: Vec<Saving>,
+    /// The same per-fuel tables and savings cards as `/me`.
+    pub sections: Vec<crate::web::routes::me::DashFuel>,
     pub candidates: Vec<DemoCandidate>,
     pub lat: f64,
     pub lon: f64,
@@ -823,42 +817,72 @@ pub const DEMO_MAX_STATIONS: usize = 10;
 /// How far from the visitor the demo looks for stations to offer.
 const DEMO_SEARCH_KM: f64 = 50.0;
 
-/// A station of the demo's dashboard with its prices of the two fuels shown.
-struct DashboardStation {
-    id: i64,
-    city: String,
-    address: String,
-    cells: [Option<i32>; 2],
-}
-
-/// The dashboard's stations, from the price index; a shared link may name stations gone from
-/// the feed since (not in the index), which are read from the database with their last prices.
-/// Unknown ids are left out.
-async fn dashboard_stations(
+/// What the demo's stations would be on a real dashboard: from the price index, or, for a shared
+/// link naming stations gone from the feed since, from the database with their last prices.
+async fn demo_watched(
     state: &AppState,
     index: &PriceIndex,
     ids: &[i64],
-    fuels: [Fuel; 2],
-) -> Result<Vec<DashboardStation>, AppError> {
-    let mut out = Vec::with_capacity(ids.len());
-    let mut gone = Vec::new();
-    for id in ids {
-        match index.station(*id) {
-            Some(s) => out.push(DashboardStation {
-                id: s.id,
-                city: s.city.to_string(),
-                address: s.address.to_string(),
-                cells: fuels.map(|f| s.price_of(f).map(|o| o.price)),
-            }),
-            None => gone.push(*id),
+) -> Result<(Vec<favourites::Favourite>, Vec<favourites::FavPrice>, Vec<favourites::FavShortage>), AppError> {
+    let (mut favs, mut prices, mut shortages) = (Vec::new(), Vec::new(), Vec::new());
+    for (position, id) in ids.iter().enumerate() {
+        let (fav, offers) = match index.station(*id) {
+            Some(s) => {
+                for o in s.prices.iter() {
+                    if let Some(kind) = o.shortage {
+                        shortages.push(favourites::FavShortage {
+                            station_id: s.id,
+                            fuel: o.fuel.id(),
+                            kind: kind.as_str().to_owned(),
+                        });
+                    }
+                }
+                let offers: Vec<(i16, i32, i64)> =
+                    s.prices.iter().map(|o| (o.fuel.id(), o.price, o.updated_at)).collect();
+                (
+                    favourites::Favourite {
+                        station_id: s.id,
+                        name: None,
+                        position: position as i32,
+                        added_at: 0,
+                        city: s.city.to_string(),
+                        address: s.address.to_string(),
+                        postcode: s.postcode.to_string(),
+                        department: s.department.to_string(),
+                        latitude: s.latitude,
+                        longitude: s.longitude,
+                        missing_since: None,
+                    },
+                    offers,
+                )
+            }
+            None => {
+                let Some(row) = q::station(&state.db, *id).await? else { continue };
+                let offers = q::prices(&state.db, *id).await?.iter().map(|p| (p.fuel, p.price, p.updated_at)).collect();
+                (
+                    favourites::Favourite {
+                        station_id: row.id,
+                        name: None,
+                        position: position as i32,
+                        added_at: 0,
+                        city: row.city,
+                        address: row.address,
+                        postcode: row.postcode,
+                        department: row.department,
+                        latitude: row.latitude,
+                        longitude: row.longitude,
+                        missing_since: row.missing_since,
+                    },
+                    offers,
+                )
+            }
+        };
+        for (fuel, price, updated_at) in offers {
+            prices.push(favourites::FavPrice { station_id: fav.station_id, fuel, price, updated_at });
         }
+        favs.push(fav);
     }
-    for s in search::stations_by_ids(&state.db, &gone).await? {
-        let prices = q::prices(&state.db, s.id).await?;
-        let cells = fuels.map(|f| prices.iter().find(|p| p.fuel == f.id()).map(|p| p.price));
-        out.push(DashboardStation { id: s.id, city: s.city, address: s.address, cells });
-    }
-    Ok(out)
+    Ok((favs, prices, shortages))
 }
 
 fn demo_url(ids: &[i64], fuels: [Fuel; 2], lat: f64, lon: f64) -> String {
@@ -891,40 +915,23 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         if !explicit {
             ids = near.iter().take(3).map(|(s, _)| s.id).collect();
         }
-        let stations = dashboard_stations(&state, &index, &ids, fuels).await?;
-        let mut by_fuel: Vec<Vec<i32>> = vec![Vec::new(); 2];
-        for s in &stations {
-            for (prices, cell) in by_fuel.iter_mut().zip(s.cells) {
-                prices.extend(cell);
-            }
-        }
-        let mins: Vec<Option<i32>> = by_fuel.iter().map(|v| v.iter().min().copied()).collect();
-        let mut rows = Vec::new();
-        for s in &stations {
-            let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.id).collect();
-            rows.push(DemoRow {
-                id: s.id,
-                city: search::title_case(&s.city),
-                address: s.address.clone(),
-                cells: s
-                    .cells
-                    .iter()
-                    .zip(&mins)
-                    .map(|(c, m)| (c.map(|v| lang.price(v)), c.is_some() && *c == *m))
-                    .collect(),
-                sort_key: s.cells[0].or(s.cells[1]).unwrap_or(i32::MAX),
-                remove_url: demo_url(&others, fuels, lat, lon),
-            });
-        }
-        rows.sort_by_key(|r| (r.sort_key, r.id));
-        let savings = fuels
+        let reference = reference_time(&f);
+        let (favs, prices, shortages) = demo_watched(&state, &index, &ids).await?;
+        let before = favourites::prices_at_stations(&state.db, &ids, reference - 7 * DAY).await?;
+        let watched =
+            crate::web::routes::me::Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
+        let sections =
+            crate::web::routes::me::fuel_sections(lang, &fuels, reference, &watched, LITRES_PER_YEAR as i32, &index);
+        let rows = favs
             .iter()
-            .zip(&by_fuel)
-            .filter(|(_, v)| v.len() >= 2)
-            .map(|(fuel, v)| {
-                let avg = v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64;
-                let min = f64::from(v.iter().copied().min().unwrap_or(0));
-                Saving { fuel: fuel.name(), amount: lang.euros((avg - min) / 1000.0 * LITRES_PER_YEAR) }
+            .map(|s| {
+                let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
+                DemoRow {
+                    id: s.station_id,
+                    city: search::title_case(&s.city),
+                    address: s.address.clone(),
+                    remove_url: demo_url(&others, fuels, lat, lon),
+                }
             })
             .collect();
         let candidates = near
@@ -954,7 +961,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
             ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
             explicit,
             rows,
-            savings,
+            sections,
             candidates,
             lat,
             lon,
