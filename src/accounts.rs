@@ -452,6 +452,8 @@ impl Accounts {
     /// Starts an email change: the new address gets a confirmation link; nothing changes until
     /// it is followed.
     pub async fn request_email_change(&self, user_id: i64, new_email: &str, now: i64) -> Result<(), AccountError> {
+        // Each request mails an address the user typed: the same budget as the "forgot" mails.
+        self.rate(Action::Forgot, RateKey::User(user_id))?;
         let email = EmailAddress::parse(new_email)
             .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
         let user = users::by_id(&self.db, user_id).await?.ok_or(AccountError::BadLogin)?;

@@ -229,7 +229,11 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         match parts.extensions.get::<Viewer>().and_then(|v| v.user.clone()) {
             Some(u) => Ok(u),
             None => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/me");
+                // After logging in the browser GETs `next`: only a GET can be sent back to.
+                let next = match parts.method {
+                    Method::GET | Method::HEAD => parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/me"),
+                    _ => "/me",
+                };
                 let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
                 Err(Redirect::to(&format!("/login?next={next}")))
             }

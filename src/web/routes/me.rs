@@ -65,7 +65,6 @@ pub struct DashFuel {
 pub struct DashboardPage {
     pub l: Layout,
     pub display_name: String,
-    pub message: Option<String>,
     pub no_stations: bool,
     pub no_fuels: bool,
     pub sections: Vec<DashFuel>,
@@ -144,7 +143,6 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),
             display_name: account.display_name,
-            message: None,
             no_stations: favs.is_empty(),
             no_fuels: fuels.is_empty(),
             sections: if favs.is_empty() { Vec::new() } else { dash },
