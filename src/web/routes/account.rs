@@ -56,7 +56,7 @@ pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Vi
     if viewer.user.is_some() {
         return see_other("/me");
     }
-    let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
+    let l = page_layout(&state, lang, texts(lang).register_title, "login", "/register").await;
     page(
         lang,
         render(&RegisterPage {
@@ -69,7 +69,8 @@ pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Vi
     )
 }
 
-fn l_title(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
+/// The account pages' sentences in `lang`.
+fn texts(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
     crate::web::i18n_account::strings(lang)
 }
 
@@ -95,7 +96,7 @@ pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): C
             }
         }
         Err(AccountError::Invalid(errors)) => {
-            let l = page_layout(&state, lang, l_title(lang).register_title, "login", "/register").await;
+            let l = page_layout(&state, lang, texts(lang).register_title, "login", "/register").await;
             let f = FormView::keep(&form, &["username", "display_name", "email"]).with_errors(lang, &errors);
             let view = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
             page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
@@ -147,7 +148,7 @@ pub async fn login_page(
     if viewer.user.is_some() {
         return see_other(&next);
     }
-    let a = l_title(lang);
+    let a = texts(lang);
     let message = match query_param(&raw, "done").as_deref() {
         Some("reset") => Some(a.reset_done.to_owned()),
         Some("logout") => Some(a.logged_out.to_owned()),
@@ -163,7 +164,7 @@ pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
     let now = crate::db::now();
     let next = safe_next(Some(form.get("next")));
     let remember = form.get("remember") == "1";
-    let a = l_title(lang);
+    let a = texts(lang);
     let message = match state.accounts.login(ip, form.get("login"), form.get("password"), now).await {
         Ok(user_id) => {
             let user_lang = crate::db::users::by_id(&state.db, user_id)
@@ -216,7 +217,7 @@ pub struct ForgotPage {
 }
 
 async fn forgot_view(state: &AppState, lang: Lang, for_password: bool, sent: bool, f: FormView) -> Response {
-    let a = l_title(lang);
+    let a = texts(lang);
     let (title, here) = if for_password {
         (a.forgot_password_title, "/forgot-password")
     } else {
@@ -287,7 +288,7 @@ pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw)
         ],
         errors: Vec::new(),
     };
-    let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
+    let l = page_layout(&state, lang, texts(lang).reset_title, "login", "/reset-password").await;
     page(lang, render(&ResetPage { l, f, message: None, message_is_error: false }))
 }
 
@@ -304,7 +305,7 @@ pub async fn reset(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
             clear_session(see_other("/login?done=reset"), &state.accounts.settings)
         }
         Err(AccountError::Invalid(errors)) => {
-            let l = page_layout(&state, lang, l_title(lang).reset_title, "login", "/reset-password").await;
+            let l = page_layout(&state, lang, texts(lang).reset_title, "login", "/reset-password").await;
             let f = FormView::keep(&form, &["login", "code"]).with_errors(lang, &errors);
             let view = ResetPage { l, f, message: None, message_is_error: true };
             page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
