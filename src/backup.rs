@@ -435,7 +435,6 @@ pub async fn scheduler(
     holder: String,
     shutdown: CancellationToken,
 ) {
-    let hold = i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 10).saturating_mul(9) / 10;
     let since_newest = list_backups(&dir)
         .await
         .first()
@@ -451,16 +450,8 @@ pub async fn scheduler(
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        match leases::try_acquire(&db, BACKUP_LEASE, &holder, db::now(), hold.max(1)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!("another instance makes the backup of this interval");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the backup lease; skipping this backup");
-                continue;
-            }
+        if !leases::claim_interval(&db, BACKUP_LEASE, &holder, every, db::now()).await {
+            continue;
         }
         // A backup under way when shutdown comes is finished: it is one read transaction, and
         // stopping half-way would only leave a temporary file behind.

@@ -97,7 +97,6 @@ pub fn spawn_scheduler(db: Db, holder: String, shutdown: CancellationToken) -> J
 /// Runs the job now and then every `every`, once per interval across the instances sharing the
 /// database.
 pub async fn scheduler(db: Db, every: Duration, holder: String, shutdown: CancellationToken) {
-    let hold = i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 10).saturating_mul(9) / 10;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -106,16 +105,8 @@ pub async fn scheduler(db: Db, every: Duration, holder: String, shutdown: Cancel
             _ = ticker.tick() => {}
         }
         let now = db::now();
-        match leases::try_acquire(&db, CLEANUP_LEASE, &holder, now, hold.max(1)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!("another instance runs the cleaning job this interval");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the cleanup lease; skipping this run");
-                continue;
-            }
+        if !leases::claim_interval(&db, CLEANUP_LEASE, &holder, every, now).await {
+            continue;
         }
         match run_once(&db, now).await {
             Ok(r) if r.total() > 0 => tracing::info!(

@@ -68,6 +68,25 @@ pub async fn try_acquire(db: &Db, name: &str, holder: &str, now: i64, ttl_secs: 
     Ok(affected == 1)
 }
 
+/// Claims this interval's run of a periodic job: takes the lease `name` for 90% of `every`, so
+/// that among instances ticking at the same period exactly one runs each interval (the lease is
+/// kept, not released, and expires before the next tick). `false` means skip this tick: another
+/// instance has it, or the database did not answer (logged).
+pub async fn claim_interval(db: &Db, name: &str, holder: &str, every: std::time::Duration, now: i64) -> bool {
+    let hold = i64::try_from(every.as_secs()).unwrap_or(i64::MAX / 10).saturating_mul(9) / 10;
+    match try_acquire(db, name, holder, now, hold.max(1)).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::debug!(lease = name, "another instance runs this job this interval");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(lease = name, error = %e, "cannot read the lease; skipping this run");
+            false
+        }
+    }
+}
+
 /// Extends the lease to `now + ttl_secs` if `holder` still holds it. `false` means it was
 /// released or taken over: the caller must stop working as if it held the job.
 ///

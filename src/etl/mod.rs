@@ -242,7 +242,6 @@ async fn record_failure(db: &Db, source: &str, trigger: &str, error: &str) {
 /// Runs the job now and then every `every`, until `shutdown` is cancelled. A run in progress
 /// when shutdown comes is allowed to finish (its transaction commits or rolls back whole).
 pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
-    let hold = i64::try_from(every.as_secs()).unwrap_or(600).saturating_mul(9) / 10;
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -250,18 +249,9 @@ pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        // One run per interval across all instances: the schedule lease is kept (not released)
-        // for 90% of the interval by whoever takes it.
-        match leases::try_acquire(&job.db, SCHEDULE_LEASE, &job.holder, crate::db::now(), hold.max(1)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::debug!("another instance runs the feed job this interval");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the schedule lease; skipping this tick");
-                continue;
-            }
+        // One run per interval across all instances.
+        if !leases::claim_interval(&job.db, SCHEDULE_LEASE, &job.holder, every, crate::db::now()).await {
+            continue;
         }
         match job.run_once("schedule").await {
             Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
