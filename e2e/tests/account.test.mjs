@@ -14,21 +14,14 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { chromium } from "playwright-core";
-import { SMTPServer } from "smtp-server";
-import { simpleParser } from "mailparser";
+import {
+  BASE, REAL, SMTP_PORT, launchBrowser, newPage as openPage, parsePrice, path, screenshotter, startMailbox, steps, submit,
+} from "../lib/harness.mjs";
 
-const BASE = process.env.BASE_URL;
-const SMTP_PORT = Number(process.env.SMTP_PORT);
-const REAL = process.env.E2E_DATASET === "real";
-const SHOTS = new URL("../screenshots/", import.meta.url).pathname;
-const MOBILE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 860 };
 /** Towns searched on /me/stations and how many stations to add from each (see tests/fixtures/README.md:
  * around Paris the fixtures have only Paris 13 and Sceaux, so the third comes from Lyon). */
 const TOWNS = REAL ? [["Lyon", 3]] : [["Paris", 2], ["Lyon", 1]];
 const FUELS = ["E10", "Gazole"];
-const MAIL_TIMEOUT_MS = 10_000;
 
 // A fresh account each run (the database is a temp one, but a rerun against the same server
 // must not collide).
@@ -43,126 +36,17 @@ const OWN_NAME = "Station du boulot";
 const PRICE_RE = /^\d,\d{3} €$/;
 const EUROS_RE = /^\d+,\d{2} €$/;
 
-// --- the SMTP listener -----------------------------------------------------------------------
-
-/** Every message received, parsed: { to: [addresses], subject, text }. */
-const mails = [];
-const mailWaiters = new Set();
-let smtp;
-
-function startSmtp(port) {
-  return new Promise((resolve, reject) => {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS", "AUTH"],
-      logger: false,
-      closeTimeout: 500,
-      onData(stream, session, callback) {
-        simpleParser(stream)
-          .then((m) => {
-            const mail = {
-              to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-              subject: m.subject ?? "",
-              text: m.text ?? "",
-            };
-            mails.push(mail);
-            for (const w of mailWaiters) w();
-            callback();
-          })
-          .catch(callback);
-      },
-    });
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => {
-      server.off("error", reject);
-      server.on("error", (e) => console.error("SMTP listener:", e.message));
-      resolve(server);
-    });
-  });
-}
-
-/** The first mail (received before or after this call) matching `pred`, or a clear failure. */
-function waitForMail(pred, what, timeoutMs = MAIL_TIMEOUT_MS) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = mails.find(pred);
-      if (!m) return false;
-      clearTimeout(timer);
-      mailWaiters.delete(check);
-      resolve(m);
-      return true;
-    };
-    const timer = setTimeout(() => {
-      mailWaiters.delete(check);
-      const got = mails.map((m) => `"${m.subject}" to ${m.to.join(",")}`).join("; ") || "nothing";
-      reject(new Error(`no ${what} reached the SMTP listener on 127.0.0.1:${SMTP_PORT} within ` +
-        `${timeoutMs / 1000} s (received: ${got}); is the server started with CARBUROAM_SMTP_HOST/PORT/TLS=none?`));
-    }, timeoutMs);
-    if (!check()) mailWaiters.add(check);
-  });
-}
-
-// --- the browser ------------------------------------------------------------------------------
-
 let browser;
+let mailbox;
 let page;
 /** Messages of the browser console that reveal a bug: CSP violations, script errors. */
 const problems = [];
+const newPage = (viewport, locale) => openPage(browser, problems, viewport, locale);
+const waitForMail = (pred, what, timeoutMs) => mailbox.waitForMail(pred, what, timeoutMs);
+const shoot = screenshotter("account");
+// Each step depends on the ones before it: after a failure the rest are skipped.
+const { step } = steps();
 
-async function newPage(viewport = MOBILE, locale = "fr-FR") {
-  const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1, acceptDownloads: true });
-  // Tiles point at a dead address already (run.sh); be sure nothing leaves the machine.
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
-  const p = await context.newPage();
-  p.setDefaultTimeout(10_000);
-  p.on("console", (m) => {
-    const text = m.text();
-    if (/Content.Security.Policy|Uncaught|TypeError|ReferenceError/i.test(text)) problems.push(`${p.url()}: ${text}`);
-  });
-  p.on("pageerror", (e) => problems.push(`${p.url()}: ${e.message}`));
-  return p;
-}
-
-function path(p) {
-  const u = new URL(p.url());
-  return u.pathname + u.search;
-}
-
-/**
- * Clicks a submit button and waits for the page its POST leads to (the next document's load
- * event: the URL alone can be the same as before, e.g. adding a second station); returns the
- * POST's response.
- */
-async function submit(button, urlPattern) {
-  const p = button.page();
-  const [resp] = await Promise.all([
-    p.waitForResponse((r) => r.request().method() === "POST" && r.url().startsWith(BASE)),
-    p.waitForEvent("load"),
-    button.click(),
-  ]);
-  if (urlPattern) assert.match(p.url(), urlPattern, `after the POST to ${new URL(resp.url()).pathname}`);
-  return resp;
-}
-
-async function noHorizontalScroll(p) {
-  const { sw, iw } = await p.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
-  assert.ok(sw <= iw, `${path(p)}: page is ${sw}px wide in a ${iw}px viewport`);
-}
-
-/** Full-page screenshots of the current page, on the phone then on a desktop screen. */
-async function shoot(p, name) {
-  await p.waitForLoadState("networkidle").catch(() => {});
-  await noHorizontalScroll(p);
-  await p.screenshot({ path: `${SHOTS}account-${name}-mobile.png`, fullPage: true });
-  await p.setViewportSize(DESKTOP);
-  await p.waitForTimeout(100);
-  await p.screenshot({ path: `${SHOTS}account-${name}-desktop.png`, fullPage: true });
-  await p.setViewportSize(MOBILE);
-}
-
-function parsePrice(text) {
-  return parseFloat(text.replace(/[^\d,.]/g, "").replace(",", "."));
-}
 
 async function fillLogin(p, login, password) {
   await p.locator("#login").fill(login);
@@ -170,39 +54,17 @@ async function fillLogin(p, login, password) {
   return p.locator('form[action="/login"] button[type="submit"]');
 }
 
-// --- steps: each depends on the ones before it, so after a failure the rest are skipped --------
-
-let failed = null;
-function step(name, fn) {
-  it(name, { timeout: 60_000 }, async (t) => {
-    if (failed) {
-      t.skip(`skipped: "${failed}" failed`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (e) {
-      failed = name;
-      throw e;
-    }
-  });
-}
-
 before(async () => {
   assert.ok(BASE, "BASE_URL is set by run.sh");
   assert.ok(SMTP_PORT > 0, "SMTP_PORT is set by run.sh (the server sends its mail there)");
-  smtp = await startSmtp(SMTP_PORT);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  mailbox = await startMailbox();
+  browser = await launchBrowser();
   page = await newPage();
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise((resolve) => (smtp ? smtp.close(resolve) : resolve()));
+  await mailbox?.close();
 });
 
 describe("account life", () => {

@@ -20,19 +20,12 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chromium } from "playwright-core";
-import { SMTPServer } from "smtp-server";
-import { simpleParser } from "mailparser";
+import {
+  BASE, REAL, SMTP_PORT, launchBrowser, newPage as openPage, path, screenshotter, startMailbox, steps, submit,
+} from "../lib/harness.mjs";
 
-const BASE = process.env.BASE_URL;
-const SMTP_PORT = Number(process.env.SMTP_PORT);
 const ADMIN_USER = process.env.ADMIN_USER;
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
-const REAL = process.env.E2E_DATASET === "real";
-const SHOTS = new URL("../screenshots/", import.meta.url).pathname;
-const MOBILE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 860 };
-const MAIL_TIMEOUT_MS = 10_000;
 /** How long the run started from the console may take to show up finished (the national file
  * takes a few seconds in a debug build; the fixtures, milliseconds). */
 const RUN_TIMEOUT_MS = REAL ? 90_000 : 20_000;
@@ -57,117 +50,15 @@ const DISPLAY_NAME = "Dominique Aidée";
 const EMAIL = `dominique.${stamp}@example.org`;
 const PASSWORD = `Kz${randomBytes(9).toString("base64url")}-3p`;
 
-// --- the SMTP listener -----------------------------------------------------------------------
-
-/** Every message received, parsed: { to: [addresses], subject, text }. */
-const mails = [];
-const mailWaiters = new Set();
-let smtp;
-
-function startSmtp(port) {
-  return new Promise((resolve, reject) => {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS", "AUTH"],
-      logger: false,
-      closeTimeout: 500,
-      onData(stream, session, callback) {
-        simpleParser(stream)
-          .then((m) => {
-            mails.push({
-              to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-              subject: m.subject ?? "",
-              text: m.text ?? "",
-            });
-            for (const w of mailWaiters) w();
-            callback();
-          })
-          .catch(callback);
-      },
-    });
-    server.once("error", (e) =>
-      reject(new Error(`cannot listen for mail on 127.0.0.1:${port} (${e.message}): is another test file still listening there?`)));
-    server.listen(port, "127.0.0.1", () => {
-      server.removeAllListeners("error");
-      server.on("error", (e) => console.error("SMTP listener:", e.message));
-      resolve(server);
-    });
-  });
-}
-
-/** The first mail (received before or after this call) matching `pred`, or a clear failure. */
-function waitForMail(pred, what, timeoutMs = MAIL_TIMEOUT_MS) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = mails.find(pred);
-      if (!m) return false;
-      clearTimeout(timer);
-      mailWaiters.delete(check);
-      resolve(m);
-      return true;
-    };
-    const timer = setTimeout(() => {
-      mailWaiters.delete(check);
-      const got = mails.map((m) => `"${m.subject}" to ${m.to.join(",")}`).join("; ") || "nothing";
-      reject(new Error(`no ${what} reached the SMTP listener on 127.0.0.1:${SMTP_PORT} within ` +
-        `${timeoutMs / 1000} s (received: ${got})`));
-    }, timeoutMs);
-    if (!check()) mailWaiters.add(check);
-  });
-}
-
-// --- the browser ------------------------------------------------------------------------------
-
 let browser;
+let mailbox;
 /** Messages of the browser console that reveal a bug: CSP violations, script errors. */
 const problems = [];
-
-async function newPage(viewport = MOBILE, locale = "fr-FR") {
-  const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1, acceptDownloads: true });
-  // Nothing leaves the machine (tiles already point at a dead address, see run.sh).
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
-  const p = await context.newPage();
-  p.setDefaultTimeout(10_000);
-  p.on("console", (m) => {
-    const text = m.text();
-    if (/Content.Security.Policy|Uncaught|TypeError|ReferenceError/i.test(text)) problems.push(`${p.url()}: ${text}`);
-  });
-  p.on("pageerror", (e) => problems.push(`${p.url()}: ${e.message}`));
-  return p;
-}
-
-function path(p) {
-  const u = new URL(p.url());
-  return u.pathname + u.search;
-}
-
-/** Clicks a submit button of a POST form and waits for the page it leads to; returns the POST's response. */
-async function submit(button, urlPattern) {
-  const p = button.page();
-  const [resp] = await Promise.all([
-    p.waitForResponse((r) => r.request().method() === "POST" && r.url().startsWith(BASE)),
-    p.waitForEvent("load"),
-    button.click(),
-  ]);
-  if (urlPattern) assert.match(p.url(), urlPattern, `after the POST to ${new URL(resp.url()).pathname}`);
-  return resp;
-}
-
-async function noHorizontalScroll(p) {
-  const { sw, iw } = await p.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
-  assert.ok(sw <= iw, `${path(p)}: page is ${sw}px wide in a ${iw}px viewport`);
-}
-
-/** Full-page screenshots of the current page, on the phone then on a desktop screen. */
-async function shoot(p, name) {
-  await p.waitForLoadState("networkidle").catch(() => {});
-  await noHorizontalScroll(p);
-  await p.screenshot({ path: `${SHOTS}admin-${name}-mobile.png`, fullPage: true });
-  await p.setViewportSize(DESKTOP);
-  await p.waitForTimeout(100);
-  await p.screenshot({ path: `${SHOTS}admin-${name}-desktop.png`, fullPage: true });
-  await p.setViewportSize(MOBILE);
-}
+const newPage = (viewport, locale) => openPage(browser, problems, viewport, locale);
+const waitForMail = (pred, what, timeoutMs) => mailbox.waitForMail(pred, what, timeoutMs);
+const shoot = screenshotter("admin");
+// Each step depends on the ones before it: after a failure the rest are skipped.
+const { step, failed } = steps();
 
 /** A whole number shown on a page ("1 234" with any kind of space allowed), or a failure. */
 function int(text, what) {
@@ -241,39 +132,17 @@ async function auditRows(p) {
   })));
 }
 
-// --- steps: each depends on the ones before it, so after a failure the rest are skipped --------
-
-let failed = null;
-function step(name, fn, timeout = 60_000) {
-  it(name, { timeout }, async (t) => {
-    if (failed) {
-      t.skip(`skipped: "${failed}" failed`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (e) {
-      failed = name;
-      throw e;
-    }
-  });
-}
-
 before(async () => {
   assert.ok(BASE, "BASE_URL is set by run.sh");
   assert.ok(SMTP_PORT > 0, "SMTP_PORT is set by run.sh (the server sends its mail there)");
   assert.ok(ADMIN_USER && ADMIN_PASSWORD, "ADMIN_USER and ADMIN_PASSWORD are set by run.sh (carburoam admin create)");
-  smtp = await startSmtp(SMTP_PORT);
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  mailbox = await startMailbox();
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise((resolve) => (smtp ? smtp.close(resolve) : resolve()));
+  await mailbox?.close();
 });
 
 describe("admin console", () => {
@@ -483,7 +352,7 @@ describe("admin console", () => {
   });
 
   it("finds an account by its exact username, underscores included", async (t) => {
-    if (failed || userId === null) return t.skip("the console steps before failed");
+    if (failed() || userId === null) return t.skip("the console steps before failed");
     await admin.goto(BASE + `/admin/users?q=${encodeURIComponent(USERNAME)}`);
     assert.equal(await admin.locator(`table[data-testid="users"] a[href="/admin/users/${userId}"]`).count(), 1,
       `searching "${USERNAME}" finds the account`);

@@ -2,51 +2,23 @@
 // against the real binary that run.sh started (BASE_URL). No browser download.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import {
+  BASE, DESKTOP, MOBILE, REAL, SHOTS, launchBrowser, newPage as openPage, noHorizontalScroll, parsePrice,
+} from "../lib/harness.mjs";
 
-const BASE = process.env.BASE_URL;
-const REAL = process.env.E2E_DATASET === "real";
 // A town and a fuel with several stations in the dataset.
 const TOWN = REAL ? "Lyon" : "Paris";
 const FUEL = REAL ? "E10" : "Gazole";
 const OTHER_FUEL = REAL ? "Gazole" : "SP95";
-const SHOTS = new URL("../screenshots/", import.meta.url).pathname;
-const MOBILE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 860 };
 
 let browser;
 /** Messages of the browser console that reveal a bug: CSP violations, script errors. */
 const problems = [];
-
-async function newPage(viewport = MOBILE, locale = "fr-FR") {
-  const context = await browser.newContext({ viewport, locale, deviceScaleFactor: 1 });
-  // Tiles point at a dead address already (run.sh); be sure nothing leaves the machine.
-  await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    const text = m.text();
-    if (/Content.Security.Policy|Uncaught|TypeError|ReferenceError/i.test(text)) problems.push(`${page.url()}: ${text}`);
-  });
-  page.on("pageerror", (e) => problems.push(`${page.url()}: ${e.message}`));
-  return page;
-}
-
-function parsePrice(text) {
-  return parseFloat(text.replace(/[^\d,.]/g, "").replace(",", "."));
-}
-
-async function noHorizontalScroll(page) {
-  const { sw, iw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
-  assert.ok(sw <= iw, `${page.url()}: page is ${sw}px wide in a ${iw}px viewport`);
-}
+const newPage = (viewport, locale) => openPage(browser, problems, viewport, locale);
 
 before(async () => {
   assert.ok(BASE, "BASE_URL is set by run.sh");
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
