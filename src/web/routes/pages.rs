@@ -22,7 +22,7 @@ use crate::db::favourites;
 use crate::db::search::{self, Place};
 use crate::db::stations as q;
 use crate::db::stats;
-use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId};
+use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
 use crate::error::{AppError, HtmlError, HtmlResult};
 use crate::index::{Hit, NearbyQuery, Order, PriceIndex};
 use crate::state::AppState;
@@ -134,12 +134,6 @@ pub(crate) fn layout(lang: Lang, title: String, nav: &'static str, here: String,
         viewer: crate::web::session::current_viewer(),
         a: crate::web::i18n_account::strings(lang),
     }
-}
-
-fn rfc3339(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// The time "N days old" is measured from: the newest snapshot, or now.
