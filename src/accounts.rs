@@ -165,6 +165,17 @@ fn input<T>(errors: &mut FieldErrors, field: Field, r: Result<T, AccountInputErr
 }
 
 impl Accounts {
+    /// The account service over `db`, sending mail with `mailer`, with fresh rate limits.
+    pub fn new(db: Db, settings: AccountSettings, mailer: Mailer) -> Accounts {
+        Accounts {
+            db,
+            mailer,
+            settings: Arc::new(settings),
+            limiter: Arc::new(RateLimiter::default()),
+            outgoing: tokio_util::task::TaskTracker::new(),
+        }
+    }
+
     fn rate(&self, action: Action, key: RateKey) -> Result<(), AccountError> {
         self.limiter.check(action, key).map_err(|wait| AccountError::RateLimited(wait.as_secs().max(1)))
     }

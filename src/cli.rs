@@ -489,13 +489,11 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
         from: config::DEFAULT_MAIL_FROM.to_owned(),
         outbox_dir: db_args.data_dir.join("outbox"),
     });
-    let state = crate::state::AppState::with_settings(
+    let accounts = &crate::accounts::Accounts::new(
         db.clone(),
-        crate::state::SiteConfig::from_env(),
         crate::accounts::AccountSettings::new(public_url.as_deref().unwrap_or("http://127.0.0.1:8080"), false),
         crate::email::Mailer::new(mail)?,
     );
-    let accounts = &state.accounts;
     let actor = Actor::cli();
     let find = |who: &str| {
         let key = who.trim().to_lowercase();

@@ -1,19 +1,16 @@
-//! Errors of the web layer: one enum for what went wrong, one wrapper per way of showing it.
+//! What went wrong while serving a request, and nothing about how it is shown.
 //!
-//! [`AppError`] says *what* failed (not found, bad input, database, anything else) and nothing
-//! about HTTP bodies. How it is rendered is chosen by the handler's return type: [`ApiError`]
-//! renders the JSON envelope of the API (`{"error": {"code", "message"}}`); an HTML page type can
-//! wrap the same `AppError` ([`HtmlError`]) without touching the handlers' logic or this enum. `AppError`
-//! itself deliberately has no `IntoResponse`, so a handler cannot forget to pick one.
+//! [`AppError`] says *what* failed (not found, bad input, database, anything else). The web layer
+//! renders it: [`crate::web::error::ApiError`] as the API's JSON envelope
+//! (`{"error": {"code", "message"}}`), [`crate::web::page::HtmlError`] as a page of the site in
+//! the visitor's language. `AppError` deliberately has no `IntoResponse`, so a handler cannot
+//! forget to pick one.
 //!
 //! Internal failures (database, anything unexpected) are logged with their cause, and the client
 //! only ever sees a generic message: SQL text, file paths and driver messages are not for the
 //! public.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use axum::http::StatusCode;
 
 /// What went wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +79,7 @@ impl AppError {
 
     /// Logs the cause of server-side failures (client errors are not worth a log line each:
     /// the trace layer already records their status).
-    fn log(&self) {
+    pub fn log(&self) {
         match self {
             AppError::Database(e) => {
                 tracing::error!(error = %e, "database error while serving a request")
@@ -96,70 +93,12 @@ impl AppError {
     }
 }
 
-/// An [`AppError`] rendered as the API's JSON envelope:
-/// `{"error": {"code": "not_found", "message": "station 42 not found"}}`.
-///
-/// Error responses carry `Cache-Control: no-store`, so the API's caching header (set only when
-/// absent) never makes a proxy keep a failure.
-#[derive(Debug)]
-pub struct ApiError(pub AppError);
-
-/// What API handlers return.
-pub type ApiResult<T> = Result<T, ApiError>;
-
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let err = self.0;
-        err.log();
-        let body = Envelope { error: Body { code: err.code(), message: err.public_message() } };
-        let mut resp = (err.status(), Json(body)).into_response();
-        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        ApiError(e)
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError(AppError::Database(e))
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError(AppError::Internal(e))
-    }
-}
-
-/// An [`AppError`] rendered as a page of the site, in the visitor's language: the public pages
-/// return this, so a missing station is a real 404 page and a failure a real 500 page. Logged
-/// like [`ApiError`].
-#[derive(Debug)]
-pub struct HtmlError(pub AppError, pub crate::web::i18n::Lang);
-
-/// What page handlers return.
-pub type HtmlResult<T> = Result<T, HtmlError>;
-
-impl IntoResponse for HtmlError {
-    fn into_response(self) -> Response {
-        self.0.log();
-        crate::web::routes::pages::error_page(&self.0, self.1)
+impl From<crate::index::IndexError> for AppError {
+    fn from(e: crate::index::IndexError) -> Self {
+        match e {
+            crate::index::IndexError::Db(e) => AppError::Database(e),
+            crate::index::IndexError::Build(e) => AppError::Internal(e.into()),
+        }
     }
 }
 

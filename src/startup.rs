@@ -15,7 +15,7 @@ use crate::etl::{self, Job};
 use crate::feed::download::{FetchOptions, Fetcher};
 use crate::feed::load::ImportOptions;
 use crate::notify::Notifier;
-use crate::state::{AppState, SiteConfig};
+use crate::web::state::{AppState, EtlHandle, SiteConfig};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -86,7 +86,7 @@ impl Application {
         }
         // The console's "Run now" runs the same job as the scheduler (the import lease keeps
         // the two from overlapping).
-        state.etl = Some(crate::state::EtlHandle(Arc::new(job.clone())));
+        state.etl = Some(EtlHandle(Arc::new(job.clone())));
         // The console lists the scheduled backups; PostgreSQL has none.
         if matches!(state.db, Db::Sqlite(_)) {
             state.backup_dir = Some(cfg.backups.dir.clone());

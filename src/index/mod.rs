@@ -170,15 +170,6 @@ pub enum IndexError {
     Build(#[from] tokio::task::JoinError),
 }
 
-impl From<IndexError> for crate::error::AppError {
-    fn from(e: IndexError) -> Self {
-        match e {
-            IndexError::Db(e) => crate::error::AppError::Database(e),
-            IndexError::Build(e) => crate::error::AppError::Internal(e.into()),
-        }
-    }
-}
-
 fn slot(fuel: Fuel) -> usize {
     // Fuel ids are 1 to 6.
     (fuel.id() - 1) as usize

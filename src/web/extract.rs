@@ -15,7 +15,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::domain::{Fuel, StationId};
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
+use crate::web::error::ApiError;
 
 /// The decoded query string, consumed parameter by parameter.
 ///

@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::accounts::{Field, FieldErrors};
 use crate::domain::Fuel;
-use crate::error::{AppError, HtmlError};
+use crate::error::AppError;
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::problem_text;
+use crate::web::page::HtmlError;
 use crate::web::session;
 
 /// The fields of a posted form, in order (names may repeat: checkboxes).

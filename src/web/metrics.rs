@@ -2,7 +2,7 @@
 //! console, both fed by one middleware ([`track`]).
 //!
 //! The exposition format is written by hand: a few counters and one histogram do not justify a
-//! metrics framework, and keeping the registry in [`crate::state::AppState`] (rather than a
+//! metrics framework, and keeping the registry in [`crate::web::state::AppState`] (rather than a
 //! global recorder) lets every test server count on its own.
 //!
 //! Requests are labelled by the route *pattern* that axum matched (`/stations/{id}`), never by
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Db;
 use crate::db::usage::{self, UsageRow};
 use crate::on_db;
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// Upper bounds of the latency histogram's buckets, in seconds: from a cached page (about a
 /// millisecond) to the slowest query worth telling apart (the request timeout is 15 s).

@@ -14,13 +14,16 @@
 
 pub mod assets;
 pub mod cache;
+pub mod error;
 pub mod extract;
 pub mod form;
 pub mod i18n;
 pub mod i18n_account;
 pub mod metrics;
+pub mod page;
 pub mod routes;
 pub mod session;
+pub mod state;
 
 use std::any::Any;
 use std::time::Duration;
@@ -39,9 +42,10 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::error::{ApiError, AppError};
-use crate::state::AppState;
-use routes::{account, admin, api, api_docs, health, me, pages};
+use crate::error::AppError;
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
+use routes::{about, account, admin, api, api_docs, demo, health, home, lang, me, station, stations};
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
 /// well below the patience of a proxy in front.
@@ -91,13 +95,13 @@ pub fn router(state: AppState) -> Router {
     let csp = HeaderValue::from_str(&content_security_policy(&state.site.tile_url))
         .unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP));
     let pages_router = Router::new()
-        .route("/", get(pages::home))
-        .route("/stations", get(pages::stations))
-        .route("/stations/{id}", get(pages::station))
-        .route("/demo", get(pages::demo))
-        .route("/about", get(pages::about))
-        .route("/lang", get(pages::switch_lang))
-        .route("/suggest", get(pages::suggest))
+        .route("/", get(home::home))
+        .route("/stations", get(stations::stations))
+        .route("/stations/{id}", get(station::station))
+        .route("/demo", get(demo::demo))
+        .route("/about", get(about::about))
+        .route("/lang", get(lang::switch_lang))
+        .route("/suggest", get(stations::suggest))
         .route("/register", get(account::register_page).post(account::register))
         .route("/login", get(account::login_page).post(account::login))
         .route("/logout", post(account::logout))
@@ -123,7 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}/{action}", post(admin::user_action))
         .route("/admin/backups", get(admin::backups))
         .route("/admin/backups/download", get(admin::download_backup))
-        .fallback(pages::not_found)
+        .fallback(page::not_found)
         .layer(
             ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))

@@ -24,9 +24,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::auth::secret;
 use crate::db::sessions;
-use crate::error::{AppError, HtmlError};
-use crate::state::AppState;
+use crate::error::AppError;
 use crate::web::i18n::Lang;
+use crate::web::page::HtmlError;
+use crate::web::state::AppState;
 
 pub const CSRF_COOKIE: &str = "carburoam_csrf";
 pub const CSRF_FIELD: &str = "csrf";

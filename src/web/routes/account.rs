@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Response};
 
 use crate::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
-use crate::error::{AppError, HtmlError};
-use crate::state::AppState;
+use crate::error::AppError;
 use crate::web::form::{FormData, FormView, clear_session, page, query_param, see_other};
 use crate::web::i18n::{LANG_COOKIE, Lang};
-use crate::web::routes::pages::{FuelOption, Layout, freshness, layout, render};
+use crate::web::page::{FuelOption, HtmlError, Layout, freshness, layout, render};
 use crate::web::session::{self, ClientIp, Viewer, safe_next};
+use crate::web::state::AppState;
 
 async fn page_layout(state: &AppState, lang: Lang, title: &str, nav: &'static str, here: &str) -> Layout {
     // Freshness is decoration here: a failing query must not block logging in.

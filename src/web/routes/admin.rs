@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 
 use crate::admin::{Action, Actor, AdminError};
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
-use crate::error::{AppError, HtmlError};
+use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
-use crate::state::AppState;
 use crate::web::form::{FormData, no_store, page, query_param, see_other};
 use crate::web::i18n::Lang;
-use crate::web::routes::pages::{Layout, freshness, layout, render};
+use crate::web::page::{HtmlError, Layout, freshness, layout, render};
 use crate::web::session::{SignedIn, Viewer};
+use crate::web::state::AppState;
 
 const DAY: i64 = 86_400;
 

@@ -12,10 +12,11 @@ use serde::Serialize;
 
 use crate::db::stations as q;
 use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
-use crate::error::{ApiResult, AppError};
+use crate::error::AppError;
 use crate::index::{NearbyQuery, Order};
-use crate::state::AppState;
+use crate::web::error::ApiResult;
 use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
+use crate::web::state::AppState;
 
 const SECONDS_PER_DAY: i64 = 86_400;
 

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// A health check must answer quickly even when the pool is exhausted or the database hangs:
 /// past this, the instance is reported unhealthy.

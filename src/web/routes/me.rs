@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use crate::accounts::{AccountError, Field};
 use crate::db::{email_changes, favourites, search, stats, users};
 use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
-use crate::error::{AppError, HtmlError};
-use crate::state::AppState;
+use crate::error::AppError;
 use crate::web::form::{FormData, FormView, clear_session, no_store, page, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::strings;
+use crate::web::page::{DEFAULT_PLACE, FuelOption, HtmlError, Layout, freshness, layout, place_index, render};
 use crate::web::routes::account::{lang_cookie, notice};
-use crate::web::routes::pages::{DEFAULT_PLACE, FuelOption, Layout, freshness, layout, place_index, render};
 use crate::web::session::{SignedIn, Viewer, safe_next};
+use crate::web::state::AppState;
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
 pub const STALE_PRICE_SECS: i64 = 3 * 86_400;

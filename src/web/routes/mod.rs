@@ -1,9 +1,15 @@
-//! Route handlers, one module per area.
+//! Route handlers, one module per area (the public pages by family: home, search, station,
+//! demo, about, language switch).
 
+pub mod about;
 pub mod account;
 pub mod admin;
 pub mod api;
 pub mod api_docs;
+pub mod demo;
 pub mod health;
+pub mod home;
+pub mod lang;
 pub mod me;
-pub mod pages;
+pub mod station;
+pub mod stations;

@@ -1,0 +1,59 @@
+//! The API's rendering of an [`AppError`]: the JSON envelope.
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::AppError;
+
+/// An [`AppError`] rendered as the API's JSON envelope:
+/// `{"error": {"code": "not_found", "message": "station 42 not found"}}`.
+///
+/// Error responses carry `Cache-Control: no-store`, so the API's caching header (set only when
+/// absent) never makes a proxy keep a failure.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+/// What API handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        err.log();
+        let body = Envelope { error: Body { code: err.code(), message: err.public_message() } };
+        let mut resp = (err.status(), Json(body)).into_response();
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError(AppError::Database(e))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(AppError::Internal(e))
+    }
+}

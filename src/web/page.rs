@@ -1,0 +1,259 @@
+//! The page machinery every HTML route shares: the layout of `base.html` ([`Layout`]), the
+//! freshness line, template rendering, lenient query strings, and how an [`AppError`] is shown
+//! as a page ([`HtmlError`], [`error_page`]).
+//!
+//! `crate::error` says *what* failed; this module decides how it looks (docs.rs keeps the same
+//! split between `AxumNope` and its error page).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::db::search::{self, Place};
+use crate::db::stations as q;
+use crate::domain::{Fuel, rfc3339};
+use crate::error::AppError;
+use crate::web::assets;
+use crate::web::cache::Freshness;
+use crate::web::extract::QueryParams;
+use crate::web::i18n::{Lang, Strings};
+use crate::web::state::AppState;
+
+pub(crate) const DAY: i64 = 86_400;
+/// Where the demo and an empty map start: Paris, Hôtel de Ville.
+pub const DEFAULT_PLACE: (f64, f64) = (48.8566, 2.3522);
+/// Data older than this gets the warning banner.
+pub const STALE_AFTER_SECS: i64 = 3600;
+
+/// An [`AppError`] rendered as a page of the site, in the visitor's language: the public pages
+/// return this, so a missing station is a real 404 page and a failure a real 500 page. Logged
+/// like [`crate::web::error::ApiError`].
+#[derive(Debug)]
+pub struct HtmlError(pub AppError, pub Lang);
+
+/// What page handlers return.
+pub type HtmlResult<T> = Result<T, HtmlError>;
+
+impl IntoResponse for HtmlError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        error_page(&self.0, self.1)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What every page shares
+
+/// The freshness line of every page.
+pub struct FreshView {
+    pub ago: String,
+    pub at: String,
+    pub iso: String,
+    pub stale: bool,
+}
+
+/// Data of `base.html`.
+pub struct Layout {
+    pub lang: Lang,
+    pub t: &'static Strings,
+    pub title: String,
+    /// `home`, `map`, `demo`, `about` or empty: the current item of the menu.
+    pub nav: &'static str,
+    /// Path and query of this page, for the language switch to come back to.
+    pub here: String,
+    pub fresh: Option<FreshView>,
+    /// The visitor: the account menu, and the CSRF token of the page's forms.
+    pub viewer: crate::web::session::Viewer,
+    pub a: &'static crate::web::i18n_account::AccountStrings,
+}
+
+impl Layout {
+    /// One of two wordings by language: for the admin console, whose few sentences are written
+    /// where they are used rather than in the tables of the public site.
+    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
+        match self.lang {
+            Lang::Fr => fr,
+            Lang::En => en,
+        }
+    }
+
+    pub fn asset(&self, path: &str) -> &'static str {
+        assets::url(path)
+    }
+
+    /// `/lang?to=en&back=…` (HTML-escaped by the template).
+    pub fn switch_url(&self) -> String {
+        let back: String = url::form_urlencoded::byte_serialize(self.here.as_bytes()).collect();
+        format!("/lang?to={}&back={back}", self.lang.other().code())
+    }
+
+    pub fn current(&self, item: &str) -> &'static str {
+        if self.nav == item { "page" } else { "false" }
+    }
+}
+
+pub(crate) async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
+    let db = state.db.clone();
+    state
+        .cache
+        .freshness
+        .get_or_try(|| async move {
+            let (last_success_at, latest_snapshot_at) =
+                tokio::try_join!(q::last_success_at(&db), q::latest_snapshot_at(&db))?;
+            Ok::<_, AppError>(Freshness { last_success_at, latest_snapshot_at })
+        })
+        .await
+}
+
+pub(crate) fn layout(lang: Lang, title: String, nav: &'static str, here: String, f: &Freshness) -> Layout {
+    let now = crate::db::now();
+    let fresh = f.last_success_at.map(|t| FreshView {
+        ago: lang.ago(now, t),
+        at: lang.datetime(t),
+        iso: rfc3339(t),
+        stale: now - t > STALE_AFTER_SECS,
+    });
+    Layout {
+        lang,
+        t: lang.strings(),
+        title,
+        nav,
+        here,
+        fresh,
+        viewer: crate::web::session::current_viewer(),
+        a: crate::web::i18n_account::strings(lang),
+    }
+}
+
+/// The time "N days old" is measured from: the newest snapshot, or now.
+pub(crate) fn reference_time(f: &Freshness) -> i64 {
+    f.latest_snapshot_at.unwrap_or_else(crate::db::now)
+}
+
+/// Renders a template as an HTML response.
+pub(crate) fn render<T: Template>(tpl: &T) -> Result<Response, AppError> {
+    let body = tpl.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+    Ok(Html(body).into_response())
+}
+
+pub(crate) fn path_and_query(path: &str, query: &Option<String>) -> String {
+    match query.as_deref() {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_owned(),
+    }
+}
+
+/// Lenient query parameters: a bad value is as if absent.
+pub(crate) struct Lenient(QueryParams);
+
+impl Lenient {
+    pub(crate) fn new(raw: &Option<String>) -> Lenient {
+        // Duplicates make `parse` fail; then only the first of each name counts.
+        let params = QueryParams::parse(raw.as_deref()).unwrap_or_else(|_| {
+            let mut seen = std::collections::BTreeSet::new();
+            let dedup: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+                        .filter(|(k, _)| seen.insert(k.to_string())),
+                )
+                .finish();
+            QueryParams::parse(Some(&dedup)).unwrap_or_default()
+        });
+        Lenient(params)
+    }
+    pub(crate) fn str(&mut self, name: &str) -> Option<String> {
+        self.0.take(name)
+    }
+    pub(crate) fn f64_in(&mut self, name: &str, r: std::ops::RangeInclusive<f64>) -> Option<f64> {
+        self.0.f64_in(name, r).ok().flatten()
+    }
+    pub(crate) fn u32_in(&mut self, name: &str, r: std::ops::RangeInclusive<u32>) -> Option<u32> {
+        self.0.u32_in(name, r).ok().flatten()
+    }
+    pub(crate) fn fuel(&mut self, name: &str) -> Option<Fuel> {
+        self.0.fuel(name).ok().flatten()
+    }
+    pub(crate) fn flag(&mut self, name: &str) -> bool {
+        self.0.take(name).is_some_and(|v| v != "0")
+    }
+}
+
+pub(crate) async fn place_index(state: &AppState) -> Result<Arc<Vec<Place>>, AppError> {
+    let db = state.db.clone();
+    state
+        .cache
+        .places
+        .get_or_try(|| async move { Ok::<_, AppError>(Arc::new(search::build_index(&search::place_rows(&db).await?))) })
+        .await
+}
+
+/// A fuel of the picker.
+pub struct FuelOption {
+    pub name: &'static str,
+    pub selected: bool,
+}
+
+pub(crate) fn fuel_options(selected: Fuel) -> Vec<FuelOption> {
+    Fuel::ALL.iter().map(|f| FuelOption { name: f.name(), selected: *f == selected }).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub l: Layout,
+    pub status: u16,
+    pub heading: &'static str,
+    pub text: String,
+}
+
+/// The HTML page of an error, in the site's style (no database access: it must render even when
+/// the database is what failed).
+pub fn error_page(err: &AppError, lang: Lang) -> Response {
+    let t = lang.strings();
+    let status = err.status();
+    let (heading, text) = match err {
+        AppError::NotFound(_) => (t.not_found_title, t.not_found_text.to_owned()),
+        AppError::BadRequest(_) => (t.bad_request_title, err.public_message()),
+        AppError::Forbidden(_) => (lang_account(lang).forbidden_title, lang_account(lang).forbidden_text.to_owned()),
+        AppError::TooManyRequests(secs) => {
+            (lang_account(lang).too_many_title, lang_account(lang).too_many_text.replace("{s}", &secs.to_string()))
+        }
+        AppError::Database(_) | AppError::Internal(_) => (t.error_title, t.error_text.to_owned()),
+    };
+    let page = ErrorPage {
+        l: Layout {
+            lang,
+            t,
+            title: format!("{heading} — Carburoam"),
+            nav: "",
+            here: "/".into(),
+            fresh: None,
+            viewer: crate::web::session::current_viewer(),
+            a: lang_account(lang),
+        },
+        status: status.as_u16(),
+        heading,
+        text,
+    };
+    let body = page.render().unwrap_or_else(|_| format!("<!doctype html><title>{status}</title><h1>{heading}</h1>"));
+    let mut resp = (status, Html(body)).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let AppError::TooManyRequests(secs) = err {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
+    }
+    resp
+}
+
+fn lang_account(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
+    crate::web::i18n_account::strings(lang)
+}
+
+/// Unknown paths outside `/api`: the HTML 404.
+pub async fn not_found(lang: Lang, uri: axum::http::Uri) -> HtmlError {
+    HtmlError(AppError::not_found(format!("page {}", uri.path())), lang)
+}

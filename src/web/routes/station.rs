@@ -1,0 +1,307 @@
+//! `GET /stations/{id}`: one station, its prices against the averages, its hours and services.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{Datelike, Timelike};
+use chrono_tz::Europe::Paris;
+
+use crate::db::search;
+use crate::db::stations as q;
+use crate::db::stats;
+use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
+use crate::error::AppError;
+use crate::index::PriceIndex;
+use crate::web::i18n::Lang;
+use crate::web::page::{DAY, HtmlError, HtmlResult, Layout, freshness, layout, reference_time, render};
+use crate::web::routes::stations::{fresh_class, shortage_text};
+use crate::web::state::AppState;
+
+pub struct FuelPriceView {
+    pub fuel: &'static str,
+    pub price: String,
+    pub ago: String,
+    pub at: String,
+    pub iso: String,
+    pub fresh_class: &'static str,
+}
+
+pub struct ShortageView {
+    pub fuel: &'static str,
+    pub kind: &'static str,
+    pub since: Option<String>,
+}
+
+pub struct DayView {
+    pub name: &'static str,
+    pub today: bool,
+    pub text: String,
+}
+
+pub struct CompareView {
+    pub fuel: &'static str,
+    pub price: String,
+    pub dept: Option<String>,
+    pub national: Option<String>,
+    /// "moins cher de 0,032 €" against the département (or national) average.
+    pub verdict: Option<String>,
+    pub cheaper: bool,
+}
+
+#[derive(Template)]
+#[template(path = "station.html")]
+pub struct StationPage {
+    pub l: Layout,
+    pub id: i64,
+    pub city: String,
+    pub address: String,
+    pub postcode: String,
+    pub department: String,
+    pub motorway: bool,
+    pub lat: f64,
+    pub lon: f64,
+    pub gone_since: Option<String>,
+    pub prices: Vec<FuelPriceView>,
+    pub shortages: Vec<ShortageView>,
+    pub h24: bool,
+    pub open_now: Option<bool>,
+    pub days: Vec<DayView>,
+    pub services: Vec<String>,
+    pub compare: Vec<CompareView>,
+    pub chart_fuels: Vec<&'static str>,
+    pub behind_days: u32,
+    pub tile_url: String,
+    pub tile_attribution: String,
+}
+
+/// Whether the station is open at `minute` (after midnight) of `day` (1 = Monday), Paris time.
+/// A slot that closes at or before it opens runs past midnight; open = close is round the
+/// clock. `None` when the hours are unknown.
+pub fn is_open(hours: &OpeningHours, day: u8, minute: u16) -> Option<bool> {
+    // The feed often lists the days with no slot at all: that says nothing.
+    if hours.days.iter().all(|d| d.slots.is_empty()) {
+        return None;
+    }
+    let prev = if day == 1 { 7 } else { day - 1 };
+    let today = hours.days.iter().find(|d| d.day == day);
+    let yesterday = hours.days.iter().find(|d| d.day == prev);
+    let open_today = today.is_some_and(|d| {
+        !d.closed
+            && d.slots.iter().any(|s| {
+                if s.open == s.close {
+                    true
+                } else if s.overnight() {
+                    minute >= s.open
+                } else {
+                    (s.open..s.close).contains(&minute)
+                }
+            })
+    });
+    let from_yesterday = yesterday
+        .is_some_and(|d| !d.closed && d.slots.iter().any(|s| s.overnight() && s.open != s.close && minute < s.close));
+    Some(open_today || from_yesterday)
+}
+
+fn day_text(lang: Lang, d: &crate::domain::DayHours) -> String {
+    let t = lang.strings();
+    if d.closed {
+        return t.closed.to_owned();
+    }
+    if d.slots.is_empty() {
+        return "—".to_owned();
+    }
+    d.slots
+        .iter()
+        .map(|s| {
+            if s.open == s.close {
+                "24 h/24".to_owned()
+            } else if s.overnight() {
+                let next = match lang {
+                    Lang::Fr => "lendemain",
+                    Lang::En => "next day",
+                };
+                format!("{} – {} ({next})", Lang::hhmm(s.open), Lang::hhmm(s.close))
+            } else {
+                format!("{} – {}", Lang::hhmm(s.open), Lang::hhmm(s.close))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A station's current prices and shortages, in fuel id order: from the price index, the same
+/// snapshot as the lists the visitor came from (and no SQLite round trip: two queries fewer per
+/// page, which profiling showed to be most of this page's cost), or from the database for a
+/// station the index does not hold (gone from the feed, or newer than the snapshot).
+async fn station_prices(
+    state: &AppState,
+    index: &PriceIndex,
+    id: i64,
+) -> Result<(Vec<q::PriceRow>, Vec<q::ShortageRow>), AppError> {
+    let Some(s) = index.station(id) else {
+        return Ok(tokio::try_join!(q::prices(&state.db, id), q::shortages(&state.db, id))?);
+    };
+    let prices =
+        s.prices.iter().map(|o| q::PriceRow { fuel: o.fuel.id(), price: o.price, updated_at: o.updated_at }).collect();
+    let shortages = s
+        .shortages
+        .iter()
+        .map(|x| q::ShortageRow { fuel: x.fuel.id(), kind: x.kind.as_str().to_owned(), since: x.since })
+        .collect();
+    Ok((prices, shortages))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<String>) -> HtmlResult<Response> {
+    let r = async {
+        let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
+        let (row, f, index) = tokio::try_join!(
+            async {
+                q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))
+            },
+            freshness(&state),
+            async { state.index.get().await.map_err(AppError::from) },
+        )?;
+        let reference = reference_time(&f);
+        // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
+        // by the price index for exactly this window).
+        let since = reference - stats::AVERAGE_WINDOW_SECS;
+        let (prices, shortages) = station_prices(&state, &index, id.get()).await?;
+        let dept = index.averages(Some(&row.department), since);
+        let national = index.averages(None, since);
+        let now = crate::db::now();
+        let t = lang.strings();
+
+        let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
+        let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
+        let paris = chrono::Utc::now().with_timezone(&Paris);
+        let today = paris.weekday().number_from_monday() as u8;
+        let minute = (paris.hour() * 60 + paris.minute()) as u16;
+        let open_now =
+            if row.automate_24_24 { Some(true) } else { hours.as_ref().and_then(|h| is_open(h, today, minute)) };
+        let days = hours
+            .as_ref()
+            .filter(|h| h.days.iter().any(|d| !d.slots.is_empty()))
+            .map(|h| {
+                let mut days: Vec<_> = h.days.iter().collect();
+                days.sort_by_key(|d| d.day);
+                days.into_iter()
+                    .map(|d| DayView { name: lang.day_name(d.day), today: d.day == today, text: day_text(lang, d) })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let fuel_name = |id: i16| Fuel::from_id(id.into()).map(Fuel::name).unwrap_or("?");
+        let avg_of = |list: &[stats::FuelAverage], fuel: i16| {
+            list.iter().find(|a| a.fuel == fuel && a.stations > 0).map(|a| a.average)
+        };
+        let compare = prices
+            .iter()
+            .map(|p| {
+                let d = avg_of(&dept, p.fuel);
+                let n = avg_of(&national, p.fuel);
+                let verdict_base = d.or(n);
+                let (verdict, cheaper) = match verdict_base {
+                    Some(avg) => {
+                        let diff = f64::from(p.price) - avg;
+                        let amount = lang.price(diff.abs().round() as i32);
+                        if diff <= 0.0 {
+                            (Some(format!("{} {amount}", t.cheaper_by)), true)
+                        } else {
+                            (Some(format!("{} {amount}", t.dearer_by)), false)
+                        }
+                    }
+                    None => (None, false),
+                };
+                CompareView {
+                    fuel: fuel_name(p.fuel),
+                    price: lang.price(p.price),
+                    dept: d.map(|a| lang.price(a.round() as i32)),
+                    national: n.map(|a| lang.price(a.round() as i32)),
+                    verdict,
+                    cheaper,
+                }
+            })
+            .collect();
+        let chart_fuels = prices.iter().map(|p| fuel_name(p.fuel)).collect();
+        let prices = prices
+            .iter()
+            .map(|p| FuelPriceView {
+                fuel: fuel_name(p.fuel),
+                price: lang.price(p.price),
+                ago: lang.ago(now, p.updated_at),
+                at: lang.datetime(p.updated_at),
+                iso: rfc3339(p.updated_at),
+                fresh_class: fresh_class(now, p.updated_at),
+            })
+            .collect();
+        let shortages = shortages
+            .iter()
+            .map(|s| ShortageView {
+                fuel: fuel_name(s.fuel),
+                kind: shortage_text(t, ShortageKind::from_db(&s.kind)),
+                since: s.since.map(|ts| lang.datetime(ts)),
+            })
+            .collect();
+        let city = search::title_case(&row.city);
+        let title = if row.address.is_empty() {
+            format!("{city} — Carburoam")
+        } else {
+            format!("{}, {city} — Carburoam", row.address)
+        };
+        render(&StationPage {
+            l: layout(lang, title, "", format!("/stations/{id}"), &f),
+            id: id.get(),
+            city,
+            address: row.address,
+            postcode: row.postcode,
+            department: row.department,
+            motorway: row.road_type == "motorway",
+            lat: row.latitude,
+            lon: row.longitude,
+            gone_since: row.missing_since.map(|ts| lang.datetime(ts)),
+            prices,
+            shortages,
+            h24: row.automate_24_24,
+            open_now,
+            days,
+            services,
+            compare,
+            chart_fuels,
+            behind_days: ((now - reference).max(0) / DAY) as u32,
+            tile_url: state.site.tile_url.clone(),
+            tile_attribution: state.site.tile_attribution.clone(),
+        })
+    }
+    .await;
+    r.map_err(|e| HtmlError(e, lang))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DayHours, TimeSlot};
+
+    fn week(slots: Vec<TimeSlot>) -> OpeningHours {
+        OpeningHours { days: (1..=7).map(|day| DayHours { day, closed: false, slots: slots.clone() }).collect() }
+    }
+
+    #[test]
+    fn opening_hours() {
+        let overnight = week(vec![TimeSlot { open: 380, close: 60 }]);
+        assert_eq!(is_open(&overnight, 3, 30), Some(true)); // 00:30, from Tuesday's slot
+        assert_eq!(is_open(&overnight, 3, 200), Some(false)); // 03:20
+        assert_eq!(is_open(&overnight, 3, 400), Some(true));
+        let day = week(vec![TimeSlot { open: 420, close: 1200 }]);
+        assert_eq!(is_open(&day, 1, 419), Some(false));
+        assert_eq!(is_open(&day, 1, 420), Some(true));
+        assert_eq!(is_open(&day, 1, 1200), Some(false));
+        let always = week(vec![TimeSlot { open: 60, close: 60 }]);
+        assert_eq!(is_open(&always, 5, 10), Some(true));
+        let mut closed_sunday = day.clone();
+        closed_sunday.days[6].closed = true;
+        assert_eq!(is_open(&closed_sunday, 7, 600), Some(false));
+        assert_eq!(is_open(&OpeningHours::default(), 1, 0), None);
+        assert_eq!(is_open(&week(Vec::new()), 1, 0), None);
+    }
+}

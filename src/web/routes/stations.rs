@@ -1,0 +1,304 @@
+//! The public site's search: `GET /stations` (the list and the map around a place) and
+//! `GET /suggest` (places for the search box), with the station lists the home page shares.
+//!
+//! Every page works without JavaScript: lists are queried here, forms are plain GET forms. The
+//! scripts in `static/js/` only add the map, the chart, suggestions and geolocation. Query
+//! strings are read leniently (a bad or unknown value falls back to its default: these URLs are
+//! typed and shared by people, not scripts).
+//!
+//! Prices "older than N days" are measured from the newest snapshot imported, not from the
+//! clock, so a database loaded from an old file still shows its prices (and the banner says how
+//! old they are).
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::db::search;
+use crate::domain::{Fuel, ShortageKind, rfc3339};
+use crate::error::AppError;
+use crate::index::{Hit, NearbyQuery, Order};
+use crate::web::i18n::{Lang, Strings};
+use crate::web::page::{
+    DAY, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
+    place_index, reference_time, render,
+};
+use crate::web::state::AppState;
+
+pub const DEFAULT_FUEL: Fuel = Fuel::E10;
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
+
+/// Services offered in the filter (the feed's spelling); the most common ones.
+pub const SERVICES: [&str; 8] = [
+    "Toilettes publiques",
+    "Boutique alimentaire",
+    "Station de gonflage",
+    "Lavage automatique",
+    "Automate CB 24/24",
+    "DAB (Distributeur automatique de billets)",
+    "Vente de gaz domestique (Butane, Propane)",
+    "Bornes électriques",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Lists of stations
+
+/// A station of a list, formatted.
+pub struct StationItem {
+    pub id: i64,
+    pub city: String,
+    pub address: String,
+    pub distance: String,
+    pub price: String,
+    /// `c0` (cheapest fifth) to `c4` (dearest).
+    pub price_class: &'static str,
+    pub ago: String,
+    pub updated_iso: String,
+    pub fresh_class: &'static str,
+    pub shortage: Option<&'static str>,
+    pub h24: bool,
+}
+
+/// Colour class of a price's age (from now): fresh under a day, then under three days, then old.
+pub(crate) fn fresh_class(now: i64, ts: i64) -> &'static str {
+    match now - ts {
+        d if d < DAY => "fresh",
+        d if d < 3 * DAY => "aging",
+        _ => "old",
+    }
+}
+
+fn price_class(price: i32, min: i32, max: i32) -> &'static str {
+    if max <= min {
+        return "c0";
+    }
+    let x = f64::from(price - min) / f64::from(max - min);
+    ["c0", "c1", "c2", "c3", "c4"][((x * 5.0) as usize).min(4)]
+}
+
+pub(crate) fn shortage_text(t: &'static Strings, kind: ShortageKind) -> &'static str {
+    match kind {
+        ShortageKind::Temporary => t.shortage_temporary,
+        ShortageKind::Permanent => t.shortage_permanent,
+        ShortageKind::Unknown => t.shortage_unknown,
+    }
+}
+
+pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
+    let now = crate::db::now();
+    let t = lang.strings();
+    let min = hits.iter().map(|h| h.offer.price).min().unwrap_or(0);
+    let max = hits.iter().map(|h| h.offer.price).max().unwrap_or(0);
+    hits.iter()
+        .map(|h| {
+            let (s, o) = (h.station, h.offer);
+            StationItem {
+                id: s.id,
+                city: search::title_case(&s.city),
+                address: s.address.to_string(),
+                distance: lang.km(h.distance_km),
+                price: lang.price(o.price),
+                price_class: price_class(o.price, min, max),
+                ago: lang.ago(now, o.updated_at),
+                updated_iso: rfc3339(o.updated_at),
+                fresh_class: fresh_class(now, o.updated_at),
+                shortage: o.shortage.map(|k| shortage_text(t, k)),
+                h24: s.automate_24_24,
+            }
+        })
+        .collect()
+}
+
+/// A place other than the one shown, as a link.
+pub struct PlaceLink {
+    pub label: String,
+    pub query: String,
+}
+
+/// Where a search is centred, and what it found.
+pub(crate) struct Centre {
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_km: f64,
+    pub label: Option<String>,
+    pub others: Vec<PlaceLink>,
+}
+
+/// `q` resolved against the known places, or `lat`/`lon`, or nothing.
+pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<String>, Option<Centre>), AppError> {
+    let q = p.str("q");
+    let lat = p.f64_in("lat", -90.0..=90.0);
+    let lon = p.f64_in("lon", -180.0..=180.0);
+    if let Some(text) = &q {
+        let index = place_index(state).await?;
+        let found = search::resolve(&index, text, 6);
+        let Some(first) = found.first() else {
+            return Ok((q, None));
+        };
+        let others = found[1..].iter().map(|p| PlaceLink { label: p.label.clone(), query: p.query.clone() }).collect();
+        let label = first.label.clone();
+        return Ok((
+            q,
+            Some(Centre {
+                lat: first.latitude,
+                lon: first.longitude,
+                radius_km: first.radius_km,
+                label: Some(label),
+                others,
+            }),
+        ));
+    }
+    if let (Some(lat), Some(lon)) = (lat, lon) {
+        return Ok((None, Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new() })));
+    }
+    Ok((None, None))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /stations
+
+/// A service of the filter.
+pub struct ServiceOption {
+    pub name: &'static str,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "stations.html")]
+pub struct StationsPage {
+    pub l: Layout,
+    pub q: String,
+    pub fuels: Vec<FuelOption>,
+    pub fuel: &'static str,
+    pub searched: bool,
+    pub place: Option<String>,
+    pub others: Vec<PlaceLink>,
+    pub items: Vec<StationItem>,
+    pub lat: f64,
+    pub lon: f64,
+    pub radius_km: f64,
+    pub has_centre: bool,
+    pub by_distance: bool,
+    pub h24: bool,
+    pub hide_shortages: bool,
+    pub services: Vec<ServiceOption>,
+    pub max_age: u32,
+    /// `max_age` plus the age of the newest snapshot: what the JSON API's `max_age_days` needs
+    /// for the map to show the same prices as the list.
+    pub api_max_age: u32,
+    pub tile_url: String,
+    pub tile_attribution: String,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
+    let here = path_and_query("/stations", &raw);
+    let r = async {
+        let mut p = Lenient::new(&raw);
+        let fuel = p.fuel("fuel").unwrap_or(DEFAULT_FUEL);
+        let radius = p.f64_in("radius_km", 1.0..=100.0);
+        let by_distance = p.str("sort").as_deref() == Some("distance");
+        let h24 = p.flag("h24");
+        let hide_shortages = p.flag("hide_shortages");
+        let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
+        let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
+        let (q, centre) = centre(&state, &mut p).await?;
+        let f = freshness(&state).await?;
+        let reference = reference_time(&f);
+        let searched = q.is_some() || centre.is_some();
+        let (lat, lon, radius_km, has_centre) = match &centre {
+            Some(c) => (c.lat, c.lon, radius.unwrap_or(c.radius_km), true),
+            None => (46.6, 2.4, radius.unwrap_or(10.0), false),
+        };
+        let items = if has_centre {
+            let index = state.index.get().await?;
+            let hits = index.nearby(&NearbyQuery {
+                latitude: lat,
+                longitude: lon,
+                radius_km,
+                fuel,
+                updated_since: reference - i64::from(max_age) * DAY,
+                hide_shortages,
+                only_24_24: h24,
+                service,
+                order: if by_distance { Order::Distance } else { Order::Price },
+                limit: 50,
+            });
+            station_items(lang, &hits)
+        } else {
+            Vec::new()
+        };
+        let behind_days = ((crate::db::now() - reference).max(0) / DAY) as u32 + 1;
+        let (place, others) = match centre {
+            Some(c) => (c.label, c.others),
+            None => (None, Vec::new()),
+        };
+        let t = lang.strings();
+        let title = match &place {
+            Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
+            None => format!("{} — Carburoam", t.results_title),
+        };
+        render(&StationsPage {
+            l: layout(lang, title, "map", here, &f),
+            q: q.unwrap_or_default(),
+            fuels: fuel_options(fuel),
+            fuel: fuel.name(),
+            searched,
+            place,
+            others,
+            items,
+            lat,
+            lon,
+            radius_km,
+            has_centre,
+            by_distance,
+            h24,
+            hide_shortages,
+            services: SERVICES.iter().map(|s| ServiceOption { name: s, selected: Some(*s) == service }).collect(),
+            max_age,
+            api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
+            tile_url: state.site.tile_url.clone(),
+            tile_attribution: state.site.tile_attribution.clone(),
+        })
+    }
+    .await;
+    r.map_err(|e| HtmlError(e, lang))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /suggest?q=
+
+#[derive(serde::Serialize)]
+pub struct Suggestion {
+    pub label: String,
+    pub query: String,
+}
+
+/// Places for the search box's suggestions, as JSON (`[{"label", "query"}]`).
+pub async fn suggest(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+    let mut p = Lenient::new(&raw);
+    let q = p.str("q").unwrap_or_default();
+    let list: Vec<Suggestion> = match place_index(&state).await {
+        Ok(index) if q.chars().count() >= 2 => search::resolve(&index, &q, 8)
+            .into_iter()
+            .map(|p| Suggestion { label: p.label.clone(), query: p.query.clone() })
+            .collect(),
+        Ok(_) => Vec::new(),
+        Err(e) => return crate::web::error::ApiError(e).into_response(),
+    };
+    ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))], axum::Json(list)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_classes() {
+        assert_eq!(price_class(1700, 1700, 1800), "c0");
+        assert_eq!(price_class(1800, 1700, 1800), "c4");
+        assert_eq!(price_class(1750, 1700, 1800), "c2");
+        assert_eq!(price_class(1750, 1750, 1750), "c0");
+    }
+}

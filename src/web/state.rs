@@ -1,0 +1,117 @@
+//! The state every request handler shares (the web layer's: the services below it, and the
+//! caches and counters of the site).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::accounts::{AccountSettings, Accounts};
+use crate::db::Db;
+use crate::email::{MailSettings, Mailer};
+use crate::web::cache::PageCache;
+
+/// Map tiles of the public site: OpenStreetMap's by default.
+pub const DEFAULT_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+pub const DEFAULT_TILE_ATTRIBUTION: &str =
+    "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a>";
+/// Where the source code lives (the AGPL asks the server to offer it).
+/// Empty: the about page then says to ask the operator (set `CARBUROAM_SOURCE_URL`).
+pub const DEFAULT_SOURCE_URL: &str = "";
+
+/// Settings of the public site.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    /// Leaflet tile URL template (`{z}/{x}/{y}`, optional `{s}`). Also allowed in the
+    /// Content-Security-Policy's `img-src`.
+    pub tile_url: String,
+    /// HTML shown in the map's corner (the tile provider's attribution).
+    pub tile_attribution: String,
+    pub source_url: String,
+}
+
+impl SiteConfig {
+    /// Defaults, overridden by `CARBUROAM_TILE_URL`, `CARBUROAM_TILE_ATTRIBUTION` and
+    /// `CARBUROAM_SOURCE_URL` when set and not empty.
+    pub fn from_env() -> SiteConfig {
+        let var = |name: &str, default: &str| {
+            std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+        };
+        SiteConfig {
+            tile_url: var("CARBUROAM_TILE_URL", DEFAULT_TILE_URL),
+            tile_attribution: var("CARBUROAM_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
+            source_url: var("CARBUROAM_SOURCE_URL", DEFAULT_SOURCE_URL),
+        }
+    }
+}
+
+/// The feed job as the console sees it.
+#[derive(Clone)]
+pub struct EtlHandle(pub Arc<crate::etl::Job>);
+
+impl std::fmt::Debug for EtlHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtlHandle").field("feed_url", &self.0.feed_url).finish()
+    }
+}
+
+/// Shared by all handlers and cloned per request by axum: keep every field cheap to clone (pools
+/// and `Arc`s, not data).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    /// When this process started serving (for uptime in logs and future status pages).
+    pub started_at: DateTime<Utc>,
+    pub site: Arc<SiteConfig>,
+    /// Short-lived caches of the public pages.
+    pub cache: Arc<PageCache>,
+    /// Current prices in memory, for searches near a point and averages.
+    pub index: crate::index::IndexHandle,
+    /// Account rules: the mailer, the public URL, the rate limits.
+    pub accounts: Accounts,
+    /// Request counters for `/metrics` and the usage counts of the admin console.
+    pub metrics: Arc<crate::web::metrics::Metrics>,
+    /// The operator's webhook (new users); disabled unless `startup` configures one.
+    pub notifier: crate::notify::Notifier,
+    /// The feed job, for the admin console's "Run now" (`None` in tests and tools).
+    pub etl: Option<EtlHandle>,
+    /// Where scheduled backups are written (`None`: not configured, or PostgreSQL).
+    pub backup_dir: Option<std::path::PathBuf>,
+}
+
+impl AppState {
+    /// Defaults for tests and tools: the public site's settings from the environment, links in
+    /// mails to `http://localhost:8080`, mail written to `data/outbox`.
+    pub fn new(db: Db) -> AppState {
+        let mailer = Mailer::new(MailSettings {
+            smtp: None,
+            from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
+            outbox_dir: crate::config::default_data_dir().join("outbox"),
+        });
+        match mailer {
+            Ok(m) => AppState::with_settings(
+                db,
+                SiteConfig::from_env(),
+                AccountSettings::new("http://localhost:8080", false),
+                m,
+            ),
+            // The default sender is a constant that parses: unreachable in practice.
+            Err(e) => panic!("default mail settings: {e}"),
+        }
+    }
+
+    pub fn with_settings(db: Db, site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> AppState {
+        let accounts = Accounts::new(db.clone(), accounts, mailer);
+        AppState {
+            index: crate::index::IndexHandle::new(db.clone()),
+            db,
+            started_at: Utc::now(),
+            site: Arc::new(site),
+            cache: Arc::new(PageCache::default()),
+            accounts,
+            metrics: Arc::new(crate::web::metrics::Metrics::from_env()),
+            notifier: crate::notify::Notifier::disabled(),
+            etl: None,
+            backup_dir: None,
+        }
+    }
+}
