@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{self, EtlEvery};
 use crate::db::Db;
 use crate::etl::{self, ImportLease, Job, RunOutcome};
 use crate::feed::download::{Conditional, FetchOptions, Fetched, Fetcher};
 use crate::feed::load::{self, ImportOptions, Progress};
+use crate::web::state::{DEFAULT_SOURCE_URL, DEFAULT_TILE_ATTRIBUTION, DEFAULT_TILE_URL, SiteConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -169,8 +171,8 @@ pub struct ServeArgs {
     pub behind_proxy: bool,
     /// Incoming webhook (Discord, Slack) told about new users and about the feed job failing 3
     /// times in a row. Prefer the environment variable: the URL is a secret.
-    #[arg(long, env = "CARBUROAM_WEBHOOK_URL", hide_env_values = true)]
-    pub webhook_url: Option<String>,
+    #[arg(long, env = "CARBUROAM_WEBHOOK_URL", hide_env_values = true, hide_default_value = true, value_parser = secret)]
+    pub webhook_url: Option<SecretString>,
     /// Folder of the scheduled backups of a SQLite database. Default: DATA_DIR/backups.
     #[arg(long, env = "CARBUROAM_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -182,6 +184,73 @@ pub struct ServeArgs {
     pub backup_keep: u32,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub site: SiteArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+impl ServeArgs {
+    /// The typed settings of the server.
+    pub fn config(self) -> crate::startup::ServeConfig {
+        crate::startup::ServeConfig {
+            database_url: self.db.url(),
+            bind: self.bind,
+            public_url: self.public_url.filter(|u| !u.trim().is_empty()),
+            behind_proxy: self.behind_proxy,
+            mail: self.mail.settings(&self.db.data_dir),
+            feed_url: self.feed_url,
+            etl_every: self.etl_every.0,
+            webhook_url: non_empty(self.webhook_url),
+            backups: crate::backup::BackupSchedule {
+                dir: self.backup_dir.unwrap_or_else(|| self.db.data_dir.join("backups")),
+                every: self.backup_every.0,
+                keep: self.backup_keep as usize,
+            },
+            site: SiteConfig::new(&self.site.tile_url, &self.site.tile_attribution, &self.site.source_url),
+            metrics_token: non_empty(self.metrics.metrics_token),
+            metrics_bind: self.metrics.metrics_bind.filter(|b| !b.trim().is_empty()),
+        }
+    }
+}
+
+/// The public site.
+#[derive(Args, Debug, Clone)]
+pub struct SiteArgs {
+    /// Map tiles: a Leaflet URL template (`{z}/{x}/{y}`, optional `{s}`); its origin is allowed
+    /// in the pages' Content-Security-Policy.
+    #[arg(long, env = "CARBUROAM_TILE_URL", default_value = DEFAULT_TILE_URL)]
+    pub tile_url: String,
+    /// HTML shown in the map's corner: the tile provider's attribution.
+    #[arg(long, env = "CARBUROAM_TILE_ATTRIBUTION", default_value = DEFAULT_TILE_ATTRIBUTION)]
+    pub tile_attribution: String,
+    /// Where the source code is offered (the AGPL asks the server to offer it). Empty: the
+    /// about page tells visitors to ask the operator.
+    #[arg(long, env = "CARBUROAM_SOURCE_URL", default_value = DEFAULT_SOURCE_URL)]
+    pub source_url: String,
+}
+
+/// Prometheus metrics. Without either setting `/metrics` answers 404.
+#[derive(Args, Debug, Clone)]
+pub struct MetricsArgs {
+    /// Serve /metrics on the main address to scrapes sending `Authorization: Bearer TOKEN`.
+    /// Prefer the environment variable: the token is a secret.
+    #[arg(long, env = "CARBUROAM_METRICS_TOKEN", hide_env_values = true, hide_default_value = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
+    /// A second address serving /metrics alone, without a token (for a Prometheus on this host
+    /// or a private network), e.g. 127.0.0.1:9100.
+    #[arg(long, env = "CARBUROAM_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+}
+
+/// A secret setting: kept out of `Debug` output and logs.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.trim()))
+}
+
+/// An empty secret (`CARBUROAM_METRICS_TOKEN=`) is no secret.
+fn non_empty(s: Option<SecretString>) -> Option<SecretString> {
+    s.filter(|s| !s.expose_secret().is_empty())
 }
 
 /// Outgoing mail. Without `--smtp-host`, messages are written as `.eml` files to
@@ -197,12 +266,13 @@ pub struct MailArgs {
     /// `starttls`, `tls` (implicit TLS) or `none` (plain text: only to a relay on this host).
     #[arg(long, env = "CARBUROAM_SMTP_TLS", default_value = "starttls")]
     pub smtp_tls: crate::email::SmtpTls,
-    /// SMTP user name (the password comes from CARBUROAM_SMTP_PASSWORD or the file's smtp_password).
+    /// SMTP user name.
     #[arg(long, env = "CARBUROAM_SMTP_USER")]
     pub smtp_user: Option<String>,
-    /// Read from the environment only, so it never shows in `ps`.
-    #[arg(skip = std::env::var("CARBUROAM_SMTP_PASSWORD").ok().filter(|p| !p.is_empty()).or_else(|| config::file_secret("smtp_password")))]
-    pub smtp_password: Option<String>,
+    /// SMTP password. Prefer the environment variable or the configuration file (readable by
+    /// the service user only): on the command line it shows in `ps`.
+    #[arg(long, env = "CARBUROAM_SMTP_PASSWORD", hide_env_values = true, hide_default_value = true, value_parser = secret)]
+    pub smtp_password: Option<SecretString>,
     /// The sender of the mails.
     #[arg(long, env = "CARBUROAM_SMTP_FROM", default_value = config::DEFAULT_MAIL_FROM)]
     pub smtp_from: String,
@@ -220,7 +290,7 @@ impl MailArgs {
             }),
             tls: self.smtp_tls,
             username: self.smtp_user.clone().filter(|u| !u.is_empty()),
-            password: self.smtp_password.clone(),
+            password: non_empty(self.smtp_password.clone()),
         });
         crate::email::MailSettings { smtp, from: self.smtp_from.clone(), outbox_dir: data_dir.join("outbox") }
     }
@@ -293,22 +363,7 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
-            crate::startup::serve(crate::startup::ServeConfig {
-                database_url: args.db.url(),
-                public_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.bind)),
-                behind_proxy: args.behind_proxy,
-                webhook_url: args.webhook_url.clone(),
-                mail: args.mail.settings(&args.db.data_dir),
-                bind: args.bind,
-                feed_url: args.feed_url,
-                etl_every: args.etl_every.0,
-                backups: crate::backup::BackupSchedule {
-                    dir: args.backup_dir.unwrap_or_else(|| args.db.data_dir.join("backups")),
-                    every: args.backup_every.0,
-                    keep: args.backup_keep as usize,
-                },
-            })
-            .await?;
+            crate::startup::serve(args.config()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => import(args).await,

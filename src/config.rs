@@ -58,16 +58,6 @@ mod tests {
 pub const CONFIG_ENV: &str = "CARBUROAM_CONFIG";
 pub const DEFAULT_CONFIG_FILE: &str = "carburoam.toml";
 
-/// Settings read from the file that have no command-line flag (secrets kept out of `ps`).
-static FILE_SECRETS: std::sync::OnceLock<std::collections::BTreeMap<String, String>> = std::sync::OnceLock::new();
-
-/// A secret given in the configuration file (`smtp_password`), if any.
-pub fn file_secret(key: &str) -> Option<String> {
-    FILE_SECRETS.get().and_then(|m| m.get(key).cloned())
-}
-
-const SECRET_KEYS: [&str; 1] = ["smtp_password"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
@@ -122,11 +112,7 @@ fn set_defaults(cmd: clap::Command, values: &[(String, String)]) -> clap::Comman
             Some((a.get_id().clone(), v.1.clone()))
         })
         .collect();
-    let mut cmd = ids.into_iter().fold(cmd, |c, (id, v)| {
-        // clap wants 'static defaults; a handful of strings read once at start-up.
-        let v: &'static str = Box::leak(v.into_boxed_str());
-        c.mut_arg(id, |a| a.default_value(v).required(false))
-    });
+    let mut cmd = ids.into_iter().fold(cmd, |c, (id, v)| c.mut_arg(id, |a| a.default_value(v).required(false)));
     let subs: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
     for name in subs {
         cmd = cmd.mut_subcommand(name, |s| set_defaults(s, values));
@@ -144,7 +130,6 @@ pub fn apply_file(cmd: clap::Command, path: &std::path::Path) -> Result<clap::Co
     let mut known = std::collections::BTreeSet::new();
     known_keys(&cmd, &mut known);
     let mut values = Vec::new();
-    let mut secrets = std::collections::BTreeMap::new();
     for (key, value) in table {
         let v = match value {
             toml::Value::String(s) => s,
@@ -153,15 +138,12 @@ pub fn apply_file(cmd: clap::Command, path: &std::path::Path) -> Result<clap::Co
             toml::Value::Boolean(b) => b.to_string(),
             _ => return Err(ConfigError::Type { path: shown, key }),
         };
-        if SECRET_KEYS.contains(&key.as_str()) {
-            secrets.insert(key, v);
-        } else if known.contains(&key) {
+        if known.contains(&key) {
             values.push((key, v));
         } else {
             return Err(ConfigError::Unknown { path: shown, key });
         }
     }
-    let _ = FILE_SECRETS.set(secrets);
     Ok(set_defaults(cmd, &values))
 }
 
@@ -209,16 +191,15 @@ pub fn print_default(cmd: &clap::Command) -> String {
                     "smtp_host" => "\"smtp.example.org\"",
                     "smtp_port" => "587",
                     "smtp_user" => "\"carburoam@example.org\"",
+                    "smtp_password" => "\"\"  # keep this file readable by the service user only",
+                    "metrics_token" => "\"\"  # a long random string; the scrape sends it as a bearer token",
+                    "metrics_bind" => "\"127.0.0.1:9100\"",
                     _ => "\"\"",
                 };
                 let _ = writeln!(out, "# (no default) for example:\n# {key} = {example}\n");
             }
         }
     }
-    out.push_str(
-        "# The SMTP password (also CARBUROAM_SMTP_PASSWORD). Keep this file readable by the service\n\
-         # user only when it holds one.\n# smtp_password = \"\"\n",
-    );
     out
 }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -15,28 +16,67 @@ use crate::etl::{self, Job};
 use crate::feed::download::{FetchOptions, Fetcher};
 use crate::feed::load::ImportOptions;
 use crate::notify::Notifier;
+use crate::web::metrics::Metrics;
 use crate::web::state::{AppState, EtlHandle, SiteConfig};
 
+/// Everything `carburoam serve` needs, typed: built from the command line, the environment and
+/// the configuration file by [`crate::cli`], or by the tests. Secrets are [`SecretString`]s, so
+/// logging this (`{:?}`) never shows them.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub database_url: String,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub bind: String,
-    /// Where people reach the server (links in mails, CSRF origin, `Secure` cookies).
-    pub public_url: String,
+    /// Where people reach the server (links in mails, CSRF origin, `Secure` cookies). `None`:
+    /// `http://` and the address actually bound.
+    pub public_url: Option<String>,
     pub behind_proxy: bool,
     pub mail: MailSettings,
     pub feed_url: String,
     /// `None`: no scheduler.
     pub etl_every: Option<Duration>,
     /// The operator's webhook (see [`crate::notify`]); `None`: no notifications.
-    pub webhook_url: Option<String>,
+    pub webhook_url: Option<SecretString>,
     /// Scheduled backups (SQLite only; see [`crate::backup`]).
     pub backups: crate::backup::BackupSchedule,
+    /// Map tiles and the source code link of the public site.
+    pub site: SiteConfig,
+    /// `/metrics` on the main listener, for scrapes sending `Authorization: Bearer TOKEN`.
+    pub metrics_token: Option<SecretString>,
+    /// A second listener serving `/metrics` alone, without a token (`127.0.0.1:9100`).
+    pub metrics_bind: Option<String>,
 }
 
-/// A server bound to its port, not yet serving: tests read the port, then run it.
+impl ServeConfig {
+    /// The defaults of `carburoam serve` over `database_url`, with the files (outbox, backups)
+    /// under `data_dir`; the scheduled jobs off. A starting point for tests and tools.
+    pub fn new(database_url: impl Into<String>, data_dir: &std::path::Path) -> ServeConfig {
+        ServeConfig {
+            database_url: database_url.into(),
+            bind: "127.0.0.1:0".into(),
+            public_url: None,
+            behind_proxy: false,
+            mail: MailSettings {
+                smtp: None,
+                from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
+                outbox_dir: data_dir.join("outbox"),
+            },
+            feed_url: crate::config::DEFAULT_FEED_URL.to_owned(),
+            etl_every: None,
+            webhook_url: None,
+            backups: crate::backup::BackupSchedule { dir: data_dir.join("backups"), every: None, keep: 7 },
+            site: SiteConfig::default(),
+            metrics_token: None,
+            metrics_bind: None,
+        }
+    }
+}
+
+/// A server bound to its port(s), not yet serving: tests read the address, then run it.
 pub struct Application {
     listener: TcpListener,
+    /// The `--metrics-bind` listener, serving `/metrics` alone.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     job: Job,
     etl_every: Option<Duration>,
@@ -44,9 +84,16 @@ pub struct Application {
 }
 
 impl Application {
+    /// Opens (and migrates) the database of `cfg`, then [`Application::build_with_db`].
     pub async fn build(cfg: ServeConfig) -> anyhow::Result<Application> {
         let db = Db::connect(&cfg.database_url).await?;
         tracing::info!(database = %crate::db::redact_url(&cfg.database_url), "database ready");
+        Application::build_with_db(cfg, db).await
+    }
+
+    /// The application over an open, migrated database (`cfg.database_url` is then only
+    /// informative): binds the listeners and wires every service, as `carburoam serve` runs it.
+    pub async fn build_with_db(cfg: ServeConfig, db: Db) -> anyhow::Result<Application> {
         let now = crate::db::now();
         // Runs left `running` by a process that died: only when no live import lease shows that
         // another instance is importing right now.
@@ -59,7 +106,19 @@ impl Application {
         }
         let listener =
             TcpListener::bind(&cfg.bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;
-        let notifier = Notifier::new(cfg.webhook_url.as_deref())?;
+        let metrics_listener = match &cfg.metrics_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (--metrics-bind): {e}"))?,
+            ),
+            None => None,
+        };
+        let public_url = match &cfg.public_url {
+            Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", listener.local_addr()?),
+        };
+        let notifier = Notifier::new(cfg.webhook_url.as_ref().map(|u| u.expose_secret()))?;
         if notifier.is_enabled() {
             tracing::info!(webhook = ?notifier, "notifications enabled");
         }
@@ -72,14 +131,11 @@ impl Application {
             notifier: notifier.clone(),
         };
         let mailer = Mailer::new(cfg.mail.clone())?;
-        tracing::info!(mail = %mailer.describe(), public_url = %cfg.public_url, "accounts ready");
-        let mut state = AppState::with_settings(
-            db,
-            SiteConfig::from_env(),
-            AccountSettings::new(&cfg.public_url, cfg.behind_proxy),
-            mailer,
-        );
+        tracing::info!(mail = %mailer.describe(), public_url = %public_url, "accounts ready");
+        let mut state =
+            AppState::with_settings(db, cfg.site.clone(), AccountSettings::new(&public_url, cfg.behind_proxy), mailer);
         state.notifier = notifier;
+        state.metrics = Arc::new(Metrics::new(cfg.metrics_token.clone()));
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");
@@ -91,11 +147,16 @@ impl Application {
         if matches!(state.db, Db::Sqlite(_)) {
             state.backup_dir = Some(cfg.backups.dir.clone());
         }
-        Ok(Application { listener, state, job, etl_every: cfg.etl_every, backups: cfg.backups })
+        Ok(Application { listener, metrics_listener, state, job, etl_every: cfg.etl_every, backups: cfg.backups })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the `--metrics-bind` listener, when there is one.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics_listener.as_ref().map(TcpListener::local_addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -122,6 +183,18 @@ impl Application {
             shutdown.clone(),
         );
         let cleanup = crate::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        let metrics_server = match self.metrics_listener {
+            Some(listener) => {
+                let metrics_addr = listener.local_addr()?;
+                tracing::info!(addr = %metrics_addr, "metrics listening");
+                let app = crate::web::metrics::router(self.state.clone());
+                let token = shutdown.clone();
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, app).with_graceful_shutdown(async move { token.cancelled().await }).await
+                }))
+            }
+            None => None,
+        };
         let app = crate::web::router(self.state.clone());
         // stdout, one line, so scripts and end-to-end tests learn the port.
         println!("listening on http://{addr}");
@@ -136,6 +209,15 @@ impl Application {
         axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { token.cancelled().await })
             .await?;
+        if let Some(m) = metrics_server {
+            // The main server stopped for a cancellation (or failed): the metrics one follows.
+            shutdown.cancel();
+            match m.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         if let Some(s) = scheduler {
             let _ = s.await;
         }

@@ -31,6 +31,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
 
 /// Bounds the connection and every SMTP command: long enough for a slow relay, short enough for
 /// the person waiting on the "forgot password" page.
@@ -70,27 +71,15 @@ impl fmt::Display for SmtpTls {
     }
 }
 
-/// Where and how to reach the SMTP relay.
-#[derive(Clone)]
+/// Where and how to reach the SMTP relay. Settings are logged at startup: the password is a
+/// [`SecretString`], which `Debug` does not show.
+#[derive(Clone, Debug)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
     pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-/// Settings are logged at startup: the password must not be.
-impl fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+    pub password: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -267,7 +256,8 @@ fn smtp_transport(smtp: SmtpSettings) -> Result<Transport, EmailError> {
     .timeout(Some(SMTP_TIMEOUT));
     match (smtp.username, smtp.password) {
         (Some(user), password) if !user.is_empty() => {
-            builder = builder.credentials(Credentials::new(user, password.unwrap_or_default()));
+            let password = password.map(|p| p.expose_secret().to_owned()).unwrap_or_default();
+            builder = builder.credentials(Credentials::new(user, password));
         }
         (_, Some(_)) => {
             tracing::warn!("an SMTP password is set without a username: sending without authentication");
@@ -361,7 +351,7 @@ mod tests {
         let settings = settings(Some(smtp(SmtpTls::Tls)));
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
-        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(debug.contains("REDACTED"), "{debug}");
         let mailer = Mailer::new(settings).unwrap();
         let debug = format!("{mailer:?}");
         assert!(!debug.contains("hunter2"), "{debug}");

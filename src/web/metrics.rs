@@ -1,35 +1,49 @@
 //! Request metrics for Prometheus (`GET /metrics`) and the in-house usage counts of the admin
 //! console, both fed by one middleware ([`track`]).
 //!
-//! The exposition format is written by hand: a few counters and one histogram do not justify a
-//! metrics framework, and keeping the registry in [`crate::web::state::AppState`] (rather than a
-//! global recorder) lets every test server count on its own.
+//! The exposition is written by `prometheus-client` (OpenMetrics text). The registry lives in
+//! [`crate::web::state::AppState`] rather than in a global recorder, so every test server counts
+//! on its own.
 //!
 //! Requests are labelled by the route *pattern* that axum matched (`/stations/{id}`), never by
 //! the raw path: a label per station id (or per scanner's random URL) would grow the series
 //! without bound. Paths that match no route are `unmatched`, and methods outside the standard
 //! set are `other`, for the same reason.
 //!
-//! `/metrics` is public unless `CARBUROAM_METRICS_TOKEN` is set, in which case it requires
-//! `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting). Operators who
-//! do not set a token should block the path at the reverse proxy: the figures are not secret,
-//! but nothing outside the monitoring needs them.
+//! `/metrics` is closed by default (404: it lists the admin routes' hits). It is served on the
+//! main address only with a token (`--metrics-token`, `CARBUROAM_METRICS_TOKEN`), to scrapes
+//! sending `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting), and
+//! without a token on a separate address (`--metrics-bind 127.0.0.1:9100`, see [`router`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
 use crate::db::usage::{self, UsageRow};
 use crate::on_db;
 use crate::web::state::AppState;
+
+/// The content type of the exposition (OpenMetrics text, which Prometheus reads).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of the latency histogram's buckets, in seconds: from a cached page (about a
 /// millisecond) to the slowest query worth telling apart (the request timeout is 15 s).
@@ -50,15 +64,30 @@ const NOT_USAGE: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// hangs (its request figures are what tell the operator what is going on).
 const DB_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Counters of one route.
-#[derive(Debug, Default)]
-struct RouteStats {
-    /// Requests by (method, status).
-    requests: BTreeMap<(&'static str, u16), u64>,
-    /// Requests by latency bucket (not cumulative; the last slot is above every bound).
-    buckets: [u64; DURATION_BUCKETS.len() + 1],
-    sum_secs: f64,
-    count: u64,
+/// The labels of `carburoam_http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// The labels of `carburoam_http_request_duration_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+/// The labels of `carburoam_etl_runs_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
 }
 
 /// Requests of one (day, route) not yet written to `usage_daily`.
@@ -69,20 +98,15 @@ struct Pending {
 }
 
 /// The registry: request counters and latencies since start-up, and the usage counts not yet
-/// flushed to the database. Cheap to share (`Arc`) and locked only for a few map operations per
-/// request.
+/// flushed to the database. Cheap to share (`Arc`); the counters are atomics, the usage map is
+/// locked for one map operation per request.
+#[derive(Debug)]
 pub struct Metrics {
-    /// `CARBUROAM_METRICS_TOKEN`: when set, `/metrics` requires it as a Bearer token.
-    token: Option<String>,
-    http: Mutex<BTreeMap<String, RouteStats>>,
+    /// When set, `/metrics` on the main address serves scrapes that send it as a bearer token.
+    token: Option<SecretString>,
+    requests: Family<RequestLabels, Counter>,
+    durations: DurationFamily,
     usage: Mutex<HashMap<(i64, String), Pending>>,
-}
-
-impl std::fmt::Debug for Metrics {
-    // Never prints the token (`AppState` is `Debug` and may end up in a log line).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").field("token", &self.token.as_ref().map(|_| "***")).finish_non_exhaustive()
-    }
 }
 
 impl Default for Metrics {
@@ -97,22 +121,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// An empty registry; `token` (if not empty) protects `/metrics`.
-    pub fn new(token: Option<String>) -> Metrics {
+    /// An empty registry; `token` (if not empty) opens `/metrics` on the main address.
+    pub fn new(token: Option<SecretString>) -> Metrics {
         Metrics {
-            token: token.filter(|t| !t.trim().is_empty()),
-            http: Mutex::new(BTreeMap::new()),
+            token: token.filter(|t| !t.expose_secret().trim().is_empty()),
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
             usage: Mutex::new(HashMap::new()),
         }
     }
 
-    /// [`Metrics::new`] with the token of `CARBUROAM_METRICS_TOKEN`. Read from the environment
-    /// only (no command-line flag), so the secret never shows in `ps`.
-    pub fn from_env() -> Metrics {
-        Metrics::new(std::env::var("CARBUROAM_METRICS_TOKEN").ok())
-    }
-
-    /// Whether `/metrics` asks for a token.
+    /// Whether `/metrics` is served on the main address (to scrapes with the token).
     pub fn requires_token(&self) -> bool {
         self.token.is_some()
     }
@@ -124,18 +143,9 @@ impl Metrics {
         // pattern: it is as unmatched as the top-level fallback.
         let route = route.filter(|r| !r.contains("__private__axum")).unwrap_or(UNMATCHED);
         let secs = elapsed.as_secs_f64();
-        {
-            let mut http = lock(&self.http);
-            let stats = match http.get_mut(route) {
-                Some(s) => s,
-                None => http.entry(route.to_owned()).or_default(),
-            };
-            *stats.requests.entry((method_label(method), status.as_u16())).or_default() += 1;
-            let slot = DURATION_BUCKETS.iter().position(|&le| secs <= le).unwrap_or(DURATION_BUCKETS.len());
-            stats.buckets[slot] += 1;
-            stats.sum_secs += secs;
-            stats.count += 1;
-        }
+        let labels = RequestLabels { route: route.to_owned(), method: method_label(method), status: status.as_u16() };
+        self.requests.get_or_create(&labels).inc();
+        self.durations.get_or_create(&RouteLabels { route: route.to_owned() }).observe(secs);
         if method == Method::GET && status.is_success() && counts_as_usage(route) {
             let key = (usage::utc_day(now), route.to_owned());
             lock(&self.usage).entry(key).or_insert(Pending { api: is_api(route), count: 0 }).count += 1;
@@ -188,41 +198,30 @@ impl Metrics {
         })
     }
 
-    /// The request metrics in Prometheus text format (without the database's figures).
-    fn render_http(&self, out: &mut String) {
-        use std::fmt::Write;
-        let http = lock(&self.http);
-        out.push_str("# HELP carburoam_http_requests_total HTTP requests by route pattern, method and status.\n");
-        out.push_str("# TYPE carburoam_http_requests_total counter\n");
-        for (route, stats) in http.iter() {
-            let route = escape(route);
-            for ((method, status), n) in &stats.requests {
-                let _ = writeln!(
-                    out,
-                    "carburoam_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-                );
-            }
+    /// The exposition: the build, the request metrics, and the feed job's figures when read.
+    fn encode(&self, etl: Option<&EtlFigures>) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::default();
+        registry.register(
+            "carburoam_build",
+            "The running version",
+            Info::new([("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            "carburoam_http_requests",
+            "HTTP requests by route pattern, method and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "carburoam_http_request_duration_seconds",
+            "Time to answer a request, by route pattern",
+            self.durations.clone(),
+        );
+        if let Some(etl) = etl {
+            etl.register(&mut registry);
         }
-        out.push_str("# HELP carburoam_http_request_duration_seconds Time to answer a request, by route pattern.\n");
-        out.push_str("# TYPE carburoam_http_request_duration_seconds histogram\n");
-        for (route, stats) in http.iter() {
-            let route = escape(route);
-            let mut cumulative = 0;
-            for (le, n) in DURATION_BUCKETS.iter().zip(&stats.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "carburoam_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "carburoam_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n\
-                 carburoam_http_request_duration_seconds_sum{{route=\"{route}\"}} {}\n\
-                 carburoam_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                stats.count, stats.sum_secs, stats.count
-            );
-        }
+        let mut out = String::with_capacity(16 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &registry)?;
+        Ok(out)
     }
 }
 
@@ -243,27 +242,49 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     resp
 }
 
-/// `GET /metrics`: the request metrics, the ETL runs (read from `etl_runs` at scrape time, so
-/// every instance sharing a database reports the same figures) and the build.
+/// `GET /metrics` on the main address: served only with a token set, to scrapes sending it;
+/// 404 without one (the route is then not even mounted, see [`crate::web::router`]).
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if state.metrics.token.as_deref().is_some_and(|token| !bearer_matches(&headers, token)) {
-        let mut resp = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return resp;
+    match &state.metrics.token {
+        None => StatusCode::NOT_FOUND.into_response(),
+        Some(token) if !bearer_matches(&headers, token.expose_secret()) => {
+            let mut resp = (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp
+        }
+        Some(_) => scrape(State(state)).await,
     }
-    let mut out = String::with_capacity(16 * 1024);
-    out.push_str("# HELP carburoam_build_info The running version.\n# TYPE carburoam_build_info gauge\n");
-    out.push_str(&format!("carburoam_build_info{{version=\"{}\"}} 1\n", escape(env!("CARGO_PKG_VERSION"))));
-    state.metrics.render_http(&mut out);
-    match tokio::time::timeout(DB_TIMEOUT, etl_figures(&state.db)).await {
-        Ok(Ok(etl)) => etl.render(&mut out),
-        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot read the ETL runs"),
-        Err(_) => tracing::warn!(timeout = ?DB_TIMEOUT, "metrics: reading the ETL runs timed out"),
-    }
+}
+
+/// The `--metrics-bind` listener: `/metrics` without a token (the address is the protection),
+/// 404 for anything else.
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(state)
+}
+
+/// The request metrics, the ETL runs (read from `etl_runs` at scrape time, so every instance
+/// sharing a database reports the same figures) and the build.
+#[tracing::instrument(skip_all)]
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let etl = match tokio::time::timeout(DB_TIMEOUT, etl_figures(&state.db)).await {
+        Ok(Ok(etl)) => Some(etl),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: cannot read the ETL runs");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(timeout = ?DB_TIMEOUT, "metrics: reading the ETL runs timed out");
+            None
+        }
+    };
+    let out = match state.metrics.encode(etl.as_ref()) {
+        Ok(out) => out,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
     let mut resp = out.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -293,30 +314,30 @@ async fn etl_figures(db: &Db) -> Result<EtlFigures, sqlx::Error> {
 }
 
 impl EtlFigures {
-    fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        out.push_str("# HELP carburoam_etl_runs_total Feed job runs recorded in the database, by outcome.\n");
-        out.push_str("# TYPE carburoam_etl_runs_total counter\n");
+    fn register(&self, registry: &mut Registry) {
+        let runs = Family::<StatusLabels, Counter>::default();
         for (status, n) in &self.runs_by_status {
-            let _ = writeln!(out, "carburoam_etl_runs_total{{status=\"{}\"}} {n}", escape(status));
+            runs.get_or_create(&StatusLabels { status: status.clone() }).inc_by(u64::try_from(*n).unwrap_or(0));
         }
+        registry.register("carburoam_etl_runs", "Feed job runs recorded in the database, by outcome", runs);
         if let Some(d) = self.last_duration_secs {
-            out.push_str("# HELP carburoam_etl_run_duration_seconds Duration of the last finished feed job run.\n");
-            out.push_str("# TYPE carburoam_etl_run_duration_seconds gauge\n");
-            let _ = writeln!(out, "carburoam_etl_run_duration_seconds {}", d.max(0));
+            let g = Gauge::<i64>::default();
+            g.set(d.max(0));
+            registry.register("carburoam_etl_run_duration_seconds", "Duration of the last finished feed job run", g);
         }
         // 0 when no run ever succeeded: an alert on the data's age then fires, as it should.
-        out.push_str(
-            "# HELP carburoam_last_successful_refresh_timestamp_seconds End of the last successful feed job run.\n",
+        let g = Gauge::<i64>::default();
+        g.set(self.last_success_at.unwrap_or(0));
+        registry.register(
+            "carburoam_last_successful_refresh_timestamp_seconds",
+            "End of the last successful feed job run",
+            g,
         );
-        out.push_str("# TYPE carburoam_last_successful_refresh_timestamp_seconds gauge\n");
-        let _ =
-            writeln!(out, "carburoam_last_successful_refresh_timestamp_seconds {}", self.last_success_at.unwrap_or(0));
     }
 }
 
-/// Whether `Authorization` carries `Bearer <token>`. Both sides are hashed before comparing, so
-/// the comparison takes the same time whatever the guess (nor does it reveal the length).
+/// Whether `Authorization` carries `Bearer <token>`. Both sides are hashed, then compared in
+/// constant time (`subtle`): the time taken reveals neither the token nor its length.
 fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     let Some(given) = headers
         .get(header::AUTHORIZATION)
@@ -326,7 +347,7 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
         return false;
     };
     let (a, b) = (Sha256::digest(given.trim().as_bytes()), Sha256::digest(token.trim().as_bytes()));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a[..].ct_eq(&b[..]).into()
 }
 
 /// A bounded set of method labels: a client may send any token as a method.
@@ -353,19 +374,12 @@ fn is_api(route: &str) -> bool {
     route.starts_with("/api/")
 }
 
-/// A label value as the text format wants it.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn render(m: &Metrics) -> String {
-        let mut s = String::new();
-        m.render_http(&mut s);
-        s
+        m.encode(None).expect("encode")
     }
 
     #[test]
@@ -380,11 +394,14 @@ mod tests {
             s.contains("carburoam_http_requests_total{route=\"/stations/{id}\",method=\"GET\",status=\"200\"} 2\n")
         );
         assert!(s.contains("carburoam_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 1\n"));
-        assert!(s.contains("_bucket{route=\"/stations/{id}\",le=\"0.0025\"} 0\n"), "{s}");
-        assert!(s.contains("_bucket{route=\"/stations/{id}\",le=\"0.005\"} 1\n"), "{s}");
-        assert!(s.contains("_bucket{route=\"/stations/{id}\",le=\"0.05\"} 2\n"), "{s}");
-        assert!(s.contains("_bucket{route=\"/stations/{id}\",le=\"+Inf\"} 2\n"), "{s}");
+        assert!(s.contains("_bucket{le=\"0.0025\",route=\"/stations/{id}\"} 0\n"), "{s}");
+        assert!(s.contains("_bucket{le=\"0.005\",route=\"/stations/{id}\"} 1\n"), "{s}");
+        assert!(s.contains("_bucket{le=\"0.05\",route=\"/stations/{id}\"} 2\n"), "{s}");
+        assert!(s.contains("_bucket{le=\"+Inf\",route=\"/stations/{id}\"} 2\n"), "{s}");
         assert!(s.contains("_count{route=\"/stations/{id}\"} 2\n"), "{s}");
+        assert!(s.contains("# TYPE carburoam_http_request_duration_seconds histogram\n"), "{s}");
+        assert!(s.contains(&format!("carburoam_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION"))), "{s}");
+        assert!(s.ends_with("# EOF\n"), "{s}");
     }
 
     #[test]
@@ -428,6 +445,23 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let m = Metrics::default();
+        m.record(Some("/a\"b\\c"), &Method::GET, StatusCode::OK, Duration::ZERO, 0);
+        let s = render(&m);
+        assert!(s.contains("route=\"/a\\\"b\\\\c\""), "{s}");
+    }
+
+    #[test]
+    fn etl_figures_are_exposed() {
+        let etl = EtlFigures {
+            runs_by_status: vec![("failed".into(), 2), ("success".into(), 5)],
+            last_duration_secs: Some(12),
+            last_success_at: None,
+        };
+        let s = Metrics::default().encode(Some(&etl)).expect("encode");
+        assert!(s.contains("carburoam_etl_runs_total{status=\"failed\"} 2\n"), "{s}");
+        assert!(s.contains("carburoam_etl_runs_total{status=\"success\"} 5\n"), "{s}");
+        assert!(s.contains("carburoam_etl_run_duration_seconds 12\n"), "{s}");
+        assert!(s.contains("carburoam_last_successful_refresh_timestamp_seconds 0\n"), "{s}");
     }
 }

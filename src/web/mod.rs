@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /healthz` | `ok` when the database answers |
 //! | `GET /readyz` | 200 when the database answers and the data is fresh (JSON) |
-//! | `GET /metrics` | Prometheus metrics (see [`metrics`]; `CARBUROAM_METRICS_TOKEN`) |
+//! | `GET /metrics` | Prometheus metrics, only with `--metrics-token` (see [`metrics`]) |
 //! | `GET /api` | API documentation (HTML) |
 //! | `GET /api/openapi.json` | OpenAPI 3.1 description |
 //! | `GET /api/v1/stations?lat&lon&fuel…` | cheapest stations near a point |
@@ -152,11 +152,12 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn_with_state(state.clone(), session::layer)),
         );
 
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/static/{hash}/{*path}", get(assets::serve))
+    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    // Without a token `/metrics` is an unknown page (404); `--metrics-bind` serves it elsewhere.
+    if state.metrics.requires_token() {
+        app = app.route("/metrics", get(metrics::metrics));
+    }
+    app.route("/static/{hash}/{*path}", get(assets::serve))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
         .nest("/api/v1", api_v1)

@@ -15,7 +15,7 @@ pub const DEFAULT_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.p
 pub const DEFAULT_TILE_ATTRIBUTION: &str =
     "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a>";
 /// Where the source code lives (the AGPL asks the server to offer it).
-/// Empty: the about page then says to ask the operator (set `CARBUROAM_SOURCE_URL`).
+/// Empty: the about page then says to ask the operator (`--source-url`).
 pub const DEFAULT_SOURCE_URL: &str = "";
 
 /// Settings of the public site.
@@ -26,21 +26,26 @@ pub struct SiteConfig {
     pub tile_url: String,
     /// HTML shown in the map's corner (the tile provider's attribution).
     pub tile_attribution: String,
+    /// Where the source code is offered; empty: the about page says to ask the operator.
     pub source_url: String,
 }
 
 impl SiteConfig {
-    /// Defaults, overridden by `CARBUROAM_TILE_URL`, `CARBUROAM_TILE_ATTRIBUTION` and
-    /// `CARBUROAM_SOURCE_URL` when set and not empty.
-    pub fn from_env() -> SiteConfig {
-        let var = |name: &str, default: &str| {
-            std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-        };
+    /// The site's settings from `carburoam serve` (`--tile-url`, `--tile-attribution`,
+    /// `--source-url`); a blank tile URL or attribution means the default.
+    pub fn new(tile_url: &str, tile_attribution: &str, source_url: &str) -> SiteConfig {
+        let or = |v: &str, default: &str| if v.trim().is_empty() { default.to_owned() } else { v.trim().to_owned() };
         SiteConfig {
-            tile_url: var("CARBUROAM_TILE_URL", DEFAULT_TILE_URL),
-            tile_attribution: var("CARBUROAM_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
-            source_url: var("CARBUROAM_SOURCE_URL", DEFAULT_SOURCE_URL),
+            tile_url: or(tile_url, DEFAULT_TILE_URL),
+            tile_attribution: or(tile_attribution, DEFAULT_TILE_ATTRIBUTION),
+            source_url: source_url.trim().to_owned(),
         }
+    }
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig::new(DEFAULT_TILE_URL, DEFAULT_TILE_ATTRIBUTION, DEFAULT_SOURCE_URL)
     }
 }
 
@@ -79,8 +84,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Defaults for tests and tools: the public site's settings from the environment, links in
-    /// mails to `http://localhost:8080`, mail written to `data/outbox`.
+    /// Defaults for tests and tools: the public site's default settings, links in mails to
+    /// `http://localhost:8080`, mail written to `data/outbox`, `/metrics` closed.
     pub fn new(db: Db) -> AppState {
         let mailer = Mailer::new(MailSettings {
             smtp: None,
@@ -90,7 +95,7 @@ impl AppState {
         match mailer {
             Ok(m) => AppState::with_settings(
                 db,
-                SiteConfig::from_env(),
+                SiteConfig::default(),
                 AccountSettings::new("http://localhost:8080", false),
                 m,
             ),
@@ -108,7 +113,7 @@ impl AppState {
             site: Arc::new(site),
             cache: Arc::new(PageCache::default()),
             accounts,
-            metrics: Arc::new(crate::web::metrics::Metrics::from_env()),
+            metrics: Arc::new(crate::web::metrics::Metrics::default()),
             notifier: crate::notify::Notifier::disabled(),
             etl: None,
             backup_dir: None,

@@ -219,7 +219,16 @@ db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
 /// The `Accounts` of a test app's server, rebuilt over the same database and mail settings is
 /// not needed: the rules only need the database (mail is not sent by logins).
 fn accounts_of(app: &TestApp) -> Accounts {
-    carburoam::state::AppState::new(app.db.clone()).accounts
+    Accounts::new(
+        app.db.clone(),
+        carburoam::accounts::AccountSettings::new(&app.address, false),
+        carburoam::email::Mailer::new(carburoam::email::MailSettings {
+            smtp: None,
+            from: "Carburoam <noreply@carburoam.test>".into(),
+            outbox_dir: std::env::temp_dir().join("carburoam-test-outbox"),
+        })
+        .expect("mailer"),
+    )
 }
 
 db_test!(password_reset_by_mailed_code, |t| {
@@ -305,9 +314,8 @@ fn strip_token(html: &str) -> String {
 db_test!(reset_codes_expire_and_die_after_five_tries, |t| {
     let (app, sink) = setup(&t.db).await;
     register(&app, "noe", "noe@example.org").await;
-    let accounts = carburoam::state::AppState::with_settings(
+    let accounts = Accounts::new(
         t.db.clone(),
-        carburoam::state::SiteConfig::from_env(),
         carburoam::accounts::AccountSettings::new(&app.address, false),
         carburoam::email::Mailer::new(carburoam::email::MailSettings {
             smtp: Some(sink.settings()),
@@ -315,8 +323,7 @@ db_test!(reset_codes_expire_and_die_after_five_tries, |t| {
             outbox_dir: std::env::temp_dir(),
         })
         .expect("mailer"),
-    )
-    .accounts;
+    );
     let now = carburoam::db::now();
     let invalid = |r: Result<i64, AccountError>| matches!(r, Err(AccountError::Invalid(_)));
 

@@ -1,9 +1,13 @@
-//! The real router served on a random local port, as in *Zero To Production*: tests talk HTTP to
-//! it with reqwest, exactly like a client would (middleware, compression, headers included).
+//! The real application, started through `startup::Application::build_with_db` as `carburoam
+//! serve` starts it (as in *Zero To Production*'s `spawn_app`), on a random local port: tests
+//! talk HTTP to it with reqwest, exactly like a client would (middleware, compression, headers,
+//! background jobs included).
 #![allow(dead_code)]
 
 use carburoam::db::Db;
-use carburoam::state::AppState;
+use carburoam::startup::{Application, ServeConfig};
+use carburoam::web::state::AppState;
+use tokio_util::sync::CancellationToken;
 
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -12,44 +16,47 @@ pub struct TestApp {
     pub db: Db,
 }
 
-/// Serves `carburoam::web::router` over `db` on 127.0.0.1:0 for the life of the test's runtime.
-/// Mail goes to `.eml` files in a temporary folder.
+/// Serves the application over `db` on 127.0.0.1:0 for the life of the test's runtime, with
+/// the defaults of `carburoam serve` but the feed job and the backups off. Mail goes to `.eml`
+/// files in a temporary folder.
 pub async fn spawn_app(db: Db) -> TestApp {
-    spawn_app_with_mail(db, None).await
+    spawn_app_with(db, |_| {}).await
 }
 
 /// [`spawn_app`] sending mail through `smtp` (a test SMTP listener) when given.
 pub async fn spawn_app_with_mail(db: Db, smtp: Option<carburoam::email::SmtpSettings>) -> TestApp {
+    spawn_app_with(db, |cfg| cfg.mail.smtp = smtp).await
+}
+
+/// [`spawn_app`] after `configure` has adjusted the settings (a metrics token, a webhook, the
+/// tile URL…).
+pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    spawn_app_and_state(db, configure).await.0
+}
+
+/// [`spawn_app_with`], also returning the server's state (to reach the metrics registry, the
+/// price index, the accounts service).
+pub async fn spawn_app_and_state(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> (TestApp, AppState) {
     // reqwest is built with `rustls-no-provider`: a client cannot be built until a provider is
     // installed (once per process; later calls fail harmlessly).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    let outbox = tempfile::tempdir().expect("outbox dir");
-    let mailer = carburoam::email::Mailer::new(carburoam::email::MailSettings {
-        smtp,
-        from: "Carburoam <noreply@carburoam.test>".into(),
-        outbox_dir: outbox.path().join("outbox"),
-    })
-    .expect("mailer");
-    let address = format!("http://127.0.0.1:{port}");
-    let state = AppState::with_settings(
-        db.clone(),
-        carburoam::state::SiteConfig::from_env(),
-        carburoam::accounts::AccountSettings::new(&address, false),
-        mailer,
-    );
-    let app = carburoam::web::router(state);
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let mut cfg = ServeConfig::new("(the test's database)", data_dir.path());
+    cfg.mail.from = "Carburoam <noreply@carburoam.test>".into();
+    configure(&mut cfg);
+    let app = Application::build_with_db(cfg, db.clone()).await.expect("build the application");
+    let address = format!("http://{}", app.local_addr().expect("local address"));
+    let state = app.state().clone();
     tokio::spawn(async move {
-        let _outbox = outbox;
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("server");
+        let _data_dir = data_dir;
+        app.run_until(CancellationToken::new()).await.expect("server");
     });
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()
         .expect("HTTP client");
-    TestApp { address, client, db }
+    (TestApp { address, client, db }, state)
 }
 
 /// A response read to the end.

@@ -13,50 +13,22 @@ use carburoam::etl::Job;
 use carburoam::feed::download::{FetchOptions, Fetcher};
 use carburoam::feed::load::{ImportOptions, import_file};
 use carburoam::notify::Notifier;
-use carburoam::state::AppState;
-use carburoam::web::metrics::Metrics;
+use carburoam::startup::{Application, ServeConfig};
+use carburoam::web::state::AppState;
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::TestApp;
+use crate::app::{TestApp, spawn_app_and_state};
 use crate::db_test;
 use crate::helpers::fixture;
 
 const PASSWORD: &str = "plume cerise fenêtre 42";
 
-/// Serves the real router over `db` on 127.0.0.1:0, after `configure` has adjusted the state
+/// Serves the application over `db` on 127.0.0.1:0, after `configure` has adjusted its settings
 /// (a metrics token, a webhook). Returns the app and its state (to reach the registry).
-async fn spawn_with(db: &Db, configure: impl FnOnce(&mut AppState)) -> (TestApp, AppState) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let outbox = tempfile::tempdir().expect("outbox");
-    let mailer = carburoam::email::Mailer::new(carburoam::email::MailSettings {
-        smtp: None,
-        from: "Carburoam <noreply@carburoam.test>".into(),
-        outbox_dir: outbox.path().join("outbox"),
-    })
-    .expect("mailer");
-    let mut state = AppState::with_settings(
-        db.clone(),
-        carburoam::state::SiteConfig::from_env(),
-        carburoam::accounts::AccountSettings::new(&address, false),
-        mailer,
-    );
-    // Independent of a CARBUROAM_METRICS_TOKEN in the environment of the test run.
-    state.metrics = Arc::new(Metrics::new(None));
-    configure(&mut state);
-    let app = carburoam::web::router(state.clone());
-    tokio::spawn(async move {
-        let _outbox = outbox;
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
-    });
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    (TestApp { address, client, db: db.clone() }, state)
+async fn spawn_with(db: &Db, configure: impl FnOnce(&mut ServeConfig)) -> (TestApp, AppState) {
+    spawn_app_and_state(db.clone(), configure).await
 }
 
 async fn exec(db: &Db, sql: &'static str, bind: i64) {
@@ -113,9 +85,16 @@ fn sample(text: &str, line_start: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(line_start)?.strip_prefix(' ')?.parse().ok())
 }
 
+const TOKEN: &str = "s3cret-token";
+
+/// `GET /metrics` with the bearer token.
+async fn scrape(app: &TestApp) -> crate::app::Reply {
+    app.send(app.client.get(app.url("/metrics")).bearer_auth(TOKEN)).await
+}
+
 db_test!(metrics_count_requests_by_route_pattern, |t| {
     import_file(&t.db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import");
-    let (app, _) = spawn_with(&t.db, |_| {}).await;
+    let (app, _) = spawn_with(&t.db, |c| c.metrics_token = Some(TOKEN.into())).await;
     for id in ["92330002", "29200003"] {
         assert_eq!(app.get(&format!("/api/v1/stations/{id}")).await.status, 200);
     }
@@ -124,9 +103,10 @@ db_test!(metrics_count_requests_by_route_pattern, |t| {
     assert_eq!(app.get("/api/v1/no-such-endpoint").await.status, 404);
     assert_eq!(app.client.post(app.url("/healthz")).send().await.expect("post").status(), 405);
 
-    let r = app.get("/metrics").await;
+    let r = scrape(&app).await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").starts_with("text/plain; version=0.0.4"), "{}", r.header("content-type"));
+    assert_eq!(r.header("content-type"), carburoam::web::metrics::CONTENT_TYPE);
+    assert!(r.text.ends_with("# EOF\n"), "{}", r.text);
     let m = &r.text;
     let requests = |labels: &str| sample(m, &format!("carburoam_http_requests_total{{{labels}}}"));
     assert_eq!(requests(r#"route="/api/v1/stations/{id}",method="GET",status="200""#), Some(2.0), "{m}");
@@ -139,9 +119,9 @@ db_test!(metrics_count_requests_by_route_pattern, |t| {
     let hist = "carburoam_http_request_duration_seconds";
     assert!(m.contains(&format!("# TYPE {hist} histogram")));
     assert_eq!(sample(m, &format!(r#"{hist}_count{{route="/api/v1/stations/{{id}}"}}"#)), Some(3.0), "{m}");
-    assert_eq!(sample(m, &format!(r#"{hist}_bucket{{route="/api/v1/stations/{{id}}",le="+Inf"}}"#)), Some(3.0));
-    assert!(sample(m, &format!(r#"{hist}_bucket{{route="/api/v1/stations/{{id}}",le="5"}}"#)).is_some());
-    assert!(sample(m, &format!(r#"{hist}_bucket{{route="/api/v1/stations/{{id}}",le="0.001"}}"#)).is_some());
+    assert_eq!(sample(m, &format!(r#"{hist}_bucket{{le="+Inf",route="/api/v1/stations/{{id}}"}}"#)), Some(3.0));
+    assert!(sample(m, &format!(r#"{hist}_bucket{{le="5.0",route="/api/v1/stations/{{id}}"}}"#)).is_some());
+    assert!(sample(m, &format!(r#"{hist}_bucket{{le="0.001",route="/api/v1/stations/{{id}}"}}"#)).is_some());
 
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(sample(m, &format!(r#"carburoam_build_info{{version="{version}"}}"#)), Some(1.0), "{m}");
@@ -151,23 +131,60 @@ db_test!(metrics_count_requests_by_route_pattern, |t| {
     assert!((refreshed - carburoam::db::now() as f64).abs() < 60.0, "{m}");
 
     // The scrape itself is counted by the next one.
-    let m = app.get("/metrics").await.text;
+    let m = scrape(&app).await.text;
     assert_eq!(sample(&m, r#"carburoam_http_requests_total{route="/metrics",method="GET",status="200"}"#), Some(1.0));
 });
 
 db_test!(metrics_require_the_bearer_token_when_set, |t| {
-    let (app, _) = spawn_with(&t.db, |s| s.metrics = Arc::new(Metrics::new(Some("s3cret-token".into())))).await;
+    let (app, _) = spawn_with(&t.db, |c| c.metrics_token = Some(TOKEN.into())).await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), "Bearer");
     assert!(!r.text.contains("carburoam_"), "{}", r.text);
     let r = app.send(app.client.get(app.url("/metrics")).bearer_auth("wrong")).await;
     assert_eq!(r.status, 401);
-    let r = app.send(app.client.get(app.url("/metrics")).bearer_auth("s3cret-token")).await;
+    let r = scrape(&app).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("carburoam_build_info"), "{}", r.text);
     // No run yet: the last refresh is the epoch, so an alert on the data's age fires.
     assert!(r.text.contains("carburoam_last_successful_refresh_timestamp_seconds 0\n"), "{}", r.text);
+});
+
+// Issue 9 point 10: the figures list the admin routes' hits, so they are not public by default.
+db_test!(metrics_are_closed_without_a_token_and_open_on_their_own_listener, |t| {
+    let (app, _) = spawn_with(&t.db, |_| {}).await;
+    for r in [app.get("/metrics").await, scrape(&app).await] {
+        assert_eq!(r.status, 404, "{}", r.text);
+        assert!(!r.text.contains("carburoam_"), "{}", r.text);
+    }
+
+    // `--metrics-bind`: a second listener serving /metrics alone, without a token, while the
+    // main address keeps answering 404.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut cfg = ServeConfig::new("(test)", dir.path());
+    cfg.metrics_bind = Some("127.0.0.1:0".into());
+    let server = Application::build_with_db(cfg, t.db.clone()).await.expect("build");
+    let main = format!("http://{}", server.local_addr().expect("address"));
+    let metrics = format!("http://{}", server.metrics_addr().expect("a metrics listener").expect("address"));
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(server.run_until(shutdown.clone()));
+    let get = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("request") }
+    };
+    let r = get(format!("{metrics}/metrics")).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("body");
+    assert!(text.contains("carburoam_build_info"), "{text}");
+    assert!(text.contains("carburoam_last_successful_refresh_timestamp_seconds 0\n"), "{text}");
+    assert_eq!(get(format!("{metrics}/")).await.status(), 404);
+    assert_eq!(get(format!("{metrics}/api/v1/status")).await.status(), 404);
+    assert_eq!(get(format!("{main}/metrics")).await.status(), 404);
+    assert_eq!(get(format!("{main}/healthz")).await.status(), 200);
+    // Both listeners stop with the application.
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("stops").expect("task").expect("run");
+    assert!(app.client.get(format!("{metrics}/metrics")).send().await.is_err(), "the metrics listener is closed");
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -304,8 +321,8 @@ async fn register(app: &TestApp, username: &str) -> reqwest::StatusCode {
 
 db_test!(webhook_hears_of_new_users_without_slowing_registration, |t| {
     let mut sink = WebhookSink::start(&[]).await;
-    let notifier = Notifier::new(Some(&sink.url)).expect("notifier");
-    let (app, _) = spawn_with(&t.db, |s| s.notifier = notifier).await;
+    let url = sink.url.clone();
+    let (app, _) = spawn_with(&t.db, |c| c.webhook_url = Some(url.into())).await;
     assert_eq!(register(&app, "lea").await, 303);
     let text = sink.next().await;
     assert_eq!(text, "New Carburoam user: lea");
@@ -323,8 +340,8 @@ db_test!(webhook_hears_of_new_users_without_slowing_registration, |t| {
     // timeout, which a registration must not.
     let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead = format!("http://{}/hooks/s3cret", black_hole.local_addr().expect("address"));
-    let notifier = Notifier::new(Some(&dead)).expect("notifier");
-    let (app, _) = spawn_with(&t.db, |s| s.notifier = notifier).await;
+    let url = dead.clone();
+    let (app, _) = spawn_with(&t.db, |c| c.webhook_url = Some(url.into())).await;
     app.csrf().await;
     let started = Instant::now();
     assert_eq!(register(&app, "tom").await, 303);
