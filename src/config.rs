@@ -239,6 +239,41 @@ mod file_tests {
     }
 
     #[test]
+    fn secrets_and_site_settings_come_from_the_file_and_stay_hidden() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "smtp_host = \"smtp.example.org\"\nsmtp_user = \"me\"\nsmtp_password = \"hunter2-secret\"\n\
+             metrics_token = \"tok-secret\"\nwebhook_url = \"https://hooks.example/s3cret\"\n\
+             tile_url = \"http://127.0.0.1:9/{z}/{x}/{y}.png\"\nsource_url = \"https://git.example/carburoam\"\n",
+        )
+        .expect("write");
+        let cmd = apply_file(crate::cli::Cli::command(), &path).expect("apply");
+        let crate::cli::Command::Serve(s) = parse(cmd.clone(), &["carburoam", "serve"]).command else {
+            panic!("serve")
+        };
+        let cfg = s.config();
+        use secrecy::ExposeSecret;
+        let smtp = cfg.mail.smtp.as_ref().expect("smtp");
+        assert_eq!(smtp.password.as_ref().map(|p| p.expose_secret()), Some("hunter2-secret"));
+        assert_eq!(cfg.metrics_token.as_ref().map(|p| p.expose_secret()), Some("tok-secret"));
+        assert_eq!(cfg.site.tile_url, "http://127.0.0.1:9/{z}/{x}/{y}.png");
+        assert_eq!(cfg.site.source_url, "https://git.example/carburoam");
+        assert_eq!(cfg.site.tile_attribution, crate::web::state::DEFAULT_TILE_ATTRIBUTION);
+        let debug = format!("{cfg:?}");
+        for secret in ["hunter2", "tok-secret", "s3cret"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        // Nor in the help, where file values show as defaults.
+        let help = cmd.find_subcommand("serve").expect("serve").clone().render_long_help().to_string();
+        assert!(help.contains("--metrics-bind"), "{help}");
+        for secret in ["hunter2", "tok-secret", "s3cret"] {
+            assert!(!help.contains(secret), "{secret} in {help}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_toml_are_errors() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("c.toml");
@@ -252,10 +287,28 @@ mod file_tests {
     #[test]
     fn the_default_file_lists_every_setting_and_parses() {
         let text = print_default(&crate::cli::Cli::command());
-        for key in ["bind", "feed_url", "etl_every", "public_url", "smtp_host", "backup_keep", "webhook_url"] {
+        for key in [
+            "bind",
+            "feed_url",
+            "etl_every",
+            "public_url",
+            "smtp_host",
+            "smtp_password",
+            "backup_keep",
+            "webhook_url",
+            "tile_url",
+            "tile_attribution",
+            "source_url",
+            "metrics_token",
+            "metrics_bind",
+        ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }
         assert!(text.contains("env: CARBUROAM_BIND"));
+        for env in ["CARBUROAM_TILE_URL", "CARBUROAM_SOURCE_URL", "CARBUROAM_METRICS_TOKEN", "CARBUROAM_SMTP_PASSWORD"]
+        {
+            assert!(text.contains(&format!("env: {env}\n")), "{env} in:\n{text}");
+        }
         // Uncommented, it is a valid configuration file.
         let uncommented: String = text
             .lines()
