@@ -43,6 +43,8 @@ pub async fn spawn_app_and_state(db: Db, configure: impl FnOnce(&mut ServeConfig
     let data_dir = tempfile::tempdir().expect("data dir");
     let mut cfg = ServeConfig::new("(the test's database)", data_dir.path());
     cfg.mail.from = "Carburoam <noreply@carburoam.test>".into();
+    // The console's "Run now" imports a fixture, never the network.
+    cfg.feed_url = crate::helpers::fixture("snapshot_b.xml").display().to_string();
     configure(&mut cfg);
     let app = Application::build_with_db(cfg, db.clone()).await.expect("build the application");
     let address = format!("http://{}", app.local_addr().expect("local address"));
