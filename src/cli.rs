@@ -53,6 +53,8 @@ impl DbArgs {
     }
 }
 
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the web server (and the feed job on its schedule).
