@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(Lang::Fr.ago(10_000, 10_000 - 3 * 3600 - 5), "il y a 3 h");
         assert_eq!(Lang::En.ago(10_000, 10_000 - 120), "2 min ago");
         assert_eq!(Lang::En.ago(1_000_000, 1_000_000 - 86_400 * 3), "3 days ago");
-        assert_eq!(Lang::En.ago(10_000_000, 10_000_000 - 86_400 * 31), "1 month ago");
+        assert_eq!(Lang::En.ago(10_000_000, 10_000_000 - 86_400 * 61), "2 months ago");
         assert_eq!(Lang::Fr.km(1.25), "1,2 km");
         // 2025-10-25T16:00:00Z is 18:00 in Paris (summer time).
         assert_eq!(Lang::Fr.datetime(1_761_408_000), "25 oct. 2025 à 18:00");
