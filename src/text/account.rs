@@ -10,6 +10,7 @@ table! {
 /// Adding a field makes both tables fail to build until it is translated.
 #[derive(Debug)]
 pub struct AccountStrings {
+    /// With the département and its average price.
     pub above_department: fn(&str, &str) -> String,
     pub account_deleted: &'static str,
     pub account_disabled: &'static str,
@@ -67,6 +68,7 @@ pub struct AccountStrings {
     pub litres_help: &'static str,
     pub litres_invalid: &'static str,
     pub logged_out: &'static str,
+    /// With the seconds to wait.
     pub login_blocked: fn(u64) -> String,
     pub login_button: &'static str,
     pub login_label: &'static str,
@@ -111,14 +113,18 @@ pub struct AccountStrings {
     pub reset_title: &'static str,
     pub save: &'static str,
     pub saving_add_second: &'static str,
+    /// With the number of stations, their average price, the cheapest, the litres a year and
+    /// the amount saved.
     pub saving_detail: fn(u64, &str, &str, u64, &str) -> String,
     pub saving_lead: &'static str,
     pub saving_none: &'static str,
+    /// With the département, its average price and the amount saved.
     pub saving_vs_department: fn(&str, &str, &str) -> String,
     pub send_button: &'static str,
     pub shortage: &'static str,
     pub stale_price: &'static str,
     pub station_gone: &'static str,
+    /// With the seconds to wait.
     pub too_many_text: fn(u64) -> String,
     pub too_many_title: &'static str,
     pub updated_col: &'static str,
@@ -130,6 +136,7 @@ pub struct AccountStrings {
     pub problem_email_taken: &'static str,
     pub problem_passwords_differ: &'static str,
     pub problem_wrong_password: &'static str,
+    /// With the tries left.
     pub problem_code_tries_left: fn(u64) -> String,
     pub problem_code_invalid: &'static str,
     pub problem_username_length: &'static str,
@@ -137,6 +144,7 @@ pub struct AccountStrings {
     pub problem_display_name_length: &'static str,
     pub problem_display_name_chars: &'static str,
     pub problem_email_invalid: &'static str,
+    /// With the minimum number of characters.
     pub problem_password_too_short: fn(u64) -> String,
     pub problem_password_too_long: &'static str,
     pub problem_password_weak: &'static str,
@@ -148,7 +156,9 @@ pub struct AccountStrings {
 }
 
 pub static FR: AccountStrings = AccountStrings {
-    above_department: |dept, avg| format!("Votre station la moins chère est au-dessus de la moyenne du département {dept} ({avg})."),
+    above_department: |dept, avg| {
+        format!("Votre station la moins chère est au-dessus de la moyenne du département {dept} ({avg}).")
+    },
     account_deleted: "Votre compte et toutes ses données ont été supprimés.",
     account_disabled: "Ce compte est désactivé. Contactez l’administrateur du site.",
     add: "Ajouter",
@@ -250,16 +260,26 @@ pub static FR: AccountStrings = AccountStrings {
     save: "Enregistrer",
     saving_add_second: "Ajoutez une deuxième station pour comparer.",
     saving_detail: |n, avg, min, litres, amount| {
-        format!("Moyenne de vos {} {avg} − la moins chère {min}, × {litres} L par an = {amount}.", Lang::Fr.count(n, "station", "stations"))
+        format!(
+            "Moyenne de vos {} {avg} − la moins chère {min}, × {litres} L par an = {amount}.",
+            Lang::Fr.count(n, "station", "stations")
+        )
     },
     saving_lead: "Faire le plein à la moins chère vous économise",
     saving_none: "Aucun prix récent à comparer pour ce carburant.",
-    saving_vs_department: |dept, avg, amount| format!("Face à la moyenne du département {dept} ({avg})\u{202f}: {amount} par an."),
+    saving_vs_department: |dept, avg, amount| {
+        format!("Face à la moyenne du département {dept} ({avg})\u{202f}: {amount} par an.")
+    },
     send_button: "Envoyer",
     shortage: "En rupture",
     stale_price: "prix ancien",
     station_gone: "n’apparaît plus dans les données",
-    too_many_text: |secs| format!("Trop de tentatives depuis votre connexion. Réessayez dans {}.", Lang::Fr.count(secs, "seconde", "secondes")),
+    too_many_text: |secs| {
+        format!(
+            "Trop de tentatives depuis votre connexion. Réessayez dans {}.",
+            Lang::Fr.count(secs, "seconde", "secondes")
+        )
+    },
     too_many_title: "Trop de tentatives",
     updated_col: "Mis à jour",
     username: "Identifiant",
@@ -269,14 +289,18 @@ pub static FR: AccountStrings = AccountStrings {
     problem_email_taken: "Cette adresse est déjà utilisée par un compte.",
     problem_passwords_differ: "Les deux mots de passe ne sont pas identiques.",
     problem_wrong_password: "Mot de passe incorrect.",
-    problem_code_tries_left: |n| format!("Code incorrect. Encore {} avec ce code.", Lang::Fr.count(n, "essai", "essais")),
+    problem_code_tries_left: |n| {
+        format!("Code incorrect. Encore {} avec ce code.", Lang::Fr.count(n, "essai", "essais"))
+    },
     problem_code_invalid: "Code invalide, expiré ou déjà utilisé. Demandez-en un nouveau.",
     problem_username_length: "L’identifiant doit faire de 3 à 32 caractères.",
     problem_username_chars: "L’identifiant ne peut contenir que des lettres sans accent, des chiffres, «\u{202f}.\u{202f}», «\u{202f}_\u{202f}» et «\u{202f}-\u{202f}», et commence par une lettre ou un chiffre.",
     problem_display_name_length: "Le nom affiché doit faire de 1 à 60 caractères.",
     problem_display_name_chars: "Le nom affiché contient un caractère invalide.",
     problem_email_invalid: "Ce n’est pas une adresse e-mail valide.",
-    problem_password_too_short: |n| format!("Le mot de passe doit faire au moins {}.", Lang::Fr.count(n, "caractère", "caractères")),
+    problem_password_too_short: |n| {
+        format!("Le mot de passe doit faire au moins {}.", Lang::Fr.count(n, "caractère", "caractères"))
+    },
     problem_password_too_long: "Le mot de passe est trop long.",
     problem_password_weak: "Ce mot de passe est trop facile à deviner.",
     password_warning: fr_warning,
@@ -386,16 +410,23 @@ pub static EN: AccountStrings = AccountStrings {
     save: "Save",
     saving_add_second: "Add a second station to compare.",
     saving_detail: |n, avg, min, litres, amount| {
-        format!("Average of your {} {avg} − cheapest {min}, × {litres} L a year = {amount}.", Lang::En.count(n, "station", "stations"))
+        format!(
+            "Average of your {} {avg} − cheapest {min}, × {litres} L a year = {amount}.",
+            Lang::En.count(n, "station", "stations")
+        )
     },
     saving_lead: "Filling up at the cheapest saves you",
     saving_none: "No recent price to compare for this fuel.",
-    saving_vs_department: |dept, avg, amount| format!("Against the average of département {dept} ({avg}): {amount} a year."),
+    saving_vs_department: |dept, avg, amount| {
+        format!("Against the average of département {dept} ({avg}): {amount} a year.")
+    },
     send_button: "Send",
     shortage: "Out of stock",
     stale_price: "old price",
     station_gone: "no longer in the data",
-    too_many_text: |secs| format!("Too many attempts from your connection. Try again in {}.", Lang::En.count(secs, "second", "seconds")),
+    too_many_text: |secs| {
+        format!("Too many attempts from your connection. Try again in {}.", Lang::En.count(secs, "second", "seconds"))
+    },
     too_many_title: "Too many attempts",
     updated_col: "Updated",
     username: "Username",
@@ -412,7 +443,9 @@ pub static EN: AccountStrings = AccountStrings {
     problem_display_name_length: "The display name must be 1 to 60 characters.",
     problem_display_name_chars: "The display name holds an invalid character.",
     problem_email_invalid: "This is not a valid email address.",
-    problem_password_too_short: |n| format!("The password must be at least {} long.", Lang::En.count(n, "character", "characters")),
+    problem_password_too_short: |n| {
+        format!("The password must be at least {} long.", Lang::En.count(n, "character", "characters"))
+    },
     problem_password_too_long: "The password is too long.",
     problem_password_weak: "This password is too easy to guess.",
     password_warning: en_warning,
@@ -424,12 +457,16 @@ fn fr_warning(w: Warning) -> &'static str {
         Warning::StraightRowsOfKeysAreEasyToGuess => "Les rangées de touches se devinent facilement.",
         Warning::ShortKeyboardPatternsAreEasyToGuess => "Les motifs courts sur le clavier se devinent facilement.",
         Warning::RepeatsLikeAaaAreEasyToGuess => "Les répétitions comme «\u{202f}aaa\u{202f}» se devinent facilement.",
-        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => "Les répétitions comme «\u{202f}abcabc\u{202f}» ne sont guère plus sûres que «\u{202f}abc\u{202f}».",
+        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => {
+            "Les répétitions comme «\u{202f}abcabc\u{202f}» ne sont guère plus sûres que «\u{202f}abc\u{202f}»."
+        }
         Warning::ThisIsATop10Password => "C’est l’un des 10 mots de passe les plus courants.",
         Warning::ThisIsATop100Password => "C’est l’un des 100 mots de passe les plus courants.",
         Warning::ThisIsACommonPassword => "C’est un mot de passe très courant.",
         Warning::ThisIsSimilarToACommonlyUsedPassword => "Il ressemble à un mot de passe courant.",
-        Warning::SequencesLikeAbcAreEasyToGuess => "Les suites comme «\u{202f}abc\u{202f}» ou «\u{202f}6543\u{202f}» se devinent facilement.",
+        Warning::SequencesLikeAbcAreEasyToGuess => {
+            "Les suites comme «\u{202f}abc\u{202f}» ou «\u{202f}6543\u{202f}» se devinent facilement."
+        }
         Warning::RecentYearsAreEasyToGuess => "Les années récentes se devinent facilement.",
         Warning::AWordByItselfIsEasyToGuess => "Un mot seul se devine facilement.",
         Warning::DatesAreOftenEasyToGuess => "Les dates se devinent souvent facilement.",
@@ -444,10 +481,16 @@ fn fr_suggestion(s: Suggestion) -> &'static str {
         Suggestion::NoNeedForSymbolsDigitsOrUppercaseLetters => "Pas besoin de symboles, de chiffres ni de majuscules.",
         Suggestion::AddAnotherWordOrTwo => "Ajoutez un ou deux mots de plus, peu courants.",
         Suggestion::CapitalizationDoesntHelpVeryMuch => "Les majuscules n’aident pas beaucoup.",
-        Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => "Tout en majuscules se devine presque aussi facilement que tout en minuscules.",
+        Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => {
+            "Tout en majuscules se devine presque aussi facilement que tout en minuscules."
+        }
         Suggestion::ReversedWordsArentMuchHarderToGuess => "Les mots à l’envers ne sont guère plus sûrs.",
-        Suggestion::PredictableSubstitutionsDontHelpVeryMuch => "Les substitutions prévisibles («\u{202f}@\u{202f}» pour «\u{202f}a\u{202f}») n’aident pas beaucoup.",
-        Suggestion::UseALongerKeyboardPatternWithMoreTurns => "Utilisez un motif de clavier plus long, avec plus de détours.",
+        Suggestion::PredictableSubstitutionsDontHelpVeryMuch => {
+            "Les substitutions prévisibles («\u{202f}@\u{202f}» pour «\u{202f}a\u{202f}») n’aident pas beaucoup."
+        }
+        Suggestion::UseALongerKeyboardPatternWithMoreTurns => {
+            "Utilisez un motif de clavier plus long, avec plus de détours."
+        }
         Suggestion::AvoidRepeatedWordsAndCharacters => "Évitez les mots et caractères répétés.",
         Suggestion::AvoidSequences => "Évitez les suites.",
         Suggestion::AvoidRecentYears => "Évitez les années récentes.",
@@ -461,7 +504,9 @@ fn en_warning(w: Warning) -> &'static str {
         Warning::StraightRowsOfKeysAreEasyToGuess => "Straight rows of keys are easy to guess.",
         Warning::ShortKeyboardPatternsAreEasyToGuess => "Short keyboard patterns are easy to guess.",
         Warning::RepeatsLikeAaaAreEasyToGuess => "Repeats like “aaa” are easy to guess.",
-        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => "Repeats like “abcabc” are only slightly harder to guess than “abc”.",
+        Warning::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess => {
+            "Repeats like “abcabc” are only slightly harder to guess than “abc”."
+        }
         Warning::ThisIsATop10Password => "This is a top-10 common password.",
         Warning::ThisIsATop100Password => "This is a top-100 common password.",
         Warning::ThisIsACommonPassword => "This is a very common password.",
@@ -481,9 +526,13 @@ fn en_suggestion(s: Suggestion) -> &'static str {
         Suggestion::NoNeedForSymbolsDigitsOrUppercaseLetters => "No need for symbols, digits, or uppercase letters.",
         Suggestion::AddAnotherWordOrTwo => "Add another word or two. Uncommon words are better.",
         Suggestion::CapitalizationDoesntHelpVeryMuch => "Capitalization doesn’t help very much.",
-        Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => "All-uppercase is almost as easy to guess as all-lowercase.",
+        Suggestion::AllUppercaseIsAlmostAsEasyToGuessAsAllLowercase => {
+            "All-uppercase is almost as easy to guess as all-lowercase."
+        }
         Suggestion::ReversedWordsArentMuchHarderToGuess => "Reversed words aren’t much harder to guess.",
-        Suggestion::PredictableSubstitutionsDontHelpVeryMuch => "Predictable substitutions like “@” instead of “a” don’t help very much.",
+        Suggestion::PredictableSubstitutionsDontHelpVeryMuch => {
+            "Predictable substitutions like “@” instead of “a” don’t help very much."
+        }
         Suggestion::UseALongerKeyboardPatternWithMoreTurns => "Use a longer keyboard pattern with more turns.",
         Suggestion::AvoidRepeatedWordsAndCharacters => "Avoid repeated words and characters.",
         Suggestion::AvoidSequences => "Avoid sequences.",

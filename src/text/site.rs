@@ -65,6 +65,10 @@ pub struct SiteStrings {
     pub open_24_24: &'static str,
     pub closed: &'static str,
     pub hours_unknown: &'static str,
+    /// A slot open round the clock.
+    pub slot_all_day: &'static str,
+    /// A slot closing after midnight, with its opening and closing times.
+    pub slot_overnight: fn(&str, &str) -> String,
     pub services_title: &'static str,
     pub no_services: &'static str,
     pub history_title: &'static str,
@@ -175,6 +179,8 @@ pub static FR: SiteStrings = SiteStrings {
     open_24_24: "Automate 24/24",
     closed: "Fermé",
     hours_unknown: "Horaires non communiqués.",
+    slot_all_day: "24\u{a0}h/24",
+    slot_overnight: |open, close| format!("{open} – {close} (lendemain)"),
     services_title: "Services",
     no_services: "Aucun service déclaré.",
     history_title: "Historique des prix",
@@ -283,6 +289,8 @@ pub static EN: SiteStrings = SiteStrings {
     open_24_24: "24/7 card machine",
     closed: "Closed",
     hours_unknown: "Opening hours not given.",
+    slot_all_day: "24 hours",
+    slot_overnight: |open, close| format!("{open} – {close} (next day)"),
     services_title: "Services",
     no_services: "No service listed.",
     history_title: "Price history",

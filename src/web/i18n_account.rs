@@ -37,9 +37,12 @@ fn input_text(t: &AccountStrings, e: &AccountInputError) -> String {
         AccountInputError::PasswordTooLong => t.problem_password_too_long.to_owned(),
         AccountInputError::PasswordWeak(advice) => {
             let mut s = t.problem_password_weak.to_owned();
-            for sentence in advice.warning.map(t.password_warning).into_iter().chain(
-                advice.suggestions.iter().map(|sug| (t.password_suggestion)(*sug)),
-            ) {
+            for sentence in advice
+                .warning
+                .map(t.password_warning)
+                .into_iter()
+                .chain(advice.suggestions.iter().map(|sug| (t.password_suggestion)(*sug)))
+            {
                 s.push(' ');
                 s.push_str(sentence);
             }

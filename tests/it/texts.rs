@@ -57,10 +57,8 @@ async fn post(app: &TestApp, path: &str, lang: &str, fields: &[(&str, &str)]) ->
     let token = app.csrf().await;
     let mut all = vec![("csrf", token.as_str())];
     all.extend_from_slice(fields);
-    app.send(
-        app.client.post(app.url(path)).header("origin", &app.address).header("accept-language", lang).form(&all),
-    )
-    .await
+    app.send(app.client.post(app.url(path)).header("origin", &app.address).header("accept-language", lang).form(&all))
+        .await
 }
 
 /// Registers `username` in `lang`, then makes it an admin.
