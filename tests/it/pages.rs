@@ -8,7 +8,7 @@ use crate::app::{Reply, TestApp, spawn_app};
 use crate::db_test;
 use crate::helpers::fixture;
 
-async fn seeded(db: &Db) -> TestApp {
+pub async fn seeded(db: &Db) -> TestApp {
     import_file(db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");
     import_file(db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import b");
     spawn_app(db.clone()).await

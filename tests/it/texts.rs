@@ -2,12 +2,10 @@
 //! (no space before `:` `;` `!` `?`, no « »), French ones no breakable space before them, and
 //! English station pages name the feed's services in English.
 
-use carburoam::db::Db;
-use carburoam::feed::load::import_file;
-
-use crate::app::{Reply, TestApp, spawn_app};
+use crate::admin::ADMIN_PAGES;
+use crate::app::{Reply, TestApp};
 use crate::db_test;
-use crate::helpers::fixture;
+use crate::pages::seeded;
 
 const PASSWORD: &str = "plume cerise fenêtre 42";
 
@@ -15,7 +13,7 @@ const PASSWORD: &str = "plume cerise fenêtre 42";
 const PUBLIC: [&str; 15] = [
     "/",
     "/?q=paris&fuel=Gazole",
-    "/?q=saint",
+    "/?q=sa",
     "/?q=Zzyzx",
     "/stations?lat=48.80&lon=2.32&fuel=Gazole&radius_km=20",
     "/stations?q=Zzyzx",
@@ -30,23 +28,9 @@ const PUBLIC: [&str; 15] = [
     "/no/such/page",
 ];
 
-/// Pages of a signed-in admin.
-const SIGNED_IN: [&str; 9] = [
-    "/me",
-    "/me/stations",
-    "/me/profile",
-    "/admin",
-    "/admin/etl",
-    "/admin/etl/runs/1",
-    "/admin/users",
-    "/admin/users/1",
-    "/admin/backups",
-];
-
-async fn seeded(db: &Db) -> TestApp {
-    import_file(db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");
-    import_file(db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import b");
-    spawn_app(db.clone()).await
+/// Pages of a signed-in admin (the console's, but the backup download).
+fn signed_in() -> impl Iterator<Item = &'static str> {
+    ["/me", "/me/stations", "/me/profile"].into_iter().chain(ADMIN_PAGES).filter(|p| !p.ends_with("/download"))
 }
 
 async fn get(app: &TestApp, path: &str, lang: &str) -> Reply {
@@ -115,7 +99,7 @@ db_test!(english_pages_carry_no_french_typography, |t| {
     for path in PUBLIC {
         check(path, &get(&anonymous, path, "en").await, "en", &mut all);
     }
-    for path in SIGNED_IN {
+    for path in signed_in() {
         check(path, &get(&app, path, "en").await, "en", &mut all);
     }
     // Pages with form problems and notices.
@@ -135,6 +119,8 @@ db_test!(english_pages_carry_no_french_typography, |t| {
     assert!(r.text.contains("1 page,") || r.text.contains(" pages,"), "{}", r.text);
     let r = get(&app, "/?q=Zzyzx", "en").await;
     assert!(r.text.contains("No known place matches “Zzyzx”"), "{}", r.text);
+    let r = get(&app, "/?q=sa", "en").await;
+    assert!(r.text.contains("Other places:"), "{}", r.text);
 });
 
 db_test!(french_pages_keep_their_spaces_unbreakable, |t| {
@@ -145,7 +131,7 @@ db_test!(french_pages_keep_their_spaces_unbreakable, |t| {
     for path in PUBLIC {
         check(path, &get(&anonymous, path, "fr").await, "fr", &mut all);
     }
-    for path in SIGNED_IN {
+    for path in signed_in() {
         check(path, &get(&app, path, "fr").await, "fr", &mut all);
     }
     assert!(all.is_empty(), "breakable spaces on French pages:\n{}", all.join("\n"));
