@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::auth::rate_limit::{Action, RateKey, RateLimiter};
 use crate::auth::{password, secret};
 use crate::db::{Db, email_changes, favourites, reset_codes, sessions, users};
+use crate::domain::Lang;
 use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username, rfc3339};
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
-use crate::web::i18n::Lang;
 
 /// A browser-session login ends after this long without activity.
 pub const SESSION_IDLE_SECS: i64 = 12 * 3600;

@@ -2,6 +2,7 @@
 
 mod account;
 mod fuel;
+mod lang;
 mod price;
 pub mod savings;
 mod station;
@@ -11,6 +12,7 @@ pub use account::{
     AccountInputError, DisplayName, EmailAddress, MIN_PASSWORD_CHARS, NewPassword, Password, PasswordAdvice, Username,
 };
 pub use fuel::{Fuel, UnknownFuel};
+pub use lang::{LANG_COOKIE, Lang};
 pub use price::{Price, PriceError};
 pub use station::{DayHours, OpeningHours, RoadType, ShortageKind, StationId, TimeSlot};
 pub use time::{ParisTimeError, paris_local_to_utc, rfc3339};

@@ -1,4 +1,4 @@
-//! The texts of every email Carburoam sends, in French and English.
+//! Every email Carburoam sends, in French and English (the sentences are in [`crate::text::email`]).
 //!
 //! Each message is written once as a list of [`Block`]s, then rendered twice: as plain text and as
 //! HTML. The two parts of a message therefore cannot say different things, and the HTML renderer
@@ -10,7 +10,8 @@
 
 use std::fmt;
 
-use crate::web::i18n::Lang;
+use crate::domain::Lang;
+use crate::text::EmailStrings;
 
 /// One email, ready to be rendered in its language.
 #[derive(Clone)]
@@ -76,7 +77,7 @@ impl Email {
 
     pub fn text(&self) -> String {
         let content = self.content();
-        let colon = colon(self.lang);
+        let colon = self.texts().colon;
         let mut out = String::new();
         for block in &content.blocks {
             match block {
@@ -97,7 +98,7 @@ impl Email {
         }
         // "-- " is the conventional signature separator: clients grey out or fold what follows.
         out.push_str("-- \n");
-        out.push_str(footer(self.lang));
+        out.push_str(self.texts().footer);
         out.push('\n');
         out
     }
@@ -126,7 +127,7 @@ impl Email {
                     ));
                 }
                 Block::Button { label, url } => {
-                    body.push_str(&button(self.lang, label, url));
+                    body.push_str(&button(self.texts(), label, url));
                 }
                 Block::List(items) => {
                     body.push_str("<ul style=\"margin:0 0 16px;padding-left:24px;\">\n");
@@ -163,15 +164,16 @@ impl Email {
              </html>\n",
             lang = self.lang.code(),
             title = escape(&content.subject),
-            footer = escape(footer(self.lang)),
+            footer = escape(self.texts().footer),
         )
     }
 
+    fn texts(&self) -> &'static EmailStrings {
+        self.lang.texts().email
+    }
+
     fn content(&self) -> Content {
-        match self.lang {
-            Lang::Fr => french(&self.kind),
-            Lang::En => english(&self.kind),
-        }
+        content(self.texts(), &self.kind)
     }
 }
 
@@ -205,174 +207,59 @@ enum Block {
 
 use Block::*;
 
-fn french(kind: &EmailKind) -> Content {
-    const NOT_YOU: &str = "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message";
-    match kind {
-        EmailKind::PasswordReset { username, code, link, valid_minutes } => {
-            Content {
-                subject: "Carburoam : votre code de réinitialisation".into(),
-                blocks: vec![
-                Para(hello(Lang::Fr, username)),
-                Para("Vous avez demandé à réinitialiser le mot de passe de votre compte Carburoam. Voici votre code :"
-                    .into()),
-                Code(code.clone()),
-                Para("Saisissez-le sur la page de réinitialisation, ou utilisez le lien ci-dessous.".into()),
-                Button { label: "Choisir un nouveau mot de passe".into(), url: link.clone() },
-                Para(format!(
-                    "Ce code et ce lien sont valables {}. Ne les communiquez à personne.",
-                    minutes(Lang::Fr, *valid_minutes)
-                )),
-                Note(format!("{NOT_YOU} : votre mot de passe reste inchangé.")),
-            ],
-            }
-        }
-        EmailKind::UsernameReminder { usernames, login_link } => {
-            let several = usernames.len() > 1;
-            Content {
-                subject: if several { "Carburoam : vos identifiants" } else { "Carburoam : votre identifiant" }.into(),
-                blocks: vec![
-                    Para("Bonjour,".into()),
-                    Para(if several {
-                        "Voici les identifiants des comptes Carburoam associés à cette adresse e-mail :".into()
-                    } else {
-                        "Voici l'identifiant du compte Carburoam associé à cette adresse e-mail :".into()
-                    }),
-                    List(usernames.clone()),
-                    Button { label: "Se connecter".into(), url: login_link.clone() },
-                    Note(format!("{NOT_YOU} : rien n'a été modifié.")),
-                ],
-            }
-        }
-        EmailKind::ConfirmEmail { display_name, link, valid_hours } => Content {
-            subject: "Carburoam : confirmez votre adresse e-mail".into(),
-            blocks: vec![
-                Para(hello(Lang::Fr, display_name)),
-                Para(
-                    "Pour associer cette adresse e-mail à votre compte Carburoam, confirmez-la avec le lien \
-                      ci-dessous."
-                        .into(),
-                ),
-                Button { label: "Confirmer mon adresse".into(), url: link.clone() },
-                Para(format!("Ce lien est valable {}.", hours(Lang::Fr, *valid_hours))),
-                Note(format!("{NOT_YOU} : cette adresse ne sera associée à aucun compte.")),
-            ],
-        },
-        EmailKind::SecurityNotice { display_name, what } => {
-            let (subject, what_happened, if_not_you) = match what {
-                SecurityEvent::PasswordChanged => (
-                    "Carburoam : votre mot de passe a été modifié",
-                    "Le mot de passe de votre compte Carburoam vient d'être modifié.".to_string(),
-                    "Si ce n'est pas vous, quelqu'un d'autre connaît peut-être votre mot de passe : \
-                     réinitialisez-le sans attendre avec «\u{a0}Mot de passe oublié\u{a0}» sur la page de \
-                     connexion.",
-                ),
-                SecurityEvent::EmailChanged { new_address } => (
-                    "Carburoam : l'adresse e-mail de votre compte a été modifiée",
-                    format!(
-                        "L'adresse e-mail de votre compte Carburoam a été remplacée par {new_address}. \
-                         Ce message est envoyé à l'ancienne adresse pour vous prévenir."
-                    ),
-                    "Si ce n'est pas vous, quelqu'un d'autre a peut-être accès à votre compte : connectez-vous, \
-                     changez votre mot de passe et rétablissez votre adresse. Si vous ne pouvez plus vous \
-                     connecter, contactez l'administrateur de ce site.",
-                ),
-                SecurityEvent::AccountDeleted => (
-                    "Carburoam : votre compte a été supprimé",
-                    "Votre compte Carburoam a été supprimé. Merci de l'avoir utilisé.".to_string(),
-                    "Si ce n'est pas vous, contactez sans attendre l'administrateur de ce site.",
-                ),
-            };
-            Content {
-                subject: subject.into(),
-                blocks: vec![
-                    Para(hello(Lang::Fr, display_name)),
-                    Para(what_happened),
-                    Para("Si c'est vous, vous n'avez rien à faire.".into()),
-                    Para(if_not_you.into()),
-                ],
-            }
-        }
-    }
-}
-
-fn english(kind: &EmailKind) -> Content {
-    const NOT_YOU: &str = "If you did not ask for this, ignore this message";
+fn content(t: &EmailStrings, kind: &EmailKind) -> Content {
     match kind {
         EmailKind::PasswordReset { username, code, link, valid_minutes } => Content {
-            subject: "Carburoam: your password reset code".into(),
+            subject: t.reset_subject.into(),
             blocks: vec![
-                Para(hello(Lang::En, username)),
-                Para("You asked to reset the password of your Carburoam account. Here is your code:".into()),
+                Para(hello(t, username)),
+                Para(t.reset_intro.into()),
                 Code(code.clone()),
-                Para("Enter it on the password reset page, or use the link below.".into()),
-                Button { label: "Choose a new password".into(), url: link.clone() },
-                Para(format!(
-                    "This code and this link are valid for {}. Do not share them with anyone.",
-                    minutes(Lang::En, *valid_minutes)
-                )),
-                Note(format!("{NOT_YOU}: your password is unchanged.")),
+                Para(t.reset_how.into()),
+                Button { label: t.reset_button.into(), url: link.clone() },
+                Para((t.reset_valid)((*valid_minutes).into())),
+                Note(t.reset_not_you.into()),
             ],
         },
         EmailKind::UsernameReminder { usernames, login_link } => {
-            let several = usernames.len() > 1;
+            let n = usernames.len() as u64;
             Content {
-                subject: if several { "Carburoam: your usernames" } else { "Carburoam: your username" }.into(),
+                subject: (t.reminder_subject)(n).into(),
                 blocks: vec![
-                    Para("Hello,".into()),
-                    Para(if several {
-                        "Here are the usernames of the Carburoam accounts registered with this email address:".into()
-                    } else {
-                        "Here is the username of the Carburoam account registered with this email address:".into()
-                    }),
+                    Para(t.hello.into()),
+                    Para((t.reminder_intro)(n).into()),
                     List(usernames.clone()),
-                    Button { label: "Log in".into(), url: login_link.clone() },
-                    Note(format!("{NOT_YOU}: nothing was changed.")),
+                    Button { label: t.reminder_button.into(), url: login_link.clone() },
+                    Note(t.reminder_not_you.into()),
                 ],
             }
         }
         EmailKind::ConfirmEmail { display_name, link, valid_hours } => Content {
-            subject: "Carburoam: confirm your email address".into(),
+            subject: t.confirm_subject.into(),
             blocks: vec![
-                Para(hello(Lang::En, display_name)),
-                Para(
-                    "To use this email address with your Carburoam account, please confirm it with the link below."
-                        .into(),
-                ),
-                Button { label: "Confirm my address".into(), url: link.clone() },
-                Para(format!("This link is valid for {}.", hours(Lang::En, *valid_hours))),
-                Note(format!("{NOT_YOU}: this address will not be added to any account.")),
+                Para(hello(t, display_name)),
+                Para(t.confirm_intro.into()),
+                Button { label: t.confirm_button.into(), url: link.clone() },
+                Para((t.confirm_valid)((*valid_hours).into())),
+                Note(t.confirm_not_you.into()),
             ],
         },
         EmailKind::SecurityNotice { display_name, what } => {
             let (subject, what_happened, if_not_you) = match what {
-                SecurityEvent::PasswordChanged => (
-                    "Carburoam: your password was changed",
-                    "The password of your Carburoam account was just changed.".to_string(),
-                    "If it was not you, someone else may know your password: reset it at once with \
-                     \u{201c}Forgot password\u{201d} on the login page.",
-                ),
-                SecurityEvent::EmailChanged { new_address } => (
-                    "Carburoam: the email address of your account was changed",
-                    format!(
-                        "The email address of your Carburoam account was changed to {new_address}. \
-                         This message is sent to the old address to let you know."
-                    ),
-                    "If it was not you, someone else may have access to your account: log in, change your \
-                     password and restore your address. If you can no longer log in, contact the \
-                     administrator of this site.",
-                ),
-                SecurityEvent::AccountDeleted => (
-                    "Carburoam: your account was deleted",
-                    "Your Carburoam account was deleted. Thank you for using it.".to_string(),
-                    "If it was not you, contact the administrator of this site at once.",
-                ),
+                SecurityEvent::PasswordChanged => {
+                    (t.password_changed_subject, t.password_changed_what.to_owned(), t.password_changed_not_you)
+                }
+                SecurityEvent::EmailChanged { new_address } => {
+                    (t.email_changed_subject, (t.email_changed_what)(new_address), t.email_changed_not_you)
+                }
+                SecurityEvent::AccountDeleted => (t.deleted_subject, t.deleted_what.to_owned(), t.deleted_not_you),
             };
             Content {
                 subject: subject.into(),
                 blocks: vec![
-                    Para(hello(Lang::En, display_name)),
+                    Para(hello(t, display_name)),
                     Para(what_happened),
-                    Para("If it was you, there is nothing to do.".into()),
+                    Para(t.notice_if_you.into()),
                     Para(if_not_you.into()),
                 ],
             }
@@ -380,65 +267,20 @@ fn english(kind: &EmailKind) -> Content {
     }
 }
 
-fn hello(lang: Lang, name: &str) -> String {
+fn hello(t: &EmailStrings, name: &str) -> String {
     let name = name.trim();
-    match (lang, name.is_empty()) {
-        (Lang::Fr, true) => "Bonjour,".into(),
-        (Lang::Fr, false) => format!("Bonjour {name},"),
-        (Lang::En, true) => "Hello,".into(),
-        (Lang::En, false) => format!("Hello {name},"),
-    }
-}
-
-/// French puts a space before a colon, English does not. (A plain space, as in the subjects: a
-/// no-break one is better typography but surprises whoever searches the texts.)
-fn colon(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Fr => " :",
-        Lang::En => ":",
-    }
-}
-
-fn footer(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Fr => "Message automatique envoyé par Carburoam, merci de ne pas y répondre.",
-        Lang::En => "Automatic message from Carburoam, please do not reply.",
-    }
-}
-
-/// French counts 0 and 1 as singular, English only 1.
-fn plural(lang: Lang, n: u32, one: &str, many: &str) -> String {
-    let singular = match lang {
-        Lang::Fr => n <= 1,
-        Lang::En => n == 1,
-    };
-    format!("{n} {}", if singular { one } else { many })
-}
-
-fn minutes(lang: Lang, n: u32) -> String {
-    plural(lang, n, "minute", "minutes")
-}
-
-fn hours(lang: Lang, n: u32) -> String {
-    match lang {
-        Lang::Fr => plural(lang, n, "heure", "heures"),
-        Lang::En => plural(lang, n, "hour", "hours"),
-    }
+    if name.is_empty() { t.hello.into() } else { (t.hello_name)(name) }
 }
 
 /// A button, then the address in clear for clients that strip buttons (and for copy and paste).
 /// Only `http(s)` addresses become links: the URL is built by the application, but a `javascript:`
 /// one would be a disaster, so anything else is shown as text.
-fn button(lang: Lang, label: &str, url: &str) -> String {
+fn button(t: &EmailStrings, label: &str, url: &str) -> String {
     let (label, url_text) = (escape(label), escape(url));
-    let fallback = match lang {
-        Lang::Fr => "Si le bouton ne fonctionne pas, copiez ce lien dans votre navigateur :",
-        Lang::En => "If the button does not work, copy this link into your browser:",
-    };
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return format!(
             "<p style=\"margin:0 0 16px;\">{label}{}<br><span style=\"word-break:break-all;\">{url_text}</span></p>\n",
-            colon(lang)
+            t.colon
         );
     }
     format!(
@@ -447,7 +289,7 @@ fn button(lang: Lang, label: &str, url: &str) -> String {
          border-radius:6px;\">{label}</a></p>\n\
          <p style=\"margin:0 0 16px;font-size:13px;color:{MUTED};\">{}<br>\
          <a href=\"{url_text}\" style=\"color:{LINK};word-break:break-all;\">{url_text}</a></p>\n",
-        escape(fallback)
+        escape(t.button_fallback)
     )
 }
 
@@ -541,11 +383,12 @@ mod tests {
 
     #[test]
     fn plurals_follow_each_language() {
-        assert_eq!(minutes(Lang::Fr, 1), "1 minute");
-        assert_eq!(minutes(Lang::Fr, 0), "0 minute");
-        assert_eq!(minutes(Lang::En, 0), "0 minutes");
-        assert_eq!(hours(Lang::Fr, 24), "24 heures");
-        assert_eq!(hours(Lang::En, 1), "1 hour");
+        let valid = |lang: Lang, n| (lang.texts().email.confirm_valid)(n);
+        assert_eq!(valid(Lang::Fr, 1), "Ce lien est valable 1 heure.");
+        assert_eq!(valid(Lang::Fr, 0), "Ce lien est valable 0 heure.");
+        assert_eq!(valid(Lang::En, 0), "This link is valid for 0 hours.");
+        assert_eq!(valid(Lang::Fr, 24), "Ce lien est valable 24 heures.");
+        assert_eq!(valid(Lang::En, 1), "This link is valid for 1 hour.");
         let one = Email {
             lang: Lang::Fr,
             kind: EmailKind::UsernameReminder { usernames: vec!["a".into()], login_link: "https://x/l".into() },
@@ -619,7 +462,7 @@ mod tests {
             assert_ne!(fr.text(), en.text());
             for email in [&fr, &en] {
                 let (text, html) = (email.text(), email.html());
-                assert!(text.ends_with(&format!("-- \n{}\n", footer(email.lang))));
+                assert!(text.ends_with(&format!("-- \n{}\n", email.texts().footer)));
                 assert!(!text.contains('<'), "{text}");
                 assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
                 assert!(html.contains(&escape(&email.subject())));
@@ -650,7 +493,8 @@ mod tests {
 
     #[test]
     fn blank_names_get_a_plain_greeting() {
-        assert_eq!(hello(Lang::Fr, "  "), "Bonjour,");
-        assert_eq!(hello(Lang::En, ""), "Hello,");
+        assert_eq!(hello(Lang::Fr.texts().email, "  "), "Bonjour,");
+        assert_eq!(hello(Lang::En.texts().email, ""), "Hello,");
+        assert_eq!(hello(Lang::En.texts().email, " Zoé "), "Hello Zoé,");
     }
 }

@@ -308,7 +308,7 @@ async fn write_to_outbox(dir: &Path, kind: &str, bytes: Vec<u8>) -> Result<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::i18n::Lang;
+    use crate::domain::Lang;
 
     fn settings(smtp: Option<SmtpSettings>) -> MailSettings {
         MailSettings { smtp, from: "Carburoam <noreply@localhost>".into(), outbox_dir: PathBuf::from("data/outbox") }

@@ -221,7 +221,7 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
         AppError::BadRequest(_) => (t.bad_request_title, err.public_message()),
         AppError::Forbidden(_) => (lang_account(lang).forbidden_title, lang_account(lang).forbidden_text.to_owned()),
         AppError::TooManyRequests(secs) => {
-            (lang_account(lang).too_many_title, lang_account(lang).too_many_text.replace("{s}", &secs.to_string()))
+            (lang_account(lang).too_many_title, (lang_account(lang).too_many_text)(*secs))
         }
         AppError::Database(_) | AppError::Internal(_) => (t.error_title, t.error_text.to_owned()),
     };

@@ -210,7 +210,7 @@ db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
     let b = app.browser();
     let r = login(&b, "paul", PASSWORD).await;
     assert_eq!(r.status, 401);
-    assert!(r.text.contains("Trop de tentatives pour ce compte : réessayez dans"), "{}", r.text);
+    assert!(r.text.contains("Trop de tentatives pour ce compte\u{202f}: réessayez dans"), "{}", r.text);
     // After the wait, the right password works and resets the count.
     assert!(accounts.login(ip(12), "paul", PASSWORD, now + 31 + 61).await.is_ok());
     assert!(matches!(accounts.login(ip(13), "paul", "wrong password!", now + 100).await, Err(AccountError::BadLogin)));
@@ -270,7 +270,7 @@ db_test!(password_reset_by_mailed_code, |t| {
             &[("login", "lea"), ("code", "AAAA-AAAA-AAAA"), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)],
         )
         .await;
-    assert!(r.text.contains("Encore 4 essai(s)"), "{}", r.text);
+    assert!(r.text.contains("Encore 4 essais avec ce code."), "{}", r.text);
     // A weak new password does not spend the code.
     let r = b
         .post_form(

@@ -40,7 +40,7 @@ async fn register(app: &TestApp, username: &str) -> i64 {
     carburoam::db::users::by_login(&app.db, username).await.expect("query").expect("user").id
 }
 
-const ADMIN_PAGES: [&str; 7] = [
+pub const ADMIN_PAGES: [&str; 7] = [
     "/admin",
     "/admin/etl",
     "/admin/etl/runs/1",

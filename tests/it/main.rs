@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod index;
 mod pages;
+mod texts;
 
 mod download;
 mod email;

@@ -179,7 +179,7 @@ pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
             };
         }
         Err(AccountError::BadLogin) => a.bad_login.to_owned(),
-        Err(AccountError::Blocked(secs)) => a.login_blocked.replace("{s}", &secs.to_string()),
+        Err(AccountError::Blocked(secs)) => (a.login_blocked)(secs.unsigned_abs()),
         Err(AccountError::Disabled) => a.account_disabled.to_owned(),
         Err(e) => return fail(lang, e),
     };

@@ -15,6 +15,7 @@ use crate::admin::{Action, Actor, AdminError};
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
+use crate::text::AdminStrings;
 use crate::web::form::{FormData, no_store, page, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlError, Layout, freshness, layout, render};
@@ -41,6 +42,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 impl AdminUser {
     fn actor(&self) -> Actor {
         Actor { id: Some(self.0.user_id), name: self.0.username.clone() }
+    }
+}
+
+impl Layout {
+    /// The admin console's table, for the templates of `templates/admin/`.
+    pub fn admin(&self) -> &'static AdminStrings {
+        self.lang.texts().admin
     }
 }
 
@@ -72,12 +80,6 @@ fn bars(points: &[(String, i64, i64)]) -> Vec<Bar> {
         .collect()
 }
 
-fn day_label(lang: Lang, ts: i64) -> String {
-    let d = lang.datetime(ts);
-    // "5 juin 2026 à 00:00" → "5 juin 2026"
-    d.split([',', 'à']).next().unwrap_or(&d).trim().to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // GET /admin
 
@@ -106,9 +108,9 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
             usage::per_day(db, since_day),
             usage::top_routes(db, since_day, 12),
         )?;
-        let weeks: Vec<(String, i64, i64)> = weeks.iter().map(|(w, n)| (day_label(lang, *w), *n, 0)).collect();
-        let day_points: Vec<(String, i64, i64)> = days.iter().map(|(d, p, a)| (day_label(lang, *d), *p, *a)).collect();
-        let l = admin_layout(&state, lang, "Admin", "/admin").await?;
+        let weeks: Vec<(String, i64, i64)> = weeks.iter().map(|(w, n)| (lang.date(*w), *n, 0)).collect();
+        let day_points: Vec<(String, i64, i64)> = days.iter().map(|(d, p, a)| (lang.date(*d), *p, *a)).collect();
+        let l = admin_layout(&state, lang, lang.texts().admin.administration, "/admin").await?;
         render(&OverviewPage {
             l,
             u,
@@ -155,10 +157,7 @@ fn duration(lang: Lang, r: &etl_runs::RunRow) -> String {
             let s = (f - r.started_at).max(0);
             if s < 60 { format!("{s} s") } else { format!("{} min {} s", s / 60, s % 60) }
         }
-        None => match lang {
-            Lang::Fr => "en cours".into(),
-            Lang::En => "running".into(),
-        },
+        None => lang.texts().admin.still_running.into(),
     }
 }
 
@@ -179,15 +178,10 @@ pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, R
         let running = import.is_some_and(|l| l.is_live(now));
         // The scheduler holds its lease for 90% of the interval: the next tick is at its expiry.
         let next_run = schedule.filter(|l| l.is_live(now)).map(|l| lang.datetime(l.expires_at));
+        let t = lang.texts().admin;
         let message = match query_param(&raw, "msg").as_deref() {
-            Some("started") => Some(match lang {
-                Lang::Fr => "Import lancé : rechargez la page pour voir son résultat.",
-                Lang::En => "Import started: reload the page to see its result.",
-            }),
-            Some("busy") => Some(match lang {
-                Lang::Fr => "Un import est déjà en cours : réessayez quand il sera fini.",
-                Lang::En => "An import is already running: try again when it is done.",
-            }),
+            Some("started") => Some(t.msg_run_started),
+            Some("busy") => Some(t.msg_run_busy),
             _ => None,
         };
         let runs = runs
@@ -208,7 +202,7 @@ pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, R
                 rejected: r.rejected,
             })
             .collect();
-        let l = admin_layout(&state, lang, "ETL", "/admin/etl").await?;
+        let l = admin_layout(&state, lang, t.data_and_imports, "/admin/etl").await?;
         render(&EtlPage { l, message, running, can_run: state.etl.is_some(), next_run, counts, runs })
     }
     .await;
@@ -259,7 +253,8 @@ pub async fn run(State(state): State<AppState>, lang: Lang, _admin: AdminUser, P
         let (run, rejections, log) =
             tokio::try_join!(etl_runs::get(db, id), etl_runs::rejections(db, id), etl_runs::log(db, id))?;
         let run = run.ok_or_else(|| AppError::not_found(format!("run {id}")))?;
-        let l = admin_layout(&state, lang, &format!("Run {id}"), &format!("/admin/etl/runs/{id}")).await?;
+        let title = format!("{} #{id}", lang.texts().admin.run);
+        let l = admin_layout(&state, lang, &title, &format!("/admin/etl/runs/{id}")).await?;
         render(&RunPage {
             l,
             started: lang.datetime(run.started_at),
@@ -311,7 +306,7 @@ pub async fn users(State(state): State<AppState>, lang: Lang, _admin: AdminUser,
     let r = async {
         let q = query_param(&raw, "q").unwrap_or_default();
         let (users, audit) = tokio::try_join!(q::search_users(&state.db, &q, 100), audit::recent(&state.db, None, 30))?;
-        let l = admin_layout(&state, lang, "Users", "/admin/users").await?;
+        let l = admin_layout(&state, lang, lang.texts().admin.users, "/admin/users").await?;
         render(&UsersPage { l, q, users, audit: audit_views(lang, audit) })
     }
     .await;
@@ -373,25 +368,15 @@ pub async fn user(
 }
 
 fn action_message(lang: Lang, code: &str) -> (Option<String>, bool) {
-    let fr = lang == Lang::Fr;
+    let t = lang.texts().admin;
     let (text, err) = match code {
-        "send-reset" => (if fr { "Code de réinitialisation envoyé." } else { "Reset code sent." }, false),
-        "disable" => (if fr { "Compte désactivé et déconnecté." } else { "Account disabled and logged out." }, false),
-        "enable" => (if fr { "Compte réactivé." } else { "Account enabled." }, false),
-        "grant-admin" => (if fr { "Rôle admin accordé." } else { "Admin role granted." }, false),
-        "revoke-admin" => (if fr { "Rôle admin retiré." } else { "Admin role revoked." }, false),
-        "last-admin" => (
-            if fr { "Refusé : c’est le dernier admin actif." } else { "Refused: this is the last active admin." },
-            true,
-        ),
-        "reset-not-sent" => (
-            if fr {
-                "Non envoyé : compte désactivé, ou 3 codes déjà envoyés dans l’heure."
-            } else {
-                "Not sent: the account is disabled, or got 3 codes in the last hour."
-            },
-            true,
-        ),
+        "send-reset" => (t.msg_reset_sent, false),
+        "disable" => (t.msg_disabled, false),
+        "enable" => (t.msg_enabled, false),
+        "grant-admin" => (t.msg_admin_granted, false),
+        "revoke-admin" => (t.msg_admin_revoked, false),
+        "last-admin" => (t.msg_last_admin, true),
+        "reset-not-sent" => (t.msg_reset_not_sent, true),
         _ => return (None, false),
     };
     (Some(text.to_owned()), err)
@@ -439,25 +424,17 @@ pub struct BackupsPage {
     pub files: Vec<(String, String, String)>,
 }
 
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-    } else {
-        format!("{} KiB", bytes / 1024)
-    }
-}
-
 pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
     let r = async {
         let files = match &state.backup_dir {
             Some(dir) => crate::backup::list_backups(dir)
                 .await
                 .into_iter()
-                .map(|b| (b.name, size(b.size), lang.datetime(b.created)))
+                .map(|b| (b.name, lang.bytes(b.size), lang.datetime(b.created)))
                 .collect(),
             None => Vec::new(),
         };
-        let l = admin_layout(&state, lang, "Backups", "/admin/backups").await?;
+        let l = admin_layout(&state, lang, lang.texts().admin.backups, "/admin/backups").await?;
         render(&BackupsPage {
             l,
             sqlite: matches!(state.db, crate::db::Db::Sqlite(_)),

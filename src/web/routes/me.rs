@@ -103,12 +103,9 @@ pub fn fuel_sections(
                 let v = savings::per_year(avg, c.cheapest, litres);
                 let shown_avg = lang.price(avg.round() as i32);
                 view.department = Some(if v > 0.0 {
-                    a.saving_vs_department
-                        .replace("{amount}", &lang.euros(v))
-                        .replace("{dept}", dept)
-                        .replace("{avg}", &shown_avg)
+                    (a.saving_vs_department)(dept, &shown_avg, &lang.euros(v))
                 } else {
-                    a.above_department.replace("{dept}", dept).replace("{avg}", &shown_avg)
+                    (a.above_department)(dept, &shown_avg)
                 });
             }
         }
@@ -219,13 +216,13 @@ fn dashboard_fuel(
     let values: Vec<i32> = usable.iter().map(|(_, p)| *p).collect();
     let saving = savings::saving(&values, litres).map(|s| SavingView {
         amount: lang.euros(s.per_year.max(0.0)),
-        detail: a
-            .saving_detail
-            .replace("{avg}", &lang.price(s.average.round() as i32))
-            .replace("{n}", &s.stations.to_string())
-            .replace("{min}", &lang.price(s.cheapest))
-            .replace("{litres}", &s.litres.to_string())
-            .replace("{amount}", &lang.euros(s.per_year.max(0.0))),
+        detail: (a.saving_detail)(
+            s.stations as u64,
+            &lang.price(s.average.round() as i32),
+            &lang.price(s.cheapest),
+            u64::try_from(s.litres).unwrap_or_default(),
+            &lang.euros(s.per_year.max(0.0)),
+        ),
         department: None,
     });
     let saving_hint = match values.len() {
