@@ -274,13 +274,19 @@ pub async fn write_backup(db: &Db, path: &Path) -> Result<BackupFile, BackupErro
     let tmp = PathBuf::from(tmp);
     let tmp_text = tmp.to_str().ok_or_else(|| BackupError::NotUtf8(tmp.clone()))?.to_owned();
     // Claiming the name with an empty file keeps two writers apart (VACUUM INTO accepts an empty
-    // file), and the guard removes it on any failure, or if this future is dropped.
-    match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).await {
-        Ok(_) => {}
+    // file, and keeps its mode: 0600, the copy holds the accounts), and the guard removes it on
+    // any failure, or if this future is dropped.
+    let mut open = tokio::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    open.mode(0o600);
+    let claimed = match open.open(&tmp).await {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(BackupError::TempExists(tmp)),
         Err(e) => return Err(BackupError::Io { path: tmp, source: e }),
-    }
+    };
     let guard = RemoveOnDrop(Some(tmp.clone()));
+    db::set_private(&claimed.into_std().await).map_err(io_err(&tmp))?;
 
     sqlx::query("VACUUM INTO $1").bind(tmp_text).execute(pool).await?;
     sync_file(&tmp).await?;
@@ -658,6 +664,10 @@ pub async fn restore(source: &Path, database_url: &str) -> Result<RestoreReport,
     let tmp = with_suffix(&target, ".restore-tmp");
     let guard = RemoveOnDrop(Some(tmp.clone()));
     let size = tokio::fs::copy(source, &tmp).await.map_err(rio(&tmp))?;
+    // The copy took the backup's mode: the database is readable by its owner only, whatever that was.
+    let copied = std::fs::OpenOptions::new().write(true).open(&tmp).map_err(rio(&tmp))?;
+    db::set_private(&copied).map_err(rio(&tmp))?;
+    drop(copied);
     prepare_copy(&tmp).await?;
 
     // Then the target: taking its lock proves no server or import has it open, and keeping

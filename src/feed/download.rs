@@ -180,11 +180,10 @@ impl From<DownloadError> for AttemptError {
 }
 
 impl Fetcher {
-    /// Builds the HTTP client. reqwest is compiled without a built-in crypto provider, so the
-    /// ring provider is installed process-wide first; "already installed" (by another component
-    /// or an earlier `Fetcher`) is fine.
+    /// Builds the HTTP client. reqwest is compiled without a built-in crypto provider: the
+    /// process-wide one must be installed first ([`crate::tls::install_provider`], done by `main`).
     pub fn new(opts: FetchOptions) -> Result<Fetcher, DownloadError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::require_provider().map_err(DownloadError::Client)?;
         let client = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.connect_timeout)

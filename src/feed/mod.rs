@@ -13,4 +13,5 @@ pub mod synth;
 mod text;
 
 pub use error::FeedError;
-pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed, Rejection};
+pub use crate::domain::Rejection;
+pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed};

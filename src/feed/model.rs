@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
+use crate::domain::{Fuel, OpeningHours, Price, Rejection, RoadType, ShortageKind, StationId};
 
 /// The kind of document, told from its content (never from the file name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,16 +61,6 @@ pub struct FeedStation {
     pub prices: Vec<FeedPrice>,
     /// At most one per fuel (a fuel listed twice is merged: the more definite kind, the earlier start).
     pub shortages: Vec<FeedShortage>,
-}
-
-/// A record of the file that was not loaded as such, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub station_id: Option<StationId>,
-    pub fuel: Option<Fuel>,
-    /// The offending raw value (attribute or text), shortened to 200 characters.
-    pub value: String,
-    pub reason: String,
 }
 
 #[derive(Debug, Clone)]

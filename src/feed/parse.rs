@@ -29,10 +29,10 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::error::FeedError;
-use super::model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed, Rejection};
+use super::model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed};
 use super::text::{self, DeclaredEncoding, Transcoder};
 use crate::domain::{
-    DayHours, Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId, TimeSlot, paris_local_to_utc,
+    DayHours, Fuel, OpeningHours, Price, Rejection, RoadType, ShortageKind, StationId, TimeSlot, paris_local_to_utc,
 };
 
 /// What a streaming parse reports once the document is complete (the stations went to the

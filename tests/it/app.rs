@@ -20,9 +20,6 @@ pub async fn spawn_app(db: Db) -> TestApp {
 
 /// [`spawn_app`] sending mail through `smtp` (a test SMTP listener) when given.
 pub async fn spawn_app_with_mail(db: Db, smtp: Option<carburoam::email::SmtpSettings>) -> TestApp {
-    // reqwest is built with `rustls-no-provider`: a client cannot be built until a provider is
-    // installed (once per process; later calls fail harmlessly).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local address").port();
     let outbox = tempfile::tempdir().expect("outbox dir");

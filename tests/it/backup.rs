@@ -133,7 +133,7 @@ async fn open(path: &Path) -> Db {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_serving_and_importing_then_restore_round_trip() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.db");
     let feed = dir.path().join("feed.xml");
@@ -310,7 +310,7 @@ async fn restore_refuses_what_is_not_a_carburoam_database_of_a_known_schema() {
 
 #[tokio::test]
 async fn restore_refuses_while_a_server_runs_on_the_database() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let (target, good) = database_and_backup(dir.path()).await;
     let url = sqlite_url(&target);

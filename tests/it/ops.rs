@@ -27,7 +27,6 @@ const PASSWORD: &str = "plume cerise fenêtre 42";
 /// Serves the real router over `db` on 127.0.0.1:0, after `configure` has adjusted the state
 /// (a metrics token, a webhook). Returns the app and its state (to reach the registry).
 async fn spawn_with(db: &Db, configure: impl FnOnce(&mut AppState)) -> (TestApp, AppState) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let outbox = tempfile::tempdir().expect("outbox");
@@ -379,6 +378,7 @@ db_test!(webhook_hears_once_of_three_failed_runs_in_a_row, |t| {
 
 #[tokio::test]
 async fn webhook_retries_server_errors_but_not_refusals() {
+    crate::helpers::init();
     // 503 then 429: retried, delivered at the third attempt.
     let mut sink = WebhookSink::start(&[503, 429]).await;
     let notifier = Notifier::new(Some(&sink.url)).expect("notifier");
