@@ -436,3 +436,21 @@ mod fuzz {
         }
     }
 }
+
+/// Logs written to a pipe (journald, a file) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"))
+        .args(["import", "--database", &url])
+        .arg(fixture("snapshot_a.xml"))
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run carburoam");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("import done"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
