@@ -52,6 +52,9 @@ pub struct ParseOutcome {
     /// `<rupture>` elements with attributes, merged, ended or not.
     pub shortage_elements: usize,
     pub rejections: Vec<Rejection>,
+    /// The latest valid `maj` of any `<prix>` (even one rejected for its value or its station):
+    /// the capture time of a file that carries no other (a bare XML file).
+    pub latest_maj: Option<DateTime<Utc>>,
 }
 
 /// Parses a whole document held in memory (fixtures, a snapshot) and collects everything.
@@ -148,6 +151,7 @@ fn run(
             price_elements: 0,
             shortage_elements: 0,
             rejections: Vec::new(),
+            latest_maj: None,
         },
     };
     loop {
@@ -602,6 +606,10 @@ impl Parser {
             return Ok(()); // pre-2015 `<prix/>`: no price, not an element worth counting
         }
         self.outcome.price_elements += 1;
+        let updated_at = maj.as_deref().map(paris_local_to_utc);
+        if let Some(Ok(t)) = updated_at {
+            self.outcome.latest_maj = self.outcome.latest_maj.max(Some(t));
+        }
         let Some(st) = &mut self.cur else {
             return Ok(());
         };
@@ -627,7 +635,7 @@ impl Parser {
                 return Ok(());
             }
         };
-        let updated_at = match maj.as_deref().map(paris_local_to_utc) {
+        let updated_at = match updated_at {
             Some(Ok(t)) => t,
             Some(Err(why)) => {
                 self.reject(Some(sid), Some(fuel), &maj.unwrap_or_default(), why.to_string());
@@ -979,6 +987,22 @@ mod tests {
         let s = &f.stations[0];
         assert_eq!(s.address, "77 Avenue Édouard Depreux");
         assert_eq!(s.services, ["Restauration à emporter", "Cœur & l’€ a&b"]);
+    }
+
+    #[test]
+    fn latest_maj_counts_every_dated_price() {
+        // Rejected for its value (9.999) or its station (no id): still evidence of the file's time.
+        let body = r#"<pdv id="1000001" latitude="4620114" longitude="519791" cp="01000" pop="R">
+    <prix nom="Gazole" id="1" maj="2024-01-02 10:00:00" valeur="1.801"/>
+    <prix nom="SP98" id="6" maj="2024-01-03 09:00:00" valeur="9.999"/>
+    <prix nom="SP95" id="2" maj="hier" valeur="1.799"/>
+  </pdv>
+  <pdv latitude="4620114" longitude="519791"><prix nom="E10" id="5" maj="2024-01-02 23:00:00" valeur="1.7"/></pdv>"#;
+        let mut stations = Vec::new();
+        let o = parse_stream_at(doc(body).as_slice(), now(), |s| stations.push(s)).unwrap();
+        assert_eq!(o.latest_maj, Some(at("2024-01-03T08:00:00Z")));
+        let o = parse_stream_at(doc("").as_slice(), now(), |_| {}).unwrap();
+        assert_eq!(o.latest_maj, None);
     }
 
     #[test]
