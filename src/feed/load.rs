@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::import::Chunk;
+use super::model::content_hash;
 use super::{FeedKind, FeedStation};
 use crate::db::etl_runs::{self, RunCounts};
 use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
@@ -22,6 +23,7 @@ use crate::on_tx;
 
 // The import's public names, where callers have always found them.
 pub use super::import::{ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics};
+pub use super::model::department_of;
 
 #[derive(Clone, Copy)]
 struct KnownStation {
@@ -642,92 +644,5 @@ impl<'q> AnyQuery<'q> {
             AnyQuery::Sqlite(q) => AnyQuery::Sqlite(q.bind(v)),
             AnyQuery::Postgres(q) => AnyQuery::Postgres(q.bind(v)),
         }
-    }
-}
-
-/// Département code from a postcode: `06110` → `06`; Corsica `20xxx` → `2A`/`2B`; overseas
-/// `97x`/`98x` → three digits.
-pub fn department_of(postcode: &str) -> String {
-    let p = postcode.trim();
-    if p.len() < 2 || !p.is_ascii() {
-        return String::new();
-    }
-    if p.starts_with("97") || p.starts_with("98") {
-        return p.get(..3).unwrap_or(p).to_owned();
-    }
-    if let Some(rest) = p.strip_prefix("20") {
-        // 200xx–201xx: Corse-du-Sud; 202xx–206xx: Haute-Corse.
-        return match rest.as_bytes().first() {
-            Some(b'0') | Some(b'1') => "2A".to_owned(),
-            Some(_) => "2B".to_owned(),
-            None => "20".to_owned(),
-        };
-    }
-    p[..2].to_owned()
-}
-
-/// FNV-1a over a canonical encoding of everything the loader stores about a station: stable
-/// across builds and Rust versions (it is stored in the database).
-fn content_hash(st: &FeedStation) -> i64 {
-    struct Fnv(u64);
-    impl Fnv {
-        fn bytes(&mut self, b: &[u8]) {
-            for &x in b {
-                self.0 ^= u64::from(x);
-                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-            }
-            self.0 ^= 0xff;
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        fn num(&mut self, v: i64) {
-            self.bytes(&v.to_le_bytes());
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    h.num(st.id.get());
-    h.bytes(&st.latitude.to_bits().to_le_bytes());
-    h.bytes(&st.longitude.to_bits().to_le_bytes());
-    h.bytes(st.postcode.as_bytes());
-    h.bytes(st.city.as_bytes());
-    h.bytes(st.address.as_bytes());
-    h.bytes(st.road_type.as_str().as_bytes());
-    h.num(i64::from(st.automate_24_24));
-    if let Some(hours) = &st.opening_hours {
-        for d in &hours.days {
-            h.num(i64::from(d.day) * 2 + i64::from(d.closed));
-            for s in &d.slots {
-                h.num(i64::from(s.open) << 16 | i64::from(s.close));
-            }
-        }
-    } else {
-        h.num(-1);
-    }
-    for s in &st.services {
-        h.bytes(s.as_bytes());
-    }
-    for p in &st.prices {
-        h.num(i64::from(p.fuel.id()) << 32 | i64::from(p.price.milli()));
-        h.num(p.updated_at.timestamp());
-    }
-    for s in &st.shortages {
-        h.num(i64::from(s.fuel.id()));
-        h.bytes(s.kind.as_str().as_bytes());
-        h.num(s.since.map_or(-1, |t| t.timestamp()));
-    }
-    h.0 as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn departments() {
-        assert_eq!(department_of("06110"), "06");
-        assert_eq!(department_of("75013"), "75");
-        assert_eq!(department_of("20090"), "2A");
-        assert_eq!(department_of("20200"), "2B");
-        assert_eq!(department_of("97400"), "974");
-        assert_eq!(department_of(""), "");
     }
 }
