@@ -174,8 +174,10 @@ impl Db {
                     .map_err(|source| DbError::CreateDir { path: parent.display().to_string(), source })?;
             }
             if sqlite_creates_file(url) {
-                create_private_file(opts.get_filename())
-                    .map_err(|source| DbError::CreateFile { path: opts.get_filename().display().to_string(), source })?;
+                create_private_file(opts.get_filename()).map_err(|source| DbError::CreateFile {
+                    path: opts.get_filename().display().to_string(),
+                    source,
+                })?;
             }
             let opts = opts
                 .create_if_missing(true)

@@ -325,19 +325,19 @@ impl Fetcher {
         }
         // hyper already fails a body that ends before its Content-Length; checked again here
         // because a short feed must never be mistaken for a complete one.
-        if let Some(n) = expected {
-            if buf.len() as u64 != n {
-                return Err(DownloadError::Network {
-                    url: source.to_owned(),
-                    cause: format!(
-                        "body cut short: received {} of {n} announced bytes{}",
-                        buf.len(),
-                        ctype.map(|c| format!(" ({c})")).unwrap_or_default()
-                    ),
-                    attempts: 0,
-                }
-                .into());
+        if let Some(n) = expected
+            && buf.len() as u64 != n
+        {
+            return Err(DownloadError::Network {
+                url: source.to_owned(),
+                cause: format!(
+                    "body cut short: received {} of {n} announced bytes{}",
+                    buf.len(),
+                    ctype.map(|c| format!(" ({c})")).unwrap_or_default()
+                ),
+                attempts: 0,
             }
+            .into());
         }
         Ok(Fetched::Body { bytes: buf.freeze(), etag, last_modified, source: source.to_owned() })
     }

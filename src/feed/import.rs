@@ -327,7 +327,11 @@ async fn import_inner(
             // Parse and write overlap: each chunk is diffed and written as it arrives.
             let snapshot_at = t.min(now);
             let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
-            tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                known = loader.known(),
+                "transaction open"
+            );
             let mut load_result: Result<(), ImportError> = Ok(());
             while let Some(chunk) = rx_chunks.recv().await {
                 if let Err(e) = loader.add_chunk(chunk).await {
@@ -357,7 +361,11 @@ async fn import_inner(
             let outcome = join_parser(parser).await?;
             let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
             let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
-            tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                known = loader.known(),
+                "transaction open"
+            );
             for chunk in chunks {
                 if let Err(e) = loader.add_chunk(chunk).await {
                     loader.abort().await;

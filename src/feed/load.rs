@@ -22,7 +22,9 @@ use crate::domain::Fuel;
 use crate::on_tx;
 
 // The import's public names, where callers have always found them.
-pub use super::import::{ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics};
+pub use super::import::{
+    ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics,
+};
 pub use super::model::department_of;
 
 #[derive(Clone, Copy)]
@@ -134,10 +136,10 @@ impl Loader {
     }
 
     pub(super) async fn abort(mut self) {
-        if let Some(tx) = self.tx.take() {
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
-            }
+        if let Some(tx) = self.tx.take()
+            && let Err(e) = tx.rollback().await
+        {
+            tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
         }
     }
 

@@ -14,6 +14,6 @@ pub mod parse;
 pub mod synth;
 mod text;
 
-pub use error::FeedError;
 pub use crate::domain::Rejection;
+pub use error::FeedError;
 pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed};
