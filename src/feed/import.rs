@@ -282,6 +282,7 @@ async fn import_inner(
             entry_time: reader.entry_time.filter(|t| t.year() >= 2000),
         };
         if tx_head.send(head).is_err() {
+            // The import was cancelled (its future dropped): nobody reads this error.
             return Err(FeedError::Zip("the import was abandoned".into()));
         }
         if let Some(p) = &progress {
