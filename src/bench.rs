@@ -198,15 +198,15 @@ impl Scratch {
 
     async fn close(self) {
         self.db.close().await;
-        if let Some((admin, name)) = self.pg {
-            if let Ok(admin) = Db::connect_without_migrating(&admin).await {
-                if let Db::Postgres(p) = &admin {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                        .execute(p)
-                        .await;
-                }
-                admin.close().await;
+        if let Some((admin, name)) = self.pg
+            && let Ok(admin) = Db::connect_without_migrating(&admin).await
+        {
+            if let Db::Postgres(p) = &admin {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(p)
+                    .await;
             }
+            admin.close().await;
         }
     }
 }

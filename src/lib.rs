@@ -24,4 +24,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 pub mod web;

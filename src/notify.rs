@@ -76,9 +76,9 @@ impl Notifier {
             return Err(NotifyError::InvalidUrl(format!("scheme {:?} (use http or https)", url.scheme())));
         }
         let host = url.host_str().ok_or_else(|| NotifyError::InvalidUrl("no host".into()))?.to_owned();
-        // reqwest is built with `rustls-no-provider`: a client cannot be built before a crypto
-        // provider is installed (once per process; a second install fails harmlessly).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest is built with `rustls-no-provider`: a client needs the process-wide provider
+        // (installed by `main`, see `crate::tls`).
+        crate::tls::require_provider().map_err(NotifyError::Client)?;
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .user_agent(concat!("carburoam/", env!("CARGO_PKG_VERSION")))
@@ -176,6 +176,7 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_never_shown() {
+        crate::tls::install_provider();
         assert!(!Notifier::new(None).expect("none").is_enabled());
         assert!(!Notifier::new(Some("  ")).expect("blank").is_enabled());
         assert!(Notifier::new(Some("ftp://example.org/x")).is_err());

@@ -1,7 +1,7 @@
 //! ETL run records: one row per import attempt, with its counts and rejected records.
 
 use crate::db::{Backend, Db};
-use crate::feed::Rejection;
+use crate::domain::Rejection;
 use crate::on_db;
 
 /// What an import changed, as stored in `etl_runs`.

@@ -120,6 +120,8 @@ pub enum DbError {
     Connect { url: String, source: sqlx::Error },
     #[error("cannot create the folder of the database file {path}: {source}")]
     CreateDir { path: String, source: std::io::Error },
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile { path: String, source: std::io::Error },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
@@ -170,6 +172,12 @@ impl Db {
             if let Some(parent) = opts.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .map_err(|source| DbError::CreateDir { path: parent.display().to_string(), source })?;
+            }
+            if sqlite_creates_file(url) {
+                create_private_file(opts.get_filename()).map_err(|source| DbError::CreateFile {
+                    path: opts.get_filename().display().to_string(),
+                    source,
+                })?;
             }
             let opts = opts
                 .create_if_missing(true)
@@ -252,6 +260,49 @@ impl Db {
     pub async fn close(&self) {
         on_db!(self, p => p.close().await)
     }
+}
+
+/// Whether opening a `sqlite:` URL may create a file (not in memory, not read-only).
+fn sqlite_creates_file(url: &str) -> bool {
+    !(url.contains(":memory:") || url.contains("mode=memory") || url.contains("mode=ro"))
+}
+
+/// Creates the SQLite file, empty, readable by its owner only (0600 whatever the umask), when it
+/// does not exist yet. SQLite gives its `-wal` and `-shm` files the mode of the database file, so
+/// they are private too. An existing file keeps its mode (the administrator's choice), with a
+/// warning when other users can read it.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(file) => set_private(&file),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        mode = format!("{mode:o}"),
+                        "the database file is readable by other users: `chmod 600` it (and its -wal, -shm)"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes an open file readable and writable by its owner only (0600), whatever the umask gave it.
+pub fn set_private(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 /// Unix seconds now.

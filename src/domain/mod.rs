@@ -4,6 +4,7 @@ mod account;
 mod fuel;
 mod lang;
 mod price;
+mod rejection;
 pub mod savings;
 mod station;
 mod time;
@@ -14,5 +15,6 @@ pub use account::{
 pub use fuel::{Fuel, UnknownFuel};
 pub use lang::{LANG_COOKIE, Lang};
 pub use price::{Price, PriceError};
+pub use rejection::Rejection;
 pub use station::{DayHours, OpeningHours, RoadType, ShortageKind, StationId, TimeSlot};
 pub use time::{ParisTimeError, paris_local_to_utc, rfc3339};

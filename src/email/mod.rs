@@ -154,10 +154,7 @@ impl Mailer {
     /// settings, and that the outbox path is not a file. Connects to nothing; the outbox directory
     /// is created on first write.
     pub fn new(settings: MailSettings) -> Result<Mailer, EmailError> {
-        // lettre's rustls connector needs a process-wide provider; the crate uses ring. Installing
-        // fails harmlessly when someone (the tests, reqwest's setup) already did it.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-
+        // lettre (built with ring) uses the process-wide rustls provider `main` installs, or ring.
         let from: Mailbox = settings.from.trim().parse().map_err(|e| {
             EmailError::BadAddress(format!(
                 "CARBUROAM_SMTP_FROM {:?} is not a valid sender (expected e.g. \"Carburoam <noreply@example.org>\"): {e}",

@@ -180,11 +180,10 @@ impl From<DownloadError> for AttemptError {
 }
 
 impl Fetcher {
-    /// Builds the HTTP client. reqwest is compiled without a built-in crypto provider, so the
-    /// ring provider is installed process-wide first; "already installed" (by another component
-    /// or an earlier `Fetcher`) is fine.
+    /// Builds the HTTP client. reqwest is compiled without a built-in crypto provider: the
+    /// process-wide one must be installed first ([`crate::tls::install_provider`], done by `main`).
     pub fn new(opts: FetchOptions) -> Result<Fetcher, DownloadError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::require_provider().map_err(DownloadError::Client)?;
         let client = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.connect_timeout)
@@ -326,19 +325,19 @@ impl Fetcher {
         }
         // hyper already fails a body that ends before its Content-Length; checked again here
         // because a short feed must never be mistaken for a complete one.
-        if let Some(n) = expected {
-            if buf.len() as u64 != n {
-                return Err(DownloadError::Network {
-                    url: source.to_owned(),
-                    cause: format!(
-                        "body cut short: received {} of {n} announced bytes{}",
-                        buf.len(),
-                        ctype.map(|c| format!(" ({c})")).unwrap_or_default()
-                    ),
-                    attempts: 0,
-                }
-                .into());
+        if let Some(n) = expected
+            && buf.len() as u64 != n
+        {
+            return Err(DownloadError::Network {
+                url: source.to_owned(),
+                cause: format!(
+                    "body cut short: received {} of {n} announced bytes{}",
+                    buf.len(),
+                    ctype.map(|c| format!(" ({c})")).unwrap_or_default()
+                ),
+                attempts: 0,
             }
+            .into());
         }
         Ok(Fetched::Body { bytes: buf.freeze(), etag, last_modified, source: source.to_owned() })
     }

@@ -40,10 +40,10 @@ impl FeedError {
     /// The `FeedError` an `io::Error` carries (from [`FeedError::into_io`]), else `Io`.
     pub fn from_io(e: std::io::Error) -> FeedError {
         if e.get_ref().is_some_and(|i| i.is::<FeedError>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(fe) = inner.downcast::<FeedError>() {
-                    return *fe;
-                }
+            if let Some(inner) = e.into_inner()
+                && let Ok(fe) = inner.downcast::<FeedError>()
+            {
+                return *fe;
             }
             return FeedError::Io(std::io::Error::other("unreadable error payload"));
         }

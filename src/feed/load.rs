@@ -1,9 +1,5 @@
-//! Loading a feed file into the database: one transaction, only what changed.
-//!
-//! The file is opened and parsed on a blocking thread ([`archive`] → [`parse`], pure) that
-//! streams stations in chunks to this task, which diffs them against the database and writes
-//! multi-row batches — parse and write overlap on two cores. Everything happens inside one
-//! transaction: a file loads completely or not at all.
+//! Loading a feed into the database: the writer of an import ([`super::import`] opens the file
+//! and feeds it here). One transaction, only what changed.
 //!
 //! What "changed" means:
 //! - a station whose content (attributes, prices, shortages) hashes the same as the last file
@@ -16,405 +12,20 @@
 //!   deletes them), and is refused when it holds far fewer stations than are loaded.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use chrono::{DateTime, Datelike, Utc};
-use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
-
-use super::archive::{self, Limits};
-use super::parse::{self, ParseOutcome};
-use super::{FeedError, FeedKind, FeedStation};
-use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
+use super::import::Chunk;
+use super::model::content_hash;
+use super::{FeedKind, FeedStation};
+use crate::db::etl_runs::{self, RunCounts};
 use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
 use crate::domain::Fuel;
 use crate::on_tx;
 
-/// Why an import was refused or failed. Displayed as one line after the file name.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error(transparent)]
-    Feed(#[from] FeedError),
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error(
-        "refused: the snapshot holds {found} stations but {loaded} are loaded (a truncated upstream file?); \
-         use --force to load it anyway"
-    )]
-    TooFewStations { found: usize, loaded: usize },
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("the parser stopped unexpectedly: {0}")]
-    Internal(String),
-}
-
-/// Bytes of XML read so far and the total when known, for progress bars.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub read: AtomicU64,
-    pub total: AtomicU64,
-}
-
-#[derive(Clone)]
-pub struct ImportOptions {
-    /// Load a snapshot even when it holds far fewer stations than are loaded, and a file
-    /// identical to the last one imported.
-    pub force: bool,
-    pub limits: Limits,
-    /// A newest snapshot with fewer than this share of the stations present in the database is
-    /// refused (truncated upstream file).
-    pub min_station_ratio: f64,
-    /// Who asked: `cli`, `schedule`, `admin`… stored with the run.
-    pub trigger: String,
-    pub progress: Option<Arc<Progress>>,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        ImportOptions {
-            force: false,
-            limits: Limits::default(),
-            min_station_ratio: 0.8,
-            trigger: "cli".to_owned(),
-            progress: None,
-        }
-    }
-}
-
-/// What one import did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ImportReport {
-    pub run_id: i64,
-    pub source: String,
-    pub status: &'static str,
-    pub kind: Option<&'static str>,
-    pub snapshot_at: Option<DateTime<Utc>>,
-    pub stations_in_file: usize,
-    pub counts: RunCounts,
-    pub prices_removed: usize,
-    pub shortages_changed: usize,
-    pub history_backfilled: usize,
-    #[serde(serialize_with = "ser_duration")]
-    pub elapsed: Duration,
-}
-
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-impl ImportReport {
-    /// Whether a good part of the data changed (a first import, an archive): the planner's
-    /// statistics are then worth refreshing ([`refresh_statistics`]).
-    pub fn changed_much(&self) -> bool {
-        let touched = i64::from(self.counts.stations_new) + i64::from(self.counts.stations_updated);
-        touched > 1000 || touched * 5 > self.stations_in_file as i64
-    }
-}
-
-/// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
-/// callers after the import (it is not part of loading a file); a failure only logs.
-pub async fn refresh_statistics(db: &Db) {
-    let t = Instant::now();
-    match db.analyze().await {
-        Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "statistics refreshed"),
-        Err(e) => tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)"),
-    }
-}
-
-impl std::fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let c = &self.counts;
-        if self.status != RunStatus::Success.as_str() {
-            return write!(
-                f,
-                "{}: {} (identical to the last file imported), {:.3} s",
-                self.source,
-                self.status,
-                self.elapsed.as_secs_f64()
-            );
-        }
-        write!(
-            f,
-            "{}: {} {} stations (new {}, updated {}, unchanged {}, missing {}); prices changed {}, re-dated {}, unchanged {}, \
-             removed {}; history +{}; shortages {}; rejected {}; {:.3} s",
-            self.source,
-            self.kind.unwrap_or("?"),
-            self.stations_in_file,
-            c.stations_new,
-            c.stations_updated,
-            c.stations_unchanged,
-            c.stations_missing,
-            c.prices_changed,
-            c.prices_redated,
-            c.prices_unchanged,
-            self.prices_removed,
-            c.history_added,
-            c.shortages,
-            c.rejected,
-            self.elapsed.as_secs_f64()
-        )
-    }
-}
-
-/// Reads a file (any name: the content says what it is) and imports it.
-pub async fn import_file(db: &Db, path: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
-    let shown = path.display().to_string();
-    let meta = tokio::fs::metadata(path).await.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
-    if meta.len() > opts.limits.max_input_bytes {
-        return Err(FeedError::TooLarge { what: "the file", cap: opts.limits.max_input_bytes }.into());
-    }
-    let bytes = tokio::fs::read(path).await.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
-    import_bytes(db, &shown, Bytes::from(bytes), opts).await
-}
-
-/// Imports the bytes of a feed file (ZIP or XML). Records the run, successful or not.
-#[tracing::instrument(skip(db, bytes, opts), fields(bytes = bytes.len(), trigger = %opts.trigger))]
-pub async fn import_bytes(
-    db: &Db,
-    source: &str,
-    bytes: Bytes,
-    opts: &ImportOptions,
-) -> Result<ImportReport, ImportError> {
-    let started = Instant::now();
-    let run_id = etl_runs::start(db, source, &opts.trigger, crate::db::now()).await?;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let mut log = format!("received {} bytes from {source} (sha256 {sha})\n", bytes.len());
-    let outcome = import_inner(db, source, bytes, &sha, opts, run_id, started).await;
-    let now = crate::db::now();
-    match outcome {
-        Ok((report, rejections)) => {
-            let status =
-                if report.status == RunStatus::Unchanged.as_str() { RunStatus::Unchanged } else { RunStatus::Success };
-            etl_runs::finish(
-                db,
-                run_id,
-                Finish {
-                    status,
-                    now,
-                    feed_kind: report.kind,
-                    sha256: Some(&sha),
-                    snapshot_at: report.snapshot_at.map(|t| t.timestamp()),
-                    counts: &report.counts,
-                    error: None,
-                    rejections: &rejections,
-                    log: Some(&{
-                        log.push_str(&format!("{report}\n"));
-                        if !rejections.is_empty() {
-                            log.push_str(&format!("{} records rejected (listed below)\n", rejections.len()));
-                        }
-                        log
-                    }),
-                },
-            )
-            .await?;
-            tracing::info!(%report, "import done");
-            Ok(report)
-        }
-        Err(e) => {
-            let text = e.to_string();
-            tracing::warn!(error = %text, "import failed");
-            // Recording the failure must not hide the cause.
-            if let Err(db_err) = etl_runs::finish(
-                db,
-                run_id,
-                Finish {
-                    sha256: Some(&sha),
-                    log: Some(&format!(
-                        "{log}failed after {:.3} s: {text}\nrolled back: nothing loaded was changed\n",
-                        started.elapsed().as_secs_f64()
-                    )),
-                    ..Finish::nothing_loaded(RunStatus::Failed, now, Some(&text))
-                },
-            )
-            .await
-            {
-                tracing::error!(error = %db_err, "could not record the failed run");
-            }
-            Err(e)
-        }
-    }
-}
-
-type Chunk = Vec<FeedStation>;
-const CHUNK: usize = 512;
-
-async fn import_inner(
-    db: &Db,
-    source: &str,
-    bytes: Bytes,
-    sha: &str,
-    opts: &ImportOptions,
-    run_id: i64,
-    started: Instant,
-) -> Result<(ImportReport, Vec<super::Rejection>), ImportError> {
-    if !opts.force && etl_runs::latest_loaded_sha256(db).await?.as_deref() == Some(sha) {
-        let report = ImportReport {
-            run_id,
-            source: source.to_owned(),
-            status: RunStatus::Unchanged.as_str(),
-            kind: None,
-            snapshot_at: None,
-            stations_in_file: 0,
-            counts: RunCounts::default(),
-            prices_removed: 0,
-            shortages_changed: 0,
-            history_backfilled: 0,
-            elapsed: started.elapsed(),
-        };
-        return Ok((report, Vec::new()));
-    }
-
-    // Sniff and open here: a refused file fails before any transaction, and the ZIP entry
-    // tells the snapshot time and, by its publisher-given name, the kind of file.
-    let limits = opts.limits;
-    let (entry_name, entry_time) = {
-        let probe = archive::open(&bytes, &limits)?;
-        // 1980-01-01 is the DOS epoch that ZIP writers put when they have no time: no time.
-        (probe.entry_name.clone(), probe.entry_time.filter(|t| t.year() >= 2000))
-    };
-    let now = Utc::now();
-    let bare_xml_time = if entry_time.is_none() { prescan_max_maj(&bytes) } else { None };
-    // The snapshot time: the ZIP entry's (UTC), else the latest `maj` of a bare XML file; never
-    // in the future.
-    let snapshot_at = entry_time.or(bare_xml_time).unwrap_or(now).min(now);
-
-    let (tx_chunks, mut rx_chunks) = mpsc::channel::<Chunk>(8);
-    let progress = opts.progress.clone();
-    let parse_bytes = bytes.clone();
-    let parser = tokio::task::spawn_blocking(move || -> Result<ParseOutcome, FeedError> {
-        let reader = archive::open(&parse_bytes, &limits)?;
-        if let Some(p) = &progress {
-            // A ZIP entry's size is only declared (not trusted): the bar shows bytes read without a total.
-            let total = if reader.entry_name.is_some() { 0 } else { parse_bytes.len() as u64 };
-            p.total.store(total, Ordering::Relaxed);
-        }
-        let reader = ProgressReader { inner: reader, progress: progress.clone() };
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut receiver_gone = false;
-        let outcome = parse::parse_stream(reader, |station| {
-            if receiver_gone {
-                return;
-            }
-            chunk.push(station);
-            if chunk.len() == CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                receiver_gone = tx_chunks.blocking_send(full).is_err();
-            }
-        })?;
-        if !chunk.is_empty() && !receiver_gone {
-            let _ = tx_chunks.blocking_send(chunk);
-        }
-        Ok(outcome)
-    });
-
-    let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known.len(), "transaction open");
-    let mut load_result: Result<(), ImportError> = Ok(());
-    while let Some(chunk) = rx_chunks.recv().await {
-        if let Err(e) = loader.add_chunk(chunk).await {
-            load_result = Err(e);
-            break;
-        }
-    }
-    // Dropping the receiver tells the parser to stop sending.
-    drop(rx_chunks);
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
-    let parsed = parser.await.map_err(|e| ImportError::Internal(e.to_string()));
-    let outcome = match (parsed, load_result) {
-        (Ok(Ok(outcome)), Ok(())) => outcome,
-        (Ok(Err(feed_error)), _) => {
-            loader.abort().await;
-            return Err(feed_error.into());
-        }
-        (Err(e), _) | (Ok(Ok(_)), Err(e)) => {
-            loader.abort().await;
-            return Err(e);
-        }
-    };
-
-    let kind = entry_name.as_deref().and_then(archive::kind_hint).unwrap_or(outcome.kind);
-    let stats = loader.finish(kind, &outcome, opts).await?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "committed");
-    let mut counts = stats.counts;
-    counts.rejected = i32::try_from(outcome.rejections.len()).unwrap_or(i32::MAX);
-    let report = ImportReport {
-        run_id,
-        source: source.to_owned(),
-        status: RunStatus::Success.as_str(),
-        kind: Some(kind.as_str()),
-        snapshot_at: Some(snapshot_at),
-        stations_in_file: outcome.stations,
-        counts,
-        prices_removed: stats.prices_removed,
-        shortages_changed: stats.shortages_changed,
-        history_backfilled: stats.history_backfilled,
-        elapsed: started.elapsed(),
-    };
-    Ok((report, outcome.rejections))
-}
-
-struct ProgressReader<R> {
-    inner: R,
-    progress: Option<Arc<Progress>>,
-}
-
-impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(p) = &self.progress {
-            p.read.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        Ok(n)
-    }
-}
-
-impl<R: std::io::BufRead> std::io::BufRead for ProgressReader<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        if let Some(p) = &self.progress {
-            p.read.fetch_add(amt as u64, Ordering::Relaxed);
-        }
-        self.inner.consume(amt)
-    }
-}
-
-/// The latest `maj="…"` of a bare XML document, as the snapshot time when no ZIP entry gives one.
-fn prescan_max_maj(xml: &[u8]) -> Option<DateTime<Utc>> {
-    const NEEDLE: &[u8] = b"maj=\"";
-    let mut best: Option<&[u8]> = None;
-    let mut i = 0;
-    while i + NEEDLE.len() + 19 <= xml.len() {
-        match xml[i..].iter().position(|&b| b == b'm') {
-            None => break,
-            Some(off) => {
-                i += off;
-                if xml[i..].starts_with(NEEDLE) {
-                    let v = &xml[i + NEEDLE.len()..];
-                    let end = v.iter().take(32).position(|&b| b == b'"').unwrap_or(0);
-                    let v = &v[..end];
-                    if v.len() >= 19 && best.is_none_or(|b| v > b) {
-                        best = Some(v);
-                    }
-                    i += NEEDLE.len();
-                } else {
-                    i += 1;
-                }
-            }
-        }
-    }
-    let s = std::str::from_utf8(best?).ok()?;
-    crate::domain::paris_local_to_utc(s).ok()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The loader: diff and batched writes inside one transaction.
+// The import's public names, where callers have always found them.
+pub use super::import::{
+    ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics,
+};
+pub use super::model::department_of;
 
 #[derive(Clone, Copy)]
 struct KnownStation {
@@ -461,15 +72,18 @@ struct Pending {
     shortages_insert: Vec<ShortageRow>,
 }
 
+/// What the loader did, for the run's report.
 #[derive(Default)]
-struct Stats {
-    counts: RunCounts,
-    prices_removed: usize,
-    shortages_changed: usize,
-    history_backfilled: usize,
+pub(super) struct Stats {
+    pub counts: RunCounts,
+    pub prices_removed: usize,
+    pub shortages_changed: usize,
+    pub history_backfilled: usize,
 }
 
-struct Loader {
+/// Diffs the stations of one file against the database and writes what changed, in batches,
+/// inside one transaction: committed by [`Loader::finish`], rolled back by [`Loader::abort`].
+pub(super) struct Loader {
     tx: Option<Tx>,
     backend: Backend,
     known: HashMap<i64, KnownStation>,
@@ -487,7 +101,8 @@ struct Loader {
 const STATION_COLUMNS: usize = 16;
 
 impl Loader {
-    async fn new(db: &Db, snapshot: i64) -> Result<Loader, ImportError> {
+    /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
+    pub(super) async fn new(db: &Db, snapshot: i64) -> Result<Loader, ImportError> {
         let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
         let mut tx = db.begin().await?;
         let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, conn => {
@@ -515,15 +130,20 @@ impl Loader {
         self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))
     }
 
-    async fn abort(mut self) {
-        if let Some(tx) = self.tx.take() {
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
-            }
+    /// Stations in the database when the transaction opened.
+    pub(super) fn known(&self) -> usize {
+        self.known.len()
+    }
+
+    pub(super) async fn abort(mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Err(e) = tx.rollback().await
+        {
+            tracing::warn!(error = %e, "rollback failed (the connection is discarded)");
         }
     }
 
-    async fn add_chunk(&mut self, chunk: Chunk) -> Result<(), ImportError> {
+    pub(super) async fn add_chunk(&mut self, chunk: Chunk) -> Result<(), ImportError> {
         let mut changed_known: Vec<i64> = Vec::new();
         let mut plan: Vec<(FeedStation, i64, Option<KnownStation>)> = Vec::with_capacity(chunk.len());
         for st in chunk {
@@ -855,13 +475,15 @@ impl Loader {
         Ok(())
     }
 
-    async fn finish(
+    /// Applies what depends on the whole file (missing stations, removed prices, shortages,
+    /// history backfill) and commits. `has_shortages`: the file carries `<rupture>` at all.
+    pub(super) async fn finish(
         mut self,
         kind: FeedKind,
-        outcome: &ParseOutcome,
+        has_shortages: bool,
         opts: &ImportOptions,
     ) -> Result<Stats, ImportError> {
-        match self.finish_inner(kind, outcome, opts).await {
+        match self.finish_inner(kind, has_shortages, opts).await {
             Ok(()) => {
                 let tx =
                     self.tx.take().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
@@ -878,7 +500,7 @@ impl Loader {
     async fn finish_inner(
         &mut self,
         kind: FeedKind,
-        outcome: &ParseOutcome,
+        has_shortages: bool,
         opts: &ImportOptions,
     ) -> Result<(), ImportError> {
         let newest_snapshot = kind == FeedKind::Snapshot && self.is_newest;
@@ -927,7 +549,7 @@ impl Loader {
             }
         }
 
-        if outcome.has_shortages && self.is_newest {
+        if has_shortages && self.is_newest {
             let replace = std::mem::take(&mut self.pending.shortages_replace);
             self.by_ids(&[], &replace, |_, list| format!("DELETE FROM shortages WHERE station_id IN ({list})")).await?;
             let rows = std::mem::take(&mut self.pending.shortages_insert);
@@ -1024,100 +646,5 @@ impl<'q> AnyQuery<'q> {
             AnyQuery::Sqlite(q) => AnyQuery::Sqlite(q.bind(v)),
             AnyQuery::Postgres(q) => AnyQuery::Postgres(q.bind(v)),
         }
-    }
-}
-
-/// Département code from a postcode: `06110` → `06`; Corsica `20xxx` → `2A`/`2B`; overseas
-/// `97x`/`98x` → three digits.
-pub fn department_of(postcode: &str) -> String {
-    let p = postcode.trim();
-    if p.len() < 2 || !p.is_ascii() {
-        return String::new();
-    }
-    if p.starts_with("97") || p.starts_with("98") {
-        return p.get(..3).unwrap_or(p).to_owned();
-    }
-    if let Some(rest) = p.strip_prefix("20") {
-        // 200xx–201xx: Corse-du-Sud; 202xx–206xx: Haute-Corse.
-        return match rest.as_bytes().first() {
-            Some(b'0') | Some(b'1') => "2A".to_owned(),
-            Some(_) => "2B".to_owned(),
-            None => "20".to_owned(),
-        };
-    }
-    p[..2].to_owned()
-}
-
-/// FNV-1a over a canonical encoding of everything the loader stores about a station: stable
-/// across builds and Rust versions (it is stored in the database).
-fn content_hash(st: &FeedStation) -> i64 {
-    struct Fnv(u64);
-    impl Fnv {
-        fn bytes(&mut self, b: &[u8]) {
-            for &x in b {
-                self.0 ^= u64::from(x);
-                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-            }
-            self.0 ^= 0xff;
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-        fn num(&mut self, v: i64) {
-            self.bytes(&v.to_le_bytes());
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    h.num(st.id.get());
-    h.bytes(&st.latitude.to_bits().to_le_bytes());
-    h.bytes(&st.longitude.to_bits().to_le_bytes());
-    h.bytes(st.postcode.as_bytes());
-    h.bytes(st.city.as_bytes());
-    h.bytes(st.address.as_bytes());
-    h.bytes(st.road_type.as_str().as_bytes());
-    h.num(i64::from(st.automate_24_24));
-    if let Some(hours) = &st.opening_hours {
-        for d in &hours.days {
-            h.num(i64::from(d.day) * 2 + i64::from(d.closed));
-            for s in &d.slots {
-                h.num(i64::from(s.open) << 16 | i64::from(s.close));
-            }
-        }
-    } else {
-        h.num(-1);
-    }
-    for s in &st.services {
-        h.bytes(s.as_bytes());
-    }
-    for p in &st.prices {
-        h.num(i64::from(p.fuel.id()) << 32 | i64::from(p.price.milli()));
-        h.num(p.updated_at.timestamp());
-    }
-    for s in &st.shortages {
-        h.num(i64::from(s.fuel.id()));
-        h.bytes(s.kind.as_str().as_bytes());
-        h.num(s.since.map_or(-1, |t| t.timestamp()));
-    }
-    h.0 as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn departments() {
-        assert_eq!(department_of("06110"), "06");
-        assert_eq!(department_of("75013"), "75");
-        assert_eq!(department_of("20090"), "2A");
-        assert_eq!(department_of("20200"), "2B");
-        assert_eq!(department_of("97400"), "974");
-        assert_eq!(department_of(""), "");
-    }
-
-    #[test]
-    fn prescan() {
-        let xml =
-            br#"<pdv_liste><pdv><prix maj="2025-02-07 01:58:00"/><prix maj="2025-02-07 03:00:00"/></pdv></pdv_liste>"#;
-        assert_eq!(prescan_max_maj(xml).map(|t| t.to_rfc3339()).as_deref(), Some("2025-02-07T02:00:00+00:00"));
-        assert_eq!(prescan_max_maj(b"<pdv_liste/>"), None);
     }
 }

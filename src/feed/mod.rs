@@ -1,16 +1,19 @@
 //! The official fuel-price feed: fetch it, open it, parse it, load it.
 //!
-//! `download` → `archive` (sniff, unzip with caps) → `parse` (pure, DB-free) → `load` (one
-//! transaction). Only `load` touches the database.
+//! `download` → `archive` (sniff, unzip with caps) → `parse` (pure, DB-free) → `load` (the
+//! writer, one transaction), driven by `import` (one pass over the file, the run recorded). Only
+//! `load` and `import` touch the database.
 
 pub mod archive;
 pub mod download;
 pub mod error;
+pub mod import;
 pub mod load;
 pub mod model;
 pub mod parse;
 pub mod synth;
 mod text;
 
+pub use crate::domain::Rejection;
 pub use error::FeedError;
-pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed, Rejection};
+pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed};

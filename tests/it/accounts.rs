@@ -506,7 +506,7 @@ db_test!(no_timing_oracle_on_usernames, |t| {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs() {
     use std::io::Read;
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let sink = SmtpSink::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();

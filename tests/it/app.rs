@@ -37,9 +37,7 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) ->
 /// [`spawn_app_with`], also returning the server's state (to reach the metrics registry, the
 /// price index, the accounts service).
 pub async fn spawn_app_and_state(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> (TestApp, AppState) {
-    // reqwest is built with `rustls-no-provider`: a client cannot be built until a provider is
-    // installed (once per process; later calls fail harmlessly).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let data_dir = tempfile::tempdir().expect("data dir");
     let mut cfg = ServeConfig::new("(the test's database)", data_dir.path());
     cfg.mail.from = "Carburoam <noreply@carburoam.test>".into();

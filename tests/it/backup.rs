@@ -133,7 +133,7 @@ async fn open(path: &Path) -> Db {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_serving_and_importing_then_restore_round_trip() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.db");
     let feed = dir.path().join("feed.xml");
@@ -310,7 +310,7 @@ async fn restore_refuses_what_is_not_a_carburoam_database_of_a_known_schema() {
 
 #[tokio::test]
 async fn restore_refuses_while_a_server_runs_on_the_database() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let (target, good) = database_and_backup(dir.path()).await;
     let url = sqlite_url(&target);
@@ -536,3 +536,85 @@ db_test!(cleanup_deletes_exactly_what_has_expired, |t| {
     assert!(carburoam::db::users::by_id(db, user).await.unwrap().is_some());
     assert_eq!(cleanup::run_once(db, now).await.unwrap(), cleanup::CleanupReport::default());
 });
+
+// ---------------------------------------------------------------------------------------------
+// File modes (issue 9 point 12): SQLite only, PostgreSQL keeps no file of ours.
+
+/// The permission bits of `path`, in octal (`"600"`).
+fn mode(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:o}", meta.permissions().mode() & 0o777)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The database file and, while it is open, its `-wal` and `-shm`: the test process runs under
+/// the usual umask (022), which gave them 0644 before.
+#[tokio::test]
+async fn sqlite_file_modes_database_wal_and_shm_are_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/carburoam.db");
+    let db = Db::connect(&sqlite_url(&path)).await.unwrap();
+    let mut conn = match &db {
+        Db::Sqlite(p) => p.acquire().await.unwrap(),
+        Db::Postgres(_) => unreachable!(),
+    };
+    // A write, so that the WAL has content, on a connection kept open (the last close removes
+    // the -wal and -shm files).
+    sqlx::query("INSERT INTO job_leases (name, holder, expires_at) VALUES ('mode-test', NULL, 0)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+        assert_eq!(mode(&file), "600", "{}", file.display());
+    }
+    drop(conn);
+    db.close().await;
+}
+
+/// A scheduled backup (the function the scheduler and the admin console call) and a restored
+/// database are 0600, even when the backup restored was readable by all.
+#[tokio::test]
+async fn sqlite_file_modes_scheduled_backup_and_restored_database_are_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("carburoam.db");
+    let db = Db::connect(&sqlite_url(&path)).await.unwrap();
+    let written = backup::backup_now(&db, &dir.path().join("backups")).await.unwrap();
+    db.close().await;
+    assert_eq!(mode(&written.path), "600", "{}", written.path.display());
+
+    std::fs::set_permissions(&written.path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let target = dir.path().join("restored.db");
+    backup::restore(&written.path, &sqlite_url(&target)).await.unwrap();
+    assert_eq!(mode(&target), "600");
+}
+
+/// `carburoam import` and `carburoam backup` run with umask 000 (files 0666 by default): the
+/// database and the backup copy are still 0600.
+#[test]
+fn sqlite_file_modes_cli_database_and_backup_are_0600_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("carburoam.db");
+    let copy = dir.path().join("copy.db");
+    let url = sqlite_url(&db);
+    let script = r#"umask 000 && "$0" import --database "$1" "$2" && "$0" backup --database "$1" "$3""#;
+    let mut sh = Command::new("sh");
+    sh.args(["-c", script, env!("CARGO_BIN_EXE_carburoam"), &url, s(&fixture("snapshot_a.xml")), s(&copy)]);
+    // The environment `bin()` gives the binary.
+    for (k, v) in bin().get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    let out = sh.output().expect("run sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(mode(&db), "600");
+    assert_eq!(mode(&copy), "600");
+}

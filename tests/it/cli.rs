@@ -129,7 +129,7 @@ impl Drop for Server {
 
 #[tokio::test]
 async fn serve_imports_on_schedule_serves_the_api_and_stops_on_sigterm() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let feed = fixture("snapshot_a.xml");
     let server = Server::start(&[
@@ -159,7 +159,7 @@ async fn serve_imports_on_schedule_serves_the_api_and_stops_on_sigterm() {
 /// set): both tick at start, the schedule lease lets exactly one of them run the job, both serve
 /// the result.
 async fn two_servers_import_once(db: &str) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let feed = fixture("snapshot_a.xml");
     let args = ["--database", db, "--bind", "127.0.0.1:0", "--feed-url", feed.to_str().unwrap(), "--etl-every", "1h"];
     let a = Server::start(&args);
@@ -202,7 +202,7 @@ async fn scalar(db: &carburoam::db::Db, sql: &'static str) -> i64 {
 /// dead holder's lease has expired, and the history holds every price exactly once. Then a user
 /// logged in on one instance is logged in on another.
 async fn killed_importer_is_taken_over(db_url: &str) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     // National size, so that the import lasts long enough to be interrupted.
     let feed = dir.path().join("national.zip");

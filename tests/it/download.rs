@@ -138,6 +138,7 @@ fn opts() -> FetchOptions {
 }
 
 fn fetcher(opts: FetchOptions) -> Fetcher {
+    crate::helpers::init();
     Fetcher::new(opts).expect("client")
 }
 

@@ -5,6 +5,14 @@ use std::path::PathBuf;
 
 use carburoam::db::Db;
 
+/// Once per test process, what `main` does before anything else: the rustls provider that the
+/// HTTP clients (the tests' own and the app's) need. Called by the [`TestDb`] constructors, and
+/// by the tests that build a client without a database.
+pub fn init() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(carburoam::tls::install_provider);
+}
+
 /// A fresh, migrated database that disappears with the value.
 pub struct TestDb {
     pub db: Db,
@@ -15,6 +23,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
+        init();
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("carburoam.db").display());
         let db = Db::connect(&url).await.expect("open sqlite");
@@ -23,6 +32,7 @@ impl TestDb {
 
     /// `None` when `TEST_POSTGRES_URL` is not set.
     pub async fn postgres() -> Option<TestDb> {
+        init();
         let admin = std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
         let name = format!("carburoam_test_{}", uuid::Uuid::new_v4().simple());
         let admin_db = Db::connect_without_migrating(&admin).await.expect("connect TEST_POSTGRES_URL");

@@ -437,7 +437,6 @@ async fn api_price(client: &reqwest::Client, address: &str) -> Option<f64> {
 }
 
 db_test!(another_instance_sees_the_new_import, |t| {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     import(&t.db, &fixture("snapshot_a.xml")).await;
     // Two servers, each with its own pool on the database, as two processes would be.
     let mut addresses = Vec::new();
@@ -472,7 +471,6 @@ db_test!(another_instance_sees_the_new_import, |t| {
 });
 
 db_test!(empty_database_serves_empty_lists, |t| {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let address = serve(AppState::new(t.db.clone())).await;
     let client = reqwest::Client::new();
     for path in [

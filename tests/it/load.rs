@@ -436,3 +436,48 @@ mod fuzz {
         }
     }
 }
+
+/// Logs written to a pipe (journald, a file) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"))
+        .args(["import", "--database", &url])
+        .arg(fixture("snapshot_a.xml"))
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run carburoam");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("import done"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+db_test!(snapshot_time_is_the_zip_entry_time_else_the_latest_maj, |t| {
+    // A bare XML file: the latest `maj` in it, read by the one parse of the file.
+    let r = import_fixture(&t.db, "snapshot_a.xml").await;
+    let latest = carburoam::domain::paris_local_to_utc("2025-10-26 02:30:00").expect("maj");
+    assert_eq!(r.snapshot_at, Some(latest));
+    // A ZIP with a real entry time: that time (UTC), whatever the `maj` inside.
+    let xml = std::fs::read(fixture("snapshot_a.xml")).expect("fixture");
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut out);
+        let time = zip::DateTime::from_date_and_time(2025, 11, 2, 10, 0, 0).expect("time");
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(time);
+        z.start_file("PrixCarburants_instantane.xml", o).expect("entry");
+        z.write_all(&xml).expect("write");
+        z.finish().expect("finish");
+    }
+    let forced = ImportOptions { force: true, ..opts() };
+    let r = load::import_bytes(&t.db, "timed.zip", out.into_inner().into(), &forced).await.expect("import");
+    assert_eq!(r.snapshot_at.map(|t| t.to_rfc3339()).as_deref(), Some("2025-11-02T10:00:00+00:00"));
+    // A ZIP without a time (1980, the DOS epoch): taken as of now, as before.
+    let before = chrono::Utc::now();
+    let r = load::import_bytes(&t.db, "untimed.zip", zip_of("x.xml", &xml).into(), &forced).await.expect("import");
+    assert!(r.snapshot_at.is_some_and(|s| s >= before - chrono::Duration::seconds(1)), "{:?}", r.snapshot_at);
+});

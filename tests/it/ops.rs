@@ -396,6 +396,7 @@ db_test!(webhook_hears_once_of_three_failed_runs_in_a_row, |t| {
 
 #[tokio::test]
 async fn webhook_retries_server_errors_but_not_refusals() {
+    crate::helpers::init();
     // 503 then 429: retried, delivered at the third attempt.
     let mut sink = WebhookSink::start(&[503, 429]).await;
     let notifier = Notifier::new(Some(&sink.url)).expect("notifier");

@@ -29,11 +29,12 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::error::FeedError;
-use super::model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed, Rejection};
+use super::model::{FeedKind, FeedStation, ParsedFeed};
 use super::text::{self, DeclaredEncoding, Transcoder};
-use crate::domain::{
-    DayHours, Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId, TimeSlot, paris_local_to_utc,
-};
+use crate::domain::{Fuel, Rejection, StationId};
+
+mod hours;
+mod pdv;
 
 /// What a streaming parse reports once the document is complete (the stations went to the
 /// callback).
@@ -52,6 +53,9 @@ pub struct ParseOutcome {
     /// `<rupture>` elements with attributes, merged, ended or not.
     pub shortage_elements: usize,
     pub rejections: Vec<Rejection>,
+    /// The latest valid `maj` of any `<prix>` (even one rejected for its value or its station):
+    /// the capture time of a file that carries no other (a bare XML file).
+    pub latest_maj: Option<DateTime<Utc>>,
 }
 
 /// Parses a whole document held in memory (fixtures, a snapshot) and collects everything.
@@ -148,6 +152,7 @@ fn run(
             price_elements: 0,
             shortage_elements: 0,
             rejections: Vec::new(),
+            latest_maj: None,
         },
     };
     loop {
@@ -398,309 +403,6 @@ impl Parser {
             _ => {}
         }
     }
-
-    fn begin_station(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut id, mut lat, mut lon, mut cp, mut pop) = (None, None, None, None, None);
-        for a in attrs(e) {
-            let a = a?;
-            match a.key.into_inner() {
-                "id" => id = Some(a.value),
-                "latitude" => lat = Some(a.value),
-                "longitude" => lon = Some(a.value),
-                "cp" => cp = Some(a.value),
-                "pop" => pop = Some(a.value),
-                _ => {}
-            }
-        }
-        self.cur = None;
-        let Some(raw_id) = id else {
-            self.reject(None, None, "", "station without id".into());
-            return Ok(());
-        };
-        let Some(sid) = StationId::parse(&raw_id) else {
-            self.reject(None, None, &raw_id, "invalid station id".into());
-            return Ok(());
-        };
-        let lat = coordinate(lat.as_deref(), 90.0);
-        let lon = coordinate(lon.as_deref(), 180.0);
-        let (latitude, longitude) = match (lat, lon) {
-            (Ok(a), Ok(o)) => (a, o),
-            (Err((raw, why)), _) => {
-                self.reject(Some(sid), None, &raw, format!("latitude {why}"));
-                return Ok(());
-            }
-            (_, Err((raw, why))) => {
-                self.reject(Some(sid), None, &raw, format!("longitude {why}"));
-                return Ok(());
-            }
-        };
-        self.cur = Some(Station {
-            s: FeedStation {
-                id: sid,
-                latitude,
-                longitude,
-                postcode: cp.map(|c| text::clean(&c)).unwrap_or_default(),
-                city: String::new(),
-                address: String::new(),
-                road_type: pop.map_or(RoadType::Unknown, |p| RoadType::from_feed(&p)),
-                automate_24_24: false,
-                opening_hours: None,
-                // Sized for a typical station: no regrowth on the hot path.
-                services: Vec::with_capacity(8),
-                prices: Vec::with_capacity(6),
-                shortages: Vec::new(),
-            },
-            price_fuels: 0,
-        });
-        Ok(())
-    }
-
-    fn finish_station(&mut self, on_station: &mut impl FnMut(FeedStation)) {
-        if let Some(st) = self.cur.take() {
-            self.outcome.stations += 1;
-            on_station(st.s);
-        }
-    }
-
-    fn horaires(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let mut automate = false;
-        for a in attrs(e) {
-            let a = a?;
-            if a.key.into_inner() == "automate-24-24" {
-                automate = a.value.trim() == "1";
-            }
-        }
-        if let Some(st) = &mut self.cur {
-            st.s.automate_24_24 = automate;
-            st.s.opening_hours.get_or_insert_with(OpeningHours::default);
-        }
-        Ok(())
-    }
-
-    fn jour(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut id, mut nom, mut ferme) = (None, None, None);
-        for a in attrs(e) {
-            let a = a?;
-            match a.key.into_inner() {
-                "id" => id = Some(a.value),
-                "nom" => nom = Some(a.value),
-                "ferme" => ferme = Some(a.value),
-                _ => {}
-            }
-        }
-        let Some(st) = &mut self.cur else {
-            return Ok(());
-        };
-        let day = id
-            .as_deref()
-            .and_then(|i| i.trim().parse::<u8>().ok())
-            .filter(|d| (1..=7).contains(d))
-            .or_else(|| nom.as_deref().and_then(day_from_name));
-        let sid = st.s.id;
-        match day {
-            Some(day) => {
-                st.s.opening_hours.get_or_insert_with(OpeningHours::default).days.push(DayHours {
-                    day,
-                    closed: ferme.is_some_and(|f| f.trim() == "1"),
-                    slots: Vec::new(),
-                });
-            }
-            None => {
-                let raw = format!("id={} nom={}", id.as_deref().unwrap_or(""), nom.as_deref().unwrap_or(""));
-                self.reject(Some(sid), None, &raw, "unknown day in <horaires>".into());
-            }
-        }
-        Ok(())
-    }
-
-    fn horaire(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut open, mut close) = (None, None);
-        for a in attrs(e) {
-            let a = a?;
-            match a.key.into_inner() {
-                "ouverture" => open = Some(a.value),
-                "fermeture" => close = Some(a.value),
-                _ => {}
-            }
-        }
-        let Some(st) = &mut self.cur else {
-            return Ok(());
-        };
-        let sid = st.s.id;
-        let slot = match (open.as_deref().and_then(clock), close.as_deref().and_then(clock)) {
-            (Some(open), Some(close)) => TimeSlot { open, close },
-            _ => {
-                let raw = format!("{}-{}", open.as_deref().unwrap_or(""), close.as_deref().unwrap_or(""));
-                self.reject(Some(sid), None, &raw, "invalid opening time".into());
-                return Ok(());
-            }
-        };
-        if let Some(day) = st.s.opening_hours.as_mut().and_then(|h| h.days.last_mut()) {
-            day.slots.push(slot);
-        }
-        Ok(())
-    }
-
-    fn ouverture(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut debut, mut fin, mut sauf) = (None, None, None);
-        for a in attrs(e) {
-            let a = a?;
-            match a.key.into_inner() {
-                "debut" | "début" => debut = Some(a.value),
-                "fin" => fin = Some(a.value),
-                "saufjour" => sauf = Some(a.value),
-                _ => {}
-            }
-        }
-        let Some(st) = &mut self.cur else {
-            return Ok(());
-        };
-        if debut.is_none() && fin.is_none() && sauf.is_none() {
-            return Ok(());
-        }
-        let closed: Vec<u8> =
-            sauf.as_deref().unwrap_or("").split([',', ';', ' ', '/']).filter_map(day_from_name).collect();
-        let slot = match (debut.as_deref().and_then(clock), fin.as_deref().and_then(clock)) {
-            (Some(open), Some(close)) => Some(TimeSlot { open, close }),
-            _ => None,
-        };
-        let sid = st.s.id;
-        let hours = st.s.opening_hours.get_or_insert_with(OpeningHours::default);
-        if hours.days.is_empty() {
-            hours.days = (1..=7).map(|day| DayHours { day, closed: false, slots: Vec::new() }).collect();
-        }
-        for d in &mut hours.days {
-            if closed.contains(&d.day) {
-                d.closed = true;
-                d.slots.clear();
-            } else if let Some(slot) = slot {
-                d.slots.push(slot);
-            }
-        }
-        if slot.is_none() {
-            let raw = format!("{}-{}", debut.as_deref().unwrap_or(""), fin.as_deref().unwrap_or(""));
-            self.reject(Some(sid), None, &raw, "invalid opening time".into());
-        }
-        Ok(())
-    }
-
-    fn prix(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut nom, mut id, mut maj, mut valeur) = (None, None, None, None);
-        let mut any = false;
-        for a in attrs(e) {
-            let a = a?;
-            any = true;
-            match a.key.into_inner() {
-                "nom" => nom = Some(a.value),
-                "id" => id = Some(a.value),
-                "maj" => maj = Some(a.value),
-                "valeur" => valeur = Some(a.value),
-                _ => {}
-            }
-        }
-        if !any {
-            return Ok(()); // pre-2015 `<prix/>`: no price, not an element worth counting
-        }
-        self.outcome.price_elements += 1;
-        let Some(st) = &mut self.cur else {
-            return Ok(());
-        };
-        let sid = st.s.id;
-        let Some(fuel) = fuel_of(id.as_deref(), nom.as_deref()) else {
-            let raw = format!("id={} nom={}", id.as_deref().unwrap_or(""), nom.as_deref().unwrap_or(""));
-            self.reject(Some(sid), None, &raw, "unknown fuel".into());
-            return Ok(());
-        };
-        let bit = 1u8 << fuel.id();
-        if st.price_fuels & bit != 0 {
-            self.outcome.kind = FeedKind::Archive;
-        }
-        st.price_fuels |= bit;
-        let Some(valeur) = valeur else {
-            self.reject(Some(sid), Some(fuel), "", "price without valeur".into());
-            return Ok(());
-        };
-        let price = match Price::parse_feed(&valeur).and_then(|p| p.validate_for(fuel)) {
-            Ok(p) => p,
-            Err(why) => {
-                self.reject(Some(sid), Some(fuel), &valeur, why.to_string());
-                return Ok(());
-            }
-        };
-        let updated_at = match maj.as_deref().map(paris_local_to_utc) {
-            Some(Ok(t)) => t,
-            Some(Err(why)) => {
-                self.reject(Some(sid), Some(fuel), &maj.unwrap_or_default(), why.to_string());
-                return Ok(());
-            }
-            None => {
-                self.reject(Some(sid), Some(fuel), &valeur, "price without maj".into());
-                return Ok(());
-            }
-        };
-        st.s.prices.push(FeedPrice { fuel, price, updated_at });
-        Ok(())
-    }
-
-    fn rupture(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
-        let (mut nom, mut id, mut debut, mut fin, mut kind) = (None, None, None, None, None);
-        let mut any = false;
-        for a in attrs(e) {
-            let a = a?;
-            any = true;
-            match a.key.into_inner() {
-                "nom" => nom = Some(a.value),
-                "id" => id = Some(a.value),
-                "debut" => debut = Some(a.value),
-                // The pre-2015 files spell it with an accent.
-                "début" => {
-                    self.outcome.kind = FeedKind::Archive;
-                    debut = Some(a.value);
-                }
-                "fin" => fin = Some(a.value),
-                "type" => kind = Some(a.value),
-                _ => {}
-            }
-        }
-        if !any {
-            return Ok(()); // `<rupture/>`: nothing out of stock
-        }
-        self.outcome.has_shortages = true;
-        self.outcome.shortage_elements += 1;
-        let now = self.now;
-        let Some(st) = &mut self.cur else {
-            return Ok(());
-        };
-        let sid = st.s.id;
-        let Some(fuel) = fuel_of(id.as_deref(), nom.as_deref()) else {
-            let raw = format!("id={} nom={}", id.as_deref().unwrap_or(""), nom.as_deref().unwrap_or(""));
-            self.reject(Some(sid), None, &raw, "unknown fuel in <rupture>".into());
-            return Ok(());
-        };
-        let ended = fin
-            .as_deref()
-            .filter(|f| !f.trim().is_empty())
-            .and_then(|f| paris_local_to_utc(f).ok())
-            .is_some_and(|f| f <= now);
-        if ended {
-            return Ok(());
-        }
-        let kind = kind.map_or(ShortageKind::Unknown, |k| ShortageKind::from_feed(&k));
-        let since = debut.as_deref().filter(|d| !d.trim().is_empty()).and_then(|d| paris_local_to_utc(d).ok());
-        match st.s.shortages.iter_mut().find(|s| s.fuel == fuel) {
-            Some(prev) => {
-                if kind.rank() > prev.kind.rank() {
-                    prev.kind = kind;
-                }
-                prev.since = match (prev.since, since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
-            None => st.s.shortages.push(FeedShortage { fuel, kind, since }),
-        }
-        Ok(())
-    }
 }
 
 /// The attributes of an element, without the duplicate check (it allocates, and a duplicate
@@ -713,55 +415,10 @@ fn attrs<'a>(
     it.map(|a| a.map_err(|err| Fatal::Xml(format!("malformed attribute: {err}"))))
 }
 
-/// Degrees from the feed's degrees × 100000 (`4409679.8967498`, `-152562`).
-fn coordinate(raw: Option<&str>, max: f64) -> Result<f64, (String, &'static str)> {
-    let raw = raw.ok_or((String::new(), "missing"))?;
-    let v: f64 = raw.trim().parse().map_err(|_| (raw.to_owned(), "is not a number"))?;
-    if !v.is_finite() {
-        return Err((raw.to_owned(), "is not a number"));
-    }
-    // A literal zero means "unknown": no station sits within a metre of the equator, and one
-    // exactly on the Greenwich meridian to 1e-5 degree is not worth the wrong pin it would be.
-    if v == 0.0 {
-        return Err((raw.to_owned(), "is zero"));
-    }
-    let deg = v / 100_000.0;
-    if deg.abs() > max {
-        return Err((raw.to_owned(), "is out of range"));
-    }
-    Ok(deg)
-}
-
-/// Minutes since midnight from `06.30`, `06:30`, `6h30`. `24.00` is midnight (0), which the
-/// slot rules read as "closes at the end of the day".
-fn clock(raw: &str) -> Option<u16> {
-    let (h, m) = raw.trim().split_once(['.', ':', 'h', 'H'])?;
-    if h.is_empty() || h.len() > 2 || m.len() != 2 {
-        return None;
-    }
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    match (h, m) {
-        (24, 0) => Some(0),
-        (0..=23, 0..=59) => Some(h * 60 + m),
-        _ => None,
-    }
-}
-
-fn day_from_name(raw: &str) -> Option<u8> {
-    const DAYS: [&str; 7] = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"];
-    let n = raw.trim().to_lowercase();
-    DAYS.iter().position(|d| *d == n).and_then(|i| u8::try_from(i + 1).ok())
-}
-
-/// The fuel of a `<prix>` or `<rupture>`: the numeric id is authoritative, the name a fallback.
-fn fuel_of(id: Option<&str>, nom: Option<&str>) -> Option<Fuel> {
-    id.and_then(|i| i.trim().parse::<i64>().ok()).and_then(Fuel::from_id).or_else(|| nom.and_then(|n| n.parse().ok()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{RoadType, ShortageKind, TimeSlot};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -982,16 +639,18 @@ mod tests {
     }
 
     #[test]
-    fn clock_formats() {
-        assert_eq!(clock("06.30"), Some(390));
-        assert_eq!(clock("06:30"), Some(390));
-        assert_eq!(clock("6h30"), Some(390));
-        assert_eq!(clock("23.59"), Some(1439));
-        assert_eq!(clock("24.00"), Some(0));
-        for bad in ["", "25.00", "12.60", "1230", "12.3", "ab.cd", "-1.00"] {
-            assert_eq!(clock(bad), None, "{bad}");
-        }
-        assert_eq!(day_from_name(" Dimanche"), Some(7));
-        assert_eq!(fuel_of(Some("x"), Some("gplc")), Some(Fuel::GPLc));
+    fn latest_maj_counts_every_dated_price() {
+        // Rejected for its value (9.999) or its station (no id): still evidence of the file's time.
+        let body = r#"<pdv id="1000001" latitude="4620114" longitude="519791" cp="01000" pop="R">
+    <prix nom="Gazole" id="1" maj="2024-01-02 10:00:00" valeur="1.801"/>
+    <prix nom="SP98" id="6" maj="2024-01-03 09:00:00" valeur="9.999"/>
+    <prix nom="SP95" id="2" maj="hier" valeur="1.799"/>
+  </pdv>
+  <pdv latitude="4620114" longitude="519791"><prix nom="E10" id="5" maj="2024-01-02 23:00:00" valeur="1.7"/></pdv>"#;
+        let mut stations = Vec::new();
+        let o = parse_stream_at(doc(body).as_slice(), now(), |s| stations.push(s)).unwrap();
+        assert_eq!(o.latest_maj, Some(at("2024-01-03T08:00:00Z")));
+        let o = parse_stream_at(doc("").as_slice(), now(), |_| {}).unwrap();
+        assert_eq!(o.latest_maj, None);
     }
 }

@@ -1,0 +1,442 @@
+//! Importing a feed file: open it, sniff it, stream it through the parser into the loader,
+//! and record the run (successful or not) with its rejections.
+//!
+//! The file is read once: a blocking thread opens it ([`archive`]: sniff, unzip with caps),
+//! reports what the ZIP entry says, then parses it ([`parse`], pure) and streams stations in
+//! chunks to this task, which hands them to the [`Loader`] (the writer, one transaction) — parse
+//! and write overlap on two cores. The snapshot time comes from the ZIP entry; a bare XML file
+//! has none, so its stations wait for the end of the parse, which gives the latest `maj`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Datelike, Utc};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use super::archive::{self, Limits};
+use super::load::Loader;
+use super::parse::{self, ParseOutcome};
+use super::{FeedError, FeedStation};
+use crate::db::Db;
+use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
+use crate::domain::Rejection;
+
+/// Why an import was refused or failed. Displayed as one line after the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error(
+        "refused: the snapshot holds {found} stations but {loaded} are loaded (a truncated upstream file?); \
+         use --force to load it anyway"
+    )]
+    TooFewStations { found: usize, loaded: usize },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the parser stopped unexpectedly: {0}")]
+    Internal(String),
+}
+
+/// Bytes of XML read so far and the total when known, for progress bars.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub read: AtomicU64,
+    pub total: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct ImportOptions {
+    /// Load a snapshot even when it holds far fewer stations than are loaded, and a file
+    /// identical to the last one imported.
+    pub force: bool,
+    pub limits: Limits,
+    /// A newest snapshot with fewer than this share of the stations present in the database is
+    /// refused (truncated upstream file).
+    pub min_station_ratio: f64,
+    /// Who asked: `cli`, `schedule`, `admin`… stored with the run.
+    pub trigger: String,
+    pub progress: Option<Arc<Progress>>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            force: false,
+            limits: Limits::default(),
+            min_station_ratio: 0.8,
+            trigger: "cli".to_owned(),
+            progress: None,
+        }
+    }
+}
+
+/// What one import did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportReport {
+    pub run_id: i64,
+    pub source: String,
+    pub status: &'static str,
+    pub kind: Option<&'static str>,
+    pub snapshot_at: Option<DateTime<Utc>>,
+    pub stations_in_file: usize,
+    pub counts: RunCounts,
+    pub prices_removed: usize,
+    pub shortages_changed: usize,
+    pub history_backfilled: usize,
+    #[serde(serialize_with = "ser_duration")]
+    pub elapsed: Duration,
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl ImportReport {
+    /// Whether a good part of the data changed (a first import, an archive): the planner's
+    /// statistics are then worth refreshing ([`refresh_statistics`]).
+    pub fn changed_much(&self) -> bool {
+        let touched = i64::from(self.counts.stations_new) + i64::from(self.counts.stations_updated);
+        touched > 1000 || touched * 5 > self.stations_in_file as i64
+    }
+}
+
+/// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
+/// callers after the import (it is not part of loading a file); a failure only logs.
+pub async fn refresh_statistics(db: &Db) {
+    let t = Instant::now();
+    match db.analyze().await {
+        Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "statistics refreshed"),
+        Err(e) => tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)"),
+    }
+}
+
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.counts;
+        if self.status != RunStatus::Success.as_str() {
+            return write!(
+                f,
+                "{}: {} (identical to the last file imported), {:.3} s",
+                self.source,
+                self.status,
+                self.elapsed.as_secs_f64()
+            );
+        }
+        write!(
+            f,
+            "{}: {} {} stations (new {}, updated {}, unchanged {}, missing {}); prices changed {}, re-dated {}, unchanged {}, \
+             removed {}; history +{}; shortages {}; rejected {}; {:.3} s",
+            self.source,
+            self.kind.unwrap_or("?"),
+            self.stations_in_file,
+            c.stations_new,
+            c.stations_updated,
+            c.stations_unchanged,
+            c.stations_missing,
+            c.prices_changed,
+            c.prices_redated,
+            c.prices_unchanged,
+            self.prices_removed,
+            c.history_added,
+            c.shortages,
+            c.rejected,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Reads a file (any name: the content says what it is) and imports it.
+pub async fn import_file(db: &Db, path: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+    let shown = path.display().to_string();
+    let meta = tokio::fs::metadata(path).await.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
+    if meta.len() > opts.limits.max_input_bytes {
+        return Err(FeedError::TooLarge { what: "the file", cap: opts.limits.max_input_bytes }.into());
+    }
+    let bytes = tokio::fs::read(path).await.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
+    import_bytes(db, &shown, Bytes::from(bytes), opts).await
+}
+
+/// Imports the bytes of a feed file (ZIP or XML). Records the run, successful or not.
+#[tracing::instrument(skip(db, bytes, opts), fields(bytes = bytes.len(), trigger = %opts.trigger))]
+pub async fn import_bytes(
+    db: &Db,
+    source: &str,
+    bytes: Bytes,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let run_id = etl_runs::start(db, source, &opts.trigger, crate::db::now()).await?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let mut log = format!("received {} bytes from {source} (sha256 {sha})\n", bytes.len());
+    let outcome = import_inner(db, source, bytes, &sha, opts, run_id, started).await;
+    let now = crate::db::now();
+    match outcome {
+        Ok((report, rejections)) => {
+            let status =
+                if report.status == RunStatus::Unchanged.as_str() { RunStatus::Unchanged } else { RunStatus::Success };
+            etl_runs::finish(
+                db,
+                run_id,
+                Finish {
+                    status,
+                    now,
+                    feed_kind: report.kind,
+                    sha256: Some(&sha),
+                    snapshot_at: report.snapshot_at.map(|t| t.timestamp()),
+                    counts: &report.counts,
+                    error: None,
+                    rejections: &rejections,
+                    log: Some(&{
+                        log.push_str(&format!("{report}\n"));
+                        if !rejections.is_empty() {
+                            log.push_str(&format!("{} records rejected (listed below)\n", rejections.len()));
+                        }
+                        log
+                    }),
+                },
+            )
+            .await?;
+            tracing::info!(%report, "import done");
+            Ok(report)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            tracing::warn!(error = %text, "import failed");
+            // Recording the failure must not hide the cause.
+            if let Err(db_err) = etl_runs::finish(
+                db,
+                run_id,
+                Finish {
+                    sha256: Some(&sha),
+                    log: Some(&format!(
+                        "{log}failed after {:.3} s: {text}\nrolled back: nothing loaded was changed\n",
+                        started.elapsed().as_secs_f64()
+                    )),
+                    ..Finish::nothing_loaded(RunStatus::Failed, now, Some(&text))
+                },
+            )
+            .await
+            {
+                tracing::error!(error = %db_err, "could not record the failed run");
+            }
+            Err(e)
+        }
+    }
+}
+
+pub(super) type Chunk = Vec<FeedStation>;
+const CHUNK: usize = 512;
+
+/// What opening the file told, before any station: sent by the parsing thread as soon as the
+/// file is open, so that a refused file fails before the transaction opens.
+struct Head {
+    /// The ZIP entry read, `None` for a bare XML file.
+    entry_name: Option<String>,
+    /// The ZIP entry's time, when it is a real one.
+    entry_time: Option<DateTime<Utc>>,
+}
+
+async fn import_inner(
+    db: &Db,
+    source: &str,
+    bytes: Bytes,
+    sha: &str,
+    opts: &ImportOptions,
+    run_id: i64,
+    started: Instant,
+) -> Result<(ImportReport, Vec<Rejection>), ImportError> {
+    if !opts.force && etl_runs::latest_loaded_sha256(db).await?.as_deref() == Some(sha) {
+        let report = ImportReport {
+            run_id,
+            source: source.to_owned(),
+            status: RunStatus::Unchanged.as_str(),
+            kind: None,
+            snapshot_at: None,
+            stations_in_file: 0,
+            counts: RunCounts::default(),
+            prices_removed: 0,
+            shortages_changed: 0,
+            history_backfilled: 0,
+            elapsed: started.elapsed(),
+        };
+        return Ok((report, Vec::new()));
+    }
+
+    // One pass over the bytes: the parsing thread sniffs and opens the file once, tells what the
+    // ZIP entry says, then decompresses and parses it as a stream of station chunks.
+    let limits = opts.limits;
+    let (tx_head, rx_head) = oneshot::channel::<Head>();
+    let (tx_chunks, mut rx_chunks) = mpsc::channel::<Chunk>(8);
+    let progress = opts.progress.clone();
+    let parser = tokio::task::spawn_blocking(move || -> Result<ParseOutcome, FeedError> {
+        let reader = archive::open(&bytes, &limits)?;
+        let head = Head {
+            entry_name: reader.entry_name.clone(),
+            // 1980-01-01 is the DOS epoch that ZIP writers put when they have no time: no time.
+            entry_time: reader.entry_time.filter(|t| t.year() >= 2000),
+        };
+        if tx_head.send(head).is_err() {
+            // The import was cancelled (its future dropped): nobody reads this error.
+            return Err(FeedError::Zip("the import was abandoned".into()));
+        }
+        if let Some(p) = &progress {
+            // A ZIP entry's size is only declared (not trusted): the bar shows bytes read without a total.
+            let total = if reader.entry_name.is_some() { 0 } else { bytes.len() as u64 };
+            p.total.store(total, Ordering::Relaxed);
+        }
+        let reader = ProgressReader { inner: reader, progress: progress.clone() };
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut receiver_gone = false;
+        let outcome = parse::parse_stream(reader, |station| {
+            if receiver_gone {
+                return;
+            }
+            chunk.push(station);
+            if chunk.len() == CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                receiver_gone = tx_chunks.blocking_send(full).is_err();
+            }
+        })?;
+        if !chunk.is_empty() && !receiver_gone {
+            let _ = tx_chunks.blocking_send(chunk);
+        }
+        Ok(outcome)
+    });
+
+    let head = match rx_head.await {
+        Ok(head) => head,
+        // The file could not be opened: the parser's error says why.
+        Err(_) => return Err(join_parser(parser).await.err().unwrap_or_else(|| internal("no file was opened"))),
+    };
+    let now = Utc::now();
+    // The snapshot time: the ZIP entry's (UTC); for a bare XML file, the latest `maj` in it, known
+    // once it is parsed; never in the future. A ZIP without a time is taken as of now.
+    let known_time = match (&head.entry_name, head.entry_time) {
+        (_, Some(t)) => Some(t),
+        (Some(_), None) => Some(now),
+        (None, None) => None,
+    };
+
+    let (loader, outcome, snapshot_at) = match known_time {
+        Some(t) => {
+            // Parse and write overlap: each chunk is diffed and written as it arrives.
+            let snapshot_at = t.min(now);
+            let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                known = loader.known(),
+                "transaction open"
+            );
+            let mut load_result: Result<(), ImportError> = Ok(());
+            while let Some(chunk) = rx_chunks.recv().await {
+                if let Err(e) = loader.add_chunk(chunk).await {
+                    load_result = Err(e);
+                    break;
+                }
+            }
+            // Dropping the receiver tells the parser to stop sending.
+            drop(rx_chunks);
+            tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
+            match (join_parser(parser).await, load_result) {
+                (Ok(outcome), Ok(())) => (loader, outcome, snapshot_at),
+                (Err(e), _) | (Ok(_), Err(e)) => {
+                    loader.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        None => {
+            // A bare XML file: its time is the latest `maj`, known at the end of the parse. The
+            // parsed stations wait in memory (the file itself is there already); the
+            // transaction opens once the file is known to be whole.
+            let mut chunks = Vec::new();
+            while let Some(chunk) = rx_chunks.recv().await {
+                chunks.push(chunk);
+            }
+            let outcome = join_parser(parser).await?;
+            let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
+            let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                known = loader.known(),
+                "transaction open"
+            );
+            for chunk in chunks {
+                if let Err(e) = loader.add_chunk(chunk).await {
+                    loader.abort().await;
+                    return Err(e);
+                }
+            }
+            (loader, outcome, snapshot_at)
+        }
+    };
+
+    let kind = head.entry_name.as_deref().and_then(archive::kind_hint).unwrap_or(outcome.kind);
+    let stats = loader.finish(kind, outcome.has_shortages, opts).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+    let mut counts = stats.counts;
+    counts.rejected = i32::try_from(outcome.rejections.len()).unwrap_or(i32::MAX);
+    let report = ImportReport {
+        run_id,
+        source: source.to_owned(),
+        status: RunStatus::Success.as_str(),
+        kind: Some(kind.as_str()),
+        snapshot_at: Some(snapshot_at),
+        stations_in_file: outcome.stations,
+        counts,
+        prices_removed: stats.prices_removed,
+        shortages_changed: stats.shortages_changed,
+        history_backfilled: stats.history_backfilled,
+        elapsed: started.elapsed(),
+    };
+    Ok((report, outcome.rejections))
+}
+
+fn internal(what: &str) -> ImportError {
+    ImportError::Internal(what.to_owned())
+}
+
+/// The parsing thread's result, its panic as an [`ImportError::Internal`].
+async fn join_parser(
+    parser: tokio::task::JoinHandle<Result<ParseOutcome, FeedError>>,
+) -> Result<ParseOutcome, ImportError> {
+    match parser.await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(feed_error)) => Err(feed_error.into()),
+        Err(e) => Err(ImportError::Internal(e.to_string())),
+    }
+}
+
+struct ProgressReader<R> {
+    inner: R,
+    progress: Option<Arc<Progress>>,
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(p) = &self.progress {
+            p.read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for ProgressReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Some(p) = &self.progress {
+            p.read.fetch_add(amt as u64, Ordering::Relaxed);
+        }
+        self.inner.consume(amt)
+    }
+}
