@@ -153,7 +153,8 @@ db_test!(backups_page_and_download, |t| {
     carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
     let r = app.get("/admin/backups").await;
     assert_eq!(r.status, 200);
-    let r = app.get("/admin/backups/download").await;
+    assert!(r.text.contains("<form method=\"post\" action=\"/admin/backups/download\">"), "{}", r.text);
+    let r = app.post_form("/admin/backups/download", &[]).await;
     match &t.db {
         Db::Sqlite(_) => {
             assert_eq!(r.status, 200);
