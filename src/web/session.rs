@@ -290,9 +290,10 @@ pub fn safe_redirect(target: &str, fallback: &str) -> String {
     let local = bytes.first() == Some(&b'/')
         && !matches!(bytes.get(1), Some(b'/' | b'\\'))
         && !(bytes.get(1) == Some(&b'%') && matches!(encoded_at(1), Some(b'/' | b'\\')))
-        && bytes.iter().enumerate().all(|(i, &b)| {
-            !forbidden(b) && (b != b'%' || !encoded_at(i).is_some_and(forbidden))
-        });
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| !forbidden(b) && (b != b'%' || !encoded_at(i).is_some_and(forbidden)));
     if !local {
         return fallback.to_owned();
     }
@@ -336,14 +337,7 @@ fn forwarded_entry(entry: &str) -> Option<IpAddr> {
 /// `None` when the header is absent or its last entry is not an address: then the caller uses
 /// the proxy's own address, never an earlier entry.
 pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()?
-        .to_str()
-        .ok()?
-        .rsplit(',')
-        .next()?;
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?.rsplit(',').next()?;
     forwarded_entry(last)
 }
 
@@ -376,14 +370,37 @@ mod tests {
 
     #[test]
     fn redirect_targets_stay_on_the_site() {
-        for good in ["/", "/stations?q=Lyon&fuel=E10", "/me/stations?lat=48.8&lon=2.3", "/a%20b", "/%C3%A9", "/x?y=%2F"] {
+        for good in ["/", "/stations?q=Lyon&fuel=E10", "/me/stations?lat=48.8&lon=2.3", "/a%20b", "/%C3%A9", "/x?y=%2F"]
+        {
             assert_eq!(safe_redirect(good, "/"), good, "{good:?}");
         }
         let bad = [
-            "", "evil.example", "https://evil.example", "javascript:alert(1)", "//evil.example", "/\\evil.example",
-            "/%5Cevil.example", "/%5cevil.example", "/%2F/evil.example", "/%2f/evil.example", "/ok\\x",
-            "/ok%5Cx", "/\t/evil.example", "/%09/evil.example", "/%0a/x", "/%0A/x", "/%0B/x", "/%0D/x",
-            "/%00", "/%1F", "/%7F", "/%7f", "/a\u{7f}", "/a\u{0}", "/a\rb", " /x",
+            "",
+            "evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "//evil.example",
+            "/\\evil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/%2F/evil.example",
+            "/%2f/evil.example",
+            "/ok\\x",
+            "/ok%5Cx",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%0a/x",
+            "/%0A/x",
+            "/%0B/x",
+            "/%0D/x",
+            "/%00",
+            "/%1F",
+            "/%7F",
+            "/%7f",
+            "/a\u{7f}",
+            "/a\u{0}",
+            "/a\rb",
+            " /x",
         ];
         for b in bad {
             assert_eq!(safe_redirect(b, "/"), "/", "{b:?}");
@@ -441,7 +458,10 @@ mod tests {
         let (a, b) = (new_csrf_cookie(&https), new_csrf_cookie(&https));
         assert_ne!(a, b);
         let a = a.to_str().expect("ASCII");
-        assert!(a.starts_with("__Host-carburoam_csrf=") && a.ends_with("; Path=/; HttpOnly; SameSite=Lax; Secure"), "{a}");
+        assert!(
+            a.starts_with("__Host-carburoam_csrf=") && a.ends_with("; Path=/; HttpOnly; SameSite=Lax; Secure"),
+            "{a}"
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ async fn register(app: &TestApp, username: &str) -> Reply {
 // Point 1: every redirect stays on the site
 
 /// Targets that must never be redirected to: other sites, and what browsers turn into one.
-const BAD_TARGETS: [&str; 16] = [
+const BAD_TARGETS: [&str; 13] = [
     "/%09/evil.example",
     "/%0A/evil.example",
     "/%0D/evil.example",
@@ -72,15 +72,12 @@ const BAD_TARGETS: [&str; 16] = [
     "/%00",
     "/%7F",
     "//evil.example",
+    "/%2F/evil.example",
     "/\\evil.example",
     "/%5Cevil.example",
     "https://evil.example",
     "javascript:alert(1)",
     "evil.example",
-    "/%2509/evil.example",
-    "/%255C/evil.example",
-    "/%252F/evil.example",
-    "/ok%2509",
 ];
 
 fn query_value(v: &str) -> String {
@@ -143,7 +140,8 @@ async fn age_sessions(db: &Db, secs: i64) {
     )
     .bind(secs)
     .execute(p)
-    .await)
+    .await
+    .map(|r| r.rows_affected()))
     .expect("age the sessions");
 }
 
@@ -210,7 +208,7 @@ db_test!(sessions_have_an_absolute_lifetime, |t| {
 
     // Idle past its expiry (the absolute end still ahead): logged out, row deleted too.
     app.post_form("/login", &[("login", "assidue"), ("password", PASSWORD)]).await;
-    on_db!(&t.db, p => sqlx::query("UPDATE sessions SET expires_at = $1").bind(carburoam::db::now() - 1).execute(p).await)
+    on_db!(&t.db, p => sqlx::query("UPDATE sessions SET expires_at = $1").bind(carburoam::db::now() - 1).execute(p).await.map(|r| r.rows_affected()))
         .expect("idle");
     assert!(!logged_in(&app).await);
     assert_eq!(count(&t.db, "SELECT COUNT(*) FROM sessions").await, 0);
@@ -313,7 +311,8 @@ db_test!(security_headers_on_every_response, |t| {
     // The API page keeps working under the CSP: its style is a file of this site.
     let api = app.get("/api").await;
     assert!(!api.text.contains("<style"), "an inline style would be blocked by the CSP");
-    let css = api.text.split("rel=\"stylesheet\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("a stylesheet");
+    let css =
+        api.text.split("rel=\"stylesheet\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("a stylesheet");
     let r = app.get(css).await;
     assert_eq!(r.status, 200, "{css}");
     assert!(r.header("content-type").starts_with("text/css"));
@@ -468,11 +467,11 @@ db_test!(csrf_cookie_is_host_prefixed_and_renewed_at_login, |t| {
     let c = jar.set_cookie("carburoam_csrf").expect("an unprefixed CSRF cookie");
     assert!(!c.contains("Secure"), "{c}");
     let before = jar.cookies["carburoam_csrf"].clone();
-    let req = plain
-        .client
-        .post(plain.url("/login"))
-        .header("origin", &plain.address)
-        .form(&[("csrf", before.as_str()), ("login", "prefixe"), ("password", PASSWORD)]);
+    let req = plain.client.post(plain.url("/login")).header("origin", &plain.address).form(&[
+        ("csrf", before.as_str()),
+        ("login", "prefixe"),
+        ("password", PASSWORD),
+    ]);
     let r = jar.send(&plain, req).await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_ne!(jar.cookies["carburoam_csrf"], before);
