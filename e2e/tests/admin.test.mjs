@@ -402,10 +402,14 @@ describe("admin console", () => {
 
   step("/admin/backups downloads a consistent copy of the database", async () => {
     await Promise.all([admin.waitForURL(/\/admin\/backups$/), admin.locator('nav.admin-nav a[href="/admin/backups"]').click()]);
-    const link = admin.locator('[data-testid="download-backup"]');
-    assert.equal(await link.getAttribute("href"), "/admin/backups/download");
+    // A POST form with the CSRF token (a GET is the 404 page: a cross-site link cannot start one).
+    const button = admin.locator('[data-testid="download-backup"]');
+    assert.equal(await button.evaluate((b) => `${b.form.method} ${new URL(b.form.action).pathname}`), "post /admin/backups/download");
     await shoot(admin, "backups");
-    const r = await admin.request.get(BASE + "/admin/backups/download");
+    const [download] = await Promise.all([admin.waitForEvent("download"), button.click()]);
+    assert.match(download.suggestedFilename(), /^carburoam-\d{8}T\d{6}Z\.db$/);
+    assert.equal((await admin.request.get(BASE + "/admin/backups/download")).status(), 404);
+    const r = await postForm(admin, "/admin/backups/download");
     assert.equal(r.status(), 200);
     assert.match(r.headers()["content-disposition"] ?? "", /^attachment; filename="carburoam-\d{8}T\d{6}Z\.db"$/);
     assert.equal(r.headers()["cache-control"], "no-store");

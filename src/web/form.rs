@@ -93,9 +93,10 @@ pub fn no_store(mut resp: Response) -> Response {
     resp
 }
 
-/// 303 See Other to `to` (after a POST, the browser GETs the target).
+/// 303 See Other to `to` (after a POST, the browser GETs the target); `/` when `to` is not a
+/// path of this site ([`session::safe_redirect`]).
 pub fn see_other(to: &str) -> Response {
-    no_store(Redirect::to(to).into_response())
+    no_store(Redirect::to(&session::safe_redirect(to, "/")).into_response())
 }
 
 /// A page's result as the response: the page, never cached, or the error page.

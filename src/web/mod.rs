@@ -37,7 +37,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::set_header::{MakeHeaderValue, SetResponseHeaderLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -78,6 +78,26 @@ pub fn content_security_policy(tile_url: &str) -> String {
     BASE_CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}"))
 }
 
+/// `Strict-Transport-Security` when the public URL is `https://`: sent by the application itself,
+/// so it holds whatever the proxy in front is configured to add.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Makes the site's Content-Security-Policy for the HTML responses only (pages, error pages, the
+/// API's documentation); JSON, assets and redirects have no use for one.
+#[derive(Clone)]
+struct HtmlOnly(HeaderValue);
+
+impl<B> MakeHeaderValue<Response<B>> for HtmlOnly {
+    fn make_header_value(&mut self, resp: &Response<B>) -> Option<HeaderValue> {
+        let html = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/html"));
+        html.then(|| self.0.clone())
+    }
+}
+
 /// The whole application: routes, state and middleware.
 pub fn router(state: AppState) -> Router {
     let api_v1 = Router::new()
@@ -92,8 +112,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(API_CACHE_CONTROL),
         ));
 
-    let csp = HeaderValue::from_str(&content_security_policy(&state.site.tile_url))
-        .unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP));
     let pages_router = Router::new()
         .route("/", get(home::home))
         .route("/stations", get(stations::stations))
@@ -126,11 +144,12 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{id}", get(admin::user))
         .route("/admin/users/{id}/{action}", post(admin::user_action))
         .route("/admin/backups", get(admin::backups))
-        .route("/admin/backups/download", get(admin::download_backup))
+        // A POST (it writes a file and an audit row): a cross-site link cannot trigger it. A GET
+        // gets the 404 page, as every console URL does for whoever may not use it.
+        .route("/admin/backups/download", get(page::not_found).post(admin::download_backup))
         .fallback(page::not_found)
         .layer(
             ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, csp))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static(PAGE_CACHE_CONTROL),
@@ -139,19 +158,15 @@ pub fn router(state: AppState) -> Router {
                     header::VARY,
                     HeaderValue::from_static("Accept-Language, Cookie, Accept-Encoding"),
                 ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("strict-origin-when-cross-origin"),
-                ))
                 // Innermost: the session and CSRF check see every page request, and their
                 // refusals get the headers above.
                 .layer(axum::middleware::from_fn_with_state(state.clone(), session::layer)),
         );
 
+    let csp = HeaderValue::from_str(&content_security_policy(&state.site.tile_url))
+        .unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP));
+    // Only when people reach the site over HTTPS: browsers then refuse plain HTTP to it for a year.
+    let hsts = state.accounts.settings.secure_cookies.then_some(HeaderValue::from_static(HSTS));
     let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
     // Without a token `/metrics` is an unknown page (404); `--metrics-bind` serves it elsewhere.
     if state.metrics.requires_token() {
@@ -175,6 +190,17 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 // Outside the panic and timeout layers, so their 500 and 503 are counted too.
                 .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+                // Security headers on every response, errors, timeouts and panics included.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HtmlOnly(csp)))
+                .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
                 .layer(CompressionLayer::new())
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),

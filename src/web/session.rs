@@ -1,14 +1,15 @@
 //! Who is asking: the session cookie, the CSRF token, and the client's address.
 //!
 //! One middleware ([`layer`]) runs in front of every page:
-//! 1. **CSRF.** Every browser gets a random token in a cookie (`carburoam_csrf`); every form
-//!    carries it in a hidden `csrf` field. A state-changing request (POST…) must come from this
-//!    site's origin (`Origin`, else `Referer`, when the browser sends one) *and* carry the field
-//!    equal to the cookie. Both checks, because either alone has known gaps (old browsers without
-//!    `Origin`; a sibling subdomain able to set cookies).
+//! 1. **CSRF.** Every browser gets a random token in a cookie ([`csrf_cookie_name`]), renewed at
+//!    login; every form carries it in a hidden `csrf` field. A state-changing request (POST…)
+//!    must come from this site's origin (`Origin`, else `Referer`, when the browser sends one)
+//!    *and* carry the field equal to the cookie. Both checks, because either alone has known
+//!    gaps (old browsers without `Origin`; a sibling subdomain able to set cookies).
 //! 2. **Session.** The session cookie holds a 256-bit random secret; the database holds its
 //!    SHA-256 ([`crate::db::sessions`]). A valid one yields a [`SignedIn`]; an unknown or expired
-//!    one is cleared. Activity slides the expiry of browser-session logins.
+//!    one is cleared (and an expired one deleted). Activity slides the expiry of browser-session
+//!    logins, but never past the session's absolute lifetime (12 h, 30 days with "remember me").
 //! 3. The result is put in the request's extensions (for the extractors below) and in a
 //!    task-local for the page layout, which shows the account menu on every page.
 
@@ -29,7 +30,6 @@ use crate::web::i18n::Lang;
 use crate::web::page::HtmlError;
 use crate::web::state::AppState;
 
-pub const CSRF_COOKIE: &str = "carburoam_csrf";
 pub const CSRF_FIELD: &str = "csrf";
 /// Largest form body read by the CSRF check (the biggest form of the site is a few hundred bytes).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -38,6 +38,19 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 /// secure origin, on `/`, without `Domain` (no subdomain can plant or shadow it).
 pub fn session_cookie_name(settings: &AccountSettings) -> &'static str {
     if settings.secure_cookies { "__Host-carburoam_session" } else { "carburoam_session" }
+}
+
+/// The CSRF cookie's name: like the session cookie, `__Host-` prefixed with HTTPS, so that a
+/// sibling subdomain cannot plant a token of its choosing (which would defeat the double-submit
+/// check).
+pub fn csrf_cookie_name(settings: &AccountSettings) -> &'static str {
+    if settings.secure_cookies { "__Host-carburoam_csrf" } else { "carburoam_csrf" }
+}
+
+/// A fresh CSRF cookie: given to a new visitor, and at login, so that a token known before the
+/// login (planted, or read on a shared computer) is worthless after it.
+pub fn new_csrf_cookie(settings: &AccountSettings) -> HeaderValue {
+    set_cookie(settings, csrf_cookie_name(settings), &secret::token(), None)
 }
 
 /// The logged-in user of a request.
@@ -137,7 +150,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         parts.headers.get(header::COOKIE).and_then(|v| v.to_str().ok()),
         parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
     );
-    let cookie_csrf = cookie(&parts.headers, CSRF_COOKIE).filter(|t| is_token(t, 64)).map(str::to_owned);
+    let csrf_cookie = csrf_cookie_name(&settings);
+    let cookie_csrf = cookie(&parts.headers, csrf_cookie).filter(|t| is_token(t, 64)).map(str::to_owned);
     let new_csrf = cookie_csrf.is_none();
     let csrf = cookie_csrf.clone().unwrap_or_else(secret::token);
 
@@ -178,11 +192,21 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut user = None;
     if let Some(token) = cookie(&parts.headers, cookie_name).map(str::to_owned) {
         let now = crate::db::now();
-        match sessions::lookup(&state.db, &secret::digest(&token), now).await {
+        let id_hash = secret::digest(&token);
+        match sessions::lookup(&state.db, &id_hash).await {
+            Ok(Some(s)) if !s.is_live(now) => {
+                // Idle too long, or past its absolute lifetime: logged out, and the row goes now
+                // rather than at the next cleaning.
+                if let Err(e) = sessions::delete(&state.db, &id_hash).await {
+                    tracing::warn!(error = %e, "could not delete an expired session");
+                }
+                clear_session = true;
+            }
             Ok(Some(s)) => {
                 if now - s.last_seen_at >= SESSION_TOUCH_SECS {
+                    // `touch` caps the idle expiry at the absolute one.
                     let expires = if s.persistent { s.expires_at } else { now + SESSION_IDLE_SECS };
-                    if let Err(e) = sessions::touch(&state.db, &secret::digest(&token), now, expires).await {
+                    if let Err(e) = sessions::touch(&state.db, &id_hash, now, expires).await {
                         tracing::warn!(error = %e, "could not record session activity");
                     }
                 }
@@ -206,9 +230,13 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let mut resp = VIEWER.scope(viewer, next.run(req)).await;
     let headers = resp.headers_mut();
     if new_csrf {
-        headers.append(header::SET_COOKIE, set_cookie(&settings, CSRF_COOKIE, &csrf, None));
+        headers.append(header::SET_COOKIE, set_cookie(&settings, csrf_cookie, &csrf, None));
     }
-    if clear_session && !headers.contains_key(header::SET_COOKIE) {
+    // Unless the handler just set a new session (a login over an expired one).
+    let session_prefix = format!("{cookie_name}=");
+    let sets_session =
+        headers.get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(session_prefix.as_bytes()));
+    if clear_session && !sets_session {
         headers.append(header::SET_COOKIE, set_cookie(&settings, cookie_name, "", Some(0)));
     }
     resp
@@ -236,26 +264,54 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
                     _ => "/me",
                 };
                 let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-                Err(Redirect::to(&format!("/login?next={next}")))
+                Err(Redirect::to(&safe_redirect(&format!("/login?next={next}"), "/login")))
             }
         }
     }
 }
 
-/// A `next=` target that can only lead somewhere on this site: a path starting with one `/`
-/// (not `//host`, not `/\host`, no scheme), else `/me`.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.chars().any(|c| c.is_control() || c == '\\') =>
-        {
-            n.to_owned()
-        }
-        _ => "/me".to_owned(),
+/// Where a redirect may lead: `target` when it is a path of this site, else `fallback`.
+///
+/// Accepted: a path starting with exactly one `/`. Refused, whatever follows: `//host` and `/\host`
+/// (other sites, for browsers), a scheme (`https://…`, `javascript:`), a backslash, a control
+/// character (0x00–0x1F, 0x7F) — raw or percent-encoded (`%09`, `%0A`, `%7F`, `%5C`…): browsers drop
+/// tabs and newlines from URLs, so `/%09/evil.example` would lead to `//evil.example` — and an
+/// encoded slash right after the first one (`/%2F…`). Spaces and non-ASCII characters are
+/// percent-encoded so the result is always a valid `Location` (never a 500).
+///
+/// Every redirect of the site goes through this ([`crate::web::form::see_other`], `/lang`, the
+/// login page's `next`, the station forms' `back`).
+pub fn safe_redirect(target: &str, fallback: &str) -> String {
+    let bytes = target.as_bytes();
+    let encoded_at = |i: usize| -> Option<u8> {
+        let hex = bytes.get(i + 1..i + 3)?;
+        u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let forbidden = |b: u8| b.is_ascii_control() || b == b'\\';
+    let local = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && !(bytes.get(1) == Some(&b'%') && matches!(encoded_at(1), Some(b'/' | b'\\')))
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| !forbidden(b) && (b != b'%' || !encoded_at(i).is_some_and(forbidden)));
+    if !local {
+        return fallback.to_owned();
     }
+    let mut out = String::with_capacity(target.len());
+    for &b in bytes {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A `next=` target that can only lead somewhere on this site (see [`safe_redirect`]), else `/me`.
+pub fn safe_next(next: Option<&str>) -> String {
+    safe_redirect(next.unwrap_or(""), "/me")
 }
 
 /// The client's address, for rate limits: the peer, or behind a proxy the address the proxy
@@ -263,19 +319,35 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
+/// The address in one `X-Forwarded-For` entry: `203.0.113.8`, `203.0.113.8:51234`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`.
+fn forwarded_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sock) = entry.parse::<SocketAddr>() {
+        return Some(sock.ip());
+    }
+    let v6 = entry.strip_prefix('[')?.strip_suffix(']')?;
+    v6.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+}
+
+/// The client address a proxy reported: the rightmost entry of `X-Forwarded-For` (the proxy
+/// appends the address it saw; everything before it came from the client and can be forged).
+/// `None` when the header is absent or its last entry is not an address: then the caller uses
+/// the proxy's own address, never an earlier entry.
+pub fn forwarded_client(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?.rsplit(',').next()?;
+    forwarded_entry(last)
+}
+
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if state.accounts.settings.behind_proxy
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back()
+            && let Some(ip) = forwarded_client(&parts.headers)
         {
             return Ok(ClientIp(ip));
         }
@@ -298,6 +370,81 @@ mod tests {
     }
 
     #[test]
+    fn redirect_targets_stay_on_the_site() {
+        for good in ["/", "/stations?q=Lyon&fuel=E10", "/me/stations?lat=48.8&lon=2.3", "/a%20b", "/%C3%A9", "/x?y=%2F"]
+        {
+            assert_eq!(safe_redirect(good, "/"), good, "{good:?}");
+        }
+        let bad = [
+            "",
+            "evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "//evil.example",
+            "/\\evil.example",
+            "/%5Cevil.example",
+            "/%5cevil.example",
+            "/%2F/evil.example",
+            "/%2f/evil.example",
+            "/ok\\x",
+            "/ok%5Cx",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%0a/x",
+            "/%0A/x",
+            "/%0B/x",
+            "/%0D/x",
+            "/%00",
+            "/%1F",
+            "/%7F",
+            "/%7f",
+            "/a\u{7f}",
+            "/a\u{0}",
+            "/a\rb",
+            " /x",
+        ];
+        for b in bad {
+            assert_eq!(safe_redirect(b, "/"), "/", "{b:?}");
+        }
+        assert_eq!(safe_redirect("//evil.example", "/me"), "/me", "the caller's fallback");
+        // Spaces and non-ASCII come out percent-encoded: always a valid header value.
+        assert_eq!(safe_redirect("/stations?q=Saint Étienne", "/"), "/stations?q=Saint%20%C3%89tienne");
+        // A lone or truncated `%` is only a character.
+        assert_eq!(safe_redirect("/100%", "/"), "/100%");
+        assert_eq!(safe_redirect("/a%0", "/"), "/a%0");
+        for t in ["/", "/x y", "/é", "/%zz", "/a%"] {
+            assert!(HeaderValue::from_str(&safe_redirect(t, "/")).is_ok(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_entries() {
+        let client = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", HeaderValue::from_str(v).expect("header"));
+            }
+            forwarded_client(&h)
+        };
+        let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
+        assert_eq!(client(&["203.0.113.8"]), ip("203.0.113.8"));
+        assert_eq!(client(&["198.51.100.1, 203.0.113.8:51234"]), ip("203.0.113.8"));
+        assert_eq!(client(&["198.51.100.1,[2001:db8::1]:443"]), ip("2001:db8::1"));
+        assert_eq!(client(&["198.51.100.1, 2001:db8::1"]), ip("2001:db8::1"));
+        assert_eq!(client(&["198.51.100.1, [2001:db8::1]"]), ip("2001:db8::1"));
+        assert_eq!(client(&["  203.0.113.8  "]), ip("203.0.113.8"));
+        // Several headers: the last one is the proxy's.
+        assert_eq!(client(&["198.51.100.1", "203.0.113.9"]), ip("203.0.113.9"));
+        // An unparsable last entry: nobody (the caller uses the proxy's address), never the
+        // entry before it.
+        for last in ["unknown", "", "203.0.113.8:51234:9", "[2001:db8::1", "2001:db8::1]:443", "_hidden", "::1::2"] {
+            assert_eq!(client(&[&format!("198.51.100.1, {last}")]), None, "{last:?}");
+        }
+        assert_eq!(client(&["198.51.100.1,"]), None);
+        assert_eq!(client(&[]), None);
+    }
+
+    #[test]
     fn cookies_are_secure_behind_https() {
         let https = AccountSettings::new("https://carburoam.example.org", false);
         assert_eq!(session_cookie_name(&https), "__Host-carburoam_session");
@@ -306,6 +453,16 @@ mod tests {
         let http = AccountSettings::new("http://127.0.0.1:8080", false);
         let c = set_cookie(&http, session_cookie_name(&http), "abc", None);
         assert_eq!(c, "carburoam_session=abc; Path=/; HttpOnly; SameSite=Lax");
+        // The CSRF cookie likewise, and a fresh value each time.
+        assert_eq!(csrf_cookie_name(&https), "__Host-carburoam_csrf");
+        assert_eq!(csrf_cookie_name(&http), "carburoam_csrf");
+        let (a, b) = (new_csrf_cookie(&https), new_csrf_cookie(&https));
+        assert_ne!(a, b);
+        let a = a.to_str().expect("ASCII");
+        assert!(
+            a.starts_with("__Host-carburoam_csrf=") && a.ends_with("; Path=/; HttpOnly; SameSite=Lax; Secure"),
+            "{a}"
+        );
     }
 
     #[test]

@@ -163,9 +163,11 @@ db_test!(backups_page_and_download, |t| {
     carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
     let r = app.get("/admin/backups").await;
     assert_eq!(r.status, 200);
-    let r = app.get("/admin/backups/download").await;
+    let form = r.text.contains("<form method=\"post\" action=\"/admin/backups/download\">");
+    let r = app.post_form("/admin/backups/download", &[]).await;
     match &t.db {
         Db::Sqlite(_) => {
+            assert!(form, "a POST form");
             assert_eq!(r.status, 200);
             assert!(r.header("content-disposition").contains("attachment"));
             assert!(r.text.starts_with("SQLite format 3"), "a SQLite file");

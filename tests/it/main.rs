@@ -12,6 +12,7 @@ mod cli;
 mod index;
 mod pages;
 mod texts;
+mod security_web;
 
 mod download;
 mod email;

@@ -105,7 +105,8 @@ pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): C
     }
 }
 
-/// Sets the session cookie (and the language cookie to the account's language) and redirects.
+/// Sets the session cookie (and the language cookie to the account's language), renews the CSRF
+/// token, and redirects.
 fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang, to: &str) -> Response {
     let settings = &state.accounts.settings;
     // The session was opened this instant: its cookie lives as long as its row.
@@ -117,6 +118,7 @@ fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang,
         session::set_cookie(settings, session::session_cookie_name(settings), &s.token, max_age),
     );
     h.append(header::SET_COOKIE, lang_cookie(lang));
+    h.append(header::SET_COOKIE, session::new_csrf_cookie(settings));
     resp
 }
 

@@ -4,10 +4,17 @@
 //! Both files are hand-written: keep them in step with `routes/api.rs` (the integration tests
 //! check that every path is described).
 
+use std::sync::LazyLock;
+
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 pub const API_HTML: &str = include_str!("../static/api.html");
+/// [`API_HTML`] with its stylesheet at its content-hashed URL (no inline style: the page has the
+/// site's Content-Security-Policy).
+static API_PAGE: LazyLock<String> = LazyLock::new(|| {
+    API_HTML.replace("href=\"/static/css/api.css\"", &format!("href=\"{}\"", crate::web::assets::url("css/api.css")))
+});
 pub const OPENAPI_JSON: &str = include_str!("../static/openapi.json");
 
 /// Documentation changes only with a new binary; an hour of caching is harmless.
@@ -17,7 +24,7 @@ const CACHE: HeaderValue = HeaderValue::from_static("public, max-age=3600");
 pub async fn api_page() -> Response {
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::CACHE_CONTROL, CACHE)],
-        API_HTML,
+        API_PAGE.as_str(),
     )
         .into_response()
 }
@@ -33,6 +40,13 @@ pub async fn openapi() -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_page_has_no_inline_style_and_a_hashed_stylesheet() {
+        let page = super::API_PAGE.as_str();
+        assert!(!page.contains("<style") && !page.contains("style="), "the CSP forbids inline styles");
+        assert!(page.contains(&format!("href=\"{}\"", crate::web::assets::url("css/api.css"))));
+    }
+
     #[test]
     fn openapi_is_valid_json() {
         let v: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");

@@ -11,11 +11,8 @@ use crate::web::page::Lenient;
 pub async fn switch_lang(RawQuery(raw): RawQuery) -> Response {
     let mut p = Lenient::new(&raw);
     let lang = p.str("to").and_then(|s| Lang::parse(&s)).unwrap_or(Lang::Fr);
-    // Only a local path: never an open redirect (`//evil.example`, `/\evil`).
-    let back = p
-        .str("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.starts_with("/\\") && !b.contains(['\r', '\n']))
-        .unwrap_or_else(|| "/".to_owned());
+    // Only a local path: never an open redirect (`//evil.example`, `/%09/evil.example`).
+    let back = crate::web::session::safe_redirect(&p.str("back").unwrap_or_default(), "/");
     let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
     let mut resp = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
