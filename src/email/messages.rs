@@ -32,6 +32,11 @@ pub enum EmailKind {
     /// Tells the owner that something important changed on the account, so that a change they did
     /// not make does not go unnoticed (sent to the *old* address when the address changed).
     SecurityNotice { display_name: String, what: SecurityEvent },
+    /// To the current address when a change to `new_address` is asked for, with a link that
+    /// cancels it (and ends every session).
+    EmailChangeRequested { display_name: String, new_address: String, cancel_link: String, valid_hours: u32 },
+    /// To the owner of an address someone tried to register with, or to move to another account.
+    AddressInUse { username: String, login_link: String, reset_link: String },
 }
 
 /// What a [`EmailKind::SecurityNotice`] warns about.
@@ -52,6 +57,8 @@ impl EmailKind {
             EmailKind::SecurityNotice { what: SecurityEvent::PasswordChanged, .. } => "password-changed",
             EmailKind::SecurityNotice { what: SecurityEvent::EmailChanged { .. }, .. } => "email-changed",
             EmailKind::SecurityNotice { what: SecurityEvent::AccountDeleted, .. } => "account-deleted",
+            EmailKind::EmailChangeRequested { .. } => "email-change-requested",
+            EmailKind::AddressInUse { .. } => "address-in-use",
         }
     }
 }
@@ -257,6 +264,39 @@ fn french(kind: &EmailKind) -> Content {
                 Note(format!("{NOT_YOU} : cette adresse ne sera associée à aucun compte.")),
             ],
         },
+        EmailKind::EmailChangeRequested { display_name, new_address, cancel_link, valid_hours } => Content {
+            subject: "Carburoam : changement d'adresse e-mail demandé".into(),
+            blocks: vec![
+                Para(hello(Lang::Fr, display_name)),
+                Para(format!(
+                    "Quelqu'un connecté à votre compte Carburoam a demandé à remplacer cette adresse par \
+                     {new_address}. Rien ne change tant que le lien envoyé à la nouvelle adresse n'est pas suivi."
+                )),
+                Para("Si c'est vous, vous n'avez rien à faire.".into()),
+                Para(format!(
+                    "Si ce n'est pas vous, annulez ce changement (le lien est valable {}) : toutes les sessions \
+                     de votre compte seront fermées. Changez ensuite votre mot de passe avec «\u{a0}Mot de passe \
+                     oublié\u{a0}».",
+                    hours(Lang::Fr, *valid_hours)
+                )),
+                Button { label: "Annuler le changement".into(), url: cancel_link.clone() },
+            ],
+        },
+        EmailKind::AddressInUse { username, login_link, reset_link } => Content {
+            subject: "Carburoam : votre adresse e-mail a été proposée pour un autre compte".into(),
+            blocks: vec![
+                Para(hello(Lang::Fr, username)),
+                Para(
+                    "Quelqu'un vient de proposer cette adresse e-mail pour créer un compte Carburoam, ou pour \
+                     un autre compte. Elle est déjà celle de votre compte : rien n'a été modifié."
+                        .into(),
+                ),
+                Para("Si c'est vous, connectez-vous avec votre compte existant :".into()),
+                Button { label: "Se connecter".into(), url: login_link.clone() },
+                Button { label: "Mot de passe oublié".into(), url: reset_link.clone() },
+                Note("Sinon, ignorez ce message.".into()),
+            ],
+        },
         EmailKind::SecurityNotice { display_name, what } => {
             let (subject, what_happened, if_not_you) = match what {
                 SecurityEvent::PasswordChanged => (
@@ -341,6 +381,38 @@ fn english(kind: &EmailKind) -> Content {
                 Button { label: "Confirm my address".into(), url: link.clone() },
                 Para(format!("This link is valid for {}.", hours(Lang::En, *valid_hours))),
                 Note(format!("{NOT_YOU}: this address will not be added to any account.")),
+            ],
+        },
+        EmailKind::EmailChangeRequested { display_name, new_address, cancel_link, valid_hours } => Content {
+            subject: "Carburoam: email address change requested".into(),
+            blocks: vec![
+                Para(hello(Lang::En, display_name)),
+                Para(format!(
+                    "Someone logged in to your Carburoam account asked to replace this address with \
+                     {new_address}. Nothing changes until the link sent to the new address is followed."
+                )),
+                Para("If it was you, there is nothing to do.".into()),
+                Para(format!(
+                    "If it was not you, cancel this change (the link is valid for {}): every session of your \
+                     account will be closed. Then change your password with \u{201c}Forgot password\u{201d}.",
+                    hours(Lang::En, *valid_hours)
+                )),
+                Button { label: "Cancel the change".into(), url: cancel_link.clone() },
+            ],
+        },
+        EmailKind::AddressInUse { username, login_link, reset_link } => Content {
+            subject: "Carburoam: your email address was offered for another account".into(),
+            blocks: vec![
+                Para(hello(Lang::En, username)),
+                Para(
+                    "Someone just offered this email address to create a Carburoam account, or for another \
+                     account. It is already the address of your account: nothing was changed."
+                        .into(),
+                ),
+                Para("If it was you, log in with your existing account:".into()),
+                Button { label: "Log in".into(), url: login_link.clone() },
+                Button { label: "Forgot password".into(), url: reset_link.clone() },
+                Note("Otherwise, ignore this message.".into()),
             ],
         },
         EmailKind::SecurityNotice { display_name, what } => {

@@ -35,6 +35,10 @@ pub struct AccountStrings {
     pub delete_title: &'static str,
     pub display_name: &'static str,
     pub email: &'static str,
+    pub email_cancel_button: &'static str,
+    pub email_cancel_text: &'static str,
+    pub email_cancel_title: &'static str,
+    pub email_cancelled_text: &'static str,
     pub email_confirmed_text: &'static str,
     pub email_confirmed_title: &'static str,
     pub email_taken_text: &'static str,
@@ -153,6 +157,10 @@ pub static FR: AccountStrings = AccountStrings {
     delete_title: "Supprimer mon compte",
     display_name: "Nom affiché",
     email: "Adresse e-mail",
+    email_cancel_button: "Annuler le changement et fermer toutes les sessions",
+    email_cancel_text: "Un changement de l’adresse e-mail de ce compte vers {email} est en attente. Si vous ne l’avez pas demandé, annulez-le : toutes les sessions du compte seront fermées.",
+    email_cancel_title: "Annuler le changement d’adresse",
+    email_cancelled_text: "Le changement d’adresse est annulé et toutes les sessions du compte sont fermées. Choisissez maintenant un nouveau mot de passe avec « Mot de passe oublié ».",
     email_confirmed_text: "Votre nouvelle adresse e-mail est enregistrée. Un message a prévenu l’ancienne adresse.",
     email_confirmed_title: "Adresse confirmée",
     email_taken_text: "Cette adresse est déjà utilisée par un autre compte.",
@@ -271,6 +279,10 @@ pub static EN: AccountStrings = AccountStrings {
     delete_title: "Delete my account",
     display_name: "Display name",
     email: "Email address",
+    email_cancel_button: "Cancel the change and close every session",
+    email_cancel_text: "A change of this account’s email address to {email} is pending. If you did not ask for it, cancel it: every session of the account will be closed.",
+    email_cancel_title: "Cancel the address change",
+    email_cancelled_text: "The address change is cancelled and every session of the account is closed. Now choose a new password with “Forgot password”.",
     email_confirmed_text: "Your new email address is saved. A message told the old address.",
     email_confirmed_title: "Address confirmed",
     email_taken_text: "This address is already used by another account.",
@@ -382,16 +394,9 @@ pub fn problem_text(lang: Lang, field: Field, problem: &Problem) -> String {
         },
         Problem::Mismatch => t("Les deux mots de passe ne sont pas identiques.", "The two passwords differ."),
         Problem::WrongPassword => t("Mot de passe incorrect.", "Wrong password."),
-        Problem::BadCode(Some(left)) if *left > 0 => {
-            if fr {
-                format!("Code incorrect. Encore {left} essai(s) avec ce code.")
-            } else {
-                format!("Wrong code. {left} more tries with this code.")
-            }
-        }
-        Problem::BadCode(_) => t(
-            "Code invalide, expiré ou déjà utilisé. Demandez-en un nouveau.",
-            "Invalid, expired or used code. Ask for a new one.",
+        Problem::BadCode => t(
+            "Code incorrect, expiré ou déjà utilisé : vérifiez-le, ou demandez-en un nouveau.",
+            "Wrong, expired or used code: check it, or ask for a new one.",
         ),
         Problem::Input(e) => input_text(lang, e),
     }
