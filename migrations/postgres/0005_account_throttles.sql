@@ -34,6 +34,6 @@ CREATE TABLE reset_code_tries (
 ALTER TABLE email_changes ADD COLUMN cancel_hash TEXT;
 CREATE UNIQUE INDEX email_changes_cancel ON email_changes (cancel_hash);
 
--- Replaced by login_failures.
-ALTER TABLE users DROP COLUMN failed_logins;
-ALTER TABLE users DROP COLUMN login_blocked_until;
+-- users.failed_logins and users.login_blocked_until are no longer read or written (replaced by
+-- login_failures). They stay: SQLite cannot drop them (the comment before them in 0002 makes
+-- its DROP COLUMN rewrite fail) without rebuilding the table and its foreign keys.
