@@ -129,7 +129,7 @@ impl From<users::InsertUserError> for AccountError {
 
 /// The counter a login name is kept under: the name as typed, normalised, hashed. Unknown names
 /// are counted exactly like existing ones, and a username and its email are two names.
-fn login_subject(typed: &str) -> String {
+pub fn login_subject(typed: &str) -> String {
     secret::digest(&format!("login:{}", typed.trim().to_lowercase()))
 }
 

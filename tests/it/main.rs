@@ -11,6 +11,7 @@ mod backup;
 mod cli;
 mod index;
 mod pages;
+mod security_accounts;
 
 mod download;
 mod email;
