@@ -461,15 +461,18 @@ db_test!(two_admins_revoking_each_other_leave_one, |t| {
     let actor = carburoam::admin::Actor::cli();
     let now = carburoam::db::now();
     for action in [carburoam::admin::Action::Revoke, carburoam::admin::Action::Disable] {
-        for _ in 0..10 {
+        for _ in 0..20 {
             for id in [a, b] {
                 carburoam::db::admin::set_admin(&t.db, id, true).await.expect("grant");
                 carburoam::db::admin::set_disabled(&t.db, id, None).await.expect("enable");
             }
-            let (x, y) = tokio::join!(
-                carburoam::admin::act_on_user(&acc, &actor, action, b, now),
-                carburoam::admin::act_on_user(&acc, &actor, action, a, now),
-            );
+            // Two tasks, so that they really run at once on the two worker threads.
+            let run = |target| {
+                let (acc, actor) = (acc.clone(), actor.clone());
+                tokio::spawn(async move { carburoam::admin::act_on_user(&acc, &actor, action, target, now).await })
+            };
+            let (x, y) = (run(b), run(a));
+            let (x, y) = (x.await.expect("task"), y.await.expect("task"));
             assert!(x.is_ok() != y.is_ok(), "exactly one wins: {:?} / {:?}", x.err(), y.err());
             let admins = count(&t.db, "SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL").await;
             assert_eq!(admins, 1, "{action:?}");
