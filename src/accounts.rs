@@ -648,20 +648,30 @@ impl Accounts {
         Ok(())
     }
 
-    /// What follows the deletion of `user`'s row: its failure counts go; on SQLite the
-    /// write-ahead log is emptied (the row was zeroed in the file by `secure_delete`); the outbox
-    /// mails to its addresses are deleted. The owner is told by mail, unless mail only goes to
-    /// the outbox (the notice would be the account's data left behind).
-    pub async fn forget_account(&self, user: &users::UserRow, pending_email: Option<String>) -> Result<(), AccountError> {
+    /// What follows the deletion of `user`'s row: its failure counts go; in the background (the
+    /// checkpoint may wait for a running import), the SQLite write-ahead log is emptied (the row
+    /// was zeroed in the file by `secure_delete`) and the outbox mails to its addresses are
+    /// deleted. The owner is told by mail, unless mail only goes to the outbox (the notice would
+    /// be the account's data left behind).
+    pub async fn forget_account(
+        &self,
+        user: &users::UserRow,
+        pending_email: Option<String>,
+    ) -> Result<(), AccountError> {
         self.clear_failures(user).await?;
-        if !users::checkpoint(&self.db).await? {
-            tracing::warn!(user_id = user.id, "the write-ahead log could not be emptied at once (a reader holds it)");
-        }
+        let (db, mailer, user_id) = (self.db.clone(), self.mailer.clone(), user.id);
         let addresses: Vec<String> = std::iter::once(user.email.clone()).chain(pending_email).collect();
-        match self.mailer.forget_recipients(&addresses).await {
-            Ok(n) => tracing::info!(user_id = user.id, outbox_files = n, "account data erased"),
-            Err(e) => tracing::error!(user_id = user.id, error = %e, "could not clean the outbox"),
-        }
+        self.outgoing.spawn(async move {
+            match users::checkpoint(&db).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(user_id, "the write-ahead log was not emptied at once (a reader holds it)"),
+                Err(e) => tracing::error!(user_id, error = %e, "write-ahead log checkpoint failed"),
+            }
+            match mailer.forget_recipients(&addresses).await {
+                Ok(n) => tracing::info!(user_id, outbox_files = n, "account data erased"),
+                Err(e) => tracing::error!(user_id, error = %e, "could not clean the outbox"),
+            }
+        });
         if !self.mailer.writes_files() {
             self.notify(user, SecurityEvent::AccountDeleted);
         }

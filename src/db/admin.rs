@@ -149,7 +149,9 @@ pub async fn unless_last_admin(db: &Db, id: i64, action: Guarded) -> Result<bool
          OR (SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL) > 1)";
     let mut tx = db.begin().await?;
     if let Tx::Postgres(t) = &mut tx {
-        sqlx::query("SELECT id FROM users WHERE is_admin AND disabled_at IS NULL FOR UPDATE").fetch_all(&mut **t).await?;
+        sqlx::query("SELECT id FROM users WHERE is_admin AND disabled_at IS NULL FOR UPDATE")
+            .fetch_all(&mut **t)
+            .await?;
     }
     let n = match action {
         Guarded::Revoke => {

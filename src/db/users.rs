@@ -223,8 +223,7 @@ pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
 pub async fn checkpoint(db: &Db) -> Result<bool, sqlx::Error> {
     match db {
         Db::Sqlite(p) => {
-            let (busy, _, _): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await?;
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await?;
             Ok(busy == 0)
         }
         Db::Postgres(_) => Ok(true),

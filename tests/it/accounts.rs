@@ -205,7 +205,10 @@ db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
     assert!(matches!(accounts().login(from, "paul", "wrong password!", now).await, Err(AccountError::Blocked(30))));
     // While blocked even the right password waits, and the page says how long.
     assert!(matches!(accounts().login(from, "paul", PASSWORD, now + 10).await, Err(AccountError::Blocked(20))));
-    assert!(matches!(accounts().login(from, "paul", "wrong password!", now + 31).await, Err(AccountError::Blocked(60))));
+    assert!(matches!(
+        accounts().login(from, "paul", "wrong password!", now + 31).await,
+        Err(AccountError::Blocked(60))
+    ));
     // The test's browser is 127.0.0.1, not ip(1): its own count, so the right password works.
     let b = app.browser();
     assert_eq!(login(&b, "paul", PASSWORD).await.status, 303);

@@ -231,7 +231,10 @@ db_test!(the_owner_gets_in_from_elsewhere_until_the_hourly_ceiling, |t| {
     for i in 0..15 {
         let _ = accounts(&app, &sink).login(ip(1), "lina", "guess guess guess", now + i).await;
     }
-    assert!(matches!(accounts(&app, &sink).login(ip(1), "lina", PASSWORD, now + 20).await, Err(AccountError::Blocked(_))));
+    assert!(matches!(
+        accounts(&app, &sink).login(ip(1), "lina", PASSWORD, now + 20).await,
+        Err(AccountError::Blocked(_))
+    ));
     // …the owner's does not.
     assert!(accounts(&app, &sink).login(ip(2), "lina", PASSWORD, now + 21).await.is_ok());
     // The hourly ceiling over all addresses stops everyone, known name or not, then lifts.
@@ -268,9 +271,8 @@ db_test!(one_answer_for_every_bad_code, |t| {
     let b = app.browser();
     b.post_form("/forgot-password", &[("email", "lea@example.org")]).await;
     find_code(&sink.next().await.text).expect("a live code");
-    let form = |login| {
-        [("login", login), ("code", "AAAA-AAAA-AAAA"), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]
-    };
+    let form =
+        |login| [("login", login), ("code", "AAAA-AAAA-AAAA"), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)];
     let known = b.post_form("/reset-password", &form("lea")).await;
     let unknown = b.post_form("/reset-password", &form("ghost")).await;
     assert_eq!(known.status, unknown.status);
@@ -379,7 +381,9 @@ db_test!(a_deleted_account_leaves_no_trace_in_files, |t| {
     acc.create(&reg("stays", "stays@example.org"), now).await.expect("create");
     let hash: (String,) = match &t.db {
         Db::Sqlite(p) => sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(gone).fetch_one(p).await,
-        Db::Postgres(p) => sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(gone).fetch_one(p).await,
+        Db::Postgres(p) => {
+            sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(gone).fetch_one(p).await
+        }
     }
     .expect("hash");
     for who in ["qzsecretuser", "stays"] {

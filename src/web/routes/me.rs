@@ -708,8 +708,15 @@ pub async fn cancel_email(State(state): State<AppState>, lang: Lang, form: FormD
     let a = strings(lang);
     match state.accounts.cancel_email_change(form.get("token").trim(), crate::db::now()).await {
         Ok(true) => {
-            let r = notice(&state, lang, a.email_cancel_title, a.email_cancelled_text, "/forgot-password", a.forgot_password_title)
-                .await;
+            let r = notice(
+                &state,
+                lang,
+                a.email_cancel_title,
+                a.email_cancelled_text,
+                "/forgot-password",
+                a.forgot_password_title,
+            )
+            .await;
             clear_session(r, &state.accounts.settings)
         }
         Ok(false) => link_invalid(&state, lang).await,
