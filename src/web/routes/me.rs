@@ -598,6 +598,22 @@ fn form_errors(
     }
 }
 
+/// The profile page again after a failed form (see [`form_errors`]), or the error page.
+async fn form_failed(
+    state: &AppState,
+    lang: Lang,
+    user: &SignedIn,
+    form: &FormData,
+    keep: &[&'static str],
+    current_key: &'static str,
+    e: AccountError,
+) -> Response {
+    match form_errors(lang, form, keep, current_key, e) {
+        Ok((f, status)) => profile_view(state, lang, user, Some(f), (None, true), status).await,
+        Err(e) => account_fail(lang, e),
+    }
+}
+
 fn account_fail(lang: Lang, e: AccountError) -> Response {
     let err = match e {
         AccountError::Db(e) => AppError::Database(e),
@@ -619,10 +635,7 @@ pub async fn change_email(
     let now = crate::db::now();
     match state.accounts.request_email_change(user.user_id, ip, form.get("current"), form.get("email"), now).await {
         Ok(()) => see_other("/me/profile?msg=email_sent"),
-        Err(e) => match form_errors(lang, &form, &["email"], "email_current", e) {
-            Ok((f, status)) => profile_view(&state, lang, &user, Some(f), (None, true), status).await,
-            Err(e) => account_fail(lang, e),
-        },
+        Err(e) => form_failed(&state, lang, &user, &form, &["email"], "email_current", e).await,
     }
 }
 
@@ -647,10 +660,7 @@ pub async fn change_password(
         .await;
     match r {
         Ok(()) => see_other("/me/profile?msg=password_changed"),
-        Err(e) => match form_errors(lang, &form, &[], "current", e) {
-            Ok((f, status)) => profile_view(&state, lang, &user, Some(f), (None, true), status).await,
-            Err(e) => account_fail(lang, e),
-        },
+        Err(e) => form_failed(&state, lang, &user, &form, &[], "current", e).await,
     }
 }
 
@@ -763,9 +773,6 @@ pub async fn delete_account(
 ) -> Response {
     match state.accounts.delete_account(user.user_id, ip, form.get("password"), crate::db::now()).await {
         Ok(()) => clear_session(see_other("/login?done=deleted"), &state.accounts.settings),
-        Err(e) => match form_errors(lang, &form, &[], "delete", e) {
-            Ok((f, status)) => profile_view(&state, lang, &user, Some(f), (None, true), status).await,
-            Err(e) => account_fail(lang, e),
-        },
+        Err(e) => form_failed(&state, lang, &user, &form, &[], "delete", e).await,
     }
 }
