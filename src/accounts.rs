@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::auth::rate_limit::{Action, RateKey, RateLimiter};
+use crate::auth::rate_limit::{Action, RateKey, RateLimiter, client_key};
 use crate::auth::{password, secret};
-use crate::db::{Db, email_changes, favourites, reset_codes, sessions, users};
+use crate::db::{Db, email_changes, favourites, login_failures, reset_codes, sessions, users};
 use crate::domain::Lang;
 use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username, rfc3339};
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
@@ -25,13 +25,24 @@ pub const SESSION_REMEMBER_SECS: i64 = 30 * 86_400;
 /// Activity is written back at most this often (a write per page view would be wasted).
 pub const SESSION_TOUCH_SECS: i64 = 300;
 pub const RESET_CODE_SECS: i64 = 15 * 60;
+/// Wrong tries one client gets on a code (another client keeps its own tries).
 pub const RESET_MAX_ATTEMPTS: i32 = 5;
-/// Reset mails per account per hour, across all instances (counted in the database).
+/// Wrong tries a code takes from all clients together before it dies.
+pub const RESET_MAX_ATTEMPTS_TOTAL: i32 = 50;
+/// Reset mails per account and requesting client per hour, across all instances (counted in the
+/// database)…
 pub const RESET_CODES_PER_HOUR: i64 = 3;
+/// …and per account from all clients together (the admin console and the command line included).
+pub const RESET_CODES_PER_HOUR_ACCOUNT: i64 = 10;
 pub const EMAIL_CHANGE_SECS: i64 = 24 * 3600;
-/// Failed logins an account takes without delay; from the next one on, each failure doubles
-/// the wait, from 30 s up to an hour.
+/// Failed password checks a login name takes from one client without delay; from the next one
+/// on, each failure doubles that client's wait, from 30 s up to an hour.
 pub const FREE_FAILED_LOGINS: i32 = 10;
+/// A client's run of failures on a name is forgotten after this long without a failure.
+pub const FAILED_LOGINS_FORGOTTEN_SECS: i64 = 86_400;
+/// Failures of a name from all clients together in an hour, beyond which everyone waits for the
+/// end of that hour: far above what its owner types, it stops a guessing spread over addresses.
+pub const FAILED_LOGINS_CEILING: i32 = 100;
 
 /// Settings of the account pages and mails.
 #[derive(Debug, Clone)]
@@ -82,8 +93,8 @@ pub enum Problem {
     Taken,
     Mismatch,
     WrongPassword,
-    /// Wrong, expired or used code; `Some(n)`: n tries left on the current code.
-    BadCode(Option<i32>),
+    /// Wrong, unknown, expired or used code: one answer for all, whether the account exists or not.
+    BadCode,
 }
 
 pub type FieldErrors = Vec<(Field, Problem)>;
@@ -114,6 +125,12 @@ impl From<users::InsertUserError> for AccountError {
             users::InsertUserError::Db(e) => AccountError::Db(e),
         }
     }
+}
+
+/// The counter a login name is kept under: the name as typed, normalised, hashed. Unknown names
+/// are counted exactly like existing ones, and a username and its email are two names.
+pub fn login_subject(typed: &str) -> String {
+    secret::digest(&format!("login:{}", typed.trim().to_lowercase()))
 }
 
 /// The wait after `failures` failed logins in a row (0 while under the free allowance).
@@ -248,42 +265,69 @@ impl Accounts {
         Ok(id)
     }
 
-    /// Checks a login (username or email) and password. The same argon2 work is done whether or
-    /// not the account exists. From the 11th failure in a row the account waits, longer each time.
+    /// Checks a login (username or email) and password. The same argon2 work and the same
+    /// counting are done whether or not the account exists. From the 11th failure in a row on a
+    /// name from one client, that client waits, longer each time; the owner's right password from
+    /// another client still works, unless the name took [`FAILED_LOGINS_CEILING`] failures in the
+    /// hour from everywhere.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, ip: IpAddr, login: &str, pw: &str, now: i64) -> Result<i64, AccountError> {
         self.rate(Action::Login, RateKey::Ip(ip))?;
         let key = login.trim().to_lowercase();
+        let (subject, client) = (login_subject(&key), client_key(ip));
+        self.throttle(&subject, &client, now).await?;
         let user = if key.is_empty() { None } else { users::by_login(&self.db, &key).await? };
         let creds = match &user {
             Some(u) => users::credentials(&self.db, u.id).await?,
             None => None,
         };
-        if let Some(c) = &creds
-            && let Some(until) = c.login_blocked_until.filter(|t| *t > now)
-        {
-            return Err(AccountError::Blocked(until - now));
-        }
         let ok = password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await?;
-        let Some(c) = creds else {
-            return Err(AccountError::BadLogin);
+        let Some(c) = creds.filter(|_| ok) else {
+            let wait = self.count_failure(&subject, &client, now).await?;
+            tracing::info!(user_id = user.map(|u| u.id), wait, "failed login");
+            return Err(if wait > 0 { AccountError::Blocked(wait) } else { AccountError::BadLogin });
         };
-        if !ok {
-            let failures = users::record_failure(&self.db, c.id).await?;
-            let delay = login_delay(failures);
-            tracing::info!(user_id = c.id, failures, delay, "failed login");
-            if delay > 0 {
-                users::set_blocked_until(&self.db, c.id, now + delay).await?;
-                return Err(AccountError::Blocked(delay));
-            }
-            return Err(AccountError::BadLogin);
-        }
         if c.disabled_at.is_some() {
             return Err(AccountError::Disabled);
         }
+        login_failures::clear(&self.db, &subject, &client).await?;
         users::record_login(&self.db, c.id, now).await?;
         tracing::info!(user_id = c.id, "logged in");
         Ok(c.id)
+    }
+
+    /// `Err(Blocked)` while `client` (or everyone) must wait before checking a password of
+    /// `subject`.
+    async fn throttle(&self, subject: &str, client: &str, now: i64) -> Result<(), AccountError> {
+        match login_failures::blocked_until(&self.db, subject, client, now).await? {
+            Some(until) => Err(AccountError::Blocked(until - now)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed password check; returns the wait it starts (0: none).
+    async fn count_failure(&self, subject: &str, client: &str, now: i64) -> Result<i64, AccountError> {
+        let (failures, _) =
+            login_failures::record(&self.db, subject, client, now, now - FAILED_LOGINS_FORGOTTEN_SECS).await?;
+        let mut wait = login_delay(failures);
+        if wait > 0 {
+            login_failures::block(&self.db, subject, client, now + wait).await?;
+        }
+        let all = login_failures::ALL_CLIENTS;
+        let (total, since) = login_failures::record(&self.db, subject, all, now, now - 3600).await?;
+        if total >= FAILED_LOGINS_CEILING {
+            login_failures::block(&self.db, subject, all, since + 3600).await?;
+            tracing::warn!(total, "failed password checks on one name reached the hourly ceiling");
+            wait = wait.max(since + 3600 - now);
+        }
+        Ok(wait)
+    }
+
+    /// Forgets the failures counted on the names of `user` (a new password, a deleted account).
+    async fn clear_failures(&self, user: &users::UserRow) -> Result<(), AccountError> {
+        let names = [login_subject(&user.username), login_subject(&user.email)];
+        login_failures::clear_subjects(&self.db, &[&names[0], &names[1]]).await?;
+        Ok(())
     }
 
     /// Opens a session for `user_id` with a fresh random id (a new id at every login: a session
@@ -307,24 +351,33 @@ impl Accounts {
         let this = self.clone();
         let key = login.trim().to_lowercase();
         tokio::spawn(async move {
-            if let Err(e) = this.send_reset_code(&key, now).await {
+            if let Err(e) = this.issue_reset_code(&key, Some(ip), now).await {
                 tracing::error!(error = %e, "password reset request failed");
             }
         });
         Ok(())
     }
 
-    /// Issues and mails a reset code (also used by the admin console). `Ok(false)`: no such
-    /// account, or its hourly allowance of codes is spent.
+    /// Issues and mails a reset code for the admin console and the command line. `Ok(false)`:
+    /// no such account, or its hourly ceiling of codes is reached.
     pub async fn send_reset_code(&self, login_key: &str, now: i64) -> Result<bool, AccountError> {
+        self.issue_reset_code(login_key, None, now).await
+    }
+
+    /// Issues and mails a reset code asked for by `from` (`None`: an operator), within the
+    /// allowance of that client on the account and the account's ceiling.
+    async fn issue_reset_code(&self, login_key: &str, from: Option<IpAddr>, now: i64) -> Result<bool, AccountError> {
         let Some(user) = users::by_login(&self.db, login_key).await? else {
             return Ok(false);
         };
         if user.disabled_at.is_some() {
             return Ok(false);
         }
-        if reset_codes::issued_since(&self.db, user.id, now - 3600).await? >= RESET_CODES_PER_HOUR {
-            tracing::info!(user_id = user.id, "reset code not sent: hourly allowance spent");
+        let client = from.map(client_key);
+        let (all, mine) =
+            reset_codes::issued_since(&self.db, user.id, now - 3600, client.as_deref().unwrap_or("")).await?;
+        if all >= RESET_CODES_PER_HOUR_ACCOUNT || (client.is_some() && mine >= RESET_CODES_PER_HOUR) {
+            tracing::info!(user_id = user.id, all, mine, "reset code not sent: hourly allowance spent");
             return Ok(false);
         }
         let code = secret::reset_code();
@@ -332,6 +385,7 @@ impl Accounts {
             &self.db,
             user.id,
             &secret::digest(&secret::normalize_code(&code)),
+            client.as_deref(),
             now,
             now + RESET_CODE_SECS,
         )
@@ -356,7 +410,7 @@ impl Accounts {
 
     /// "Forgot username": mails the username to this address, if an account has it.
     pub fn forgot_username(&self, ip: IpAddr, email: &str) -> Result<(), AccountError> {
-        self.rate(Action::Forgot, RateKey::Ip(ip))?;
+        self.rate(Action::ForgotUsername, RateKey::Ip(ip))?;
         let this = self.clone();
         let key = email.trim().to_lowercase();
         tokio::spawn(async move {
@@ -368,7 +422,7 @@ impl Accounts {
                     return;
                 }
             };
-            if this.limiter.check(Action::Forgot, RateKey::User(user.id)).is_err() {
+            if this.limiter.check(Action::ForgotUsername, RateKey::User(user.id)).is_err() {
                 tracing::info!(user_id = user.id, "username reminder not sent: allowance spent");
                 return;
             }
@@ -385,8 +439,10 @@ impl Accounts {
     }
 
     /// Sets a new password with a mailed code. The code is checked first (a wrong one counts as
-    /// one of its 5 tries), then the password's strength (a weak one does not spend the code).
-    /// On success the code is spent and every session of the user ends.
+    /// one of this client's 5 tries on every code it could have been), then the password's
+    /// strength (a weak one does not spend the code). Wrong, unknown and expired codes, and
+    /// unknown accounts, all get one answer. On success the code and its siblings are spent, and
+    /// every session, pending email change and failure count of the user ends.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
@@ -398,26 +454,31 @@ impl Accounts {
         now: i64,
     ) -> Result<i64, AccountError> {
         self.rate(Action::Reset, RateKey::Ip(ip))?;
-        let bad = |left| AccountError::Invalid(vec![(Field::Code, Problem::BadCode(left))]);
+        let bad = || AccountError::Invalid(vec![(Field::Code, Problem::BadCode)]);
         let key = login.trim().to_lowercase();
+        let client = client_key(ip);
         let Some(user) = users::by_login(&self.db, &key).await? else {
-            return Err(bad(None));
+            return Err(bad());
         };
-        let Some(active) = reset_codes::active(&self.db, user.id, now, RESET_MAX_ATTEMPTS).await? else {
-            return Err(bad(None));
+        let codes =
+            reset_codes::usable(&self.db, user.id, &client, now, RESET_MAX_ATTEMPTS_TOTAL, RESET_MAX_ATTEMPTS).await?;
+        let typed = secret::digest(&secret::normalize_code(code));
+        let Some(active) = codes.iter().find(|c| secret::same_digest(&typed, &c.code_hash)) else {
+            for c in &codes {
+                reset_codes::record_attempt(&self.db, c.id, &client).await?;
+            }
+            tracing::info!(user_id = user.id, "wrong reset code");
+            return Err(bad());
         };
-        if !secret::same_digest(&secret::digest(&secret::normalize_code(code)), &active.code_hash) {
-            let attempts = reset_codes::record_attempt(&self.db, active.id).await?;
-            tracing::info!(user_id = user.id, attempts, "wrong reset code");
-            return Err(bad(Some((RESET_MAX_ATTEMPTS - attempts).max(0))));
-        }
         let pw = chosen_password(new, confirm, &user)?;
         let hash = password::hash(&pw).await?;
         if !reset_codes::consume(&self.db, active.id, now).await? {
-            return Err(bad(None));
+            return Err(bad());
         }
         users::set_password(&self.db, user.id, &hash, now).await?;
         let ended = sessions::delete_for_user(&self.db, user.id, None).await?;
+        email_changes::delete_for_user(&self.db, user.id).await?;
+        self.clear_failures(&user).await?;
         tracing::info!(user_id = user.id, sessions_ended = ended, "password reset");
         self.notify(&user, SecurityEvent::PasswordChanged);
         Ok(user.id)
@@ -431,61 +492,144 @@ impl Accounts {
         self.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
     }
 
-    async fn check_password(&self, user_id: i64, pw: &str, field: Field) -> Result<users::UserRow, AccountError> {
+    /// Checks the current password of a signed-in user from `ip`: counted like a login (same
+    /// counters, same waits).
+    async fn check_password(
+        &self,
+        user_id: i64,
+        ip: IpAddr,
+        pw: &str,
+        field: Field,
+        now: i64,
+    ) -> Result<users::UserRow, AccountError> {
         let user = users::by_id(&self.db, user_id).await?.ok_or(AccountError::BadLogin)?;
+        let (subject, client) = (login_subject(&user.username), client_key(ip));
+        self.throttle(&subject, &client, now).await?;
         let creds = users::credentials(&self.db, user_id).await?;
         if !password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await? {
-            return Err(AccountError::Invalid(vec![(field, Problem::WrongPassword)]));
+            let wait = self.count_failure(&subject, &client, now).await?;
+            tracing::info!(user_id, wait, "wrong current password");
+            return Err(if wait > 0 {
+                AccountError::Blocked(wait)
+            } else {
+                AccountError::Invalid(vec![(field, Problem::WrongPassword)])
+            });
         }
+        login_failures::clear(&self.db, &subject, &client).await?;
         Ok(user)
     }
 
-    /// Changes the password (the current one required) and ends every other session of the user.
+    /// Changes the password (the current one required) and ends every other session of the user
+    /// and any pending email change.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_password(
         &self,
         user_id: i64,
+        ip: IpAddr,
         current: &str,
         new: &str,
         confirm: &str,
         keep_session: &str,
         now: i64,
     ) -> Result<(), AccountError> {
-        let user = self.check_password(user_id, current, Field::Current).await?;
+        let user = self.check_password(user_id, ip, current, Field::Current, now).await?;
         let pw = chosen_password(new, confirm, &user)?;
         let hash = password::hash(&pw).await?;
         users::set_password(&self.db, user_id, &hash, now).await?;
         let ended = sessions::delete_for_user(&self.db, user_id, Some(&secret::digest(keep_session))).await?;
+        email_changes::delete_for_user(&self.db, user_id).await?;
+        self.clear_failures(&user).await?;
         tracing::info!(user_id, sessions_ended = ended, "password changed");
         self.notify(&user, SecurityEvent::PasswordChanged);
         Ok(())
     }
 
-    /// Starts an email change: the new address gets a confirmation link; nothing changes until
-    /// it is followed.
-    pub async fn request_email_change(&self, user_id: i64, new_email: &str, now: i64) -> Result<(), AccountError> {
-        // Each request mails an address the user typed: the same budget as the "forgot" mails.
-        self.rate(Action::Forgot, RateKey::User(user_id))?;
+    /// Starts an email change (the current password required): the new address gets a
+    /// confirmation link, the current one is told, with a link that cancels the change; nothing
+    /// changes until the first link is followed. An address already used by another account gets
+    /// the same answer, but no link: its owner is told instead.
+    pub async fn request_email_change(
+        &self,
+        user_id: i64,
+        ip: IpAddr,
+        current: &str,
+        new_email: &str,
+        now: i64,
+    ) -> Result<(), AccountError> {
+        // Each request mails two addresses: a budget of its own (not the resets').
+        self.rate(Action::EmailChange, RateKey::User(user_id))?;
+        let user = self.check_password(user_id, ip, current, Field::Current, now).await?;
         let email = EmailAddress::parse(new_email)
             .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
-        let user = users::by_id(&self.db, user_id).await?.ok_or(AccountError::BadLogin)?;
-        if let Some(other) = users::by_email(&self.db, &email.key()).await?
-            && other.id != user_id
-        {
-            return Err(AccountError::Invalid(vec![(Field::Email, Problem::Taken)]));
-        }
-        let token = secret::token();
-        email_changes::insert(&self.db, user_id, email.as_str(), &secret::digest(&token), now, now + EMAIL_CHANGE_SECS)
-            .await?;
-        let mail = Email {
-            lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
-            kind: EmailKind::ConfirmEmail {
-                display_name: user.display_name.clone(),
-                link: self.link(&format!("/me/email/confirm?token={token}")),
-                valid_hours: (EMAIL_CHANGE_SECS / 3600) as u32,
+        let owner = users::by_email(&self.db, &email.key()).await?.filter(|o| o.id != user_id);
+        let (token, cancel) = (secret::token(), secret::token());
+        email_changes::insert(
+            &self.db,
+            user_id,
+            email.as_str(),
+            &secret::digest(&token),
+            &secret::digest(&cancel),
+            now,
+            now + EMAIL_CHANGE_SECS,
+        )
+        .await?;
+        let lang = Lang::parse(&user.lang).unwrap_or(Lang::Fr);
+        let valid_hours = (EMAIL_CHANGE_SECS / 3600) as u32;
+        self.send_later(
+            Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) },
+            Email {
+                lang,
+                kind: EmailKind::EmailChangeRequested {
+                    display_name: user.display_name.clone(),
+                    new_address: email.as_str().to_owned(),
+                    cancel_link: self.link(&format!("/me/email/cancel?token={cancel}")),
+                    valid_hours,
+                },
             },
-        };
-        self.send_later(Recipient { address: email.as_str().to_owned(), name: Some(user.display_name.clone()) }, mail);
+        );
+        match owner {
+            Some(owner) => {
+                tracing::info!(user_id, "email change to an address in use: its owner is told");
+                self.tell_address_in_use(&owner);
+            }
+            None => {
+                // An address nobody confirmed yet: no text the user chose, only the username.
+                let kind = EmailKind::ConfirmEmail {
+                    display_name: user.username.clone(),
+                    link: self.link(&format!("/me/email/confirm?token={token}")),
+                    valid_hours,
+                };
+                self.send_later(Recipient { address: email.as_str().to_owned(), name: None }, Email { lang, kind });
+            }
+        }
         Ok(())
+    }
+
+    /// Tells the owner of an address that someone offered it for another account.
+    fn tell_address_in_use(&self, owner: &users::UserRow) {
+        let kind = EmailKind::AddressInUse {
+            username: owner.username.clone(),
+            login_link: self.link("/login"),
+            reset_link: self.link("/forgot-password"),
+        };
+        let email = Email { lang: Lang::parse(&owner.lang).unwrap_or(Lang::Fr), kind };
+        self.send_later(Recipient { address: owner.email.clone(), name: Some(owner.display_name.clone()) }, email);
+    }
+
+    /// The new address of the pending change the cancel link `token` stands for, if still pending.
+    pub async fn pending_cancel(&self, token: &str, now: i64) -> Result<Option<String>, AccountError> {
+        Ok(email_changes::by_cancel(&self.db, &secret::digest(token), now).await?.map(|c| c.new_email))
+    }
+
+    /// Follows the cancel link mailed to the old address: the change is dropped and every session
+    /// of the account ends (whoever asked for it may hold one). `false`: unknown, used or expired.
+    pub async fn cancel_email_change(&self, token: &str, now: i64) -> Result<bool, AccountError> {
+        let Some(change) = email_changes::cancel(&self.db, &secret::digest(token), now).await? else {
+            return Ok(false);
+        };
+        let ended = sessions::delete_for_user(&self.db, change.user_id, None).await?;
+        tracing::info!(user_id = change.user_id, sessions_ended = ended, "email change cancelled");
+        Ok(true)
     }
 
     /// Follows a confirmation link. `Ok(None)`: unknown, used or expired link.
@@ -493,7 +637,7 @@ impl Accounts {
         let Some(change) = email_changes::take(&self.db, &secret::digest(token), now).await? else {
             return Ok(None);
         };
-        let Some(user) = users::by_id(&self.db, change.user_id).await? else {
+        let Some(user) = users::by_id(&self.db, change.user_id).await?.filter(|u| u.disabled_at.is_none()) else {
             return Ok(None);
         };
         let email = EmailAddress::parse(&change.new_email)
@@ -506,11 +650,42 @@ impl Accounts {
     }
 
     /// Erases the account and everything tied to it (password required).
-    pub async fn delete_account(&self, user_id: i64, pw: &str) -> Result<(), AccountError> {
-        let user = self.check_password(user_id, pw, Field::Current).await?;
+    pub async fn delete_account(&self, user_id: i64, ip: IpAddr, pw: &str, now: i64) -> Result<(), AccountError> {
+        let user = self.check_password(user_id, ip, pw, Field::Current, now).await?;
+        let pending = email_changes::pending_for(&self.db, user_id, now).await?;
         users::delete(&self.db, user_id).await?;
         tracing::info!(user_id, "account deleted");
-        self.notify(&user, SecurityEvent::AccountDeleted);
+        self.forget_account(&user, pending).await?;
+        Ok(())
+    }
+
+    /// What follows the deletion of `user`'s row: its failure counts go; in the background (the
+    /// checkpoint may wait for a running import), the SQLite write-ahead log is emptied (the row
+    /// was zeroed in the file by `secure_delete`) and the outbox mails to its addresses are
+    /// deleted. The owner is told by mail, unless mail only goes to the outbox (the notice would
+    /// be the account's data left behind).
+    pub async fn forget_account(
+        &self,
+        user: &users::UserRow,
+        pending_email: Option<String>,
+    ) -> Result<(), AccountError> {
+        self.clear_failures(user).await?;
+        let (db, mailer, user_id) = (self.db.clone(), self.mailer.clone(), user.id);
+        let addresses: Vec<String> = std::iter::once(user.email.clone()).chain(pending_email).collect();
+        self.outgoing.spawn(async move {
+            match users::checkpoint(&db).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(user_id, "the write-ahead log was not emptied at once (a reader holds it)"),
+                Err(e) => tracing::error!(user_id, error = %e, "write-ahead log checkpoint failed"),
+            }
+            match mailer.forget_recipients(&addresses).await {
+                Ok(n) => tracing::info!(user_id, outbox_files = n, "account data erased"),
+                Err(e) => tracing::error!(user_id, error = %e, "could not clean the outbox"),
+            }
+        });
+        if !self.mailer.writes_files() {
+            self.notify(user, SecurityEvent::AccountDeleted);
+        }
         Ok(())
     }
 

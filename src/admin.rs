@@ -3,7 +3,7 @@
 //! design (the operator has the host's command line for that).
 
 use crate::accounts::{AccountError, Accounts};
-use crate::db::{admin, audit, sessions, users};
+use crate::db::{admin, audit, email_changes, sessions, users};
 
 /// Who acted: an admin of the console, or the command line on the host.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub enum AdminError {
     NoSuchUser,
     #[error("the last active admin cannot lose the role or the account")]
     LastAdmin,
-    #[error("this reset was not sent: the account is disabled or got 3 codes in the last hour")]
+    #[error("this reset was not sent: the account is disabled or got its 10 codes of the last hour")]
     ResetNotSent,
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -98,8 +98,14 @@ pub async fn act_on_user(
 ) -> Result<users::UserRow, AdminError> {
     let db = &accounts.db;
     let user = users::by_id(db, user_id).await?.ok_or(AdminError::NoSuchUser)?;
-    // Locking out the last admin would leave the console to nobody.
-    let is_last_admin = user.is_admin && user.disabled_at.is_none() && admin::admin_count(db).await? <= 1;
+    // Locking out the last admin would leave the console to nobody: revoking, disabling and
+    // deleting count the admins in the statement that acts (see `admin::unless_last_admin`).
+    let guarded = |action| async move {
+        match admin::unless_last_admin(db, user.id, action).await? {
+            true => Ok(()),
+            false => Err(AdminError::LastAdmin),
+        }
+    };
     match action {
         Action::SendReset => {
             if !accounts.send_reset_code(&user.username.to_lowercase(), now).await? {
@@ -107,30 +113,25 @@ pub async fn act_on_user(
             }
         }
         Action::Disable => {
-            if is_last_admin {
-                return Err(AdminError::LastAdmin);
-            }
-            admin::set_disabled(db, user.id, Some(now)).await?;
-            // A disabled account is logged out everywhere at once.
+            guarded(admin::Guarded::Disable { at: now }).await?;
+            // A disabled account is logged out everywhere at once, and its pending email change
+            // (perhaps an intruder's) is dropped.
             sessions::delete_for_user(db, user.id, None).await?;
+            email_changes::delete_for_user(db, user.id).await?;
         }
         Action::Enable => {
             admin::set_disabled(db, user.id, None).await?;
         }
         Action::Delete => {
-            if is_last_admin {
-                return Err(AdminError::LastAdmin);
-            }
-            users::delete(db, user.id).await?;
+            let pending = email_changes::pending_for(db, user.id, now).await?;
+            guarded(admin::Guarded::Delete).await?;
+            accounts.forget_account(&user, pending).await?;
         }
         Action::Grant => {
             admin::set_admin(db, user.id, true).await?;
         }
         Action::Revoke => {
-            if is_last_admin {
-                return Err(AdminError::LastAdmin);
-            }
-            admin::set_admin(db, user.id, false).await?;
+            guarded(admin::Guarded::Revoke).await?;
             // Whatever admin pages were open stop working at the next request: the role is read
             // from the database at every request.
         }

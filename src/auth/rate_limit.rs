@@ -3,8 +3,12 @@
 //!
 //! In memory, so each server instance counts on its own: with N instances behind a balancer a
 //! client gets up to N times the budget. That is fine for what these limits are for (slowing
-//! scripted guessing from one address); the rule that must hold across instances, the growing
-//! delay after failed logins on one account, is kept in the database (`users.failed_logins`).
+//! scripted guessing from one address); the rules that must hold across instances, the growing
+//! delay after failed password checks and the reset-mail allowance, are kept in the database
+//! (`login_failures`, `reset_codes`).
+//!
+//! An IPv6 client is counted by its /64 (one subscriber usually holds a whole /64), an
+//! IPv4-mapped address as its IPv4 address: see [`client_network`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,8 +19,12 @@ use std::time::{Duration, Instant};
 pub enum Action {
     Login,
     Register,
-    /// Forgot password and forgot username (they send mail: one budget for both).
+    /// Forgot password (sends a mail).
     Forgot,
+    /// Forgot username (sends a mail; its own budget, so it cannot spend the resets').
+    ForgotUsername,
+    /// Asking for an email change (mails the new and the old address).
+    EmailChange,
     /// Typing a reset code.
     Reset,
 }
@@ -27,7 +35,7 @@ impl Action {
         match self {
             Action::Login => (10, Duration::from_secs(6)),
             Action::Register => (5, Duration::from_secs(12 * 60)),
-            Action::Forgot => (5, Duration::from_secs(3 * 60)),
+            Action::Forgot | Action::ForgotUsername | Action::EmailChange => (5, Duration::from_secs(3 * 60)),
             Action::Reset => (10, Duration::from_secs(30)),
         }
     }
@@ -39,6 +47,26 @@ impl Action {
 pub enum RateKey {
     Ip(IpAddr),
     User(i64),
+}
+
+/// The network a client is counted by: an IPv6 address's /64, an IPv4 address (also when
+/// written IPv4-mapped) itself.
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
+    }
+}
+
+/// The text a client is stored under in the database (`203.0.113.8`, `2001:db8:1:2::/64`).
+pub fn client_key(ip: IpAddr) -> String {
+    match client_network(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +90,10 @@ impl RateLimiter {
     }
 
     fn check_at(&self, action: Action, key: RateKey, now: Instant) -> Result<(), Duration> {
+        let key = match key {
+            RateKey::Ip(ip) => RateKey::Ip(client_network(ip)),
+            user => user,
+        };
         let (burst, every) = action.budget();
         let refill = |b: &Bucket| {
             (b.tokens + now.duration_since(b.at).as_secs_f64() / every.as_secs_f64()).min(f64::from(burst))
@@ -105,5 +137,23 @@ mod tests {
         assert!(rl.check_at(Action::Login, RateKey::User(1), t0).is_ok());
         assert!(rl.check_at(Action::Login, ip, t0 + Duration::from_secs(6)).is_ok());
         assert!(rl.check_at(Action::Login, ip, t0 + Duration::from_secs(7)).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), "2001:db8:1:2::/64");
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(other));
+        assert_eq!(client_key("::ffff:203.0.113.8".parse().unwrap()), "203.0.113.8");
+        let rl = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert!(rl.check_at(Action::Login, RateKey::Ip(a), t0).is_ok());
+        }
+        assert!(rl.check_at(Action::Login, RateKey::Ip(b), t0).is_err(), "same /64, same budget");
+        assert!(rl.check_at(Action::Login, RateKey::Ip(other), t0).is_ok());
     }
 }

@@ -2,8 +2,8 @@
 //! [`crate::admin`]). Every figure is one aggregate query; none reads personal data it does not
 //! show.
 
-use crate::db::Db;
-use crate::on_db;
+use crate::db::{Db, Tx};
+use crate::{on_db, on_tx};
 
 /// The console's usage figures at `now`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -130,4 +130,48 @@ pub async fn admin_count(db: &Db) -> Result<i64, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL")
         .fetch_one(p)
         .await)
+}
+
+/// An action that must leave at least one active admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded {
+    Revoke,
+    Disable { at: i64 },
+    Delete,
+}
+
+/// Applies `action` to `id` unless that would leave no active admin. The count is read by the
+/// statement that changes the row, inside one transaction holding the admins' rows (PostgreSQL:
+/// `FOR UPDATE`; SQLite: the write lock of `BEGIN IMMEDIATE`), so two admins revoking each other
+/// at once cannot both succeed. `false`: refused (or no such user).
+pub async fn unless_last_admin(db: &Db, id: i64, action: Guarded) -> Result<bool, sqlx::Error> {
+    const GUARD: &str = "(NOT is_admin OR disabled_at IS NOT NULL \
+         OR (SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL) > 1)";
+    let mut tx = db.begin().await?;
+    if let Tx::Postgres(t) = &mut tx {
+        sqlx::query("SELECT id FROM users WHERE is_admin AND disabled_at IS NULL FOR UPDATE")
+            .fetch_all(&mut **t)
+            .await?;
+    }
+    let n = match action {
+        Guarded::Revoke => {
+            let sql = format!("UPDATE users SET is_admin = FALSE WHERE id = $1 AND {GUARD}");
+            on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(c).await.map(|r| r.rows_affected()))?
+        }
+        Guarded::Disable { at } => {
+            let sql = format!("UPDATE users SET disabled_at = $2 WHERE id = $1 AND {GUARD}");
+            on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(at)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?
+        }
+        Guarded::Delete => {
+            let sql = format!("DELETE FROM users WHERE id = $1 AND {GUARD}");
+            on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(c).await.map(|r| r.rows_affected()))?
+        }
+    };
+    tx.commit().await?;
+    Ok(n == 1)
 }

@@ -1,4 +1,5 @@
-//! `email_changes`: a new address waiting for its owner to click the link sent to it.
+//! `email_changes`: a new address waiting for its owner to click the link sent to it; the old
+//! address got a link that cancels it.
 
 use crate::db::Db;
 use crate::on_db;
@@ -10,25 +11,28 @@ pub struct PendingChange {
 }
 
 /// Replaces any pending change of the user by this one.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert(
     db: &Db,
     user_id: i64,
     new_email: &str,
     token_hash: &str,
+    cancel_hash: &str,
     now: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     on_db!(db, p => {
         sqlx::query("DELETE FROM email_changes WHERE user_id = $1").bind(user_id).execute(p).await.map(|r| r.rows_affected())?;
         sqlx::query(
-            "INSERT INTO email_changes (token_hash, user_id, new_email, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO email_changes (token_hash, user_id, new_email, created_at, expires_at, cancel_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(new_email)
         .bind(now)
         .bind(expires_at)
+        .bind(cancel_hash)
         .execute(p)
         .await
         .map(|r| r.rows_affected())
@@ -56,4 +60,35 @@ pub async fn pending_for(db: &Db, user_id: i64, now: i64) -> Result<Option<Strin
     .fetch_optional(p)
     .await)?;
     Ok(row.map(|(e,)| e))
+}
+
+/// The pending change the cancel link `cancel_hash` stands for, if it has not expired.
+pub async fn by_cancel(db: &Db, cancel_hash: &str, now: i64) -> Result<Option<PendingChange>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, PendingChange>(
+        "SELECT user_id, new_email FROM email_changes WHERE cancel_hash = $1 AND expires_at > $2",
+    )
+    .bind(cancel_hash)
+    .bind(now)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Cancels the pending change of the cancel link `cancel_hash` (deleting it).
+pub async fn cancel(db: &Db, cancel_hash: &str, now: i64) -> Result<Option<PendingChange>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, PendingChange>(
+        "DELETE FROM email_changes WHERE cancel_hash = $1 AND expires_at > $2 RETURNING user_id, new_email",
+    )
+    .bind(cancel_hash)
+    .bind(now)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Drops the pending change of a user, if any (new password, reset, disabled account).
+pub async fn delete_for_user(db: &Db, user_id: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM email_changes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
 }

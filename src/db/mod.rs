@@ -12,6 +12,7 @@ pub mod email_changes;
 pub mod etl_runs;
 pub mod favourites;
 pub mod leases;
+pub mod login_failures;
 pub mod reset_codes;
 pub mod search;
 pub mod sessions;
@@ -187,6 +188,8 @@ impl Db {
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-16000")
                 .pragma("temp_store", "memory")
+                // Deleted rows are overwritten with zeros, not left readable in free pages.
+                .pragma("secure_delete", "ON")
                 // Statements are logged by our own spans; sqlx would print whole multi-row
                 // INSERTs (tens of kilobytes) as "slow statements".
                 .log_statements(log::LevelFilter::Off)

@@ -1,4 +1,4 @@
-//! `users` and `user_fuels`: accounts, their settings and the login-failure counters.
+//! `users` and `user_fuels`: accounts and their settings (failed logins: [`super::login_failures`]).
 
 use crate::db::Db;
 use crate::{on_db, on_tx};
@@ -27,8 +27,6 @@ const USER_COLUMNS: &str = "id, username, display_name, email, is_admin, disable
 pub struct Credentials {
     pub id: i64,
     pub password_hash: String,
-    pub failed_logins: i32,
-    pub login_blocked_until: Option<i64>,
     pub disabled_at: Option<i64>,
 }
 
@@ -120,38 +118,16 @@ pub async fn by_email(db: &Db, email_key: &str) -> Result<Option<UserRow>, sqlx:
 
 pub async fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Credentials>(
-        "SELECT id, password_hash, failed_logins, login_blocked_until, disabled_at FROM users WHERE id = $1",
+        "SELECT id, password_hash, disabled_at FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(p)
     .await)
 }
 
-/// Counts a failed login and returns the new count. The caller decides the delay
-/// ([`set_blocked_until`]).
-pub async fn record_failure(db: &Db, id: i64) -> Result<i32, sqlx::Error> {
-    let (n,): (i32,) = on_db!(db, p => sqlx::query_as(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
-    )
-    .bind(id)
-    .fetch_one(p)
-    .await)?;
-    Ok(n)
-}
-
-pub async fn set_blocked_until(db: &Db, id: i64, until: i64) -> Result<(), sqlx::Error> {
-    on_db!(db, p => sqlx::query("UPDATE users SET login_blocked_until = $1 WHERE id = $2")
-        .bind(until)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
 pub async fn record_login(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
-        "UPDATE users SET failed_logins = 0, login_blocked_until = NULL, last_login_at = $1 WHERE id = $2",
+        "UPDATE users SET last_login_at = $1 WHERE id = $2",
     )
     .bind(now)
     .bind(id)
@@ -161,11 +137,10 @@ pub async fn record_login(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// New password hash; also clears the login-failure counters (the owner proved who they are).
+/// New password hash.
 pub async fn set_password(db: &Db, id: i64, hash: &str, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
-        "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_logins = 0, \
-                          login_blocked_until = NULL WHERE id = $3",
+        "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3",
     )
     .bind(hash)
     .bind(now)
@@ -239,4 +214,18 @@ pub async fn set_fuels(db: &Db, id: i64, fuels: &[i16]) -> Result<(), sqlx::Erro
 pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// After an account deletion on SQLite: copies the write-ahead log into the database and empties
+/// it, so the deleted rows (already zeroed in the database by `secure_delete`) do not stay
+/// readable in the log. `false` when a reader kept part of the log (it is emptied at the next
+/// checkpoint). Nothing to do on PostgreSQL.
+pub async fn checkpoint(db: &Db) -> Result<bool, sqlx::Error> {
+    match db {
+        Db::Sqlite(p) => {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await?;
+            Ok(busy == 0)
+        }
+        Db::Postgres(_) => Ok(true),
+    }
 }

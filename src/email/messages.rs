@@ -33,6 +33,11 @@ pub enum EmailKind {
     /// Tells the owner that something important changed on the account, so that a change they did
     /// not make does not go unnoticed (sent to the *old* address when the address changed).
     SecurityNotice { display_name: String, what: SecurityEvent },
+    /// To the current address when a change to `new_address` is asked for, with a link that
+    /// cancels it (and ends every session).
+    EmailChangeRequested { display_name: String, new_address: String, cancel_link: String, valid_hours: u32 },
+    /// To the owner of an address someone tried to register with, or to move to another account.
+    AddressInUse { username: String, login_link: String, reset_link: String },
 }
 
 /// What a [`EmailKind::SecurityNotice`] warns about.
@@ -53,6 +58,8 @@ impl EmailKind {
             EmailKind::SecurityNotice { what: SecurityEvent::PasswordChanged, .. } => "password-changed",
             EmailKind::SecurityNotice { what: SecurityEvent::EmailChanged { .. }, .. } => "email-changed",
             EmailKind::SecurityNotice { what: SecurityEvent::AccountDeleted, .. } => "account-deleted",
+            EmailKind::EmailChangeRequested { .. } => "email-change-requested",
+            EmailKind::AddressInUse { .. } => "address-in-use",
         }
     }
 }
@@ -242,6 +249,27 @@ fn content(t: &EmailStrings, kind: &EmailKind) -> Content {
                 Button { label: t.confirm_button.into(), url: link.clone() },
                 Para((t.confirm_valid)((*valid_hours).into())),
                 Note(t.confirm_not_you.into()),
+            ],
+        },
+        EmailKind::EmailChangeRequested { display_name, new_address, cancel_link, valid_hours } => Content {
+            subject: t.change_requested_subject.into(),
+            blocks: vec![
+                Para(hello(t, display_name)),
+                Para((t.change_requested_what)(new_address)),
+                Para(t.notice_if_you.into()),
+                Para((t.change_requested_not_you)((*valid_hours).into())),
+                Button { label: t.change_requested_button.into(), url: cancel_link.clone() },
+            ],
+        },
+        EmailKind::AddressInUse { username, login_link, reset_link } => Content {
+            subject: t.address_in_use_subject.into(),
+            blocks: vec![
+                Para(hello(t, username)),
+                Para(t.address_in_use_what.into()),
+                Para(t.address_in_use_if_you.into()),
+                Button { label: t.reminder_button.into(), url: login_link.clone() },
+                Button { label: t.address_in_use_forgot.into(), url: reset_link.clone() },
+                Note(t.address_in_use_otherwise.into()),
             ],
         },
         EmailKind::SecurityNotice { display_name, what } => {

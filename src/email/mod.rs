@@ -123,6 +123,8 @@ pub struct Mailer {
 struct Inner {
     from: Mailbox,
     transport: Transport,
+    /// The outbox of the file transport (also swept with SMTP: files written before it was set).
+    outbox: PathBuf,
 }
 
 enum Transport {
@@ -162,6 +164,7 @@ impl Mailer {
             ))
         })?;
 
+        let outbox = settings.outbox_dir.clone();
         let transport = match settings.smtp {
             Some(smtp) => smtp_transport(smtp)?,
             None => {
@@ -175,7 +178,7 @@ impl Mailer {
                 Transport::Files { dir }
             }
         };
-        Ok(Mailer { inner: Arc::new(Inner { from, transport }) })
+        Ok(Mailer { inner: Arc::new(Inner { from, transport, outbox }) })
     }
 
     /// Sends one message. Logs its kind, subject and the transport, never its body (bodies hold
@@ -199,6 +202,41 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+
+    /// Whether messages are written to the outbox rather than sent.
+    pub fn writes_files(&self) -> bool {
+        matches!(self.inner.transport, Transport::Files { .. })
+    }
+
+    /// Deletes the outbox messages addressed to any of `addresses` (case-insensitive): what a
+    /// deleted account leaves behind. Returns how many files went.
+    pub async fn forget_recipients(&self, addresses: &[String]) -> Result<usize, EmailError> {
+        let dir = self.inner.outbox.clone();
+        let wanted: Vec<String> = addresses.iter().map(|a| a.trim().to_lowercase()).collect();
+        let n = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            let mut n = 0;
+            for entry in entries {
+                let path = entry?.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+                    continue;
+                }
+                let Ok(bytes) = std::fs::read(&path) else { continue };
+                if recipient_of(&bytes).is_some_and(|to| wanted.contains(&to)) {
+                    std::fs::remove_file(&path)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(n)
     }
 
     /// Where emails go, for the startup log: `SMTP smtp.example.org:587 (STARTTLS)` or
@@ -275,6 +313,23 @@ fn recipient_mailbox(to: &Recipient) -> Result<Mailbox, EmailError> {
         raw.parse().map_err(|e| EmailError::BadAddress(format!("invalid recipient address {:?}: {e}", to.address)))?;
     let name = to.name.as_deref().map(|n| n.replace(|c: char| c.is_control(), " ")).filter(|n| !n.trim().is_empty());
     Ok(Mailbox::new(name.map(|n| n.trim().to_owned()), address))
+}
+
+/// The address of the `To` header of a message written by [`Mailer::build`], lower-cased.
+fn recipient_of(message: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next()?;
+    // Unfold continuation lines, then find the header.
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let value = unfolded.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("to").then(|| value.trim().to_owned())
+    })?;
+    let address = match (value.rfind('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.as_str(),
+    };
+    Some(address.trim().to_lowercase())
 }
 
 /// Writes under a hidden temporary name, then renames: whoever watches the outbox for `*.eml`
@@ -375,6 +430,20 @@ mod tests {
         for bad in ["", "zoe", "zoe@", "@example.org", "\"a\r\nDATA\"@example.org", "a b@example.org"] {
             let err = recipient_mailbox(&Recipient { address: bad.into(), name: None }).unwrap_err();
             assert!(matches!(err, EmailError::BadAddress(_)), "{bad:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_recipient_is_read_back() {
+        let mailer = Mailer::new(settings(None)).unwrap();
+        let email = Email {
+            lang: Lang::Fr,
+            kind: EmailKind::SecurityNotice { display_name: "Zoé".into(), what: SecurityEvent::PasswordChanged },
+        };
+        for name in [None, Some("Zoé Ünïcode, \"the\" long display name that will surely be folded somewhere")] {
+            let to = Recipient { address: "Zoe@Example.org".into(), name: name.map(str::to_owned) };
+            let raw = mailer.build(&to, &email, &email.subject()).unwrap().formatted();
+            assert_eq!(recipient_of(&raw).as_deref(), Some("zoe@example.org"));
         }
     }
 

@@ -35,6 +35,10 @@ pub struct AccountStrings {
     pub delete_title: &'static str,
     pub display_name: &'static str,
     pub email: &'static str,
+    pub email_cancel_button: &'static str,
+    pub email_cancel_text: fn(&str) -> String,
+    pub email_cancel_title: &'static str,
+    pub email_cancelled_text: &'static str,
     pub email_confirmed_text: &'static str,
     pub email_confirmed_title: &'static str,
     pub email_taken_text: &'static str,
@@ -137,7 +141,6 @@ pub struct AccountStrings {
     pub problem_passwords_differ: &'static str,
     pub problem_wrong_password: &'static str,
     /// With the tries left.
-    pub problem_code_tries_left: fn(u64) -> String,
     pub problem_code_invalid: &'static str,
     pub problem_username_length: &'static str,
     pub problem_username_chars: &'static str,
@@ -182,6 +185,14 @@ pub static FR: AccountStrings = AccountStrings {
     delete_title: "Supprimer mon compte",
     display_name: "Nom affiché",
     email: "Adresse e-mail",
+    email_cancel_button: "Annuler le changement et fermer toutes les sessions",
+    email_cancel_text: |email| {
+        format!(
+            "Un changement de l’adresse e-mail de ce compte vers {email} est en attente. Si vous ne l’avez pas demandé, annulez-le\u{202f}: toutes les sessions du compte seront fermées."
+        )
+    },
+    email_cancel_title: "Annuler le changement d’adresse",
+    email_cancelled_text: "Le changement d’adresse est annulé et toutes les sessions du compte sont fermées. Choisissez maintenant un nouveau mot de passe avec «\u{202f}Mot de passe oublié\u{202f}».",
     email_confirmed_text: "Votre nouvelle adresse e-mail est enregistrée. Un message a prévenu l’ancienne adresse.",
     email_confirmed_title: "Adresse confirmée",
     email_taken_text: "Cette adresse est déjà utilisée par un autre compte.",
@@ -289,10 +300,7 @@ pub static FR: AccountStrings = AccountStrings {
     problem_email_taken: "Cette adresse est déjà utilisée par un compte.",
     problem_passwords_differ: "Les deux mots de passe ne sont pas identiques.",
     problem_wrong_password: "Mot de passe incorrect.",
-    problem_code_tries_left: |n| {
-        format!("Code incorrect. Encore {} avec ce code.", Lang::Fr.count(n, "essai", "essais"))
-    },
-    problem_code_invalid: "Code invalide, expiré ou déjà utilisé. Demandez-en un nouveau.",
+    problem_code_invalid: "Code incorrect, expiré ou déjà utilisé\u{202f}: vérifiez-le, ou demandez-en un nouveau.",
     problem_username_length: "L’identifiant doit faire de 3 à 32 caractères.",
     problem_username_chars: "L’identifiant ne peut contenir que des lettres sans accent, des chiffres, «\u{202f}.\u{202f}», «\u{202f}_\u{202f}» et «\u{202f}-\u{202f}», et commence par une lettre ou un chiffre.",
     problem_display_name_length: "Le nom affiché doit faire de 1 à 60 caractères.",
@@ -332,6 +340,14 @@ pub static EN: AccountStrings = AccountStrings {
     delete_title: "Delete my account",
     display_name: "Display name",
     email: "Email address",
+    email_cancel_button: "Cancel the change and close every session",
+    email_cancel_text: |email| {
+        format!(
+            "A change of this account’s email address to {email} is pending. If you did not ask for it, cancel it: every session of the account will be closed."
+        )
+    },
+    email_cancel_title: "Cancel the address change",
+    email_cancelled_text: "The address change is cancelled and every session of the account is closed. Now choose a new password with “Forgot password”.",
     email_confirmed_text: "Your new email address is saved. A message told the old address.",
     email_confirmed_title: "Address confirmed",
     email_taken_text: "This address is already used by another account.",
@@ -436,8 +452,7 @@ pub static EN: AccountStrings = AccountStrings {
     problem_email_taken: "This address is already used by an account.",
     problem_passwords_differ: "The two passwords differ.",
     problem_wrong_password: "Wrong password.",
-    problem_code_tries_left: |n| format!("Wrong code. {} left with this code.", Lang::En.count(n, "try", "tries")),
-    problem_code_invalid: "Invalid, expired or used code. Ask for a new one.",
+    problem_code_invalid: "Wrong, expired or used code: check it, or ask for a new one.",
     problem_username_length: "The username must be 3 to 32 characters.",
     problem_username_chars: "The username may only hold letters without accents, digits, “.”, “_” and “-”, and starts with a letter or digit.",
     problem_display_name_length: "The display name must be 1 to 60 characters.",

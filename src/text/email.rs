@@ -51,6 +51,19 @@ pub struct EmailStrings {
     pub deleted_subject: &'static str,
     pub deleted_what: &'static str,
     pub deleted_not_you: &'static str,
+    // An email change asked for: told to the old address, with a link that cancels it
+    pub change_requested_subject: &'static str,
+    /// With the new address.
+    pub change_requested_what: fn(&str) -> String,
+    /// The cancel link is valid this many hours.
+    pub change_requested_not_you: fn(u64) -> String,
+    pub change_requested_button: &'static str,
+    // Someone offered an address already in use (registration or email change)
+    pub address_in_use_subject: &'static str,
+    pub address_in_use_what: &'static str,
+    pub address_in_use_if_you: &'static str,
+    pub address_in_use_forgot: &'static str,
+    pub address_in_use_otherwise: &'static str,
 }
 }
 
@@ -109,6 +122,27 @@ pub static FR: EmailStrings = EmailStrings {
     deleted_subject: "Carburoam : votre compte a été supprimé",
     deleted_what: "Votre compte Carburoam a été supprimé. Merci de l'avoir utilisé.",
     deleted_not_you: "Si ce n'est pas vous, contactez sans attendre l'administrateur de ce site.",
+    change_requested_subject: "Carburoam : changement d'adresse e-mail demandé",
+    change_requested_what: |new_address| {
+        format!(
+            "Quelqu'un connecté à votre compte Carburoam a demandé à remplacer cette adresse par {new_address}. \
+             Rien ne change tant que le lien envoyé à la nouvelle adresse n'est pas suivi."
+        )
+    },
+    change_requested_not_you: |n| {
+        format!(
+            "Si ce n'est pas vous, annulez ce changement (le lien est valable {}) : toutes les sessions de votre \
+             compte seront fermées. Changez ensuite votre mot de passe avec «\u{a0}Mot de passe oublié\u{a0}».",
+            Lang::Fr.count(n, "heure", "heures")
+        )
+    },
+    change_requested_button: "Annuler le changement",
+    address_in_use_subject: "Carburoam : votre adresse e-mail a été proposée pour un autre compte",
+    address_in_use_what: "Quelqu'un vient de proposer cette adresse e-mail pour créer un compte Carburoam, ou pour un \
+                          autre compte. Elle est déjà celle de votre compte : rien n'a été modifié.",
+    address_in_use_if_you: "Si c'est vous, connectez-vous avec votre compte existant :",
+    address_in_use_forgot: "Mot de passe oublié",
+    address_in_use_otherwise: "Sinon, ignorez ce message.",
 };
 
 pub static EN: EmailStrings = EmailStrings {
@@ -162,4 +196,25 @@ pub static EN: EmailStrings = EmailStrings {
     deleted_subject: "Carburoam: your account was deleted",
     deleted_what: "Your Carburoam account was deleted. Thank you for using it.",
     deleted_not_you: "If it was not you, contact the administrator of this site at once.",
+    change_requested_subject: "Carburoam: email address change requested",
+    change_requested_what: |new_address| {
+        format!(
+            "Someone logged in to your Carburoam account asked to replace this address with {new_address}. \
+             Nothing changes until the link sent to the new address is followed."
+        )
+    },
+    change_requested_not_you: |n| {
+        format!(
+            "If it was not you, cancel this change (the link is valid for {}): every session of your account \
+             will be closed. Then change your password with \u{201c}Forgot password\u{201d}.",
+            Lang::En.count(n, "hour", "hours")
+        )
+    },
+    change_requested_button: "Cancel the change",
+    address_in_use_subject: "Carburoam: your email address was offered for another account",
+    address_in_use_what: "Someone just offered this email address to create a Carburoam account, or for another \
+                          account. It is already the address of your account: nothing was changed.",
+    address_in_use_if_you: "If it was you, log in with your existing account:",
+    address_in_use_forgot: "Forgot password",
+    address_in_use_otherwise: "Otherwise, ignore this message.",
 };

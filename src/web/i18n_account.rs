@@ -20,8 +20,7 @@ pub fn problem_text(lang: Lang, field: Field, problem: &Problem) -> String {
         },
         Problem::Mismatch => t.problem_passwords_differ.to_owned(),
         Problem::WrongPassword => t.problem_wrong_password.to_owned(),
-        Problem::BadCode(Some(left)) if *left > 0 => (t.problem_code_tries_left)(left.unsigned_abs().into()),
-        Problem::BadCode(_) => t.problem_code_invalid.to_owned(),
+        Problem::BadCode => t.problem_code_invalid.to_owned(),
         Problem::Input(e) => input_text(t, e),
     }
 }
@@ -63,15 +62,5 @@ mod tests {
         assert!(fr.starts_with("Ce mot de passe est trop facile à deviner."), "{fr}");
         assert!(fr.len() > 50, "advice included: {fr}");
         assert!(en.starts_with("This password is too easy to guess."), "{en}");
-    }
-
-    #[test]
-    fn tries_left_agree_with_their_number() {
-        let text = |lang, n| problem_text(lang, Field::Code, &Problem::BadCode(Some(n)));
-        assert_eq!(text(Lang::Fr, 1), "Code incorrect. Encore 1 essai avec ce code.");
-        assert_eq!(text(Lang::Fr, 2), "Code incorrect. Encore 2 essais avec ce code.");
-        assert_eq!(text(Lang::En, 1), "Wrong code. 1 try left with this code.");
-        assert_eq!(text(Lang::En, 3), "Wrong code. 3 tries left with this code.");
-        assert_eq!(text(Lang::En, 0), "Invalid, expired or used code. Ask for a new one.");
     }
 }

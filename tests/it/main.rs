@@ -13,6 +13,7 @@ mod index;
 mod pages;
 mod texts;
 mod security_web;
+mod security_accounts;
 
 mod download;
 mod email;

@@ -16,7 +16,7 @@ use crate::web::i18n::Lang;
 use crate::web::i18n_account::strings;
 use crate::web::page::{DEFAULT_PLACE, FuelOption, HtmlError, Layout, freshness, layout, place_index, render};
 use crate::web::routes::account::{lang_cookie, notice};
-use crate::web::session::{SignedIn, Viewer, safe_next};
+use crate::web::session::{ClientIp, SignedIn, Viewer, safe_next};
 use crate::web::state::AppState;
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
@@ -568,10 +568,46 @@ pub async fn save_profile(State(state): State<AppState>, lang: Lang, user: Signe
     }
 }
 
-fn form_errors(lang: Lang, form: &FormData, keep: &[&'static str], e: AccountError) -> Result<FormView, AccountError> {
+/// A form problem shown on the profile page: the form again with its errors (a wrong current
+/// password next to `current_key`, the field of that form), or `Err` for an error page.
+fn form_errors(
+    lang: Lang,
+    form: &FormData,
+    keep: &[&'static str],
+    current_key: &'static str,
+    e: AccountError,
+) -> Result<(FormView, StatusCode), AccountError> {
+    let mut f = FormView::keep(form, keep);
     match e {
-        AccountError::Invalid(errors) => Ok(FormView::keep(form, keep).with_errors(lang, &errors)),
+        AccountError::Invalid(errors) => {
+            for (field, p) in &errors {
+                let key = if *field == Field::Current { current_key } else { crate::web::form::field_name(*field) };
+                f.errors.push((key, crate::web::i18n_account::problem_text(lang, *field, p)));
+            }
+            Ok((f, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        // Too many wrong passwords: the login's message and wait, next to the field.
+        AccountError::Blocked(secs) => {
+            f.errors.push((current_key, (strings(lang).login_blocked)(secs.unsigned_abs())));
+            Ok((f, StatusCode::TOO_MANY_REQUESTS))
+        }
         other => Err(other),
+    }
+}
+
+/// The profile page again after a failed form (see [`form_errors`]), or the error page.
+async fn form_failed(
+    state: &AppState,
+    lang: Lang,
+    user: &SignedIn,
+    form: &FormData,
+    keep: &[&'static str],
+    current_key: &'static str,
+    e: AccountError,
+) -> Response {
+    match form_errors(lang, form, keep, current_key, e) {
+        Ok((f, status)) => profile_view(state, lang, user, Some(f), (None, true), status).await,
+        Err(e) => account_fail(lang, e),
     }
 }
 
@@ -584,21 +620,34 @@ fn account_fail(lang: Lang, e: AccountError) -> Response {
     HtmlError(err, lang).into_response()
 }
 
-pub async fn change_email(State(state): State<AppState>, lang: Lang, user: SignedIn, form: FormData) -> Response {
-    match state.accounts.request_email_change(user.user_id, form.get("email"), crate::db::now()).await {
+/// Asks for an email change (field `current`: the current password). An address in use by
+/// another account gets the same answer as any other.
+pub async fn change_email(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> Response {
+    let now = crate::db::now();
+    match state.accounts.request_email_change(user.user_id, ip, form.get("current"), form.get("email"), now).await {
         Ok(()) => see_other("/me/profile?msg=email_sent"),
-        Err(e) => match form_errors(lang, &form, &["email"], e) {
-            Ok(f) => profile_view(&state, lang, &user, Some(f), (None, true), StatusCode::UNPROCESSABLE_ENTITY).await,
-            Err(e) => account_fail(lang, e),
-        },
+        Err(e) => form_failed(&state, lang, &user, &form, &["email"], "email_current", e).await,
     }
 }
 
-pub async fn change_password(State(state): State<AppState>, lang: Lang, user: SignedIn, form: FormData) -> Response {
+pub async fn change_password(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> Response {
     let r = state
         .accounts
         .change_password(
             user.user_id,
+            ip,
             form.get("current"),
             form.get("password"),
             form.get("confirm"),
@@ -608,10 +657,7 @@ pub async fn change_password(State(state): State<AppState>, lang: Lang, user: Si
         .await;
     match r {
         Ok(()) => see_other("/me/profile?msg=password_changed"),
-        Err(e) => match form_errors(lang, &form, &[], e) {
-            Ok(f) => profile_view(&state, lang, &user, Some(f), (None, true), StatusCode::UNPROCESSABLE_ENTITY).await,
-            Err(e) => account_fail(lang, e),
-        },
+        Err(e) => form_failed(&state, lang, &user, &form, &[], "current", e).await,
     }
 }
 
@@ -623,12 +669,7 @@ pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(r
         Ok(Some(_)) => {
             notice(&state, lang, a.email_confirmed_title, a.email_confirmed_text, "/me/profile", a.profile_title).await
         }
-        Ok(None) => {
-            let mut r =
-                notice(&state, lang, a.link_invalid_title, a.link_invalid_text, "/me/profile", a.profile_title).await;
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r
-        }
+        Ok(None) => link_invalid(&state, lang).await,
         Err(AccountError::Invalid(_)) => {
             let mut r =
                 notice(&state, lang, a.email_taken_title, a.email_taken_text, "/me/profile", a.profile_title).await;
@@ -637,6 +678,64 @@ pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(r
         }
         Err(e) => account_fail(lang, e),
     }
+}
+
+/// The cancel link mailed to the old address: a page with a button (a mail scanner following
+/// the link must not cancel anything), no login needed: the token is the proof.
+pub async fn cancel_email_page(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> Response {
+    let a = strings(lang);
+    let token = query_param(&raw, "token").unwrap_or_default();
+    match state.accounts.pending_cancel(token.trim(), crate::db::now()).await {
+        Ok(Some(new_email)) => {
+            let r = async {
+                let f = freshness(&state).await.unwrap_or_default();
+                render(&CancelEmailPage {
+                    l: layout(lang, format!("{} — Carburoam", a.email_cancel_title), "", "/".into(), &f),
+                    text: (a.email_cancel_text)(&new_email),
+                    token: token.trim().to_owned(),
+                })
+            }
+            .await;
+            page(lang, r)
+        }
+        Ok(None) => link_invalid(&state, lang).await,
+        Err(e) => account_fail(lang, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account/cancel_email.html")]
+pub struct CancelEmailPage {
+    pub l: Layout,
+    pub text: String,
+    pub token: String,
+}
+
+pub async fn cancel_email(State(state): State<AppState>, lang: Lang, form: FormData) -> Response {
+    let a = strings(lang);
+    match state.accounts.cancel_email_change(form.get("token").trim(), crate::db::now()).await {
+        Ok(true) => {
+            let r = notice(
+                &state,
+                lang,
+                a.email_cancel_title,
+                a.email_cancelled_text,
+                "/forgot-password",
+                a.forgot_password_title,
+            )
+            .await;
+            clear_session(r, &state.accounts.settings)
+        }
+        Ok(false) => link_invalid(&state, lang).await,
+        Err(e) => account_fail(lang, e),
+    }
+}
+
+async fn link_invalid(state: &AppState, lang: Lang) -> Response {
+    let a = strings(lang);
+    let mut r = notice(state, lang, a.link_invalid_title, a.link_invalid_text, "/me/profile", a.profile_title).await;
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
 }
 
 /// All of the user's data as a JSON download.
@@ -662,16 +761,15 @@ pub async fn export(State(state): State<AppState>, lang: Lang, user: SignedIn) -
 }
 
 /// Erases the account (password required) and logs out.
-pub async fn delete_account(State(state): State<AppState>, lang: Lang, user: SignedIn, form: FormData) -> Response {
-    match state.accounts.delete_account(user.user_id, form.get("password")).await {
+pub async fn delete_account(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> Response {
+    match state.accounts.delete_account(user.user_id, ip, form.get("password"), crate::db::now()).await {
         Ok(()) => clear_session(see_other("/login?done=deleted"), &state.accounts.settings),
-        Err(AccountError::Invalid(errors)) => {
-            let mut f = FormView::default();
-            for (field, p) in &errors {
-                f.errors.push(("delete", crate::web::i18n_account::problem_text(lang, *field, p)));
-            }
-            profile_view(&state, lang, &user, Some(f), (None, true), StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => account_fail(lang, e),
+        Err(e) => form_failed(&state, lang, &user, &form, &[], "delete", e).await,
     }
 }
