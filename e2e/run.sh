@@ -30,7 +30,8 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "==> installing chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/smtp-server ] || [ ! -d node_modules/mailparser ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/smtp-server ] || [ ! -d node_modules/mailparser ] ||
+   [ ! -d node_modules/@axe-core/playwright ] || [ ! -d node_modules/lighthouse ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund
 fi
