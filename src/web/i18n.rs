@@ -281,6 +281,14 @@ pub struct Strings {
     pub error_text: &'static str,
     pub back_home: &'static str,
     pub footer_data: &'static str,
+    /// Accessibility (issue 14): the link over each map, the chart's text summary (`{days}`,
+    /// `{min}`, `{max}`, `{last}` filled in by station.js), the cue beside the cheapest and dearest
+    /// prices of a list, the footer's compliance line.
+    pub skip_map: &'static str,
+    pub chart_summary: &'static str,
+    pub among_cheapest: &'static str,
+    pub among_dearest: &'static str,
+    pub a11y_footer: &'static str,
 }
 
 pub static FR: Strings = Strings {
@@ -388,6 +396,11 @@ pub static FR: Strings = Strings {
     error_text: "Un problème est survenu de notre côté ; il a été enregistré. Réessayez dans un instant.",
     back_home: "Retour à l’accueil",
     footer_data: "Données : prix-carburants.gouv.fr, Licence Ouverte 2.0",
+    skip_map: "Passer la carte",
+    chart_summary: "Sur {days} jours : prix le plus bas {min}, le plus haut {max}, dernier prix {last}.",
+    among_cheapest: "parmi les moins chers",
+    among_dearest: "parmi les plus chers",
+    a11y_footer: "Accessibilité : partiellement conforme",
 };
 
 pub static EN: Strings = Strings {
@@ -495,6 +508,11 @@ pub static EN: Strings = Strings {
     error_text: "Something went wrong on our side; it has been logged. Try again in a moment.",
     back_home: "Back to the home page",
     footer_data: "Data: prix-carburants.gouv.fr, Licence Ouverte 2.0",
+    skip_map: "Skip the map",
+    chart_summary: "Over {days} days: lowest price {min}, highest {max}, latest {last}.",
+    among_cheapest: "among the cheapest",
+    among_dearest: "among the dearest",
+    a11y_footer: "Accessibility: partially compliant",
 };
 
 #[cfg(test)]
