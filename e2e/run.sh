@@ -11,8 +11,12 @@
 # after the other, --test-concurrency=1, so one listener at a time). An admin account is made
 # with the real CLI (`carburoam admin create`, password on stdin) and handed to the tests as
 # ADMIN_USER / ADMIN_PASSWORD; the feed job's URL is a local copy of the last file loaded, so
-# the console's "Run now" does a real import that leaves the data as it was. Installs Chromium
-# and the npm packages when they are missing. Screenshots go to e2e/screenshots/ (git-ignored).
+# the console's "Run now" does a real import that leaves the data as it was. Map tiles come from a
+# local server answering every tile with a blank PNG (no network; Lighthouse sees no failed
+# request). The test files: a11y (keyboard-only walk, axe-core on every page), account, admin,
+# lighthouse (public pages, mobile and desktop), site. Installs Chromium and the npm packages
+# (playwright-core, smtp-server, mailparser, @axe-core/playwright, lighthouse) when they are
+# missing. Screenshots go to e2e/screenshots/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E=$(pwd)
