@@ -11,8 +11,12 @@
 # after the other, --test-concurrency=1, so one listener at a time). An admin account is made
 # with the real CLI (`carburoam admin create`, password on stdin) and handed to the tests as
 # ADMIN_USER / ADMIN_PASSWORD; the feed job's URL is a local copy of the last file loaded, so
-# the console's "Run now" does a real import that leaves the data as it was. Installs Chromium
-# and the npm packages when they are missing. Screenshots go to e2e/screenshots/ (git-ignored).
+# the console's "Run now" does a real import that leaves the data as it was. Map tiles come from a
+# local server answering every tile with a blank PNG (no network; Lighthouse sees no failed
+# request). The test files: a11y (keyboard-only walk, axe-core on every page), account, admin,
+# lighthouse (public pages, mobile and desktop), site. Installs Chromium and the npm packages
+# (playwright-core, smtp-server, mailparser, @axe-core/playwright, lighthouse) when they are
+# missing. Screenshots go to e2e/screenshots/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E=$(pwd)
@@ -30,15 +34,17 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "==> installing chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/smtp-server ] || [ ! -d node_modules/mailparser ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/smtp-server ] || [ ! -d node_modules/mailparser ] ||
+   [ ! -d node_modules/@axe-core/playwright ] || [ ! -d node_modules/lighthouse ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund
 fi
 
 TMP=$(mktemp -d)
 SERVER_PID=""
+TILE_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  for pid in $SERVER_PID $TILE_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -88,15 +94,39 @@ fi
 
 # Two free ports: the site's (known before it starts, for the links in its mails) and the SMTP
 # listener's (opened by the account and admin tests; the server only connects when it sends).
-read -r HTTP_PORT SMTP_PORT < <(python3 -c '
+read -r HTTP_PORT SMTP_PORT TILE_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 export SMTP_PORT
 
-# Tiles from an address where nothing listens: the map must work without them.
-export CARBUROAM_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png"
+# Map tiles from a local server that answers every tile with the same blank 512×512 PNG (drawn
+# at 256 px: sharp enough for Lighthouse's "image resolution" audit on a phone): nothing leaves
+# the machine, and the pages load as they would online (Lighthouse counts failed tile requests
+# as console errors).
+python3 - "$TILE_PORT" <<'PY' &
+import http.server, struct, sys, zlib
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+rows = b"".join(b"\0" + b"\xe8\xe6\xe1" * 512 for _ in range(512))
+PNG = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 512, 512, 8, 2, 0, 0, 0))
+       + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+class Tile(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(PNG)))
+        self.send_header("Cache-Control", "public, max-age=86400")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.end_headers()
+        self.wfile.write(PNG)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Tile).serve_forever()
+PY
+TILE_PID=$!
+export CARBUROAM_TILE_URL="http://127.0.0.1:$TILE_PORT/{z}/{x}/{y}.png"
 CARBUROAM_PUBLIC_URL="http://127.0.0.1:$HTTP_PORT" \
 CARBUROAM_SMTP_HOST=127.0.0.1 CARBUROAM_SMTP_PORT="$SMTP_PORT" CARBUROAM_SMTP_TLS=none \
 CARBUROAM_DATA_DIR="$TMP/data" \

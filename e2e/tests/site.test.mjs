@@ -44,7 +44,7 @@ describe("public site", () => {
     await page.context().close();
   });
 
-  it("shows markers on the map without tiles", async () => {
+  it("shows markers on the map (blank local tiles)", async () => {
     const page = await newPage(DESKTOP);
     await page.goto(`${BASE}/stations?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`);
     await page.waitForSelector("#map[data-markers]", { timeout: 15_000 });

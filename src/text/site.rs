@@ -116,6 +116,14 @@ pub struct SiteStrings {
     pub error_text: &'static str,
     pub back_home: &'static str,
     pub footer_data: &'static str,
+    /// Accessibility: the link over each map, the chart's text summary (days, lowest, highest and
+    /// latest price: station.js calls it with `{days}`… markers it fills in), the cue beside the
+    /// cheapest and dearest prices of a list, the footer's compliance line.
+    pub skip_map: &'static str,
+    pub chart_summary: fn(&str, &str, &str, &str) -> String,
+    pub among_cheapest: &'static str,
+    pub among_dearest: &'static str,
+    pub a11y_footer: &'static str,
     /// Between a label and what follows it (`Autres lieux :` / `Other places:`).
     pub colon: &'static str,
 }
@@ -228,6 +236,13 @@ pub static FR: SiteStrings = SiteStrings {
     error_text: "Un problème est survenu de notre côté\u{202f}; il a été enregistré. Réessayez dans un instant.",
     back_home: "Retour à l’accueil",
     footer_data: "Données\u{202f}: prix-carburants.gouv.fr, Licence Ouverte 2.0",
+    skip_map: "Passer la carte",
+    chart_summary: |days, min, max, last| {
+        format!("Sur {days} jours\u{202f}: prix le plus bas {min}, le plus haut {max}, dernier prix {last}.")
+    },
+    among_cheapest: "parmi les moins chers",
+    among_dearest: "parmi les plus chers",
+    a11y_footer: "Accessibilité\u{202f}: partiellement conforme",
     colon: "\u{202f}:",
 };
 
@@ -338,5 +353,10 @@ pub static EN: SiteStrings = SiteStrings {
     error_text: "Something went wrong on our side; it has been logged. Try again in a moment.",
     back_home: "Back to the home page",
     footer_data: "Data: prix-carburants.gouv.fr, Licence Ouverte 2.0",
+    skip_map: "Skip the map",
+    chart_summary: |days, min, max, last| format!("Over {days} days: lowest price {min}, highest {max}, latest {last}."),
+    among_cheapest: "among the cheapest",
+    among_dearest: "among the dearest",
+    a11y_footer: "Accessibility: partially compliant",
     colon: ":",
 };

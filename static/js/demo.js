@@ -29,7 +29,9 @@
   var mapEl = document.getElementById("demo-map");
   if (mapEl && window.L) {
     var m = mapEl.dataset;
-    var map = L.map(mapEl, { scrollWheelZoom: false }).setView([parseFloat(d.lat), parseFloat(d.lon)], 13);
+    var cb = window.carburoam; // site.js, loaded first
+    var map = L.map(mapEl, Object.assign({ scrollWheelZoom: false }, cb.motion)).setView([parseFloat(d.lat), parseFloat(d.lon)], 13);
+    cb.popupFocus(map);
     L.tileLayer(m.tiles, { maxZoom: 19, attribution: m.attribution }).addTo(map);
     var pts = [];
     document.querySelectorAll(".candidates li").forEach(function (li) {

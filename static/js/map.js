@@ -7,7 +7,9 @@
   var lang = document.body.dataset.lang || "fr";
   var d = el.dataset;
   var lat = parseFloat(d.lat), lon = parseFloat(d.lon), radius = parseFloat(d.radius) || 10;
-  var map = L.map(el, { zoomControl: true, preferCanvas: false });
+  var cb = window.carburoam; // site.js, loaded first
+  var map = L.map(el, Object.assign({ zoomControl: true, preferCanvas: false }, cb.motion));
+  cb.popupFocus(map);
   if (d.centred === "true") {
     map.fitBounds(L.latLng(lat, lon).toBounds(radius * 2000));
   } else {
@@ -15,7 +17,7 @@
   }
   L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution }).addTo(map);
 
-  var group = L.markerClusterGroup ? L.markerClusterGroup({ disableClusteringAtZoom: 13, showCoverageOnHover: false, maxClusterRadius: 50 }) : L.layerGroup();
+  var group = L.markerClusterGroup ? L.markerClusterGroup({ animate: !cb.still, disableClusteringAtZoom: 13, showCoverageOnHover: false, maxClusterRadius: 50 }) : L.layerGroup();
   map.addLayer(group);
 
   function price(p) {

@@ -6,7 +6,9 @@
   var mapEl = document.getElementById("mine-map");
   if (!mapEl || !window.L) return;
   var m = mapEl.dataset;
-  var map = L.map(mapEl, { scrollWheelZoom: false }).setView([parseFloat(m.lat), parseFloat(m.lon)], 13);
+  var cb = window.carburoam; // site.js, loaded first
+  var map = L.map(mapEl, Object.assign({ scrollWheelZoom: false }, cb.motion)).setView([parseFloat(m.lat), parseFloat(m.lon)], 13);
+  cb.popupFocus(map);
   L.tileLayer(m.tiles, { maxZoom: 19, attribution: m.attribution }).addTo(map);
   var pts = [];
   document.querySelectorAll(".candidates li").forEach(function (li) {

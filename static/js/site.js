@@ -3,6 +3,47 @@
 (function () {
   "use strict";
 
+  // What the map scripts share: whether to animate, and keyboard use of the markers' popups.
+  var still = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  window.carburoam = {
+    /** Leaflet options honouring prefers-reduced-motion. */
+    motion: { zoomAnimation: !still, fadeAnimation: !still, markerZoomAnimation: !still },
+    still: still,
+    /**
+     * A popup opened from the keyboard (Enter on a marker) takes the focus, and gives it back to
+     * its marker when it closes (Escape or its close button), instead of losing it to the page.
+     */
+    popupFocus: function (map) {
+      var from = null;
+      map.on("popupopen", function (e) {
+        var src = e.popup._source, icon = src && src.getElement ? src.getElement() : null;
+        from = icon && document.activeElement === icon ? icon : null;
+        if (!from) return;
+        var first = e.popup.getElement().querySelector(".leaflet-popup-content a, .leaflet-popup-content button");
+        if (first) first.focus();
+      });
+      map.on("popupclose", function (e) {
+        var back = from;
+        from = null;
+        var el = e.popup.getElement();
+        if (back && document.body.contains(back) && (!document.activeElement || document.activeElement === document.body || (el && el.contains(document.activeElement)))) back.focus();
+      });
+    }
+  };
+
+  // Forms sent back with errors: the summary on top takes the focus (it is also an alert), and
+  // its links move the focus to the field they name.
+  var summary = document.querySelector('[data-testid="form-errors"]');
+  if (summary) {
+    summary.setAttribute("tabindex", "-1");
+    summary.focus();
+    summary.addEventListener("click", function (e) {
+      var a = e.target.closest("a[href^='#']");
+      var field = a && document.getElementById(a.getAttribute("href").slice(1));
+      if (field) { e.preventDefault(); field.focus(); }
+    });
+  }
+
   // "Around me": fill lat/lon hidden fields of the button's form and submit it.
   document.querySelectorAll("button.locate").forEach(function (btn) {
     if (!("geolocation" in navigator)) return;

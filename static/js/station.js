@@ -6,7 +6,7 @@
   var mapEl = document.getElementById("station-map");
   if (mapEl && window.L) {
     var d = mapEl.dataset, ll = [parseFloat(d.lat), parseFloat(d.lon)];
-    var map = L.map(mapEl, { scrollWheelZoom: false }).setView(ll, 15);
+    var map = L.map(mapEl, Object.assign({ scrollWheelZoom: false }, window.carburoam.motion)).setView(ll, 15);
     L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution }).addTo(map);
     L.marker(ll, { icon: L.divIcon({ className: "pin here", html: "<span>⛽</span>", iconSize: null }) }).addTo(map);
   }
@@ -16,6 +16,7 @@
   var station = chartEl.dataset.station;
   var behind = parseInt(chartEl.dataset.behindDays || "0", 10);
   var fuelSel = document.getElementById("chart-fuel");
+  var summary = document.getElementById("chart-summary");
   var buttons = Array.prototype.slice.call(document.querySelectorAll(".seg button"));
   var days = 30, plot = null;
   var css = getComputedStyle(document.documentElement);
@@ -64,6 +65,12 @@
       };
       plot = new uPlot(opts, [xs, ys], chartEl);
       chartEl.dataset.points = String(data.points ? data.points.length : 0);
+      // The chart's text equivalent (announced politely when the period or fuel changes).
+      if (summary) {
+        summary.textContent = ys.length ? summary.dataset.template.replace("{days}", days)
+          .replace("{min}", fmtPrice(Math.min.apply(null, ys))).replace("{max}", fmtPrice(Math.max.apply(null, ys)))
+          .replace("{last}", fmtPrice(ys[ys.length - 1])) : "";
+      }
     }).catch(function () {});
   }
 

@@ -169,3 +169,39 @@ db_test!(language_switch_and_assets, |t| {
     assert!(!r.header("cache-control").contains("immutable"));
     assert_eq!(app.get("/static/x/nope.js").await.status, 404);
 });
+
+db_test!(pages_have_landmarks_descriptions_and_the_accessibility_statement, |t| {
+    let app = seeded(&t.db).await;
+    let mut descriptions = std::collections::BTreeSet::new();
+    for path in ["/", "/stations?q=paris&fuel=Gazole", "/stations/29200003", "/demo", "/about", "/login"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        let at = pos(&r.text, "<meta name=\"description\" content=\"") + 34;
+        let description = &r.text[at..at + r.text[at..].find('"').expect("end of the description")];
+        assert!(description.len() > 20, "{path}: description {description:?}");
+        assert!(descriptions.insert(description.to_owned()), "{path}: the same description as another page");
+        // Skip link first, then banner (with the freshness line), main, contentinfo.
+        let order = ["<a class=\"skip\" href=\"#main\">", "<header", "data-testid=\"freshness\"", "</header>"]
+            .into_iter()
+            .chain(["<main id=\"main\"", "</main>", "<footer", "href=\"/about#accessibility\""])
+            .map(|n| pos(&r.text, n))
+            .collect::<Vec<_>>();
+        assert!(order.is_sorted(), "{path}: landmarks out of order {order:?}");
+    }
+    // The maps can be skipped; the station's tables have captions; the chart has a text summary.
+    let r = app.get("/stations?q=paris&fuel=Gazole").await;
+    assert!(
+        r.text.contains("<a class=\"skip-map\" href=\"#foot\">Passer la carte</a>") && r.text.contains("id=\"foot\"")
+    );
+    let r = app.get("/stations/29200003").await;
+    assert!(r.text.contains("<caption class=\"visually-hidden\">Prix — "), "{}", r.text);
+    assert!(r.text.contains("id=\"chart-summary\"") && r.text.contains("aria-live=\"polite\""));
+    assert!(r.text.contains("href=\"#addr-block\"") && r.text.contains("id=\"addr-block\""));
+
+    let r = app.get("/about").await;
+    assert!(r.text.contains("id=\"accessibility\"") && r.text.contains("Déclaration d’accessibilité"));
+    assert!(r.text.contains("<strong>partiellement conforme</strong> au RGAA 4.1"));
+    let r = get_lang(&app, "/about", "en").await;
+    assert!(r.text.contains("Accessibility statement") && r.text.contains("<strong>partially compliant</strong>"));
+    assert!(!r.text.contains("Déclaration d’accessibilité"));
+});
