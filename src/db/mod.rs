@@ -15,6 +15,7 @@ pub mod leases;
 pub mod reset_codes;
 pub mod search;
 pub mod sessions;
+pub mod station_names;
 pub mod stations;
 pub mod stats;
 pub mod usage;

@@ -5,6 +5,7 @@ mod fuel;
 mod price;
 pub mod savings;
 mod station;
+pub mod station_name;
 mod time;
 
 pub use account::{
