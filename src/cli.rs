@@ -300,8 +300,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let quiet_default =
-        matches!(cli.command, Command::Import(_) | Command::Names { .. } | Command::Bench(_) | Command::Backup(_) | Command::Restore(_));
+    let quiet_default = matches!(
+        cli.command,
+        Command::Import(_) | Command::Names { .. } | Command::Bench(_) | Command::Backup(_) | Command::Restore(_)
+    );
     crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

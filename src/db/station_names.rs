@@ -140,7 +140,8 @@ async fn replace_in(tx: &mut Tx, names: &[NewName], meta: &ImportMeta) -> Result
     on_tx!(tx, conn => sqlx::query("DELETE FROM station_names").execute(conn).await.map(|_| ()))?;
     let now = crate::db::now();
     for part in known.chunks(Backend::batch_rows(WIDTH)) {
-        let sql = format!("INSERT INTO station_names ({COLUMNS}) VALUES {}", values_placeholders(backend, part.len(), WIDTH));
+        let sql =
+            format!("INSERT INTO station_names ({COLUMNS}) VALUES {}", values_placeholders(backend, part.len(), WIDTH));
         on_tx!(tx, conn => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for n in part {
@@ -206,8 +207,16 @@ pub async fn all(db: &Db) -> Result<HashMap<StationId, StationName>, sqlx::Error
 
 /// One station's names and the raw OSM tags (JSON object text), for its page.
 pub async fn get(db: &Db, id: StationId) -> Result<Option<(StationName, String)>, sqlx::Error> {
-    let row: Option<(i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, String)> =
-        on_db!(db, p => sqlx::query_as(
+    let row: Option<(
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    )> = on_db!(db, p => sqlx::query_as(
             "SELECT station_id, brand, brand_wikidata, osm_brand, name, operator, branch, tags \
              FROM station_names WHERE station_id = $1",
         )

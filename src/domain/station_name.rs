@@ -122,7 +122,10 @@ mod tests {
             Some("TotalEnergies — Total Access")
         );
         assert_eq!(show(Some("E.Leclerc"), Some("Station Service E.Leclerc"), None).as_deref(), Some("E.Leclerc"));
-        assert_eq!(show(Some("Intermarché"), Some("Station Service Intermarché"), None).as_deref(), Some("Intermarché"));
+        assert_eq!(
+            show(Some("Intermarché"), Some("Station Service Intermarché"), None).as_deref(),
+            Some("Intermarché")
+        );
         assert_eq!(show(Some("Carrefour"), Some(" "), None).as_deref(), Some("Carrefour"));
         assert_eq!(show(None, Some("Garage Martin"), None).as_deref(), Some("Garage Martin"));
         assert_eq!(show(None, None, None), None);

@@ -40,12 +40,8 @@ const SUB_BRANDS: &[(&str, &str)] =
 
 /// Spellings mapped in France that the index does not list, as extra match names of an item
 /// (name → item brand): the Système U store formats.
-const EXTRA_NAMES: &[(&str, &str)] = &[
-    ("La Station U", "Système U"),
-    ("Hyper U", "Système U"),
-    ("U Express", "Système U"),
-    ("Marché U", "Système U"),
-];
+const EXTRA_NAMES: &[(&str, &str)] =
+    &[("La Station U", "Système U"), ("Hyper U", "Système U"), ("U Express", "Système U"), ("Marché U", "Système U")];
 
 /// A canonical brand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,8 +175,7 @@ impl BrandIndex {
                     .filter_map(code)
                     .filter_map(|c| FRANCE_CODES.iter().find(|(f, _)| f.eq_ignore_ascii_case(c)).map(|(_, r)| *r))
                     .max()?;
-                (!excluded_here && it.tags.contains_key("brand"))
-                    .then_some((it, (rank, it.location_set.include.len())))
+                (!excluded_here && it.tags.contains_key("brand")).then_some((it, (rank, it.location_set.include.len())))
             })
             .collect();
 

@@ -324,7 +324,8 @@ mod tests {
             e(b"<html><body><p><strong style=\"color:#FF0000\">Error</strong>: runtime error: Query timed out</p></body></html>"),
             ParseError::Html(Some("runtime error: Query timed out".into()))
         );
-        let remark = br#"{"elements":[],"remark":"runtime error: Query timed out in \"query\" at line 3 after 180 seconds."}"#;
+        let remark =
+            br#"{"elements":[],"remark":"runtime error: Query timed out in \"query\" at line 3 after 180 seconds."}"#;
         assert!(matches!(e(remark), ParseError::OverpassRemark(_)));
         assert!(matches!(e(b"id,brand\n1,Total\n"), ParseError::CsvHeader { .. }));
         assert!(matches!(
@@ -335,6 +336,9 @@ mod tests {
         assert_eq!(e(b""), ParseError::Empty { rows: 0 });
         assert_eq!(e(b"{\"elements\":[]}"), ParseError::Empty { rows: 0 });
         assert_eq!(e(b"ref:FR:prix-carburants,brand,name,operator,branch\n"), ParseError::Empty { rows: 0 });
-        assert_eq!(e(b"ref:FR:prix-carburants,brand,name,operator,branch\nabc,Total,,,\n"), ParseError::Empty { rows: 1 });
+        assert_eq!(
+            e(b"ref:FR:prix-carburants,brand,name,operator,branch\nabc,Total,,,\n"),
+            ParseError::Empty { rows: 1 }
+        );
     }
 }
