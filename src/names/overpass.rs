@@ -89,15 +89,7 @@ impl OverpassOptions {
 
 /// Runs the query and returns the complete answer (not yet checked: see `names::parse`).
 pub async fn fetch(opts: &OverpassOptions) -> Result<Bytes, DownloadError> {
-    let fetcher = Fetcher::new(opts.fetch_options())?;
-    match fetcher.fetch(&opts.url()?, &Conditional::none()).await? {
-        Fetched::Body { bytes, .. } => Ok(bytes),
-        Fetched::NotModified => Err(DownloadError::Network {
-            url: opts.endpoint.clone(),
-            cause: "304 Not Modified to an unconditional request".into(),
-            attempts: 1,
-        }),
-    }
+    fetch_source(&opts.url()?, opts).await
 }
 
 /// Reads a names source that is not `overpass`: an `http(s)://` URL, a `file://` URL or a
