@@ -74,6 +74,11 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print the configuration file with every setting and its default (`--print-default`).
     Config(ConfigArgs),
+    /// Station names and brands from OpenStreetMap.
+    Names {
+        #[command(subcommand)]
+        command: NamesCommand,
+    },
     /// Administrators: create one, grant or revoke the role, send a password reset.
     Admin {
         #[command(subcommand)]
@@ -315,6 +320,34 @@ pub struct ImportArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum NamesCommand {
+    /// Replace the stations' names by those of an Overpass answer: `overpass` (ask the
+    /// Overpass API), or Overpass JSON / CSV files or URLs, imported in this order.
+    Import(NamesImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NamesImportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Import even when the names would cover far fewer stations (more than 20 points less).
+    #[arg(long)]
+    pub force: bool,
+    /// Print each summary as a JSON line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Overpass API interpreter URL, for the source `overpass`.
+    #[arg(long, env = "CARBUROAM_NAMES_URL", default_value = crate::names::overpass::DEFAULT_ENDPOINT)]
+    pub names_url: String,
+    /// This server's public address, named in the User-Agent sent to Overpass.
+    #[arg(long, env = "CARBUROAM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `overpass`, or files or http(s) URLs of Overpass JSON or CSV answers.
+    #[arg(required = true, value_name = "FILE_OR_URL|overpass")]
+    pub sources: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum EtlCommand {
     /// One download + import, as the scheduler does it.
     Run(EtlRunArgs),
@@ -339,8 +372,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let quiet_default =
-        matches!(cli.command, Command::Import(_) | Command::Bench(_) | Command::Backup(_) | Command::Restore(_));
+    let quiet_default = matches!(
+        cli.command,
+        Command::Import(_) | Command::Names { .. } | Command::Bench(_) | Command::Backup(_) | Command::Restore(_)
+    );
     crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -370,6 +405,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Import(args) => import(args).await,
         Command::Admin { command } => admin(command).await,
+        Command::Names { command: NamesCommand::Import(args) } => {
+            let db = open_db(&args.db).await?;
+            let overpass = crate::names::overpass::OverpassOptions {
+                endpoint: args.names_url,
+                public_url: args.public_url,
+                ..Default::default()
+            };
+            let opts = crate::names::NamesImportOptions { force: args.force, trigger: "cli".into(), overpass };
+            let ok = crate::names::import::run_cli(&db, &args.sources, &opts, args.json).await;
+            db.close().await;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Config(_) => {
             use clap::CommandFactory;
             print!("{}", config::print_default(&Cli::command()));

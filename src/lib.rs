@@ -19,6 +19,7 @@ pub mod error;
 pub mod etl;
 pub mod feed;
 pub mod index;
+pub mod names;
 pub mod notify;
 pub mod startup;
 pub mod state;

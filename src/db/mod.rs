@@ -16,6 +16,7 @@ pub mod login_failures;
 pub mod reset_codes;
 pub mod search;
 pub mod sessions;
+pub mod station_names;
 pub mod stations;
 pub mod stats;
 pub mod usage;

@@ -7,6 +7,7 @@ mod price;
 mod rejection;
 pub mod savings;
 mod station;
+pub mod station_name;
 mod time;
 
 pub use account::{

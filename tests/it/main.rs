@@ -19,6 +19,7 @@ mod download;
 mod email;
 mod leases;
 mod load;
+mod names;
 mod ops;
 mod parse;
 mod real_data;
