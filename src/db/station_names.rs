@@ -205,18 +205,13 @@ pub async fn all(db: &Db) -> Result<HashMap<StationId, StationName>, sqlx::Error
     Ok(rows.into_iter().filter_map(from_row).collect())
 }
 
+/// A [`NameRow`] followed by the raw OSM tags.
+type NameRowWithTags =
+    (i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, String);
+
 /// One station's names and the raw OSM tags (JSON object text), for its page.
 pub async fn get(db: &Db, id: StationId) -> Result<Option<(StationName, String)>, sqlx::Error> {
-    let row: Option<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-    )> = on_db!(db, p => sqlx::query_as(
+    let row: Option<NameRowWithTags> = on_db!(db, p => sqlx::query_as(
             "SELECT station_id, brand, brand_wikidata, osm_brand, name, operator, branch, tags \
              FROM station_names WHERE station_id = $1",
         )
