@@ -507,9 +507,20 @@ db_test!(no_timing_oracle_on_usernames, |t| {
     }
     known.sort();
     unknown.sort();
-    // Both run one argon2 verification (~20 ms and more); without it an unknown name answers in
-    // well under a millisecond.
-    assert!(unknown[1] * 2 > known[1], "unknown {unknown:?} vs known {known:?}");
+    // One argon2 verification on its own, measured here (the machine may be busy with other tests).
+    let mut alone = Vec::new();
+    for _ in 0..3 {
+        let s = Instant::now();
+        let _ = carburoam::auth::password::verify(&carburoam::domain::Password::new("wrong password!"), None).await;
+        alone.push(s.elapsed());
+    }
+    alone.sort();
+    // Both names run one argon2 verification (~20 ms and more); without it an unknown name
+    // answers in well under a millisecond. Measured against the verification alone, as the known
+    // name's extra reads make it slower on a loaded machine (seen: 2-5 times).
+    assert!(unknown[1] * 2 > alone[0], "unknown {unknown:?} vs one verification {alone:?}");
+    // And no name does several times the other's work.
+    assert!(unknown[1] * 4 > known[1], "unknown {unknown:?} vs known {known:?}");
 });
 
 /// A whole account life against the real binary at TRACE level, its stderr read whole: no
