@@ -152,6 +152,26 @@ pub struct Registration<'a> {
     pub fuels: Vec<Fuel>,
 }
 
+/// What a followed confirmation link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// The account's own address, waiting since registration, is confirmed.
+    Address,
+    /// The account moved to the new address.
+    Changed,
+}
+
+/// Where mail for an account goes, and the name it greets.
+struct Mailbox {
+    to: Recipient,
+    greeting: String,
+}
+
+/// The key of a stored address (as [`EmailAddress::key`]).
+fn address_key(email: &str) -> String {
+    EmailAddress::parse(email).map(|e| e.key()).unwrap_or_else(|_| email.trim().to_lowercase())
+}
+
 /// A new session: the secret for the cookie (never stored) and when it ends.
 pub struct NewSession {
     pub token: String,
@@ -218,15 +238,26 @@ impl Accounts {
         format!("{}{}", self.settings.public_url, path_and_query)
     }
 
-    /// Creates an account. Every field is checked and every problem reported at once.
+    /// Creates an account. Every field is checked and every problem reported at once. Its address
+    /// starts unconfirmed and gets a confirmation link; an address another account confirmed
+    /// gives the same account and the same answer, but no link: the owner of the address is told
+    /// instead, and the new account can never confirm it. A taken username is still said.
     #[tracing::instrument(skip_all, fields(username = %r.username))]
     pub async fn register(&self, ip: IpAddr, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
         self.rate(Action::Register, RateKey::Ip(ip))?;
-        self.create(r, now).await
+        let id = self.insert_account(r, false, now).await?;
+        let user = users::by_id(&self.db, id).await?.ok_or(AccountError::BadLogin)?;
+        self.send_confirmation(&user, true, now).await?;
+        Ok(id)
     }
 
-    /// [`Accounts::register`] without the rate limit: for the operator's command line.
+    /// [`Accounts::register`] without the rate limit, the address confirmed (the operator typed
+    /// it): for the operator's command line.
     pub async fn create(&self, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
+        self.insert_account(r, true, now).await
+    }
+
+    async fn insert_account(&self, r: &Registration<'_>, confirmed: bool, now: i64) -> Result<i64, AccountError> {
         let mut errors = FieldErrors::new();
         let username = input(&mut errors, Field::Username, Username::parse(r.username));
         let display = input(&mut errors, Field::DisplayName, DisplayName::parse(r.display_name));
@@ -254,6 +285,7 @@ impl Accounts {
                 display_name: display.as_str(),
                 email: email.as_str(),
                 email_key: &email.key(),
+                email_confirmed: confirmed,
                 password_hash: &hash,
                 lang: r.lang.code(),
                 fuels: &fuels,
@@ -263,6 +295,68 @@ impl Accounts {
         .await?;
         tracing::info!(user_id = id, "account created");
         Ok(id)
+    }
+
+    /// Records the unconfirmed address of `user` as pending and mails it a confirmation link,
+    /// unless another account confirmed that address: then the pending row is recorded just the
+    /// same (the profile and the export cannot tell), its link is never sent, and at registration
+    /// (`tell_owner`) the owner of the address is told.
+    async fn send_confirmation(&self, user: &users::UserRow, tell_owner: bool, now: i64) -> Result<(), AccountError> {
+        let owner = users::by_email(&self.db, &address_key(&user.email)).await?.filter(|o| o.id != user.id);
+        let token = secret::token();
+        email_changes::insert(
+            &self.db,
+            user.id,
+            &user.email,
+            &secret::digest(&token),
+            None,
+            now,
+            now + EMAIL_CHANGE_SECS,
+        )
+        .await?;
+        match owner {
+            Some(owner) => {
+                tracing::info!(user_id = user.id, "address confirmed by another account: no link sent");
+                if tell_owner {
+                    self.tell_address_in_use(&owner);
+                }
+            }
+            None => {
+                let kind = EmailKind::ConfirmEmail {
+                    display_name: user.username.clone(),
+                    link: self.link(&format!("/me/email/confirm?token={token}")),
+                    valid_hours: (EMAIL_CHANGE_SECS / 3600) as u32,
+                };
+                let email = Email { lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr), kind };
+                self.send_later(Recipient { address: user.email.clone(), name: None }, email);
+            }
+        }
+        Ok(())
+    }
+
+    /// "Resend the link" of the profile, while the address waits for confirmation: the same
+    /// answer whether or not another account confirmed the address (then nothing is sent).
+    pub async fn resend_confirmation(&self, user_id: i64, now: i64) -> Result<(), AccountError> {
+        self.rate(Action::EmailChange, RateKey::User(user_id))?;
+        match users::by_id(&self.db, user_id).await? {
+            Some(user) if !user.email_confirmed => self.send_confirmation(&user, false, now).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Where mail for `user` may go: a confirmed address, or an unconfirmed one that no other
+    /// account confirmed (never to the owner of an address someone else typed). `None`: nowhere.
+    async fn mailbox(&self, user: &users::UserRow) -> Result<Option<Mailbox>, AccountError> {
+        if user.email_confirmed {
+            let to = Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) };
+            return Ok(Some(Mailbox { to, greeting: user.display_name.clone() }));
+        }
+        if users::confirmed_by_other(&self.db, &address_key(&user.email), user.id).await? {
+            return Ok(None);
+        }
+        // Not confirmed yet: no text the user chose, only the username.
+        let to = Recipient { address: user.email.clone(), name: None };
+        Ok(Some(Mailbox { to, greeting: user.username.clone() }))
     }
 
     /// Checks a login (username or email) and password. The same argon2 work and the same
@@ -373,6 +467,10 @@ impl Accounts {
         if user.disabled_at.is_some() {
             return Ok(false);
         }
+        let Some(mailbox) = self.mailbox(&user).await? else {
+            tracing::info!(user_id = user.id, "reset code not sent: the address is another account's");
+            return Ok(false);
+        };
         let client = from.map(client_key);
         let (all, mine) =
             reset_codes::issued_since(&self.db, user.id, now - 3600, client.as_deref().unwrap_or("")).await?;
@@ -404,7 +502,7 @@ impl Accounts {
             },
         };
         tracing::info!(user_id = user.id, "password reset code issued");
-        self.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
+        self.send_later(mailbox.to, email);
         Ok(true)
     }
 
@@ -414,27 +512,43 @@ impl Accounts {
         let this = self.clone();
         let key = email.trim().to_lowercase();
         tokio::spawn(async move {
-            let user = match users::by_email(&this.db, &key).await {
-                Ok(Some(u)) if u.disabled_at.is_none() => u,
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "username reminder failed");
-                    return;
-                }
-            };
-            if this.limiter.check(Action::ForgotUsername, RateKey::User(user.id)).is_err() {
-                tracing::info!(user_id = user.id, "username reminder not sent: allowance spent");
-                return;
+            if let Err(e) = this.remind_usernames(&key).await {
+                tracing::error!(error = %e, "username reminder failed");
             }
-            let email = Email {
-                lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
-                kind: EmailKind::UsernameReminder {
-                    usernames: vec![user.username.clone()],
-                    login_link: this.link("/login"),
-                },
-            };
-            this.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
         });
+        Ok(())
+    }
+
+    /// Mails the usernames of the address `key`: the account that confirmed it, or else every
+    /// account waiting to confirm it (the address is theirs to read).
+    async fn remind_usernames(&self, key: &str) -> Result<(), AccountError> {
+        let accounts = match users::by_email(&self.db, key).await? {
+            Some(owner) => vec![owner],
+            None => users::unconfirmed_with_email(&self.db, key).await?,
+        };
+        let accounts: Vec<users::UserRow> = accounts
+            .into_iter()
+            .filter(|u| u.disabled_at.is_none())
+            .filter(|u| {
+                let ok = self.limiter.check(Action::ForgotUsername, RateKey::User(u.id)).is_ok();
+                if !ok {
+                    tracing::info!(user_id = u.id, "username reminder not sent: allowance spent");
+                }
+                ok
+            })
+            .collect();
+        let Some(first) = accounts.first() else {
+            return Ok(());
+        };
+        let name = first.email_confirmed.then(|| first.display_name.clone());
+        let email = Email {
+            lang: Lang::parse(&first.lang).unwrap_or(Lang::Fr),
+            kind: EmailKind::UsernameReminder {
+                usernames: accounts.iter().map(|u| u.username.clone()).collect(),
+                login_link: self.link("/login"),
+            },
+        };
+        self.send_later(Recipient { address: first.email.clone(), name }, email);
         Ok(())
     }
 
@@ -480,16 +594,29 @@ impl Accounts {
         email_changes::delete_for_user(&self.db, user.id).await?;
         self.clear_failures(&user).await?;
         tracing::info!(user_id = user.id, sessions_ended = ended, "password reset");
-        self.notify(&user, SecurityEvent::PasswordChanged);
+        if !user.email_confirmed {
+            // The code was mailed to this address (never to another account's): it is proven.
+            match users::set_email(&self.db, user.id, &user.email, &address_key(&user.email)).await {
+                Ok(()) => tracing::info!(user_id = user.id, "address confirmed by a reset code"),
+                Err(users::InsertUserError::Db(e)) => return Err(e.into()),
+                Err(_) => tracing::info!(user_id = user.id, "address confirmed by another account meanwhile"),
+            }
+        }
+        self.notify(&user, SecurityEvent::PasswordChanged).await?;
         Ok(user.id)
     }
 
-    fn notify(&self, user: &users::UserRow, what: SecurityEvent) {
+    /// Tells the address of `user` (see [`Accounts::mailbox`]) what happened.
+    async fn notify(&self, user: &users::UserRow, what: SecurityEvent) -> Result<(), AccountError> {
+        let Some(mailbox) = self.mailbox(user).await? else {
+            return Ok(());
+        };
         let email = Email {
             lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr),
-            kind: EmailKind::SecurityNotice { display_name: user.display_name.clone(), what },
+            kind: EmailKind::SecurityNotice { display_name: mailbox.greeting, what },
         };
-        self.send_later(Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) }, email);
+        self.send_later(mailbox.to, email);
+        Ok(())
     }
 
     /// Checks the current password of a signed-in user from `ip`: counted like a login (same
@@ -540,7 +667,7 @@ impl Accounts {
         email_changes::delete_for_user(&self.db, user_id).await?;
         self.clear_failures(&user).await?;
         tracing::info!(user_id, sessions_ended = ended, "password changed");
-        self.notify(&user, SecurityEvent::PasswordChanged);
+        self.notify(&user, SecurityEvent::PasswordChanged).await?;
         Ok(())
     }
 
@@ -568,25 +695,27 @@ impl Accounts {
             user_id,
             email.as_str(),
             &secret::digest(&token),
-            &secret::digest(&cancel),
+            Some(&secret::digest(&cancel)),
             now,
             now + EMAIL_CHANGE_SECS,
         )
         .await?;
         let lang = Lang::parse(&user.lang).unwrap_or(Lang::Fr);
         let valid_hours = (EMAIL_CHANGE_SECS / 3600) as u32;
-        self.send_later(
-            Recipient { address: user.email.clone(), name: Some(user.display_name.clone()) },
-            Email {
-                lang,
-                kind: EmailKind::EmailChangeRequested {
-                    display_name: user.display_name.clone(),
-                    new_address: email.as_str().to_owned(),
-                    cancel_link: self.link(&format!("/me/email/cancel?token={cancel}")),
-                    valid_hours,
+        if let Some(mailbox) = self.mailbox(&user).await? {
+            self.send_later(
+                mailbox.to,
+                Email {
+                    lang,
+                    kind: EmailKind::EmailChangeRequested {
+                        display_name: mailbox.greeting,
+                        new_address: email.as_str().to_owned(),
+                        cancel_link: self.link(&format!("/me/email/cancel?token={cancel}")),
+                        valid_hours,
+                    },
                 },
-            },
-        );
+            );
+        }
         match owner {
             Some(owner) => {
                 tracing::info!(user_id, "email change to an address in use: its owner is told");
@@ -633,7 +762,7 @@ impl Accounts {
     }
 
     /// Follows a confirmation link. `Ok(None)`: unknown, used or expired link.
-    pub async fn confirm_email_change(&self, token: &str, now: i64) -> Result<Option<i64>, AccountError> {
+    pub async fn confirm_email_change(&self, token: &str, now: i64) -> Result<Option<Confirmed>, AccountError> {
         let Some(change) = email_changes::take(&self.db, &secret::digest(token), now).await? else {
             return Ok(None);
         };
@@ -642,11 +771,22 @@ impl Accounts {
         };
         let email = EmailAddress::parse(&change.new_email)
             .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
+        if !user.email_confirmed && email.key() == address_key(&user.email) {
+            users::set_email(&self.db, user.id, email.as_str(), &email.key()).await?;
+            tracing::info!(user_id = user.id, "address confirmed");
+            return Ok(Some(Confirmed::Address));
+        }
+        // Where the old address may be told, found before it changes.
+        let old = self.mailbox(&user).await?;
         users::set_email(&self.db, user.id, email.as_str(), &email.key()).await?;
         tracing::info!(user_id = user.id, "email changed");
         // Told at the old address: if it was not its owner, they know.
-        self.notify(&user, SecurityEvent::EmailChanged { new_address: email.as_str().to_owned() });
-        Ok(Some(user.id))
+        if let Some(mailbox) = old {
+            let what = SecurityEvent::EmailChanged { new_address: email.as_str().to_owned() };
+            let kind = EmailKind::SecurityNotice { display_name: mailbox.greeting, what };
+            self.send_later(mailbox.to, Email { lang: Lang::parse(&user.lang).unwrap_or(Lang::Fr), kind });
+        }
+        Ok(Some(Confirmed::Changed))
     }
 
     /// Erases the account and everything tied to it (password required).
@@ -684,7 +824,7 @@ impl Accounts {
             }
         });
         if !self.mailer.writes_files() {
-            self.notify(user, SecurityEvent::AccountDeleted);
+            self.notify(user, SecurityEvent::AccountDeleted).await?;
         }
         Ok(())
     }
@@ -734,6 +874,7 @@ impl Accounts {
                 username: user.username,
                 display_name: user.display_name,
                 email: user.email,
+                email_confirmed: user.email_confirmed,
                 language: user.lang,
                 litres_per_year: user.litres_per_year,
                 is_admin: user.is_admin,
@@ -762,6 +903,7 @@ pub struct ExportAccount {
     pub username: String,
     pub display_name: String,
     pub email: String,
+    pub email_confirmed: bool,
     pub language: String,
     pub litres_per_year: i32,
     pub is_admin: bool,

@@ -10,14 +10,15 @@ pub struct PendingChange {
     pub new_email: String,
 }
 
-/// Replaces any pending change of the user by this one.
+/// Replaces any pending change of the user by this one. `cancel_hash`: the link mailed to the old
+/// address (`None`: a registration's address waiting for confirmation, there is no old one).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     db: &Db,
     user_id: i64,
     new_email: &str,
     token_hash: &str,
-    cancel_hash: &str,
+    cancel_hash: Option<&str>,
     now: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {

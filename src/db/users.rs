@@ -9,7 +9,9 @@ pub struct UserRow {
     pub id: i64,
     pub username: String,
     pub display_name: String,
+    /// The address as typed: confirmed, or waiting for confirmation (`email_confirmed`).
     pub email: String,
+    pub email_confirmed: bool,
     pub is_admin: bool,
     pub disabled_at: Option<i64>,
     pub lang: String,
@@ -19,7 +21,7 @@ pub struct UserRow {
     pub password_changed_at: i64,
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, email, is_admin, disabled_at, lang, litres_per_year, \
+const USER_COLUMNS: &str = "id, username, display_name, email, email_confirmed, is_admin, disabled_at, lang, litres_per_year, \
      created_at, last_login_at, password_changed_at";
 
 /// What a login needs to decide.
@@ -36,6 +38,8 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub email: &'a str,
     pub email_key: &'a str,
+    /// Only an operator's account starts confirmed; a registration's address waits for its link.
+    pub email_confirmed: bool,
     pub password_hash: &'a str,
     pub lang: &'a str,
     pub fuels: &'a [i16],
@@ -58,7 +62,7 @@ fn unique_violation(e: &sqlx::Error) -> Option<InsertUserError> {
     if !d.is_unique_violation() {
         return None;
     }
-    // SQLite: "UNIQUE constraint failed: users.email_key"; PostgreSQL: "users_email_key_key".
+    // SQLite: "UNIQUE constraint failed: users.email_key"; PostgreSQL: "users_email_key_confirmed".
     let text = format!("{} {}", d.message(), d.constraint().unwrap_or(""));
     Some(if text.contains("email_key") { InsertUserError::EmailTaken } else { InsertUserError::UsernameTaken })
 }
@@ -68,8 +72,8 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
     let mut tx = db.begin().await?;
     let inserted: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_as(
         "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, lang, \
-                            created_at, password_changed_at, last_login_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) RETURNING id",
+                            created_at, password_changed_at, last_login_at, email_confirmed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9) RETURNING id",
     )
     .bind(u.username)
     .bind(u.username_key)
@@ -79,6 +83,7 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
     .bind(u.password_hash)
     .bind(u.lang)
     .bind(u.now)
+    .bind(u.email_confirmed)
     .fetch_one(c)
     .await);
     let id = match inserted {
@@ -105,15 +110,52 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
 }
 
-/// The account whose username or email is `key` (both stored lower-cased).
+/// The account a login name `key` (lower-cased) stands for: the account of that username; else
+/// the account that confirmed that address; else the one account waiting to confirm it (none
+/// when several are: an unconfirmed address names nobody for sure).
 pub async fn by_login(db: &Db, key: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1 OR email_key = $1");
-    on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(p).await)
+    #[derive(sqlx::FromRow)]
+    struct Ranked {
+        rank: i32,
+        #[sqlx(flatten)]
+        user: UserRow,
+    }
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, CASE WHEN username_key = $1 THEN 0 WHEN email_confirmed THEN 1 ELSE 2 END AS rank \
+         FROM users WHERE username_key = $1 OR email_key = $1 ORDER BY rank, id LIMIT 2"
+    );
+    let rows: Vec<Ranked> =
+        on_db!(db, p => sqlx::query_as::<_, Ranked>(sqlx::AssertSqlSafe(sql)).bind(key).fetch_all(p).await)?;
+    let mut rows = rows.into_iter();
+    Ok(match (rows.next(), rows.next()) {
+        (Some(first), _) if first.rank < 2 => Some(first.user),
+        (Some(only), None) => Some(only.user),
+        _ => None,
+    })
 }
 
+/// The account that confirmed the address `email_key` (an unconfirmed address belongs to nobody).
 pub async fn by_email(db: &Db, email_key: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1 AND email_confirmed");
     on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(email_key).fetch_optional(p).await)
+}
+
+/// The accounts waiting to confirm the address `email_key`, oldest first.
+pub async fn unconfirmed_with_email(db: &Db, email_key: &str) -> Result<Vec<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1 AND NOT email_confirmed ORDER BY id");
+    on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(email_key).fetch_all(p).await)
+}
+
+/// Whether an account other than `user_id` confirmed the address `email_key`.
+pub async fn confirmed_by_other(db: &Db, email_key: &str, user_id: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = on_db!(db, p => sqlx::query_as(
+        "SELECT id FROM users WHERE email_key = $1 AND email_confirmed AND id <> $2",
+    )
+    .bind(email_key)
+    .bind(user_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.is_some())
 }
 
 pub async fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, sqlx::Error> {
@@ -171,8 +213,9 @@ pub async fn update_profile(
     Ok(())
 }
 
+/// A confirmed address (its link was followed): `EmailTaken` when another account confirmed it first.
 pub async fn set_email(db: &Db, id: i64, email: &str, email_key: &str) -> Result<(), InsertUserError> {
-    let r = on_db!(db, p => sqlx::query("UPDATE users SET email = $1, email_key = $2 WHERE id = $3")
+    let r = on_db!(db, p => sqlx::query("UPDATE users SET email = $1, email_key = $2, email_confirmed = TRUE WHERE id = $3")
         .bind(email)
         .bind(email_key)
         .bind(id)

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me/profile", get(me::profile_page).post(me::save_profile))
         .route("/me/email", post(me::change_email))
         .route("/me/email/confirm", get(me::confirm_email))
+        .route("/me/email/resend", post(me::resend_confirmation))
         .route("/me/email/cancel", get(me::cancel_email_page).post(me::cancel_email))
         .route("/me/password", post(me::change_password))
         .route("/me/export", get(me::export))

@@ -24,7 +24,7 @@ async fn setup(db: &Db) -> (TestApp, SmtpSink) {
     (app, sink)
 }
 
-async fn register(app: &TestApp, username: &str, email: &str) -> Reply {
+async fn register_unconfirmed(app: &TestApp, username: &str, email: &str) -> Reply {
     app.post_form(
         "/register",
         &[
@@ -38,6 +38,16 @@ async fn register(app: &TestApp, username: &str, email: &str) -> Reply {
         ],
     )
     .await
+}
+
+/// Registers, then confirms the address with the link mailed to it (what its owner does first).
+async fn register(app: &TestApp, sink: &SmtpSink, username: &str, email: &str) -> Reply {
+    let r = register_unconfirmed(app, username, email).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let mail = sink.next().await;
+    let link = find_link(&mail.text, &format!("{}/me/email/confirm?token=", app.address)).expect("confirm link");
+    assert_eq!(app.get(link.trim_start_matches(&app.address)).await.status, 200);
+    r
 }
 
 async fn login(app: &TestApp, who: &str, password: &str) -> Reply {
@@ -57,7 +67,7 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
 }
 
 db_test!(register_validates_then_logs_in, |t| {
-    let (app, _sink) = setup(&t.db).await;
+    let (app, sink) = setup(&t.db).await;
     // Every problem at once, each next to its field; weak password explained.
     let r = app
         .post_form(
@@ -78,7 +88,7 @@ db_test!(register_validates_then_logs_in, |t| {
     assert!(r.text.contains("trop facile à deviner"), "{}", r.text);
     assert!(!r.text.contains("password123"), "a password is never echoed back");
 
-    let r = register(&app, "Elise", "elise@example.org").await;
+    let r = register(&app, &sink, "Elise", "elise@example.org").await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(r.header("location"), "/me/stations?msg=welcome");
     let cookie = set_cookies(&r).into_iter().find(|c| c.starts_with("carburoam_session=")).expect("session cookie");
@@ -88,14 +98,19 @@ db_test!(register_validates_then_logs_in, |t| {
     assert!(me.text.contains("Élise Dupré"));
     assert_eq!(me.header("cache-control"), "no-store");
 
-    // Names and addresses are unique without regard to case.
+    // Names and addresses are unique without regard to case: a taken name is said; a taken
+    // address is not (its owner is told instead, and it is never the new account's).
     let other = app.browser();
-    let r = register(&other, "ELISE", "someone@example.org").await;
+    let r = register_unconfirmed(&other, "ELISE", "someone@example.org").await;
     assert_eq!(r.status, 422);
     assert!(r.text.contains("Cet identifiant est déjà pris"));
-    let r = register(&other, "elise2", "ELISE@example.org").await;
-    assert!(r.text.contains("Cette adresse est déjà utilisée"));
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM users").await, 1);
+    let r = register_unconfirmed(&other, "elise2", "ELISE@example.org").await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let told = sink.next().await;
+    assert_eq!(told.to, vec!["elise@example.org".to_owned()]);
+    assert!(!told.text.contains("/me/email/confirm"), "{}", told.text);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM users WHERE email_confirmed").await, 1);
     // The stored hash is argon2id.
     let hash: (String,) = match &t.db {
         Db::Sqlite(p) => sqlx::query_as("SELECT password_hash FROM users").fetch_one(p).await.expect("hash"),
@@ -105,8 +120,8 @@ db_test!(register_validates_then_logs_in, |t| {
 });
 
 db_test!(login_sessions_and_logout, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    register(&app, "marc", "marc@example.org").await;
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "marc", "marc@example.org").await;
     let b = app.browser();
     // Unknown account and wrong password: the same answer.
     let unknown = login(&b, "nobody", PASSWORD).await;
@@ -192,8 +207,8 @@ fn ip(n: u8) -> IpAddr {
 }
 
 db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    register(&app, "paul", "paul@example.org").await;
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "paul", "paul@example.org").await;
     // A fresh `Accounts` per call: a fresh per-IP token bucket, which is another rule.
     let accounts = || accounts_of(&app);
     let now = carburoam::db::now();
@@ -234,8 +249,8 @@ fn accounts_of(app: &TestApp) -> Accounts {
 
 db_test!(password_reset_by_mailed_code, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "lea", "lea@example.org").await;
-    register(&app.browser(), "tom", "tom@example.org").await;
+    register(&app, &sink, "lea", "lea@example.org").await;
+    register(&app.browser(), &sink, "tom", "tom@example.org").await;
     let b = app.browser();
     // Unknown address: the same page, and no mail.
     let unknown = b.post_form("/forgot-password", &[("email", "ghost@example.org")]).await;
@@ -314,7 +329,7 @@ fn strip_token(html: &str) -> String {
 
 db_test!(reset_codes_expire_and_die_after_five_tries_from_one_client, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "noe", "noe@example.org").await;
+    register(&app, &sink, "noe", "noe@example.org").await;
     let accounts = Accounts::new(
         t.db.clone(),
         carburoam::accounts::AccountSettings::new(&app.address, false),
@@ -363,7 +378,7 @@ db_test!(reset_codes_expire_and_die_after_five_tries_from_one_client, |t| {
 
 db_test!(forgot_username_mails_it, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "Camille_R", "camille@example.org").await;
+    register(&app, &sink, "Camille_R", "camille@example.org").await;
     let b = app.browser();
     let r = b.post_form("/forgot-username", &[("email", "Camille@Example.org")]).await;
     assert_eq!(r.status, 200);
@@ -374,8 +389,8 @@ db_test!(forgot_username_mails_it, |t| {
 });
 
 db_test!(stations_are_private_to_their_user, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    register(&app, "anna", "anna@example.org").await;
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "anna", "anna@example.org").await;
     for id in ["75013008", "92330002", "6110002"] {
         let r = app.post_form("/me/stations/add", &[("station_id", id)]).await;
         assert_eq!(r.status, 303, "{}", r.text);
@@ -399,7 +414,7 @@ db_test!(stations_are_private_to_their_user, |t| {
 
     // Someone else follows the same station under their own name, and cannot touch Anna's.
     let b = app.browser();
-    register(&b, "bruno", "bruno@example.org").await;
+    register(&b, &sink, "bruno", "bruno@example.org").await;
     assert_eq!(b.post_form("/me/stations/add", &[("station_id", "92330002")]).await.status, 303);
     assert_eq!(b.post_form("/me/stations/92330002/rename", &[("name", "Chez Bruno")]).await.status, 303);
     assert_eq!(b.post_form("/me/stations/75013008/remove", &[]).await.status, 404);
@@ -422,7 +437,7 @@ db_test!(stations_are_private_to_their_user, |t| {
 
 db_test!(profile_password_email_export_delete, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "ines", "ines@example.org").await;
+    register(&app, &sink, "ines", "ines@example.org").await;
     let other_session = app.browser();
     assert_eq!(login(&other_session, "ines", PASSWORD).await.status, 303);
 
@@ -491,8 +506,8 @@ db_test!(profile_password_email_export_delete, |t| {
 });
 
 db_test!(no_timing_oracle_on_usernames, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    register(&app, "zoe", "zoe@example.org").await;
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "zoe", "zoe@example.org").await;
     let accounts = accounts_of(&app);
     let now = carburoam::db::now();
     let mut known = Vec::new();
@@ -567,7 +582,7 @@ async fn no_secret_reaches_the_logs() {
             .expect("client"),
         db: Db::connect(&url).await.expect("the server's database"),
     };
-    let r = register(&app, "sacha", "sacha@example.org").await;
+    let r = register(&app, &sink, "sacha", "sacha@example.org").await;
     assert_eq!(r.status, 303, "{}", r.text);
     let session = set_cookies(&r).into_iter().find(|c| c.starts_with("carburoam_session=")).expect("cookie");
     let session = session.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_owned()).expect("v");

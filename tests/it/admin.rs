@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use crate::app::{TestApp, spawn_app_with_mail};
 use crate::db_test;
 use crate::helpers::fixture;
-use crate::smtp::{SmtpSink, find_code};
+use crate::smtp::{SmtpSink, find_code, find_link};
 
 const PASSWORD: &str = "plume cerise fenêtre 42";
 
@@ -22,7 +22,8 @@ async fn setup(db: &Db) -> (TestApp, SmtpSink) {
     (app, sink)
 }
 
-async fn register(app: &TestApp, username: &str) -> i64 {
+/// Registers, then confirms the address with the link mailed to it (what its owner does first).
+async fn register(app: &TestApp, sink: &SmtpSink, username: &str) -> i64 {
     let email = format!("{username}@example.org");
     let r = app
         .post_form(
@@ -37,6 +38,9 @@ async fn register(app: &TestApp, username: &str) -> i64 {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
+    let mail = sink.next().await;
+    let link = find_link(&mail.text, &format!("{}/me/email/confirm?token=", app.address)).expect("confirm link");
+    assert_eq!(app.get(link.trim_start_matches(&app.address)).await.status, 200);
     carburoam::db::users::by_login(&app.db, username).await.expect("query").expect("user").id
 }
 
@@ -51,10 +55,10 @@ pub const ADMIN_PAGES: [&str; 7] = [
 ];
 
 db_test!(only_admins_see_the_console, |t| {
-    let (app, _sink) = setup(&t.db).await;
+    let (app, sink) = setup(&t.db).await;
     let anonymous = app.browser();
     let user = app.browser();
-    register(&user, "nadia").await;
+    register(&user, &sink, "nadia").await;
     for who in [&anonymous, &user] {
         for path in ADMIN_PAGES {
             let r = who.get(path).await;
@@ -70,10 +74,10 @@ db_test!(only_admins_see_the_console, |t| {
 
 db_test!(console_figures_runs_and_user_support, |t| {
     let (app, sink) = setup(&t.db).await;
-    let admin_id = register(&app, "root").await;
+    let admin_id = register(&app, &sink, "root").await;
     carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
     let user = app.browser();
-    let user_id = register(&user, "lucie").await;
+    let user_id = register(&user, &sink, "lucie").await;
     user.post_form("/me/stations/add", &[("station_id", "92330002")]).await;
 
     let r = app.get("/admin").await;
@@ -110,7 +114,7 @@ db_test!(console_figures_runs_and_user_support, |t| {
     assert!(r.text.contains(&format!("href=\"/admin/users/{user_id}\"")));
     // `_` is a character, not a wildcard; case folds beyond ASCII.
     let other = app.browser();
-    let elodie = register(&other, "elo_die").await;
+    let elodie = register(&other, &sink, "elo_die").await;
     carburoam::db::users::update_profile(&t.db, elodie, "Élodie", "fr", 650).await.expect("rename");
     let r = app.get("/admin/users?q=o_d").await;
     assert!(r.text.contains(&format!("href=\"/admin/users/{elodie}\"")), "underscore");
@@ -158,8 +162,8 @@ db_test!(console_figures_runs_and_user_support, |t| {
 });
 
 db_test!(backups_page_and_download, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    let admin_id = register(&app, "root").await;
+    let (app, sink) = setup(&t.db).await;
+    let admin_id = register(&app, &sink, "root").await;
     carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
     let r = app.get("/admin/backups").await;
     assert_eq!(r.status, 200);
@@ -219,7 +223,7 @@ db_test!(admin_command_line, |t| {
     assert_eq!(b.post_form("/login", &[("login", "chief"), ("password", PASSWORD)]).await.status, 303);
     assert_eq!(b.get("/admin").await.status, 200);
 
-    register(&app.browser(), "deputy").await;
+    register(&app.browser(), &sink, "deputy").await;
     let (ok, _, err) = cli(&url, &["grant", "deputy"], None, &[]).await;
     assert!(ok, "{err}");
     let (ok, _, err) = cli(&url, &["revoke", "deputy"], None, &[]).await;

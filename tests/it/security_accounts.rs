@@ -20,15 +20,16 @@ async fn setup(db: &Db) -> (TestApp, SmtpSink) {
     (app, sink)
 }
 
-async fn register_as(app: &TestApp, username: &str, display_name: &str) -> Reply {
-    let email = format!("{username}@example.org");
+/// Registers without confirming the address: the confirmation link (or nothing, for a taken
+/// address) is left to the test.
+async fn register_unconfirmed(app: &TestApp, username: &str, display_name: &str, email: &str) -> Reply {
     let r = app
         .post_form(
             "/register",
             &[
                 ("username", username),
                 ("display_name", display_name),
-                ("email", &email),
+                ("email", email),
                 ("password", PASSWORD),
                 ("confirm", PASSWORD),
             ],
@@ -38,8 +39,20 @@ async fn register_as(app: &TestApp, username: &str, display_name: &str) -> Reply
     r
 }
 
-async fn register(app: &TestApp, username: &str) -> Reply {
-    register_as(app, username, username).await
+/// Registers `username` at `username@example.org` and confirms the address with the link mailed
+/// to it (what its owner does first).
+async fn register_as(app: &TestApp, sink: &SmtpSink, username: &str, display_name: &str) -> Reply {
+    let email = format!("{username}@example.org");
+    let r = register_unconfirmed(app, username, display_name, &email).await;
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec![email.clone()]);
+    let link = find_link(&mail.text, &format!("{}/me/email/confirm?token=", app.address)).expect("confirm link");
+    assert_eq!(app.get(link.trim_start_matches(&app.address)).await.status, 200);
+    r
+}
+
+async fn register(app: &TestApp, sink: &SmtpSink, username: &str) -> Reply {
+    register_as(app, sink, username, username).await
 }
 
 async fn user_id(db: &Db, username: &str) -> i64 {
@@ -108,7 +121,7 @@ async fn ask_change(app: &TestApp, sink: &SmtpSink, old: &str, new: &str) -> (St
 
 db_test!(email_change_needs_the_password_and_dies_with_a_new_one, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "ines").await;
+    register(&app, &sink, "ines").await;
     let id = user_id(&t.db, "ines").await;
 
     // Without the current password, or with a wrong one: refused next to the field, no mail.
@@ -147,7 +160,7 @@ db_test!(email_change_needs_the_password_and_dies_with_a_new_one, |t| {
 
 db_test!(the_old_address_can_cancel_a_change_and_end_every_session, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "marc").await;
+    register(&app, &sink, "marc").await;
     let id = user_id(&t.db, "marc").await;
     let (confirm, cancel) = ask_change(&app, &sink, "marc@example.org", "marc@new.example").await;
     // The link works without logging in; following it only shows a button.
@@ -168,11 +181,11 @@ db_test!(the_old_address_can_cancel_a_change_and_end_every_session, |t| {
 
 db_test!(a_disabled_account_cannot_confirm_nor_keep_a_change, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "root").await;
+    register(&app, &sink, "root").await;
     let root = user_id(&t.db, "root").await;
     carburoam::db::admin::set_admin(&t.db, root, true).await.expect("grant");
     let user = app.browser();
-    register(&user, "zoe").await;
+    register(&user, &sink, "zoe").await;
     let id = user_id(&t.db, "zoe").await;
     // Disabled behind the console's back (the database): the confirmation fails.
     let (confirm, _) = ask_change(&user, &sink, "zoe@example.org", "zoe@new.example").await;
@@ -194,7 +207,7 @@ db_test!(a_disabled_account_cannot_confirm_nor_keep_a_change, |t| {
 
 db_test!(unknown_names_wait_exactly_like_existing_ones, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "paul").await;
+    register(&app, &sink, "paul").await;
     let now = carburoam::db::now();
     let mut seen = Vec::new();
     for name in ["paul", "nobody-here"] {
@@ -223,7 +236,7 @@ db_test!(unknown_names_wait_exactly_like_existing_ones, |t| {
 
 db_test!(the_owner_gets_in_from_elsewhere_until_the_hourly_ceiling, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "lina").await;
+    register(&app, &sink, "lina").await;
     let now = carburoam::db::now();
     // The attacker's address waits longer and longer…
     for i in 0..15 {
@@ -265,7 +278,7 @@ fn code_error(r: &Reply) -> String {
 
 db_test!(one_answer_for_every_bad_code, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "lea").await;
+    register(&app, &sink, "lea").await;
     let b = app.browser();
     b.post_form("/forgot-password", &[("email", "lea@example.org")]).await;
     find_code(&sink.next().await.text).expect("a live code");
@@ -279,7 +292,7 @@ db_test!(one_answer_for_every_bad_code, |t| {
 
 db_test!(an_attacker_cannot_block_the_owners_reset, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "noe").await;
+    register(&app, &sink, "noe").await;
     let now = carburoam::db::now();
     let (owner, attacker) = (ip(2), ip(1));
     accounts(&app, &sink).forgot_password(owner, "noe", now).expect("ask");
@@ -308,7 +321,7 @@ db_test!(an_attacker_cannot_block_the_owners_reset, |t| {
 
 db_test!(username_reminders_do_not_spend_the_reset_budget, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "camille").await;
+    register(&app, &sink, "camille").await;
     let b = app.browser();
     for _ in 0..5 {
         assert_eq!(b.post_form("/forgot-username", &[("email", "camille@example.org")]).await.status, 200);
@@ -328,8 +341,8 @@ db_test!(username_reminders_do_not_spend_the_reset_budget, |t| {
 // Point 7: current-password checks count like login failures.
 
 db_test!(current_password_checks_are_throttled, |t| {
-    let (app, _sink) = setup(&t.db).await;
-    register(&app, "hugo").await;
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "hugo").await;
     let wrong = [("current", "wrong wrong wrong"), ("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)];
     for _ in 0..9 {
         assert_eq!(app.post_form("/me/password", &wrong).await.status, 422);
@@ -411,7 +424,7 @@ db_test!(a_deleted_account_leaves_no_trace_in_files, |t| {
 
 db_test!(an_unconfirmed_address_gets_no_user_text, |t| {
     let (app, sink) = setup(&t.db).await;
-    register_as(&app, "rose", "Call +33 6 00 00 00 00 for a prize").await;
+    register_as(&app, &sink, "rose", "Call +33 6 00 00 00 00 for a prize").await;
     let r = app.post_form("/me/email", &[("email", "victim@example.net"), ("current", PASSWORD)]).await;
     assert_eq!(r.status, 303);
     let m = mails(&sink, 2).await;
@@ -424,9 +437,9 @@ db_test!(an_unconfirmed_address_gets_no_user_text, |t| {
 
 db_test!(an_email_change_to_a_taken_address_looks_like_any_other, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "anna").await;
+    register(&app, &sink, "anna").await;
     let other = app.browser();
-    register(&other, "bruno").await;
+    register(&other, &sink, "bruno").await;
     let anna = user_id(&t.db, "anna").await;
     let free = app.post_form("/me/email", &[("email", "anna@new.example"), ("current", PASSWORD)]).await;
     mails(&sink, 2).await;
@@ -446,13 +459,112 @@ db_test!(an_email_change_to_a_taken_address_looks_like_any_other, |t| {
     assert_eq!(email_of(&t.db, anna).await, "anna@example.org");
 });
 
+/// A page with what differs between two accounts taken out: CSRF tokens, then `names` (longest
+/// first, so that an address goes before the username inside it).
+fn neutral(html: &str, names: &[&str]) -> String {
+    let mut out: String = html.split("name=\"csrf\" value=\"").map(|p| p.get(64..).unwrap_or(p)).collect();
+    let mut names = names.to_vec();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for n in names {
+        out = out.replace(n, "NAME");
+    }
+    out
+}
+
+db_test!(registration_with_a_taken_address_looks_like_any_other, |t| {
+    let (app, sink) = setup(&t.db).await;
+    register(&app, &sink, "olga").await;
+    let olga = user_id(&t.db, "olga").await;
+    // Two newcomers, one with a free address, one with Olga's (typed in another case).
+    let (free, taken) = (app.browser(), app.browser());
+    let a = register_unconfirmed(&free, "franck", "franck", "franck@example.net").await;
+    let b = register_unconfirmed(&taken, "tariq", "tariq", "OLGA@example.org").await;
+    assert_eq!((a.status, a.header("location")), (b.status, b.header("location")));
+    let cookie_names = |r: &Reply| -> Vec<String> {
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split('=').next().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(cookie_names(&a), cookie_names(&b));
+    let (free_names, taken_names) = (["franck", "franck@example.net"], ["tariq", "OLGA@example.org"]);
+    for path in ["/me/stations?msg=welcome", "/me", "/me/profile"] {
+        let (x, y) = (free.get(path).await, taken.get(path).await);
+        assert_eq!((x.status, path), (y.status, path));
+        assert_eq!(neutral(&x.text, &free_names), neutral(&y.text, &taken_names), "{path}");
+    }
+    let profile = taken.get("/me/profile").await;
+    assert!(profile.text.contains("OLGA@example.org") && profile.text.contains("data-testid=\"resend-link\""));
+    // The free address gets its link; Olga is told, with no link; nothing else.
+    let m = mails(&sink, 2).await;
+    let link = find_link(&to(&m, "franck@example.net").text, &format!("{}/me/email/confirm?token=", app.address))
+        .expect("a confirmation link");
+    let told = to(&m, "olga@example.org");
+    assert!(told.subject.contains("autre compte"), "{}", told.subject);
+    assert!(told.text.contains("olga") && !told.text.contains("tariq"), "{}", told.text);
+    assert!(!told.text.contains("/me/email/confirm"), "{}", told.text);
+    sink.none_within(Duration::from_millis(300)).await;
+    // "Resend the link": the same answer for both, a link only to the free address.
+    let (x, y) = (free.post_form("/me/email/resend", &[]).await, taken.post_form("/me/email/resend", &[]).await);
+    assert_eq!((x.status, x.header("location")), (y.status, y.header("location")));
+    assert_eq!(x.header("location"), "/me/profile?msg=link_sent");
+    let again = sink.next().await;
+    assert_eq!(again.to, vec!["franck@example.net".to_owned()]);
+    let new_link = find_link(&again.text, &format!("{}/me/email/confirm?token=", app.address)).expect("a new link");
+    sink.none_within(Duration::from_millis(300)).await;
+    let (x, y) = (free.get("/me/profile?msg=link_sent").await, taken.get("/me/profile?msg=link_sent").await);
+    assert_eq!(neutral(&x.text, &free_names), neutral(&y.text, &taken_names));
+
+    // The address stays Olga's: her login, her "forgot" mails; Tariq's account never gets it, and
+    // a reset for it goes nowhere, with the same page as any other.
+    let tariq = user_id(&t.db, "tariq").await;
+    let row = carburoam::db::users::by_id(&t.db, tariq).await.expect("query").expect("tariq");
+    assert!(!row.email_confirmed);
+    assert_eq!(carburoam::db::users::by_login(&t.db, "olga@example.org").await.expect("q").map(|u| u.id), Some(olga));
+    let anon = app.browser();
+    let forgot_free = anon.post_form("/forgot-password", &[("email", "franck")]).await;
+    let code = find_code(&sink.next().await.text).expect("a code to the free, unconfirmed address");
+    let forgot_taken = anon.post_form("/forgot-password", &[("email", "tariq")]).await;
+    assert_eq!(forgot_free.status, forgot_taken.status);
+    assert_eq!(neutral(&forgot_free.text, &[]), neutral(&forgot_taken.text, &[]));
+    let username = anon.post_form("/forgot-username", &[("email", "olga@example.org")]).await;
+    assert_eq!(username.status, 200);
+    let reminder = sink.next().await;
+    assert!(reminder.text.contains("olga") && !reminder.text.contains("tariq"), "{}", reminder.text);
+    sink.none_within(Duration::from_millis(300)).await;
+    // A crafted confirmation fails like any unknown link, and changes nothing.
+    let token = "0".repeat(64);
+    assert_eq!(taken.get(&format!("/me/email/confirm?token={token}")).await.status, 404);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM users WHERE email_confirmed").await, 1);
+
+    // The free address: the newest link confirms it (the first one died with the resend); then
+    // its reset codes (and its login) work.
+    assert_eq!(anon.get(link.trim_start_matches(&app.address)).await.status, 404);
+    let r = anon.get(new_link.trim_start_matches(&app.address)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("Votre adresse e-mail est confirmée"), "{}", r.text);
+    let franck = user_id(&t.db, "franck").await;
+    assert!(carburoam::db::users::by_id(&t.db, franck).await.expect("q").expect("franck").email_confirmed);
+    assert!(!free.get("/me/profile").await.text.contains("data-testid=\"resend-link\""));
+    let acc = accounts(&app, &sink);
+    let now = carburoam::db::now();
+    acc.reset_password(ip(5), "franck", &code, NEW_PASSWORD, NEW_PASSWORD, now).await.expect("the earlier code");
+    sink.next().await;
+    acc.forgot_password(ip(5), "franck@example.net", now).expect("ask");
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec!["franck@example.net".to_owned()]);
+    find_code(&mail.text).expect("a code");
+    assert!(acc.login(ip(5), "franck@example.net", NEW_PASSWORD, now).await.is_ok());
+});
+
 // ---------------------------------------------------------------------------------------------
 // Also: the last-admin guard holds when two admins act at once.
 
 db_test!(two_admins_revoking_each_other_leave_one, |t| {
     let (app, sink) = setup(&t.db).await;
-    register(&app, "alpha").await;
-    register(&app.browser(), "beta").await;
+    register(&app, &sink, "alpha").await;
+    register(&app.browser(), &sink, "beta").await;
     let (a, b) = (user_id(&t.db, "alpha").await, user_id(&t.db, "beta").await);
     let acc = accounts(&app, &sink);
     let actor = carburoam::admin::Actor::cli();

@@ -286,6 +286,7 @@ fn message_for(lang: Lang, code: Option<&str>) -> (Option<String>, bool) {
         Some("removed") => (a.msg_removed, false),
         Some("saved") => (a.msg_saved, false),
         Some("email_sent") => (a.msg_email_sent, false),
+        Some("link_sent") => (a.msg_link_sent, false),
         Some("password_changed") => (a.msg_password_changed, false),
         Some("welcome") => (a.msg_welcome, false),
         _ => return (None, false),
@@ -465,6 +466,8 @@ pub struct ProfilePage {
     pub message_is_error: bool,
     pub username: String,
     pub email: String,
+    /// `false`: the address waits for its confirmation link (the page offers to send it again).
+    pub email_confirmed: bool,
     pub pending_email: Option<String>,
     pub fuels: Vec<FuelOption>,
 }
@@ -508,8 +511,10 @@ async fn profile_view(
             message: message.0,
             message_is_error: message.1,
             username: account.username,
+            // The unconfirmed address's own link is not a change to show twice.
+            pending_email: pending.filter(|p| account.email_confirmed || !p.eq_ignore_ascii_case(&account.email)),
             email: account.email,
-            pending_email: pending,
+            email_confirmed: account.email_confirmed,
             fuels: Fuel::ALL.iter().map(|x| FuelOption { name: x.name(), selected: selected.contains(x) }).collect(),
         })?;
         Ok((status, resp).into_response())
@@ -636,6 +641,14 @@ pub async fn change_email(
     }
 }
 
+/// "Resend the link" while the address waits for confirmation.
+pub async fn resend_confirmation(State(state): State<AppState>, lang: Lang, user: SignedIn) -> Response {
+    match state.accounts.resend_confirmation(user.user_id, crate::db::now()).await {
+        Ok(()) => see_other("/me/profile?msg=link_sent"),
+        Err(e) => account_fail(lang, e),
+    }
+}
+
 pub async fn change_password(
     State(state): State<AppState>,
     lang: Lang,
@@ -666,8 +679,12 @@ pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(r
     let a = strings(lang);
     let token = query_param(&raw, "token").unwrap_or_default();
     match state.accounts.confirm_email_change(token.trim(), crate::db::now()).await {
-        Ok(Some(_)) => {
-            notice(&state, lang, a.email_confirmed_title, a.email_confirmed_text, "/me/profile", a.profile_title).await
+        Ok(Some(done)) => {
+            let text = match done {
+                crate::accounts::Confirmed::Address => a.address_confirmed_text,
+                crate::accounts::Confirmed::Changed => a.email_confirmed_text,
+            };
+            notice(&state, lang, a.email_confirmed_title, text, "/me/profile", a.profile_title).await
         }
         Ok(None) => link_invalid(&state, lang).await,
         Err(AccountError::Invalid(_)) => {
