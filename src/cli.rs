@@ -197,6 +197,13 @@ pub struct ServeArgs {
     pub site: SiteArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// At start, load in the background the daily price archives of this many past days that
+    /// are not loaded yet (a new install gets a month of history), or 0.
+    #[arg(long, env = "CARBUROAM_BACKFILL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=366))]
+    pub backfill_days: u32,
+    /// Base URL of the price archives (files at BASE/annee/YYYY and BASE/jour/YYYYMMDD).
+    #[arg(long, env = "CARBUROAM_ARCHIVE_URL", default_value = crate::history::backfill::DEFAULT_ARCHIVE_URL)]
+    pub archive_url: String,
 }
 
 impl ServeArgs {
@@ -219,6 +226,8 @@ impl ServeArgs {
             site: SiteConfig::new(&self.site.tile_url, &self.site.tile_attribution, &self.site.source_url),
             metrics_token: non_empty(self.metrics.metrics_token),
             metrics_bind: self.metrics.metrics_bind.filter(|b| !b.trim().is_empty()),
+            backfill_days: self.backfill_days,
+            archive_url: self.archive_url,
         }
     }
 }
@@ -392,7 +401,12 @@ pub fn main() -> ExitCode {
     };
     let quiet_default = matches!(
         cli.command,
-        Command::Import(_) | Command::Backfill(_) | Command::Names { .. } | Command::Bench(_) | Command::Backup(_) | Command::Restore(_)
+        Command::Import(_)
+            | Command::Backfill(_)
+            | Command::Names { .. }
+            | Command::Bench(_)
+            | Command::Backup(_)
+            | Command::Restore(_)
     );
     crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -559,7 +573,8 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.since <= until, "--since {} is after the last day {until}", args.since);
     let files = backfill::plan(&args.archive_url, args.since, until);
     let db = open_db(&args.db).await?;
-    let opts = BackfillOptions { trigger: "cli".into(), progress: std::io::stderr().is_terminal(), ..Default::default() };
+    let opts =
+        BackfillOptions { trigger: "cli".into(), progress: std::io::stderr().is_terminal(), ..Default::default() };
     let show_lines = !opts.progress;
     let summary = backfill::run(&db, &files, &opts, |r| {
         if let FileOutcome::Failed(_) = r.outcome {

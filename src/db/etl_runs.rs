@@ -292,3 +292,17 @@ pub async fn loaded_before(db: &Db, source: &str, sha256: &str) -> Result<bool, 
         .map(|n| n > 0)
     })
 }
+
+/// Whether a run loaded a file from this source at all (a past day's archive does not change:
+/// the start-up backfill skips it without downloading it again).
+pub async fn source_loaded(db: &Db, source: &str) -> Result<bool, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND status IN ('success', 'unchanged')",
+        )
+        .bind(source)
+        .fetch_one(p)
+        .await
+        .map(|n| n > 0)
+    })
+}

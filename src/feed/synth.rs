@@ -278,9 +278,7 @@ pub fn zip_xml_as(entry: &str, xml: &[u8]) -> Vec<u8> {
         .large_file(xml.len() as u64 >= u64::from(u32::MAX));
     // Writing to memory cannot fail short of allocation failure; an empty Vec would then be
     // refused by the parser, never mistaken for a feed.
-    let written = w
-        .start_file(entry, opts)
-        .and_then(|()| w.write_all(xml).map_err(zip::result::ZipError::from));
+    let written = w.start_file(entry, opts).and_then(|()| w.write_all(xml).map_err(zip::result::ZipError::from));
     match written.and_then(|()| w.finish()) {
         Ok(c) => c.into_inner(),
         Err(_) => Vec::new(),

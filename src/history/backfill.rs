@@ -87,6 +87,76 @@ pub fn plan_last_days(base: &str, today: NaiveDate, days: u32) -> Vec<ArchiveFil
         .collect()
 }
 
+/// The lease that lets one instance run the start-up backfill.
+pub const STARTUP_LEASE: &str = "history-backfill";
+
+/// `serve`'s start-up backfill: the daily archives of the last `days` days (up to yesterday,
+/// Paris time) that no run has loaded yet, in the background. At first start that is all of
+/// them, so a new install has a month of history on day one; after a stop of a few days, the
+/// days missed. Under [`STARTUP_LEASE`]: when another instance holds it, this one does nothing.
+/// Stops between files when `shutdown` is cancelled (a file being imported is finished or
+/// rolled back as a whole).
+pub async fn at_start(
+    db: Db,
+    base: String,
+    days: u32,
+    opts: BackfillOptions,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Option<Summary> {
+    if days == 0 {
+        return None;
+    }
+    let holder = etl::holder_id();
+    // Long enough for a month of daily files on a slow line; released at the end.
+    let ttl = 3 * 3600;
+    match crate::db::leases::try_acquire(&db, STARTUP_LEASE, &holder, crate::db::now(), ttl).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("history backfill: another instance runs it");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "history backfill: cannot take its lease; not run");
+            return None;
+        }
+    }
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let mut files = Vec::new();
+    for file in plan_last_days(&base, today, days) {
+        match etl_runs::source_loaded(&db, &file.url).await {
+            Ok(true) => {}
+            Ok(false) => files.push(file),
+            Err(e) => tracing::warn!(error = %e, file = %file.name, "history backfill: cannot check a file"),
+        }
+    }
+    let summary = if files.is_empty() {
+        None
+    } else {
+        tracing::info!(files = files.len(), days, base = %base, "history backfill of the last days started");
+        let run = run(&db, &files, &opts, |r| match &r.outcome {
+            FileOutcome::Failed(_) => tracing::warn!(result = %r, "history backfill"),
+            _ => tracing::info!(result = %r, "history backfill"),
+        });
+        tokio::select! {
+            s = run => match s {
+                Ok(s) => {
+                    tracing::info!(summary = %s, "history backfill done");
+                    Some(s)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "history backfill not run");
+                    None
+                }
+            },
+            () = shutdown.cancelled() => None,
+        }
+    };
+    if let Err(e) = crate::db::leases::release(&db, STARTUP_LEASE, &holder).await {
+        tracing::warn!(error = %e, "history backfill: cannot release its lease (it expires by itself)");
+    }
+    summary
+}
+
 /// What became of one file.
 #[derive(Debug)]
 pub enum FileOutcome {
@@ -379,7 +449,8 @@ impl Bars {
             }
             overall.inc(1);
             if result.rows > 0 {
-                overall.set_message(format!("last file {:.0} rows/s", result.rows as f64 / result.elapsed.as_secs_f64()));
+                overall
+                    .set_message(format!("last file {:.0} rows/s", result.rows as f64 / result.elapsed.as_secs_f64()));
             }
         }
     }

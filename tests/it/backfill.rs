@@ -16,7 +16,7 @@ use carburoam::feed::download::FetchOptions;
 use carburoam::feed::synth::zip_xml_as;
 use carburoam::history::backfill::{self, BackfillOptions, FileOutcome};
 use carburoam::on_db;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use crate::db_test;
 use crate::helpers::TestDb;
@@ -85,10 +85,19 @@ struct Archive {
     hang: Arc<AtomicBool>,
     /// Serve the damaged days (20260103 cut, 20260104 HTML).
     damaged: bool,
+    /// Serve a file for any other day: station 1000001's Gazole at 08:00 that day, its price
+    /// going down a tenth of a cent a day (a change point each day).
+    every_day: bool,
+    /// Daily files served.
+    served: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn annee(Path(year): Path<String>) -> Response {
-    if year == "2025" { ([(header::CONTENT_TYPE, "application/zip")], year_2025()).into_response() } else { StatusCode::NOT_FOUND.into_response() }
+    if year == "2025" {
+        ([(header::CONTENT_TYPE, "application/zip")], year_2025()).into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 async fn jour(State(a): State<Archive>, Path(name): Path<String>) -> Response {
@@ -101,13 +110,25 @@ async fn jour(State(a): State<Archive>, Path(name): Path<String>) -> Response {
         match name.as_str() {
             "20260103" => {
                 let whole = day("20260101").unwrap_or_default();
-                return ([(header::CONTENT_TYPE, "application/zip")], whole[..whole.len() / 2].to_vec()).into_response();
+                return ([(header::CONTENT_TYPE, "application/zip")], whole[..whole.len() / 2].to_vec())
+                    .into_response();
             }
             "20260104" => {
-                return ([(header::CONTENT_TYPE, "text/html")], "<html><body>Maintenance</body></html>").into_response();
+                return ([(header::CONTENT_TYPE, "text/html")], "<html><body>Maintenance</body></html>")
+                    .into_response();
             }
             _ => {}
         }
+    }
+    a.served.fetch_add(1, Ordering::SeqCst);
+    if a.every_day
+        && day(&name).is_none()
+        && let Ok(date) = NaiveDate::parse_from_str(&name, "%Y%m%d")
+    {
+        let maj: &'static str = format!("{} 08:00:00", date.format("%Y-%m-%d")).leak();
+        let price: &'static str = format!("{:.3}", 1.7 - f64::from(date.ordinal()) / 1000.0).leak();
+        let xml = archive_xml(&[(1000001, "Gazole", 1, maj, price)]);
+        return zip_xml_as(&format!("PrixCarburants_quotidien_{name}.xml"), &xml).into_response();
     }
     match day(&name) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/zip")], bytes).into_response(),
@@ -162,7 +183,15 @@ db_test!(backfill_imports_years_then_days_and_skips_what_is_done, |t| {
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
-        ["annee/2024", "annee/2025", "jour/20260101", "jour/20260102", "jour/20260103", "jour/20260104", "jour/20260105"]
+        [
+            "annee/2024",
+            "annee/2025",
+            "jour/20260101",
+            "jour/20260102",
+            "jour/20260103",
+            "jour/20260104",
+            "jour/20260105"
+        ]
     );
     let mut lines = Vec::new();
     let summary = backfill::run(&t.db, &files, &opts(), |r| lines.push(r.to_string())).await.expect("run");
@@ -202,7 +231,7 @@ fn carburoam() -> std::process::Command {
 }
 
 db_test!(backfill_killed_with_sigkill_resumes_without_duplicates, |t| {
-    let archive = Archive { hang: Arc::new(AtomicBool::new(true)), damaged: false };
+    let archive = Archive { hang: Arc::new(AtomicBool::new(true)), ..Archive::default() };
     let base = serve(archive.clone()).await;
     let data = tempfile::tempdir().expect("tempdir");
     let args = |c: &mut std::process::Command| {
@@ -263,3 +292,99 @@ fn backfill_refuses_bad_dates() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--since"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+db_test!(serve_backfills_the_last_days_once_under_a_lease, |t| {
+    let archive = Archive { every_day: true, ..Archive::default() };
+    let base = serve(archive.clone()).await;
+    // Two instances start on the same database: one takes the lease and loads the days.
+    let configure = |cfg: &mut carburoam::startup::ServeConfig| {
+        cfg.backfill_days = 3;
+        cfg.archive_url = base.clone();
+    };
+    let _a = crate::app::spawn_app_with(t.db.clone(), configure).await;
+    let _b = crate::app::spawn_app_with(t.db.clone(), configure).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if loaded_runs(&t.db).await.len() == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last 3 days were not loaded: {:?}",
+            loaded_runs(&t.db).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Yesterday is the last day; each file was loaded once, by one instance.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let runs = loaded_runs(&t.db).await;
+    for back in 1..=3 {
+        let day = today - chrono::Duration::days(back);
+        let url = format!("{base}/jour/{}", day.format("%Y%m%d"));
+        assert!(runs.contains(&(url.clone(), 1)), "{url} in {runs:?}");
+    }
+    assert_eq!(history(&t.db).await.len(), 3);
+    // The lease is released once done, and nothing is downloaded twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(archive.served.load(Ordering::SeqCst), 3);
+    let lease = carburoam::db::leases::current(&t.db, backfill::STARTUP_LEASE).await.expect("lease");
+    assert!(lease.as_ref().is_none_or(|l| !l.is_live(carburoam::db::now())), "{lease:?}");
+
+    // A restart finds the days loaded: nothing fetched again.
+    let _c = crate::app::spawn_app_with(t.db.clone(), configure).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(archive.served.load(Ordering::SeqCst), 3);
+    assert_eq!(loaded_runs(&t.db).await.len(), 3);
+});
+
+async fn import(db: &Db, name: &str, bytes: Vec<u8>) -> carburoam::feed::load::ImportReport {
+    let opts = carburoam::feed::load::ImportOptions { force: true, ..Default::default() };
+    carburoam::feed::load::import_bytes(db, name, bytes.into(), &opts).await.expect(name)
+}
+
+/// A daily file of 2025-12-30, as the yearly archive holds that day.
+fn day_20251230() -> Vec<u8> {
+    zip_xml_as(
+        "PrixCarburants_quotidien_20251230.xml",
+        &archive_xml(&[(1000001, "Gazole", 1, "2025-12-30 08:00:00", "1.689")]),
+    )
+}
+
+db_test!(a_daily_file_after_the_yearly_of_its_year_adds_nothing, |t| {
+    import(&t.db, "annee/2025", year_2025()).await;
+    let before = history(&t.db).await;
+    assert_eq!(before.len(), 4, "{before:#?}");
+    let report = import(&t.db, "jour/20251230", day_20251230()).await;
+    assert_eq!(report.counts.history_added, 0, "{report}");
+    assert_eq!(history(&t.db).await, before);
+});
+
+db_test!(history_keeps_change_points_whatever_order_files_arrive_in, |t| {
+    let files = || {
+        vec![
+            ("annee/2025", year_2025()),
+            ("jour/20251230", day_20251230()),
+            ("jour/20260101", day("20260101").expect("day")),
+            ("jour/20260105", day("20260105").expect("day")),
+        ]
+    };
+    for (name, bytes) in files().into_iter().rev() {
+        import(&t.db, name, bytes).await;
+    }
+    let reversed = history(&t.db).await;
+    let fresh = TestDb::for_backend(if t.url.starts_with("sqlite") { "sqlite" } else { "postgres" })
+        .await
+        .expect("a fresh database of the same backend");
+    for (name, bytes) in files() {
+        import(&fresh.db, name, bytes).await;
+    }
+    let in_order = history(&fresh.db).await;
+    assert_eq!(reversed, in_order);
+    assert_eq!(in_order.len(), EXPECTED_HISTORY, "{in_order:#?}");
+    // No two consecutive points of a (station, fuel) hold the same price.
+    for w in in_order.windows(2) {
+        if (w[0].0, w[0].1) == (w[1].0, w[1].1) {
+            assert_ne!(w[0].3, w[1].3, "{w:?}");
+        }
+    }
+});
