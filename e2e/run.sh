@@ -130,7 +130,7 @@ export CARBUROAM_TILE_URL="http://127.0.0.1:$TILE_PORT/{z}/{x}/{y}.png"
 CARBUROAM_PUBLIC_URL="http://127.0.0.1:$HTTP_PORT" \
 CARBUROAM_SMTP_HOST=127.0.0.1 CARBUROAM_SMTP_PORT="$SMTP_PORT" CARBUROAM_SMTP_TLS=none \
 CARBUROAM_DATA_DIR="$TMP/data" \
-  "$BIN" serve --database "$DB" --bind "127.0.0.1:$HTTP_PORT" --etl-every off --feed-url "$FEED" >"$TMP/stdout" 2>"$TMP/stderr" &
+  "$BIN" serve --database "$DB" --bind "127.0.0.1:$HTTP_PORT" --etl-every off --backfill-days 0 --feed-url "$FEED" >"$TMP/stdout" 2>"$TMP/stderr" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   if grep -q '^listening on http://' "$TMP/stdout" 2>/dev/null; then break; fi

@@ -61,6 +61,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load feed files (ZIP or XML, instantané, ruptures, daily or yearly archives) in the given order.
     Import(ImportArgs),
+    /// Fill the price history from the official archives: yearly files, then daily ones.
+    Backfill(BackfillArgs),
     /// The feed job.
     Etl {
         #[command(subcommand)]
@@ -195,6 +197,13 @@ pub struct ServeArgs {
     pub site: SiteArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// At start, load in the background the daily price archives of this many past days that
+    /// are not loaded yet (a new install gets a month of history), or 0.
+    #[arg(long, env = "CARBUROAM_BACKFILL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=366))]
+    pub backfill_days: u32,
+    /// Base URL of the price archives (files at BASE/annee/YYYY and BASE/jour/YYYYMMDD).
+    #[arg(long, env = "CARBUROAM_ARCHIVE_URL", default_value = crate::history::backfill::DEFAULT_ARCHIVE_URL)]
+    pub archive_url: String,
 }
 
 impl ServeArgs {
@@ -217,6 +226,8 @@ impl ServeArgs {
             site: SiteConfig::new(&self.site.tile_url, &self.site.tile_attribution, &self.site.source_url),
             metrics_token: non_empty(self.metrics.metrics_token),
             metrics_bind: self.metrics.metrics_bind.filter(|b| !b.trim().is_empty()),
+            backfill_days: self.backfill_days,
+            archive_url: self.archive_url,
         }
     }
 }
@@ -319,6 +330,22 @@ pub struct ImportArgs {
     pub sources: Vec<String>,
 }
 
+#[derive(Args, Debug)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// First year (`2007`) or day (`2024-01-01`) to fetch. Years before the last one come as
+    /// yearly archives (a whole year even from a day in its middle), the last year as daily ones.
+    #[arg(long, default_value = "2007", value_parser = crate::history::backfill::parse_since)]
+    pub since: chrono::NaiveDate,
+    /// Last day to fetch (default: yesterday, Paris time).
+    #[arg(long, value_parser = crate::history::backfill::parse_since)]
+    pub until: Option<chrono::NaiveDate>,
+    /// Base URL of the archives (files at BASE/annee/YYYY and BASE/jour/YYYYMMDD).
+    #[arg(long, env = "CARBUROAM_ARCHIVE_URL", default_value = crate::history::backfill::DEFAULT_ARCHIVE_URL)]
+    pub archive_url: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum NamesCommand {
     /// Replace the stations' names by those of an Overpass answer: `overpass` (ask the
@@ -374,7 +401,12 @@ pub fn main() -> ExitCode {
     };
     let quiet_default = matches!(
         cli.command,
-        Command::Import(_) | Command::Names { .. } | Command::Bench(_) | Command::Backup(_) | Command::Restore(_)
+        Command::Import(_)
+            | Command::Backfill(_)
+            | Command::Names { .. }
+            | Command::Bench(_)
+            | Command::Backup(_)
+            | Command::Restore(_)
     );
     crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -404,6 +436,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(args) => import(args).await,
+        Command::Backfill(args) => backfill(args).await,
         Command::Admin { command } => admin(command).await,
         Command::Names { command: NamesCommand::Import(args) } => {
             let db = open_db(&args.db).await?;
@@ -524,6 +557,37 @@ async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     lease.release().await;
     db.close().await;
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// `carburoam backfill`: one line per file on stdout, failures on stderr, a summary at the end;
+/// exits non-zero when any file failed.
+async fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    use crate::history::backfill::{self, BackfillOptions, FileOutcome};
+    let until = match args.until {
+        Some(d) => d,
+        None => {
+            let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).date_naive();
+            today.pred_opt().unwrap_or(today)
+        }
+    };
+    anyhow::ensure!(args.since <= until, "--since {} is after the last day {until}", args.since);
+    let files = backfill::plan(&args.archive_url, args.since, until);
+    let db = open_db(&args.db).await?;
+    let opts =
+        BackfillOptions { trigger: "cli".into(), progress: std::io::stderr().is_terminal(), ..Default::default() };
+    let show_lines = !opts.progress;
+    let summary = backfill::run(&db, &files, &opts, |r| {
+        if let FileOutcome::Failed(_) = r.outcome {
+            eprintln!("error: {r}");
+        } else if show_lines {
+            println!("{r}");
+        }
+    })
+    .await;
+    db.close().await;
+    let summary = summary?;
+    println!("{summary}");
+    Ok(if summary.failed() > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// A progress bar over the bytes of XML read, on a terminal only.

@@ -301,6 +301,8 @@ mod file_tests {
             "source_url",
             "metrics_token",
             "metrics_bind",
+            "backfill_days",
+            "archive_url",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }

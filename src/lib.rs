@@ -18,6 +18,7 @@ pub mod email;
 pub mod error;
 pub mod etl;
 pub mod feed;
+pub mod history;
 pub mod index;
 pub mod names;
 pub mod notify;

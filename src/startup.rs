@@ -45,6 +45,11 @@ pub struct ServeConfig {
     pub metrics_token: Option<SecretString>,
     /// A second listener serving `/metrics` alone, without a token (`127.0.0.1:9100`).
     pub metrics_bind: Option<String>,
+    /// Days of daily archives loaded at start when missing (see
+    /// [`crate::history::backfill::at_start`]); 0: none.
+    pub backfill_days: u32,
+    /// Base URL of the price archives.
+    pub archive_url: String,
 }
 
 impl ServeConfig {
@@ -68,6 +73,8 @@ impl ServeConfig {
             site: SiteConfig::default(),
             metrics_token: None,
             metrics_bind: None,
+            backfill_days: 0,
+            archive_url: crate::history::backfill::DEFAULT_ARCHIVE_URL.to_owned(),
         }
     }
 }
@@ -81,6 +88,8 @@ pub struct Application {
     job: Job,
     etl_every: Option<Duration>,
     backups: crate::backup::BackupSchedule,
+    /// The start-up history backfill: days and archive base URL.
+    backfill: (u32, String),
 }
 
 impl Application {
@@ -147,7 +156,15 @@ impl Application {
         if matches!(state.db, Db::Sqlite(_)) {
             state.backup_dir = Some(cfg.backups.dir.clone());
         }
-        Ok(Application { listener, metrics_listener, state, job, etl_every: cfg.etl_every, backups: cfg.backups })
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+            job,
+            etl_every: cfg.etl_every,
+            backups: cfg.backups,
+            backfill: (cfg.backfill_days, cfg.archive_url),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -183,6 +200,16 @@ impl Application {
             shutdown.clone(),
         );
         let cleanup = crate::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        let (backfill_days, archive_url) = self.backfill.clone();
+        let history_backfill = (backfill_days > 0).then(|| {
+            tokio::spawn(crate::history::backfill::at_start(
+                self.state.db.clone(),
+                archive_url,
+                backfill_days,
+                crate::history::backfill::BackfillOptions { trigger: "startup".into(), ..Default::default() },
+                shutdown.clone(),
+            ))
+        });
         let metrics_server = match self.metrics_listener {
             Some(listener) => {
                 let metrics_addr = listener.local_addr()?;
@@ -226,6 +253,9 @@ impl Application {
             let _ = b.await;
         }
         let _ = cleanup.await;
+        if let Some(b) = history_backfill {
+            let _ = b.await;
+        }
         // The requests served while shutting down are counted too.
         let _ = flusher.await;
         if let Err(e) = self.state.metrics.flush(&self.state.db).await {

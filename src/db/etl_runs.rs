@@ -277,3 +277,32 @@ pub async fn fail_stale(db: &Db, older_than: i64, now: i64) -> Result<u64, sqlx:
         .map(|r| r.rows_affected())
     })
 }
+
+/// Whether a run loaded the file with this SHA-256 from this source (the backfill's "already
+/// imported": a file of the archives is skipped on the next run, which resumes the backfill).
+pub async fn loaded_before(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND file_sha256 = $2 AND status IN ('success', 'unchanged')",
+        )
+        .bind(source)
+        .bind(sha256)
+        .fetch_one(p)
+        .await
+        .map(|n| n > 0)
+    })
+}
+
+/// Whether a run loaded a file from this source at all (a past day's archive does not change:
+/// the start-up backfill skips it without downloading it again).
+pub async fn source_loaded(db: &Db, source: &str) -> Result<bool, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND status IN ('success', 'unchanged')",
+        )
+        .bind(source)
+        .fetch_one(p)
+        .await
+        .map(|n| n > 0)
+    })
+}

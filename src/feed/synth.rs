@@ -263,6 +263,13 @@ pub fn generate_zip_with(stations: usize, seed: u64, revision: u32) -> Vec<u8> {
 
 /// Wraps an XML document in a ZIP entry named like the publisher's, dated 2026-06-05 10:10 UTC.
 pub fn zip_xml(xml: &[u8]) -> Vec<u8> {
+    zip_xml_as("PrixCarburants_instantane_ruptures.xml", xml)
+}
+
+/// Wraps an XML document in a ZIP entry of that name (`PrixCarburants_annuel_2025.xml`,
+/// `PrixCarburants_quotidien_20260105.xml`: the name tells the importer an archive), dated
+/// 2026-06-05 10:10 UTC.
+pub fn zip_xml_as(entry: &str, xml: &[u8]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let time = zip::DateTime::from_date_and_time(2026, 6, 5, 10, 10, 0).unwrap_or_default();
     let opts = zip::write::SimpleFileOptions::default()
@@ -271,9 +278,7 @@ pub fn zip_xml(xml: &[u8]) -> Vec<u8> {
         .large_file(xml.len() as u64 >= u64::from(u32::MAX));
     // Writing to memory cannot fail short of allocation failure; an empty Vec would then be
     // refused by the parser, never mistaken for a feed.
-    let written = w
-        .start_file("PrixCarburants_instantane_ruptures.xml", opts)
-        .and_then(|()| w.write_all(xml).map_err(zip::result::ZipError::from));
+    let written = w.start_file(entry, opts).and_then(|()| w.write_all(xml).map_err(zip::result::ZipError::from));
     match written.and_then(|()| w.finish()) {
         Ok(c) => c.into_inner(),
         Err(_) => Vec::new(),

@@ -551,7 +551,7 @@ async fn no_secret_reaches_the_logs() {
     let smtp = sink.settings();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"))
-        .args(["serve", "--etl-every", "off", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--etl-every", "off", "--backfill-days", "0", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database", &url])
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "trace")

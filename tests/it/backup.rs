@@ -19,7 +19,8 @@ use crate::helpers::{TestDb, fixture};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_carburoam"));
-    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    // No start-up history backfill from the network in tests.
+    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn").env("CARBUROAM_BACKFILL_DAYS", "0");
     for var in ["CARBUROAM_DATA_DIR", "CARBUROAM_BACKUP_DIR", "CARBUROAM_BACKUP_EVERY", "CARBUROAM_BACKUP_KEEP"] {
         c.env_remove(var);
     }

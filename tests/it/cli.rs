@@ -9,7 +9,8 @@ use crate::helpers::fixture;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_carburoam"));
-    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    // No start-up history backfill from the network in tests.
+    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn").env("CARBUROAM_BACKFILL_DAYS", "0");
     c
 }
 
