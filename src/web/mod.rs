@@ -14,6 +14,7 @@
 
 pub mod assets;
 pub mod cache;
+pub mod brand;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stations/{id}", get(api::station))
         .route("/stations/{id}/history", get(api::history))
         .route("/status", get(api::status))
+        .route("/brands", get(api::brands))
         .fallback(api_not_found)
         // Only when absent: error responses already say `no-store`.
         .layer(SetResponseHeaderLayer::if_not_present(
