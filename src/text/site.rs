@@ -366,7 +366,9 @@ pub static EN: SiteStrings = SiteStrings {
     back_home: "Back to the home page",
     footer_data: "Data: prix-carburants.gouv.fr, Licence Ouverte 2.0",
     skip_map: "Skip the map",
-    chart_summary: |days, min, max, last| format!("Over {days} days: lowest price {min}, highest {max}, latest {last}."),
+    chart_summary: |days, min, max, last| {
+        format!("Over {days} days: lowest price {min}, highest {max}, latest {last}.")
+    },
     among_cheapest: "among the cheapest",
     among_dearest: "among the dearest",
     a11y_footer: "Accessibility: partially compliant",

@@ -27,7 +27,8 @@ impl Badge {
             [first, second, ..] => first.chars().take(1).chain(second.chars().take(1)).collect(),
         };
         // FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
-        let hash = brand.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash =
+            brand.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         Badge { brand: brand.to_owned(), initials: initials.to_uppercase(), class: CLASSES[(hash % 10) as usize] }
     }
 }

@@ -13,8 +13,8 @@
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
 
 pub mod assets;
-pub mod cache;
 pub mod brand;
+pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod form;

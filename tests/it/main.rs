@@ -11,15 +11,16 @@ mod backup;
 mod cli;
 mod index;
 mod pages;
-mod texts;
-mod security_web;
 mod security_accounts;
+mod security_web;
+mod texts;
 
 mod download;
 mod email;
 mod leases;
 mod load;
 mod names;
+mod names_web;
 mod ops;
 mod parse;
 mod real_data;

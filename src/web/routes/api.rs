@@ -213,7 +213,9 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
         if k == "brand" {
             let v = v.trim();
             if v.is_empty() {
-                return Err(AppError::bad_request("parameter `brand` is empty (a canonical brand, see /api/v1/brands)"));
+                return Err(AppError::bad_request(
+                    "parameter `brand` is empty (a canonical brand, see /api/v1/brands)",
+                ));
             }
             brands.push(v.to_owned());
         } else {
@@ -234,7 +236,9 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
 pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<NearbyJson>> {
     let (params, brands) = nearby_params(raw.as_deref())?;
     let index = state.index.get().await.map_err(AppError::from)?;
-    if let Some(unknown) = brands.iter().find(|b| !index.stations().iter().any(|s| s.brand.as_deref() == Some(b.as_str()))) {
+    if let Some(unknown) =
+        brands.iter().find(|b| !index.stations().iter().any(|s| s.brand.as_deref() == Some(b.as_str())))
+    {
         return Err(AppError::bad_request(format!(
             "parameter `brand`: no station of the brand {unknown:?} (canonical names: see /api/v1/brands)"
         ))

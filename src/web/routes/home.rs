@@ -10,7 +10,8 @@ use crate::web::page::{
     DAY, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
     reference_time, render,
 };
-use crate::web::routes::stations::{DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, PlaceLink, StationItem, any_osm, centre, station_items,
+use crate::web::routes::stations::{
+    DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, PlaceLink, StationItem, any_osm, centre, station_items,
 };
 use crate::web::state::AppState;
 

@@ -150,7 +150,8 @@ fn named_centre(index: &crate::index::PriceIndex, q: &str) -> Option<Centre> {
     let n = found.len() as f64;
     let lat = found.iter().map(|s| s.latitude).sum::<f64>() / n;
     let lon = found.iter().map(|s| s.longitude).sum::<f64>() / n;
-    let far = found.iter().map(|s| crate::db::stations::haversine_km(lat, lon, s.latitude, s.longitude)).fold(0.0, f64::max);
+    let far =
+        found.iter().map(|s| crate::db::stations::haversine_km(lat, lon, s.latitude, s.longitude)).fold(0.0, f64::max);
     Some(Centre {
         lat,
         lon,
@@ -189,7 +190,10 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<
         ));
     }
     if let (Some(lat), Some(lon)) = (lat, lon) {
-        return Ok((None, Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() })));
+        return Ok((
+            None,
+            Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() }),
+        ));
     }
     Ok((None, None))
 }

@@ -1,0 +1,112 @@
+//! Station names on the site and in the API (issue 11 step 2): the price index picks up a names
+//! import, the lists, the station page and the JSON show brand and name, `q=` matches brands, the
+//! brand filter and `/api/v1/brands`, on both backends.
+
+use carburoam::db::Db;
+use carburoam::feed::load::{self, ImportOptions};
+use carburoam::names::{NamesImportOptions, import_source};
+
+use crate::app::{spawn_app, spawn_app_and_state};
+use crate::db_test;
+use crate::helpers::fixture;
+
+async fn load_snapshot_a(db: &Db) {
+    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    load::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
+}
+
+async fn import_names(db: &Db) {
+    let opts = NamesImportOptions { trigger: "test".into(), ..NamesImportOptions::default() };
+    import_source(db, &fixture("names_a.csv").display().to_string(), &opts).await.expect("names import");
+}
+
+/// The attribution beside OpenStreetMap names (the tiles' own credit links the same page).
+const OSM: &str = "OpenStreetMap (ODbL)</a>";
+
+db_test!(names_reach_the_index_after_an_import, |t| {
+    load_snapshot_a(&t.db).await;
+    let (app, state) = spawn_app_and_state(t.db.clone(), |_| {}).await;
+    let page = app.get("/stations?lat=48.774&lon=2.28&fuel=Gazole").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.text.contains("TotalEnergies"), "no names yet");
+    assert!(!page.text.contains(OSM), "no attribution without names");
+    // A names import alone (no new feed import) makes the index rebuild.
+    import_names(&t.db).await;
+    assert!(state.index.refresh().await.expect("refresh"), "a names import is a new version");
+    assert!(!state.index.refresh().await.expect("refresh"), "and only once");
+    let page = app.get("/stations?lat=48.774&lon=2.28&fuel=Gazole").await;
+    assert!(page.text.contains("TotalEnergies — Total Access"), "{}", page.text);
+    assert!(page.text.contains(r#"aria-label="TotalEnergies""#), "the badge names the brand");
+    assert!(page.text.contains(OSM), "attribution");
+    // The address stays, as the second line.
+    assert!(page.text.contains("Sceaux"));
+});
+
+db_test!(names_on_pages_search_and_filter, |t| {
+    load_snapshot_a(&t.db).await;
+    import_names(&t.db).await;
+    let app = spawn_app(t.db.clone()).await;
+
+    // The station page's title and heading.
+    let page = app.get("/stations/6110002").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("<title>E.Leclerc, Le Cannet — Carburoam</title>"), "{}", page.text);
+    assert!(page.text.contains(OSM));
+    // A station without a name keeps its town and address.
+    let plain = app.get("/stations/75013008").await;
+    assert!(!plain.text.contains(OSM));
+
+    // q= finds a brand with a town, or a brand alone; a town alone is still a place.
+    let page = app.get("/stations?q=leclerc+le+cannet&fuel=Gazole").await;
+    assert!(page.text.contains("/stations/6110002"), "{}", page.text);
+    assert!(!page.text.contains("/stations/29200003\""), "only Le Cannet's Leclerc");
+    let page = app.get("/stations?q=leclerc&fuel=Gazole").await;
+    assert!(page.text.contains("/stations/6110002"));
+    let page = app.get("/stations?q=esso+13&fuel=Gazole").await;
+    assert!(page.text.contains("/stations/13001005"), "{}", page.text);
+    let page = app.get("/?q=total+sceaux&fuel=Gazole").await;
+    assert!(page.text.contains("/stations/92330002"), "{}", page.text);
+
+    // The brand filter: the select lists the brands around with counts; brand= filters.
+    let around = "/stations?lat=46.6&lon=2.4&radius_km=100&fuel=Gazole";
+    let page = app.get(around).await;
+    assert!(!page.text.contains("E.Leclerc ("), "no brand within 100 km of the centre of France");
+    let wide = "/stations?lat=48.774&lon=2.28&radius_km=100&fuel=Gazole";
+    let page = app.get(wide).await;
+    assert!(page.text.contains(r#"<option value="TotalEnergies">TotalEnergies (1)</option>"#), "{}", page.text);
+    let page = app.get(&format!("{wide}&brand=Esso")).await;
+    assert!(!page.text.contains("/stations/92330002"), "filtered out");
+    let page = app.get(&format!("{wide}&brand=TotalEnergies&brand=Esso")).await;
+    assert!(page.text.contains("/stations/92330002"), "repeatable");
+
+    // The API: brand and name (null when unknown), the brand filter, /brands, bad parameters.
+    let api = "/api/v1/stations?lat=48.774&lon=2.28&fuel=Gazole&radius_km=100&max_age_days=3650";
+    let json = app.get(api).await.json();
+    let list = json["stations"].as_array().expect("stations");
+    let total = list.iter().find(|s| s["id"] == 92330002).expect("Sceaux");
+    assert_eq!(total["brand"], "TotalEnergies");
+    assert_eq!(total["name"], "TotalEnergies — Total Access");
+    let paris = list.iter().find(|s| s["id"] == 75013008).expect("Paris 13");
+    assert!(paris["brand"].is_null() && paris["name"].is_null());
+    let only = app.get(&format!("{api}&brand=TotalEnergies")).await.json();
+    assert_eq!(only["stations"].as_array().map(Vec::len), Some(1));
+    let bad = app.get(&format!("{api}&brand=Nope")).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"]["message"].as_str().unwrap_or_default().contains("`brand`"), "{}", bad.text);
+    let empty = app.get(&format!("{api}&brand=")).await;
+    assert_eq!(empty.status, 400);
+    let twice = app.get(&format!("{api}&fuel=E10")).await;
+    assert_eq!(twice.status, 400, "other parameters still once");
+    let one = app.get("/api/v1/stations/92330002").await.json();
+    assert_eq!(
+        (one["brand"].as_str(), one["name"].as_str()),
+        (Some("TotalEnergies"), Some("TotalEnergies — Total Access"))
+    );
+    let brands = app.get("/api/v1/brands").await.json();
+    assert_eq!(brands["brands"][0], serde_json::json!({"brand": "E.Leclerc", "stations": 2}));
+    assert_eq!(app.get("/api/v1/brands?x=1").await.status, 400);
+
+    // /about says where names come from.
+    let about = app.get("/about").await;
+    assert!(about.text.contains("ref:FR:prix-carburants") && about.text.contains(OSM));
+});
