@@ -45,6 +45,10 @@ pub struct ServeConfig {
     pub metrics_token: Option<SecretString>,
     /// A second listener serving `/metrics` alone, without a token (`127.0.0.1:9100`).
     pub metrics_bind: Option<String>,
+    /// How often to refresh the stations' names from Overpass (`None`: never).
+    pub names_every: Option<Duration>,
+    /// The Overpass interpreter the names come from.
+    pub names_url: String,
 }
 
 impl ServeConfig {
@@ -68,6 +72,8 @@ impl ServeConfig {
             site: SiteConfig::default(),
             metrics_token: None,
             metrics_bind: None,
+            names_every: None,
+            names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
         }
     }
 }
@@ -81,6 +87,7 @@ pub struct Application {
     job: Job,
     etl_every: Option<Duration>,
     backups: crate::backup::BackupSchedule,
+    names: crate::names::schedule::NamesSchedule,
 }
 
 impl Application {
@@ -147,7 +154,22 @@ impl Application {
         if matches!(state.db, Db::Sqlite(_)) {
             state.backup_dir = Some(cfg.backups.dir.clone());
         }
-        Ok(Application { listener, metrics_listener, state, job, etl_every: cfg.etl_every, backups: cfg.backups })
+        let overpass = crate::names::overpass::OverpassOptions {
+            endpoint: cfg.names_url.clone(),
+            public_url: Some(public_url.clone()),
+            ..crate::names::overpass::OverpassOptions::default()
+        };
+        state.names_overpass = Some(overpass.clone());
+        let names = crate::names::schedule::NamesSchedule { every: cfg.names_every, overpass };
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+            job,
+            etl_every: cfg.etl_every,
+            backups: cfg.backups,
+            names,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -183,6 +205,12 @@ impl Application {
             shutdown.clone(),
         );
         let cleanup = crate::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        let names = crate::names::schedule::spawn_scheduler(
+            self.state.db.clone(),
+            self.names.clone(),
+            self.job.holder.clone(),
+            shutdown.clone(),
+        );
         let metrics_server = match self.metrics_listener {
             Some(listener) => {
                 let metrics_addr = listener.local_addr()?;
@@ -226,6 +254,9 @@ impl Application {
             let _ = b.await;
         }
         let _ = cleanup.await;
+        if let Some(n) = names {
+            let _ = n.await;
+        }
         // The requests served while shutting down are counted too.
         let _ = flusher.await;
         if let Err(e) = self.state.metrics.flush(&self.state.db).await {

@@ -11,9 +11,9 @@ mod backup;
 mod cli;
 mod index;
 mod pages;
-mod texts;
-mod security_web;
 mod security_accounts;
+mod security_web;
+mod texts;
 
 mod download;
 mod email;

@@ -110,3 +110,28 @@ db_test!(names_on_pages_search_and_filter, |t| {
     let about = app.get("/about").await;
     assert!(about.text.contains("ref:FR:prix-carburants") && about.text.contains(OSM));
 });
+
+db_test!(scheduled_refresh_brings_names_to_the_pages, |t| {
+    use std::sync::atomic::Ordering;
+    load_snapshot_a(&t.db).await;
+    let (url, hits, _) = crate::names::fake_overpass(0, crate::names::FAKE_JSON).await;
+    let app = crate::app::spawn_app_with(t.db.clone(), |cfg| {
+        cfg.names_url = url.clone();
+        cfg.names_every = Some(std::time::Duration::from_secs(1));
+    })
+    .await;
+    // No names at first; the scheduler asks the fake Overpass within its first interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = app.get("/stations?q=paris+13&fuel=Gazole").await;
+        if page.text.contains("TotalEnergies — Relais Paris 13") {
+            assert!(page.text.contains(OSM), "attribution");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "names never appeared: {}", page.text);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+    let last = carburoam::db::station_names::last_import(&t.db).await.expect("last").expect("an import");
+    assert_eq!((last.trigger.as_str(), last.source.as_str()), ("schedule", url.as_str()));
+});
