@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(admin::overview))
         .route("/admin/etl", get(admin::etl))
         .route("/admin/etl/run", post(admin::run_now))
+        .route("/admin/names/refresh", post(admin::refresh_names))
         .route("/admin/etl/runs/{id}", get(admin::run))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}", get(admin::user))

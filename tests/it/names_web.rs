@@ -32,8 +32,9 @@ db_test!(names_reach_the_index_after_an_import, |t| {
     assert!(!page.text.contains(OSM), "no attribution without names");
     // A names import alone (no new feed import) makes the index rebuild.
     import_names(&t.db).await;
-    assert!(state.index.refresh().await.expect("refresh"), "a names import is a new version");
-    assert!(!state.index.refresh().await.expect("refresh"), "and only once");
+    // (A background check started by the page above may have rebuilt already.)
+    state.index.refresh().await.expect("refresh");
+    assert!(!state.index.refresh().await.expect("refresh"), "one rebuild per names import");
     let page = app.get("/stations?lat=48.774&lon=2.28&fuel=Gazole").await;
     assert!(page.text.contains("TotalEnergies — Total Access"), "{}", page.text);
     assert!(page.text.contains(r#"aria-label="TotalEnergies""#), "the badge names the brand");
@@ -134,4 +135,53 @@ db_test!(scheduled_refresh_brings_names_to_the_pages, |t| {
     assert!(hits.load(Ordering::SeqCst) >= 1);
     let last = carburoam::db::station_names::last_import(&t.db).await.expect("last").expect("an import");
     assert_eq!((last.trigger.as_str(), last.source.as_str()), ("schedule", url.as_str()));
+});
+
+db_test!(admin_data_page_shows_names_and_refreshes_them, |t| {
+    load_snapshot_a(&t.db).await;
+    let (url, _, _) = crate::names::fake_overpass(0, crate::names::FAKE_JSON).await;
+    let app = crate::app::spawn_app_with(t.db.clone(), |cfg| cfg.names_url = url.clone()).await;
+    let password = "plume cerise fenêtre 42";
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("username", "admin"),
+                ("display_name", "admin"),
+                ("email", "admin@example.org"),
+                ("password", password),
+                ("confirm", password),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let id = carburoam::db::users::by_login(&t.db, "admin").await.expect("query").expect("user").id;
+    carburoam::db::admin::set_admin(&t.db, id, true).await.expect("grant");
+    let page = app.get("/admin/etl").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains(r#"data-testid="names-coverage">0.0% (0/8)<"#), "{}", page.text);
+    assert!(page.text.contains(r#"data-testid="refresh-names""#));
+
+    // Refused while another names import holds the lease.
+    let now = carburoam::db::now();
+    let held = carburoam::db::leases::try_acquire(&t.db, "names_import", "other-instance", now, 60).await;
+    assert!(held.expect("lease"));
+    let r = app.post_form("/admin/names/refresh", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("location")), (303, "/admin/etl?msg=names_busy"));
+    assert!(carburoam::db::station_names::last_import(&t.db).await.expect("last").is_none());
+    carburoam::db::leases::release(&t.db, "names_import", "other-instance").await.expect("release");
+
+    let r = app.post_form("/admin/names/refresh", &[]).await;
+    assert_eq!((r.status.as_u16(), r.header("location")), (303, "/admin/etl?msg=names_started"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while carburoam::db::station_names::last_import(&t.db).await.expect("last").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the refresh never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let page = app.get("/admin/etl").await;
+    assert!(page.text.contains(r#"data-testid="names-coverage">37.5% (3/8)<"#), "{}", page.text);
+    assert!(page.text.contains(&url), "the source");
+    // Without CSRF token: refused.
+    let bare = app.send(app.client.post(app.url("/admin/names/refresh")).header("origin", &app.address)).await;
+    assert_eq!(bare.status, 403);
 });
