@@ -207,16 +207,9 @@ pub async fn all(db: &Db) -> Result<HashMap<StationId, StationName>, sqlx::Error
 
 /// One station's names and the raw OSM tags (JSON object text), for its page.
 pub async fn get(db: &Db, id: StationId) -> Result<Option<(StationName, String)>, sqlx::Error> {
-    let row: Option<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-    )> = on_db!(db, p => sqlx::query_as(
+    type Row =
+        (i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, String);
+    let row: Option<Row> = on_db!(db, p => sqlx::query_as(
             "SELECT station_id, brand, brand_wikidata, osm_brand, name, operator, branch, tags \
              FROM station_names WHERE station_id = $1",
         )

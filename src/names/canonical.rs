@@ -189,10 +189,10 @@ impl BrandIndex {
             items.iter().filter_map(|(it, _)| it.tags.get("brand").map(|b| (b.as_str(), *it))).collect();
         let mut heads: HashMap<String, Brand> = HashMap::new();
         for head in GROUP_HEADS {
-            if let Some(it) = by_brand.get(head) {
-                if let Some(q) = it.tags.get("brand:wikidata") {
-                    heads.insert(q.clone(), own(it));
-                }
+            if let Some(it) = by_brand.get(head)
+                && let Some(q) = it.tags.get("brand:wikidata")
+            {
+                heads.insert(q.clone(), own(it));
             }
         }
         let canonical = |it: &Item| -> Brand {
