@@ -255,7 +255,7 @@ pub static FR: SiteStrings = SiteStrings {
     brand_label: "Enseigne",
     all_brands: "Toutes les enseignes",
     about_names_title: "Noms et enseignes des stations",
-    about_names: "Le flux officiel ne donne pas le nom des stations. Carburoam les reprend d’OpenStreetMap\u{202f}: chaque station qui y porte l’étiquette ref:FR:prix-carburants (l’identifiant du flux) reçoit sa marque et son nom. Les marques sont ramenées à une seule écriture grâce au name-suggestion-index (Total, Total Access et TotalEnergies donnent TotalEnergies). Ces noms sont rafraîchis chaque semaine\u{202f}; une station sans étiquette garde sa commune et son adresse.",
+    about_names: "Le flux officiel ne donne pas le nom des stations. Carburoam les reprend d’OpenStreetMap\u{202f}: chaque station qui y porte l’identifiant du flux prix-carburants reçoit sa marque et son nom. Les marques sont ramenées à une seule écriture grâce au name-suggestion-index (Total, Total Access et TotalEnergies donnent TotalEnergies). Ces noms sont rafraîchis chaque semaine\u{202f}; une station sans étiquette garde sa commune et son adresse.",
 };
 
 pub static EN: SiteStrings = SiteStrings {

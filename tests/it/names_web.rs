@@ -109,7 +109,11 @@ db_test!(names_on_pages_search_and_filter, |t| {
 
     // /about says where names come from.
     let about = app.get("/about").await;
-    assert!(about.text.contains("ref:FR:prix-carburants") && about.text.contains(OSM));
+    assert!(
+        about.text.contains("OpenStreetMap")
+            && about.text.contains("name-suggestion-index")
+            && about.text.contains(OSM)
+    );
 });
 
 db_test!(scheduled_refresh_brings_names_to_the_pages, |t| {

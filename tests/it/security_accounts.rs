@@ -358,8 +358,7 @@ db_test!(a_deleted_account_leaves_no_trace_in_files, |t| {
         outbox_dir: outbox.path().to_path_buf(),
     })
     .expect("mailer");
-    let acc =
-        &Accounts::new(t.db.clone(), carburoam::accounts::AccountSettings::new("http://localhost", false), mailer);
+    let acc = &Accounts::new(t.db.clone(), carburoam::accounts::AccountSettings::new("http://localhost", false), mailer);
     let now = carburoam::db::now();
     let reg = |username: &'static str, email: &'static str| carburoam::accounts::Registration {
         username,
