@@ -63,6 +63,12 @@ else
   LAST_FILE="$ROOT/tests/fixtures/snapshot_b.xml"
 fi
 
+# Station names (issue 11): the shared OpenStreetMap CSV (départements 01–49), else the fixture.
+NAMES="$ROOT/../shared/data/osm_fuel_names_dept01-49_2026-08-17.csv"
+if [ "$E2E_DATASET" != real ] || [ ! -f "$NAMES" ]; then NAMES="$ROOT/tests/fixtures/names_a.csv"; fi
+echo "==> importing the names of $(basename "$NAMES")"
+"$BIN" names import --database "$DB" "$NAMES" >/dev/null
+
 # The feed the job reads when the admin test clicks "Run now" (the scheduler itself is off): the
 # last file loaded, with a comment added (ZIP archive comment, or XML comment at the end) so that
 # its SHA-256 differs and the import is not skipped as "identical to the last file". A real

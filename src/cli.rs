@@ -191,6 +191,13 @@ pub struct ServeArgs {
     /// How many scheduled backups to keep (the oldest are deleted).
     #[arg(long, env = "CARBUROAM_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
+    /// How often to refresh the stations' names and brands from OpenStreetMap (`7d`, `1d`…), or
+    /// `off`. One instance per interval runs it.
+    #[arg(long, env = "CARBUROAM_NAMES_EVERY", default_value = "7d")]
+    pub names_every: crate::config::NamesEvery,
+    /// The Overpass API interpreter the names come from.
+    #[arg(long, env = "CARBUROAM_NAMES_URL", default_value = crate::names::overpass::DEFAULT_ENDPOINT)]
+    pub names_url: String,
     #[command(flatten)]
     pub mail: MailArgs,
     #[command(flatten)]
@@ -228,6 +235,8 @@ impl ServeArgs {
             metrics_bind: self.metrics.metrics_bind.filter(|b| !b.trim().is_empty()),
             backfill_days: self.backfill_days,
             archive_url: self.archive_url,
+            names_every: self.names_every.0,
+            names_url: self.names_url,
         }
     }
 }

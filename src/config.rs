@@ -40,9 +40,39 @@ impl std::str::FromStr for EtlEvery {
     }
 }
 
+/// How often `serve` refreshes the stations' names from Overpass: a duration (`7d`, `1d`) or
+/// `off`. At least an hour: the public Overpass instances are shared, and names change slowly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamesEvery(pub Option<Duration>);
+
+impl std::str::FromStr for NamesEvery {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("off") || t == "0" {
+            return Ok(NamesEvery(None));
+        }
+        let d =
+            humantime::parse_duration(t).map_err(|e| format!("{t:?} is not a duration like 7d or 1d, nor off: {e}"))?;
+        if d < Duration::from_secs(3600) {
+            return Err(format!("{t:?} is too short: at least 1h (Overpass is a shared service)"));
+        }
+        Ok(NamesEvery(Some(d)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_every() {
+        assert_eq!("off".parse::<NamesEvery>().unwrap(), NamesEvery(None));
+        assert_eq!("7d".parse::<NamesEvery>().unwrap(), NamesEvery(Some(Duration::from_secs(7 * 86_400))));
+        assert!("5m".parse::<NamesEvery>().is_err());
+        assert!("weekly".parse::<NamesEvery>().is_err());
+    }
 
     #[test]
     fn etl_every() {
@@ -303,6 +333,8 @@ mod file_tests {
             "metrics_bind",
             "backfill_days",
             "archive_url",
+            "names_every",
+            "names_url",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }

@@ -50,6 +50,10 @@ pub struct ServeConfig {
     pub backfill_days: u32,
     /// Base URL of the price archives.
     pub archive_url: String,
+    /// How often to refresh the stations' names from Overpass (`None`: never).
+    pub names_every: Option<Duration>,
+    /// The Overpass interpreter the names come from.
+    pub names_url: String,
 }
 
 impl ServeConfig {
@@ -75,6 +79,8 @@ impl ServeConfig {
             metrics_bind: None,
             backfill_days: 0,
             archive_url: crate::history::backfill::DEFAULT_ARCHIVE_URL.to_owned(),
+            names_every: None,
+            names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
         }
     }
 }
@@ -90,6 +96,7 @@ pub struct Application {
     backups: crate::backup::BackupSchedule,
     /// The start-up history backfill: days and archive base URL.
     backfill: (u32, String),
+    names: crate::names::schedule::NamesSchedule,
 }
 
 impl Application {
@@ -156,6 +163,13 @@ impl Application {
         if matches!(state.db, Db::Sqlite(_)) {
             state.backup_dir = Some(cfg.backups.dir.clone());
         }
+        let overpass = crate::names::overpass::OverpassOptions {
+            endpoint: cfg.names_url.clone(),
+            public_url: Some(public_url.clone()),
+            ..crate::names::overpass::OverpassOptions::default()
+        };
+        state.names_overpass = Some(overpass.clone());
+        let names = crate::names::schedule::NamesSchedule { every: cfg.names_every, overpass };
         Ok(Application {
             listener,
             metrics_listener,
@@ -164,6 +178,7 @@ impl Application {
             etl_every: cfg.etl_every,
             backups: cfg.backups,
             backfill: (cfg.backfill_days, cfg.archive_url),
+            names,
         })
     }
 
@@ -210,6 +225,12 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        let names = crate::names::schedule::spawn_scheduler(
+            self.state.db.clone(),
+            self.names.clone(),
+            self.job.holder.clone(),
+            shutdown.clone(),
+        );
         let metrics_server = match self.metrics_listener {
             Some(listener) => {
                 let metrics_addr = listener.local_addr()?;
@@ -255,6 +276,9 @@ impl Application {
         let _ = cleanup.await;
         if let Some(b) = history_backfill {
             let _ = b.await;
+        }
+        if let Some(n) = names {
+            let _ = n.await;
         }
         // The requests served while shutting down are counted too.
         let _ = flusher.await;

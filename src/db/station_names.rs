@@ -247,3 +247,11 @@ pub async fn last_import(db: &Db) -> Result<Option<NamesImport>, sqlx::Error> {
     .fetch_optional(p)
     .await)
 }
+
+/// The id of the last successful names import (`None`: never): the version of the names the
+/// in-memory index holds.
+pub async fn last_import_id(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM names_imports")
+        .fetch_one(p)
+        .await)
+}

@@ -2,8 +2,8 @@
 //!
 //! Several server instances may share one database and only one of them imports, so an instance
 //! cannot wait to be told about new data: each checks `etl_runs` for a newer successful import,
-//! at most once every [`CHECK_EVERY`] and from one request at a time (a one-row query), and
-//! rebuilds in the background when there is one. Requests never wait for a rebuild: they keep
+//! (and `names_imports` for newer OpenStreetMap names) at most once every [`CHECK_EVERY`] and
+//! from one request at a time (one-row queries), and rebuilds in the background when there is one. Requests never wait for a rebuild: they keep
 //! the snapshot they have (stale by seconds) until the new one is swapped in. Only the very first
 //! request of a process waits, for the first build, so that a fresh server never answers from an
 //! empty index.
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{IndexError, PriceIndex};
 use crate::db::Db;
+use crate::db::station_names;
 use crate::db::stations as q;
 
 /// How often an instance asks the database whether a newer import exists. The feed changes
@@ -97,13 +98,18 @@ impl IndexHandle {
     /// Returns whether the snapshot changed.
     pub async fn refresh(&self) -> Result<bool, IndexError> {
         let _flight = self.inner.rebuild.lock().await;
-        if self.inner.loaded.load(Ordering::Acquire)
-            && q::latest_import(&self.inner.db).await? == self.current().version()
-        {
+        if self.inner.loaded.load(Ordering::Acquire) && !self.stale().await? {
             return Ok(false);
         }
         self.rebuild_locked().await?;
         Ok(true)
+    }
+
+    /// Whether a newer feed import or names import than the current snapshot's exists.
+    async fn stale(&self) -> Result<bool, IndexError> {
+        let current = self.current();
+        Ok(q::latest_import(&self.inner.db).await? != current.version()
+            || station_names::last_import_id(&self.inner.db).await? != current.names_version())
     }
 
     fn check_in_background_if_due(&self) {
@@ -123,7 +129,7 @@ impl IndexHandle {
             // A rebuild still running (slow database) covers this check too.
             let Ok(_flight) = this.inner.rebuild.try_lock() else { return };
             let result = async {
-                if q::latest_import(&this.inner.db).await? != this.current().version() {
+                if this.stale().await? {
                     this.rebuild_locked().await?;
                 }
                 Ok::<_, IndexError>(())

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use crate::db::Db;
 use crate::db::stations::{self as q, CurrentData, bounding_box, haversine_km};
 use crate::db::stats::{AVERAGE_WINDOW_SECS, Averager, FuelAverage};
-use crate::domain::{Fuel, ShortageKind};
+use crate::domain::station_name::{StationName, simplify};
+use crate::domain::{Fuel, ShortageKind, StationId};
 use grid::Grid;
 pub use handle::{CHECK_EVERY, IndexHandle};
 
@@ -41,6 +42,15 @@ pub struct Station {
     pub postcode: Box<str>,
     pub department: Box<str>,
     pub automate_24_24: bool,
+    /// Canonical brand from OpenStreetMap (see [`crate::names`]), when known.
+    pub brand: Option<Box<str>>,
+    /// The shown name from OpenStreetMap ([`StationName::display`]), when known.
+    pub name: Option<Box<str>>,
+    /// The words of the brand and OSM name, each reduced by [`simplify`], space-separated: what
+    /// the `q=` station search matches ("leclerc", "a7").
+    name_words: Box<str>,
+    /// The words of the town, the postcode and the département, the same way.
+    place_words: Box<str>,
     /// Ids into [`PriceIndex`]'s table of service names.
     services: Box<[u16]>,
     /// Current prices, in fuel id order.
@@ -74,6 +84,22 @@ pub struct Offer {
 impl Station {
     pub fn price_of(&self, fuel: Fuel) -> Option<&Offer> {
         self.prices.iter().find(|o| o.fuel == fuel)
+    }
+
+    /// Whether every word of `words` (from [`search_words`]) starts a word of the station's brand,
+    /// OSM name, town, postcode or département, and one at least a word of its brand or name
+    /// ("leclerc rennes", "intermarche 35", "total a7"; not "rennes" alone).
+    pub fn matches_words(&self, words: &[String]) -> bool {
+        let starts = |key: &str, w: &str| key.split(' ').any(|k| k.starts_with(w));
+        let mut named = false;
+        for w in words {
+            if starts(&self.name_words, w) {
+                named = true;
+            } else if !starts(&self.place_words, w) {
+                return false;
+            }
+        }
+        named
     }
 }
 
@@ -109,6 +135,10 @@ pub struct NearbyQuery<'a> {
     pub only_24_24: bool,
     /// Only stations offering this service, spelled as in the feed (`Toilettes publiques`).
     pub service: Option<&'a str>,
+    /// Only stations of these canonical brands (empty: any).
+    pub brands: &'a [String],
+    /// Only stations whose names match these words ([`Station::matches_words`]; empty: any).
+    pub words: &'a [String],
     pub order: Order,
     pub limit: usize,
 }
@@ -148,6 +178,8 @@ pub struct BuildStats {
 #[derive(Debug)]
 pub struct PriceIndex {
     version: Option<i64>,
+    /// The id of the names import this snapshot's names come from (`None`: no names).
+    names_version: Option<i64>,
     /// Stations still in the feed, by id.
     stations: Vec<Station>,
     /// Service names, interned: stations refer to them by position.
@@ -184,11 +216,15 @@ impl PriceIndex {
     /// Reads the current data and builds the index from it.
     pub async fn load(db: &Db) -> Result<PriceIndex, IndexError> {
         let started = Instant::now();
+        // Names first: a names import committing in between is seen by the next check.
+        let names_version = crate::db::station_names::last_import_id(db).await?;
+        let osm_names = crate::db::station_names::all(db).await?;
         let data = q::current_data(db).await?;
         let read = started.elapsed();
         // 10–20 ms of CPU on the national file: off the async workers, so requests
         // served meanwhile from the previous snapshot do not wait behind it.
-        let mut index = tokio::task::spawn_blocking(move || PriceIndex::build(data)).await?;
+        let mut index =
+            tokio::task::spawn_blocking(move || PriceIndex::build_with_names(data, osm_names, names_version)).await?;
         index.stats.read = read;
         Ok(index)
     }
@@ -197,6 +233,16 @@ impl PriceIndex {
     /// not in `data.stations` (gone from the feed) are dropped, as are fuel ids other than the
     /// six (the loader never writes one).
     pub fn build(data: CurrentData) -> PriceIndex {
+        PriceIndex::build_with_names(data, HashMap::new(), None)
+    }
+
+    /// [`PriceIndex::build`] with the stations' OpenStreetMap names (from
+    /// [`crate::db::station_names::all`]) and the id of the names import they come from.
+    pub fn build_with_names(
+        data: CurrentData,
+        mut osm_names: HashMap<StationId, StationName>,
+        names_version: Option<i64>,
+    ) -> PriceIndex {
         let started = Instant::now();
         let CurrentData { version, latest_snapshot_at, stations: mut rows, prices, shortages } = data;
         if !rows.is_sorted_by_key(|r| r.id) {
@@ -244,8 +290,19 @@ impl PriceIndex {
                         Some(id)
                     })
                     .collect();
+                let osm = StationId::new(r.id).and_then(|id| osm_names.remove(&id));
+                let brand = osm.as_ref().and_then(|n| n.brand.as_deref()).map(Box::from);
+                let name = osm.as_ref().and_then(StationName::display).map(Box::from);
+                let name_words = word_key(
+                    osm.iter().flat_map(|n| [n.brand.as_deref(), n.osm_brand.as_deref(), n.name.as_deref()]).flatten(),
+                );
+                let place_words = word_key([r.city.as_str(), r.postcode.as_str(), r.department.as_str()]);
                 Station {
                     id: r.id,
+                    brand,
+                    name,
+                    name_words,
+                    place_words,
                     latitude: r.latitude,
                     longitude: r.longitude,
                     address: r.address.into(),
@@ -294,8 +351,16 @@ impl PriceIndex {
             }
         });
 
-        let mut index =
-            PriceIndex { version, stations, services, by_fuel, priced, averages, stats: BuildStats::default() };
+        let mut index = PriceIndex {
+            version,
+            names_version,
+            stations,
+            services,
+            by_fuel,
+            priced,
+            averages,
+            stats: BuildStats::default(),
+        };
         index.stats.stations = index.stations.len();
         index.stats.prices = index.by_fuel.iter().map(Grid::len).sum();
         index.stats.heap_bytes = index.heap_bytes();
@@ -306,6 +371,44 @@ impl PriceIndex {
     /// The id of the import this snapshot reflects (`None`: no import yet).
     pub fn version(&self) -> Option<i64> {
         self.version
+    }
+
+    /// The id of the names import this snapshot's names come from (`None`: none yet).
+    pub fn names_version(&self) -> Option<i64> {
+        self.names_version
+    }
+
+    /// Canonical brands of the stations within `radius_km` of a point that have a current
+    /// price of `fuel`, with their station counts: most common first, then by name.
+    pub fn brands_near(&self, lat: f64, lon: f64, radius_km: f64, fuel: Fuel) -> Vec<(&str, usize)> {
+        let (min_lat, max_lat, min_lon, max_lon) = bounding_box(lat, lon, radius_km);
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for e in self.by_fuel[slot(fuel)].within(min_lat, max_lat, min_lon, max_lon) {
+            let s = &self.stations[e.item.station as usize];
+            if let Some(b) = s.brand.as_deref()
+                && haversine_km(lat, lon, e.lat, e.lon) <= radius_km
+            {
+                *counts.entry(b).or_default() += 1;
+            }
+        }
+        sorted_counts(counts)
+    }
+
+    /// The stations whose names match `words` ([`Station::matches_words`]), by id.
+    pub fn named(&self, words: &[String]) -> Vec<&Station> {
+        if words.is_empty() {
+            return Vec::new();
+        }
+        self.stations.iter().filter(|s| s.matches_words(words)).collect()
+    }
+
+    /// Canonical brands of every station in the feed, with their station counts.
+    pub fn brands(&self) -> Vec<(&str, usize)> {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for b in self.stations.iter().filter_map(|s| s.brand.as_deref()) {
+            *counts.entry(b).or_default() += 1;
+        }
+        sorted_counts(counts)
     }
 
     pub fn stats(&self) -> BuildStats {
@@ -344,6 +447,14 @@ impl PriceIndex {
             .filter_map(|e| {
                 let station = &self.stations[e.item.station as usize];
                 if q.only_24_24 && !station.automate_24_24 {
+                    return None;
+                }
+                if !q.words.is_empty() && !station.matches_words(q.words) {
+                    return None;
+                }
+                if !q.brands.is_empty()
+                    && !station.brand.as_deref().is_some_and(|b| q.brands.iter().any(|x| x.as_str() == b))
+                {
                     return None;
                 }
                 if let Some(id) = service
@@ -415,6 +526,10 @@ impl PriceIndex {
             .iter()
             .map(|s| {
                 s.address.len()
+                    + s.brand.as_ref().map_or(0, |b| b.len())
+                    + s.name.as_ref().map_or(0, |b| b.len())
+                    + s.name_words.len()
+                    + s.place_words.len()
                     + s.city.len()
                     + s.postcode.len()
                     + s.department.len()
@@ -435,6 +550,29 @@ impl PriceIndex {
         });
         stations + services + grids + averages
     }
+}
+
+/// What someone typed, as the words [`Station::matches_words`] takes: split on anything that
+/// is not a letter or a digit, each [`simplify`]d (`E.Leclerc Saint-Malo` → `e leclerc saint malo`).
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric()).map(simplify).filter(|w| !w.is_empty()).collect()
+}
+
+fn word_key<'a>(parts: impl IntoIterator<Item = &'a str>) -> Box<str> {
+    let mut key = String::new();
+    for w in parts.into_iter().flat_map(search_words) {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        key.push_str(&w);
+    }
+    key.into()
+}
+
+fn sorted_counts(counts: HashMap<&str, usize>) -> Vec<(&str, usize)> {
+    let mut list: Vec<(&str, usize)> = counts.into_iter().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    list
 }
 
 /// Sorts `items` by `cmp` and keeps the first `n`: a partial selection first, so that a search
@@ -512,6 +650,8 @@ mod tests {
             hide_shortages: false,
             only_24_24: false,
             service: None,
+            brands: &[],
+            words: &[],
             order: Order::Price,
             limit: 10,
         }

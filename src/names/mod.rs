@@ -10,5 +10,6 @@ pub mod canonical;
 pub mod import;
 pub mod overpass;
 pub mod parse;
+pub mod schedule;
 
 pub use import::{ImportNamesError, NamesImportOptions, NamesReport, import_bytes, import_source};

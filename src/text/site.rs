@@ -126,6 +126,13 @@ pub struct SiteStrings {
     pub a11y_footer: &'static str,
     /// Between a label and what follows it (`Autres lieux :` / `Other places:`).
     pub colon: &'static str,
+    /// Names from OpenStreetMap (issue 11): the attribution beside them, the brand filter, what
+    /// `/about` says of how names are matched.
+    pub osm_attribution: &'static str,
+    pub brand_label: &'static str,
+    pub all_brands: &'static str,
+    pub about_names_title: &'static str,
+    pub about_names: &'static str,
 }
 }
 
@@ -244,6 +251,11 @@ pub static FR: SiteStrings = SiteStrings {
     among_dearest: "parmi les plus chers",
     a11y_footer: "Accessibilité\u{202f}: partiellement conforme",
     colon: "\u{202f}:",
+    osm_attribution: "© les contributeurs d’OpenStreetMap (ODbL)",
+    brand_label: "Enseigne",
+    all_brands: "Toutes les enseignes",
+    about_names_title: "Noms et enseignes des stations",
+    about_names: "Le flux officiel ne donne pas le nom des stations. Carburoam les reprend d’OpenStreetMap\u{202f}: chaque station qui y porte l’identifiant du flux prix-carburants reçoit sa marque et son nom. Les marques sont ramenées à une seule écriture grâce au name-suggestion-index (Total, Total Access et TotalEnergies donnent TotalEnergies). Ces noms sont rafraîchis chaque semaine\u{202f}; une station sans étiquette garde sa commune et son adresse.",
 };
 
 pub static EN: SiteStrings = SiteStrings {
@@ -361,4 +373,9 @@ pub static EN: SiteStrings = SiteStrings {
     among_dearest: "among the dearest",
     a11y_footer: "Accessibility: partially compliant",
     colon: ":",
+    osm_attribution: "© OpenStreetMap contributors (ODbL)",
+    brand_label: "Brand",
+    all_brands: "All brands",
+    about_names_title: "Station names and brands",
+    about_names: "The official feed gives no station names. Carburoam takes them from OpenStreetMap: every station mapped there with the ref:FR:prix-carburants tag (the feed's id) gets its brand and name. Brands are brought to one spelling with the name-suggestion-index (Total, Total Access and TotalEnergies all give TotalEnergies). Names are refreshed every week; a station without the tag keeps its town and address.",
 };

@@ -13,6 +13,7 @@
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
 
 pub mod assets;
+pub mod brand;
 pub mod cache;
 pub mod error;
 pub mod extract;
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stations/{id}", get(api::station))
         .route("/stations/{id}/history", get(api::history))
         .route("/status", get(api::status))
+        .route("/brands", get(api::brands))
         .fallback(api_not_found)
         // Only when absent: error responses already say `no-store`.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -141,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin", get(admin::overview))
         .route("/admin/etl", get(admin::etl))
         .route("/admin/etl/run", post(admin::run_now))
+        .route("/admin/names/refresh", post(admin::refresh_names))
         .route("/admin/etl/runs/{id}", get(admin::run))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}", get(admin::user))

@@ -81,6 +81,8 @@ pub struct AppState {
     pub etl: Option<EtlHandle>,
     /// Where scheduled backups are written (`None`: not configured, or PostgreSQL).
     pub backup_dir: Option<std::path::PathBuf>,
+    /// Where the console's "refresh names now" asks for names (`None` in tests and tools).
+    pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
             notifier: crate::notify::Notifier::disabled(),
             etl: None,
             backup_dir: None,
+            names_overpass: None,
         }
     }
 }

@@ -33,7 +33,7 @@
     var c = map.getCenter();
     var r = Math.min(100, Math.max(1, c.distanceTo(map.getBounds().getNorthEast()) / 1000));
     var url = "/api/v1/stations?lat=" + c.lat.toFixed(5) + "&lon=" + c.lng.toFixed(5) +
-      "&fuel=" + encodeURIComponent(d.fuel) + "&radius_km=" + r.toFixed(1) + "&limit=200&max_age_days=" + d.maxAgeDays;
+      "&fuel=" + encodeURIComponent(d.fuel) + "&radius_km=" + r.toFixed(1) + "&limit=200&max_age_days=" + d.maxAgeDays + (d.brands || "");
     var mine = ++seq;
     fetch(url).then(function (resp) { return resp.ok ? resp.json() : { stations: [] }; }).then(function (data) {
       if (mine !== seq) return;
@@ -48,8 +48,11 @@
       }
       list.forEach(function (s) {
         var icon = L.divIcon({ className: "pin", html: '<span class="b' + bucket(s.price) + '">' + esc(price(s.price)) + "</span>", iconSize: null });
-        var m = L.marker([s.latitude, s.longitude], { icon: icon, title: s.city + " " + price(s.price), keyboard: true });
-        m.bindPopup('<strong><a href="/stations/' + s.id + '">' + esc(s.city) + "</a></strong><br>" + esc(s.address) + "<br>" + esc(d.fuel) + " " + esc(price(s.price)));
+        // The OpenStreetMap name first when known, the address (and town) second.
+        var title = s.name || s.city, second = s.name ? s.address + ", " + s.city : s.address;
+        var m = L.marker([s.latitude, s.longitude], { icon: icon, title: title + " " + price(s.price), keyboard: true });
+        m.bindPopup('<strong><a href="/stations/' + s.id + '">' + esc(title) + "</a></strong><br>" + esc(second) + "<br>" + esc(d.fuel) + " " + esc(price(s.price)) +
+          (s.name ? '<br><a class="osm-credit" href="https://www.openstreetmap.org/copyright" rel="license">' + esc(d.osm) + "</a>" : ""));
         group.addLayer(m);
       });
       el.dataset.markers = String(list.length);

@@ -303,6 +303,8 @@ db_test!(station_json_exact, |t| {
         r.json(),
         json!({
             "id": MARSEILLE,
+            "brand": null,
+            "name": null,
             "latitude": 43.29695,
             "longitude": 5.38107,
             "address": "12 Boulevard des Dames",
@@ -415,9 +417,22 @@ db_test!(nearby_order_and_filters, |t| {
     assert!((d - 2.0).abs() < 0.01, "{d}");
     assert_eq!(
         first.as_object().expect("object").keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
-        ["address", "city", "distance_km", "fuel", "id", "latitude", "longitude", "postcode", "price", "updated_at"]
-            .into_iter()
-            .collect()
+        [
+            "address",
+            "brand",
+            "city",
+            "distance_km",
+            "fuel",
+            "id",
+            "latitude",
+            "longitude",
+            "name",
+            "postcode",
+            "price",
+            "updated_at"
+        ]
+        .into_iter()
+        .collect()
     );
     assert_eq!(first["fuel"], "Gazole");
     assert_eq!(first["price"], json!(1.699));

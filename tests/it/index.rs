@@ -243,6 +243,8 @@ fn filter_sets(since: i64) -> Vec<NearbyQuery<'static>> {
         hide_shortages: true,
         only_24_24: false,
         service: None,
+        brands: &[],
+        words: &[],
         order: Order::Price,
         limit: 20,
     };

@@ -21,6 +21,7 @@ mod email;
 mod leases;
 mod load;
 mod names;
+mod names_web;
 mod ops;
 mod parse;
 mod real_data;

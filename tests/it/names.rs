@@ -131,7 +131,7 @@ db_test!(names_bad_inputs_change_nothing, |t| {
 
 /// A fake Overpass server: answers 429 to the first `fail` requests, then `body`. Records the
 /// `data` parameter and User-Agent of the last request.
-async fn fake_overpass(
+pub(crate) async fn fake_overpass(
     fail: usize,
     body: &'static str,
 ) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<(String, String)>>) {
@@ -183,7 +183,7 @@ fn overpass_opts(endpoint: String) -> NamesImportOptions {
     }
 }
 
-const FAKE_JSON: &str = include_str!("../fixtures/names_a.json");
+pub(crate) const FAKE_JSON: &str = include_str!("../fixtures/names_a.json");
 
 db_test!(names_overpass_retries_429, |t| {
     load_snapshot_a(&t.db).await;

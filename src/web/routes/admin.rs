@@ -149,6 +149,61 @@ pub struct EtlPage {
     pub next_run: Option<String>,
     pub counts: stations::Counts,
     pub runs: Vec<RunView>,
+    pub names: NamesView,
+}
+
+/// The names import's figures on the data page.
+pub struct NamesView {
+    /// "87.5% (7/8)".
+    pub coverage: String,
+    /// When, from where, and the counts of the last import.
+    pub last: Option<(String, String, i64, i64, i64)>,
+    pub running: bool,
+    pub can_refresh: bool,
+}
+
+async fn names_view(state: &AppState, lang: Lang) -> Result<NamesView, AppError> {
+    use crate::db::station_names;
+    let db = &state.db;
+    let (coverage, last, lease) = tokio::try_join!(
+        station_names::coverage(db),
+        station_names::last_import(db),
+        leases::current(db, crate::names::schedule::NAMES_IMPORT_LEASE),
+    )?;
+    Ok(NamesView {
+        coverage: coverage.to_string(),
+        last: last.map(|l| (lang.datetime(l.finished_at), l.source, l.rows_read, l.stations_named, l.refs_unknown)),
+        running: lease.is_some_and(|l| l.is_live(crate::db::now())),
+        can_refresh: state.names_overpass.is_some(),
+    })
+}
+
+/// The console's "refresh names now": asks Overpass in the background, refused while another
+/// names import runs (the names import lease).
+pub async fn refresh_names(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
+    let Some(overpass) = state.names_overpass.clone() else {
+        return HtmlError(AppError::bad_request("the names refresh is not configured on this server"), lang)
+            .into_response();
+    };
+    let now = crate::db::now();
+    match leases::current(&state.db, crate::names::schedule::NAMES_IMPORT_LEASE).await {
+        Ok(Some(l)) if l.is_live(now) => return see_other("/admin/etl?msg=names_busy"),
+        Ok(_) => {}
+        Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
+    }
+    let db = state.db.clone();
+    let index = state.index.clone();
+    let holder = format!("console-{}", crate::etl::holder_id());
+    tokio::spawn(async move {
+        match crate::names::schedule::refresh_now(&db, &overpass, &holder, "admin").await {
+            Ok(report) => {
+                tracing::info!(%report, "names refresh started from the console finished");
+                let _ = index.refresh().await;
+            }
+            Err(e) => tracing::warn!(error = %e, "names refresh started from the console failed"),
+        }
+    });
+    see_other("/admin/etl?msg=names_started")
 }
 
 fn duration(lang: Lang, r: &etl_runs::RunRow) -> String {
@@ -182,6 +237,8 @@ pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, R
         let message = match query_param(&raw, "msg").as_deref() {
             Some("started") => Some(t.msg_run_started),
             Some("busy") => Some(t.msg_run_busy),
+            Some("names_started") => Some(t.msg_names_started),
+            Some("names_busy") => Some(t.msg_names_busy),
             _ => None,
         };
         let runs = runs
@@ -203,7 +260,8 @@ pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, R
             })
             .collect();
         let l = admin_layout(&state, lang, t.data_and_imports, "/admin/etl").await?;
-        render(&EtlPage { l, message, running, can_run: state.etl.is_some(), next_run, counts, runs })
+        let names = names_view(&state, lang).await?;
+        render(&EtlPage { l, message, running, can_run: state.etl.is_some(), next_run, counts, runs, names })
     }
     .await;
     page(lang, r)

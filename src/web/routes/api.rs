@@ -6,7 +6,7 @@
 //! `E10`, `SP98`).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -38,6 +38,10 @@ fn fuel_of(id: i16) -> Result<Fuel, AppError> {
 #[derive(Debug, Serialize)]
 pub struct StationJson {
     pub id: StationId,
+    /// Canonical brand from OpenStreetMap (`null` when unknown).
+    pub brand: Option<String>,
+    /// The shown name from OpenStreetMap ("TotalEnergies — Relais Beaune Tailly"; `null` when unknown).
+    pub name: Option<String>,
     pub latitude: f64,
     pub longitude: f64,
     pub address: String,
@@ -77,8 +81,13 @@ pub async fn station(
     let id = id.id()?;
     let db = &state.db;
     let row = q::station(db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
-    let (prices, shortages, latest_snapshot) =
-        tokio::try_join!(q::prices(db, id.get()), q::shortages(db, id.get()), q::latest_snapshot_at(db),)?;
+    let (prices, shortages, latest_snapshot, osm) = tokio::try_join!(
+        q::prices(db, id.get()),
+        q::shortages(db, id.get()),
+        q::latest_snapshot_at(db),
+        crate::db::station_names::get(db, id),
+    )?;
+    let osm = osm.map(|(n, _tags)| n);
 
     // The two JSON columns are written by our own loader; if one is ever unreadable, the
     // station is still worth showing, so it degrades to "unknown" with a log line.
@@ -115,6 +124,8 @@ pub async fn station(
 
     Ok(Json(StationJson {
         id,
+        name: osm.as_ref().and_then(|n| n.display()),
+        brand: osm.and_then(|n| n.brand),
         latitude: row.latitude,
         longitude: row.longitude,
         road_type: RoadType::from_db(&row.road_type),
@@ -177,6 +188,10 @@ pub struct NearbyJson {
 #[derive(Debug, Serialize)]
 pub struct NearbyStationJson {
     pub id: i64,
+    /// Canonical brand from OpenStreetMap (`null` when unknown).
+    pub brand: Option<String>,
+    /// The shown name from OpenStreetMap (`null` when unknown).
+    pub name: Option<String>,
     /// Great-circle distance, rounded to the metre.
     pub distance_km: f64,
     pub fuel: Fuel,
@@ -189,13 +204,46 @@ pub struct NearbyStationJson {
     pub postcode: String,
 }
 
+/// The nearby search's parameters and its `brand=` values (repeatable, so read apart from the
+/// others, which may each be given once).
+fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppError> {
+    let mut brands = Vec::new();
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        if k == "brand" {
+            let v = v.trim();
+            if v.is_empty() {
+                return Err(AppError::bad_request(
+                    "parameter `brand` is empty (a canonical brand, see /api/v1/brands)",
+                ));
+            }
+            brands.push(v.to_owned());
+        } else {
+            rest.append_pair(&k, &v);
+        }
+    }
+    let rest = rest.finish();
+    let mut p = QueryParams::parse(Some(&rest))?;
+    let params = NearbyParams::from_query(&mut p)?;
+    let mut known = NearbyParams::PARAMS.to_vec();
+    known.push("brand");
+    p.finish(&known)?;
+    Ok((params, brands))
+}
+
 /// Answered from the in-memory price index (no SQL): stations still in the feed only.
 #[tracing::instrument(skip(state))]
-pub async fn nearby(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<NearbyParams>,
-) -> ApiResult<Json<NearbyJson>> {
+pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<NearbyJson>> {
+    let (params, brands) = nearby_params(raw.as_deref())?;
     let index = state.index.get().await.map_err(AppError::from)?;
+    if let Some(unknown) =
+        brands.iter().find(|b| !index.stations().iter().any(|s| s.brand.as_deref() == Some(b.as_str())))
+    {
+        return Err(AppError::bad_request(format!(
+            "parameter `brand`: no station of the brand {unknown:?} (canonical names: see /api/v1/brands)"
+        ))
+        .into());
+    }
     let hits = index.nearby(&NearbyQuery {
         latitude: params.lat,
         longitude: params.lon,
@@ -205,6 +253,8 @@ pub async fn nearby(
         hide_shortages: true,
         only_24_24: false,
         service: None,
+        brands: &brands,
+        words: &[],
         order: Order::Price,
         limit: params.limit as usize,
     });
@@ -214,6 +264,8 @@ pub async fn nearby(
             let s = h.station;
             Ok(NearbyStationJson {
                 id: s.id,
+                brand: s.brand.as_deref().map(str::to_owned),
+                name: s.name.as_deref().map(str::to_owned),
                 distance_km: (h.distance_km * 1000.0).round() / 1000.0,
                 fuel: params.fuel,
                 price: Price::from_milli(h.offer.price),
@@ -227,6 +279,31 @@ pub async fn nearby(
         })
         .collect::<Result<Vec<_>, AppError>>()?;
     Ok(Json(NearbyJson { stations }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/brands
+
+#[derive(Debug, Serialize)]
+pub struct BrandsJson {
+    pub brands: Vec<BrandJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BrandJson {
+    /// Canonical name (the name-suggestion-index's), as `brand=` takes it.
+    pub brand: String,
+    /// Stations of the current feed with this brand.
+    pub stations: usize,
+}
+
+/// Canonical brands of the stations in the feed, most stations first (from the price index).
+#[tracing::instrument(skip(state))]
+pub async fn brands(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<BrandsJson>> {
+    let index = state.index.get().await.map_err(AppError::from)?;
+    let brands =
+        index.brands().into_iter().map(|(brand, stations)| BrandJson { brand: brand.to_owned(), stations }).collect();
+    Ok(Json(BrandsJson { brands }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -176,7 +176,10 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
                 let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
                 DemoRow {
                     id: s.station_id,
-                    city: search::title_case(&s.city),
+                    city: index
+                        .station(s.station_id)
+                        .and_then(|st| st.name.as_deref())
+                        .map_or_else(|| search::title_case(&s.city), str::to_owned),
                     address: s.address.clone(),
                     remove_url: demo_url(&others, fuels, lat, lon),
                 }
@@ -191,7 +194,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
                 with.push(s.id);
                 DemoCandidate {
                     id: s.id,
-                    city: search::title_case(&s.city),
+                    city: s.name.as_deref().map_or_else(|| search::title_case(&s.city), str::to_owned),
                     address: s.address.to_string(),
                     distance: lang.km(d),
                     lat: s.latitude,

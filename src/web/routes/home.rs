@@ -10,7 +10,9 @@ use crate::web::page::{
     DAY, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
     reference_time, render,
 };
-use crate::web::routes::stations::{DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, PlaceLink, StationItem, centre, station_items};
+use crate::web::routes::stations::{
+    DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, PlaceLink, StationItem, any_osm, centre, station_items,
+};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -25,6 +27,8 @@ pub struct HomePage {
     pub others: Vec<PlaceLink>,
     pub items: Vec<StationItem>,
     pub map_url: String,
+    /// A name from OpenStreetMap is shown: the attribution is due.
+    pub osm: bool,
 }
 
 #[tracing::instrument(skip(state))]
@@ -48,6 +52,8 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
                     hide_shortages: true,
                     only_24_24: false,
                     service: None,
+                    brands: &[],
+                    words: &c.words,
                     order: Order::Price,
                     limit: 10,
                 });
@@ -68,6 +74,7 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
             searched,
             place,
             others,
+            osm: any_osm(&items),
             items,
             map_url,
         })

@@ -23,9 +23,14 @@ use crate::web::state::AppState;
 pub const STALE_PRICE_SECS: i64 = 3 * 86_400;
 const WEEK: i64 = 7 * 86_400;
 
-/// The name a user sees for a station: their own, else the town, title-cased.
-fn shown_name(f: &favourites::Favourite) -> String {
-    f.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| search::title_case(&f.city))
+/// The name a user sees for a station: their own, else its OpenStreetMap name (from the price
+/// index), else the town, title-cased.
+fn shown_name(f: &favourites::Favourite, index: &crate::index::PriceIndex) -> String {
+    f.name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| index.station(f.station_id).and_then(|s| s.name.as_deref()).map(str::to_owned))
+        .unwrap_or_else(|| search::title_case(&f.city))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -34,6 +39,7 @@ fn shown_name(f: &favourites::Favourite) -> String {
 pub struct DashRow {
     pub station_id: i64,
     pub name: String,
+    pub badge: Option<crate::web::brand::Badge>,
     pub address: String,
     pub price: Option<String>,
     pub ago: String,
@@ -56,6 +62,8 @@ pub struct SavingView {
 pub struct DashFuel {
     pub fuel: &'static str,
     pub rows: Vec<DashRow>,
+    /// A row shows a name from OpenStreetMap: the attribution is due.
+    pub osm: bool,
     pub saving: Option<SavingView>,
     pub saving_hint: String,
 }
@@ -93,7 +101,7 @@ pub fn fuel_sections(
     let a = strings(lang);
     let mut out = Vec::with_capacity(fuels.len());
     for fuel in fuels {
-        let (mut d, cheapest) = dashboard_fuel(lang, *fuel, reference, w, litres);
+        let (mut d, cheapest) = dashboard_fuel(lang, *fuel, reference, w, litres, index);
         if let Some(c) = cheapest
             && let Some(dept) = w.favs.iter().find(|f| f.station_id == c.station).map(|f| f.department.as_str())
         {
@@ -164,6 +172,7 @@ fn dashboard_fuel(
     reference: i64,
     w: &Watched<'_>,
     litres: i32,
+    index: &crate::index::PriceIndex,
 ) -> (DashFuel, Option<Cheapest>) {
     let Watched { favs, prices, before, shortages } = *w;
     let a = strings(lang);
@@ -192,7 +201,8 @@ fn dashboard_fuel(
             p.price,
             DashRow {
                 station_id: f.station_id,
-                name: shown_name(f),
+                name: shown_name(f, index),
+                badge: index.station(f.station_id).and_then(|s| s.brand.as_deref()).map(crate::web::brand::Badge::new),
                 address: format!("{}, {}", f.address, search::title_case(&f.city)),
                 price: Some(lang.price(p.price)),
                 ago: lang.ago(crate::db::now(), p.updated_at),
@@ -230,7 +240,13 @@ fn dashboard_fuel(
         _ => a.saving_add_second.to_owned(),
     };
     (
-        DashFuel { fuel: fuel.name(), rows: rows.into_iter().map(|(_, _, r)| r).collect(), saving, saving_hint },
+        DashFuel {
+            fuel: fuel.name(),
+            osm: rows.iter().any(|(_, _, r)| r.badge.is_some()),
+            rows: rows.into_iter().map(|(_, _, r)| r).collect(),
+            saving,
+            saving_hint,
+        },
         best.map(|(station, cheapest)| Cheapest { station, cheapest }),
     )
 }
@@ -344,7 +360,7 @@ pub async fn my_stations(
                 station_id: f.station_id,
                 lat: f.latitude,
                 lon: f.longitude,
-                shown_name: shown_name(f),
+                shown_name: shown_name(f, &index),
                 own_name: f.name.clone().unwrap_or_default(),
                 address: format!("{}, {} {}", f.address, f.postcode, search::title_case(&f.city)),
                 missing: f.missing_since.is_some(),

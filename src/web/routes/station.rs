@@ -53,6 +53,9 @@ pub struct CompareView {
 pub struct StationPage {
     pub l: Layout,
     pub id: i64,
+    /// The OpenStreetMap name, when known: the heading, with the address below it.
+    pub name: Option<String>,
+    pub badge: Option<crate::web::brand::Badge>,
     pub city: String,
     pub address: String,
     pub postcode: String,
@@ -244,7 +247,12 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
             })
             .collect();
         let city = search::title_case(&row.city);
-        let title = if row.address.is_empty() {
+        let osm = crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n);
+        let name = osm.as_ref().and_then(|n| n.display());
+        let badge = osm.as_ref().and_then(|n| n.brand.as_deref()).map(crate::web::brand::Badge::new);
+        let title = if let Some(name) = &name {
+            format!("{name}, {city} — Carburoam")
+        } else if row.address.is_empty() {
             format!("{city} — Carburoam")
         } else {
             format!("{}, {city} — Carburoam", row.address)
@@ -252,6 +260,8 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
         render(&StationPage {
             l: layout(lang, title, "", format!("/stations/{id}"), &f),
             id: id.get(),
+            name,
+            badge,
             city,
             address: row.address,
             postcode: row.postcode,

@@ -19,6 +19,7 @@ use crate::db::search;
 use crate::domain::{Fuel, ShortageKind, rfc3339};
 use crate::error::AppError;
 use crate::index::{Hit, NearbyQuery, Order};
+use crate::web::brand::Badge;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::page::{
     DAY, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
@@ -47,6 +48,10 @@ pub const SERVICES: [&str; 8] = [
 /// A station of a list, formatted.
 pub struct StationItem {
     pub id: i64,
+    /// The OpenStreetMap name ("TotalEnergies — Relais Beaune Tailly"), when known: the first
+    /// line, with the address and town as the second.
+    pub name: Option<String>,
+    pub badge: Option<Badge>,
     pub city: String,
     pub address: String,
     pub distance: String,
@@ -95,6 +100,8 @@ pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
             let (s, o) = (h.station, h.offer);
             StationItem {
                 id: s.id,
+                name: s.name.as_deref().map(str::to_owned),
+                badge: s.brand.as_deref().map(Badge::new),
                 city: search::title_case(&s.city),
                 address: s.address.to_string(),
                 distance: lang.km(h.distance_km),
@@ -110,6 +117,11 @@ pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
         .collect()
 }
 
+/// Whether a list shows a name from OpenStreetMap (and so needs its attribution).
+pub(crate) fn any_osm(items: &[StationItem]) -> bool {
+    items.iter().any(|s| s.name.is_some())
+}
+
 /// A place other than the one shown, as a link.
 pub struct PlaceLink {
     pub label: String,
@@ -123,6 +135,31 @@ pub(crate) struct Centre {
     pub radius_km: f64,
     pub label: Option<String>,
     pub others: Vec<PlaceLink>,
+    /// A search by station name ("leclerc rennes"): only the stations matching these words.
+    pub words: Vec<String>,
+}
+
+/// Where the stations named by `q` are ("leclerc rennes", "total a7"): their centre and a radius
+/// that holds them all. `None` when no station's brand or name matches.
+fn named_centre(index: &crate::index::PriceIndex, q: &str) -> Option<Centre> {
+    let words = crate::index::search_words(q);
+    let found = index.named(&words);
+    if found.is_empty() {
+        return None;
+    }
+    let n = found.len() as f64;
+    let lat = found.iter().map(|s| s.latitude).sum::<f64>() / n;
+    let lon = found.iter().map(|s| s.longitude).sum::<f64>() / n;
+    let far =
+        found.iter().map(|s| crate::db::stations::haversine_km(lat, lon, s.latitude, s.longitude)).fold(0.0, f64::max);
+    Some(Centre {
+        lat,
+        lon,
+        radius_km: (far + 1.0).max(5.0),
+        label: Some(q.trim().to_owned()),
+        others: Vec::new(),
+        words,
+    })
 }
 
 /// `q` resolved against the known places, or `lat`/`lon`, or nothing.
@@ -134,7 +171,9 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<
         let index = place_index(state).await?;
         let found = search::resolve(&index, text, 6);
         let Some(first) = found.first() else {
-            return Ok((q, None));
+            // Not a place: maybe a brand or a station name, with or without a place.
+            let stations = state.index.get().await?;
+            return Ok((q.clone(), named_centre(&stations, text)));
         };
         let others = found[1..].iter().map(|p| PlaceLink { label: p.label.clone(), query: p.query.clone() }).collect();
         let label = first.label.clone();
@@ -146,11 +185,15 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<
                 radius_km: first.radius_km,
                 label: Some(label),
                 others,
+                words: Vec::new(),
             }),
         ));
     }
     if let (Some(lat), Some(lon)) = (lat, lon) {
-        return Ok((None, Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new() })));
+        return Ok((
+            None,
+            Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() }),
+        ));
     }
     Ok((None, None))
 }
@@ -162,6 +205,22 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<
 pub struct ServiceOption {
     pub name: &'static str,
     pub selected: bool,
+}
+
+/// A brand of the filter: the brands present around the centre, with their station counts.
+pub struct BrandOption {
+    pub name: String,
+    pub count: usize,
+    pub selected: bool,
+}
+
+/// The `brand=` values of a query string (repeatable), trimmed, without empty ones.
+pub(crate) fn brand_params(raw: &Option<String>) -> Vec<String> {
+    url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "brand")
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 #[derive(Template)]
@@ -183,6 +242,11 @@ pub struct StationsPage {
     pub h24: bool,
     pub hide_shortages: bool,
     pub services: Vec<ServiceOption>,
+    pub brands: Vec<BrandOption>,
+    /// The brands filtered on, for the map's API calls (`&brand=…`, encoded).
+    pub brand_query: String,
+    /// A name from OpenStreetMap is shown: the attribution is due.
+    pub osm: bool,
     pub max_age: u32,
     /// `max_age` plus the age of the newest snapshot: what the JSON API's `max_age_days` needs
     /// for the map to show the same prices as the list.
@@ -203,10 +267,13 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
         let hide_shortages = p.flag("hide_shortages");
         let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
         let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
+        let wanted_brands = brand_params(&raw);
         let (q, centre) = centre(&state, &mut p).await?;
         let f = freshness(&state).await?;
         let reference = reference_time(&f);
         let searched = q.is_some() || centre.is_some();
+        let words = centre.as_ref().map(|c| c.words.clone()).unwrap_or_default();
+        let mut brands = Vec::new();
         let (lat, lon, radius_km, has_centre) = match &centre {
             Some(c) => (c.lat, c.lon, radius.unwrap_or(c.radius_km), true),
             None => (46.6, 2.4, radius.unwrap_or(10.0), false),
@@ -222,9 +289,26 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
                 hide_shortages,
                 only_24_24: h24,
                 service,
+                brands: &wanted_brands,
+                words: &words,
                 order: if by_distance { Order::Distance } else { Order::Price },
                 limit: 50,
             });
+            brands = index
+                .brands_near(lat, lon, radius_km, fuel)
+                .into_iter()
+                .map(|(name, count)| BrandOption {
+                    selected: wanted_brands.iter().any(|b| b == name),
+                    name: name.to_owned(),
+                    count,
+                })
+                .collect();
+            // A brand asked for that is not around still shows, selected, with no station.
+            for b in &wanted_brands {
+                if !brands.iter().any(|o| &o.name == b) {
+                    brands.push(BrandOption { name: b.clone(), count: 0, selected: true });
+                }
+            }
             station_items(lang, &hits)
         } else {
             Vec::new()
@@ -247,7 +331,6 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             searched,
             place,
             others,
-            items,
             lat,
             lon,
             radius_km,
@@ -256,6 +339,13 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             h24,
             hide_shortages,
             services: SERVICES.iter().map(|s| ServiceOption { name: s, selected: Some(*s) == service }).collect(),
+            brand_query: wanted_brands
+                .iter()
+                .map(|b| format!("&brand={}", url::form_urlencoded::byte_serialize(b.as_bytes()).collect::<String>()))
+                .collect(),
+            brands,
+            osm: any_osm(&items),
+            items,
             max_age,
             api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
             tile_url: state.site.tile_url.clone(),

@@ -1,0 +1,113 @@
+//! The weekly names refresh of `carburoam serve` (`--names-every`, default 7 days) and the admin
+//! console's "refresh names now": both ask Overpass (`--names-url`) and replace the names.
+//!
+//! Among instances sharing a database, one runs each interval ([`leases::claim_interval`] on
+//! [`NAMES_SCHEDULE_LEASE`]); and whoever imports holds [`NAMES_IMPORT_LEASE`] for the length of
+//! the import, so that a button pressed while the scheduled refresh runs is refused instead of
+//! asking Overpass twice.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::import::{NamesImportOptions, NamesReport, OVERPASS, import_source};
+use super::overpass::OverpassOptions;
+use crate::db::{self, Db, leases, station_names};
+
+/// Held for one interval by the instance that runs the scheduled refresh.
+pub const NAMES_SCHEDULE_LEASE: &str = "names_schedule";
+/// Held while a names import (scheduled or from the console) runs.
+pub const NAMES_IMPORT_LEASE: &str = "names_import";
+/// Longer than any import may take (the Overpass timeout plus the write), so a crashed holder
+/// does not block the next one for long.
+const IMPORT_LEASE_SECS: i64 = 600;
+/// Let the server start before a refresh that is already due.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// What the scheduled refresh needs.
+#[derive(Debug, Clone)]
+pub struct NamesSchedule {
+    /// `None`: no scheduled refresh (`--names-every off`).
+    pub every: Option<Duration>,
+    pub overpass: OverpassOptions,
+}
+
+/// Why a names import did not run or failed, for the console.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("another names import is running")]
+    Busy,
+    #[error(transparent)]
+    Import(#[from] super::ImportNamesError),
+    #[error("cannot take the names import lease: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Imports the names from Overpass now, unless another import runs (anywhere): holds
+/// [`NAMES_IMPORT_LEASE`] meanwhile.
+pub async fn refresh_now(
+    db: &Db,
+    overpass: &OverpassOptions,
+    holder: &str,
+    trigger: &str,
+) -> Result<NamesReport, RefreshError> {
+    if !leases::try_acquire(db, NAMES_IMPORT_LEASE, holder, db::now(), IMPORT_LEASE_SECS).await? {
+        return Err(RefreshError::Busy);
+    }
+    let opts = NamesImportOptions { force: false, trigger: trigger.to_owned(), overpass: overpass.clone() };
+    let result = import_source(db, OVERPASS, &opts).await;
+    if let Err(e) = leases::release(db, NAMES_IMPORT_LEASE, holder).await {
+        tracing::warn!(error = %e, "names: could not release the import lease (it expires by itself)");
+    }
+    Ok(result?)
+}
+
+/// Starts the scheduled refresh, or says it is off.
+pub fn spawn_scheduler(
+    db: Db,
+    schedule: NamesSchedule,
+    holder: String,
+    shutdown: CancellationToken,
+) -> Option<JoinHandle<()>> {
+    let Some(every) = schedule.every else {
+        tracing::info!("names refresh disabled (--names-every off)");
+        return None;
+    };
+    tracing::info!(
+        every = %humantime::format_duration(every),
+        url = %schedule.overpass.endpoint,
+        "names refresh scheduled"
+    );
+    Some(tokio::spawn(scheduler(db, every, schedule.overpass, holder, shutdown)))
+}
+
+async fn scheduler(db: Db, every: Duration, overpass: OverpassOptions, holder: String, shutdown: CancellationToken) {
+    // The first run when the last import is an interval old (at once for a database that never
+    // had names, after a short settle).
+    let since_last = match station_names::last_import(&db).await {
+        Ok(Some(last)) => u64::try_from(db::now() - last.finished_at).map(Duration::from_secs).unwrap_or(every),
+        _ => every,
+    };
+    let first = every.saturating_sub(since_last).max(SETTLE.min(every));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        if !leases::claim_interval(&db, NAMES_SCHEDULE_LEASE, &holder, every, db::now()).await {
+            continue;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = refresh_now(&db, &overpass, &holder, "schedule") => match r {
+                Ok(report) => tracing::info!(%report, "names refreshed"),
+                // The names in place stay; the next interval retries.
+                Err(e) => tracing::warn!(error = %e, "names refresh failed"),
+            },
+        }
+    }
+    tracing::info!("names scheduler stopped");
+}
