@@ -227,7 +227,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let viewer = Viewer { user, csrf: csrf.clone() };
     parts.extensions.insert(viewer.clone());
     let req = Request::from_parts(parts, body);
-    let mut resp = VIEWER.scope(viewer, next.run(req)).await;
+    let mut resp = crate::web::page::with_lang(lang, VIEWER.scope(viewer, next.run(req))).await;
     let headers = resp.headers_mut();
     if new_csrf {
         headers.append(header::SET_COOKIE, set_cookie(&settings, csrf_cookie, &csrf, None));
