@@ -6,13 +6,13 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
 use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
-use crate::web::i18n::{LANG_COOKIE, Lang};
+use crate::web::i18n::{Lang, lang_cookie};
 use crate::web::page::{FuelOption, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{self, ClientIp, Viewer, safe_next};
 use crate::web::state::AppState;
@@ -105,14 +105,9 @@ fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang,
         header::SET_COOKIE,
         session::set_cookie(settings, session::session_cookie_name(settings), &s.token, max_age),
     );
-    h.append(header::SET_COOKIE, lang_cookie(lang));
+    h.append(header::SET_COOKIE, lang_cookie(lang, settings.secure_cookies));
     h.append(header::SET_COOKIE, session::new_csrf_cookie(settings));
     resp
-}
-
-pub fn lang_cookie(lang: Lang) -> HeaderValue {
-    HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code()))
-        .unwrap_or_else(|_| HeaderValue::from_static("lang=fr; Path=/"))
 }
 
 // ---------------------------------------------------------------------------------------------

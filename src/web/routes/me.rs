@@ -12,10 +12,10 @@ use crate::db::{email_changes, favourites, search, stats, users};
 use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
 use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
-use crate::web::i18n::Lang;
+use crate::web::i18n::{Lang, lang_cookie};
 use crate::web::i18n_account::strings;
 use crate::web::page::{DEFAULT_PLACE, FuelOption, HtmlResult, Layout, freshness, layout, place_index, render};
-use crate::web::routes::account::{lang_cookie, notice};
+use crate::web::routes::account::notice;
 use crate::web::session::{ClientIp, SignedIn, Viewer, safe_next};
 use crate::web::state::AppState;
 
@@ -546,7 +546,7 @@ pub async fn save_profile(
     users::update_profile(&state.db, user.user_id, name.as_str(), new_lang.code(), litres).await?;
     users::set_fuels(&state.db, user.user_id, &fuels).await?;
     let mut resp = see_other("/me/profile?msg=saved");
-    resp.headers_mut().append(header::SET_COOKIE, lang_cookie(new_lang));
+    resp.headers_mut().append(header::SET_COOKIE, lang_cookie(new_lang, state.accounts.settings.secure_cookies));
     Ok(resp)
 }
 
