@@ -93,15 +93,6 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// One of two wordings by language: for the admin console, whose few sentences are written
-    /// where they are used rather than in the tables of the public site.
-    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
-        match self.lang {
-            Lang::Fr => fr,
-            Lang::En => en,
-        }
-    }
-
     pub fn asset(&self, path: &str) -> &'static str {
         assets::url(path)
     }
