@@ -102,6 +102,20 @@ impl From<crate::index::IndexError> for AppError {
     }
 }
 
+/// An account failure that is not a form problem (those are shown next to their field by the
+/// pages): a rate limit is a 429, anything else a 500 whose cause is logged.
+impl From<crate::accounts::AccountError> for AppError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError;
+        match e {
+            AccountError::RateLimited(secs) => AppError::TooManyRequests(secs),
+            AccountError::Db(e) => AppError::Database(e),
+            AccountError::Internal(e) => AppError::Internal(e),
+            other => AppError::Internal(anyhow::anyhow!("unexpected account error: {other}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

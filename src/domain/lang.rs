@@ -43,12 +43,9 @@ impl Lang {
         }
     }
 
-    /// From a `Cookie` header value and an `Accept-Language` header value.
+    /// From the `lang` cookie's value and an `Accept-Language` header value.
     pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
-        if let Some(lang) = cookie.and_then(|c| {
-            c.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == LANG_COOKIE).map(|(_, v)| v)
-        }) && let Some(l) = Lang::parse(lang)
-        {
+        if let Some(l) = cookie.and_then(Lang::parse) {
             return l;
         }
         if let Some(al) = accept_language {
@@ -84,8 +81,8 @@ mod tests {
         assert_eq!(Lang::negotiate(None, None), Lang::Fr);
         assert_eq!(Lang::negotiate(None, Some("en-GB,en;q=0.9")), Lang::En);
         assert_eq!(Lang::negotiate(None, Some("de, fr;q=0.5, en;q=0.8")), Lang::En);
-        assert_eq!(Lang::negotiate(Some("a=b; lang=fr"), Some("en")), Lang::Fr);
-        assert_eq!(Lang::negotiate(Some("lang=xx"), Some("en")), Lang::En);
+        assert_eq!(Lang::negotiate(Some("fr"), Some("en")), Lang::Fr);
+        assert_eq!(Lang::negotiate(Some("xx"), Some("en")), Lang::En);
         assert_eq!(Lang::negotiate(None, Some("en;q=0, fr")), Lang::Fr);
     }
 

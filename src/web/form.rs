@@ -7,10 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::accounts::{Field, FieldErrors};
 use crate::domain::Fuel;
-use crate::error::AppError;
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::problem_text;
-use crate::web::page::HtmlError;
 use crate::web::session;
 
 /// The fields of a posted form, in order (names may repeat: checkboxes).
@@ -97,14 +95,6 @@ pub fn no_store(mut resp: Response) -> Response {
 /// path of this site ([`session::safe_redirect`]).
 pub fn see_other(to: &str) -> Response {
     no_store(Redirect::to(&session::safe_redirect(to, "/")).into_response())
-}
-
-/// A page's result as the response: the page, never cached, or the error page.
-pub fn page(lang: Lang, r: Result<Response, AppError>) -> Response {
-    match r {
-        Ok(resp) => no_store(resp),
-        Err(e) => HtmlError(e, lang).into_response(),
-    }
 }
 
 /// One parameter of a raw query string, decoded.

@@ -43,6 +43,29 @@ impl IntoResponse for HtmlError {
     }
 }
 
+tokio::task_local! {
+    /// The language of the request being served, set by [`crate::web::session::layer`] around
+    /// every page handler: an error raised with `?` is shown in it.
+    static REQUEST_LANG: Lang;
+}
+
+/// Runs `f` (a page request) with `lang` as the language of its errors.
+pub async fn with_lang<F: std::future::Future>(lang: Lang, f: F) -> F::Output {
+    REQUEST_LANG.scope(lang, f).await
+}
+
+/// The language of the request being served (French outside one).
+pub fn request_lang() -> Lang {
+    REQUEST_LANG.try_with(|l| *l).unwrap_or(Lang::Fr)
+}
+
+/// `?` in a page handler: any error becomes the error page in the visitor's language.
+impl<E: Into<AppError>> From<E> for HtmlError {
+    fn from(e: E) -> Self {
+        HtmlError(e.into(), request_lang())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // What every page shares
 
@@ -70,15 +93,6 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// One of two wordings by language: for the admin console, whose few sentences are written
-    /// where they are used rather than in the tables of the public site.
-    pub fn tr(&self, fr: &'static str, en: &'static str) -> &'static str {
-        match self.lang {
-            Lang::Fr => fr,
-            Lang::En => en,
-        }
-    }
-
     pub fn asset(&self, path: &str) -> &'static str {
         assets::url(path)
     }

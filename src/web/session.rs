@@ -21,6 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::auth::secret;
@@ -82,33 +83,43 @@ pub fn current_viewer() -> Viewer {
     VIEWER.try_with(Clone::clone).unwrap_or_default()
 }
 
-/// `name=value` pairs of the `Cookie` headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name` of a request, parsed by the `cookie` crate (as axum-extra's
+/// `CookieJar` does). The *first* of several with that name wins, unlike the jar which keeps the
+/// last: browsers send the longest path and then the oldest cookie first, so a cookie planted
+/// later by a sibling subdomain (`Domain=` the parent) cannot shadow ours.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(Cookie::split_parse_encoded)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
 }
 
 fn is_token(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when served over HTTPS.
+/// A cookie of the site: HttpOnly, SameSite=Lax, Path=/, Secure when served over HTTPS.
 /// `max_age: None` is a browser-session cookie; `Some(0)` deletes it.
-pub fn set_cookie(settings: &AccountSettings, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+pub fn site_cookie(settings: &AccountSettings, name: &str, value: &str, max_age: Option<i64>) -> Cookie<'static> {
+    let mut c = Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure_cookies);
     if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
+        c = c.max_age(cookie::time::Duration::seconds(age));
     }
-    if settings.secure_cookies {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    c.build()
+}
+
+/// [`site_cookie`] as a `Set-Cookie` value.
+pub fn set_cookie(settings: &AccountSettings, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    HeaderValue::from_str(&site_cookie(settings, name, value, max_age).encoded().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// Whether an unsafe request comes from this site: its `Origin` (or, without one, `Referer`)
@@ -146,12 +157,9 @@ fn forbidden(lang: Lang, why: &str) -> Response {
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let settings = state.accounts.settings.clone();
     let (mut parts, body) = req.into_parts();
-    let lang = Lang::negotiate(
-        parts.headers.get(header::COOKIE).and_then(|v| v.to_str().ok()),
-        parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
-    );
+    let lang = crate::web::i18n::negotiate(&parts.headers);
     let csrf_cookie = csrf_cookie_name(&settings);
-    let cookie_csrf = cookie(&parts.headers, csrf_cookie).filter(|t| is_token(t, 64)).map(str::to_owned);
+    let cookie_csrf = cookie(&parts.headers, csrf_cookie).filter(|t| is_token(t, 64));
     let new_csrf = cookie_csrf.is_none();
     let csrf = cookie_csrf.clone().unwrap_or_else(secret::token);
 
@@ -190,7 +198,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let cookie_name = session_cookie_name(&settings);
     let mut clear_session = false;
     let mut user = None;
-    if let Some(token) = cookie(&parts.headers, cookie_name).map(str::to_owned) {
+    if let Some(token) = cookie(&parts.headers, cookie_name) {
         let now = crate::db::now();
         let id_hash = secret::digest(&token);
         match sessions::lookup(&state.db, &id_hash).await {
@@ -227,7 +235,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let viewer = Viewer { user, csrf: csrf.clone() };
     parts.extensions.insert(viewer.clone());
     let req = Request::from_parts(parts, body);
-    let mut resp = VIEWER.scope(viewer, next.run(req)).await;
+    let mut resp = crate::web::page::with_lang(lang, VIEWER.scope(viewer, next.run(req))).await;
     let headers = resp.headers_mut();
     if new_csrf {
         headers.append(header::SET_COOKIE, set_cookie(&settings, csrf_cookie, &csrf, None));
@@ -449,10 +457,10 @@ mod tests {
         let https = AccountSettings::new("https://carburoam.example.org", false);
         assert_eq!(session_cookie_name(&https), "__Host-carburoam_session");
         let c = set_cookie(&https, session_cookie_name(&https), "abc", Some(60));
-        assert_eq!(c, "__Host-carburoam_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure");
+        assert_eq!(c, "__Host-carburoam_session=abc; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60");
         let http = AccountSettings::new("http://127.0.0.1:8080", false);
         let c = set_cookie(&http, session_cookie_name(&http), "abc", None);
-        assert_eq!(c, "carburoam_session=abc; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(c, "carburoam_session=abc; HttpOnly; SameSite=Lax; Path=/");
         // The CSRF cookie likewise, and a fresh value each time.
         assert_eq!(csrf_cookie_name(&https), "__Host-carburoam_csrf");
         assert_eq!(csrf_cookie_name(&http), "carburoam_csrf");
@@ -460,7 +468,7 @@ mod tests {
         assert_ne!(a, b);
         let a = a.to_str().expect("ASCII");
         assert!(
-            a.starts_with("__Host-carburoam_csrf=") && a.ends_with("; Path=/; HttpOnly; SameSite=Lax; Secure"),
+            a.starts_with("__Host-carburoam_csrf=") && a.ends_with("; HttpOnly; SameSite=Lax; Secure; Path=/"),
             "{a}"
         );
     }

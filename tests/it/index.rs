@@ -11,10 +11,10 @@ use carburoam::db::stations::{haversine_km, latest_snapshot_at};
 use carburoam::db::stats::{AVERAGE_WINDOW_SECS, FuelAverage};
 use carburoam::domain::Fuel;
 use carburoam::feed::load::import_file;
-use carburoam::index::{IndexHandle, NearbyQuery, Order, PriceIndex};
+use carburoam::index::{CHECK_EVERY, IndexHandle, NearbyQuery, Order, PriceIndex};
 use carburoam::on_db;
-use carburoam::state::AppState;
 
+use crate::app::spawn_app;
 use crate::db_test;
 use crate::helpers::{fixture, shared_file};
 
@@ -419,17 +419,6 @@ db_test!(new_import_is_picked_up, |t| {
     assert!(slow.current().version() > b.version());
 });
 
-/// Serves `state` on a local port; returns its address.
-async fn serve(state: AppState) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let app = carburoam::web::router(state);
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.expect("serve");
-    });
-    address
-}
-
 /// The Gazole price of 6110002 (Le Cannet) as the nearby API of `address` gives it.
 async fn api_price(client: &reqwest::Client, address: &str) -> Option<f64> {
     let url = format!("{address}/api/v1/stations?lat=43.572&lon=7.016&fuel=Gazole&radius_km=1&max_age_days=3650");
@@ -444,20 +433,19 @@ db_test!(another_instance_sees_the_new_import, |t| {
     let mut addresses = Vec::new();
     for _ in 0..2 {
         let db = Db::connect(&t.url).await.expect("second pool");
-        let mut state = AppState::new(db.clone());
-        state.index = IndexHandle::with_check_every(db, Duration::from_millis(100));
-        addresses.push(serve(state).await);
+        addresses.push(spawn_app(db).await.address);
     }
     let client = reqwest::Client::new();
     for a in &addresses {
         assert_eq!(api_price(&client, a).await, Some(1.659), "{a}");
     }
 
-    // The import happens elsewhere (here, the test's own pool): both see it within a check.
+    // The import happens elsewhere (here, the test's own pool): both see it within a check
+    // (every CHECK_EVERY, 5 s).
     import(&t.db, &fixture("snapshot_b.xml")).await;
     for a in &addresses {
         let mut price = None;
-        for _ in 0..200 {
+        for _ in 0..(2 * CHECK_EVERY.as_millis() / 50 + 40) {
             price = api_price(&client, a).await;
             if price == Some(1.649) {
                 break;
@@ -473,7 +461,7 @@ db_test!(another_instance_sees_the_new_import, |t| {
 });
 
 db_test!(empty_database_serves_empty_lists, |t| {
-    let address = serve(AppState::new(t.db.clone())).await;
+    let address = spawn_app(t.db.clone()).await.address;
     let client = reqwest::Client::new();
     for path in [
         "/",

@@ -462,3 +462,30 @@ db_test!(csrf_cookie_is_host_prefixed_and_renewed_at_login, |t| {
     assert_eq!(r.status, 303, "{}", r.text);
     assert_ne!(jar.cookies["carburoam_csrf"], before);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The language cookie: `Secure` under HTTPS like the session and CSRF cookies
+
+db_test!(lang_cookie_is_secure_behind_https, |t| {
+    let lang_set_cookie = |r: &Reply| {
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().expect("ASCII cookie").to_owned())
+            .find(|c| c.starts_with("lang="))
+            .expect("a lang cookie")
+    };
+    let app = spawn_with(&t.db, Some(PUBLIC_HTTPS), false).await;
+    let r = app.send(app.client.get(app.url("/lang?to=en&back=/about"))).await;
+    assert_eq!(r.status, 303);
+    let c = lang_set_cookie(&r);
+    assert!(c.starts_with("lang=en;") && c.contains("; Secure") && c.contains("; Path=/"), "{c}");
+    assert!(c.contains("Max-Age=31536000") && c.contains("SameSite=Lax"), "{c}");
+
+    // Over plain HTTP a browser would drop a `Secure` cookie: none there.
+    let plain = spawn_with(&t.db, None, false).await;
+    let r = plain.send(plain.client.get(plain.url("/lang?to=en&back=/about"))).await;
+    assert_eq!(r.status, 303);
+    let c = lang_set_cookie(&r);
+    assert!(c.starts_with("lang=en;") && !c.contains("Secure"), "{c}");
+});

@@ -6,15 +6,14 @@
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
-use crate::error::AppError;
-use crate::web::form::{FormData, FormView, clear_session, page, query_param, see_other};
-use crate::web::i18n::{LANG_COOKIE, Lang};
-use crate::web::page::{FuelOption, HtmlError, Layout, freshness, layout, render};
+use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
+use crate::web::i18n::{Lang, lang_cookie};
+use crate::web::page::{FuelOption, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{self, ClientIp, Viewer, safe_next};
 use crate::web::state::AppState;
 
@@ -22,17 +21,6 @@ async fn page_layout(state: &AppState, lang: Lang, title: &str, nav: &'static st
     // Freshness is decoration here: a failing query must not block logging in.
     let f = freshness(state).await.unwrap_or_default();
     layout(lang, format!("{title} — Carburoam"), nav, here.to_owned(), &f)
-}
-
-/// An [`AccountError`] that is not a form problem, as an error page.
-fn fail(lang: Lang, e: AccountError) -> Response {
-    let err = match e {
-        AccountError::RateLimited(secs) => AppError::TooManyRequests(secs),
-        AccountError::Db(e) => AppError::Database(e),
-        AccountError::Internal(e) => AppError::Internal(e),
-        other => AppError::Internal(anyhow::anyhow!("unexpected account error: {other}")),
-    };
-    HtmlError(err, lang).into_response()
 }
 
 fn fuel_options(selected: &[Fuel]) -> Vec<FuelOption> {
@@ -52,21 +40,18 @@ pub struct RegisterPage {
     pub fuels: Vec<FuelOption>,
 }
 
-pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Viewer) -> Response {
+pub async fn register_page(State(state): State<AppState>, lang: Lang, viewer: Viewer) -> HtmlResult<Response> {
     if viewer.user.is_some() {
-        return see_other("/me");
+        return Ok(see_other("/me"));
     }
     let l = page_layout(&state, lang, texts(lang).register_title, "login", "/register").await;
-    page(
-        lang,
-        render(&RegisterPage {
-            l,
-            f: FormView::default(),
-            message: None,
-            message_is_error: false,
-            fuels: fuel_options(&[Fuel::E10, Fuel::Gazole]),
-        }),
-    )
+    Ok(no_store(render(&RegisterPage {
+        l,
+        f: FormView::default(),
+        message: None,
+        message_is_error: false,
+        fuels: fuel_options(&[Fuel::E10, Fuel::Gazole]),
+    })?))
 }
 
 /// The account pages' sentences in `lang`.
@@ -75,7 +60,12 @@ fn texts(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+pub async fn register(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> HtmlResult<Response> {
     let reg = Registration {
         username: form.get("username"),
         display_name: form.get("display_name"),
@@ -90,18 +80,16 @@ pub async fn register(State(state): State<AppState>, lang: Lang, ClientIp(ip): C
         Ok(user_id) => {
             // Sent in the background, never delaying the answer; the username only, no email.
             state.notifier.notify(format!("New Carburoam user: {}", reg.username.trim()));
-            match state.accounts.start_session(user_id, false, now).await {
-                Ok(s) => login_response(&state, &s, lang, "/me/stations?msg=welcome"),
-                Err(e) => fail(lang, e),
-            }
+            let s = state.accounts.start_session(user_id, false, now).await?;
+            Ok(login_response(&state, &s, lang, "/me/stations?msg=welcome"))
         }
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, texts(lang).register_title, "login", "/register").await;
             let f = FormView::keep(&form, &["username", "display_name", "email"]).with_errors(lang, &errors);
             let view = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
-            page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+            Ok(no_store((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response()))
         }
-        Err(e) => fail(lang, e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -117,14 +105,9 @@ fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang,
         header::SET_COOKIE,
         session::set_cookie(settings, session::session_cookie_name(settings), &s.token, max_age),
     );
-    h.append(header::SET_COOKIE, lang_cookie(lang));
+    h.append(header::SET_COOKIE, lang_cookie(lang, settings.secure_cookies));
     h.append(header::SET_COOKIE, session::new_csrf_cookie(settings));
     resp
-}
-
-pub fn lang_cookie(lang: Lang) -> HeaderValue {
-    HeaderValue::from_str(&format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code()))
-        .unwrap_or_else(|_| HeaderValue::from_static("lang=fr; Path=/"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,10 +128,10 @@ pub async fn login_page(
     lang: Lang,
     viewer: Viewer,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> HtmlResult<Response> {
     let next = safe_next(query_param(&raw, "next").as_deref());
     if viewer.user.is_some() {
-        return see_other(&next);
+        return Ok(see_other(&next));
     }
     let a = texts(lang);
     let message = match query_param(&raw, "done").as_deref() {
@@ -158,11 +141,16 @@ pub async fn login_page(
         _ => None,
     };
     let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
-    page(lang, render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next }))
+    Ok(no_store(render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next })?))
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> HtmlResult<Response> {
     let now = crate::db::now();
     let next = safe_next(Some(form.get("next")));
     let remember = form.get("remember") == "1";
@@ -175,20 +163,18 @@ pub async fn login(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
                 .flatten()
                 .and_then(|u| Lang::parse(&u.lang))
                 .unwrap_or(lang);
-            return match state.accounts.start_session(user_id, remember, now).await {
-                Ok(s) => login_response(&state, &s, user_lang, &next),
-                Err(e) => fail(lang, e),
-            };
+            let s = state.accounts.start_session(user_id, remember, now).await?;
+            return Ok(login_response(&state, &s, user_lang, &next));
         }
         Err(AccountError::BadLogin) => a.bad_login.to_owned(),
         Err(AccountError::Blocked(secs)) => (a.login_blocked)(secs.unsigned_abs()),
         Err(AccountError::Disabled) => a.account_disabled.to_owned(),
-        Err(e) => return fail(lang, e),
+        Err(e) => return Err(e.into()),
     };
     let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
     let f = FormView::keep(&form, &["login", "remember"]);
     let view = LoginPage { l, f, message: Some(message), message_is_error: true, next };
-    page(lang, render(&view).map(|r| (axum::http::StatusCode::UNAUTHORIZED, r).into_response()))
+    Ok(no_store((StatusCode::UNAUTHORIZED, render(&view)?).into_response()))
 }
 
 pub async fn logout(State(state): State<AppState>, viewer: Viewer) -> Response {
@@ -218,7 +204,13 @@ pub struct ForgotPage {
     pub sent: bool,
 }
 
-async fn forgot_view(state: &AppState, lang: Lang, for_password: bool, sent: bool, f: FormView) -> Response {
+async fn forgot_view(
+    state: &AppState,
+    lang: Lang,
+    for_password: bool,
+    sent: bool,
+    f: FormView,
+) -> HtmlResult<Response> {
     let a = texts(lang);
     let (title, here) = if for_password {
         (a.forgot_password_title, "/forgot-password")
@@ -226,14 +218,14 @@ async fn forgot_view(state: &AppState, lang: Lang, for_password: bool, sent: boo
         (a.forgot_username_title, "/forgot-username")
     };
     let l = page_layout(state, lang, title, "login", here).await;
-    page(lang, render(&ForgotPage { l, f, message: None, message_is_error: false, for_password, sent }))
+    Ok(no_store(render(&ForgotPage { l, f, message: None, message_is_error: false, for_password, sent })?))
 }
 
-pub async fn forgot_password_page(State(state): State<AppState>, lang: Lang) -> Response {
+pub async fn forgot_password_page(State(state): State<AppState>, lang: Lang) -> HtmlResult<Response> {
     forgot_view(&state, lang, true, false, FormView::default()).await
 }
 
-pub async fn forgot_username_page(State(state): State<AppState>, lang: Lang) -> Response {
+pub async fn forgot_username_page(State(state): State<AppState>, lang: Lang) -> HtmlResult<Response> {
     forgot_view(&state, lang, false, false, FormView::default()).await
 }
 
@@ -244,14 +236,12 @@ pub async fn forgot_password(
     lang: Lang,
     ClientIp(ip): ClientIp,
     form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     if form.get("email").trim().is_empty() {
         return forgot_view(&state, lang, true, false, FormView::default()).await;
     }
-    match state.accounts.forgot_password(ip, form.get("email"), crate::db::now()) {
-        Ok(()) => forgot_view(&state, lang, true, true, FormView::default()).await,
-        Err(e) => fail(lang, e),
-    }
+    state.accounts.forgot_password(ip, form.get("email"), crate::db::now())?;
+    forgot_view(&state, lang, true, true, FormView::default()).await
 }
 
 pub async fn forgot_username(
@@ -259,14 +249,12 @@ pub async fn forgot_username(
     lang: Lang,
     ClientIp(ip): ClientIp,
     form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     if form.get("email").trim().is_empty() {
         return forgot_view(&state, lang, false, false, FormView::default()).await;
     }
-    match state.accounts.forgot_username(ip, form.get("email")) {
-        Ok(()) => forgot_view(&state, lang, false, true, FormView::default()).await,
-        Err(e) => fail(lang, e),
-    }
+    state.accounts.forgot_username(ip, form.get("email"))?;
+    forgot_view(&state, lang, false, true, FormView::default()).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,7 +270,7 @@ pub struct ResetPage {
 }
 
 /// The link of the mail lands here with `login` and `code` filled in.
-pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> Response {
+pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
     let f = FormView {
         values: vec![
             ("login", query_param(&raw, "login").unwrap_or_default()),
@@ -291,11 +279,16 @@ pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw)
         errors: Vec::new(),
     };
     let l = page_layout(&state, lang, texts(lang).reset_title, "login", "/reset-password").await;
-    page(lang, render(&ResetPage { l, f, message: None, message_is_error: false }))
+    Ok(no_store(render(&ResetPage { l, f, message: None, message_is_error: false })?))
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn reset(State(state): State<AppState>, lang: Lang, ClientIp(ip): ClientIp, form: FormData) -> Response {
+pub async fn reset(
+    State(state): State<AppState>,
+    lang: Lang,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> HtmlResult<Response> {
     let now = crate::db::now();
     let r = state
         .accounts
@@ -304,15 +297,15 @@ pub async fn reset(State(state): State<AppState>, lang: Lang, ClientIp(ip): Clie
     match r {
         Ok(_) => {
             // Every session of the account ended, this browser's too.
-            clear_session(see_other("/login?done=reset"), &state.accounts.settings)
+            Ok(clear_session(see_other("/login?done=reset"), &state.accounts.settings))
         }
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, texts(lang).reset_title, "login", "/reset-password").await;
             let f = FormView::keep(&form, &["login", "code"]).with_errors(lang, &errors);
             let view = ResetPage { l, f, message: None, message_is_error: true };
-            page(lang, render(&view).map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response()))
+            Ok(no_store((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response()))
         }
-        Err(e) => fail(lang, e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -329,16 +322,20 @@ pub struct NoticePage {
     pub link_text: String,
 }
 
-pub async fn notice(state: &AppState, lang: Lang, heading: &str, text: &str, link: &str, link_text: &str) -> Response {
+pub async fn notice(
+    state: &AppState,
+    lang: Lang,
+    heading: &str,
+    text: &str,
+    link: &str,
+    link_text: &str,
+) -> HtmlResult<Response> {
     let l = page_layout(state, lang, heading, "", "/").await;
-    page(
-        lang,
-        render(&NoticePage {
-            l,
-            heading: heading.to_owned(),
-            text: text.to_owned(),
-            link: link.to_owned(),
-            link_text: link_text.to_owned(),
-        }),
-    )
+    Ok(no_store(render(&NoticePage {
+        l,
+        heading: heading.to_owned(),
+        text: text.to_owned(),
+        link: link.to_owned(),
+        link_text: link_text.to_owned(),
+    })?))
 }

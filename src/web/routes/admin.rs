@@ -16,9 +16,9 @@ use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
 use crate::text::AdminStrings;
-use crate::web::form::{FormData, no_store, page, query_param, see_other};
+use crate::web::form::{FormData, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
-use crate::web::page::{HtmlError, Layout, freshness, layout, render};
+use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{SignedIn, Viewer};
 use crate::web::state::AppState;
 
@@ -96,8 +96,8 @@ pub struct OverviewPage {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
-    let r = async {
+pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> HtmlResult<Response> {
+    {
         let now = crate::db::now();
         let today = now - now.rem_euclid(DAY);
         let since_day = today - 89 * DAY;
@@ -111,7 +111,7 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
         let weeks: Vec<(String, i64, i64)> = weeks.iter().map(|(w, n)| (lang.date(*w), *n, 0)).collect();
         let day_points: Vec<(String, i64, i64)> = days.iter().map(|(d, p, a)| (lang.date(*d), *p, *a)).collect();
         let l = admin_layout(&state, lang, lang.texts().admin.administration, "/admin").await?;
-        render(&OverviewPage {
+        Ok(no_store(render(&OverviewPage {
             l,
             u,
             weeks: bars(&weeks),
@@ -119,10 +119,8 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
             api_90: days.iter().map(|d| d.2).sum(),
             days: bars(&day_points),
             top,
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,16 +178,13 @@ async fn names_view(state: &AppState, lang: Lang) -> Result<NamesView, AppError>
 
 /// The console's "refresh names now": asks Overpass in the background, refused while another
 /// names import runs (the names import lease).
-pub async fn refresh_names(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
+pub async fn refresh_names(State(state): State<AppState>, _admin: AdminUser) -> HtmlResult<Response> {
     let Some(overpass) = state.names_overpass.clone() else {
-        return HtmlError(AppError::bad_request("the names refresh is not configured on this server"), lang)
-            .into_response();
+        return Err(AppError::bad_request("the names refresh is not configured on this server").into());
     };
     let now = crate::db::now();
-    match leases::current(&state.db, crate::names::schedule::NAMES_IMPORT_LEASE).await {
-        Ok(Some(l)) if l.is_live(now) => return see_other("/admin/etl?msg=names_busy"),
-        Ok(_) => {}
-        Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
+    if leases::current(&state.db, crate::names::schedule::NAMES_IMPORT_LEASE).await?.is_some_and(|l| l.is_live(now)) {
+        return Ok(see_other("/admin/etl?msg=names_busy"));
     }
     let db = state.db.clone();
     let index = state.index.clone();
@@ -203,7 +198,7 @@ pub async fn refresh_names(State(state): State<AppState>, lang: Lang, _admin: Ad
             Err(e) => tracing::warn!(error = %e, "names refresh started from the console failed"),
         }
     });
-    see_other("/admin/etl?msg=names_started")
+    Ok(see_other("/admin/etl?msg=names_started"))
 }
 
 fn duration(lang: Lang, r: &etl_runs::RunRow) -> String {
@@ -220,8 +215,13 @@ fn source_name(s: &str) -> String {
     s.rsplit('/').next().unwrap_or(s).chars().take(60).collect()
 }
 
-pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, RawQuery(raw): RawQuery) -> Response {
-    let r = async {
+pub async fn etl(
+    State(state): State<AppState>,
+    lang: Lang,
+    _admin: AdminUser,
+    RawQuery(raw): RawQuery,
+) -> HtmlResult<Response> {
+    {
         let db = &state.db;
         let now = crate::db::now();
         let (runs, counts, import, schedule) = tokio::try_join!(
@@ -261,34 +261,37 @@ pub async fn etl(State(state): State<AppState>, lang: Lang, _admin: AdminUser, R
             .collect();
         let l = admin_layout(&state, lang, t.data_and_imports, "/admin/etl").await?;
         let names = names_view(&state, lang).await?;
-        render(&EtlPage { l, message, running, can_run: state.etl.is_some(), next_run, counts, runs, names })
+        Ok(no_store(render(&EtlPage {
+            l,
+            message,
+            running,
+            can_run: state.etl.is_some(),
+            next_run,
+            counts,
+            runs,
+            names,
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 /// Starts one run in the background, unless one is going (another click, the scheduler, or
 /// another instance: the import lease says so).
-pub async fn run_now(State(state): State<AppState>, lang: Lang, admin: AdminUser) -> Response {
+pub async fn run_now(State(state): State<AppState>, admin: AdminUser) -> HtmlResult<Response> {
     let Some(job) = state.etl.clone() else {
-        return HtmlError(AppError::bad_request("the feed job is not configured on this server"), lang).into_response();
+        return Err(AppError::bad_request("the feed job is not configured on this server").into());
     };
     let now = crate::db::now();
-    match leases::current(&state.db, IMPORT_LEASE).await {
-        Ok(Some(l)) if l.is_live(now) => return see_other("/admin/etl?msg=busy"),
-        Ok(_) => {}
-        Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
+    if leases::current(&state.db, IMPORT_LEASE).await?.is_some_and(|l| l.is_live(now)) {
+        return Ok(see_other("/admin/etl?msg=busy"));
     }
-    if let Err(e) = crate::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await {
-        return HtmlError(AppError::Database(e), lang).into_response();
-    }
+    crate::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await?;
     tokio::spawn(async move {
         match job.0.run_once("admin").await {
             Ok(outcome) => tracing::info!(?outcome, "run started from the console finished"),
             Err(e) => tracing::warn!(error = %e, "run started from the console failed"),
         }
     });
-    see_other("/admin/etl?msg=started")
+    Ok(see_other("/admin/etl?msg=started"))
 }
 
 #[derive(Template)]
@@ -304,8 +307,13 @@ pub struct RunPage {
     pub rejections: Vec<etl_runs::RejectionRow>,
 }
 
-pub async fn run(State(state): State<AppState>, lang: Lang, _admin: AdminUser, Path(id): Path<String>) -> Response {
-    let r = async {
+pub async fn run(
+    State(state): State<AppState>,
+    lang: Lang,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> HtmlResult<Response> {
+    {
         let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("run {id}")))?;
         let db = &state.db;
         let (run, rejections, log) =
@@ -313,7 +321,7 @@ pub async fn run(State(state): State<AppState>, lang: Lang, _admin: AdminUser, P
         let run = run.ok_or_else(|| AppError::not_found(format!("run {id}")))?;
         let title = format!("{} #{id}", lang.texts().admin.run);
         let l = admin_layout(&state, lang, &title, &format!("/admin/etl/runs/{id}")).await?;
-        render(&RunPage {
+        Ok(no_store(render(&RunPage {
             l,
             started: lang.datetime(run.started_at),
             finished: run.finished_at.map(|t| lang.datetime(t)),
@@ -322,10 +330,8 @@ pub async fn run(State(state): State<AppState>, lang: Lang, _admin: AdminUser, P
             log: log.map(|l| l.lines().map(str::to_owned).collect()).unwrap_or_default(),
             rejections,
             run,
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,15 +366,18 @@ fn audit_views(lang: Lang, rows: Vec<audit::AuditRow>) -> Vec<AuditView> {
         .collect()
 }
 
-pub async fn users(State(state): State<AppState>, lang: Lang, _admin: AdminUser, RawQuery(raw): RawQuery) -> Response {
-    let r = async {
+pub async fn users(
+    State(state): State<AppState>,
+    lang: Lang,
+    _admin: AdminUser,
+    RawQuery(raw): RawQuery,
+) -> HtmlResult<Response> {
+    {
         let q = query_param(&raw, "q").unwrap_or_default();
         let (users, audit) = tokio::try_join!(q::search_users(&state.db, &q, 100), audit::recent(&state.db, None, 30))?;
         let l = admin_layout(&state, lang, lang.texts().admin.users, "/admin/users").await?;
-        render(&UsersPage { l, q, users, audit: audit_views(lang, audit) })
+        Ok(no_store(render(&UsersPage { l, q, users, audit: audit_views(lang, audit) })?))
     }
-    .await;
-    page(lang, r)
 }
 
 #[derive(Template)]
@@ -392,8 +401,8 @@ pub async fn user(
     admin: AdminUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let r = async {
+) -> HtmlResult<Response> {
+    {
         let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("user {id}")))?;
         let db = &state.db;
         let user = users::by_id(db, id).await?.ok_or_else(|| AppError::not_found(format!("user {id}")))?;
@@ -408,7 +417,7 @@ pub async fn user(
             None => (None, false),
         };
         let l = admin_layout(&state, lang, &user.username, &format!("/admin/users/{id}")).await?;
-        render(&UserPage {
+        Ok(no_store(render(&UserPage {
             l,
             message,
             message_is_error,
@@ -419,10 +428,8 @@ pub async fn user(
             audit: audit_views(lang, audit),
             is_self: admin.0.user_id == id,
             user,
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 fn action_message(lang: Lang, code: &str) -> (Option<String>, bool) {
@@ -443,13 +450,12 @@ fn action_message(lang: Lang, code: &str) -> (Option<String>, bool) {
 /// `POST /admin/users/{id}/{action}`: one typed action on one account.
 pub async fn user_action(
     State(state): State<AppState>,
-    lang: Lang,
     admin: AdminUser,
     Path((id, action)): Path<(String, String)>,
     _form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     let Ok(id) = id.parse::<i64>() else {
-        return HtmlError(AppError::not_found(format!("user {id}")), lang).into_response();
+        return Err(AppError::not_found(format!("user {id}")).into());
     };
     let action = match action.as_str() {
         "send-reset" => Action::SendReset,
@@ -458,16 +464,16 @@ pub async fn user_action(
         "delete" => Action::Delete,
         "grant-admin" => Action::Grant,
         "revoke-admin" => Action::Revoke,
-        other => return HtmlError(AppError::not_found(format!("action {other}")), lang).into_response(),
+        other => return Err(AppError::not_found(format!("action {other}")).into()),
     };
-    match crate::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
+    Ok(match crate::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
         Ok(_) if action == Action::Delete => see_other("/admin/users"),
         Ok(_) => see_other(&format!("/admin/users/{id}?msg={}", action.as_str())),
         Err(AdminError::LastAdmin) => see_other(&format!("/admin/users/{id}?msg=last-admin")),
         Err(AdminError::ResetNotSent) => see_other(&format!("/admin/users/{id}?msg=reset-not-sent")),
-        Err(AdminError::NoSuchUser) => HtmlError(AppError::not_found(format!("user {id}")), lang).into_response(),
-        Err(e) => HtmlError(AppError::Internal(anyhow::anyhow!("{e}")), lang).into_response(),
-    }
+        Err(AdminError::NoSuchUser) => return Err(AppError::not_found(format!("user {id}")).into()),
+        Err(e) => return Err(AppError::Internal(anyhow::anyhow!("{e}")).into()),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,8 +488,8 @@ pub struct BackupsPage {
     pub files: Vec<(String, String, String)>,
 }
 
-pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> Response {
-    let r = async {
+pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> HtmlResult<Response> {
+    {
         let files = match &state.backup_dir {
             Some(dir) => crate::backup::list_backups(dir)
                 .await
@@ -493,24 +499,22 @@ pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUse
             None => Vec::new(),
         };
         let l = admin_layout(&state, lang, lang.texts().admin.backups, "/admin/backups").await?;
-        render(&BackupsPage {
+        Ok(no_store(render(&BackupsPage {
             l,
             sqlite: matches!(state.db, crate::db::Db::Sqlite(_)),
             dir: state.backup_dir.as_ref().map(|d| d.display().to_string()),
             files,
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 /// A consistent copy of the SQLite database made now (`VACUUM INTO`), downloaded, then deleted
 /// from the server's temporary folder.
-pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: AdminUser) -> Response {
+pub async fn download_backup(State(state): State<AppState>, admin: AdminUser) -> HtmlResult<Response> {
     if !matches!(state.db, crate::db::Db::Sqlite(_)) {
-        return HtmlError(AppError::bad_request("on PostgreSQL, back up with pg_dump"), lang).into_response();
+        return Err(AppError::bad_request("on PostgreSQL, back up with pg_dump").into());
     }
-    let r = async {
+    {
         let dir = tempfile::tempdir().map_err(|e| AppError::Internal(e.into()))?;
         let name = format!("carburoam-{}.db", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
         let path = dir.path().join(&name);
@@ -525,10 +529,5 @@ pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: A
             h.insert(header::CONTENT_DISPOSITION, v);
         }
         Ok(resp)
-    }
-    .await;
-    match r {
-        Ok(resp) => resp,
-        Err(e) => HtmlError(e, lang).into_response(),
     }
 }

@@ -11,11 +11,11 @@ use crate::accounts::{AccountError, Field};
 use crate::db::{email_changes, favourites, search, stats, users};
 use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
-use crate::web::form::{FormData, FormView, clear_session, no_store, page, query_param, see_other};
-use crate::web::i18n::Lang;
+use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
+use crate::web::i18n::{Lang, lang_cookie};
 use crate::web::i18n_account::strings;
-use crate::web::page::{DEFAULT_PLACE, FuelOption, HtmlError, Layout, freshness, layout, place_index, render};
-use crate::web::routes::account::{lang_cookie, notice};
+use crate::web::page::{DEFAULT_PLACE, FuelOption, HtmlResult, Layout, freshness, layout, place_index, render};
+use crate::web::routes::account::notice;
 use crate::web::session::{ClientIp, SignedIn, Viewer, safe_next};
 use crate::web::state::AppState;
 
@@ -123,8 +123,8 @@ pub fn fuel_sections(
 }
 
 #[tracing::instrument(skip_all, fields(user_id = user.user_id))]
-pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn) -> Response {
-    let r = async {
+pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn) -> HtmlResult<Response> {
+    {
         let db = &state.db;
         let uid = user.user_id;
         let f = freshness(&state).await?;
@@ -138,23 +138,21 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
             favourites::shortages(db, uid),
         )?;
         let Some(account) = account else {
-            return Err(AppError::not_found("account"));
+            return Err(AppError::not_found("account").into());
         };
         let fuels: Vec<Fuel> = fuel_ids.iter().filter_map(|id| Fuel::from_id(i64::from(*id))).collect();
         let index = state.index.get().await?;
         let watched = Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
         let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
         let a = strings(lang);
-        render(&DashboardPage {
+        Ok(no_store(render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),
             display_name: account.display_name,
             no_stations: favs.is_empty(),
             no_fuels: fuels.is_empty(),
             sections: if favs.is_empty() { Vec::new() } else { dash },
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 /// The cheapest usable price of a fuel and where.
@@ -316,8 +314,8 @@ pub async fn my_stations(
     lang: Lang,
     user: SignedIn,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let r = async {
+) -> HtmlResult<Response> {
+    {
         let db = &state.db;
         let f = freshness(&state).await?;
         let favs = favourites::list(db, user.user_id).await?;
@@ -381,7 +379,7 @@ pub async fn my_stations(
             format!("/me/stations?{}", back.finish())
         };
         let a = strings(lang);
-        render(&MyStationsPage {
+        Ok(no_store(render(&MyStationsPage {
             l: layout(lang, format!("{} — Carburoam", a.my_stations_title), "me", here.clone(), &f),
             message,
             message_is_error,
@@ -394,10 +392,8 @@ pub async fn my_stations(
             back,
             tile_url: state.site.tile_url.clone(),
             tile_attribution: state.site.tile_attribution.clone(),
-        })
+        })?))
     }
-    .await;
-    page(lang, r)
 }
 
 /// Where to go back after a station action: the `back` field when it is a local path.
@@ -409,28 +405,23 @@ fn back_to(form: &FormData, msg: &str) -> String {
 
 /// Adds a station (from `/me/stations`, or a station page's "Ajouter à mes stations"). A visitor
 /// who is not logged in is sent to the login page, then back to the station.
-pub async fn add_station(State(state): State<AppState>, lang: Lang, viewer: Viewer, form: FormData) -> Response {
+pub async fn add_station(State(state): State<AppState>, viewer: Viewer, form: FormData) -> HtmlResult<Response> {
     let id = StationId::parse(form.get("station_id"));
     let Some(user) = viewer.user else {
         let next = id.map(|i| format!("/stations/{i}")).unwrap_or_else(|| "/me/stations".into());
         let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-        return see_other(&format!("/login?next={next}"));
+        return Ok(see_other(&format!("/login?next={next}")));
     };
     let Some(id) = id else {
-        return see_other(&back_to(&form, "unknown"));
+        return Ok(see_other(&back_to(&form, "unknown")));
     };
-    match favourites::add(&state.db, user.user_id, id.get(), crate::db::now()).await {
-        Ok(added) => {
-            let msg = match added {
-                favourites::Added::Added => "added",
-                favourites::Added::AlreadyThere => "already",
-                favourites::Added::NoSuchStation => "unknown",
-                favourites::Added::Full => "full",
-            };
-            see_other(&back_to(&form, msg))
-        }
-        Err(e) => HtmlError(AppError::Database(e), lang).into_response(),
-    }
+    let msg = match favourites::add(&state.db, user.user_id, id.get(), crate::db::now()).await? {
+        favourites::Added::Added => "added",
+        favourites::Added::AlreadyThere => "already",
+        favourites::Added::NoSuchStation => "unknown",
+        favourites::Added::Full => "full",
+    };
+    Ok(see_other(&back_to(&form, msg)))
 }
 
 fn station_path(raw: &str) -> Result<i64, AppError> {
@@ -441,12 +432,11 @@ fn station_path(raw: &str) -> Result<i64, AppError> {
 /// `down`, on one of the user's own stations only (anything else is a 404).
 pub async fn station_action(
     State(state): State<AppState>,
-    lang: Lang,
     user: SignedIn,
     Path((raw, action)): Path<(String, String)>,
     form: FormData,
-) -> Response {
-    let r = async {
+) -> HtmlResult<Response> {
+    {
         let id = station_path(&raw)?;
         let db = &state.db;
         let uid = user.user_id;
@@ -459,15 +449,13 @@ pub async fn station_action(
             "remove" => (favourites::remove(db, uid, id).await?, "removed"),
             "up" => (favourites::move_one(db, uid, id, true).await?, "moved"),
             "down" => (favourites::move_one(db, uid, id, false).await?, "moved"),
-            other => return Err(AppError::not_found(format!("action {other}"))),
+            other => return Err(AppError::not_found(format!("action {other}")).into()),
         };
         if !done {
-            return Err(AppError::not_found(format!("station {id} in your list")));
+            return Err(AppError::not_found(format!("station {id} in your list")).into());
         }
         Ok(see_other(&back_to(&form, msg)))
     }
-    .await;
-    page(lang, r)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,8 +484,8 @@ async fn profile_view(
     f: Option<FormView>,
     message: (Option<String>, bool),
     status: StatusCode,
-) -> Response {
-    let r = async {
+) -> HtmlResult<Response> {
+    {
         let fresh = freshness(state).await?;
         let now = crate::db::now();
         let (account, fuel_ids, pending) = tokio::try_join!(
@@ -506,7 +494,7 @@ async fn profile_view(
             email_changes::pending_for(&state.db, user.user_id, now),
         )?;
         let Some(account) = account else {
-            return Err(AppError::not_found("account"));
+            return Err(AppError::not_found("account").into());
         };
         let selected: Vec<Fuel> = fuel_ids.iter().filter_map(|id| Fuel::from_id(i64::from(*id))).collect();
         let mut f = f.unwrap_or_default();
@@ -533,10 +521,8 @@ async fn profile_view(
             email_confirmed: account.email_confirmed,
             fuels: Fuel::ALL.iter().map(|x| FuelOption { name: x.name(), selected: selected.contains(x) }).collect(),
         })?;
-        Ok((status, resp).into_response())
+        Ok(no_store((status, resp).into_response()))
     }
-    .await;
-    page(lang, r)
 }
 
 pub async fn profile_page(
@@ -544,13 +530,18 @@ pub async fn profile_page(
     lang: Lang,
     user: SignedIn,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> HtmlResult<Response> {
     let message = message_for(lang, query_param(&raw, "msg").as_deref());
     profile_view(&state, lang, &user, None, message, StatusCode::OK).await
 }
 
 /// Display name, fuels, litres a year, language.
-pub async fn save_profile(State(state): State<AppState>, lang: Lang, user: SignedIn, form: FormData) -> Response {
+pub async fn save_profile(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    form: FormData,
+) -> HtmlResult<Response> {
     let a = strings(lang);
     let name = DisplayName::parse(form.get("display_name"));
     let litres = form.get("litres").trim().parse::<i32>().ok().filter(|l| (1..=100_000).contains(l));
@@ -573,20 +564,11 @@ pub async fn save_profile(State(state): State<AppState>, lang: Lang, user: Signe
         return profile_view(&state, lang, &user, Some(f), (None, true), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
     let fuels: Vec<i16> = form.fuels().iter().map(|f| f.id()).collect();
-    let r = async {
-        users::update_profile(&state.db, user.user_id, name.as_str(), new_lang.code(), litres).await?;
-        users::set_fuels(&state.db, user.user_id, &fuels).await?;
-        Ok::<_, sqlx::Error>(())
-    }
-    .await;
-    match r {
-        Ok(()) => {
-            let mut resp = see_other("/me/profile?msg=saved");
-            resp.headers_mut().append(header::SET_COOKIE, lang_cookie(new_lang));
-            resp
-        }
-        Err(e) => HtmlError(AppError::Database(e), lang).into_response(),
-    }
+    users::update_profile(&state.db, user.user_id, name.as_str(), new_lang.code(), litres).await?;
+    users::set_fuels(&state.db, user.user_id, &fuels).await?;
+    let mut resp = see_other("/me/profile?msg=saved");
+    resp.headers_mut().append(header::SET_COOKIE, lang_cookie(new_lang, state.accounts.settings.secure_cookies));
+    Ok(resp)
 }
 
 /// A form problem shown on the profile page: the form again with its errors (a wrong current
@@ -625,20 +607,9 @@ async fn form_failed(
     keep: &[&'static str],
     current_key: &'static str,
     e: AccountError,
-) -> Response {
-    match form_errors(lang, form, keep, current_key, e) {
-        Ok((f, status)) => profile_view(state, lang, user, Some(f), (None, true), status).await,
-        Err(e) => account_fail(lang, e),
-    }
-}
-
-fn account_fail(lang: Lang, e: AccountError) -> Response {
-    let err = match e {
-        AccountError::Db(e) => AppError::Database(e),
-        AccountError::RateLimited(s) => AppError::TooManyRequests(s),
-        other => AppError::Internal(anyhow::anyhow!("{other}")),
-    };
-    HtmlError(err, lang).into_response()
+) -> HtmlResult<Response> {
+    let (f, status) = form_errors(lang, form, keep, current_key, e)?;
+    profile_view(state, lang, user, Some(f), (None, true), status).await
 }
 
 /// Asks for an email change (field `current`: the current password). An address in use by
@@ -649,20 +620,18 @@ pub async fn change_email(
     user: SignedIn,
     ClientIp(ip): ClientIp,
     form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     let now = crate::db::now();
     match state.accounts.request_email_change(user.user_id, ip, form.get("current"), form.get("email"), now).await {
-        Ok(()) => see_other("/me/profile?msg=email_sent"),
+        Ok(()) => Ok(see_other("/me/profile?msg=email_sent")),
         Err(e) => form_failed(&state, lang, &user, &form, &["email"], "email_current", e).await,
     }
 }
 
 /// "Resend the link" while the address waits for confirmation.
-pub async fn resend_confirmation(State(state): State<AppState>, lang: Lang, user: SignedIn) -> Response {
-    match state.accounts.resend_confirmation(user.user_id, crate::db::now()).await {
-        Ok(()) => see_other("/me/profile?msg=link_sent"),
-        Err(e) => account_fail(lang, e),
-    }
+pub async fn resend_confirmation(State(state): State<AppState>, user: SignedIn) -> HtmlResult<Response> {
+    state.accounts.resend_confirmation(user.user_id, crate::db::now()).await?;
+    Ok(see_other("/me/profile?msg=link_sent"))
 }
 
 pub async fn change_password(
@@ -671,7 +640,7 @@ pub async fn change_password(
     user: SignedIn,
     ClientIp(ip): ClientIp,
     form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     let r = state
         .accounts
         .change_password(
@@ -685,13 +654,13 @@ pub async fn change_password(
         )
         .await;
     match r {
-        Ok(()) => see_other("/me/profile?msg=password_changed"),
+        Ok(()) => Ok(see_other("/me/profile?msg=password_changed")),
         Err(e) => form_failed(&state, lang, &user, &form, &[], "current", e).await,
     }
 }
 
 /// Follows the link mailed to a new address. Works from any browser: the token is the proof.
-pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> Response {
+pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
     let a = strings(lang);
     let token = query_param(&raw, "token").unwrap_or_default();
     match state.accounts.confirm_email_change(token.trim(), crate::db::now()).await {
@@ -705,34 +674,34 @@ pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(r
         Ok(None) => link_invalid(&state, lang).await,
         Err(AccountError::Invalid(_)) => {
             let mut r =
-                notice(&state, lang, a.email_taken_title, a.email_taken_text, "/me/profile", a.profile_title).await;
+                notice(&state, lang, a.email_taken_title, a.email_taken_text, "/me/profile", a.profile_title).await?;
             *r.status_mut() = StatusCode::CONFLICT;
-            r
+            Ok(r)
         }
-        Err(e) => account_fail(lang, e),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// The cancel link mailed to the old address: a page with a button (a mail scanner following
 /// the link must not cancel anything), no login needed: the token is the proof.
-pub async fn cancel_email_page(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> Response {
+pub async fn cancel_email_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    RawQuery(raw): RawQuery,
+) -> HtmlResult<Response> {
     let a = strings(lang);
     let token = query_param(&raw, "token").unwrap_or_default();
     match state.accounts.pending_cancel(token.trim(), crate::db::now()).await {
         Ok(Some(new_email)) => {
-            let r = async {
-                let f = freshness(&state).await.unwrap_or_default();
-                render(&CancelEmailPage {
-                    l: layout(lang, format!("{} — Carburoam", a.email_cancel_title), "", "/".into(), &f),
-                    text: (a.email_cancel_text)(&new_email),
-                    token: token.trim().to_owned(),
-                })
-            }
-            .await;
-            page(lang, r)
+            let f = freshness(&state).await.unwrap_or_default();
+            Ok(no_store(render(&CancelEmailPage {
+                l: layout(lang, format!("{} — Carburoam", a.email_cancel_title), "", "/".into(), &f),
+                text: (a.email_cancel_text)(&new_email),
+                token: token.trim().to_owned(),
+            })?))
         }
         Ok(None) => link_invalid(&state, lang).await,
-        Err(e) => account_fail(lang, e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -744,7 +713,7 @@ pub struct CancelEmailPage {
     pub token: String,
 }
 
-pub async fn cancel_email(State(state): State<AppState>, lang: Lang, form: FormData) -> Response {
+pub async fn cancel_email(State(state): State<AppState>, lang: Lang, form: FormData) -> HtmlResult<Response> {
     let a = strings(lang);
     match state.accounts.cancel_email_change(form.get("token").trim(), crate::db::now()).await {
         Ok(true) => {
@@ -756,41 +725,33 @@ pub async fn cancel_email(State(state): State<AppState>, lang: Lang, form: FormD
                 "/forgot-password",
                 a.forgot_password_title,
             )
-            .await;
-            clear_session(r, &state.accounts.settings)
+            .await?;
+            Ok(clear_session(r, &state.accounts.settings))
         }
         Ok(false) => link_invalid(&state, lang).await,
-        Err(e) => account_fail(lang, e),
+        Err(e) => Err(e.into()),
     }
 }
 
-async fn link_invalid(state: &AppState, lang: Lang) -> Response {
+async fn link_invalid(state: &AppState, lang: Lang) -> HtmlResult<Response> {
     let a = strings(lang);
-    let mut r = notice(state, lang, a.link_invalid_title, a.link_invalid_text, "/me/profile", a.profile_title).await;
+    let mut r = notice(state, lang, a.link_invalid_title, a.link_invalid_text, "/me/profile", a.profile_title).await?;
     *r.status_mut() = StatusCode::NOT_FOUND;
-    r
+    Ok(r)
 }
 
 /// All of the user's data as a JSON download.
-pub async fn export(State(state): State<AppState>, lang: Lang, user: SignedIn) -> Response {
-    match state.accounts.export(user.user_id, crate::db::now()).await {
-        Ok(Some(doc)) => {
-            let body = match serde_json::to_vec_pretty(&doc) {
-                Ok(b) => b,
-                Err(e) => return HtmlError(AppError::Internal(e.into()), lang).into_response(),
-            };
-            let mut resp = no_store(body.into_response());
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            let disposition = format!("attachment; filename=\"carburoam-{}.json\"", user.username);
-            if let Ok(v) = HeaderValue::from_str(&disposition) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            resp
-        }
-        Ok(None) => HtmlError(AppError::not_found("account"), lang).into_response(),
-        Err(e) => account_fail(lang, e),
+pub async fn export(State(state): State<AppState>, user: SignedIn) -> HtmlResult<Response> {
+    let doc = state.accounts.export(user.user_id, crate::db::now()).await?.ok_or(AppError::not_found("account"))?;
+    let body = serde_json::to_vec_pretty(&doc).map_err(|e| AppError::Internal(e.into()))?;
+    let mut resp = no_store(body.into_response());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let disposition = format!("attachment; filename=\"carburoam-{}.json\"", user.username);
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
     }
+    Ok(resp)
 }
 
 /// Erases the account (password required) and logs out.
@@ -800,9 +761,9 @@ pub async fn delete_account(
     user: SignedIn,
     ClientIp(ip): ClientIp,
     form: FormData,
-) -> Response {
+) -> HtmlResult<Response> {
     match state.accounts.delete_account(user.user_id, ip, form.get("password"), crate::db::now()).await {
-        Ok(()) => clear_session(see_other("/login?done=deleted"), &state.accounts.settings),
+        Ok(()) => Ok(clear_session(see_other("/login?done=deleted"), &state.accounts.settings)),
         Err(e) => form_failed(&state, lang, &user, &form, &[], "delete", e).await,
     }
 }

@@ -117,13 +117,9 @@ fn day_text(lang: Lang, d: &crate::domain::DayHours) -> String {
         .iter()
         .map(|s| {
             if s.open == s.close {
-                "24 h/24".to_owned()
+                t.slot_all_day.to_owned()
             } else if s.overnight() {
-                let next = match lang {
-                    Lang::Fr => "lendemain",
-                    Lang::En => "next day",
-                };
-                format!("{} – {} ({next})", Lang::hhmm(s.open), Lang::hhmm(s.close))
+                (t.slot_overnight)(&Lang::hhmm(s.open), &Lang::hhmm(s.close))
             } else {
                 format!("{} – {}", Lang::hhmm(s.open), Lang::hhmm(s.close))
             }
