@@ -126,7 +126,10 @@ class Tile(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "public, max-age=86400")
         self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
-        self.wfile.write(PNG)
+        try:
+            self.wfile.write(PNG)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser moved on (a page closed mid-load): nothing to report
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Tile).serve_forever()
