@@ -634,7 +634,7 @@ async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
         holder: etl::holder_id(),
         import: ImportOptions { force: args.force, trigger: "cli".into(), ..ImportOptions::default() },
         // The process exits right after the run, before a background notification could leave.
-        notifier: crate::notify::Notifier::disabled(),
+        notifier: crate::services::notify::Notifier::disabled(),
     };
     let outcome = job.run_once("cli").await;
     db.close().await;
@@ -653,7 +653,7 @@ async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
 /// `carburoam admin …`: typed account actions for the operator, written to the audit log as
 /// done by `cli (USER)`.
 async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
-    use crate::admin::{Action, Actor, act_on_user};
+    use crate::services::admin::{Action, Actor, act_on_user};
     let now = crate::db::now();
     let (db_args, mail, public_url) = match &command {
         AdminCommand::Create(a) => (&a.db, None, None),
@@ -666,9 +666,9 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
         from: config::DEFAULT_MAIL_FROM.to_owned(),
         outbox_dir: db_args.data_dir.join("outbox"),
     });
-    let accounts = &crate::accounts::Accounts::new(
+    let accounts = &crate::services::accounts::Accounts::new(
         db.clone(),
-        crate::accounts::AccountSettings::new(public_url.as_deref().unwrap_or("http://127.0.0.1:8080"), false),
+        crate::services::accounts::AccountSettings::new(public_url.as_deref().unwrap_or("http://127.0.0.1:8080"), false),
         crate::email::Mailer::new(mail)?,
     );
     let actor = Actor::cli();
@@ -683,7 +683,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
         match &command {
             AdminCommand::Create(a) => {
                 let password = read_password()?;
-                let reg = crate::accounts::Registration {
+                let reg = crate::services::accounts::Registration {
                     username: &a.username,
                     display_name: a.display_name.as_deref().unwrap_or(&a.username),
                     email: &a.email,
@@ -694,7 +694,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 };
                 let id = match accounts.create(&reg, now).await {
                     Ok(id) => id,
-                    Err(crate::accounts::AccountError::Invalid(errors)) => {
+                    Err(crate::services::accounts::AccountError::Invalid(errors)) => {
                         let why: Vec<String> = errors
                             .iter()
                             .map(|(f, p)| crate::web::i18n_account::problem_text(crate::web::i18n::Lang::En, *f, p))
@@ -705,7 +705,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 };
                 crate::db::admin::set_admin(&db, id, true).await?;
                 let user = crate::db::users::by_id(&db, id).await?;
-                crate::admin::record(accounts, &actor, Action::Create, user.as_ref(), Some("admin"), now).await?;
+                crate::services::admin::record(accounts, &actor, Action::Create, user.as_ref(), Some("admin"), now).await?;
                 Ok(format!("created admin {} (id {id})", a.username))
             }
             AdminCommand::Grant(a) => {

@@ -104,9 +104,9 @@ impl From<crate::index::IndexError> for AppError {
 
 /// An account failure that is not a form problem (those are shown next to their field by the
 /// pages): a rate limit is a 429, anything else a 500 whose cause is logged.
-impl From<crate::accounts::AccountError> for AppError {
-    fn from(e: crate::accounts::AccountError) -> Self {
-        use crate::accounts::AccountError;
+impl From<crate::services::accounts::AccountError> for AppError {
+    fn from(e: crate::services::accounts::AccountError) -> Self {
+        use crate::services::accounts::AccountError;
         match e {
             AccountError::RateLimited(secs) => AppError::TooManyRequests(secs),
             AccountError::Db(e) => AppError::Database(e),

@@ -2,14 +2,12 @@
 //!
 //! The crate is laid out by layer: [`domain`] types parsed once at the edge, [`feed`] (download,
 //! unzip, parse — pure — and load), [`db`] (one SQL text over SQLite and PostgreSQL), [`etl`]
-//! (the scheduled job and its lease), [`web`] (router and routes) and the [`cli`].
+//! (the scheduled job and its lease), [`services`] (accounts, the console's actions, cleaning,
+//! notifications), [`web`] (router and routes) and the [`cli`].
 
-pub mod accounts;
-pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod bench;
-pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -21,7 +19,7 @@ pub mod feed;
 pub mod history;
 pub mod index;
 pub mod names;
-pub mod notify;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -8,14 +8,14 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::AccountSettings;
+use crate::services::accounts::AccountSettings;
 use crate::db::Db;
 use crate::db::etl_runs;
 use crate::email::{MailSettings, Mailer};
 use crate::etl::{self, Job};
 use crate::feed::download::{FetchOptions, Fetcher};
 use crate::feed::load::ImportOptions;
-use crate::notify::Notifier;
+use crate::services::notify::Notifier;
 use crate::web::metrics::Metrics;
 use crate::web::state::{AppState, EtlHandle, SiteConfig};
 
@@ -35,7 +35,7 @@ pub struct ServeConfig {
     pub feed_url: String,
     /// `None`: no scheduler.
     pub etl_every: Option<Duration>,
-    /// The operator's webhook (see [`crate::notify`]); `None`: no notifications.
+    /// The operator's webhook (see [`crate::services::notify`]); `None`: no notifications.
     pub webhook_url: Option<SecretString>,
     /// Scheduled backups (SQLite only; see [`crate::backup`]).
     pub backups: crate::backup::BackupSchedule,
@@ -214,7 +214,7 @@ impl Application {
             self.job.holder.clone(),
             shutdown.clone(),
         );
-        let cleanup = crate::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        let cleanup = crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         let (backfill_days, archive_url) = self.backfill.clone();
         let history_backfill = (backfill_days > 0).then(|| {
             tokio::spawn(crate::history::backfill::at_start(

@@ -1,5 +1,5 @@
 //! Read-only figures and searches for the admin console (the actions are in
-//! [`crate::admin`]). Every figure is one aggregate query; none reads personal data it does not
+//! [`crate::services::admin`]). Every figure is one aggregate query; none reads personal data it does not
 //! show.
 
 use crate::db::{Db, Tx};

@@ -1,5 +1,5 @@
 //! `login_failures`: failed password checks per (login name, client) and per login name, shared
-//! by every instance on the database. The rules (how long to wait) are in [`crate::accounts`].
+//! by every instance on the database. The rules (how long to wait) are in [`crate::services::accounts`].
 
 use crate::db::Db;
 use crate::on_db;

@@ -122,7 +122,7 @@ pub struct Job {
     pub holder: String,
     pub import: ImportOptions,
     /// Told when runs fail [`FAILURES_TO_NOTIFY`] times in a row.
-    pub notifier: crate::notify::Notifier,
+    pub notifier: crate::services::notify::Notifier,
 }
 
 impl Job {

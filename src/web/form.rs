@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use crate::accounts::{Field, FieldErrors};
+use crate::services::accounts::{Field, FieldErrors};
 use crate::domain::Fuel;
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::problem_text;
@@ -105,7 +105,7 @@ pub fn query_param(raw: &Option<String>, name: &str) -> Option<String> {
 }
 
 /// Adds the `Set-Cookie` that deletes the session cookie (logout, reset, deletion).
-pub fn clear_session(mut resp: Response, settings: &crate::accounts::AccountSettings) -> Response {
+pub fn clear_session(mut resp: Response, settings: &crate::services::accounts::AccountSettings) -> Response {
     resp.headers_mut()
         .append(header::SET_COOKIE, session::set_cookie(settings, session::session_cookie_name(settings), "", Some(0)));
     resp

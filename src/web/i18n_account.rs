@@ -3,7 +3,7 @@
 
 pub use crate::text::AccountStrings;
 
-use crate::accounts::{Field, Problem};
+use crate::services::accounts::{Field, Problem};
 use crate::domain::{AccountInputError, Lang, MIN_PASSWORD_CHARS};
 
 pub fn strings(lang: Lang) -> &'static AccountStrings {

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
-use crate::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
+use crate::services::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::auth::secret;
 use crate::db::sessions;
 use crate::error::AppError;

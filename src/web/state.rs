@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{AccountSettings, Accounts};
+use crate::services::accounts::{AccountSettings, Accounts};
 use crate::db::Db;
 use crate::email::{MailSettings, Mailer};
 use crate::web::cache::PageCache;
@@ -76,7 +76,7 @@ pub struct AppState {
     /// Request counters for `/metrics` and the usage counts of the admin console.
     pub metrics: Arc<crate::web::metrics::Metrics>,
     /// The operator's webhook (new users); disabled unless `startup` configures one.
-    pub notifier: crate::notify::Notifier,
+    pub notifier: crate::services::notify::Notifier,
     /// The feed job, for the admin console's "Run now" (`None` in tests and tools).
     pub etl: Option<EtlHandle>,
     /// Where scheduled backups are written (`None`: not configured, or PostgreSQL).
@@ -116,7 +116,7 @@ impl AppState {
             cache: Arc::new(PageCache::default()),
             accounts,
             metrics: Arc::new(crate::web::metrics::Metrics::default()),
-            notifier: crate::notify::Notifier::disabled(),
+            notifier: crate::services::notify::Notifier::disabled(),
             etl: None,
             backup_dir: None,
             names_overpass: None,

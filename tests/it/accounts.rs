@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use carburoam::accounts::{AccountError, Accounts, RESET_CODE_SECS};
+use carburoam::services::accounts::{AccountError, Accounts, RESET_CODE_SECS};
 use carburoam::db::Db;
 use carburoam::feed::load::import_file;
 
@@ -237,7 +237,7 @@ db_test!(failed_logins_on_one_account_wait_longer_each_time, |t| {
 fn accounts_of(app: &TestApp) -> Accounts {
     Accounts::new(
         app.db.clone(),
-        carburoam::accounts::AccountSettings::new(&app.address, false),
+        carburoam::services::accounts::AccountSettings::new(&app.address, false),
         carburoam::email::Mailer::new(carburoam::email::MailSettings {
             smtp: None,
             from: "Carburoam <noreply@carburoam.test>".into(),
@@ -332,7 +332,7 @@ db_test!(reset_codes_expire_and_die_after_five_tries_from_one_client, |t| {
     register(&app, &sink, "noe", "noe@example.org").await;
     let accounts = Accounts::new(
         t.db.clone(),
-        carburoam::accounts::AccountSettings::new(&app.address, false),
+        carburoam::services::accounts::AccountSettings::new(&app.address, false),
         carburoam::email::Mailer::new(carburoam::email::MailSettings {
             smtp: Some(sink.settings()),
             from: "Carburoam <noreply@carburoam.test>".into(),

@@ -463,7 +463,7 @@ async fn two_instances_write_one_scheduled_backup_per_interval() {
 }
 
 db_test!(cleanup_deletes_exactly_what_has_expired, |t| {
-    use carburoam::cleanup;
+    use carburoam::services::cleanup;
     let db = &t.db;
     let now: i64 = 1_760_000_000;
     let day = 86_400;

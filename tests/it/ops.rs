@@ -12,7 +12,7 @@ use carburoam::db::usage::{self, UsageRow};
 use carburoam::etl::Job;
 use carburoam::feed::download::{FetchOptions, Fetcher};
 use carburoam::feed::load::{ImportOptions, import_file};
-use carburoam::notify::Notifier;
+use carburoam::services::notify::Notifier;
 use carburoam::startup::{Application, ServeConfig};
 use carburoam::web::state::AppState;
 use serde_json::Value;

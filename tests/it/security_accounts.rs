@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use carburoam::accounts::{AccountError, Accounts, FAILED_LOGINS_CEILING, login_subject};
+use carburoam::services::accounts::{AccountError, Accounts, FAILED_LOGINS_CEILING, login_subject};
 use carburoam::db::Db;
 
 use crate::app::{Reply, TestApp, spawn_app_with_mail};
@@ -64,7 +64,7 @@ async fn user_id(db: &Db, username: &str) -> i64 {
 fn accounts(app: &TestApp, sink: &SmtpSink) -> Accounts {
     Accounts::new(
         app.db.clone(),
-        carburoam::accounts::AccountSettings::new(&app.address, false),
+        carburoam::services::accounts::AccountSettings::new(&app.address, false),
         carburoam::email::Mailer::new(carburoam::email::MailSettings {
             smtp: Some(sink.settings()),
             from: "Carburoam <noreply@carburoam.test>".into(),
@@ -372,9 +372,9 @@ db_test!(a_deleted_account_leaves_no_trace_in_files, |t| {
     })
     .expect("mailer");
     let acc =
-        &Accounts::new(t.db.clone(), carburoam::accounts::AccountSettings::new("http://localhost", false), mailer);
+        &Accounts::new(t.db.clone(), carburoam::services::accounts::AccountSettings::new("http://localhost", false), mailer);
     let now = carburoam::db::now();
-    let reg = |username: &'static str, email: &'static str| carburoam::accounts::Registration {
+    let reg = |username: &'static str, email: &'static str| carburoam::services::accounts::Registration {
         username,
         display_name: "Quentin Zyx",
         email,
@@ -567,9 +567,9 @@ db_test!(two_admins_revoking_each_other_leave_one, |t| {
     register(&app.browser(), &sink, "beta").await;
     let (a, b) = (user_id(&t.db, "alpha").await, user_id(&t.db, "beta").await);
     let acc = accounts(&app, &sink);
-    let actor = carburoam::admin::Actor::cli();
+    let actor = carburoam::services::admin::Actor::cli();
     let now = carburoam::db::now();
-    for action in [carburoam::admin::Action::Revoke, carburoam::admin::Action::Disable] {
+    for action in [carburoam::services::admin::Action::Revoke, carburoam::services::admin::Action::Disable] {
         for _ in 0..20 {
             for id in [a, b] {
                 carburoam::db::admin::set_admin(&t.db, id, true).await.expect("grant");
@@ -578,7 +578,7 @@ db_test!(two_admins_revoking_each_other_leave_one, |t| {
             // Two tasks, so that they really run at once on the two worker threads.
             let run = |target| {
                 let (acc, actor) = (acc.clone(), actor.clone());
-                tokio::spawn(async move { carburoam::admin::act_on_user(&acc, &actor, action, target, now).await })
+                tokio::spawn(async move { carburoam::services::admin::act_on_user(&acc, &actor, action, target, now).await })
             };
             let (x, y) = (run(b), run(a));
             let (x, y) = (x.await.expect("task"), y.await.expect("task"));

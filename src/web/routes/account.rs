@@ -9,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::accounts::{AccountError, Registration};
+use crate::services::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
 use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
 use crate::web::i18n::{Lang, lang_cookie};
@@ -95,10 +95,10 @@ pub async fn register(
 
 /// Sets the session cookie (and the language cookie to the account's language), renews the CSRF
 /// token, and redirects.
-fn login_response(state: &AppState, s: &crate::accounts::NewSession, lang: Lang, to: &str) -> Response {
+fn login_response(state: &AppState, s: &crate::services::accounts::NewSession, lang: Lang, to: &str) -> Response {
     let settings = &state.accounts.settings;
     // The session was opened this instant: its cookie lives as long as its row.
-    let max_age = s.persistent.then_some(crate::accounts::SESSION_REMEMBER_SECS);
+    let max_age = s.persistent.then_some(crate::services::accounts::SESSION_REMEMBER_SECS);
     let mut resp = see_other(to);
     let h = resp.headers_mut();
     h.append(

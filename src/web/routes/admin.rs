@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::admin::{Action, Actor, AdminError};
+use crate::services::admin::{Action, Actor, AdminError};
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
@@ -284,7 +284,7 @@ pub async fn run_now(State(state): State<AppState>, admin: AdminUser) -> HtmlRes
     if leases::current(&state.db, IMPORT_LEASE).await?.is_some_and(|l| l.is_live(now)) {
         return Ok(see_other("/admin/etl?msg=busy"));
     }
-    crate::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await?;
+    crate::services::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await?;
     tokio::spawn(async move {
         match job.0.run_once("admin").await {
             Ok(outcome) => tracing::info!(?outcome, "run started from the console finished"),
@@ -466,7 +466,7 @@ pub async fn user_action(
         "revoke-admin" => Action::Revoke,
         other => return Err(AppError::not_found(format!("action {other}")).into()),
     };
-    Ok(match crate::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
+    Ok(match crate::services::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
         Ok(_) if action == Action::Delete => see_other("/admin/users"),
         Ok(_) => see_other(&format!("/admin/users/{id}?msg={}", action.as_str())),
         Err(AdminError::LastAdmin) => see_other(&format!("/admin/users/{id}?msg=last-admin")),
@@ -520,7 +520,7 @@ pub async fn download_backup(State(state): State<AppState>, admin: AdminUser) ->
         let path = dir.path().join(&name);
         crate::backup::write_backup(&state.db, &path).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
         let bytes = tokio::fs::read(&path).await.map_err(|e| AppError::Internal(e.into()))?;
-        crate::admin::record(&state.accounts, &admin.actor(), Action::Backup, None, Some(&name), crate::db::now())
+        crate::services::admin::record(&state.accounts, &admin.actor(), Action::Backup, None, Some(&name), crate::db::now())
             .await?;
         let mut resp = no_store(bytes.into_response());
         let h = resp.headers_mut();

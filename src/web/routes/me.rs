@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::accounts::{AccountError, Field};
+use crate::services::accounts::{AccountError, Field};
 use crate::db::{email_changes, favourites, search, stats, users};
 use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
@@ -553,7 +553,7 @@ pub async fn save_profile(
             crate::web::i18n_account::problem_text(
                 lang,
                 Field::DisplayName,
-                &crate::accounts::Problem::Input(e.clone()),
+                &crate::services::accounts::Problem::Input(e.clone()),
             ),
         ));
     }
@@ -666,8 +666,8 @@ pub async fn confirm_email(State(state): State<AppState>, lang: Lang, RawQuery(r
     match state.accounts.confirm_email_change(token.trim(), crate::db::now()).await {
         Ok(Some(done)) => {
             let text = match done {
-                crate::accounts::Confirmed::Address => a.address_confirmed_text,
-                crate::accounts::Confirmed::Changed => a.email_confirmed_text,
+                crate::services::accounts::Confirmed::Address => a.address_confirmed_text,
+                crate::services::accounts::Confirmed::Changed => a.email_confirmed_text,
             };
             notice(&state, lang, a.email_confirmed_title, text, "/me/profile", a.profile_title).await
         }

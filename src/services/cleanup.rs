@@ -58,7 +58,7 @@ impl std::fmt::Display for CleanupReport {
 /// Deletes what has expired at `now` (Unix seconds).
 pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
     // Failure counts forgotten anyway (see `accounts::FAILED_LOGINS_FORGOTTEN_SECS`).
-    let stale = db::login_failures::delete_stale(db, now - crate::accounts::FAILED_LOGINS_FORGOTTEN_SECS, now).await?;
+    let stale = db::login_failures::delete_stale(db, now - crate::services::accounts::FAILED_LOGINS_FORGOTTEN_SECS, now).await?;
     tracing::debug!(rows = stale, "stale login failure counts deleted");
     Ok(CleanupReport {
         sessions: sessions::delete_expired(db, now).await?,

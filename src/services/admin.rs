@@ -2,7 +2,7 @@
 //! written to the audit log. Typed actions only: there is no free-form SQL and no shell, by
 //! design (the operator has the host's command line for that).
 
-use crate::accounts::{AccountError, Accounts};
+use crate::services::accounts::{AccountError, Accounts};
 use crate::db::{admin, audit, email_changes, sessions, users};
 
 /// Who acted: an admin of the console, or the command line on the host.
