@@ -8,13 +8,13 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::services::accounts::AccountSettings;
 use crate::db::Db;
 use crate::db::etl_runs;
 use crate::email::{MailSettings, Mailer};
 use crate::etl::{self, Job};
 use crate::feed::download::{FetchOptions, Fetcher};
 use crate::feed::load::ImportOptions;
+use crate::services::accounts::AccountSettings;
 use crate::services::notify::Notifier;
 use crate::web::metrics::Metrics;
 use crate::web::state::{AppState, EtlHandle, SiteConfig};
@@ -214,7 +214,8 @@ impl Application {
             self.job.holder.clone(),
             shutdown.clone(),
         );
-        let cleanup = crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        let cleanup =
+            crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         let (backfill_days, archive_url) = self.backfill.clone();
         let history_backfill = (backfill_days > 0).then(|| {
             tokio::spawn(crate::history::backfill::at_start(

@@ -3,8 +3,8 @@
 
 pub use crate::text::AccountStrings;
 
-use crate::services::accounts::{Field, Problem};
 use crate::domain::{AccountInputError, Lang, MIN_PASSWORD_CHARS};
+use crate::services::accounts::{Field, Problem};
 
 pub fn strings(lang: Lang) -> &'static AccountStrings {
     lang.texts().account

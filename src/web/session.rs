@@ -23,10 +23,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
-use crate::services::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::auth::secret;
 use crate::db::sessions;
 use crate::error::AppError;
+use crate::services::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::web::i18n::Lang;
 use crate::web::page::HtmlError;
 use crate::web::state::AppState;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::services::accounts::{AccountSettings, Accounts};
 use crate::db::Db;
 use crate::email::{MailSettings, Mailer};
+use crate::services::accounts::{AccountSettings, Accounts};
 use crate::web::cache::PageCache;
 
 /// Map tiles of the public site: OpenStreetMap's by default.

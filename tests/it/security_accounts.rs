@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use carburoam::services::accounts::{AccountError, Accounts, FAILED_LOGINS_CEILING, login_subject};
 use carburoam::db::Db;
+use carburoam::services::accounts::{AccountError, Accounts, FAILED_LOGINS_CEILING, login_subject};
 
 use crate::app::{Reply, TestApp, spawn_app_with_mail};
 use crate::db_test;
@@ -371,8 +371,11 @@ db_test!(a_deleted_account_leaves_no_trace_in_files, |t| {
         outbox_dir: outbox.path().to_path_buf(),
     })
     .expect("mailer");
-    let acc =
-        &Accounts::new(t.db.clone(), carburoam::services::accounts::AccountSettings::new("http://localhost", false), mailer);
+    let acc = &Accounts::new(
+        t.db.clone(),
+        carburoam::services::accounts::AccountSettings::new("http://localhost", false),
+        mailer,
+    );
     let now = carburoam::db::now();
     let reg = |username: &'static str, email: &'static str| carburoam::services::accounts::Registration {
         username,
@@ -578,7 +581,9 @@ db_test!(two_admins_revoking_each_other_leave_one, |t| {
             // Two tasks, so that they really run at once on the two worker threads.
             let run = |target| {
                 let (acc, actor) = (acc.clone(), actor.clone());
-                tokio::spawn(async move { carburoam::services::admin::act_on_user(&acc, &actor, action, target, now).await })
+                tokio::spawn(
+                    async move { carburoam::services::admin::act_on_user(&acc, &actor, action, target, now).await },
+                )
             };
             let (x, y) = (run(b), run(a));
             let (x, y) = (x.await.expect("task"), y.await.expect("task"));
