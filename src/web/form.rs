@@ -1,46 +1,66 @@
-//! What the account, "me" and admin pages share: reading posted forms, showing a form again
+//! What the account, "me" and admin pages share: typed posted forms, showing a form again
 //! with its errors, and the answers they give (never cached, 303 after a POST).
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
 
+use crate::error::AppError;
 use crate::services::accounts::{Field, FieldErrors};
-use crate::domain::Fuel;
 use crate::web::i18n::Lang;
 use crate::web::i18n_account::problem_text;
+use crate::web::page::HtmlError;
 use crate::web::session;
 
-/// The fields of a posted form, in order (names may repeat: checkboxes).
-#[derive(Debug, Default, Clone)]
-pub struct FormData(pub Vec<(String, String)>);
+/// A posted form decoded into the typed struct `T` (`serde_html_form`, through axum-extra's
+/// `Form`: repeated fields such as checkboxes fill a `Vec`). Fields missing from the body take
+/// their `#[serde(default)]`; the CSRF field, checked before by the session middleware, is
+/// ignored. A body that does not decode gets the 400 page in the viewer's language.
+#[derive(Debug, Clone, Default)]
+pub struct Form<T>(pub T);
 
-impl FormData {
-    pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = Response;
 
-    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    pub fn fuels(&self) -> Vec<Fuel> {
-        let mut v: Vec<Fuel> = self.all("fuel").filter_map(|s| s.parse().ok()).collect();
-        v.sort_by_key(|f| f.id());
-        v.dedup();
-        v
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum_extra::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum_extra::extract::Form(v)) => Ok(Form(v)),
+            Err(e) => Err(HtmlError::from(AppError::bad_request(e.body_text())).into_response()),
+        }
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for FormData {
-    type Rejection = Response;
+/// Decoders for `#[serde(deserialize_with = …)]`: each turns a field's text into a domain value
+/// at the edge, lenient the way the pages always were (a tampered value is dropped, not a 400).
+pub mod de {
+    use serde::{Deserialize, Deserializer};
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        // The CSRF middleware already checked the type and capped the size.
-        let bytes = axum::body::to_bytes(req.into_body(), session::MAX_FORM_BYTES)
-            .await
-            .map_err(|_| (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
-        Ok(FormData(url::form_urlencoded::parse(&bytes).into_owned().collect()))
+    use crate::domain::{Fuel, Lang, StationId};
+
+    /// Fuel checkboxes (`fuel=Gazole&fuel=E10`, names or ids): unknown values dropped, sorted
+    /// by id, each once.
+    pub fn fuels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fuel>, D::Error> {
+        let raw = Vec::<String>::deserialize(d)?;
+        let mut v: Vec<Fuel> = raw.iter().filter_map(|s| s.parse().ok()).collect();
+        v.sort_by_key(|f| f.id());
+        v.dedup();
+        Ok(v)
+    }
+
+    /// A checkbox posting `1`.
+    pub fn checked<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(String::deserialize(d)? == "1")
+    }
+
+    /// A language code (`fr`, `en`); anything else is `None`.
+    pub fn lang<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Lang>, D::Error> {
+        Ok(Lang::parse(&String::deserialize(d)?))
+    }
+
+    /// A station id; anything else is `None`.
+    pub fn station<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StationId>, D::Error> {
+        Ok(StationId::parse(&String::deserialize(d)?))
     }
 }
 
@@ -60,9 +80,9 @@ impl FormView {
         self.errors.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
-    /// Keeps the listed fields of a posted form (never pass password fields here).
-    pub fn keep(form: &FormData, names: &[&'static str]) -> FormView {
-        FormView { values: names.iter().map(|n| (*n, form.get(n).to_owned())).collect(), errors: Vec::new() }
+    /// The form again with these values typed (never pass password fields here).
+    pub fn keep(values: &[(&'static str, &str)]) -> FormView {
+        FormView { values: values.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(), errors: Vec::new() }
     }
 
     pub fn with_errors(mut self, lang: Lang, errors: &FieldErrors) -> FormView {

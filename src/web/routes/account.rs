@@ -8,10 +8,11 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
-use crate::services::accounts::{AccountError, Registration};
 use crate::domain::Fuel;
-use crate::web::form::{FormData, FormView, clear_session, no_store, query_param, see_other};
+use crate::services::accounts::{AccountError, Registration};
+use crate::web::form::{Form, FormView, clear_session, de, no_store, query_param, see_other};
 use crate::web::i18n::{Lang, lang_cookie};
 use crate::web::page::{FuelOption, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{self, ClientIp, Viewer, safe_next};
@@ -59,21 +60,36 @@ fn texts(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings {
     crate::web::i18n_account::strings(lang)
 }
 
+/// `POST /register`. The texts are parsed by [`crate::services::accounts`], which names every
+/// field in error at once.
+// No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterForm {
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+    pub confirm: String,
+    #[serde(deserialize_with = "de::fuels")]
+    pub fuel: Vec<Fuel>,
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn register(
     State(state): State<AppState>,
     lang: Lang,
     ClientIp(ip): ClientIp,
-    form: FormData,
+    Form(form): Form<RegisterForm>,
 ) -> HtmlResult<Response> {
     let reg = Registration {
-        username: form.get("username"),
-        display_name: form.get("display_name"),
-        email: form.get("email"),
-        password: form.get("password"),
-        confirm: form.get("confirm"),
+        username: &form.username,
+        display_name: &form.display_name,
+        email: &form.email,
+        password: &form.password,
+        confirm: &form.confirm,
         lang,
-        fuels: form.fuels(),
+        fuels: form.fuel.clone(),
     };
     let now = crate::db::now();
     match state.accounts.register(ip, &reg, now).await {
@@ -85,7 +101,12 @@ pub async fn register(
         }
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, texts(lang).register_title, "login", "/register").await;
-            let f = FormView::keep(&form, &["username", "display_name", "email"]).with_errors(lang, &errors);
+            let f = FormView::keep(&[
+                ("username", &form.username),
+                ("display_name", &form.display_name),
+                ("email", &form.email),
+            ])
+            .with_errors(lang, &errors);
             let view = RegisterPage { l, f, message: None, message_is_error: true, fuels: fuel_options(&reg.fuels) };
             Ok(no_store((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response()))
         }
@@ -144,18 +165,30 @@ pub async fn login_page(
     Ok(no_store(render(&LoginPage { l, f: FormView::default(), message, message_is_error: false, next })?))
 }
 
+/// `POST /login`: a username or an email, the password, "remember me", and where to go next.
+// No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    pub login: String,
+    pub password: String,
+    #[serde(deserialize_with = "de::checked")]
+    pub remember: bool,
+    pub next: String,
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     lang: Lang,
     ClientIp(ip): ClientIp,
-    form: FormData,
+    Form(form): Form<LoginForm>,
 ) -> HtmlResult<Response> {
     let now = crate::db::now();
-    let next = safe_next(Some(form.get("next")));
-    let remember = form.get("remember") == "1";
+    let next = safe_next(Some(&form.next));
+    let remember = form.remember;
     let a = texts(lang);
-    let message = match state.accounts.login(ip, form.get("login"), form.get("password"), now).await {
+    let message = match state.accounts.login(ip, &form.login, &form.password, now).await {
         Ok(user_id) => {
             let user_lang = crate::db::users::by_id(&state.db, user_id)
                 .await
@@ -172,7 +205,7 @@ pub async fn login(
         Err(e) => return Err(e.into()),
     };
     let l = page_layout(&state, lang, a.login_title, "login", "/login").await;
-    let f = FormView::keep(&form, &["login", "remember"]);
+    let f = FormView::keep(&[("login", &form.login), ("remember", if remember { "1" } else { "" })]);
     let view = LoginPage { l, f, message: Some(message), message_is_error: true, next };
     Ok(no_store((StatusCode::UNAUTHORIZED, render(&view)?).into_response()))
 }
@@ -229,18 +262,31 @@ pub async fn forgot_username_page(State(state): State<AppState>, lang: Lang) -> 
     forgot_view(&state, lang, false, false, FormView::default()).await
 }
 
+/// The "forgot" forms: an email (or, for the password, a username). Blank is `None`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    pub email: String,
+}
+
+impl ForgotForm {
+    fn typed(&self) -> Option<&str> {
+        Some(self.email.as_str()).filter(|e| !e.trim().is_empty())
+    }
+}
+
 /// The same page whether or not an account exists: the lookup and the mail happen after the
 /// answer, in the background.
 pub async fn forgot_password(
     State(state): State<AppState>,
     lang: Lang,
     ClientIp(ip): ClientIp,
-    form: FormData,
+    Form(form): Form<ForgotForm>,
 ) -> HtmlResult<Response> {
-    if form.get("email").trim().is_empty() {
+    let Some(email) = form.typed() else {
         return forgot_view(&state, lang, true, false, FormView::default()).await;
-    }
-    state.accounts.forgot_password(ip, form.get("email"), crate::db::now())?;
+    };
+    state.accounts.forgot_password(ip, email, crate::db::now())?;
     forgot_view(&state, lang, true, true, FormView::default()).await
 }
 
@@ -248,12 +294,12 @@ pub async fn forgot_username(
     State(state): State<AppState>,
     lang: Lang,
     ClientIp(ip): ClientIp,
-    form: FormData,
+    Form(form): Form<ForgotForm>,
 ) -> HtmlResult<Response> {
-    if form.get("email").trim().is_empty() {
+    let Some(email) = form.typed() else {
         return forgot_view(&state, lang, false, false, FormView::default()).await;
-    }
-    state.accounts.forgot_username(ip, form.get("email"))?;
+    };
+    state.accounts.forgot_username(ip, email)?;
     forgot_view(&state, lang, false, true, FormView::default()).await
 }
 
@@ -282,18 +328,26 @@ pub async fn reset_page(State(state): State<AppState>, lang: Lang, RawQuery(raw)
     Ok(no_store(render(&ResetPage { l, f, message: None, message_is_error: false })?))
 }
 
+/// `POST /reset-password`: the login and code of the mail, the new password twice.
+// No `Debug`: it holds a password.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    pub login: String,
+    pub code: String,
+    pub password: String,
+    pub confirm: String,
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn reset(
     State(state): State<AppState>,
     lang: Lang,
     ClientIp(ip): ClientIp,
-    form: FormData,
+    Form(form): Form<ResetForm>,
 ) -> HtmlResult<Response> {
     let now = crate::db::now();
-    let r = state
-        .accounts
-        .reset_password(ip, form.get("login"), form.get("code"), form.get("password"), form.get("confirm"), now)
-        .await;
+    let r = state.accounts.reset_password(ip, &form.login, &form.code, &form.password, &form.confirm, now).await;
     match r {
         Ok(_) => {
             // Every session of the account ended, this browser's too.
@@ -301,7 +355,7 @@ pub async fn reset(
         }
         Err(AccountError::Invalid(errors)) => {
             let l = page_layout(&state, lang, texts(lang).reset_title, "login", "/reset-password").await;
-            let f = FormView::keep(&form, &["login", "code"]).with_errors(lang, &errors);
+            let f = FormView::keep(&[("login", &form.login), ("code", &form.code)]).with_errors(lang, &errors);
             let view = ResetPage { l, f, message: None, message_is_error: true };
             Ok(no_store((StatusCode::UNPROCESSABLE_ENTITY, render(&view)?).into_response()))
         }
