@@ -2,8 +2,8 @@
 //! written to the audit log. Typed actions only: there is no free-form SQL and no shell, by
 //! design (the operator has the host's command line for that).
 
-use crate::services::accounts::{AccountError, Accounts};
 use crate::db::{admin, audit, email_changes, sessions, users};
+use crate::services::accounts::{AccountError, Accounts};
 
 /// Who acted: an admin of the console, or the command line on the host.
 #[derive(Debug, Clone)]
@@ -30,6 +30,7 @@ pub enum Action {
     Revoke,
     Create,
     RunEtl,
+    RefreshNames,
     Backup,
 }
 
@@ -44,6 +45,7 @@ impl Action {
             Action::Revoke => "revoke-admin",
             Action::Create => "create",
             Action::RunEtl => "run-etl",
+            Action::RefreshNames => "refresh-names",
             Action::Backup => "backup",
         }
     }
@@ -135,7 +137,7 @@ pub async fn act_on_user(
             // Whatever admin pages were open stop working at the next request: the role is read
             // from the database at every request.
         }
-        Action::Create | Action::RunEtl | Action::Backup => {
+        Action::Create | Action::RunEtl | Action::RefreshNames | Action::Backup => {
             return Err(AdminError::Account(AccountError::Internal(anyhow::anyhow!(
                 "{} is not an action on a user",
                 action.as_str()

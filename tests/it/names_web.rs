@@ -173,10 +173,20 @@ db_test!(admin_data_page_shows_names_and_refreshes_them, |t| {
     let r = app.post_form("/admin/names/refresh", &[]).await;
     assert_eq!((r.status.as_u16(), r.header("location")), (303, "/admin/etl?msg=names_busy"));
     assert!(carburoam::db::station_names::last_import(&t.db).await.expect("last").is_none());
+    let refreshes = || async {
+        let audit = carburoam::db::audit::recent(&t.db, None, 50).await.expect("audit");
+        audit.into_iter().filter(|a| a.action == "refresh-names").collect::<Vec<_>>()
+    };
+    assert!(refreshes().await.is_empty(), "a refused press is not an action taken");
     carburoam::db::leases::release(&t.db, "names_import", "other-instance").await.expect("release");
 
     let r = app.post_form("/admin/names/refresh", &[]).await;
     assert_eq!((r.status.as_u16(), r.header("location")), (303, "/admin/etl?msg=names_started"));
+    // The press is in the audit log: who, what, and the Overpass endpoint asked.
+    let logged = refreshes().await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!((logged[0].actor.as_str(), logged[0].detail.as_deref()), ("admin", Some(url.as_str())));
+    assert!(logged[0].target_id.is_none());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while carburoam::db::station_names::last_import(&t.db).await.expect("last").is_none() {
         assert!(std::time::Instant::now() < deadline, "the refresh never finished");

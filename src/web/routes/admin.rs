@@ -11,12 +11,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::services::admin::{Action, Actor, AdminError};
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
+use crate::services::admin::{Action, Actor, AdminError};
 use crate::text::AdminStrings;
-use crate::web::form::{FormData, no_store, query_param, see_other};
+use crate::web::form::{no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{SignedIn, Viewer};
@@ -177,8 +177,8 @@ async fn names_view(state: &AppState, lang: Lang) -> Result<NamesView, AppError>
 }
 
 /// The console's "refresh names now": asks Overpass in the background, refused while another
-/// names import runs (the names import lease).
-pub async fn refresh_names(State(state): State<AppState>, _admin: AdminUser) -> HtmlResult<Response> {
+/// names import runs (the names import lease). An accepted press is written to the audit log.
+pub async fn refresh_names(State(state): State<AppState>, admin: AdminUser) -> HtmlResult<Response> {
     let Some(overpass) = state.names_overpass.clone() else {
         return Err(AppError::bad_request("the names refresh is not configured on this server").into());
     };
@@ -186,6 +186,9 @@ pub async fn refresh_names(State(state): State<AppState>, _admin: AdminUser) -> 
     if leases::current(&state.db, crate::names::schedule::NAMES_IMPORT_LEASE).await?.is_some_and(|l| l.is_live(now)) {
         return Ok(see_other("/admin/etl?msg=names_busy"));
     }
+    let source = overpass.endpoint.clone();
+    crate::services::admin::record(&state.accounts, &admin.actor(), Action::RefreshNames, None, Some(&source), now)
+        .await?;
     let db = state.db.clone();
     let index = state.index.clone();
     let holder = format!("console-{}", crate::etl::holder_id());
@@ -452,7 +455,6 @@ pub async fn user_action(
     State(state): State<AppState>,
     admin: AdminUser,
     Path((id, action)): Path<(String, String)>,
-    _form: FormData,
 ) -> HtmlResult<Response> {
     let Ok(id) = id.parse::<i64>() else {
         return Err(AppError::not_found(format!("user {id}")).into());
@@ -520,8 +522,15 @@ pub async fn download_backup(State(state): State<AppState>, admin: AdminUser) ->
         let path = dir.path().join(&name);
         crate::backup::write_backup(&state.db, &path).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
         let bytes = tokio::fs::read(&path).await.map_err(|e| AppError::Internal(e.into()))?;
-        crate::services::admin::record(&state.accounts, &admin.actor(), Action::Backup, None, Some(&name), crate::db::now())
-            .await?;
+        crate::services::admin::record(
+            &state.accounts,
+            &admin.actor(),
+            Action::Backup,
+            None,
+            Some(&name),
+            crate::db::now(),
+        )
+        .await?;
         let mut resp = no_store(bytes.into_response());
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.sqlite3"));
