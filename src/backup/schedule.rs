@@ -104,29 +104,12 @@ pub async fn scheduler(
     holder: String,
     shutdown: CancellationToken,
 ) {
-    let since_newest = list_backups(&dir)
-        .await
-        .first()
-        .and_then(|newest| u64::try_from(db::now() - newest.created).ok())
-        .map(Duration::from_secs)
-        .unwrap_or(every);
-    let first = every.saturating_sub(since_newest).max(SETTLE.min(every));
-    tracing::debug!(delay = %humantime::format_duration(first), "first scheduled backup");
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
-        }
-        if !leases::claim_interval(&db, BACKUP_LEASE, &holder, every, db::now()).await {
-            continue;
-        }
-        // A backup under way when shutdown comes is finished: it is one read transaction, and
-        // stopping half-way would only leave a temporary file behind.
-        scheduled_backup(&db, &dir, keep).await;
-    }
-    tracing::info!("backup scheduler stopped");
+    let newest = list_backups(&dir).await.first().map(|b| b.created);
+    let first = leases::first_delay(every, newest, db::now(), SETTLE);
+    let p = leases::Periodic { lease: BACKUP_LEASE, holder: &holder, every, first };
+    // A backup under way when shutdown comes is finished: it is one read transaction, and
+    // stopping half-way would only leave a temporary file behind.
+    leases::every(&db, p, &shutdown, |_| scheduled_backup(&db, &dir, keep)).await;
 }
 
 async fn scheduled_backup(db: &Db, dir: &Path, keep: usize) {

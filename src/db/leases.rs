@@ -10,6 +10,11 @@
 //! Times are Unix seconds passed in by the caller, so tests control the clock and every process
 //! judges expiry against the same explicit `now`.
 
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
 use crate::db::Db;
 use crate::on_db;
 
@@ -85,6 +90,50 @@ pub async fn claim_interval(db: &Db, name: &str, holder: &str, every: std::time:
             false
         }
     }
+}
+
+/// A periodic job that the instances sharing a database run once per interval between them.
+#[derive(Debug, Clone, Copy)]
+pub struct Periodic<'a> {
+    /// The lease claimed each interval ([`claim_interval`]).
+    pub lease: &'a str,
+    pub holder: &'a str,
+    pub every: Duration,
+    /// Until the first tick (zero: at once).
+    pub first: Duration,
+}
+
+/// Runs `job` (given the tick's `now`) at `first`, then every `every`, until `shutdown`: at each
+/// tick the instance that claims this interval's lease runs it, the others skip it. A tick missed
+/// while a run was long is delayed, not doubled. A run under way when shutdown comes is awaited:
+/// a job that must stop early watches `shutdown` itself.
+pub async fn every<F, Fut>(db: &Db, p: Periodic<'_>, shutdown: &CancellationToken, mut job: F)
+where
+    F: FnMut(i64) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    tracing::debug!(lease = p.lease, first = %humantime::format_duration(p.first), "periodic job armed");
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + p.first, p.every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let now = crate::db::now();
+        if claim_interval(db, p.lease, p.holder, p.every, now).await {
+            job(now).await;
+        }
+    }
+    tracing::info!(lease = p.lease, "periodic job stopped");
+}
+
+/// The wait before the first run of a job done every `every` whose last run was at `last`
+/// (Unix seconds; `None`: never): due one interval after the last run, so that a restart neither
+/// repeats nor postpones it, but never sooner than `settle` after start (capped at `every`).
+pub fn first_delay(every: Duration, last: Option<i64>, now: i64, settle: Duration) -> Duration {
+    let since_last = last.and_then(|at| u64::try_from(now - at).ok()).map(Duration::from_secs).unwrap_or(every);
+    every.saturating_sub(since_last).max(settle.min(every))
 }
 
 /// Extends the lease to `now + ttl_secs` if `holder` still holds it. `false` means it was

@@ -242,23 +242,15 @@ async fn record_failure(db: &Db, source: &str, trigger: &str, error: &str) {
 /// Runs the job now and then every `every`, until `shutdown` is cancelled. A run in progress
 /// when shutdown comes is allowed to finish (its transaction commits or rolls back whole).
 pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
-        }
-        // One run per interval across all instances.
-        if !leases::claim_interval(&job.db, SCHEDULE_LEASE, &job.holder, every, crate::db::now()).await {
-            continue;
-        }
+    // One run per interval across all instances, the first at once.
+    let p = leases::Periodic { lease: SCHEDULE_LEASE, holder: &job.holder, every, first: Duration::ZERO };
+    leases::every(&job.db, p, &shutdown, |_| async {
         match job.run_once("schedule").await {
             Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
             Ok(RunOutcome::NotModified) => tracing::info!("scheduled run: feed not modified"),
             Ok(RunOutcome::Skipped) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled run failed"),
         }
-    }
-    tracing::info!("scheduler stopped");
+    })
+    .await;
 }

@@ -85,29 +85,18 @@ pub fn spawn_scheduler(
 async fn scheduler(db: Db, every: Duration, overpass: OverpassOptions, holder: String, shutdown: CancellationToken) {
     // The first run when the last import is an interval old (at once for a database that never
     // had names, after a short settle).
-    let since_last = match station_names::last_import(&db).await {
-        Ok(Some(last)) => u64::try_from(db::now() - last.finished_at).map(Duration::from_secs).unwrap_or(every),
-        _ => every,
-    };
-    let first = every.saturating_sub(since_last).max(SETTLE.min(every));
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let last = station_names::last_import(&db).await.ok().flatten().map(|l| l.finished_at);
+    let first = leases::first_delay(every, last, db::now(), SETTLE);
+    let p = leases::Periodic { lease: NAMES_SCHEDULE_LEASE, holder: &holder, every, first };
+    leases::every(&db, p, &shutdown, |_| async {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
-        }
-        if !leases::claim_interval(&db, NAMES_SCHEDULE_LEASE, &holder, every, db::now()).await {
-            continue;
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => {}
             r = refresh_now(&db, &overpass, &holder, "schedule") => match r {
                 Ok(report) => tracing::info!(%report, "names refreshed"),
                 // The names in place stay; the next interval retries.
                 Err(e) => tracing::warn!(error = %e, "names refresh failed"),
             },
         }
-    }
-    tracing::info!("names scheduler stopped");
+    })
+    .await;
 }

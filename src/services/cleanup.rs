@@ -58,7 +58,9 @@ impl std::fmt::Display for CleanupReport {
 /// Deletes what has expired at `now` (Unix seconds).
 pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
     // Failure counts forgotten anyway (see `accounts::FAILED_LOGINS_FORGOTTEN_SECS`).
-    let stale = db::login_failures::delete_stale(db, now - crate::services::accounts::FAILED_LOGINS_FORGOTTEN_SECS, now).await?;
+    let stale =
+        db::login_failures::delete_stale(db, now - crate::services::accounts::FAILED_LOGINS_FORGOTTEN_SECS, now)
+            .await?;
     tracing::debug!(rows = stale, "stale login failure counts deleted");
     Ok(CleanupReport {
         sessions: sessions::delete_expired(db, now).await?,
@@ -100,30 +102,24 @@ pub fn spawn_scheduler(db: Db, holder: String, shutdown: CancellationToken) -> J
 /// Runs the job now and then every `every`, once per interval across the instances sharing the
 /// database.
 pub async fn scheduler(db: Db, every: Duration, holder: String, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
+    let p = leases::Periodic { lease: CLEANUP_LEASE, holder: &holder, every, first: Duration::ZERO };
+    leases::every(&db, p, &shutdown, |now| {
+        let db = &db;
+        async move {
+            match run_once(db, now).await {
+                Ok(r) if r.total() > 0 => tracing::info!(
+                    sessions = r.sessions,
+                    reset_codes = r.reset_codes,
+                    email_changes = r.email_changes,
+                    usage_rows = r.usage_rows,
+                    "cleaning job done"
+                ),
+                Ok(_) => tracing::debug!("cleaning job: nothing to delete"),
+                Err(e) => tracing::warn!(error = %e, "cleaning job failed"),
+            }
         }
-        let now = db::now();
-        if !leases::claim_interval(&db, CLEANUP_LEASE, &holder, every, now).await {
-            continue;
-        }
-        match run_once(&db, now).await {
-            Ok(r) if r.total() > 0 => tracing::info!(
-                sessions = r.sessions,
-                reset_codes = r.reset_codes,
-                email_changes = r.email_changes,
-                usage_rows = r.usage_rows,
-                "cleaning job done"
-            ),
-            Ok(_) => tracing::debug!("cleaning job: nothing to delete"),
-            Err(e) => tracing::warn!(error = %e, "cleaning job failed"),
-        }
-    }
-    tracing::debug!("cleaning job stopped");
+    })
+    .await;
 }
 
 #[cfg(test)]
