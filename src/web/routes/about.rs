@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::web::i18n::Lang;
-use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, render};
+use crate::web::page::{HtmlResult, Layout, freshness, layout, render};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -18,15 +18,11 @@ pub struct AboutPage {
 
 #[tracing::instrument(skip(state))]
 pub async fn about(State(state): State<AppState>, lang: Lang) -> HtmlResult<Response> {
-    let r = async {
-        let f = freshness(&state).await?;
-        let t = lang.strings();
-        render(&AboutPage {
-            l: layout(lang, format!("{} — Carburoam", t.about_title), "about", "/about".into(), &f),
-            source_url: state.site.source_url.clone(),
-            snapshot: f.latest_snapshot_at.map(|ts| lang.datetime(ts)),
-        })
-    }
-    .await;
-    r.map_err(|e| HtmlError(e, lang))
+    let f = freshness(&state).await?;
+    let t = lang.strings();
+    Ok(render(&AboutPage {
+        l: layout(lang, format!("{} — Carburoam", t.about_title), "about", "/about".into(), &f),
+        source_url: state.site.source_url.clone(),
+        snapshot: f.latest_snapshot_at.map(|ts| lang.datetime(ts)),
+    })?)
 }

@@ -12,8 +12,8 @@ use crate::error::AppError;
 use crate::index::PriceIndex;
 use crate::web::i18n::Lang;
 use crate::web::page::{
-    DAY, DEFAULT_PLACE, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout,
-    path_and_query, reference_time, render,
+    DAY, DEFAULT_PLACE, FuelOption, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
+    reference_time, render,
 };
 use crate::web::state::AppState;
 
@@ -141,85 +141,80 @@ fn demo_url(ids: &[i64], fuels: [Fuel; 2], lat: f64, lon: f64) -> String {
 #[tracing::instrument(skip(state))]
 pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
     let here = path_and_query("/demo", &raw);
-    let r = async {
-        let mut p = Lenient::new(&raw);
-        let fuels = [p.fuel("fuel1").unwrap_or(Fuel::E10), p.fuel("fuel2").unwrap_or(Fuel::Gazole)];
-        let lat = p.f64_in("lat", -90.0..=90.0).unwrap_or(DEFAULT_PLACE.0);
-        let lon = p.f64_in("lon", -180.0..=180.0).unwrap_or(DEFAULT_PLACE.1);
-        let explicit_ids = p.str("ids");
-        let explicit = explicit_ids.is_some();
-        let mut ids: Vec<i64> = Vec::new();
-        for s in explicit_ids.as_deref().unwrap_or("").split([',', ' ']) {
-            if let Some(id) = StationId::parse(s)
-                && !ids.contains(&id.get())
-                && ids.len() < DEMO_MAX_STATIONS
-            {
-                ids.push(id.get());
-            }
+    let mut p = Lenient::new(&raw);
+    let fuels = [p.fuel("fuel1").unwrap_or(Fuel::E10), p.fuel("fuel2").unwrap_or(Fuel::Gazole)];
+    let lat = p.f64_in("lat", -90.0..=90.0).unwrap_or(DEFAULT_PLACE.0);
+    let lon = p.f64_in("lon", -180.0..=180.0).unwrap_or(DEFAULT_PLACE.1);
+    let explicit_ids = p.str("ids");
+    let explicit = explicit_ids.is_some();
+    let mut ids: Vec<i64> = Vec::new();
+    for s in explicit_ids.as_deref().unwrap_or("").split([',', ' ']) {
+        if let Some(id) = StationId::parse(s)
+            && !ids.contains(&id.get())
+            && ids.len() < DEMO_MAX_STATIONS
+        {
+            ids.push(id.get());
         }
-        let (f, index) =
-            tokio::try_join!(freshness(&state), async { state.index.get().await.map_err(AppError::from) })?;
-        let near = index.nearest(lat, lon, 12, DEMO_SEARCH_KM);
-        if !explicit {
-            ids = near.iter().take(3).map(|(s, _)| s.id).collect();
-        }
-        let reference = reference_time(&f);
-        let (favs, prices, shortages) = demo_watched(&state, &index, &ids).await?;
-        let before = favourites::prices_at_stations(&state.db, &ids, reference - 7 * DAY).await?;
-        let watched =
-            crate::web::routes::me::Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
-        let sections =
-            crate::web::routes::me::fuel_sections(lang, &fuels, reference, &watched, LITRES_PER_YEAR as i32, &index);
-        let rows = favs
-            .iter()
-            .map(|s| {
-                let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
-                DemoRow {
-                    id: s.station_id,
-                    city: index
-                        .station(s.station_id)
-                        .and_then(|st| st.name.as_deref())
-                        .map_or_else(|| search::title_case(&s.city), str::to_owned),
-                    address: s.address.clone(),
-                    remove_url: demo_url(&others, fuels, lat, lon),
-                }
-            })
-            .collect();
-        let candidates = near
-            .into_iter()
-            .filter(|(s, _)| !ids.contains(&s.id))
-            .take(8)
-            .map(|(s, d)| {
-                let mut with = ids.clone();
-                with.push(s.id);
-                DemoCandidate {
-                    id: s.id,
-                    city: s.name.as_deref().map_or_else(|| search::title_case(&s.city), str::to_owned),
-                    address: s.address.to_string(),
-                    distance: lang.km(d),
-                    lat: s.latitude,
-                    lon: s.longitude,
-                    add_url: demo_url(&with, fuels, lat, lon),
-                }
-            })
-            .collect();
-        let t = lang.strings();
-        render(&DemoPage {
-            l: layout(lang, format!("{} — Carburoam", t.demo_title), "demo", here, &f),
-            fuel_names: fuels.iter().map(|f| f.name()).collect(),
-            fuels1: fuel_options(fuels[0]),
-            fuels2: fuel_options(fuels[1]),
-            ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
-            explicit,
-            rows,
-            sections,
-            candidates,
-            lat,
-            lon,
-            tile_url: state.site.tile_url.clone(),
-            tile_attribution: state.site.tile_attribution.clone(),
-        })
     }
-    .await;
-    r.map_err(|e| HtmlError(e, lang))
+    let (f, index) = tokio::try_join!(freshness(&state), async { state.index.get().await.map_err(AppError::from) })?;
+    let near = index.nearest(lat, lon, 12, DEMO_SEARCH_KM);
+    if !explicit {
+        ids = near.iter().take(3).map(|(s, _)| s.id).collect();
+    }
+    let reference = reference_time(&f);
+    let (favs, prices, shortages) = demo_watched(&state, &index, &ids).await?;
+    let before = favourites::prices_at_stations(&state.db, &ids, reference - 7 * DAY).await?;
+    let watched =
+        crate::web::routes::me::Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
+    let sections =
+        crate::web::routes::me::fuel_sections(lang, &fuels, reference, &watched, LITRES_PER_YEAR as i32, &index);
+    let rows = favs
+        .iter()
+        .map(|s| {
+            let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
+            DemoRow {
+                id: s.station_id,
+                city: index
+                    .station(s.station_id)
+                    .and_then(|st| st.name.as_deref())
+                    .map_or_else(|| search::title_case(&s.city), str::to_owned),
+                address: s.address.clone(),
+                remove_url: demo_url(&others, fuels, lat, lon),
+            }
+        })
+        .collect();
+    let candidates = near
+        .into_iter()
+        .filter(|(s, _)| !ids.contains(&s.id))
+        .take(8)
+        .map(|(s, d)| {
+            let mut with = ids.clone();
+            with.push(s.id);
+            DemoCandidate {
+                id: s.id,
+                city: s.name.as_deref().map_or_else(|| search::title_case(&s.city), str::to_owned),
+                address: s.address.to_string(),
+                distance: lang.km(d),
+                lat: s.latitude,
+                lon: s.longitude,
+                add_url: demo_url(&with, fuels, lat, lon),
+            }
+        })
+        .collect();
+    let t = lang.strings();
+    Ok(render(&DemoPage {
+        l: layout(lang, format!("{} — Carburoam", t.demo_title), "demo", here, &f),
+        fuel_names: fuels.iter().map(|f| f.name()).collect(),
+        fuels1: fuel_options(fuels[0]),
+        fuels2: fuel_options(fuels[1]),
+        ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        explicit,
+        rows,
+        sections,
+        candidates,
+        lat,
+        lon,
+        tile_url: state.site.tile_url.clone(),
+        tile_attribution: state.site.tile_attribution.clone(),
+    })?)
 }

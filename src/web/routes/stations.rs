@@ -22,8 +22,8 @@ use crate::index::{Hit, NearbyQuery, Order};
 use crate::web::brand::Badge;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::page::{
-    DAY, FuelOption, HtmlError, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
-    place_index, reference_time, render,
+    DAY, FuelOption, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query, place_index,
+    reference_time, render,
 };
 use crate::web::state::AppState;
 
@@ -128,6 +128,42 @@ pub struct PlaceLink {
     pub query: String,
 }
 
+/// What the lists of `/` and `/stations` share: the search, the place found and its results
+/// (`_search.html`, `_list.html`).
+pub struct ListResults {
+    pub q: String,
+    pub fuels: Vec<FuelOption>,
+    pub fuel: &'static str,
+    pub searched: bool,
+    pub place: Option<String>,
+    pub others: Vec<PlaceLink>,
+    pub items: Vec<StationItem>,
+    /// A name from OpenStreetMap is shown: the attribution is due.
+    pub osm: bool,
+}
+
+impl ListResults {
+    pub fn new(
+        q: Option<String>,
+        fuel: Fuel,
+        searched: bool,
+        place: Option<String>,
+        others: Vec<PlaceLink>,
+        items: Vec<StationItem>,
+    ) -> ListResults {
+        ListResults {
+            q: q.unwrap_or_default(),
+            fuels: fuel_options(fuel),
+            fuel: fuel.name(),
+            searched,
+            place,
+            others,
+            osm: any_osm(&items),
+            items,
+        }
+    }
+}
+
 /// Where a search is centred, and what it found.
 pub(crate) struct Centre {
     pub lat: f64,
@@ -227,13 +263,7 @@ pub(crate) fn brand_params(raw: &Option<String>) -> Vec<String> {
 #[template(path = "stations.html")]
 pub struct StationsPage {
     pub l: Layout,
-    pub q: String,
-    pub fuels: Vec<FuelOption>,
-    pub fuel: &'static str,
-    pub searched: bool,
-    pub place: Option<String>,
-    pub others: Vec<PlaceLink>,
-    pub items: Vec<StationItem>,
+    pub list: ListResults,
     pub lat: f64,
     pub lon: f64,
     pub radius_km: f64,
@@ -245,8 +275,6 @@ pub struct StationsPage {
     pub brands: Vec<BrandOption>,
     /// The brands filtered on, for the map's API calls (`&brand=…`, encoded).
     pub brand_query: String,
-    /// A name from OpenStreetMap is shown: the attribution is due.
-    pub osm: bool,
     pub max_age: u32,
     /// `max_age` plus the age of the newest snapshot: what the JSON API's `max_age_days` needs
     /// for the map to show the same prices as the list.
@@ -258,102 +286,91 @@ pub struct StationsPage {
 #[tracing::instrument(skip(state))]
 pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
     let here = path_and_query("/stations", &raw);
-    let r = async {
-        let mut p = Lenient::new(&raw);
-        let fuel = p.fuel("fuel").unwrap_or(DEFAULT_FUEL);
-        let radius = p.f64_in("radius_km", 1.0..=100.0);
-        let by_distance = p.str("sort").as_deref() == Some("distance");
-        let h24 = p.flag("h24");
-        let hide_shortages = p.flag("hide_shortages");
-        let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
-        let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
-        let wanted_brands = brand_params(&raw);
-        let (q, centre) = centre(&state, &mut p).await?;
-        let f = freshness(&state).await?;
-        let reference = reference_time(&f);
-        let searched = q.is_some() || centre.is_some();
-        let words = centre.as_ref().map(|c| c.words.clone()).unwrap_or_default();
-        let mut brands = Vec::new();
-        let (lat, lon, radius_km, has_centre) = match &centre {
-            Some(c) => (c.lat, c.lon, radius.unwrap_or(c.radius_km), true),
-            None => (46.6, 2.4, radius.unwrap_or(10.0), false),
-        };
-        let items = if has_centre {
-            let index = state.index.get().await?;
-            let hits = index.nearby(&NearbyQuery {
-                latitude: lat,
-                longitude: lon,
-                radius_km,
-                fuel,
-                updated_since: reference - i64::from(max_age) * DAY,
-                hide_shortages,
-                only_24_24: h24,
-                service,
-                brands: &wanted_brands,
-                words: &words,
-                order: if by_distance { Order::Distance } else { Order::Price },
-                limit: 50,
-            });
-            brands = index
-                .brands_near(lat, lon, radius_km, fuel)
-                .into_iter()
-                .map(|(name, count)| BrandOption {
-                    selected: wanted_brands.iter().any(|b| b == name),
-                    name: name.to_owned(),
-                    count,
-                })
-                .collect();
-            // A brand asked for that is not around still shows, selected, with no station.
-            for b in &wanted_brands {
-                if !brands.iter().any(|o| &o.name == b) {
-                    brands.push(BrandOption { name: b.clone(), count: 0, selected: true });
-                }
-            }
-            station_items(lang, &hits)
-        } else {
-            Vec::new()
-        };
-        let behind_days = ((crate::db::now() - reference).max(0) / DAY) as u32 + 1;
-        let (place, others) = match centre {
-            Some(c) => (c.label, c.others),
-            None => (None, Vec::new()),
-        };
-        let t = lang.strings();
-        let title = match &place {
-            Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
-            None => format!("{} — Carburoam", t.results_title),
-        };
-        render(&StationsPage {
-            l: layout(lang, title, "map", here, &f),
-            q: q.unwrap_or_default(),
-            fuels: fuel_options(fuel),
-            fuel: fuel.name(),
-            searched,
-            place,
-            others,
-            lat,
-            lon,
+    let mut p = Lenient::new(&raw);
+    let fuel = p.fuel("fuel").unwrap_or(DEFAULT_FUEL);
+    let radius = p.f64_in("radius_km", 1.0..=100.0);
+    let by_distance = p.str("sort").as_deref() == Some("distance");
+    let h24 = p.flag("h24");
+    let hide_shortages = p.flag("hide_shortages");
+    let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
+    let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
+    let wanted_brands = brand_params(&raw);
+    let (q, centre) = centre(&state, &mut p).await?;
+    let f = freshness(&state).await?;
+    let reference = reference_time(&f);
+    let searched = q.is_some() || centre.is_some();
+    let words = centre.as_ref().map(|c| c.words.clone()).unwrap_or_default();
+    let mut brands = Vec::new();
+    let (lat, lon, radius_km, has_centre) = match &centre {
+        Some(c) => (c.lat, c.lon, radius.unwrap_or(c.radius_km), true),
+        None => (46.6, 2.4, radius.unwrap_or(10.0), false),
+    };
+    let items = if has_centre {
+        let index = state.index.get().await?;
+        let hits = index.nearby(&NearbyQuery {
+            latitude: lat,
+            longitude: lon,
             radius_km,
-            has_centre,
-            by_distance,
-            h24,
+            fuel,
+            updated_since: reference - i64::from(max_age) * DAY,
             hide_shortages,
-            services: SERVICES.iter().map(|s| ServiceOption { name: s, selected: Some(*s) == service }).collect(),
-            brand_query: wanted_brands
-                .iter()
-                .map(|b| format!("&brand={}", url::form_urlencoded::byte_serialize(b.as_bytes()).collect::<String>()))
-                .collect(),
-            brands,
-            osm: any_osm(&items),
-            items,
-            max_age,
-            api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
-            tile_url: state.site.tile_url.clone(),
-            tile_attribution: state.site.tile_attribution.clone(),
-        })
-    }
-    .await;
-    r.map_err(|e| HtmlError(e, lang))
+            only_24_24: h24,
+            service,
+            brands: &wanted_brands,
+            words: &words,
+            order: if by_distance { Order::Distance } else { Order::Price },
+            limit: 50,
+        });
+        brands = index
+            .brands_near(lat, lon, radius_km, fuel)
+            .into_iter()
+            .map(|(name, count)| BrandOption {
+                selected: wanted_brands.iter().any(|b| b == name),
+                name: name.to_owned(),
+                count,
+            })
+            .collect();
+        // A brand asked for that is not around still shows, selected, with no station.
+        for b in &wanted_brands {
+            if !brands.iter().any(|o| &o.name == b) {
+                brands.push(BrandOption { name: b.clone(), count: 0, selected: true });
+            }
+        }
+        station_items(lang, &hits)
+    } else {
+        Vec::new()
+    };
+    let behind_days = ((crate::db::now() - reference).max(0) / DAY) as u32 + 1;
+    let (place, others) = match centre {
+        Some(c) => (c.label, c.others),
+        None => (None, Vec::new()),
+    };
+    let t = lang.strings();
+    let title = match &place {
+        Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
+        None => format!("{} — Carburoam", t.results_title),
+    };
+    Ok(render(&StationsPage {
+        l: layout(lang, title, "map", here, &f),
+        list: ListResults::new(q, fuel, searched, place, others, items),
+        lat,
+        lon,
+        radius_km,
+        has_centre,
+        by_distance,
+        h24,
+        hide_shortages,
+        services: SERVICES.iter().map(|s| ServiceOption { name: s, selected: Some(*s) == service }).collect(),
+        brand_query: wanted_brands
+            .iter()
+            .map(|b| format!("&brand={}", url::form_urlencoded::byte_serialize(b.as_bytes()).collect::<String>()))
+            .collect(),
+        brands,
+        max_age,
+        api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
+        tile_url: state.site.tile_url.clone(),
+        tile_attribution: state.site.tile_attribution.clone(),
+    })?)
 }
 
 // ---------------------------------------------------------------------------------------------
