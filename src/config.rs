@@ -190,9 +190,10 @@ pub fn print_default(cmd: &clap::Command) -> String {
     let Some(serve) = cmd.find_subcommand("serve") else {
         return out;
     };
-    for a in serve.get_arguments() {
+    // The global settings (the log format) and those of `serve`; the file's own path is no key.
+    for a in cmd.get_arguments().chain(serve.get_arguments()) {
         let Some(long) = a.get_long() else { continue };
-        if long == "help" || long == "version" {
+        if matches!(long, "help" | "version" | "config") {
             continue;
         }
         let key = long.replace('-', "_");
@@ -316,7 +317,21 @@ mod file_tests {
 
     #[test]
     fn the_default_file_lists_every_setting_and_parses() {
-        let text = print_default(&crate::cli::Cli::command());
+        let cli = crate::cli::Cli::command();
+        let text = print_default(&cli);
+        // Every flag of `serve` and every global one but `--config`, with its environment variable.
+        let serve = cli.find_subcommand("serve").expect("serve");
+        for a in cli.get_arguments().chain(serve.get_arguments()) {
+            let Some(long) = a.get_long().filter(|l| !matches!(*l, "help" | "version" | "config")) else {
+                continue;
+            };
+            let key = long.replace('-', "_");
+            assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
+            if let Some(env) = a.get_env() {
+                assert!(text.contains(&format!("env: {}\n", env.to_string_lossy())), "{env:?} in:\n{text}");
+            }
+        }
+        assert!(text.contains("# log_format = \"text\"\n"), "the global log format in:\n{text}");
         for key in [
             "bind",
             "feed_url",
