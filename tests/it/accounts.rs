@@ -610,3 +610,48 @@ async fn no_secret_reaches_the_logs() {
         assert!(!logs.contains(secret), "{secret:?} found in the logs");
     }
 }
+
+db_test!(typed_forms_decode_at_the_edge, |t| {
+    let (app, sink) = setup(&t.db).await;
+    // Fuel checkboxes by name or id; unknown values dropped, each fuel once.
+    let r = app
+        .post_form(
+            "/register",
+            &[
+                ("username", "olga"),
+                ("display_name", "Olga"),
+                ("email", "olga@example.org"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+                ("fuel", "SP98"),
+                ("fuel", "kérosène"),
+                ("fuel", "3"),
+                ("fuel", "E85"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let _confirmation = sink.next().await;
+    let id = carburoam::db::users::by_login(&t.db, "olga").await.expect("query").expect("user").id;
+    assert_eq!(carburoam::db::users::fuels(&t.db, id).await.expect("fuels"), vec![3, 6]);
+
+    // A wrong litres figure and an unknown language: the page again, 422, the figure typed kept
+    // next to its message; nothing saved.
+    let r = app.post_form("/me/profile", &[("display_name", "Olga"), ("litres", "beaucoup"), ("lang", "xx")]).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains(r#"value="beaucoup""#), "{}", r.text);
+    assert_eq!(carburoam::db::users::fuels(&t.db, id).await.expect("fuels"), vec![3, 6]);
+
+    // A body that does not decode into the form (one field given twice) is the 400 page, in HTML.
+    let csrf = app.csrf().await;
+    let body = format!("csrf={csrf}&login=olga&login=other&password=x");
+    let req = app
+        .client
+        .post(app.url("/login"))
+        .header("origin", &app.address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    let r = app.send(req).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.header("content-type").starts_with("text/html"), "{}", r.header("content-type"));
+});
