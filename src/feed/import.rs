@@ -62,6 +62,9 @@ pub struct ImportOptions {
     /// Who asked: `cli`, `schedule`, `admin`… stored with the run.
     pub trigger: String,
     pub progress: Option<Arc<Progress>>,
+    /// PostgreSQL: history points go through `COPY` (the default); false keeps multi-row
+    /// INSERTs, as on SQLite. Same result either way (a test compares them).
+    pub pg_copy: bool,
 }
 
 impl Default for ImportOptions {
@@ -72,6 +75,7 @@ impl Default for ImportOptions {
             min_station_ratio: 0.8,
             trigger: "cli".to_owned(),
             progress: None,
+            pg_copy: true,
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct ImportReport {
     pub kind: Option<&'static str>,
     pub snapshot_at: Option<DateTime<Utc>>,
     pub stations_in_file: usize,
+    /// `<prix>` elements read (valid or not).
+    pub price_elements: usize,
     pub counts: RunCounts,
     pub prices_removed: usize,
     pub shortages_changed: usize,
@@ -231,7 +237,10 @@ pub async fn import_bytes(
 }
 
 pub(super) type Chunk = Vec<FeedStation>;
+/// Stations per chunk sent to the loader, or fewer when they carry [`CHUNK_PRICES`] prices (an
+/// archive's station brings hundreds): the queue between parser and loader stays a few MB.
 const CHUNK: usize = 512;
+const CHUNK_PRICES: usize = 65_536;
 
 /// What opening the file told, before any station: sent by the parsing thread as soon as the
 /// file is open, so that a refused file fails before the transaction opens.
@@ -259,6 +268,7 @@ async fn import_inner(
             kind: None,
             snapshot_at: None,
             stations_in_file: 0,
+            price_elements: 0,
             counts: RunCounts::default(),
             prices_removed: 0,
             shortages_changed: 0,
@@ -292,13 +302,16 @@ async fn import_inner(
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
         let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk_prices = 0;
         let mut receiver_gone = false;
         let outcome = parse::parse_stream(reader, |station| {
             if receiver_gone {
                 return;
             }
+            chunk_prices += station.prices.len();
             chunk.push(station);
-            if chunk.len() == CHUNK {
+            if chunk.len() == CHUNK || chunk_prices >= CHUNK_PRICES {
+                chunk_prices = 0;
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
                 receiver_gone = tx_chunks.blocking_send(full).is_err();
             }
@@ -327,7 +340,7 @@ async fn import_inner(
         Some(t) => {
             // Parse and write overlap: each chunk is diffed and written as it arrives.
             let snapshot_at = t.min(now);
-            let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
+            let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 known = loader.known(),
@@ -361,7 +374,7 @@ async fn import_inner(
             }
             let outcome = join_parser(parser).await?;
             let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
-            let mut loader = Loader::new(db, snapshot_at.timestamp()).await?;
+            let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 known = loader.known(),
@@ -389,6 +402,7 @@ async fn import_inner(
         kind: Some(kind.as_str()),
         snapshot_at: Some(snapshot_at),
         stations_in_file: outcome.stations,
+        price_elements: outcome.price_elements,
         counts,
         prices_removed: stats.prices_removed,
         shortages_changed: stats.shortages_changed,

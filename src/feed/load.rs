@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use self::bulk::HistoryRow;
 use super::import::Chunk;
 use super::model::content_hash;
 use super::{FeedKind, FeedStation};
@@ -26,6 +27,9 @@ pub use super::import::{
     ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics,
 };
 pub use super::model::department_of;
+
+mod bulk;
+mod merge;
 
 #[derive(Clone, Copy)]
 struct KnownStation {
@@ -64,7 +68,7 @@ struct Pending {
     stations_new: Vec<StationRow>,
     stations_update: Vec<StationRow>,
     prices_upsert: Vec<(i64, i16, i32, i64)>,
-    history_insert: Vec<(i64, i16, i64, i32)>,
+    history_insert: Vec<HistoryRow>,
     /// Applied at the end, for the newest snapshot only.
     prices_delete: Vec<(i64, i16)>,
     /// Applied at the end, when the file carries shortages and is the newest.
@@ -93,16 +97,24 @@ pub(super) struct Loader {
     latest_loaded: Option<i64>,
     snapshot: i64,
     pending: Pending,
-    /// Points older than the current price: merged into the history at the end.
+    /// Points older than the current price, of the chunk being loaded: merged into the
+    /// history once the chunk's other writes are flushed ([`Loader::merge_backfill`]).
     backfill: BTreeMap<(i64, i16), Vec<(i64, i32)>>,
     stats: Stats,
+    /// PostgreSQL: history rows go through `COPY` ([`ImportOptions::pg_copy`]).
+    pg_copy: bool,
+    /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
+    pg_history_table: bool,
 }
 
 const STATION_COLUMNS: usize = 16;
 
+/// Pending history points written at once: a yearly archive brings ~350 per station.
+const HISTORY_FLUSH_ROWS: usize = 16_384;
+
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
-    pub(super) async fn new(db: &Db, snapshot: i64) -> Result<Loader, ImportError> {
+    pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
         let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
         let mut tx = db.begin().await?;
         let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, conn => {
@@ -123,6 +135,8 @@ impl Loader {
             pending: Pending::default(),
             backfill: BTreeMap::new(),
             stats: Stats::default(),
+            pg_copy,
+            pg_history_table: false,
         })
     }
 
@@ -175,7 +189,13 @@ impl Loader {
             let old = old_shortages.remove(&st.id.get()).unwrap_or_default();
             self.plan_station(st, hash, known, &mut current, old);
         }
-        self.flush(false).await
+        if self.backfill.is_empty() {
+            return self.flush(false).await;
+        }
+        // Older points: merged now, against the stored history with this chunk's writes in it,
+        // so that a yearly archive never waits whole in memory.
+        self.flush(true).await?;
+        self.merge_backfill().await
     }
 
     /// Current prices and shortages of the given stations.
@@ -258,16 +278,7 @@ impl Loader {
             by_fuel.entry(p.fuel.id()).or_default().push((p.updated_at.timestamp(), p.price.milli()));
         }
         for (&fuel, points) in by_fuel.iter_mut() {
-            // Stable sort: two prices of the same second keep document order, the later wins.
-            points.sort_by_key(|p| p.0);
-            points.dedup_by(|later, earlier| {
-                if later.0 == earlier.0 {
-                    *earlier = *later;
-                    true
-                } else {
-                    false
-                }
-            });
+            sort_points(points);
             let key = (id, fuel);
             let before = current.get(&key).copied();
             let mut cur = before;
@@ -338,7 +349,11 @@ impl Loader {
     /// first: prices and history rows reference them.
     async fn flush(&mut self, all: bool) -> Result<(), ImportError> {
         let full = |n: usize, width: usize| n > 0 && (all || n >= Backend::batch_rows(width));
-        let children = full(self.pending.prices_upsert.len(), 4) || full(self.pending.history_insert.len(), 4);
+        let history_full = {
+            let n = self.pending.history_insert.len();
+            n > 0 && (all || n >= HISTORY_FLUSH_ROWS)
+        };
+        let children = full(self.pending.prices_upsert.len(), 4) || history_full;
         let snapshot = self.snapshot;
         if children || full(self.pending.stations_new.len(), STATION_COLUMNS) {
             let rows = std::mem::take(&mut self.pending.stations_new);
@@ -359,16 +374,11 @@ impl Loader {
             )
             .await?;
         }
-        if full(self.pending.history_insert.len(), 4) {
-            let rows = std::mem::take(&mut self.pending.history_insert);
-            self.batched(
-                "INSERT INTO price_history (station_id, fuel, at, price) VALUES ",
-                " ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price",
-                4,
-                &rows,
-                |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
-            )
-            .await?;
+        if history_full {
+            let mut rows = std::mem::take(&mut self.pending.history_insert);
+            self.write_history(&rows).await?;
+            rows.clear();
+            self.pending.history_insert = rows;
         }
         Ok(())
     }
@@ -425,7 +435,24 @@ impl Loader {
     where
         F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
     {
-        for part in rows.chunks(Backend::batch_rows(width)) {
+        self.batched_by(head, tail, width, Backend::batch_rows(width), rows, bind).await
+    }
+
+    /// [`Loader::batched`] with `per` rows per statement (`per * width` ≤ [`Backend::MAX_PARAMS`]).
+    async fn batched_by<T, F>(
+        &mut self,
+        head: &str,
+        tail: &str,
+        width: usize,
+        per: usize,
+        rows: &[T],
+        bind: F,
+    ) -> Result<(), ImportError>
+    where
+        F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    {
+        let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
+        for part in rows.chunks(per) {
             let sql = format!("{head}{}{tail}", values_placeholders(self.backend, part.len(), width));
             match self.tx()? {
                 Tx::Sqlite(t) => {
@@ -561,70 +588,23 @@ impl Loader {
             self.stats.shortages_changed = 0;
         }
 
-        self.apply_backfill().await?;
+        self.merge_backfill().await?;
         Ok(())
     }
+}
 
-    /// Merges prices older than the current one into the history: the history stays the list
-    /// of points where the price changed, in time order, whatever order files came in.
-    async fn apply_backfill(&mut self) -> Result<(), ImportError> {
-        let backfill = std::mem::take(&mut self.backfill);
-        let mut inserts: Vec<(i64, i16, i64, i32)> = Vec::new();
-        let mut deletes: Vec<(i64, i16, i64)> = Vec::new();
-        for ((station, fuel), mut points) in backfill {
-            let existing: Vec<(i64, i32)> = on_tx!(self.tx()?, conn => {
-                sqlx::query_as("SELECT at, price FROM price_history WHERE station_id = $1 AND fuel = $2 ORDER BY at")
-                    .bind(station)
-                    .bind(fuel)
-                    .fetch_all(&mut *conn)
-                    .await?
-            });
-            let mut merged: BTreeMap<i64, i32> = existing.iter().copied().collect();
-            points.sort_by_key(|p| p.0);
-            for (at, price) in points {
-                // A point already in the history at that second is kept as it is.
-                merged.entry(at).or_insert(price);
-            }
-            let mut wanted: Vec<(i64, i32)> = Vec::with_capacity(merged.len());
-            for (at, price) in merged {
-                if wanted.last().is_none_or(|&(_, p)| p != price) {
-                    wanted.push((at, price));
-                }
-            }
-            let existing_set: HashSet<(i64, i32)> = existing.iter().copied().collect();
-            let wanted_set: HashSet<(i64, i32)> = wanted.iter().copied().collect();
-            for &(at, price) in &wanted {
-                if !existing_set.contains(&(at, price)) {
-                    inserts.push((station, fuel, at, price));
-                }
-            }
-            for &(at, price) in &existing {
-                if !wanted_set.contains(&(at, price)) {
-                    deletes.push((station, fuel, at));
-                }
-            }
+/// Puts (time, price) points in time order, one per second: the stable sort keeps document
+/// order within a second, and the later point wins.
+fn sort_points(points: &mut Vec<(i64, i32)>) {
+    points.sort_by_key(|p| p.0);
+    points.dedup_by(|later, earlier| {
+        if later.0 == earlier.0 {
+            *earlier = *later;
+            true
+        } else {
+            false
         }
-        for (station, fuel, at) in &deletes {
-            on_tx!(self.tx()?, conn => {
-                sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")
-                    .bind(*station)
-                    .bind(*fuel)
-                    .bind(*at)
-                    .execute(&mut *conn)
-                    .await?;
-            });
-        }
-        self.stats.history_backfilled = inserts.len();
-        self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(0);
-        self.batched(
-            "INSERT INTO price_history (station_id, fuel, at, price) VALUES ",
-            " ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price",
-            4,
-            &inserts,
-            |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
-        )
-        .await
-    }
+    });
 }
 
 /// A query for either backend, so one binding closure serves both.

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod api;
 mod app;
+mod archive_scale;
 mod backfill;
 mod backup;
 mod cli;

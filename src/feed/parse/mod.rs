@@ -34,6 +34,7 @@ use super::text::{self, DeclaredEncoding, Transcoder};
 use crate::domain::{Fuel, Rejection, StationId};
 
 mod hours;
+mod maj;
 mod pdv;
 
 /// What a streaming parse reports once the document is complete (the stations went to the

@@ -2,6 +2,7 @@
 
 use quick_xml::events::BytesStart;
 
+use super::maj::maj_to_utc;
 use super::{Fatal, Parser, Station, attrs};
 use crate::domain::{Fuel, Price, RoadType, ShortageKind, StationId, paris_local_to_utc};
 use crate::feed::model::{FeedKind, FeedPrice, FeedShortage, FeedStation};
@@ -89,7 +90,7 @@ impl Parser {
             return Ok(()); // pre-2015 `<prix/>`: no price, not an element worth counting
         }
         self.outcome.price_elements += 1;
-        let updated_at = maj.as_deref().map(paris_local_to_utc);
+        let updated_at = maj.as_deref().map(maj_to_utc);
         if let Some(Ok(t)) = updated_at {
             self.outcome.latest_maj = self.outcome.latest_maj.max(Some(t));
         }

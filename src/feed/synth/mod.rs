@@ -9,6 +9,10 @@
 
 use std::io::{Cursor, Write};
 
+pub mod year;
+
+pub use year::{YearSpec, YearStats, write_year_xml, write_year_zip};
+
 /// SplitMix64: tiny, fast, good enough for test data, and stable across versions (unlike a
 /// crate's default generator).
 #[derive(Debug, Clone)]

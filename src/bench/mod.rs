@@ -19,8 +19,15 @@ use crate::feed::load::{self, ImportOptions};
 use crate::feed::{FeedError, parse, synth};
 use crate::index::PriceIndex;
 
+mod yearly;
+
+pub use yearly::BenchCommand;
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// Yearly archives (`synth`, `archive`, `years`); without it, the snapshot figures below.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// A feed file (ZIP or XML) to measure with; without it, a generated national-size feed.
     #[arg(long)]
     pub file: Option<PathBuf>,
@@ -51,6 +58,9 @@ fn ms(d: Duration) -> String {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(command) = args.command {
+        return yearly::run(command).await;
+    }
     let runs = args.runs.max(1);
     let (name, bytes) = match &args.file {
         Some(p) => (p.display().to_string(), Bytes::from(std::fs::read(p)?)),
@@ -160,17 +170,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             p
         }
     };
-    let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
+    let rss = import_peak_rss(&file, &dir.path().join("rss.db"))?;
+    println!("sqlite: peak RSS of `carburoam import` (first import): {rss}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Peak RSS (`VmHWM`) of a real `carburoam import` of `file` into the SQLite file `db`, run as a
+/// child process so that the bench's own memory does not count.
+fn import_peak_rss(file: &std::path::Path, db: &std::path::Path) -> anyhow::Result<String> {
+    let out = std::process::Command::new(std::env::current_exe()?)
         .args(["import", "--database"])
-        .arg(format!("sqlite://{}", dir.path().join("rss.db").display()))
-        .arg(&file)
+        .arg(format!("sqlite://{}", db.display()))
+        .arg(file)
         .env("CARBUROAM_REPORT_PEAK_RSS", "1")
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let rss = stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")).unwrap_or("unknown").to_owned();
-    println!("sqlite: peak RSS of `carburoam import` (first import): {rss}");
-    Ok(ExitCode::SUCCESS)
+    Ok(stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")).unwrap_or("unknown").to_owned())
 }
 
 /// A database for one bench run: a fresh SQLite file, or a scratch PostgreSQL database.

@@ -1,0 +1,153 @@
+//! Merging points older than the current price (an archive imported after newer files) into
+//! the history, chunk by chunk as the file streams in: the history stays the list of points
+//! where the price changed, in time order, whatever order files came in.
+//!
+//! For one (station, fuel) whose new points span `lo..=hi`, only these stored points can change
+//! or decide: those inside `lo..=hi`, the last one before `lo` (the value the first new point is
+//! compared with) and the first one after `hi` (dropped when it no longer changes the price).
+//! The stored history is already a list of change points, so the rest is untouched. They are
+//! read in three statements per chunk (a range scan and two index seeks per key), not the whole
+//! history of every station: cost and memory stay flat over twenty years of history.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::bulk::HistoryRow;
+use super::{ImportError, Loader, sort_points};
+use crate::db::{Backend, in_list, values_placeholders};
+use crate::on_tx;
+
+/// A (station, fuel) and its points (time, price).
+type KeyPoints = ((i64, i16), Vec<(i64, i32)>);
+
+/// Keys per neighbour query: 4 parameters each.
+const KEYS_PER_QUERY: usize = Backend::MAX_PARAMS / 4;
+
+impl Loader {
+    /// Merges the points collected in `self.backfill` (this chunk's) and empties it. The
+    /// chunk's other writes must be flushed first: they are part of the stored history read here.
+    pub(super) async fn merge_backfill(&mut self) -> Result<(), ImportError> {
+        let backfill = std::mem::take(&mut self.backfill);
+        if backfill.is_empty() {
+            return Ok(());
+        }
+        // Each key's points in time order, the same second once (the later in the file wins,
+        // as for a key's current points), and the key's span.
+        let mut keys: Vec<KeyPoints> = Vec::with_capacity(backfill.len());
+        for (key, mut points) in backfill {
+            sort_points(&mut points);
+            keys.push((key, points));
+        }
+        let stored = self.stored_around(&keys).await?;
+
+        let mut inserts: Vec<HistoryRow> = Vec::new();
+        let mut deletes: Vec<(i64, i16, i64)> = Vec::new();
+        for ((station, fuel), points) in keys {
+            let existing = stored.get(&(station, fuel)).map(Vec::as_slice).unwrap_or_default();
+            let mut merged: BTreeMap<i64, i32> = existing.iter().copied().collect();
+            for (at, price) in points {
+                // A point already stored at that second is kept as it is.
+                merged.entry(at).or_insert(price);
+            }
+            let mut wanted: Vec<(i64, i32)> = Vec::with_capacity(merged.len());
+            for (at, price) in merged {
+                if wanted.last().is_none_or(|&(_, p)| p != price) {
+                    wanted.push((at, price));
+                }
+            }
+            let existing_set: HashSet<(i64, i32)> = existing.iter().copied().collect();
+            let wanted_set: HashSet<(i64, i32)> = wanted.iter().copied().collect();
+            inserts.extend(wanted.iter().filter(|p| !existing_set.contains(p)).map(|&(at, p)| (station, fuel, at, p)));
+            deletes.extend(existing.iter().filter(|p| !wanted_set.contains(p)).map(|&(at, _)| (station, fuel, at)));
+        }
+        for (station, fuel, at) in &deletes {
+            on_tx!(self.tx()?, conn => {
+                sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")
+                    .bind(*station)
+                    .bind(*fuel)
+                    .bind(*at)
+                    .execute(&mut *conn)
+                    .await?;
+            });
+        }
+        self.stats.history_backfilled += inserts.len();
+        self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+        self.write_history(&inserts).await
+    }
+
+    /// The stored points that can matter to each key (see the module's comment), per key, in
+    /// time order.
+    #[allow(clippy::type_complexity)]
+    async fn stored_around(&mut self, keys: &[KeyPoints]) -> Result<HashMap<(i64, i16), Vec<(i64, i32)>>, ImportError> {
+        let span = |points: &[(i64, i32)]| (points.first().map_or(0, |p| p.0), points.last().map_or(0, |p| p.0));
+        let spans: HashMap<(i64, i16), (i64, i64)> = keys.iter().map(|(k, p)| (*k, span(p))).collect();
+        let mut stored: HashMap<(i64, i16), Vec<(i64, i32)>> = HashMap::new();
+        let mut keep = |rows: Vec<(i64, i16, i64, i32)>, inside: bool| {
+            for (s, f, at, price) in rows {
+                let Some(&(lo, hi)) = spans.get(&(s, f)) else { continue };
+                if !inside || (lo..=hi).contains(&at) {
+                    stored.entry((s, f)).or_default().push((at, price));
+                }
+            }
+        };
+
+        // 1. Points inside the chunk's overall span, for its stations (a range scan of each).
+        let (lo, hi) = spans.values().fold((i64::MAX, i64::MIN), |(a, b), &(l, h)| (a.min(l), b.max(h)));
+        let mut stations: Vec<i64> = keys.iter().map(|((s, _), _)| *s).collect();
+        stations.dedup();
+        for part in stations.chunks(Backend::MAX_PARAMS - 2) {
+            let sql = match self.backend {
+                Backend::Sqlite => format!(
+                    "SELECT station_id, fuel, at, price FROM price_history WHERE at >= ? AND at <= ? \
+                     AND station_id IN ({})",
+                    in_list(self.backend, 3, part.len())
+                ),
+                Backend::Postgres => format!(
+                    "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
+                     AND station_id IN ({})",
+                    in_list(self.backend, 3, part.len())
+                ),
+            };
+            let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+                for id in part {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *conn).await?
+            });
+            keep(rows, true);
+        }
+
+        // 2. The neighbours: per key, the last point before its span and the first after it.
+        for part in keys.chunks(KEYS_PER_QUERY) {
+            let list = values_placeholders(self.backend, part.len(), 4);
+            for (cmp, order, bound) in [("<", "DESC", "k.column3"), (">", "ASC", "k.column4")] {
+                let one = |col: &str| {
+                    format!(
+                        "(SELECT h.{col} FROM price_history h WHERE h.station_id = k.column1 AND h.fuel = k.column2 \
+                         AND h.at {cmp} {bound} ORDER BY h.at {order} LIMIT 1)"
+                    )
+                };
+                let sql = format!(
+                    "SELECT station_id, fuel, at, price FROM (SELECT k.column1 AS station_id, k.column2 AS fuel, \
+                     {} AS at, {} AS price FROM (VALUES {list}) AS k) AS n WHERE at IS NOT NULL",
+                    one("at"),
+                    one("price")
+                );
+                let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for ((s, f), points) in part {
+                        let (lo, hi) = span(points);
+                        q = q.bind(*s).bind(*f).bind(lo).bind(hi);
+                    }
+                    q.fetch_all(&mut *conn).await?
+                });
+                keep(rows, false);
+            }
+        }
+        for points in stored.values_mut() {
+            points.sort_unstable();
+            points.dedup();
+        }
+        Ok(stored)
+    }
+}

@@ -1,0 +1,164 @@
+//! Yearly archives at scale (issue 12): synthetic yearly files through the whole import, the
+//! history as change points whatever order the years come in, the streamed merge of older years
+//! into a newer history, and PostgreSQL's `COPY` path equal to the INSERT path.
+
+use std::collections::BTreeMap;
+
+use carburoam::db::{Backend, Db};
+use carburoam::feed::load::{self, ImportOptions, ImportReport};
+use carburoam::feed::parse::parse_stream;
+use carburoam::feed::synth::{YearSpec, write_year_zip};
+use carburoam::on_db;
+
+use crate::db_test;
+use crate::helpers::TestDb;
+use crate::load::fingerprint;
+
+const STATIONS: usize = 120;
+
+fn year_zip(year: i32) -> Vec<u8> {
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    write_year_zip(f.path(), &YearSpec { year, stations: STATIONS, seed: 3 }).expect("synth");
+    std::fs::read(f.path()).expect("read synth")
+}
+
+async fn import(db: &Db, year: i32, zip: &[u8], pg_copy: bool) -> ImportReport {
+    let opts = ImportOptions { trigger: "test".into(), pg_copy, ..ImportOptions::default() };
+    load::import_bytes(db, &format!("annuel_{year}"), zip.to_vec().into(), &opts)
+        .await
+        .unwrap_or_else(|e| panic!("{year}: {e}"))
+}
+
+async fn history(db: &Db) -> Vec<(i64, i16, i64, i32)> {
+    on_db!(db, p => sqlx::query_as(
+        "SELECT station_id, fuel, at, price FROM price_history ORDER BY station_id, fuel, at"
+    ).fetch_all(p).await)
+    .expect("history")
+}
+
+async fn prices(db: &Db) -> Vec<(i64, i16, i32, i64)> {
+    on_db!(db, p => sqlx::query_as("SELECT station_id, fuel, price, updated_at FROM prices ORDER BY station_id, fuel")
+        .fetch_all(p).await)
+    .expect("prices")
+}
+
+/// The change points of the given files computed without the database: per (station, fuel),
+/// every valid point in time order (the later in the files wins at the same second), then only
+/// those whose price differs from the one before.
+fn expected_history(zips: &[&[u8]]) -> Vec<(i64, i16, i64, i32)> {
+    let mut points: BTreeMap<(i64, i16), BTreeMap<i64, i32>> = BTreeMap::new();
+    for zip in zips {
+        let r = carburoam::feed::archive::open(zip, &Default::default()).expect("open");
+        parse_stream(r, |s| {
+            for p in &s.prices {
+                points.entry((s.id.get(), p.fuel.id())).or_default().insert(p.updated_at.timestamp(), p.price.milli());
+            }
+        })
+        .expect("parse");
+    }
+    let mut out = Vec::new();
+    for ((s, f), pts) in points {
+        let mut last = None;
+        for (at, price) in pts {
+            if last != Some(price) {
+                out.push((s, f, at, price));
+                last = Some(price);
+            }
+        }
+    }
+    out
+}
+
+async fn other_db(backend: Backend) -> TestDb {
+    match backend {
+        Backend::Sqlite => TestDb::sqlite().await,
+        Backend::Postgres => TestDb::postgres().await.expect("the PostgreSQL variant runs with TEST_POSTGRES_URL"),
+    }
+}
+
+db_test!(synthetic_year_imports_whole, |t| {
+    let zip = year_zip(2022);
+    let r = import(&t.db, 2022, &zip, true).await;
+    assert_eq!(r.kind, Some("archive"));
+    let mut rows = 0usize;
+    let mut rejected = 0usize;
+    {
+        let o = parse_stream(carburoam::feed::archive::open(&zip, &Default::default()).unwrap(), |_| {}).unwrap();
+        rows += o.price_elements;
+        rejected += o.rejections.len();
+    }
+    assert_eq!(r.price_elements, rows);
+    assert!(rows > STATIONS * 300, "{rows} rows");
+    assert_eq!(r.counts.rejected as usize, rejected);
+    assert_eq!(history(&t.db).await, expected_history(&[&zip]));
+    assert_eq!(r.counts.history_added as usize, history(&t.db).await.len());
+});
+
+db_test!(years_in_any_order_give_the_same_change_points, |t| {
+    // 2014 is in the pre-2015 schema (integer thousandths), 2015 in today's.
+    let years: Vec<(i32, Vec<u8>)> = [2014, 2015, 2016].into_iter().map(|y| (y, year_zip(y))).collect();
+    let all: Vec<&[u8]> = years.iter().map(|(_, z)| z.as_slice()).collect();
+    let expected = expected_history(&all);
+
+    for (y, z) in &years {
+        import(&t.db, *y, z, true).await;
+    }
+    assert_eq!(history(&t.db).await, expected, "in order");
+
+    // Newest first: the older years merge into the history (the streamed merge) and never move
+    // a current price.
+    let reverse = other_db(t.db.backend()).await;
+    import(&reverse.db, 2016, &years[2].1, true).await;
+    let current = prices(&reverse.db).await;
+    for (y, z) in years.iter().rev().skip(1) {
+        let r = import(&reverse.db, *y, z, true).await;
+        assert!(r.history_backfilled > 0, "{y} merged");
+    }
+    assert_eq!(history(&reverse.db).await, expected, "newest first");
+    let after = prices(&reverse.db).await;
+    for c in &current {
+        assert!(after.contains(c), "older years never move a current price: {c:?}");
+    }
+    assert!(after.len() > current.len(), "stations gone by 2016 keep their last price");
+    assert_eq!(prices(&t.db).await, after, "the same current prices either way");
+
+    // Middle year last, and every year again: nothing changes.
+    let shuffled = other_db(t.db.backend()).await;
+    for i in [2, 0, 1] {
+        import(&shuffled.db, years[i].0, &years[i].1, true).await;
+    }
+    assert_eq!(history(&shuffled.db).await, expected, "2016, 2014, 2015");
+    let before = fingerprint(&shuffled.db).await;
+    for (y, z) in &years {
+        let r = import(&shuffled.db, *y, z, true).await;
+        assert_eq!(r.counts.history_added, 0, "{y} again");
+    }
+    assert_eq!(fingerprint(&shuffled.db).await, before);
+});
+
+db_test!(copy_path_equals_insert_path, |t| {
+    let (old, new) = (year_zip(2020), year_zip(2021));
+    // In order (history inserted as it streams) and then an older year merged into it.
+    let copy = other_db(t.db.backend()).await;
+    for (y, z) in [(2021, &new), (2020, &old)] {
+        import(&t.db, y, z, false).await;
+        import(&copy.db, y, z, true).await;
+    }
+    assert!(!history(&t.db).await.is_empty());
+    assert_eq!(fingerprint(&copy.db).await, fingerprint(&t.db).await);
+});
+
+// A yearly file damaged two thirds in (the ZIP whole, its compressed data not) changes
+// nothing, although the chunks before the damage were merged and written in the transaction.
+db_test!(damaged_yearly_file_changes_nothing, |t| {
+    import(&t.db, 2024, &year_zip(2024), true).await;
+    let before = fingerprint(&t.db).await;
+    let mut zip = year_zip(2023);
+    let i = zip.len() * 2 / 3;
+    zip[i] ^= 0x55;
+    zip[i + 1] ^= 0x55;
+    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let err = load::import_bytes(&t.db, "annuel_2023_damaged", zip.into(), &opts).await;
+    assert!(err.is_err());
+    assert_eq!(fingerprint(&t.db).await, before);
+});
