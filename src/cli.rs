@@ -63,6 +63,11 @@ pub enum Command {
     Import(ImportArgs),
     /// Fill the price history from the official archives: yearly files, then daily ones.
     Backfill(BackfillArgs),
+    /// The stored daily averages (per fuel, département and nationally).
+    Series {
+        #[command(subcommand)]
+        command: SeriesCommand,
+    },
     /// The feed job.
     Etl {
         #[command(subcommand)]
@@ -384,6 +389,19 @@ pub struct NamesImportArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SeriesCommand {
+    /// Recompute every daily average from the price history (imports keep them up to date;
+    /// this is for a database whose history was loaded before them).
+    Rebuild(SeriesRebuildArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SeriesRebuildArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum EtlCommand {
     /// One download + import, as the scheduler does it.
     Run(EtlRunArgs),
@@ -412,6 +430,7 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Import(_)
             | Command::Backfill(_)
+            | Command::Series { .. }
             | Command::Names { .. }
             | Command::Bench(_)
             | Command::Backup(_)
@@ -465,6 +484,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Etl { command: EtlCommand::Run(args) } => etl_run(args).await,
+        Command::Series { command: SeriesCommand::Rebuild(args) } => {
+            let db = open_db(&args.db).await?;
+            let done = crate::history::series::rebuild_cli(&db).await;
+            db.close().await;
+            done
+        }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,

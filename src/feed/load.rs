@@ -96,6 +96,9 @@ pub(super) struct Loader {
     /// Points older than the current price: merged into the history at the end.
     backfill: BTreeMap<(i64, i16), Vec<(i64, i32)>>,
     stats: Stats,
+    /// Series (issue 12): the days of every history point written or deleted, so that the
+    /// daily averages of those days are recomputed before the commit.
+    touched: crate::db::series::Touched,
 }
 
 const STATION_COLUMNS: usize = 16;
@@ -123,6 +126,7 @@ impl Loader {
             pending: Pending::default(),
             backfill: BTreeMap::new(),
             stats: Stats::default(),
+            touched: Default::default(),
         })
     }
 
@@ -361,6 +365,7 @@ impl Loader {
         }
         if full(self.pending.history_insert.len(), 4) {
             let rows = std::mem::take(&mut self.pending.history_insert);
+            rows.iter().for_each(|r| self.touched.mark(r.1, r.2)); // series: days touched
             self.batched(
                 "INSERT INTO price_history (station_id, fuel, at, price) VALUES ",
                 " ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price",
@@ -562,6 +567,18 @@ impl Loader {
         }
 
         self.apply_backfill().await?;
+
+        // Series (issue 12): the daily averages of the days this file moved, in this transaction.
+        let touched = std::mem::take(&mut self.touched);
+        let snapshot = newest_snapshot.then_some(self.snapshot);
+        let done = crate::db::series::refresh(self.tx()?, &touched, snapshot).await?;
+        tracing::debug!(
+            days = done.days,
+            points = done.points,
+            rows = done.rows,
+            ms = done.elapsed.as_millis() as u64,
+            "daily averages refreshed"
+        );
         Ok(())
     }
 
@@ -604,6 +621,10 @@ impl Loader {
                 }
             }
         }
+        for &(_, fuel, at) in deletes.iter() {
+            self.touched.mark(fuel, at); // series: days touched
+        }
+        inserts.iter().for_each(|r| self.touched.mark(r.1, r.2)); // series: days touched
         for (station, fuel, at) in &deletes {
             on_tx!(self.tx()?, conn => {
                 sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")
