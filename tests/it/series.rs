@@ -421,3 +421,26 @@ db_test!(trends_page_in_both_languages, |t| {
     assert_eq!(odd.status, 200);
     assert!(odd.text.contains("Gazole, France entière"));
 });
+
+db_test!(me_shows_the_cheapest_weekday_at_the_users_stations, |t| {
+    import(&t.db, "annee", tuesday_archive(9)).await;
+    let app = spawn_app(t.db.clone()).await;
+    let password = "Pompe-à-essence-Brest-29";
+    let fields = [
+        ("username", "yann"),
+        ("display_name", "Yann"),
+        ("email", "yann@example.org"),
+        ("password", password),
+        ("confirm", password),
+        ("fuel", "Gazole"),
+    ];
+    let r = app.post_form("/register", &fields).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let before = app.get("/me").await;
+    assert!(!before.text.contains("data-testid=\"weekday-mine\""), "no station yet");
+    let r = app.post_form("/me/stations/add", &[("station_id", "29000001")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let me = app.get("/me").await;
+    assert!(me.text.contains("data-testid=\"weekday-mine\""), "{}", me.text);
+    assert!(me.text.contains("À vos stations, le mardi a été le jour le moins cher ces 8 dernières semaines"));
+});
