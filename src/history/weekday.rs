@@ -52,10 +52,15 @@ pub fn cheapest(stations: &[Vec<(Day, i32)>], last: Day) -> Option<Cheapest> {
     (best.1 <= -0.5).then_some(Cheapest { weekday: best.0, delta: best.1 })
 }
 
+/// The closes over the [`WEEKS`] weeks ending on `last`, from a station's change points.
+pub fn window_closes(points: &[(i64, i32)], last: Day) -> Vec<(Day, i32)> {
+    closes(points, last - WEEKS * 7 + 1, last)
+}
+
 /// The closes of one station's fuel over the [`WEEKS`] weeks ending on `last`.
 async fn station_closes(db: &Db, station: i64, fuel: Fuel, last: Day) -> Result<Vec<(Day, i32)>, sqlx::Error> {
     let points = crate::db::series::station_points(db, station, fuel.id(), day_start(last + 1)).await?;
-    Ok(closes(&points, last - WEEKS * 7 + 1, last))
+    Ok(window_closes(&points, last))
 }
 
 /// The cheapest weekday of `fuel` over `stations`, up to the day `last`.

@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::history::series::{Point, Step, aggregate, aggregate_closes};
 use crate::history::weekday::{self, WEEKS};
 use crate::web::page::{HtmlError, HtmlResult, Layout, Lenient, freshness, layout, reference_time, render};
-use crate::web::routes::api_history::{department_code, station_closes};
+use crate::web::routes::api_history::department_code;
 use crate::web::state::AppState;
 use crate::web::svg::{self, Line};
 
@@ -117,7 +117,14 @@ pub async fn station_chart(
     let f = freshness(state).await?;
     let last = day_of(reference_time(&f));
     let from = range.days.map(|n| last - n + 1);
-    let closes = station_closes(state, id, fuel, from, Some(last)).await?;
+    // One read of the station's change points up to the last day: the chart, the period's
+    // extremes and the weekday line all come from it.
+    let points = s::station_points(&state.db, id, fuel.id(), day_start(last + 1)).await?;
+    let first_day = points.first().map(|p| day_of(p.0));
+    let closes = match first_day {
+        Some(f) => crate::history::series::closes(&points, from.unwrap_or(f).max(f), last),
+        None => Vec::new(),
+    };
     let first = from.or(closes.first().map(|c| c.0)).unwrap_or(last);
     let h = lang.texts().history;
 
@@ -161,11 +168,8 @@ pub async fn station_chart(
         (Some(lo), Some(hi)) => Some((h.period_range)(&lang.price(lo), &lang.price(hi))),
         _ => None,
     };
-    let cheapest = weekday::for_stations(&state.db, &[id], fuel, last).await?;
-    let weeks_of_data = crate::db::series::station_points(&state.db, id, fuel.id(), day_start(last + 1))
-        .await?
-        .first()
-        .is_some_and(|p| day_of(p.0) <= last - WEEKS * 7 + 1);
+    let cheapest = weekday::cheapest(&[weekday::window_closes(&points, last)], last);
+    let weeks_of_data = first_day.is_some_and(|d| d <= last - WEEKS * 7 + 1);
     let opt = |value: &str, label: String, selected: bool| Opt { value: value.to_owned(), label, selected };
     let range_labels = [h.range_30d, h.range_1y, h.range_5y, h.range_all];
     Ok(Some(StationChart {
