@@ -216,6 +216,8 @@ impl Application {
         );
         let cleanup =
             crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        // Daily averages of a history loaded before they existed (issue 12), in the background.
+        tokio::spawn(crate::history::series::rebuild_if_needed(self.state.db.clone()));
         let (backfill_days, archive_url) = self.backfill.clone();
         let history_backfill = (backfill_days > 0).then(|| {
             tokio::spawn(crate::history::backfill::at_start(

@@ -272,6 +272,7 @@ describe("accessibility", () => {
     [anon, `/stations?q=${TOWN}&fuel=${FUEL}`],
     [anon, "/stations/{id}", () => `/stations/${stationId}`],
     [anon, "/demo"],
+    [anon, "/tendances"],
     [anon, "/about"],
     [anon, "/api"],
     [anon, "/register"],
@@ -352,7 +353,7 @@ describe("accessibility", () => {
     await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
     const p = await context.newPage();
     const urls = ["/", `/?q=${TOWN}&fuel=${FUEL}`, `/stations?q=${TOWN}&fuel=${FUEL}`, `/stations/${stationId}`, "/demo",
-      "/about", "/api", "/register", "/login", "/reset-password", "/no-such-page"];
+      "/tendances", "/about", "/api", "/register", "/login", "/reset-password", "/no-such-page"];
     for (const url of urls) {
       await p.setViewportSize(ZOOMED);
       await p.goto(BASE + url);

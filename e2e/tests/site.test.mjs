@@ -70,9 +70,39 @@ describe("public site", () => {
     await page.goto(BASE + stationUrl);
     await page.waitForSelector("#chart canvas", { timeout: 15_000 });
     assert.ok(Number(await page.locator("#chart").getAttribute("data-points")) >= 1, "history points");
-    await page.getByRole("button", { name: "90 jours" }).click();
-    await page.waitForSelector('#chart canvas');
+    // The range links reload the page with the chart of that period.
+    await Promise.all([page.waitForURL(/range=1y/), page.locator('[data-testid="chart-ranges"] a[data-range="1y"]').click()]);
+    await page.waitForSelector('#chart[data-range="1y"] canvas');
+    assert.equal(await page.locator('[data-testid="chart-ranges"] [aria-current="true"]').getAttribute("data-range"), "1y");
+    assert.match(await page.locator('[data-testid="chart-summary"]').textContent(), /au plus bas|Pas d’historique/);
     assert.ok((await page.locator('[data-testid="prices"] tbody tr').count()) >= 1);
+    await page.context().close();
+  });
+
+  it("switches the chart's range without JavaScript (server-drawn chart)", async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: MOBILE });
+    const page = await context.newPage();
+    await page.goto(BASE + stationUrl);
+    assert.equal(await page.locator('[data-testid="station-chart-svg"]').count(), 1, "an SVG chart without scripts");
+    await Promise.all([page.waitForURL(/range=all/), page.locator('[data-testid="chart-ranges"] a[data-range="all"]').click()]);
+    assert.equal(await page.locator("#chart").getAttribute("data-range"), "all");
+    assert.equal(await page.locator('[data-testid="station-chart-svg"]').count(), 1);
+    await context.close();
+  });
+
+  it("shows the trends: the chart, its table and the départements", async () => {
+    const page = await newPage();
+    await page.goto(BASE + "/tendances");
+    assert.match(await page.locator('[data-testid="average-definition"]').textContent(), /fin de la journée/);
+    await page.waitForSelector("#trend-chart canvas", { timeout: 15_000 });
+    await page.locator(".table-fallback summary").click();
+    assert.ok((await page.locator('[data-testid="trend-table"] tbody tr').count()) >= 1, "the table beside the chart");
+    const depts = page.locator('[data-testid="dept-table"] tbody tr');
+    assert.ok((await depts.count()) >= 1, "départements");
+    await Promise.all([page.waitForURL(/dept=/), depts.first().locator("a").click()]);
+    assert.match(await page.locator('[data-testid="series-title"]').textContent(), /Département/);
+    await page.waitForSelector("#trend-chart canvas");
+    await noHorizontalScroll(page);
     await page.context().close();
   });
 

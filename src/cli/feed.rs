@@ -63,6 +63,19 @@ pub struct NamesImportArgs {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SeriesCommand {
+    /// Recompute every daily average from the price history (imports keep them up to date;
+    /// this is for a database whose history was loaded before them).
+    Rebuild(SeriesRebuildArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SeriesRebuildArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum EtlCommand {
     /// One download + import, as the scheduler does it.
     Run(EtlRunArgs),

@@ -29,7 +29,9 @@ use admin::admin;
 pub use admin::{AdminCommand, AdminCreateArgs, AdminResetArgs, AdminUserArgs};
 pub use backup::{BackupArgs, RestoreArgs};
 use backup::{backup, restore};
-pub use feed::{BackfillArgs, EtlCommand, EtlRunArgs, ImportArgs, NamesCommand, NamesImportArgs};
+pub use feed::{
+    BackfillArgs, EtlCommand, EtlRunArgs, ImportArgs, NamesCommand, NamesImportArgs, SeriesCommand, SeriesRebuildArgs,
+};
 use feed::{backfill, etl_run, import};
 pub use serve::{MailArgs, MetricsArgs, ServeArgs, SiteArgs};
 
@@ -77,6 +79,11 @@ pub enum Command {
     Import(ImportArgs),
     /// Fill the price history from the official archives: yearly files, then daily ones.
     Backfill(BackfillArgs),
+    /// The stored daily averages (per fuel, département and nationally).
+    Series {
+        #[command(subcommand)]
+        command: SeriesCommand,
+    },
     /// The feed job.
     Etl {
         #[command(subcommand)]
@@ -121,6 +128,7 @@ pub fn main() -> ExitCode {
         cli.command,
         Command::Import(_)
             | Command::Backfill(_)
+            | Command::Series { .. }
             | Command::Names { .. }
             | Command::Bench(_)
             | Command::Backup(_)
@@ -174,6 +182,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Etl { command: EtlCommand::Run(args) } => etl_run(args).await,
+        Command::Series { command: SeriesCommand::Rebuild(args) } => {
+            let db = open_db(&args.db).await?;
+            let done = crate::history::series::rebuild_cli(&db).await;
+            db.close().await;
+            done
+        }
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Backup(args) => backup(args).await,
         Command::Restore(args) => restore(args).await,

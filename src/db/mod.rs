@@ -15,6 +15,7 @@ pub mod leases;
 pub mod login_failures;
 pub mod reset_codes;
 pub mod search;
+pub mod series;
 pub mod sessions;
 pub mod station_names;
 pub mod stations;

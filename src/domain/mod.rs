@@ -6,6 +6,7 @@ mod lang;
 mod price;
 mod rejection;
 pub mod savings;
+pub mod series;
 mod station;
 pub mod station_name;
 mod time;

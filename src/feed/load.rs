@@ -105,6 +105,9 @@ pub(super) struct Loader {
     pg_copy: bool,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
+    /// Series (issue 12): the days of every history point written or deleted, so that the
+    /// daily averages of those days are recomputed before the commit.
+    touched: crate::db::series::Touched,
 }
 
 const STATION_COLUMNS: usize = 16;
@@ -137,6 +140,7 @@ impl Loader {
             stats: Stats::default(),
             pg_copy,
             pg_history_table: false,
+            touched: Default::default(),
         })
     }
 
@@ -589,6 +593,18 @@ impl Loader {
         }
 
         self.merge_backfill().await?;
+
+        // Series (issue 12): the daily averages of the days this file moved, in this transaction.
+        let touched = std::mem::take(&mut self.touched);
+        let snapshot = newest_snapshot.then_some(self.snapshot);
+        let done = crate::db::series::refresh(self.tx()?, &touched, snapshot).await?;
+        tracing::debug!(
+            days = done.days,
+            points = done.points,
+            rows = done.rows,
+            ms = done.elapsed.as_millis() as u64,
+            "daily averages refreshed"
+        );
         Ok(())
     }
 }

@@ -19,12 +19,14 @@ pub mod account;
 pub mod admin;
 pub mod email;
 pub mod format;
+pub mod history;
 pub mod services;
 pub mod site;
 
 pub use account::AccountStrings;
 pub use admin::AdminStrings;
 pub use email::EmailStrings;
+pub use history::HistoryStrings;
 pub use site::SiteStrings;
 
 use crate::domain::Lang;
@@ -61,10 +63,14 @@ pub struct Texts {
     pub admin: &'static AdminStrings,
     /// The emails.
     pub email: &'static EmailStrings,
+    /// The price history: station chart, weekday line, trends page (`l.h()`).
+    pub history: &'static HistoryStrings,
 }
 
-static FR: Texts = Texts { site: &site::FR, account: &account::FR, admin: &admin::FR, email: &email::FR };
-static EN: Texts = Texts { site: &site::EN, account: &account::EN, admin: &admin::EN, email: &email::EN };
+static FR: Texts =
+    Texts { site: &site::FR, account: &account::FR, admin: &admin::FR, email: &email::FR, history: &history::FR };
+static EN: Texts =
+    Texts { site: &site::EN, account: &account::EN, admin: &admin::EN, email: &email::EN, history: &history::EN };
 
 impl Lang {
     /// Every sentence in this language.
@@ -208,6 +214,7 @@ pub(crate) mod tests {
             ("account", t.account.samples()),
             ("admin", t.admin.samples()),
             ("email", t.email.samples()),
+            ("history", t.history.samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()

@@ -37,6 +37,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("js/site.js", JS),
     asset!("js/map.js", JS),
     asset!("js/station.js", JS),
+    asset!("js/chart.js", JS),
     asset!("js/demo.js", JS),
     asset!("js/mine.js", JS),
     asset!("favicon.svg", SVG),

@@ -25,6 +25,7 @@ pub mod page;
 pub mod routes;
 pub mod session;
 pub mod state;
+pub mod svg;
 
 use std::any::Any;
 use std::time::Duration;
@@ -46,7 +47,9 @@ use tracing::Level;
 use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
-use routes::{about, account, admin, api, api_docs, demo, health, home, lang, me, station, stations};
+use routes::{
+    about, account, admin, api, api_docs, api_history, demo, health, home, lang, me, station, stations, trends,
+};
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
 /// well below the patience of a proxy in front.
@@ -104,7 +107,8 @@ pub fn router(state: AppState) -> Router {
     let api_v1 = Router::new()
         .route("/stations", get(api::nearby))
         .route("/stations/{id}", get(api::station))
-        .route("/stations/{id}/history", get(api::history))
+        .route("/stations/{id}/history", get(api_history::history))
+        .route("/trends", get(api_history::trends))
         .route("/status", get(api::status))
         .route("/brands", get(api::brands))
         .fallback(api_not_found)
@@ -120,6 +124,8 @@ pub fn router(state: AppState) -> Router {
         .route("/stations/{id}", get(station::station))
         .route("/demo", get(demo::demo))
         .route("/about", get(about::about))
+        .route("/tendances", get(trends::trends_page))
+        .route("/trends", get(trends::trends_page))
         .route("/lang", get(lang::switch_lang))
         .route("/suggest", get(stations::suggest))
         .route("/register", get(account::register_page).post(account::register))

@@ -97,6 +97,11 @@ impl Layout {
         assets::url(path)
     }
 
+    /// The price history's sentences (station chart, trends page).
+    pub fn h(&self) -> &'static crate::text::HistoryStrings {
+        self.lang.texts().history
+    }
+
     /// `/lang?to=en&back=…` (HTML-escaped by the template).
     pub fn switch_url(&self) -> String {
         let back: String = url::form_urlencoded::byte_serialize(self.here.as_bytes()).collect();

@@ -15,6 +15,7 @@ mod index;
 mod pages;
 mod security_accounts;
 mod security_web;
+mod series;
 mod texts;
 
 mod download;

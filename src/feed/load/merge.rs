@@ -59,6 +59,9 @@ impl Loader {
             inserts.extend(wanted.iter().filter(|p| !existing_set.contains(p)).map(|&(at, p)| (station, fuel, at, p)));
             deletes.extend(existing.iter().filter(|p| !wanted_set.contains(p)).map(|&(at, _)| (station, fuel, at)));
         }
+        for &(_, fuel, at) in &deletes {
+            self.touched.mark(fuel, at); // series: days touched
+        }
         for (station, fuel, at) in &deletes {
             on_tx!(self.tx()?, conn => {
                 sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")

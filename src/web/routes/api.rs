@@ -306,63 +306,7 @@ pub async fn brands(State(state): State<AppState>, _params: ApiQuery<NoParams>) 
     Ok(Json(BrandsJson { brands }))
 }
 
-// ---------------------------------------------------------------------------------------------
-// GET /api/v1/stations/{id}/history?fuel=&days=
-
-pub const MAX_HISTORY_DAYS: u32 = 36_500;
-
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryParams {
-    pub fuel: Fuel,
-    /// Only the last `days` days; `None` for the whole history.
-    pub days: Option<u32>,
-}
-
-impl FromQuery for HistoryParams {
-    const PARAMS: &'static [&'static str] = &["fuel", "days"];
-
-    fn from_query(p: &mut QueryParams) -> Result<Self, AppError> {
-        Ok(HistoryParams {
-            fuel: p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?,
-            days: p.u32_in("days", 1..=MAX_HISTORY_DAYS)?,
-        })
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct HistoryJson {
-    pub station_id: StationId,
-    pub fuel: Fuel,
-    pub points: Vec<HistoryPointJson>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HistoryPointJson {
-    pub price: Price,
-    pub at: String,
-}
-
-#[tracing::instrument(skip(state))]
-pub async fn history(
-    State(state): State<AppState>,
-    id: StationIdPath,
-    ApiQuery(params): ApiQuery<HistoryParams>,
-) -> ApiResult<Json<HistoryJson>> {
-    let id = id.id()?;
-    if !q::station_exists(&state.db, id.get()).await? {
-        return Err(AppError::not_found(format!("station {id}")).into());
-    }
-    let since = match params.days {
-        Some(d) => crate::db::now() - i64::from(d) * SECONDS_PER_DAY,
-        None => i64::MIN,
-    };
-    let points = q::history(&state.db, id.get(), params.fuel.id(), since)
-        .await?
-        .into_iter()
-        .map(|p| Ok(HistoryPointJson { price: Price::from_milli(p.price), at: rfc3339(p.at)? }))
-        .collect::<Result<Vec<_>, AppError>>()?;
-    Ok(Json(HistoryJson { station_id: id, fuel: params.fuel, points }))
-}
+// GET /api/v1/stations/{id}/history and /api/v1/trends: see [`super::api_history`].
 
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/status

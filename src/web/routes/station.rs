@@ -1,7 +1,7 @@
 //! `GET /stations/{id}`: one station, its prices against the averages, its hours and services.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use chrono::{Datelike, Timelike};
 use chrono_tz::Europe::Paris;
@@ -13,7 +13,7 @@ use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
 use crate::error::AppError;
 use crate::index::PriceIndex;
 use crate::web::i18n::Lang;
-use crate::web::page::{DAY, HtmlError, HtmlResult, Layout, freshness, layout, reference_time, render};
+use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, reference_time, render};
 use crate::web::routes::stations::{fresh_class, shortage_text};
 use crate::web::state::AppState;
 
@@ -71,8 +71,8 @@ pub struct StationPage {
     pub days: Vec<DayView>,
     pub services: Vec<String>,
     pub compare: Vec<CompareView>,
-    pub chart_fuels: Vec<&'static str>,
-    pub behind_days: u32,
+    /// The history chart (issue 12): [`crate::web::routes::trends::station_chart`].
+    pub chart: Option<crate::web::routes::trends::StationChart>,
     pub tile_url: String,
     pub tile_attribution: String,
 }
@@ -151,7 +151,12 @@ async fn station_prices(
 }
 
 #[tracing::instrument(skip(state))]
-pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<String>) -> HtmlResult<Response> {
+pub async fn station(
+    State(state): State<AppState>,
+    lang: Lang,
+    Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
+) -> HtmlResult<Response> {
     let r = async {
         let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
         let (row, f, index) = tokio::try_join!(
@@ -222,7 +227,10 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
                 }
             })
             .collect();
-        let chart_fuels = prices.iter().map(|p| fuel_name(p.fuel)).collect();
+        let chart_fuels: Vec<&'static str> = prices.iter().map(|p| fuel_name(p.fuel)).collect();
+        let chart =
+            crate::web::routes::trends::station_chart(&state, lang, id.get(), &row.department, &chart_fuels, &query)
+                .await?;
         let prices = prices
             .iter()
             .map(|p| FuelPriceView {
@@ -273,8 +281,7 @@ pub async fn station(State(state): State<AppState>, lang: Lang, Path(raw): Path<
             days,
             services,
             compare,
-            chart_fuels,
-            behind_days: ((now - reference).max(0) / DAY) as u32,
+            chart,
             tile_url: state.site.tile_url.clone(),
             tile_attribution: state.site.tile_attribution.clone(),
         })

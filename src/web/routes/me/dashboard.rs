@@ -42,6 +42,8 @@ pub struct DashboardPage {
     pub no_stations: bool,
     pub no_fuels: bool,
     pub sections: Vec<DashFuel>,
+    /// Per fuel, the cheapest weekday at the user's stations (issue 12).
+    pub weekday: Vec<String>,
 }
 
 /// The stations a dashboard watches and what is known of their prices: a user's own (`/me`) or
@@ -110,6 +112,8 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         let index = state.index.get().await?;
         let watched = Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
         let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
+        let ids: Vec<i64> = favs.iter().map(|f| f.station_id).collect();
+        let weekday = crate::web::routes::trends::me_weekday_lines(&state, lang, &ids, &fuels).await;
         let a = strings(lang);
         Ok(no_store(render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),
@@ -117,6 +121,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
             no_stations: favs.is_empty(),
             no_fuels: fuels.is_empty(),
             sections: if favs.is_empty() { Vec::new() } else { dash },
+            weekday,
         })?))
     }
 }

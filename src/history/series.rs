@@ -1,0 +1,233 @@
+//! The daily series as the pages and the API read them: aggregation by week or month, a
+//! station's daily closes, and `carburoam series rebuild`. The stored daily averages and their
+//! definition: [`crate::db::series`], [`crate::domain::series`].
+
+use std::time::Duration;
+
+use chrono::Datelike;
+
+use crate::db::Db;
+use crate::db::series::{Refreshed, SeriesRow};
+use crate::domain::series::{Day, date, day_of_date, day_start, weekday};
+use crate::etl::{self, ImportLease};
+
+/// How points are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Day,
+    Week,
+    Month,
+}
+
+impl Step {
+    pub fn parse(s: &str) -> Option<Step> {
+        match s {
+            "day" => Some(Step::Day),
+            "week" => Some(Step::Week),
+            "month" => Some(Step::Month),
+            _ => None,
+        }
+    }
+
+    /// The first day of the group holding `day` (weeks begin on Monday).
+    pub fn bucket(self, day: Day) -> Day {
+        match self {
+            Step::Day => day,
+            Step::Week => day - Day::from(weekday(day)) + 1,
+            Step::Month => {
+                let d = date(day);
+                day_of_date(d.with_day(1).unwrap_or(d))
+            }
+        }
+    }
+}
+
+/// One point of a series: a day, or the week or month beginning on `day`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub day: Day,
+    /// Mean of the daily averages of the group (thousandths, rounded).
+    pub average: i32,
+    pub min: i32,
+    pub max: i32,
+    /// Mean number of stations per day of the group.
+    pub stations: i32,
+}
+
+/// Groups daily rows (in day order) by `step`.
+pub fn aggregate(rows: &[SeriesRow], step: Step) -> Vec<Point> {
+    group(rows.iter().map(|r| (r.day, r.average, r.min_price, r.max_price, r.stations)), step)
+}
+
+/// Groups daily closes of one station (in day order) by `step`: the average of the closes,
+/// their min and max.
+pub fn aggregate_closes(closes: &[(Day, i32)], step: Step) -> Vec<Point> {
+    group(closes.iter().map(|&(d, p)| (d, p, p, p, 1)), step)
+}
+
+fn group(rows: impl Iterator<Item = (Day, i32, i32, i32, i32)>, step: Step) -> Vec<Point> {
+    let mut out: Vec<Point> = Vec::new();
+    let mut acc: Option<(Day, i64, i32, i32, i64, i64)> = None;
+    let flush = |acc: Option<(Day, i64, i32, i32, i64, i64)>, out: &mut Vec<Point>| {
+        if let Some((day, sum, min, max, stations, n)) = acc
+            && n > 0
+        {
+            let mean = |v: i64| (v as f64 / n as f64).round() as i32;
+            out.push(Point { day, average: mean(sum), min, max, stations: mean(stations) });
+        }
+    };
+    for (day, avg, min, max, stations) in rows {
+        let b = step.bucket(day);
+        if let Some(a) = acc.as_mut().filter(|a| a.0 == b) {
+            a.1 += i64::from(avg);
+            a.2 = a.2.min(min);
+            a.3 = a.3.max(max);
+            a.4 += i64::from(stations);
+            a.5 += 1;
+        } else {
+            flush(acc.take(), &mut out);
+            acc = Some((b, i64::from(avg), min, max, i64::from(stations), 1));
+        }
+    }
+    flush(acc, &mut out);
+    out
+}
+
+/// A station's daily closes: the price in effect at the end of each day of `from..=to` (Paris
+/// time), from its change points `(at, price)` in time order (those before `from` included: the
+/// last of them is the price `from` opens with). Days before the first point have none.
+pub fn closes(points: &[(i64, i32)], from: Day, to: Day) -> Vec<(Day, i32)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut current: Option<i32> = None;
+    let mut day = from;
+    while day <= to {
+        let end = day_start(day + 1);
+        while i < points.len() && points[i].0 < end {
+            current = Some(points[i].1);
+            i += 1;
+        }
+        if let Some(p) = current {
+            out.push((day, p));
+        }
+        day += 1;
+    }
+    out
+}
+
+/// `carburoam series rebuild`: recomputes the whole series from the history, in one
+/// transaction, under the import lease (no import runs meanwhile; waits up to `wait` for one).
+pub async fn rebuild(db: &Db, wait: Duration) -> anyhow::Result<Refreshed> {
+    let holder = etl::holder_id();
+    let lease = ImportLease::acquire(db, &holder, wait).await?;
+    let done = async {
+        let mut tx = db.begin().await?;
+        let done = crate::db::series::rebuild(&mut tx).await?;
+        tx.commit().await?;
+        Ok::<_, anyhow::Error>(done)
+    }
+    .await;
+    lease.release().await;
+    done
+}
+
+/// `carburoam series rebuild`: one summary line.
+pub async fn rebuild_cli(db: &Db) -> anyhow::Result<std::process::ExitCode> {
+    let started = std::time::Instant::now();
+    let done = rebuild(db, Duration::from_secs(60)).await?;
+    println!(
+        "daily averages rebuilt: {} fuel-days from {} history points, {} rows, in {:.1} s",
+        done.days,
+        done.points,
+        done.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// At `serve`'s start: a database whose history predates the series gets it computed, in the
+/// background (the import lease keeps imports out meanwhile; another instance holding it
+/// means it is being done or an import will do it).
+pub async fn rebuild_if_needed(db: Db) {
+    match crate::db::series::needs_rebuild(&db).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::info!("daily averages: computing them from the existing history");
+            let started = std::time::Instant::now();
+            match rebuild(&db, Duration::from_secs(600)).await {
+                Ok(done) => tracing::info!(
+                    days = done.days,
+                    points = done.points,
+                    rows = done.rows,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "daily averages computed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "daily averages: not computed (the next import will)"),
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "daily averages: cannot check them"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+    use chrono_tz::Europe::Paris;
+
+    fn day(y: i32, m: u32, d: u32) -> Day {
+        day_of_date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> i64 {
+        Paris.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp()
+    }
+
+    fn row(day: Day, average: i32, min: i32, max: i32, stations: i32) -> SeriesRow {
+        SeriesRow { day, average, stations, min_price: min, max_price: max }
+    }
+
+    #[test]
+    fn weeks_begin_on_monday_and_months_on_the_first() {
+        // Sunday 8 June 2025 → Monday 2 June.
+        assert_eq!(Step::Week.bucket(day(2025, 6, 8)), day(2025, 6, 2));
+        assert_eq!(Step::Week.bucket(day(2025, 6, 9)), day(2025, 6, 9));
+        assert_eq!(Step::Month.bucket(day(2025, 6, 30)), day(2025, 6, 1));
+        assert_eq!(Step::Day.bucket(day(2025, 6, 30)), day(2025, 6, 30));
+        assert_eq!(Step::parse("week"), Some(Step::Week));
+        assert_eq!(Step::parse("year"), None);
+    }
+
+    #[test]
+    fn aggregation_means_averages_and_keeps_extremes() {
+        let rows = [
+            row(day(2025, 6, 7), 1800, 1700, 1900, 10),
+            row(day(2025, 6, 8), 1810, 1650, 1950, 12),
+            row(day(2025, 6, 9), 1900, 1800, 2000, 11),
+        ];
+        let weeks = aggregate(&rows, Step::Week);
+        assert_eq!(
+            weeks,
+            vec![
+                Point { day: day(2025, 6, 2), average: 1805, min: 1650, max: 1950, stations: 11 },
+                Point { day: day(2025, 6, 9), average: 1900, min: 1800, max: 2000, stations: 11 },
+            ]
+        );
+        let month = aggregate(&rows, Step::Month);
+        assert_eq!(month.len(), 1);
+        assert_eq!((month[0].average, month[0].min, month[0].max), (1837, 1650, 2000));
+        assert_eq!(aggregate(&rows, Step::Day).len(), 3);
+    }
+
+    #[test]
+    fn closes_carry_the_last_price_of_each_day() {
+        let points = [(at(2025, 5, 20, 9), 1700), (at(2025, 6, 2, 8), 1750), (at(2025, 6, 2, 19), 1760)];
+        let c = closes(&points, day(2025, 6, 1), day(2025, 6, 3));
+        assert_eq!(c, vec![(day(2025, 6, 1), 1700), (day(2025, 6, 2), 1760), (day(2025, 6, 3), 1760)]);
+        // Before the first point there is nothing.
+        assert_eq!(closes(&points, day(2025, 5, 19), day(2025, 5, 20)), vec![(day(2025, 5, 20), 1700)]);
+        let w = aggregate_closes(&c, Step::Week);
+        assert_eq!(w[0], Point { day: day(2025, 5, 26), average: 1700, min: 1700, max: 1700, stations: 1 });
+        assert_eq!(w[1], Point { day: day(2025, 6, 2), average: 1760, min: 1760, max: 1760, stations: 1 });
+    }
+}

@@ -1,0 +1,281 @@
+//! The JSON API of the price history: a station's history (`/api/v1/stations/{id}/history`) and
+//! the stored daily averages (`/api/v1/trends`). Same conventions as [`super::api`]; days are
+//! Paris calendar days written `YYYY-MM-DD`.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::db::series as s;
+use crate::db::stations as q;
+use crate::domain::series::{Day, NATIONAL, date, day_of, day_of_date, day_start};
+use crate::domain::{Fuel, Price, StationId};
+use crate::error::AppError;
+use crate::history::series::{Point, Step, aggregate, aggregate_closes, closes};
+use crate::web::error::ApiResult;
+use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
+use crate::web::state::AppState;
+
+pub const MAX_HISTORY_DAYS: u32 = 36_500;
+
+/// A day parameter: `YYYY-MM-DD`.
+fn day_param(p: &mut QueryParams, name: &str) -> Result<Option<Day>, AppError> {
+    let Some(raw) = p.take(name) else { return Ok(None) };
+    NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2200).contains(&chrono::Datelike::year(d)))
+        .map(|d| Some(day_of_date(d)))
+        .ok_or_else(|| AppError::bad_request(format!("parameter `{name}` must be a day YYYY-MM-DD, got {raw:?}")))
+}
+
+fn step_param(p: &mut QueryParams) -> Result<Option<Step>, AppError> {
+    let Some(raw) = p.take("step") else { return Ok(None) };
+    Step::parse(&raw)
+        .map(Some)
+        .ok_or_else(|| AppError::bad_request(format!("parameter `step` must be day, week or month, got {raw:?}")))
+}
+
+fn check_order(from: Option<Day>, to: Option<Day>) -> Result<(), AppError> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(AppError::bad_request("parameter `from` is after `to`")),
+        _ => Ok(()),
+    }
+}
+
+/// A département code as the feed's postcodes give them: `01`–`95` (not `20`), `2A`, `2B`,
+/// `971`–`989`.
+pub fn department_code(raw: &str) -> Option<String> {
+    let d = raw.trim().to_ascii_uppercase();
+    let ok = match d.len() {
+        2 => d == "2A" || d == "2B" || (d.bytes().all(|b| b.is_ascii_digit()) && d != "00" && d != "20"),
+        3 => d.bytes().all(|b| b.is_ascii_digit()) && (d.starts_with("97") || d.starts_with("98")),
+        _ => false,
+    };
+    ok.then_some(d)
+}
+
+fn day_string(day: Day) -> String {
+    date(day).format("%Y-%m-%d").to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/stations/{id}/history?fuel=&days=&from=&to=&step=
+
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryParams {
+    pub fuel: Fuel,
+    /// Only the last `days` days; `None` for the whole history.
+    pub days: Option<u32>,
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+    /// `None`: the raw change points.
+    pub step: Option<Step>,
+}
+
+impl FromQuery for HistoryParams {
+    const PARAMS: &'static [&'static str] = &["fuel", "days", "from", "to", "step"];
+
+    fn from_query(p: &mut QueryParams) -> Result<Self, AppError> {
+        let params = HistoryParams {
+            fuel: p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?,
+            days: p.u32_in("days", 1..=MAX_HISTORY_DAYS)?,
+            from: day_param(p, "from")?,
+            to: day_param(p, "to")?,
+            step: step_param(p)?,
+        };
+        if params.days.is_some() && params.from.is_some() {
+            return Err(AppError::bad_request("parameter `from` cannot be given with `days`"));
+        }
+        check_order(params.from, params.to)?;
+        Ok(params)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryJson {
+    pub station_id: StationId,
+    pub fuel: Fuel,
+    /// `null` for the raw change points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'static str>,
+    pub points: Vec<HistoryPointJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryPointJson {
+    /// The change's time (RFC 3339), or the day (`YYYY-MM-DD`) that begins the step.
+    pub at: String,
+    /// The new price; with a step, the day's close or the mean of the closes.
+    pub price: Price,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<Price>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<Price>,
+}
+
+fn step_name(step: Step) -> &'static str {
+    match step {
+        Step::Day => "day",
+        Step::Week => "week",
+        Step::Month => "month",
+    }
+}
+
+/// A station's daily closes from `from` (default: its first change) to `to` (default: today).
+pub async fn station_closes(
+    state: &AppState,
+    id: i64,
+    fuel: Fuel,
+    from: Option<Day>,
+    to: Option<Day>,
+) -> Result<Vec<(Day, i32)>, AppError> {
+    let to = to.unwrap_or_else(|| day_of(crate::db::now()));
+    let points = s::station_points(&state.db, id, fuel.id(), day_start(to + 1)).await?;
+    let Some(first) = points.first() else { return Ok(Vec::new()) };
+    let from = from.unwrap_or_else(|| day_of(first.0)).max(day_of(first.0));
+    Ok(closes(&points, from, to))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn history(
+    State(state): State<AppState>,
+    id: StationIdPath,
+    ApiQuery(params): ApiQuery<HistoryParams>,
+) -> ApiResult<Json<HistoryJson>> {
+    let id = id.id()?;
+    if !q::station_exists(&state.db, id.get()).await? {
+        return Err(AppError::not_found(format!("station {id}")).into());
+    }
+    let from = match params.days {
+        Some(d) => Some(day_of(crate::db::now() - i64::from(d) * 86_400)),
+        None => params.from,
+    };
+    let points = match params.step {
+        None => {
+            let since = match params.days {
+                Some(d) => crate::db::now() - i64::from(d) * 86_400,
+                None => from.map_or(i64::MIN, day_start),
+            };
+            let until = params.to.map_or(i64::MAX, |t| day_start(t + 1));
+            q::history(&state.db, id.get(), params.fuel.id(), since)
+                .await?
+                .into_iter()
+                .filter(|p| p.at < until)
+                .map(|p| {
+                    Ok(HistoryPointJson {
+                        at: crate::domain::rfc3339(p.at),
+                        price: Price::from_milli(p.price),
+                        min: None,
+                        max: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?
+        }
+        Some(step) => {
+            let c = station_closes(&state, id.get(), params.fuel, from, params.to).await?;
+            let grouped = step != Step::Day;
+            aggregate_closes(&c, step)
+                .into_iter()
+                .map(|p| HistoryPointJson {
+                    at: day_string(p.day),
+                    price: Price::from_milli(p.average),
+                    min: grouped.then(|| Price::from_milli(p.min)),
+                    max: grouped.then(|| Price::from_milli(p.max)),
+                })
+                .collect()
+        }
+    };
+    Ok(Json(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /api/v1/trends?fuel=&dept=&from=&to=&step=
+
+#[derive(Debug, Clone)]
+pub struct TrendsParams {
+    pub fuel: Fuel,
+    /// A département code, or `None` for the whole country.
+    pub dept: Option<String>,
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+    pub step: Step,
+}
+
+impl FromQuery for TrendsParams {
+    const PARAMS: &'static [&'static str] = &["fuel", "dept", "department", "from", "to", "step"];
+
+    fn from_query(p: &mut QueryParams) -> Result<Self, AppError> {
+        let fuel = p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?;
+        let mut dept = None;
+        for name in ["dept", "department"] {
+            if let Some(raw) = p.take(name) {
+                let code = department_code(&raw).ok_or_else(|| {
+                    AppError::bad_request(format!(
+                        "parameter `{name}` must be a département code (01–95, 2A, 2B, 971–989), got {raw:?}"
+                    ))
+                })?;
+                if dept.replace(code).is_some() {
+                    return Err(AppError::bad_request("give `dept` or `department`, not both"));
+                }
+            }
+        }
+        let (from, to) = (day_param(p, "from")?, day_param(p, "to")?);
+        check_order(from, to)?;
+        Ok(TrendsParams { fuel, dept, from, to, step: step_param(p)?.unwrap_or(Step::Day) })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrendsJson {
+    pub fuel: Fuel,
+    /// The département code, or `FR` for the whole country.
+    pub area: String,
+    pub step: &'static str,
+    pub points: Vec<TrendPointJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrendPointJson {
+    /// The day (`YYYY-MM-DD`) that begins the step.
+    pub at: String,
+    pub avg: Price,
+    pub min: Price,
+    pub max: Price,
+    /// Stations counted (mean per day over a week or month).
+    pub stations: i32,
+}
+
+/// The stored daily averages of `area` from `from` (default: 30 days before `to`) to `to`
+/// (default: the last stored day), grouped by `step`.
+pub async fn trend_points(
+    state: &AppState,
+    fuel: Fuel,
+    area: &str,
+    from: Option<Day>,
+    to: Option<Day>,
+    step: Step,
+) -> Result<Vec<Point>, AppError> {
+    let Some((first, last)) = s::span(&state.db, fuel.id()).await? else { return Ok(Vec::new()) };
+    let to = to.unwrap_or(last);
+    let from = from.unwrap_or(to - 29).max(first);
+    let rows = s::days(&state.db, fuel.id(), area, from, to).await?;
+    Ok(aggregate(&rows, step))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn trends(State(state): State<AppState>, ApiQuery(p): ApiQuery<TrendsParams>) -> ApiResult<Json<TrendsJson>> {
+    let area = p.dept.clone().unwrap_or_else(|| NATIONAL.to_owned());
+    let points = trend_points(&state, p.fuel, &area, p.from, p.to, p.step)
+        .await?
+        .into_iter()
+        .map(|x| TrendPointJson {
+            at: day_string(x.day),
+            avg: Price::from_milli(x.average),
+            min: Price::from_milli(x.min),
+            max: Price::from_milli(x.max),
+            stations: x.stations,
+        })
+        .collect();
+    Ok(Json(TrendsJson { fuel: p.fuel, area, step: step_name(p.step), points }))
+}
