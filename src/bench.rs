@@ -21,6 +21,8 @@ use crate::index::PriceIndex;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// `alerts`: the price alerts' evaluation instead of the import (see src/alerts/bench.rs).
+    pub case: Option<String>,
     /// A feed file (ZIP or XML) to measure with; without it, a generated national-size feed.
     #[arg(long)]
     pub file: Option<PathBuf>,
@@ -52,6 +54,9 @@ fn ms(d: Duration) -> String {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
+    if args.case.as_deref() == Some("alerts") {
+        return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await;
+    }
     let (name, bytes) = match &args.file {
         Some(p) => (p.display().to_string(), Bytes::from(std::fs::read(p)?)),
         None => {

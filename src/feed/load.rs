@@ -96,6 +96,8 @@ pub(super) struct Loader {
     /// Points older than the current price: merged into the history at the end.
     backfill: BTreeMap<(i64, i16), Vec<(i64, i32)>>,
     stats: Stats,
+    /// Current prices this file moved to another value, for the price alerts (issue 13).
+    changes: Vec<crate::db::alerts::PriceChange>,
 }
 
 const STATION_COLUMNS: usize = 16;
@@ -123,6 +125,7 @@ impl Loader {
             pending: Pending::default(),
             backfill: BTreeMap::new(),
             stats: Stats::default(),
+            changes: Vec::new(),
         })
     }
 
@@ -299,6 +302,17 @@ impl Loader {
             if let Some(c) = cur {
                 if before != cur {
                     self.pending.prices_upsert.push((id, fuel, c.price, c.at));
+                }
+                // Alerts hook: a current price that took another value (not a first price).
+                if let Some(b) = before.filter(|b| b.price != c.price && self.is_newest) {
+                    let (old_price, new_price, changed_at) = (b.price, c.price, c.at);
+                    self.changes.push(crate::db::alerts::PriceChange {
+                        station_id: id,
+                        fuel,
+                        old_price,
+                        new_price,
+                        changed_at,
+                    });
                 }
                 current.insert(key, c);
             }
@@ -562,6 +576,10 @@ impl Loader {
         }
 
         self.apply_backfill().await?;
+        // Alerts hook (issue 13): the changes are committed with the prices, or not at all, so
+        // the alert engine finds them even if this process dies right after the commit.
+        let changes = std::mem::take(&mut self.changes);
+        crate::db::alerts::record_changes(self.tx()?, &changes, crate::db::now()).await?;
         Ok(())
     }
 

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod email;
 pub mod format;
 pub mod services;
@@ -24,6 +25,7 @@ pub mod site;
 
 pub use account::AccountStrings;
 pub use admin::AdminStrings;
+pub use alerts::AlertStrings;
 pub use email::EmailStrings;
 pub use site::SiteStrings;
 
@@ -61,10 +63,14 @@ pub struct Texts {
     pub admin: &'static AdminStrings,
     /// The emails.
     pub email: &'static EmailStrings,
+    /// Price alerts: their page, messages and console block.
+    pub alerts: &'static AlertStrings,
 }
 
-static FR: Texts = Texts { site: &site::FR, account: &account::FR, admin: &admin::FR, email: &email::FR };
-static EN: Texts = Texts { site: &site::EN, account: &account::EN, admin: &admin::EN, email: &email::EN };
+static FR: Texts =
+    Texts { site: &site::FR, account: &account::FR, admin: &admin::FR, email: &email::FR, alerts: &alerts::FR };
+static EN: Texts =
+    Texts { site: &site::EN, account: &account::EN, admin: &admin::EN, email: &email::EN, alerts: &alerts::EN };
 
 impl Lang {
     /// Every sentence in this language.
@@ -208,6 +214,7 @@ pub(crate) mod tests {
             ("account", t.account.samples()),
             ("admin", t.admin.samples()),
             ("email", t.email.samples()),
+            ("alerts", t.alerts.samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()
