@@ -47,11 +47,57 @@ pub async fn evaluate_pending(db: &Db, now: i64) -> Result<Evaluated, sqlx::Erro
 
 /// Evaluates the changes `first..=last` and consumes them.
 pub async fn evaluate_batch(db: &Db, first: i64, last: i64, now: i64) -> Result<Evaluated, sqlx::Error> {
+    let t = std::time::Instant::now();
     let changes = alerts::changes_in(db, first, last).await?;
     let items = triggers(db, first, last, &changes).await?;
+    let matched = t.elapsed();
     let triggers = items.values().map(Vec::len).sum();
     let stored = store(db, items, Some((first, last)), now).await?;
+    tracing::debug!(
+        matched_ms = matched.as_millis() as u64,
+        total_ms = t.elapsed().as_millis() as u64,
+        "alerts: batch evaluated"
+    );
     Ok(Evaluated { changes: changes.len(), triggers, stored })
+}
+
+/// Threshold rules around a place met by `changes`: (user, trigger). The rules of each fuel are
+/// sorted by the south edge of their box, so each change looks at the boxes that can hold it
+/// only (a band of [`q::MAX_BOX_DEGREES`]).
+async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
+    let mut rules = q::place_rules(db).await?;
+    if rules.is_empty() || changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    rules.sort_by(|a, b| (a.fuel, a.min_lat).partial_cmp(&(b.fuel, b.min_lat)).unwrap_or(std::cmp::Ordering::Equal));
+    let mut ids: Vec<i64> = changes.iter().map(|c| c.station_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let at: HashMap<i64, (f64, f64)> =
+        q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
+    let mut out = Vec::new();
+    for c in changes {
+        let Some(&(lat, lon)) = at.get(&c.station_id) else { continue };
+        let from = rules.partition_point(|r| (r.fuel, r.min_lat) < (c.fuel, lat - q::MAX_BOX_DEGREES));
+        for r in rules[from..].iter().take_while(|r| r.fuel == c.fuel && r.min_lat <= lat) {
+            let inside = r.max_lat >= lat && r.min_lon <= lon && r.max_lon >= lon;
+            let crossed = c.new_price <= r.price && c.old_price > r.price;
+            if inside && crossed && distance_km(r.latitude, r.longitude, lat, lon) <= r.radius_km {
+                let item = Item {
+                    rule: r.id,
+                    kind: "threshold".into(),
+                    station: c.station_id,
+                    fuel: c.fuel,
+                    old: c.old_price,
+                    new: c.new_price,
+                    at: c.changed_at,
+                    threshold: Some(r.price),
+                };
+                out.push((r.user_id, item));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The triggers of the changes `first..=last` (`changes` is their list), by user.
@@ -61,7 +107,17 @@ pub async fn triggers(
     last: i64,
     changes: &[PriceChange],
 ) -> Result<BTreeMap<i64, Vec<Item>>, sqlx::Error> {
-    let (mine, places) = tokio::try_join!(q::mine_candidates(db, first, last), q::place_candidates(db, first, last))?;
+    let t = std::time::Instant::now();
+    let mine = q::mine_candidates(db, first, last).await?;
+    let t_mine = t.elapsed();
+    let places = place_matches(db, changes).await?;
+    tracing::debug!(
+        mine_ms = t_mine.as_millis() as u64,
+        places_ms = (t.elapsed() - t_mine).as_millis() as u64,
+        mine = mine.len(),
+        places = places.len(),
+        "alerts: candidates"
+    );
     let mut by_user: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
     // The cheapest rules: (rule, user, fuel) → the changes at the user's stations.
     let mut cheapest: HashMap<i64, (i64, i16)> = HashMap::new();
@@ -83,20 +139,8 @@ pub async fn triggers(
             _ => by_user.entry(c.user_id).or_default().push(item),
         }
     }
-    for p in places {
-        if distance_km(p.rule_lat, p.rule_lon, p.station_lat, p.station_lon) <= p.radius_km {
-            let c = p.c;
-            by_user.entry(c.user_id).or_default().push(Item {
-                rule: c.rule_id,
-                kind: c.kind,
-                station: c.station_id,
-                fuel: c.fuel,
-                old: c.old_price,
-                new: c.new_price,
-                at: c.changed_at,
-                threshold: c.price,
-            });
-        }
+    for (user, item) in places {
+        by_user.entry(user).or_default().push(item);
     }
     if !cheapest.is_empty() {
         let mut ids: Vec<i64> = cheapest.keys().copied().collect();

@@ -25,10 +25,9 @@ pub struct Candidate {
 pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candidate>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Candidate>(
         "SELECT c.station_id, c.fuel, c.old_price, c.new_price, c.changed_at, r.id AS rule_id, r.user_id, r.kind, r.price \
-         FROM alert_changes c \
-         JOIN user_stations us ON us.station_id = c.station_id \
-         JOIN alert_rules r ON r.user_id = us.user_id AND r.fuel = c.fuel \
-         WHERE c.id >= $1 AND c.id <= $2 AND NOT r.paused AND ( \
+         FROM alert_changes c CROSS JOIN user_stations us CROSS JOIN alert_rules r \
+         WHERE us.station_id = c.station_id AND r.user_id = us.user_id AND r.fuel = c.fuel \
+           AND c.id >= $1 AND c.id <= $2 AND NOT r.paused AND ( \
              (r.kind = 'threshold' AND r.latitude IS NULL AND c.new_price <= r.price AND c.old_price > r.price) \
              OR (r.kind = 'drop' AND c.old_price - c.new_price >= r.drop_by) \
              OR r.kind = 'cheapest')",
@@ -39,35 +38,40 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
     .await)
 }
 
-/// A threshold rule around a place whose box holds a changed station.
+/// An active threshold rule around a place.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct PlaceCandidate {
-    #[sqlx(flatten)]
-    pub c: Candidate,
-    pub rule_lat: f64,
-    pub rule_lon: f64,
+pub struct PlaceRule {
+    pub id: i64,
+    pub user_id: i64,
+    pub fuel: i16,
+    pub price: i32,
+    pub latitude: f64,
+    pub longitude: f64,
     pub radius_km: f64,
-    pub station_lat: f64,
-    pub station_lon: f64,
+    pub min_lat: f64,
+    pub max_lat: f64,
+    pub min_lon: f64,
+    pub max_lon: f64,
 }
 
-pub async fn place_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<PlaceCandidate>, sqlx::Error> {
-    on_db!(db, p => sqlx::query_as::<_, PlaceCandidate>(
-        "SELECT c.station_id, c.fuel, c.old_price, c.new_price, c.changed_at, r.id AS rule_id, r.user_id, r.kind, \
-                r.price, r.latitude AS rule_lat, r.longitude AS rule_lon, r.radius_km, \
-                s.latitude AS station_lat, s.longitude AS station_lon \
-         FROM alert_changes c \
-         JOIN stations s ON s.id = c.station_id \
-         JOIN alert_rules r ON r.fuel = c.fuel AND r.latitude IS NOT NULL \
-              AND r.min_lat <= s.latitude AND r.max_lat >= s.latitude \
-              AND r.min_lon <= s.longitude AND r.max_lon >= s.longitude \
-         WHERE c.id >= $1 AND c.id <= $2 AND NOT r.paused AND r.kind = 'threshold' \
-               AND c.new_price <= r.price AND c.old_price > r.price",
+/// The tallest bounding box of a place rule, in degrees of latitude: twice the largest radius
+/// (100 km) over 111 km a degree, rounded up.
+pub const MAX_BOX_DEGREES: f64 = 1.85;
+
+/// Every active place rule: a few per user at most, matched in memory against the changed
+/// stations (an index range on one coordinate cannot bound a box on both sides).
+pub async fn place_rules(db: &Db) -> Result<Vec<PlaceRule>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, PlaceRule>(
+        "SELECT id, user_id, fuel, price, latitude, longitude, radius_km, min_lat, max_lat, min_lon, max_lon \
+         FROM alert_rules WHERE kind = 'threshold' AND latitude IS NOT NULL AND NOT paused",
     )
-    .bind(first)
-    .bind(last)
     .fetch_all(p)
     .await)
+}
+
+/// Positions of stations: (id, latitude, longitude).
+pub async fn positions(db: &Db, ids: &[i64]) -> Result<Vec<(i64, f64, f64)>, sqlx::Error> {
+    by_ids(db, ids, |list| format!("SELECT id, latitude, longitude FROM stations WHERE id IN ({list})")).await
 }
 
 /// The current prices at the stations of the given `cheapest` rules: (rule, station, price).
