@@ -54,8 +54,10 @@ fn ms(d: Duration) -> String {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let runs = args.runs.max(1);
-    if args.case.as_deref() == Some("alerts") {
-        return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await;
+    match args.case.as_deref() {
+        None => {}
+        Some("alerts") => return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await,
+        Some(other) => anyhow::bail!("unknown bench case {other:?}: the only case is `alerts`"),
     }
     let (name, bytes) = match &args.file {
         Some(p) => (p.display().to_string(), Bytes::from(std::fs::read(p)?)),
