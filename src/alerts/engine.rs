@@ -174,9 +174,16 @@ pub async fn triggers(
             });
         }
     }
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
     for list in by_user.values_mut() {
         list.sort_by_key(|i| (i.rule, i.station, i.fuel, i.at));
         list.dedup_by_key(|i| (i.rule, i.station, i.fuel, i.at));
+        for i in list.iter() {
+            *kinds
+                .entry(if i.kind == "threshold" && i.threshold.is_some() { "threshold" } else { i.kind.as_str() })
+                .or_default() += 1;
+        }
     }
+    tracing::debug!(?kinds, "alerts: triggers by kind");
     Ok(by_user)
 }
