@@ -350,6 +350,7 @@ mod file_tests {
             "archive_url",
             "names_every",
             "names_url",
+            "alert_allow_hosts",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }

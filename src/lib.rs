@@ -5,6 +5,7 @@
 //! (the scheduled job and its lease), [`services`] (accounts, the console's actions, cleaning,
 //! notifications), [`web`] (router and routes) and the [`cli`].
 
+pub mod alerts;
 pub mod auth;
 pub mod backup;
 pub mod bench;

@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub names_every: Option<Duration>,
     /// The Overpass interpreter the names come from.
     pub names_url: String,
+    /// Hosts and networks price alerts may reach although private or local, and over plain
+    /// HTTP (see [`crate::alerts::target`]).
+    pub alert_allow_hosts: crate::alerts::target::AllowList,
 }
 
 impl ServeConfig {
@@ -81,6 +84,7 @@ impl ServeConfig {
             archive_url: crate::history::backfill::DEFAULT_ARCHIVE_URL.to_owned(),
             names_every: None,
             names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
+            alert_allow_hosts: Default::default(),
         }
     }
 }
@@ -151,6 +155,7 @@ impl Application {
         let mut state =
             AppState::with_settings(db, cfg.site.clone(), AccountSettings::new(&public_url, cfg.behind_proxy), mailer);
         state.notifier = notifier;
+        state.alerts.allow = cfg.alert_allow_hosts.clone();
         state.metrics = Arc::new(Metrics::new(cfg.metrics_token.clone()));
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
@@ -214,6 +219,8 @@ impl Application {
             self.job.holder.clone(),
             shutdown.clone(),
         );
+        // What a previous process left in the outbox goes out now.
+        let alerts = self.state.alerts.clone().spawn_worker(shutdown.clone());
         let cleanup =
             crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         // Daily averages of a history loaded before they existed (issue 12), in the background.
@@ -277,6 +284,7 @@ impl Application {
             let _ = b.await;
         }
         let _ = cleanup.await;
+        let _ = alerts.await;
         if let Some(b) = history_backfill {
             let _ = b.await;
         }

@@ -25,7 +25,7 @@ pub use yearly::BenchCommand;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Yearly archives (`synth`, `archive`, `years`); without it, the snapshot figures below.
+    /// Yearly archives (`synth`, `archive`, `years`) and the price alerts (`alerts`); without it, the snapshot figures below.
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
     /// A feed file (ZIP or XML) to measure with; without it, a generated national-size feed.
@@ -58,10 +58,13 @@ fn ms(d: Duration) -> String {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if let Some(command) = args.command {
-        return yearly::run(command).await;
-    }
     let runs = args.runs.max(1);
+    match args.command {
+        // The price alerts' evaluation on a generated population (src/alerts/bench.rs).
+        Some(BenchCommand::Alerts) => return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await,
+        Some(command) => return yearly::run(command).await,
+        None => {}
+    }
     let (name, bytes) = match &args.file {
         Some(p) => (p.display().to_string(), Bytes::from(std::fs::read(p)?)),
         None => {

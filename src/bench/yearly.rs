@@ -30,6 +30,9 @@ pub enum BenchCommand {
     Archive(ArchiveArgs),
     /// Import synthetic years one after the other into one SQLite file.
     Years(YearsArgs),
+    /// The price alerts' evaluation of one import's changes, for 100,000 generated users (takes
+    /// `--runs`, `--stations` and `--postgres` before the word `alerts`).
+    Alerts,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -93,6 +96,7 @@ pub struct YearsArgs {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
+        BenchCommand::Alerts => anyhow::bail!("`bench alerts` is run by bench::run"),
         BenchCommand::Synth(a) => {
             let t = Instant::now();
             let st = write_year_zip(&a.out, &a.spec.spec(a.spec.year))?;

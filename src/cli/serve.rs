@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Base URL of the price archives (files at BASE/annee/YYYY and BASE/jour/YYYYMMDD).
     #[arg(long, env = "CARBUROAM_ARCHIVE_URL", default_value = crate::history::backfill::DEFAULT_ARCHIVE_URL)]
     pub archive_url: String,
+    /// Hosts, addresses or CIDRs (comma-separated) that price alerts (ntfy, Web Push) may reach
+    /// although they are local or private, and over plain http. Empty: https to public addresses only.
+    #[arg(long, env = "CARBUROAM_ALERT_ALLOW_HOSTS", default_value = "")]
+    pub alert_allow_hosts: crate::alerts::target::AllowList,
 }
 
 impl ServeArgs {
@@ -83,6 +87,7 @@ impl ServeArgs {
             archive_url: self.archive_url,
             names_every: self.names_every.0,
             names_url: self.names_url,
+            alert_allow_hosts: self.alert_allow_hosts,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! matching file names.
 
 pub mod admin;
+pub mod alert_outbox;
+pub mod alerts;
 pub mod audit;
 pub mod email_changes;
 pub mod etl_runs;

@@ -38,6 +38,15 @@ pub enum EmailKind {
     EmailChangeRequested { display_name: String, new_address: String, cancel_link: String, valid_hours: u32 },
     /// To the owner of an address someone tried to register with, or to move to another account.
     AddressInUse { username: String, login_link: String, reset_link: String },
+    /// A price alert, a weekly digest or a notice about alerts: the sentences are written by the
+    /// alerts service (from [`crate::text::alerts`]), this only lays them out.
+    Alert {
+        name: &'static str,
+        subject: String,
+        paragraphs: Vec<String>,
+        button: Option<(String, String)>,
+        notes: Vec<String>,
+    },
 }
 
 /// What a [`EmailKind::SecurityNotice`] warns about.
@@ -60,6 +69,7 @@ impl EmailKind {
             EmailKind::SecurityNotice { what: SecurityEvent::AccountDeleted, .. } => "account-deleted",
             EmailKind::EmailChangeRequested { .. } => "email-change-requested",
             EmailKind::AddressInUse { .. } => "address-in-use",
+            EmailKind::Alert { name, .. } => name,
         }
     }
 }
@@ -272,6 +282,14 @@ fn content(t: &EmailStrings, kind: &EmailKind) -> Content {
                 Note(t.address_in_use_otherwise.into()),
             ],
         },
+        EmailKind::Alert { subject, paragraphs, button, notes, .. } => {
+            let mut blocks: Vec<Block> = paragraphs.iter().cloned().map(Para).collect();
+            if let Some((label, url)) = button {
+                blocks.push(Button { label: label.clone(), url: url.clone() });
+            }
+            blocks.extend(notes.iter().cloned().map(Note));
+            Content { subject: subject.clone(), blocks }
+        }
         EmailKind::SecurityNotice { display_name, what } => {
             let (subject, what_happened, if_not_you) = match what {
                 SecurityEvent::PasswordChanged => {

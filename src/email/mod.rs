@@ -184,8 +184,24 @@ impl Mailer {
     /// Sends one message. Logs its kind, subject and the transport, never its body (bodies hold
     /// codes) nor the recipient.
     pub async fn send(&self, to: &Recipient, email: &Email) -> Result<(), EmailError> {
+        self.send_with_headers(to, email, &[]).await
+    }
+
+    /// [`Mailer::send`] with extra header fields (`List-Unsubscribe`…): ASCII values only.
+    pub async fn send_with_headers(
+        &self,
+        to: &Recipient,
+        email: &Email,
+        headers: &[(&'static str, String)],
+    ) -> Result<(), EmailError> {
         let subject = email.subject();
-        let message = self.build(to, email, &subject)?;
+        let mut message = self.build(to, email, &subject)?;
+        for (name, value) in headers {
+            if !value.is_ascii() || value.contains(['\r', '\n']) {
+                return Err(EmailError::BadAddress(format!("invalid value for the {name} header")));
+            }
+            message.headers_mut().insert_raw(HeaderValue::new(HeaderName::new_from_ascii_str(name), value.clone()));
+        }
         match &self.inner.transport {
             Transport::Smtp { builder, transport, .. } => {
                 let smtp = transport.get_or_init(|| (**builder).clone().build());

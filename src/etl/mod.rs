@@ -213,6 +213,8 @@ impl Job {
                 let mut opts = self.import.clone();
                 opts.trigger = trigger.to_owned();
                 let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
+                // The alerts of the prices this import changed: evaluated and sent now, here.
+                crate::alerts::kick();
                 if report.changed_much() {
                     load::refresh_statistics(&self.db).await;
                 }

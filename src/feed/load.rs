@@ -108,6 +108,8 @@ pub(super) struct Loader {
     /// Series (issue 12): the days of every history point written or deleted, so that the
     /// daily averages of those days are recomputed before the commit.
     touched: crate::db::series::Touched,
+    /// Current prices this file moved to another value, for the price alerts (issue 13).
+    changes: Vec<crate::db::alerts::PriceChange>,
 }
 
 const STATION_COLUMNS: usize = 16;
@@ -141,6 +143,7 @@ impl Loader {
             pg_copy,
             pg_history_table: false,
             touched: Default::default(),
+            changes: Vec::new(),
         })
     }
 
@@ -314,6 +317,17 @@ impl Loader {
             if let Some(c) = cur {
                 if before != cur {
                     self.pending.prices_upsert.push((id, fuel, c.price, c.at));
+                }
+                // Alerts hook: a current price that took another value (not a first price).
+                if let Some(b) = before.filter(|b| b.price != c.price && self.is_newest) {
+                    let (old_price, new_price, changed_at) = (b.price, c.price, c.at);
+                    self.changes.push(crate::db::alerts::PriceChange {
+                        station_id: id,
+                        fuel,
+                        old_price,
+                        new_price,
+                        changed_at,
+                    });
                 }
                 current.insert(key, c);
             }
@@ -605,6 +619,10 @@ impl Loader {
             ms = done.elapsed.as_millis() as u64,
             "daily averages refreshed"
         );
+        // Alerts hook (issue 13): the changes are committed with the prices, or not at all, so
+        // the alert engine finds them even if this process dies right after the commit.
+        let changes = std::mem::take(&mut self.changes);
+        crate::db::alerts::record_changes(self.tx()?, &changes, crate::db::now()).await?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod email;
 pub mod format;
 pub mod history;
@@ -25,6 +26,7 @@ pub mod site;
 
 pub use account::AccountStrings;
 pub use admin::AdminStrings;
+pub use alerts::AlertStrings;
 pub use email::EmailStrings;
 pub use history::HistoryStrings;
 pub use site::SiteStrings;
@@ -65,12 +67,26 @@ pub struct Texts {
     pub email: &'static EmailStrings,
     /// The price history: station chart, weekday line, trends page (`l.h()`).
     pub history: &'static HistoryStrings,
+    /// Price alerts: their page, messages and console block.
+    pub alerts: &'static AlertStrings,
 }
 
-static FR: Texts =
-    Texts { site: &site::FR, account: &account::FR, admin: &admin::FR, email: &email::FR, history: &history::FR };
-static EN: Texts =
-    Texts { site: &site::EN, account: &account::EN, admin: &admin::EN, email: &email::EN, history: &history::EN };
+static FR: Texts = Texts {
+    site: &site::FR,
+    account: &account::FR,
+    admin: &admin::FR,
+    email: &email::FR,
+    history: &history::FR,
+    alerts: &alerts::FR,
+};
+static EN: Texts = Texts {
+    site: &site::EN,
+    account: &account::EN,
+    admin: &admin::EN,
+    email: &email::EN,
+    history: &history::EN,
+    alerts: &alerts::EN,
+};
 
 impl Lang {
     /// Every sentence in this language.
@@ -215,6 +231,7 @@ pub(crate) mod tests {
             ("admin", t.admin.samples()),
             ("email", t.email.samples()),
             ("history", t.history.samples()),
+            ("alerts", t.alerts.samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()

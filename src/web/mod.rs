@@ -48,7 +48,7 @@ use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
-    about, account, admin, api, api_docs, api_history, demo, health, home, lang, me, station, stations, trends,
+    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, station, stations, trends,
 };
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
@@ -146,6 +146,12 @@ pub fn router(state: AppState) -> Router {
         .route("/me/password", post(me::change_password))
         .route("/me/export", get(me::export))
         .route("/me/delete", post(me::delete_account))
+        .route("/me/alerts", get(alerts::alerts_page))
+        .route("/me/alerts/rules", post(alerts::create_rule))
+        .route("/me/alerts/rules/{id}/{action}", post(alerts::rule_action))
+        .route("/me/alerts/settings", post(alerts::save_settings))
+        .route("/me/alerts/channels/{kind}", post(alerts::save_channel))
+        .route("/me/alerts/channels/{id}/{action}", post(alerts::channel_action))
         .route("/admin", get(admin::overview))
         .route("/admin/etl", get(admin::etl))
         .route("/admin/etl/run", post(admin::run_now))
@@ -183,7 +189,10 @@ pub fn router(state: AppState) -> Router {
     if state.metrics.requires_token() {
         app = app.route("/metrics", get(metrics::metrics));
     }
-    app.route("/static/{hash}/{*path}", get(assets::serve))
+    // The one-click unsubscribe of alert emails (RFC 8058): outside the session layer, since a
+    // mail provider posts it without cookies nor CSRF token; the random token is the credential.
+    app.route("/alerts/unsubscribe/{token}", get(alerts::unsubscribe_page).post(alerts::unsubscribe))
+        .route("/static/{hash}/{*path}", get(assets::serve))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
         .nest("/api/v1", api_v1)

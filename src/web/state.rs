@@ -83,6 +83,8 @@ pub struct AppState {
     pub backup_dir: Option<std::path::PathBuf>,
     /// Where the console's "refresh names now" asks for names (`None` in tests and tools).
     pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
+    /// Price alerts: evaluation and delivery (the worker is started by `startup`).
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl AppState {
@@ -107,6 +109,7 @@ impl AppState {
     }
 
     pub fn with_settings(db: Db, site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> AppState {
+        let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, Default::default());
         let accounts = Accounts::new(db.clone(), accounts, mailer);
         AppState {
             index: crate::index::IndexHandle::new(db.clone()),
@@ -120,6 +123,7 @@ impl AppState {
             etl: None,
             backup_dir: None,
             names_overpass: None,
+            alerts,
         }
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod admin;
+mod alerts;
 mod api;
 mod app;
 mod archive_scale;

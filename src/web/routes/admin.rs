@@ -93,6 +93,8 @@ pub struct OverviewPage {
     pub views_90: i64,
     pub api_90: i64,
     pub top: Vec<(String, bool, i64)>,
+    /// Price alerts: deliveries and failures per channel kind.
+    pub alerts: Vec<crate::db::alert_outbox::KindStats>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -102,11 +104,12 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
         let today = now - now.rem_euclid(DAY);
         let since_day = today - 89 * DAY;
         let db = &state.db;
-        let (u, weeks, days, top) = tokio::try_join!(
+        let (u, weeks, days, top, alerts) = tokio::try_join!(
             q::usage(db, now),
             q::new_users_per_week(db, today - 26 * 7 * DAY),
             usage::per_day(db, since_day),
             usage::top_routes(db, since_day, 12),
+            crate::db::alert_outbox::stats(db),
         )?;
         let weeks: Vec<(String, i64, i64)> = weeks.iter().map(|(w, n)| (lang.date(*w), *n, 0)).collect();
         let day_points: Vec<(String, i64, i64)> = days.iter().map(|(d, p, a)| (lang.date(*d), *p, *a)).collect();
@@ -119,6 +122,7 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
             api_90: days.iter().map(|d| d.2).sum(),
             days: bars(&day_points),
             top,
+            alerts,
         })?))
     }
 }

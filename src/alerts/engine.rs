@@ -1,0 +1,189 @@
+//! The alert engine: after an import, the prices it changed (`alert_changes`, written by the
+//! loader in the import's own transaction) are matched against the rules — never all users ×
+//! all stations: the changed stations lead, through `user_stations` (indexed by station) to
+//! their followers' rules (indexed by user and fuel), and the place rules come from an index on
+//! their bounding box. Triggers go to [`super::outbox::store`], which writes the de-duplication
+//! records and the outbox in one transaction and consumes the batch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::db::Db;
+use crate::db::alert_outbox as q;
+use crate::db::alerts::{self, PriceChange};
+
+use super::outbox::{Item, Stored, store};
+use super::rules::distance_km;
+
+/// Changes evaluated per transaction.
+pub const BATCH: i64 = 5_000;
+
+/// What one evaluation did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluated {
+    pub changes: usize,
+    pub triggers: usize,
+    pub stored: Stored,
+}
+
+impl Evaluated {
+    fn add(&mut self, o: Evaluated) {
+        self.changes += o.changes;
+        self.triggers += o.triggers;
+        self.stored.duplicates += o.stored.duplicates;
+        self.stored.messages += o.stored.messages;
+        self.stored.merged += o.stored.merged;
+        self.stored.capped += o.stored.capped;
+    }
+}
+
+/// Evaluates every change waiting, batch by batch.
+pub async fn evaluate_pending(db: &Db, now: i64) -> Result<Evaluated, sqlx::Error> {
+    let mut total = Evaluated::default();
+    while let Some((first, last)) = alerts::pending_change_range(db, BATCH).await? {
+        total.add(evaluate_batch(db, first, last, now).await?);
+    }
+    Ok(total)
+}
+
+/// Evaluates the changes `first..=last` and consumes them.
+pub async fn evaluate_batch(db: &Db, first: i64, last: i64, now: i64) -> Result<Evaluated, sqlx::Error> {
+    let t = std::time::Instant::now();
+    let changes = alerts::changes_in(db, first, last).await?;
+    let items = triggers(db, first, last, &changes).await?;
+    let matched = t.elapsed();
+    let triggers = items.values().map(Vec::len).sum();
+    let stored = store(db, items, Some((first, last)), now).await?;
+    tracing::debug!(
+        matched_ms = matched.as_millis() as u64,
+        total_ms = t.elapsed().as_millis() as u64,
+        "alerts: batch evaluated"
+    );
+    Ok(Evaluated { changes: changes.len(), triggers, stored })
+}
+
+/// Threshold rules around a place met by `changes`: (user, trigger). The rules of each fuel are
+/// sorted by the south edge of their box, so each change looks at the boxes that can hold it
+/// only (a band of [`q::MAX_BOX_DEGREES`]).
+async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
+    let mut rules = q::place_rules(db).await?;
+    if rules.is_empty() || changes.is_empty() {
+        return Ok(Vec::new());
+    }
+    rules.sort_by(|a, b| (a.fuel, a.min_lat).partial_cmp(&(b.fuel, b.min_lat)).unwrap_or(std::cmp::Ordering::Equal));
+    let mut ids: Vec<i64> = changes.iter().map(|c| c.station_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let at: HashMap<i64, (f64, f64)> =
+        q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
+    let mut out = Vec::new();
+    for c in changes {
+        let Some(&(lat, lon)) = at.get(&c.station_id) else { continue };
+        let from = rules.partition_point(|r| (r.fuel, r.min_lat) < (c.fuel, lat - q::MAX_BOX_DEGREES));
+        for r in rules[from..].iter().take_while(|r| r.fuel == c.fuel && r.min_lat <= lat) {
+            let inside = r.max_lat >= lat && r.min_lon <= lon && r.max_lon >= lon;
+            let crossed = c.new_price <= r.price && c.old_price > r.price;
+            if inside && crossed && distance_km(r.latitude, r.longitude, lat, lon) <= r.radius_km {
+                let item = Item {
+                    rule: r.id,
+                    kind: "threshold".into(),
+                    station: c.station_id,
+                    fuel: c.fuel,
+                    old: c.old_price,
+                    new: c.new_price,
+                    at: c.changed_at,
+                    threshold: Some(r.price),
+                };
+                out.push((r.user_id, item));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The triggers of the changes `first..=last` (`changes` is their list), by user.
+pub async fn triggers(
+    db: &Db,
+    first: i64,
+    last: i64,
+    changes: &[PriceChange],
+) -> Result<BTreeMap<i64, Vec<Item>>, sqlx::Error> {
+    let t = std::time::Instant::now();
+    let mine = q::mine_candidates(db, first, last).await?;
+    let t_mine = t.elapsed();
+    let places = place_matches(db, changes).await?;
+    tracing::debug!(
+        mine_ms = t_mine.as_millis() as u64,
+        places_ms = (t.elapsed() - t_mine).as_millis() as u64,
+        mine = mine.len(),
+        places = places.len(),
+        "alerts: candidates"
+    );
+    let mut by_user: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
+    // The cheapest rules: (rule, user, fuel) → the changes at the user's stations.
+    let mut cheapest: HashMap<i64, (i64, i16)> = HashMap::new();
+    for c in mine {
+        let item = Item {
+            rule: c.rule_id,
+            kind: c.kind.clone(),
+            station: c.station_id,
+            fuel: c.fuel,
+            old: c.old_price,
+            new: c.new_price,
+            at: c.changed_at,
+            threshold: c.price.filter(|_| c.kind == "threshold"),
+        };
+        match c.kind.as_str() {
+            "cheapest" => {
+                cheapest.insert(c.rule_id, (c.user_id, c.fuel));
+            }
+            _ => by_user.entry(c.user_id).or_default().push(item),
+        }
+    }
+    for (user, item) in places {
+        by_user.entry(user).or_default().push(item);
+    }
+    if !cheapest.is_empty() {
+        let mut ids: Vec<i64> = cheapest.keys().copied().collect();
+        ids.sort_unstable();
+        let mut prices: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
+        for (rule, station, price) in q::rule_station_prices(db, &ids).await? {
+            prices.entry(rule).or_default().push((station, price));
+        }
+        let by_key: HashMap<(i64, i16), &PriceChange> = changes.iter().map(|c| ((c.station_id, c.fuel), c)).collect();
+        for rule in ids {
+            let (user, fuel) = cheapest[&rule];
+            let now_prices = prices.remove(&rule).unwrap_or_default();
+            let before: Vec<(i64, i32)> =
+                now_prices.iter().map(|&(s, p)| (s, by_key.get(&(s, fuel)).map_or(p, |c| c.old_price))).collect();
+            let best = |v: &[(i64, i32)]| v.iter().min_by_key(|(s, p)| (*p, *s)).copied();
+            let (Some(after), Some(prev)) = (best(&now_prices), best(&before)) else { continue };
+            if after.0 == prev.0 {
+                continue;
+            }
+            // The change that made it: the latest at the user's stations for this fuel.
+            let at = now_prices.iter().filter_map(|(s, _)| by_key.get(&(*s, fuel)).map(|c| c.changed_at)).max();
+            by_user.entry(user).or_default().push(Item {
+                rule,
+                kind: "cheapest".into(),
+                station: after.0,
+                fuel,
+                old: prev.1,
+                new: after.1,
+                at: at.unwrap_or(0),
+                threshold: None,
+            });
+        }
+    }
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for list in by_user.values_mut() {
+        list.sort_by_key(|i| (i.rule, i.station, i.fuel, i.at));
+        list.dedup_by_key(|i| (i.rule, i.station, i.fuel, i.at));
+        for i in list.iter() {
+            *kinds
+                .entry(if i.kind == "threshold" && i.threshold.is_some() { "threshold" } else { i.kind.as_str() })
+                .or_default() += 1;
+        }
+    }
+    tracing::debug!(?kinds, "alerts: triggers by kind");
+    Ok(by_user)
+}

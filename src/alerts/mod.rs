@@ -1,0 +1,118 @@
+//! Price alerts and the weekly digest (issue 13): rules a user sets on `/me/alerts`, evaluated
+//! right after each import on the prices it changed ([`engine`]), written to an outbox with their
+//! de-duplication records in one transaction ([`outbox`]), delivered with retries by a worker
+//! ([`deliver`]) to email, ntfy or Web Push ([`push`], the push branch's), the digest by a
+//! scheduled job ([`digest`]). Every request to a user-given address goes through [`target`].
+//!
+//! The worker runs at start (what a previous process left in the outbox goes out), every
+//! [`TICK`], and at once after an import of this process ([`kick`]).
+
+pub mod bench;
+pub mod deliver;
+pub mod digest;
+pub mod email;
+pub mod engine;
+pub mod ntfy;
+pub mod outbox;
+pub mod push;
+pub mod render;
+pub mod rules;
+pub mod target;
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::Db;
+use crate::email::Mailer;
+
+/// The worker's period when nothing wakes it.
+pub const TICK: Duration = Duration::from_secs(30);
+
+/// The workers of this process (one per running server; tests run several).
+static WORKERS: Mutex<Vec<Weak<Notify>>> = Mutex::new(Vec::new());
+
+/// Wakes the workers of this process: called after a successful import, so that the instance
+/// that ran it evaluates and sends at once.
+pub fn kick() {
+    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    workers.retain(|w| w.upgrade().map(|n| n.notify_one()).is_some());
+}
+
+/// The alerts service: what evaluation and delivery need.
+#[derive(Clone, Debug)]
+pub struct Alerts {
+    pub db: Db,
+    pub mailer: Mailer,
+    /// Links in messages (station pages, unsubscribe).
+    pub public_url: String,
+    pub allow: target::AllowList,
+    /// This process in outbox claims and leases.
+    pub holder: String,
+    /// For Web Push (no redirects, bounded time).
+    pub http: reqwest::Client,
+    /// Wakes this service's worker.
+    wake: Arc<Notify>,
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub evaluated: engine::Evaluated,
+    pub digests: usize,
+    pub delivered: deliver::Delivered,
+}
+
+impl Alerts {
+    pub fn new(db: Db, mailer: Mailer, public_url: &str, allow: target::AllowList) -> Alerts {
+        let http = reqwest::Client::builder()
+            .timeout(target::TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Alerts {
+            db,
+            mailer,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            allow,
+            holder: crate::db::leases::new_holder_id(),
+            http,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Wakes this service's worker (a test message to send now).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Evaluates the waiting changes, queues the due digests, delivers the due outbox rows.
+    pub async fn run_once(&self, now: i64) -> Result<Pass, sqlx::Error> {
+        let evaluated = engine::evaluate_pending(&self.db, now).await?;
+        let digests = digest::run_due(&self.db, &self.holder, now).await?;
+        let delivered = deliver::deliver_due(self, now).await?;
+        Ok(Pass { evaluated, digests, delivered })
+    }
+
+    /// Runs [`Alerts::run_once`] now, then at each [`kick`] or [`TICK`], until `shutdown`.
+    pub fn spawn_worker(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::downgrade(&self.wake));
+        tokio::spawn(async move {
+            loop {
+                match self.run_once(crate::db::now()).await {
+                    Ok(p) if p != Pass::default() => tracing::info!(?p, "alerts pass"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "alerts pass failed; retried at the next tick"),
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+            }
+            tracing::info!("alerts worker stopped");
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! Where alerts may be sent: an ntfy topic or a push endpoint is a URL a user typed, so a request
+//! to it is a server-side request forgery waiting to happen. Rules:
+//!
+//! - `https://` only; `http://` only to a host the administrator allows;
+//! - never to a loopback, link-local, private, unique-local, unspecified, multicast or shared
+//!   (CGNAT) address, nor an IPv4-mapped one — checked on the addresses the name RESOLVES to, and
+//!   the connection is then pinned to those addresses (no second lookup an attacker's DNS could
+//!   answer differently) — unless the administrator allows the host or a CIDR holding the address
+//!   (`--alert-allow-hosts`, `CARBUROAM_ALERT_ALLOW_HOSTS`, `alert_allow_hosts`);
+//! - bounded time ([`TIMEOUT`]) and response size ([`MAX_RESPONSE`]); no redirects.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A whole request (connect, send, read) takes at most this.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of a response body read at most (the rest is dropped).
+pub const MAX_RESPONSE: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("not a valid URL")]
+    BadUrl,
+    #[error("only https:// addresses are accepted")]
+    NotHttps,
+    #[error("the address has no host")]
+    NoHost,
+    #[error("this host is not allowed: {0} is a private, local or reserved address")]
+    Forbidden(IpAddr),
+    #[error("cannot resolve the host: {0}")]
+    Resolve(String),
+    #[error("invalid allowed host or network {0:?} (expected a host name, an address or a CIDR like 10.0.0.0/8)")]
+    BadAllow(String),
+}
+
+/// One allowed entry: a host name (exact, case-insensitive) or a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Host(String),
+    Net(IpAddr, u8),
+}
+
+/// The administrator's exceptions to the rules above.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList {
+    entries: Vec<Entry>,
+}
+
+impl FromStr for AllowList {
+    type Err = TargetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AllowList::parse(s)
+    }
+}
+
+impl AllowList {
+    /// Comma- or space-separated hosts, addresses and CIDRs; empty: no exception.
+    pub fn parse(s: &str) -> Result<AllowList, TargetError> {
+        let mut entries = Vec::new();
+        for item in s.split([',', ' ', '\n', '\t']).map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = || TargetError::BadAllow(item.to_owned());
+            if let Some((addr, bits)) = item.split_once('/') {
+                let ip: IpAddr = addr.parse().map_err(|_| bad())?;
+                let bits: u8 = bits.parse().map_err(|_| bad())?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                if bits > max {
+                    return Err(bad());
+                }
+                entries.push(Entry::Net(ip, bits));
+            } else if let Ok(ip) = item.trim_matches(['[', ']']).parse::<IpAddr>() {
+                entries.push(Entry::Net(ip, if ip.is_ipv4() { 32 } else { 128 }));
+            } else if item.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
+                entries.push(Entry::Host(item.to_ascii_lowercase()));
+            } else {
+                return Err(bad());
+            }
+        }
+        Ok(AllowList { entries })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.ip_allowed(ip);
+        }
+        self.entries.iter().any(|e| matches!(e, Entry::Host(h) if *h == host))
+    }
+
+    fn ip_allowed(&self, ip: IpAddr) -> bool {
+        self.entries.iter().any(|e| match e {
+            Entry::Net(net, bits) => in_network(ip, *net, *bits),
+            Entry::Host(_) => false,
+        })
+    }
+
+    /// What can be checked without the network: scheme, host, a literal address.
+    pub fn check(&self, url: &url::Url) -> Result<(), TargetError> {
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or(TargetError::NoHost)?;
+        let allowed_host = self.host_allowed(host);
+        match url.scheme() {
+            "https" => {}
+            "http" if allowed_host => {}
+            _ => return Err(TargetError::NotHttps),
+        }
+        if let Some(ip) = literal_ip(url)
+            && forbidden(ip)
+            && !allowed_host
+        {
+            return Err(TargetError::Forbidden(ip));
+        }
+        Ok(())
+    }
+
+    /// [`AllowList::check`], then resolves the host and checks every address: the addresses to
+    /// connect to (see [`client_for`]).
+    pub async fn check_resolved(&self, url: &url::Url) -> Result<Vec<SocketAddr>, TargetError> {
+        self.check(url)?;
+        let host = url.host_str().ok_or(TargetError::NoHost)?;
+        let port = url.port_or_known_default().ok_or(TargetError::BadUrl)?;
+        let addrs: Vec<SocketAddr> = match literal_ip(url) {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
+            None => tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| TargetError::Resolve("timed out".into()))?
+                .map_err(|e| TargetError::Resolve(e.to_string()))?
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(TargetError::Resolve("no address".into()));
+        }
+        let host_ok = self.host_allowed(host);
+        for a in &addrs {
+            if forbidden(a.ip()) && !host_ok && !self.ip_allowed(a.ip()) {
+                return Err(TargetError::Forbidden(a.ip()));
+            }
+        }
+        Ok(addrs)
+    }
+}
+
+fn literal_ip(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Addresses no alert may reach unless allowed.
+pub fn forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => forbidden_v4(a),
+        IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return forbidden_v4(v4);
+            }
+            let seg = a.segments();
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+                || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64 64:ff9b::/96 reaches IPv4 inside
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
+                || a == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1)
+        }
+    }
+}
+
+fn forbidden_v4(a: Ipv4Addr) -> bool {
+    let o = a.octets();
+    a.is_loopback()
+        || a.is_private()
+        || a.is_link_local()
+        || a.is_unspecified()
+        || a.is_broadcast()
+        || a.is_multicast()
+        || a.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared address space 100.64.0.0/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18.0.0/15
+        || o[0] >= 240 // reserved
+}
+
+/// An HTTP client that connects to `addrs` only (the checked addresses of `url`'s host), with
+/// the bounds above and no redirects.
+pub fn client_for(url: &url::Url, addrs: &[SocketAddr]) -> Result<reqwest::Client, reqwest::Error> {
+    let mut b = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("carburoam/", env!("CARGO_PKG_VERSION"), " (price alerts)"));
+    if let Some(url::Host::Domain(d)) = url.host() {
+        b = b.resolve_to_addrs(d, addrs);
+    }
+    b.build()
+}
+
+/// Reads at most [`MAX_RESPONSE`] bytes of a response body (the rest is dropped unread).
+pub async fn read_bounded(mut resp: reqwest::Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_RESPONSE.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_RESPONSE {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn rules_without_exceptions() {
+        let none = AllowList::default();
+        assert_eq!(none.check(&u("https://ntfy.sh/topic")), Ok(()));
+        assert_eq!(none.check(&u("http://ntfy.sh/topic")), Err(TargetError::NotHttps));
+        assert_eq!(none.check(&u("ftp://ntfy.sh/topic")), Err(TargetError::NotHttps));
+        for bad in [
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/x",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://0.0.0.0/x",
+            "https://100.64.1.1/x",
+        ] {
+            assert!(matches!(none.check(&u(bad)), Err(TargetError::Forbidden(_))), "{bad}");
+        }
+        assert_eq!(none.check(&u("https://1.1.1.1/x")), Ok(()));
+    }
+
+    #[test]
+    fn exceptions() {
+        let allow = AllowList::parse("ntfy.lan, 10.0.0.0/8 127.0.0.1").unwrap();
+        assert_eq!(allow.check(&u("http://ntfy.lan/t")), Ok(()));
+        assert_eq!(allow.check(&u("http://NTFY.lan/t")), Ok(()));
+        assert_eq!(allow.check(&u("https://10.9.8.7/t")), Ok(()));
+        assert_eq!(allow.check(&u("http://127.0.0.1:8080/t")), Ok(()));
+        assert!(matches!(allow.check(&u("https://192.168.0.1/t")), Err(TargetError::Forbidden(_))));
+        assert_eq!(allow.check(&u("http://other.example/t")), Err(TargetError::NotHttps));
+        for bad in ["10.0.0.0/33", "a b/c", "h@st", "::1/200"] {
+            assert!(AllowList::parse(bad).is_err(), "{bad}");
+        }
+        assert!(AllowList::parse("").unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn resolved_addresses_are_checked() {
+        let none = AllowList::default();
+        // `localhost` resolves to a loopback address: refused although the name looks harmless.
+        let e = none.check_resolved(&u("https://localhost/x")).await.unwrap_err();
+        assert!(matches!(e, TargetError::Forbidden(_) | TargetError::Resolve(_)), "{e:?}");
+        let allow = AllowList::parse("localhost").unwrap();
+        assert!(allow.check_resolved(&u("http://localhost:9/x")).await.is_ok());
+    }
+}

@@ -1,0 +1,597 @@
+//! `/me/alerts`: the user's price alerts (rules), where they arrive (channels, each with "send a
+//! test", its last delivery and last error), quiet hours and the daily cap. Every form works
+//! without JavaScript and is CSRF-checked by the session layer; every statement is scoped by the
+//! signed-in user's id, so another user's ids are a 404. And `/alerts/unsubscribe/{token}`: the
+//! one-click unsubscribe of the emails (RFC 8058), without login: GET shows a button, POST pauses
+//! the token's rules only.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::alerts::outbox::Payload;
+use crate::alerts::rules::{self, Kind, Problem, RuleForm, show_time};
+use crate::auth::secret;
+use crate::db::alerts::{self as q, Rule, Settings};
+use crate::db::{alert_outbox, search, users};
+use crate::domain::Fuel;
+use crate::error::AppError;
+use crate::text::AlertStrings;
+use crate::web::form::{Form, no_store, query_param, see_other};
+use crate::web::i18n::Lang;
+use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
+use crate::web::session::SignedIn;
+use crate::web::state::AppState;
+
+pub struct RuleView {
+    pub id: i64,
+    pub text: String,
+    pub paused: bool,
+}
+
+/// The rule form: typed values and problems.
+#[derive(Default)]
+pub struct RuleFormView {
+    pub action: String,
+    pub editing: bool,
+    pub kind: String,
+    pub fuel: String,
+    pub price: String,
+    pub near_place: bool,
+    pub place: String,
+    pub radius: String,
+    pub drop_cents: String,
+    pub weekday: String,
+    pub hour: String,
+    pub errors: Vec<String>,
+}
+
+pub struct ChannelView {
+    pub id: i64,
+    pub kind: String,
+    pub label: &'static str,
+    pub detail: String,
+    pub paused: bool,
+    pub has_token: bool,
+    pub delivered: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "me/alerts.html")]
+pub struct AlertsPage {
+    pub l: Layout,
+    pub t: &'static AlertStrings,
+    pub message: Option<String>,
+    pub message_is_error: bool,
+    pub rules: Vec<RuleView>,
+    pub form: RuleFormView,
+    pub channels: Vec<ChannelView>,
+    pub has_email: bool,
+    pub ntfy_url: String,
+    pub ntfy_has_token: bool,
+    pub channel_error: Option<String>,
+    pub quiet_start: String,
+    pub quiet_end: String,
+    pub cap: String,
+    pub settings_error: Option<String>,
+    pub fuels: Vec<&'static str>,
+    pub days: Vec<(i16, &'static str)>,
+    pub kinds: Vec<(&'static str, &'static str)>,
+}
+
+fn describe(lang: Lang, r: &Rule) -> String {
+    let t = lang.texts().alerts;
+    let fuel = r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("?", Fuel::name);
+    match Kind::parse(&r.f.kind) {
+        Some(Kind::Threshold) => {
+            let place = match (&r.f.place, r.f.radius_km) {
+                (Some(p), Some(km)) => (t.where_place_short)(&lang.km(km), p),
+                _ => t.where_mine_short.to_owned(),
+            };
+            (t.describe_threshold)(fuel, &lang.price(r.f.price.unwrap_or(0)), &place)
+        }
+        Some(Kind::Drop) => (t.describe_drop)(fuel, &lang.price(r.f.drop_by.unwrap_or(0))),
+        Some(Kind::Cheapest) => (t.describe_cheapest)(fuel),
+        _ => (t.describe_digest)(
+            lang.day_name(u8::try_from(r.f.weekday.unwrap_or(1)).unwrap_or(1)),
+            &show_time(r.f.hour.unwrap_or(8) * 60),
+        ),
+    }
+}
+
+fn kind_label(t: &AlertStrings, kind: &str) -> &'static str {
+    match kind {
+        "email" => t.channel_email,
+        "ntfy" => t.channel_ntfy,
+        _ => t.channel_push,
+    }
+}
+
+fn outcome(t: &AlertStrings, code: Option<&str>) -> Option<(String, bool)> {
+    let m = match code? {
+        "created" => t.msg_created,
+        "saved" => t.msg_saved,
+        "deleted" => t.msg_deleted,
+        "paused" => t.msg_paused,
+        "resumed" => t.msg_resumed,
+        "test" => t.msg_test_queued,
+        "full" => return Some((t.msg_too_many.to_owned(), true)),
+        _ => return None,
+    };
+    Some((m.to_owned(), false))
+}
+
+/// Whatever the page shows besides what a failed form brings back.
+struct Extra {
+    form: Option<RuleFormView>,
+    channel_error: Option<(String, String)>,
+    settings: Option<(String, String, String, String)>,
+    status: StatusCode,
+}
+
+impl Extra {
+    fn none() -> Extra {
+        Extra { form: None, channel_error: None, settings: None, status: StatusCode::OK }
+    }
+}
+
+async fn page(
+    state: &AppState,
+    lang: Lang,
+    user: &SignedIn,
+    raw: &Option<String>,
+    extra: Extra,
+) -> HtmlResult<Response> {
+    let t = lang.texts().alerts;
+    let uid = user.user_id;
+    let (account, list, channels, settings) = tokio::try_join!(
+        users::by_id(&state.db, uid),
+        q::rules(&state.db, uid),
+        q::channels(&state.db, uid),
+        q::settings(&state.db, uid),
+    )?;
+    let Some(account) = account else {
+        return Err(AppError::not_found("account").into());
+    };
+    let now = crate::db::now();
+    let form = match extra.form {
+        Some(f) => f,
+        None => match query_param(raw, "edit").and_then(|v| v.parse::<i64>().ok()) {
+            Some(id) => {
+                let r = list.iter().find(|r| r.id == id).ok_or_else(|| AppError::not_found(format!("alert {id}")))?;
+                RuleFormView {
+                    action: format!("/me/alerts/rules/{id}/save"),
+                    editing: true,
+                    kind: r.f.kind.clone(),
+                    fuel: r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("", Fuel::name).to_owned(),
+                    price: r.f.price.map(|p| format!("{:.3}", f64::from(p) / 1000.0)).unwrap_or_default(),
+                    near_place: r.f.latitude.is_some(),
+                    place: r.f.place.clone().unwrap_or_default(),
+                    radius: r.f.radius_km.map(|k| format!("{k}")).unwrap_or_else(|| "10".into()),
+                    drop_cents: r.f.drop_by.map(|d| (d / 10).to_string()).unwrap_or_else(|| "5".into()),
+                    weekday: r.f.weekday.map(|d| d.to_string()).unwrap_or_else(|| "1".into()),
+                    hour: r.f.hour.map(|h| h.to_string()).unwrap_or_else(|| "8".into()),
+                    errors: Vec::new(),
+                }
+            }
+            None => new_form(),
+        },
+    };
+    let ntfy = channels.iter().find(|c| c.kind == "ntfy");
+    let (message, message_is_error) =
+        outcome(t, query_param(raw, "msg").as_deref()).map_or((None, false), |(m, e)| (Some(m), e));
+    let views = channels
+        .iter()
+        .map(|c| ChannelView {
+            id: c.id,
+            kind: c.kind.clone(),
+            label: kind_label(t, &c.kind),
+            detail: match c.kind.as_str() {
+                "email" => (t.email_to)(&account.email),
+                "ntfy" => c.target.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
+            paused: c.paused,
+            has_token: c.secret.is_some(),
+            delivered: c
+                .last_delivered_at
+                .map_or(t.never_delivered.to_owned(), |at| (t.last_delivered)(&lang.ago(now, at))),
+            error: c.last_error.as_ref().map(|e| (t.last_error)(&lang.ago(now, c.last_error_at.unwrap_or(now)), e)),
+        })
+        .collect();
+    let (qs, qe, cap, settings_error) = match extra.settings {
+        Some((a, b, c, e)) => (a, b, c, Some(e)),
+        None => (show_time(settings.quiet_start), show_time(settings.quiet_end), settings.daily_cap.to_string(), None),
+    };
+    let f = freshness(state).await?;
+    let resp = render(&AlertsPage {
+        l: layout(lang, format!("{} — Carburoam", t.title), "me", "/me/alerts".into(), &f),
+        t,
+        message,
+        message_is_error,
+        rules: list.iter().map(|r| RuleView { id: r.id, text: describe(lang, r), paused: r.paused }).collect(),
+        form,
+        has_email: channels.iter().any(|c| c.kind == "email"),
+        ntfy_url: extra
+            .channel_error
+            .as_ref()
+            .map(|e| e.0.clone())
+            .or_else(|| ntfy.and_then(|c| c.target.clone()))
+            .unwrap_or_default(),
+        ntfy_has_token: ntfy.is_some_and(|c| c.secret.is_some()),
+        channel_error: extra.channel_error.map(|e| e.1),
+        channels: views,
+        quiet_start: qs,
+        quiet_end: qe,
+        cap,
+        settings_error,
+        fuels: Fuel::ALL.iter().map(|f| f.name()).collect(),
+        days: (1..=7).map(|d| (d, lang.day_name(d as u8))).collect(),
+        kinds: Kind::ALL
+            .iter()
+            .map(|k| {
+                (
+                    k.as_str(),
+                    match k {
+                        Kind::Threshold => t.kind_threshold,
+                        Kind::Drop => t.kind_drop,
+                        Kind::Cheapest => t.kind_cheapest,
+                        Kind::Digest => t.kind_digest,
+                    },
+                )
+            })
+            .collect(),
+    })?;
+    let mut resp = no_store(resp);
+    *resp.status_mut() = extra.status;
+    Ok(resp)
+}
+
+fn new_form() -> RuleFormView {
+    RuleFormView {
+        action: "/me/alerts/rules".into(),
+        kind: "threshold".into(),
+        fuel: "Gazole".into(),
+        radius: "10".into(),
+        drop_cents: "5".into(),
+        weekday: "1".into(),
+        hour: "8".into(),
+        ..RuleFormView::default()
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+pub async fn alerts_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    RawQuery(raw): RawQuery,
+) -> HtmlResult<Response> {
+    page(&state, lang, &user, &raw, Extra::none()).await
+}
+
+/// The rule form as posted; [`rules::check`] turns it into a rule or per-field problems.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RuleBody {
+    kind: String,
+    fuel: String,
+    price: String,
+    drop: String,
+    #[serde(rename = "where")]
+    near: String,
+    place: String,
+    radius: String,
+    weekday: String,
+    hour: String,
+}
+
+/// The ntfy channel form.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ChannelBody {
+    url: String,
+    token: String,
+    #[serde(deserialize_with = "crate::web::form::de::checked")]
+    clear_token: bool,
+}
+
+/// Quiet hours and the daily cap.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SettingsBody {
+    quiet_start: String,
+    quiet_end: String,
+    cap: String,
+}
+
+/// Reads and checks the rule form; the place is looked up in the place index.
+async fn read_rule(
+    state: &AppState,
+    lang: Lang,
+    form: &RuleBody,
+    action: String,
+    editing: bool,
+) -> Result<Result<q::RuleFields, RuleFormView>, AppError> {
+    let t = lang.texts().alerts;
+    let near_place = form.near.as_str() == "place";
+    let place = if near_place && !form.place.as_str().trim().is_empty() {
+        let index = place_index(state).await?;
+        search::resolve(&index, form.place.as_str(), 1).first().map(|p| (p.label.clone(), p.latitude, p.longitude))
+    } else {
+        None
+    };
+    let typed = RuleForm {
+        kind: form.kind.as_str(),
+        fuel: form.fuel.as_str(),
+        price: form.price.as_str(),
+        drop_cents: form.drop.as_str(),
+        near_place,
+        place,
+        radius_km: form.radius.as_str(),
+        weekday: form.weekday.as_str(),
+        hour: form.hour.as_str(),
+    };
+    Ok(rules::check(&typed, crate::db::now()).map_err(|problems| RuleFormView {
+        action,
+        editing,
+        kind: form.kind.as_str().to_owned(),
+        fuel: form.fuel.as_str().to_owned(),
+        price: form.price.as_str().to_owned(),
+        near_place,
+        place: form.place.as_str().to_owned(),
+        radius: form.radius.as_str().to_owned(),
+        drop_cents: form.drop.as_str().to_owned(),
+        weekday: form.weekday.as_str().to_owned(),
+        hour: form.hour.as_str().to_owned(),
+        errors: problems
+            .into_iter()
+            .map(|p| {
+                match p {
+                    Problem::Kind => t.err_kind,
+                    Problem::Fuel => t.err_fuel,
+                    Problem::Price => t.err_price,
+                    Problem::Drop => t.err_drop,
+                    Problem::Place => t.err_place,
+                    Problem::Radius => t.err_radius,
+                    Problem::Weekday => t.err_weekday,
+                    Problem::Hour => t.err_hour,
+                }
+                .to_owned()
+            })
+            .collect(),
+    }))
+}
+
+/// Alerts go somewhere: the account's address unless the user chose otherwise.
+async fn ensure_a_channel(state: &AppState, uid: i64) -> Result<(), AppError> {
+    if q::channels(&state.db, uid).await?.is_empty() {
+        q::save_channel(&state.db, uid, "email", None, None, false, crate::db::now()).await?;
+    }
+    Ok(())
+}
+
+pub async fn create_rule(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    Form(form): Form<RuleBody>,
+) -> HtmlResult<Response> {
+    match read_rule(&state, lang, &form, "/me/alerts/rules".into(), false).await? {
+        Err(view) => {
+            page(
+                &state,
+                lang,
+                &user,
+                &None,
+                Extra { form: Some(view), status: StatusCode::UNPROCESSABLE_ENTITY, ..Extra::none() },
+            )
+            .await
+        }
+        Ok(fields) => match q::insert_rule(&state.db, user.user_id, &fields, crate::db::now()).await? {
+            Some(_) => {
+                ensure_a_channel(&state, user.user_id).await?;
+                Ok(see_other("/me/alerts?msg=created"))
+            }
+            None => Ok(see_other("/me/alerts?msg=full")),
+        },
+    }
+}
+
+fn id_of(raw: &str, what: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>().map_err(|_| AppError::not_found(format!("{what} {raw}")))
+}
+
+/// `POST /me/alerts/rules/{id}/{save|pause|resume|delete}`, on the user's own rules only.
+pub async fn rule_action(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    Path((raw, action)): Path<(String, String)>,
+    Form(form): Form<RuleBody>,
+) -> HtmlResult<Response> {
+    let id = id_of(&raw, "alert")?;
+    let (uid, db) = (user.user_id, &state.db);
+    let (done, msg) = match action.as_str() {
+        "save" => {
+            if q::rule(db, uid, id).await?.is_none() {
+                return Err(AppError::not_found(format!("alert {id}")).into());
+            }
+            match read_rule(&state, lang, &form, format!("/me/alerts/rules/{id}/save"), true).await? {
+                Err(view) => {
+                    let extra = Extra { form: Some(view), status: StatusCode::UNPROCESSABLE_ENTITY, ..Extra::none() };
+                    return page(&state, lang, &user, &None, extra).await;
+                }
+                Ok(fields) => (q::update_rule(db, uid, id, &fields).await?, "saved"),
+            }
+        }
+        "pause" => (q::set_rule_paused(db, uid, id, true).await?, "paused"),
+        "resume" => (q::set_rule_paused(db, uid, id, false).await?, "resumed"),
+        "delete" => (q::delete_rule(db, uid, id).await?, "deleted"),
+        other => return Err(AppError::not_found(format!("action {other}")).into()),
+    };
+    if !done {
+        return Err(AppError::not_found(format!("alert {id}")).into());
+    }
+    Ok(see_other(&format!("/me/alerts?msg={msg}")))
+}
+
+/// `POST /me/alerts/channels/{email|ntfy}`: adds or replaces the channel of that kind.
+pub async fn save_channel(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    Path(kind): Path<String>,
+    Form(form): Form<ChannelBody>,
+) -> HtmlResult<Response> {
+    let now = crate::db::now();
+    match kind.as_str() {
+        "email" => {
+            q::save_channel(&state.db, user.user_id, "email", None, None, false, now).await?;
+        }
+        "ntfy" => {
+            let t = lang.texts().alerts;
+            let typed = form.url.as_str().trim().to_owned();
+            let checked = url::Url::parse(&typed)
+                .map_err(|_| crate::alerts::target::TargetError::BadUrl)
+                .and_then(|u| state.alerts.allow.check(&u).map(|()| u));
+            let url = match checked {
+                Ok(u) => u,
+                Err(e) => {
+                    let extra = Extra {
+                        channel_error: Some((typed, (t.err_url)(&e.to_string()))),
+                        status: StatusCode::UNPROCESSABLE_ENTITY,
+                        ..Extra::none()
+                    };
+                    return page(&state, lang, &user, &None, extra).await;
+                }
+            };
+            let token = form.token.as_str().trim();
+            let token = (!token.is_empty()).then_some(token);
+            let clear = form.clear_token;
+            q::save_channel(&state.db, user.user_id, "ntfy", Some(url.as_str()), token, clear, now).await?;
+        }
+        other => return Err(AppError::not_found(format!("channel kind {other}")).into()),
+    }
+    Ok(see_other("/me/alerts?msg=saved"))
+}
+
+/// `POST /me/alerts/channels/{id}/{test|pause|resume|delete}`, on the user's own channels only.
+pub async fn channel_action(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path((raw, action)): Path<(String, String)>,
+) -> HtmlResult<Response> {
+    let id = id_of(&raw, "channel")?;
+    let (uid, db) = (user.user_id, &state.db);
+    let (done, msg) = match action.as_str() {
+        "test" => {
+            if q::channel(db, uid, id).await?.is_none() {
+                return Err(AppError::not_found(format!("channel {id}")).into());
+            }
+            let now = crate::db::now();
+            let mut tx = db.begin().await?;
+            alert_outbox::enqueue(&mut tx, uid, "test", &Payload::default().to_json(), now, Some(id), now).await?;
+            tx.commit().await?;
+            state.alerts.wake();
+            (true, "test")
+        }
+        "pause" => (q::set_channel_paused(db, uid, id, true).await?, "paused"),
+        "resume" => (q::set_channel_paused(db, uid, id, false).await?, "resumed"),
+        "delete" => (q::delete_channel(db, uid, id).await?, "deleted"),
+        other => return Err(AppError::not_found(format!("action {other}")).into()),
+    };
+    if !done {
+        return Err(AppError::not_found(format!("channel {id}")).into());
+    }
+    Ok(see_other(&format!("/me/alerts?msg={msg}")))
+}
+
+/// `POST /me/alerts/settings`: quiet hours and the daily cap.
+pub async fn save_settings(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    Form(form): Form<SettingsBody>,
+) -> HtmlResult<Response> {
+    let t = lang.texts().alerts;
+    let start = rules::parse_time(form.quiet_start.as_str());
+    let end = rules::parse_time(form.quiet_end.as_str());
+    let cap = form.cap.as_str().trim().parse::<i16>().ok().filter(|c| (1..=20).contains(c));
+    match (start, end, cap) {
+        (Some(quiet_start), Some(quiet_end), Some(daily_cap)) => {
+            q::save_settings(&state.db, user.user_id, Settings { quiet_start, quiet_end, daily_cap }).await?;
+            Ok(see_other("/me/alerts?msg=saved"))
+        }
+        _ => {
+            let error = if cap.is_none() { t.err_cap } else { t.err_time };
+            let kept =
+                (form.quiet_start.as_str().to_owned(), form.quiet_end.as_str().to_owned(), form.cap.as_str().to_owned());
+            let extra = Extra {
+                settings: Some((kept.0, kept.1, kept.2, error.to_owned())),
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                ..Extra::none()
+            };
+            page(&state, lang, &user, &None, extra).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-click unsubscribe (outside the session layer: the token is the only credential)
+
+#[derive(Template)]
+#[template(path = "alerts_unsubscribe.html")]
+pub struct UnsubscribePage {
+    pub l: Layout,
+    pub t: &'static AlertStrings,
+    pub token: String,
+    pub rules: Vec<String>,
+    pub confirm: String,
+    pub done: bool,
+}
+
+fn token_hash(raw: &str) -> Option<String> {
+    (raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_hexdigit())).then(|| secret::digest(raw))
+}
+
+async fn unsubscribe_view(state: &AppState, lang: Lang, token: &str, done: bool) -> HtmlResult<Response> {
+    let t = lang.texts().alerts;
+    let rules = match token_hash(token) {
+        Some(h) => q::unsubscribe_rules(&state.db, &h).await?,
+        None => Vec::new(),
+    };
+    if rules.is_empty() {
+        return Err(AppError::not_found("unsubscribe token").into());
+    }
+    let f = freshness(state).await?;
+    Ok(no_store(render(&UnsubscribePage {
+        l: layout(lang, format!("{} — Carburoam", t.unsub_title), "", "/".into(), &f),
+        t,
+        token: token.to_owned(),
+        confirm: (t.unsub_confirm)(rules.len() as u64),
+        rules: rules.iter().map(|r| describe(lang, r)).collect(),
+        done,
+    })?))
+}
+
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    Path(token): Path<String>,
+) -> HtmlResult<Response> {
+    unsubscribe_view(&state, lang, &token, false).await
+}
+
+/// The button of the page, or the mail provider's RFC 8058 one-click POST
+/// (`List-Unsubscribe=One-Click`): pauses the token's rules, nothing else.
+pub async fn unsubscribe(State(state): State<AppState>, lang: Lang, Path(token): Path<String>) -> HtmlResult<Response> {
+    let Some(h) = token_hash(&token) else {
+        return Err(AppError::not_found("unsubscribe token").into());
+    };
+    let paused = q::unsubscribe(&state.db, &h).await?;
+    tracing::info!(rules = paused, "alert rules paused by an unsubscribe link");
+    unsubscribe_view(&state, lang, &token, true).await
+}
