@@ -237,6 +237,8 @@ impl ServeArgs {
             archive_url: self.archive_url,
             names_every: self.names_every.0,
             names_url: self.names_url,
+            // `--alert-allow-hosts` comes with the alerts (issue 13): until then, public https only.
+            alert_allow_hosts: crate::alerts::target::AllowList::default(),
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub names_every: Option<Duration>,
     /// The Overpass interpreter the names come from.
     pub names_url: String,
+    /// Hosts and networks alert targets may reach besides public https ones (`--alert-allow-hosts`;
+    /// see [`crate::alerts::target`]). Push endpoints are checked against it.
+    pub alert_allow_hosts: crate::alerts::target::AllowList,
 }
 
 impl ServeConfig {
@@ -81,6 +84,7 @@ impl ServeConfig {
             archive_url: crate::history::backfill::DEFAULT_ARCHIVE_URL.to_owned(),
             names_every: None,
             names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
+            alert_allow_hosts: crate::alerts::target::AllowList::default(),
         }
     }
 }
@@ -169,6 +173,16 @@ impl Application {
             ..crate::names::overpass::OverpassOptions::default()
         };
         state.names_overpass = Some(overpass.clone());
+        // Web Push: the VAPID key pair is made at first start (and shared through the database).
+        crate::alerts::push::vapid_keys(&state.db).await?;
+        state.push = crate::web::state::PushState {
+            settings: Arc::new(crate::alerts::push::PushSettings::new(
+                &public_url,
+                &cfg.mail.from,
+                cfg.alert_allow_hosts.clone(),
+            )),
+            http: Some(crate::alerts::push::http_client().map_err(|e| anyhow::anyhow!("push client: {e}"))?),
+        };
         let names = crate::names::schedule::NamesSchedule { every: cfg.names_every, overpass };
         Ok(Application {
             listener,

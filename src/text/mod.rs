@@ -19,6 +19,7 @@ pub mod account;
 pub mod admin;
 pub mod email;
 pub mod format;
+pub mod push;
 pub mod services;
 pub mod site;
 
@@ -208,6 +209,7 @@ pub(crate) mod tests {
             ("account", t.account.samples()),
             ("admin", t.admin.samples()),
             ("email", t.email.samples()),
+            ("push", push::strings(lang).samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()

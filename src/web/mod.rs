@@ -11,6 +11,7 @@
 //! | `GET /api/v1/stations/{id}` | one station with prices and shortages |
 //! | `GET /api/v1/stations/{id}/history?fuel&days` | price history of one fuel |
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
+//! | `GET /manifest.webmanifest`, `/sw.js`, `/offline`, `/push/key` | the installable app and Web Push ([`routes::push`]) |
 
 pub mod assets;
 pub mod brand;
@@ -46,7 +47,7 @@ use tracing::Level;
 use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
-use routes::{about, account, admin, api, api_docs, demo, health, home, lang, me, station, stations};
+use routes::{about, account, admin, api, api_docs, demo, health, home, lang, me, push, station, stations};
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
 /// well below the patience of a proxy in front.
@@ -140,6 +141,11 @@ pub fn router(state: AppState) -> Router {
         .route("/me/password", post(me::change_password))
         .route("/me/export", get(me::export))
         .route("/me/delete", post(me::delete_account))
+        .route("/me/push", get(push::page))
+        .route("/me/push/subscribe", post(push::subscribe))
+        .route("/me/push/unsubscribe", post(push::unsubscribe))
+        .route("/me/push/test", post(push::send_test))
+        .route("/me/push/{id}/delete", post(push::delete_device))
         .route("/admin", get(admin::overview))
         .route("/admin/etl", get(admin::etl))
         .route("/admin/etl/run", post(admin::run_now))
@@ -178,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         app = app.route("/metrics", get(metrics::metrics));
     }
     app.route("/static/{hash}/{*path}", get(assets::serve))
+        .route("/manifest.webmanifest", get(push::manifest))
+        .route("/sw.js", get(push::service_worker))
+        .route("/offline", get(push::offline))
+        .route("/push/key", get(push::public_key))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
         .nest("/api/v1", api_v1)

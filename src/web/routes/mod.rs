@@ -11,5 +11,6 @@ pub mod health;
 pub mod home;
 pub mod lang;
 pub mod me;
+pub mod push;
 pub mod station;
 pub mod stations;
