@@ -7,6 +7,7 @@
 // out of reach of this machine; tests/it/push.rs covers delivery with a local push endpoint.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
+import AxeBuilder from "@axe-core/playwright";
 import { BASE, launchBrowser, newPage as openPage, path, steps, submit } from "../lib/harness.mjs";
 
 let browser;
@@ -69,6 +70,14 @@ step("the notifications block offers the button where the Push API exists", asyn
   assert.ok(await page.locator('[data-testid="push-status"]').isVisible());
   assert.equal(await page.locator('[data-testid="push-off"]').isVisible(), false);
   assert.ok(await page.locator('[data-testid="push-no-devices"]').isVisible());
+  // axe-core, light and dark.
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const r = await new AxeBuilder({ page }).setLegacyMode(true)
+      .options({ resultTypes: ["violations"], rules: { "target-size": { enabled: true } } }).analyze();
+    assert.deepEqual(r.violations.map((v) => `${scheme}: ${v.id} ${v.nodes.map((n) => n.target).join(" ")}`), []);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
   // The button is big enough to touch.
   const box = await page.locator('[data-testid="push-on"]').boundingBox();
   assert.ok(box.height >= 24 && box.width >= 24, JSON.stringify(box));

@@ -245,13 +245,16 @@ pub fn payload(msg: &PushMessage) -> Vec<u8> {
         if bytes.len() <= MAX_PAYLOAD || m.body.is_empty() {
             return bytes;
         }
-        // Each character is at least one byte; 3 more for the ellipsis.
-        let keep = m.body.chars().count().saturating_sub(bytes.len() - MAX_PAYLOAD + 3);
-        m.body = m.body.chars().take(keep).collect::<String>();
-        m.body.push('…');
-        if keep == 0 {
-            m.body.clear();
+        // Each byte cut from the text takes at least one from the JSON; the ellipsis costs 3.
+        let mut cut = m.body.len().saturating_sub(bytes.len() - MAX_PAYLOAD + '…'.len_utf8());
+        while !m.body.is_char_boundary(cut) {
+            cut -= 1;
         }
+        m.body.truncate(cut);
+        if cut == 0 {
+            continue;
+        }
+        m.body.push('…');
     }
 }
 
@@ -356,6 +359,11 @@ mod tests {
         assert!(p.len() <= MAX_PAYLOAD, "{}", p.len());
         let back: PushMessage = serde_json::from_slice(&p).expect("JSON");
         assert!(back.body.ends_with('…'));
+        // Shortened, not emptied: the message keeps what fits.
+        assert!(p.len() > MAX_PAYLOAD - 8 && back.body.chars().count() > 1000, "{} bytes", p.len());
+        let ascii = PushMessage { body: "x".repeat(5000), ..msg.clone() };
+        let p = payload(&ascii);
+        assert!(p.len() <= MAX_PAYLOAD && p.len() > MAX_PAYLOAD - 8, "{}", p.len());
         let short = PushMessage { body: "Gazole 1,659 €".into(), ..msg };
         assert_eq!(serde_json::from_slice::<PushMessage>(&payload(&short)).expect("JSON"), short);
     }
