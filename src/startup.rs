@@ -174,6 +174,16 @@ impl Application {
             ..crate::names::overpass::OverpassOptions::default()
         };
         state.names_overpass = Some(overpass.clone());
+        // Web Push: the VAPID key pair is made at first start (and shared through the database).
+        crate::alerts::push::vapid_keys(&state.db).await?;
+        state.push = crate::web::state::PushState {
+            settings: Arc::new(crate::alerts::push::PushSettings::new(
+                &public_url,
+                &cfg.mail.from,
+                cfg.alert_allow_hosts.clone(),
+            )),
+            http: Some(crate::alerts::push::http_client().map_err(|e| anyhow::anyhow!("push client: {e}"))?),
+        };
         let names = crate::names::schedule::NamesSchedule { every: cfg.names_every, overpass };
         Ok(Application {
             listener,

@@ -18,7 +18,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of a response body read at most (the rest is dropped).
 pub const MAX_RESPONSE: usize = 16 * 1024;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {
     #[error("not a valid URL")]
     BadUrl,

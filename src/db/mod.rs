@@ -15,6 +15,7 @@ pub mod etl_runs;
 pub mod favourites;
 pub mod leases;
 pub mod login_failures;
+pub mod push;
 pub mod reset_codes;
 pub mod search;
 pub mod series;

@@ -21,6 +21,7 @@ pub mod alerts;
 pub mod email;
 pub mod format;
 pub mod history;
+pub mod push;
 pub mod services;
 pub mod site;
 
@@ -232,6 +233,7 @@ pub(crate) mod tests {
             ("email", t.email.samples()),
             ("history", t.history.samples()),
             ("alerts", t.alerts.samples()),
+            ("push", push::strings(lang).samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()

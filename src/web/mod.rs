@@ -11,6 +11,7 @@
 //! | `GET /api/v1/stations/{id}` | one station with prices and shortages |
 //! | `GET /api/v1/stations/{id}/history?fuel&days` | price history of one fuel |
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
+//! | `GET /manifest.webmanifest`, `/sw.js`, `/offline`, `/push/key` | the installable app and Web Push ([`routes::push`]) |
 
 pub mod assets;
 pub mod brand;
@@ -48,7 +49,7 @@ use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
-    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, station, stations, trends,
+    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, push, station, stations, trends,
 };
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
@@ -152,6 +153,11 @@ pub fn router(state: AppState) -> Router {
         .route("/me/alerts/settings", post(alerts::save_settings))
         .route("/me/alerts/channels/{kind}", post(alerts::save_channel))
         .route("/me/alerts/channels/{id}/{action}", post(alerts::channel_action))
+        .route("/me/push", get(push::page))
+        .route("/me/push/subscribe", post(push::subscribe))
+        .route("/me/push/unsubscribe", post(push::unsubscribe))
+        .route("/me/push/test", post(push::send_test))
+        .route("/me/push/{id}/delete", post(push::delete_device))
         .route("/admin", get(admin::overview))
         .route("/admin/etl", get(admin::etl))
         .route("/admin/etl/run", post(admin::run_now))
@@ -193,6 +199,10 @@ pub fn router(state: AppState) -> Router {
     // mail provider posts it without cookies nor CSRF token; the random token is the credential.
     app.route("/alerts/unsubscribe/{token}", get(alerts::unsubscribe_page).post(alerts::unsubscribe))
         .route("/static/{hash}/{*path}", get(assets::serve))
+        .route("/manifest.webmanifest", get(push::manifest))
+        .route("/sw.js", get(push::service_worker))
+        .route("/offline", get(push::offline))
+        .route("/push/key", get(push::public_key))
         .route("/api", get(api_docs::api_page))
         .route("/api/openapi.json", get(api_docs::openapi))
         .nest("/api/v1", api_v1)

@@ -59,6 +59,14 @@ impl std::fmt::Debug for EtlHandle {
     }
 }
 
+/// Web Push as the pages use it: the delivery settings and the client push requests go through
+/// (`None` until `startup` builds one: tests of the web layer alone and tools send nothing).
+#[derive(Clone, Debug, Default)]
+pub struct PushState {
+    pub settings: Arc<crate::alerts::push::PushSettings>,
+    pub http: Option<reqwest::Client>,
+}
+
 /// Shared by all handlers and cloned per request by axum: keep every field cheap to clone (pools
 /// and `Arc`s, not data).
 #[derive(Clone, Debug)]
@@ -85,6 +93,8 @@ pub struct AppState {
     pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
     /// Price alerts: evaluation and delivery (the worker is started by `startup`).
     pub alerts: crate::alerts::Alerts,
+    /// Web Push (the "notifications on this device" block and its test button).
+    pub push: PushState,
 }
 
 impl AppState {
@@ -124,6 +134,7 @@ impl AppState {
             backup_dir: None,
             names_overpass: None,
             alerts,
+            push: PushState::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod backup;
 mod cli;
 mod index;
 mod pages;
+mod push;
 mod security_accounts;
 mod security_web;
 mod series;

@@ -18,6 +18,7 @@ use crate::db::{alert_outbox, search, users};
 use crate::domain::Fuel;
 use crate::error::AppError;
 use crate::text::AlertStrings;
+use crate::web::routes::push::PushBlock;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
@@ -79,6 +80,7 @@ pub struct AlertsPage {
     pub fuels: Vec<&'static str>,
     pub days: Vec<(i16, &'static str)>,
     pub kinds: Vec<(&'static str, &'static str)>,
+    pub push: PushBlock,
 }
 
 fn describe(lang: Lang, r: &Rule) -> String {
@@ -206,8 +208,12 @@ async fn page(
         None => (show_time(settings.quiet_start), show_time(settings.quiet_end), settings.daily_cap.to_string(), None),
     };
     let f = freshness(state).await?;
+    let l = layout(lang, format!("{} — Carburoam", t.title), "me", "/me/alerts".into(), &f);
+    // "Notifications on this device" (Web Push), with its own notices (`?push=…`).
+    let push = PushBlock::load(state, lang, uid, &l.viewer.csrf, "/me/alerts", raw).await?;
     let resp = render(&AlertsPage {
-        l: layout(lang, format!("{} — Carburoam", t.title), "me", "/me/alerts".into(), &f),
+        l,
+        push,
         t,
         message,
         message_is_error,

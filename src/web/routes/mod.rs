@@ -13,6 +13,7 @@ pub mod health;
 pub mod home;
 pub mod lang;
 pub mod me;
+pub mod push;
 pub mod station;
 pub mod stations;
 pub mod trends;
