@@ -49,7 +49,8 @@ use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
-    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, push, station, stations, trends,
+    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, push, station, stations,
+    trends,
 };
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,

@@ -18,10 +18,10 @@ use crate::db::{alert_outbox, search, users};
 use crate::domain::Fuel;
 use crate::error::AppError;
 use crate::text::AlertStrings;
-use crate::web::routes::push::PushBlock;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
+use crate::web::routes::push::PushBlock;
 use crate::web::session::SignedIn;
 use crate::web::state::AppState;
 
@@ -533,8 +533,11 @@ pub async fn save_settings(
         }
         _ => {
             let error = if cap.is_none() { t.err_cap } else { t.err_time };
-            let kept =
-                (form.quiet_start.as_str().to_owned(), form.quiet_end.as_str().to_owned(), form.cap.as_str().to_owned());
+            let kept = (
+                form.quiet_start.as_str().to_owned(),
+                form.quiet_end.as_str().to_owned(),
+                form.cap.as_str().to_owned(),
+            );
             let extra = Extra {
                 settings: Some((kept.0, kept.1, kept.2, error.to_owned())),
                 status: StatusCode::UNPROCESSABLE_ENTITY,

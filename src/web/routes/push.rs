@@ -232,7 +232,12 @@ async fn store_subscription(
 }
 
 /// `POST /me/push/unsubscribe`: forgets this device, if it is the caller's.
-pub async fn unsubscribe(State(state): State<AppState>, lang: Lang, viewer: Viewer, Form(form): Form<PushBody>) -> Response {
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    lang: Lang,
+    viewer: Viewer,
+    Form(form): Form<PushBody>,
+) -> Response {
     let t = strings(lang);
     let Some(user) = viewer.user else {
         return json_error(StatusCode::UNAUTHORIZED, "login_required", t.login_required);
@@ -280,7 +285,12 @@ pub async fn delete_device(
 }
 
 /// `POST /me/push/test`: a test notification to every device of the caller.
-pub async fn send_test(State(state): State<AppState>, lang: Lang, user: SignedIn, Form(form): Form<PushBody>) -> Response {
+pub async fn send_test(
+    State(state): State<AppState>,
+    lang: Lang,
+    user: SignedIn,
+    Form(form): Form<PushBody>,
+) -> Response {
     let t = strings(lang);
     let Some(http) = state.push.http.as_ref() else {
         return back_to(&form, "push=failed");
