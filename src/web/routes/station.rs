@@ -157,137 +157,133 @@ pub async fn station(
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> HtmlResult<Response> {
-    let r = async {
-        let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
-        let (row, f, index) = tokio::try_join!(
-            async {
-                q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))
-            },
-            freshness(&state),
-            async { state.index.get().await.map_err(AppError::from) },
-        )?;
-        let reference = reference_time(&f);
-        // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
-        // by the price index for exactly this window).
-        let since = reference - stats::AVERAGE_WINDOW_SECS;
-        let (prices, shortages) = station_prices(&state, &index, id.get()).await?;
-        let dept = index.averages(Some(&row.department), since);
-        let national = index.averages(None, since);
-        let now = crate::db::now();
-        let t = lang.strings();
+    let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
+    let (row, f, index) = tokio::try_join!(
+        async {
+            q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))
+        },
+        freshness(&state),
+        async { state.index.get().await.map_err(AppError::from) },
+    )?;
+    let reference = reference_time(&f);
+    // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
+    // by the price index for exactly this window).
+    let since = reference - stats::AVERAGE_WINDOW_SECS;
+    let (prices, shortages) = station_prices(&state, &index, id.get()).await?;
+    let dept = index.averages(Some(&row.department), since);
+    let national = index.averages(None, since);
+    let now = crate::db::now();
+    let t = lang.strings();
 
-        let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
-        let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
-        let paris = chrono::Utc::now().with_timezone(&Paris);
-        let today = paris.weekday().number_from_monday() as u8;
-        let minute = (paris.hour() * 60 + paris.minute()) as u16;
-        let open_now =
-            if row.automate_24_24 { Some(true) } else { hours.as_ref().and_then(|h| is_open(h, today, minute)) };
-        let days = hours
-            .as_ref()
-            .filter(|h| h.days.iter().any(|d| !d.slots.is_empty()))
-            .map(|h| {
-                let mut days: Vec<_> = h.days.iter().collect();
-                days.sort_by_key(|d| d.day);
-                days.into_iter()
-                    .map(|d| DayView { name: lang.day_name(d.day), today: d.day == today, text: day_text(lang, d) })
-                    .collect()
-            })
-            .unwrap_or_default();
+    let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
+    let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
+    let paris = chrono::Utc::now().with_timezone(&Paris);
+    let today = paris.weekday().number_from_monday() as u8;
+    let minute = (paris.hour() * 60 + paris.minute()) as u16;
+    let open_now =
+        if row.automate_24_24 { Some(true) } else { hours.as_ref().and_then(|h| is_open(h, today, minute)) };
+    let days = hours
+        .as_ref()
+        .filter(|h| h.days.iter().any(|d| !d.slots.is_empty()))
+        .map(|h| {
+            let mut days: Vec<_> = h.days.iter().collect();
+            days.sort_by_key(|d| d.day);
+            days.into_iter()
+                .map(|d| DayView { name: lang.day_name(d.day), today: d.day == today, text: day_text(lang, d) })
+                .collect()
+        })
+        .unwrap_or_default();
 
-        let fuel_name = |id: i16| Fuel::from_id(id.into()).map(Fuel::name).unwrap_or("?");
-        let avg_of = |list: &[stats::FuelAverage], fuel: i16| {
-            list.iter().find(|a| a.fuel == fuel && a.stations > 0).map(|a| a.average)
-        };
-        let compare = prices
-            .iter()
-            .map(|p| {
-                let d = avg_of(&dept, p.fuel);
-                let n = avg_of(&national, p.fuel);
-                let verdict_base = d.or(n);
-                let (verdict, cheaper) = match verdict_base {
-                    Some(avg) => {
-                        let diff = f64::from(p.price) - avg;
-                        let amount = lang.price(diff.abs().round() as i32);
-                        if diff <= 0.0 {
-                            (Some(format!("{} {amount}", t.cheaper_by)), true)
-                        } else {
-                            (Some(format!("{} {amount}", t.dearer_by)), false)
-                        }
+    let fuel_name = |id: i16| Fuel::from_id(id.into()).map(Fuel::name).unwrap_or("?");
+    let avg_of = |list: &[stats::FuelAverage], fuel: i16| {
+        list.iter().find(|a| a.fuel == fuel && a.stations > 0).map(|a| a.average)
+    };
+    let compare = prices
+        .iter()
+        .map(|p| {
+            let d = avg_of(&dept, p.fuel);
+            let n = avg_of(&national, p.fuel);
+            let verdict_base = d.or(n);
+            let (verdict, cheaper) = match verdict_base {
+                Some(avg) => {
+                    let diff = f64::from(p.price) - avg;
+                    let amount = lang.price(diff.abs().round() as i32);
+                    if diff <= 0.0 {
+                        (Some(format!("{} {amount}", t.cheaper_by)), true)
+                    } else {
+                        (Some(format!("{} {amount}", t.dearer_by)), false)
                     }
-                    None => (None, false),
-                };
-                CompareView {
-                    fuel: fuel_name(p.fuel),
-                    price: lang.price(p.price),
-                    dept: d.map(|a| lang.price(a.round() as i32)),
-                    national: n.map(|a| lang.price(a.round() as i32)),
-                    verdict,
-                    cheaper,
                 }
-            })
-            .collect();
-        let chart_fuels: Vec<&'static str> = prices.iter().map(|p| fuel_name(p.fuel)).collect();
-        let chart =
-            crate::web::routes::trends::station_chart(&state, lang, id.get(), &row.department, &chart_fuels, &query)
-                .await?;
-        let prices = prices
-            .iter()
-            .map(|p| FuelPriceView {
+                None => (None, false),
+            };
+            CompareView {
                 fuel: fuel_name(p.fuel),
                 price: lang.price(p.price),
-                ago: lang.ago(now, p.updated_at),
-                at: lang.datetime(p.updated_at),
-                iso: rfc3339(p.updated_at),
-                fresh_class: fresh_class(now, p.updated_at),
-            })
-            .collect();
-        let shortages = shortages
-            .iter()
-            .map(|s| ShortageView {
-                fuel: fuel_name(s.fuel),
-                kind: shortage_text(t, ShortageKind::from_db(&s.kind)),
-                since: s.since.map(|ts| lang.datetime(ts)),
-            })
-            .collect();
-        let city = search::title_case(&row.city);
-        let osm = crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n);
-        let name = osm.as_ref().and_then(|n| n.display());
-        let badge = osm.as_ref().and_then(|n| n.brand.as_deref()).map(crate::web::brand::Badge::new);
-        let title = if let Some(name) = &name {
-            format!("{name}, {city} — Carburoam")
-        } else if row.address.is_empty() {
-            format!("{city} — Carburoam")
-        } else {
-            format!("{}, {city} — Carburoam", row.address)
-        };
-        render(&StationPage {
-            l: layout(lang, title, "", format!("/stations/{id}"), &f),
-            id: id.get(),
-            name,
-            badge,
-            city,
-            address: row.address,
-            postcode: row.postcode,
-            department: row.department,
-            motorway: row.road_type == "motorway",
-            lat: row.latitude,
-            lon: row.longitude,
-            gone_since: row.missing_since.map(|ts| lang.datetime(ts)),
-            prices,
-            shortages,
-            h24: row.automate_24_24,
-            open_now,
-            days,
-            services,
-            compare,
-            chart,
-            tile_url: state.site.tile_url.clone(),
-            tile_attribution: state.site.tile_attribution.clone(),
+                dept: d.map(|a| lang.price(a.round() as i32)),
+                national: n.map(|a| lang.price(a.round() as i32)),
+                verdict,
+                cheaper,
+            }
         })
-    }
-    .await;
-    r.map_err(|e| HtmlError(e, lang))
+        .collect();
+    let chart_fuels: Vec<&'static str> = prices.iter().map(|p| fuel_name(p.fuel)).collect();
+    let chart =
+        crate::web::routes::trends::station_chart(&state, lang, id.get(), &row.department, &chart_fuels, &query)
+            .await?;
+    let prices = prices
+        .iter()
+        .map(|p| FuelPriceView {
+            fuel: fuel_name(p.fuel),
+            price: lang.price(p.price),
+            ago: lang.ago(now, p.updated_at),
+            at: lang.datetime(p.updated_at),
+            iso: rfc3339(p.updated_at),
+            fresh_class: fresh_class(now, p.updated_at),
+        })
+        .collect();
+    let shortages = shortages
+        .iter()
+        .map(|s| ShortageView {
+            fuel: fuel_name(s.fuel),
+            kind: shortage_text(t, ShortageKind::from_db(&s.kind)),
+            since: s.since.map(|ts| lang.datetime(ts)),
+        })
+        .collect();
+    let city = search::title_case(&row.city);
+    let osm = crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n);
+    let name = osm.as_ref().and_then(|n| n.display());
+    let badge = osm.as_ref().and_then(|n| n.brand.as_deref()).map(crate::web::brand::Badge::new);
+    let title = if let Some(name) = &name {
+        format!("{name}, {city} — Carburoam")
+    } else if row.address.is_empty() {
+        format!("{city} — Carburoam")
+    } else {
+        format!("{}, {city} — Carburoam", row.address)
+    };
+    Ok(render(&StationPage {
+        l: layout(lang, title, "", format!("/stations/{id}"), &f),
+        id: id.get(),
+        name,
+        badge,
+        city,
+        address: row.address,
+        postcode: row.postcode,
+        department: row.department,
+        motorway: row.road_type == "motorway",
+        lat: row.latitude,
+        lon: row.longitude,
+        gone_since: row.missing_since.map(|ts| lang.datetime(ts)),
+        prices,
+        shortages,
+        h24: row.automate_24_24,
+        open_now,
+        days,
+        services,
+        compare,
+        chart,
+        tile_url: state.site.tile_url.clone(),
+        tile_attribution: state.site.tile_attribution.clone(),
+    })?)
 }
 
 #[cfg(test)]
