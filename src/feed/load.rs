@@ -470,7 +470,7 @@ impl Loader {
         F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
     {
         let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
-        for part in rows.chunks(per) {
+        for part in statement_parts(rows, per) {
             let sql = format!("{head}{}{tail}", values_placeholders(self.backend, part.len(), width));
             match self.tx()? {
                 Tx::Sqlite(t) => {
@@ -627,6 +627,25 @@ impl Loader {
     }
 }
 
+/// Splits `rows` into statements of `per` rows, then the rest into powers of two: sqlx prepares
+/// and caches one statement per distinct text, and a prepared multi-row INSERT of thousands of
+/// rows weighs about a megabyte in SQLite, so the sizes used stay few (at most ~13 texts per
+/// table, where any remainder size used to add its own).
+fn statement_parts<T>(rows: &[T], per: usize) -> impl Iterator<Item = &[T]> {
+    let full = rows.len() / per * per;
+    let (head, mut rest) = rows.split_at(full);
+    let tail = std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = 1 << rest.len().ilog2();
+        let (part, more) = rest.split_at(n);
+        rest = more;
+        Some(part)
+    });
+    head.chunks(per).chain(tail)
+}
+
 /// Puts (time, price) points in time order, one per second: the stable sort keeps document
 /// order within a second, and the later point wins.
 fn sort_points(points: &mut Vec<(i64, i32)>) {
@@ -660,5 +679,21 @@ impl<'q> AnyQuery<'q> {
             AnyQuery::Sqlite(q) => AnyQuery::Sqlite(q.bind(v)),
             AnyQuery::Postgres(q) => AnyQuery::Postgres(q.bind(v)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_parts;
+
+    #[test]
+    fn statement_sizes_are_few() {
+        let rows: Vec<u32> = (0..10_000).collect();
+        let sizes: Vec<usize> = statement_parts(&rows, 4096).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [4096, 4096, 1024, 512, 256, 16]);
+        let back: Vec<u32> = statement_parts(&rows, 4096).flatten().copied().collect();
+        assert_eq!(back, rows);
+        assert_eq!(statement_parts(&rows[..0], 500).count(), 0);
+        assert_eq!(statement_parts(&rows[..1], 500).map(<[u32]>::len).collect::<Vec<_>>(), [1]);
     }
 }
