@@ -13,7 +13,7 @@ use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
 use crate::error::AppError;
 use crate::index::PriceIndex;
 use crate::web::i18n::Lang;
-use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, reference_time, render};
+use crate::web::page::{HtmlResult, Layout, freshness, layout, reference_time, render};
 use crate::web::routes::stations::{fresh_class, shortage_text};
 use crate::web::state::AppState;
 
