@@ -108,11 +108,20 @@ impl AllowList {
             "http" if allowed_host => {}
             _ => return Err(TargetError::NotHttps),
         }
+        // Credentials in the URL would end up in logs and stored errors: never accepted.
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(TargetError::BadUrl);
+        }
         if let Some(ip) = literal_ip(url)
             && forbidden(ip)
             && !allowed_host
         {
             return Err(TargetError::Forbidden(ip));
+        }
+        // `localhost` and `*.localhost` are loopback by definition (RFC 6761), resolved or not.
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        if (name == "localhost" || name.ends_with(".localhost")) && !allowed_host {
+            return Err(TargetError::Forbidden(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
         }
         Ok(())
     }
@@ -256,10 +265,15 @@ mod tests {
             "https://[::ffff:127.0.0.1]/x",
             "https://0.0.0.0/x",
             "https://100.64.1.1/x",
+            "https://localhost/x",
+            "https://LOCALHOST./x",
+            "https://push.localhost/x",
         ] {
             assert!(matches!(none.check(&u(bad)), Err(TargetError::Forbidden(_))), "{bad}");
         }
         assert_eq!(none.check(&u("https://1.1.1.1/x")), Ok(()));
+        // Credentials would be logged with the URL.
+        assert_eq!(none.check(&u("https://user:secret@ntfy.sh/topic")), Err(TargetError::BadUrl));
     }
 
     #[test]

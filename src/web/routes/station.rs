@@ -159,9 +159,7 @@ pub async fn station(
 ) -> HtmlResult<Response> {
     let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
     let (row, f, index) = tokio::try_join!(
-        async {
-            q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))
-        },
+        async { q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}"))) },
         freshness(&state),
         async { state.index.get().await.map_err(AppError::from) },
     )?;
@@ -180,8 +178,7 @@ pub async fn station(
     let paris = chrono::Utc::now().with_timezone(&Paris);
     let today = paris.weekday().number_from_monday() as u8;
     let minute = (paris.hour() * 60 + paris.minute()) as u16;
-    let open_now =
-        if row.automate_24_24 { Some(true) } else { hours.as_ref().and_then(|h| is_open(h, today, minute)) };
+    let open_now = if row.automate_24_24 { Some(true) } else { hours.as_ref().and_then(|h| is_open(h, today, minute)) };
     let days = hours
         .as_ref()
         .filter(|h| h.days.iter().any(|d| !d.slots.is_empty()))
