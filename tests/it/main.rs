@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod alerts;
+mod alerts_account;
 mod api;
 mod app;
 mod archive_scale;
