@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod alerts;
 mod alerts_account;
+mod alerts_bench;
 mod api;
 mod app;
 mod archive_scale;
