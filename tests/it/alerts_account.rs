@@ -7,7 +7,7 @@
 use carburoam::db::alerts as q;
 use carburoam::db::push;
 
-use crate::alerts::{BREST, NOON, alerts, brest_at, count, import, register, seed};
+use crate::alerts::{BREST, NOON, alerts, brest_at, count, import, register, rule, seed};
 use crate::app::spawn_app_and_state;
 use crate::db_test;
 use crate::smtp::SmtpSink;
@@ -109,4 +109,56 @@ db_test!(export_holds_alerts_without_secrets_and_delete_removes_them, |t| {
     for table in ALERT_TABLES {
         assert_eq!(count(&t.db, count_sql(table)).await, 0, "{table} after the deletion");
     }
+});
+
+/// What a mail client sends for RFC 8058: a POST without cookies nor CSRF token.
+async fn one_click(app: &crate::app::TestApp, token: &str) -> u16 {
+    reqwest::Client::new()
+        .post(app.url(&format!("/alerts/unsubscribe/{token}")))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .expect("one-click POST")
+        .status()
+        .as_u16()
+}
+
+db_test!(unsubscribe_tokens_expire_and_are_swept, |t| {
+    use carburoam::services::cleanup;
+    let sink = SmtpSink::start().await;
+    let (app, _state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
+    register(&app, &sink, "leo").await;
+    let (uid,): (i64,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'leo'")
+        .fetch_one(p)
+        .await)
+    .expect("user");
+    let now = carburoam::db::now();
+    let year = q::UNSUBSCRIBE_TOKEN_LIFETIME;
+    let old = q::insert_rule(&t.db, uid, &rule("threshold", Some(1600), None), now).await.unwrap().expect("rule");
+    let fresh = q::insert_rule(&t.db, uid, &rule("threshold", Some(1500), None), now).await.unwrap().expect("rule");
+    let gone = q::insert_rule(&t.db, uid, &rule("drop", None, Some(30)), now).await.unwrap().expect("rule");
+    let (old_token, fresh_token, gone_token) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+    let digest = carburoam::auth::secret::digest;
+    q::add_unsubscribe(&t.db, &digest(&old_token), &[old], now - year - 60).await.unwrap();
+    q::add_unsubscribe(&t.db, &digest(&fresh_token), &[fresh], now - year + 3600).await.unwrap();
+    q::add_unsubscribe(&t.db, &digest(&gone_token), &[gone], now).await.unwrap();
+
+    // A link older than a year no longer works, with or without login, and pauses nothing.
+    let anon = app.browser();
+    assert_eq!(anon.get(&format!("/alerts/unsubscribe/{old_token}")).await.status, 404);
+    assert_eq!(one_click(&app, &old_token).await, 404);
+    assert!(!q::rule(&t.db, uid, old).await.unwrap().expect("rule").paused);
+    // One just under a year old still does.
+    assert_eq!(anon.get(&format!("/alerts/unsubscribe/{fresh_token}")).await.status, 200);
+    // Deleting a rule deletes its tokens (the foreign key cascades, SQLite included).
+    assert!(q::delete_rule(&t.db, uid, gone).await.unwrap());
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM alert_unsubscribe").await, 2);
+
+    // The cleaning job sweeps the expired one only.
+    let report = cleanup::run_once(&t.db, now).await.expect("cleanup");
+    assert_eq!(report.unsubscribe_tokens, 1, "{report:?}");
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM alert_unsubscribe").await, 1);
+    assert_eq!(one_click(&app, &fresh_token).await, 200);
+    assert!(q::rule(&t.db, uid, fresh).await.unwrap().expect("rule").paused);
+    assert!(!q::rule(&t.db, uid, old).await.unwrap().expect("rule").paused);
 });
