@@ -100,6 +100,18 @@ pub enum PushError {
 }
 
 impl PushError {
+    /// What is stored as the device's last error: a code the pages put in the viewer's language
+    /// (`status:503`, `unreachable`, `refused`, `keys`, `server`), never the endpoint nor a key.
+    pub fn code(&self) -> String {
+        match self {
+            PushError::Status(s) | PushError::Gone(s) => format!("status:{s}"),
+            PushError::Unreachable(_) => "unreachable".into(),
+            PushError::Target(_) => "refused".into(),
+            PushError::Keys(_) => "keys".into(),
+            PushError::Database(_) | PushError::Vapid(_) => "server".into(),
+        }
+    }
+
     /// Whether trying again cannot help: the device is gone, the endpoint or keys are refused,
     /// or the push service rejected the request itself (a 4xx other than 408 and 429).
     pub fn is_permanent(&self) -> bool {
@@ -291,7 +303,7 @@ pub async fn deliver(
             }
             Err(e) => {
                 tracing::warn!(subscription = s.id, user_id, error = %e, "push delivery failed");
-                q::mark_error(db, s.id, now, &e.to_string()).await?;
+                q::mark_error(db, s.id, now, &e.code()).await?;
                 // A transient failure is the one to report: it decides whether the outbox retries.
                 if failure.as_ref().is_none_or(|f| f.is_permanent()) {
                     failure = Some(e);
