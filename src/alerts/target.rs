@@ -114,6 +114,12 @@ impl AllowList {
         {
             return Err(TargetError::Forbidden(ip));
         }
+        // `localhost` and its subdomains are loopback by definition (RFC 6761): refused before
+        // any lookup, as the push subscriptions are checked without the network.
+        let lower = host.to_ascii_lowercase();
+        if (lower == "localhost" || lower.ends_with(".localhost")) && !allowed_host {
+            return Err(TargetError::Forbidden(std::net::Ipv4Addr::LOCALHOST.into()));
+        }
         Ok(())
     }
 
