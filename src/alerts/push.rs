@@ -334,11 +334,15 @@ async fn send_one(
     now: i64,
 ) -> Result<(), PushError> {
     let url = url::Url::parse(&sub.endpoint).map_err(|_| TargetError::NoHost)?;
-    settings.allow.check_resolved(&url).await?;
+    // Pinned to the addresses just checked (as ntfy's): a second lookup by the HTTP client could
+    // answer another, private, address (DNS rebinding).
+    let addrs = settings.allow.check_resolved(&url).await?;
+    let pinned = super::target::client_for(&url, &addrs).map_err(|e| PushError::Unreachable(e.to_string()))?;
+    let _ = http; // the shared client: redirects off, bounded time; the pinned one is built alike
     let dev = device_keys(&sub.p256dh, &sub.auth).map_err(|e| PushError::Keys(e.to_string()))?;
     let encrypted = web_push_native::encrypt(body.to_vec(), &dev.public, &dev.auth)
         .map_err(|e| PushError::Keys(format!("encryption: {e}")))?;
-    let mut req = http
+    let mut req = pinned
         .post(url.clone())
         .timeout(REQUEST_TIMEOUT)
         .header(reqwest::header::AUTHORIZATION, keys.authorization(&url, &settings.subject, now)?)
