@@ -13,10 +13,10 @@
 # ADMIN_USER / ADMIN_PASSWORD; the feed job's URL is a local copy of the last file loaded, so
 # the console's "Run now" does a real import that leaves the data as it was. Map tiles come from a
 # local server answering every tile with a blank PNG (no network; Lighthouse sees no failed
-# request). The test files: a11y (keyboard-only walk, axe-core on every page), account, admin,
+# request). The test files: a11y (keyboard-only walk, axe-core on every page), account, admin, alerts,
 # lighthouse (public pages, mobile and desktop), site. Installs Chromium and the npm packages
 # (playwright-core, smtp-server, mailparser, @axe-core/playwright, lighthouse) when they are
-# missing. Screenshots go to e2e/screenshots/ (git-ignored).
+# missing. `e2e/run.sh tests/alerts.test.mjs tests/pwa.test.mjs` runs only these files. Screenshots go to e2e/screenshots/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E=$(pwd)
@@ -106,6 +106,9 @@ socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))')
 export SMTP_PORT
+# For the alerts test, which imports a file with the real CLI into the served database (the
+# server's alert worker picks its changes up, as it would from another instance's import).
+export E2E_DB="$DB" E2E_BIN="$BIN" E2E_LAST_FILE="$LAST_FILE"
 
 # Map tiles from a local server that answers every tile with the same blank 512×512 PNG (drawn
 # at 256 px: sharp enough for Lighthouse's "image resolution" audit on a phone): nothing leaves
@@ -153,7 +156,9 @@ echo "==> server at $BASE_URL ($E2E_DATASET data, ${BIN#"$ROOT"/}), mail to SMTP
 
 mkdir -p "$E2E/screenshots"
 status=0
-node --test --test-concurrency=1 --test-reporter=spec "$E2E/tests/" || status=$?
+# Arguments: the test files to run (paths under e2e/, e.g. tests/alerts.test.mjs), else all.
+if [ "$#" -gt 0 ]; then FILES=("$@"); else FILES=("$E2E/tests/"); fi
+node --test --test-concurrency=1 --test-reporter=spec "${FILES[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "==> server warnings and errors (last 40)" >&2
   grep -E 'WARN|ERROR' "$TMP/stderr" | tail -n 40 >&2 || true

@@ -19,7 +19,8 @@ export const MAIL_TIMEOUT_MS = 10_000;
 
 /**
  * Listens on 127.0.0.1:`port` (where run.sh points the server's mail) until `close()`.
- * `mails` holds every message received, parsed: { to: [addresses], subject, text }.
+ * `mails` holds every message received, parsed: { to: [addresses], subject, text, html, header }
+ * (`header(name)`: the raw value of a header, unfolded, or null).
  */
 export async function startMailbox(port = SMTP_PORT) {
   const mails = [];
@@ -37,6 +38,11 @@ export async function startMailbox(port = SMTP_PORT) {
               to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
               subject: m.subject ?? "",
               text: m.text ?? "",
+              html: m.html || "",
+              header: (name) => {
+                const l = (m.headerLines ?? []).find((h) => h.key === name.toLowerCase());
+                return l ? l.line.slice(l.line.indexOf(":") + 1).replace(/\r?\n[ \t]+/g, " ").trim() : null;
+              },
             });
             for (const w of waiters) w();
             callback();

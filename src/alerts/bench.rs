@@ -51,6 +51,7 @@ async fn insert_rows<const W: usize>(db: &Db, head: &str, rows: &[[Value; W]]) -
                         Value::F(f) => q.bind(*f),
                         Value::S(s) => q.bind(s.clone()),
                         Value::N => q.bind(None::<i64>),
+                        Value::NF => q.bind(None::<f64>),
                         Value::B(b) => q.bind(*b),
                     };
                 }
@@ -66,7 +67,13 @@ enum Value {
     I(i64),
     F(f64),
     S(String),
+    /// NULL of an integer or text column.
     N,
+    /// NULL of a floating-point column. Not [`Value::N`]: PostgreSQL keeps each prepared
+    /// statement with the types of its first binds, so a later batch of the same SQL binding an
+    /// f64 where the first bound an i64 NULL sends the f64's bytes as an INT8 (43.7 read as
+    /// 4.6e18): the place rules' coordinates came out garbage on PostgreSQL only.
+    NF,
     B(bool),
 }
 
@@ -130,7 +137,7 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
                     let (dlat, dlon) = (r / 111.0, r / (111.0 * la.to_radians().cos().max(0.05)));
                     (F(la), F(lo), F(r), [F(la - dlat), F(la + dlat), F(lo - dlon), F(lo + dlon)])
                 }
-                None => (N, N, N, [N, N, N, N]),
+                None => (NF, NF, NF, [NF, NF, NF, NF]),
             };
             let fuel = if kind == "digest" { N } else { I(fuel) };
             let [a, b, c, d] = bbox;

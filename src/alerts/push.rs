@@ -100,6 +100,18 @@ pub enum PushError {
 }
 
 impl PushError {
+    /// What is stored as the device's last error: a code the pages put in the viewer's language
+    /// (`status:503`, `unreachable`, `refused`, `keys`, `server`), never the endpoint nor a key.
+    pub fn code(&self) -> String {
+        match self {
+            PushError::Status(s) | PushError::Gone(s) => format!("status:{s}"),
+            PushError::Unreachable(_) => "unreachable".into(),
+            PushError::Target(_) => "refused".into(),
+            PushError::Keys(_) => "keys".into(),
+            PushError::Database(_) | PushError::Vapid(_) => "server".into(),
+        }
+    }
+
     /// Whether trying again cannot help: the device is gone, the endpoint or keys are refused,
     /// or the push service rejected the request itself (a 4xx other than 408 and 429).
     pub fn is_permanent(&self) -> bool {
@@ -291,7 +303,7 @@ pub async fn deliver(
             }
             Err(e) => {
                 tracing::warn!(subscription = s.id, user_id, error = %e, "push delivery failed");
-                q::mark_error(db, s.id, now, &e.to_string()).await?;
+                q::mark_error(db, s.id, now, &e.code()).await?;
                 // A transient failure is the one to report: it decides whether the outbox retries.
                 if failure.as_ref().is_none_or(|f| f.is_permanent()) {
                     failure = Some(e);
@@ -322,11 +334,15 @@ async fn send_one(
     now: i64,
 ) -> Result<(), PushError> {
     let url = url::Url::parse(&sub.endpoint).map_err(|_| TargetError::NoHost)?;
-    settings.allow.check_resolved(&url).await?;
+    // Pinned to the addresses just checked (as ntfy's): a second lookup by the HTTP client could
+    // answer another, private, address (DNS rebinding).
+    let addrs = settings.allow.check_resolved(&url).await?;
+    let pinned = super::target::client_for(&url, &addrs).map_err(|e| PushError::Unreachable(e.to_string()))?;
+    let _ = http; // the shared client: redirects off, bounded time; the pinned one is built alike
     let dev = device_keys(&sub.p256dh, &sub.auth).map_err(|e| PushError::Keys(e.to_string()))?;
     let encrypted = web_push_native::encrypt(body.to_vec(), &dev.public, &dev.auth)
         .map_err(|e| PushError::Keys(format!("encryption: {e}")))?;
-    let mut req = http
+    let mut req = pinned
         .post(url.clone())
         .timeout(REQUEST_TIMEOUT)
         .header(reqwest::header::AUTHORIZATION, keys.authorization(&url, &settings.subject, now)?)

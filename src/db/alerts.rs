@@ -303,25 +303,45 @@ pub async fn add_unsubscribe(db: &Db, token_hash: &str, rule_ids: &[i64], now: i
     Ok(())
 }
 
-/// The rules a token pauses, with their user's id.
-pub async fn unsubscribe_rules(db: &Db, token_hash: &str) -> Result<Vec<Rule>, sqlx::Error> {
+/// How long an unsubscribe link works (seconds): a year. A token also goes with its rule (the
+/// foreign key cascades); the cleaning job deletes the expired ones
+/// ([`delete_expired_unsubscribe`]).
+pub const UNSUBSCRIBE_TOKEN_LIFETIME: i64 = 365 * 86_400;
+
+/// The rules a token still valid at `now` pauses, with their user's id.
+pub async fn unsubscribe_rules(db: &Db, token_hash: &str, now: i64) -> Result<Vec<Rule>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM alert_rules r JOIN alert_unsubscribe u ON u.rule_id = r.id WHERE u.token_hash = $1 ORDER BY r.id",
+        "SELECT {} FROM alert_rules r JOIN alert_unsubscribe u ON u.rule_id = r.id \
+         WHERE u.token_hash = $1 AND u.created_at > $2 ORDER BY r.id",
         RULE_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
     );
-    on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_all(p).await)
+    on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash)
+        .bind(now - UNSUBSCRIBE_TOKEN_LIFETIME)
+        .fetch_all(p)
+        .await)
 }
 
-/// Pauses the rules of a token; returns how many were active.
-pub async fn unsubscribe(db: &Db, token_hash: &str) -> Result<u64, sqlx::Error> {
+/// Pauses the rules of a token still valid at `now`; returns how many were active.
+pub async fn unsubscribe(db: &Db, token_hash: &str, now: i64) -> Result<u64, sqlx::Error> {
     on_db!(db, p => sqlx::query(
         "UPDATE alert_rules SET paused = TRUE WHERE NOT paused AND id IN \
-             (SELECT rule_id FROM alert_unsubscribe WHERE token_hash = $1)",
+             (SELECT rule_id FROM alert_unsubscribe WHERE token_hash = $1 AND created_at > $2)",
     )
     .bind(token_hash)
+    .bind(now - UNSUBSCRIBE_TOKEN_LIFETIME)
     .execute(p)
     .await
     .map(|r| r.rows_affected()))
+}
+
+/// Deletes the unsubscribe tokens expired at `now` (the cleaning job); returns how many.
+pub async fn delete_expired_unsubscribe(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM alert_unsubscribe WHERE created_at <= $1")
+        .bind(now - UNSUBSCRIBE_TOKEN_LIFETIME)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
 }
 
 // ---------------------------------------------------------------------------------------------

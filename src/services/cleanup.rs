@@ -37,11 +37,13 @@ pub struct CleanupReport {
     pub reset_codes: u64,
     pub email_changes: u64,
     pub usage_rows: u64,
+    /// Expired unsubscribe links of alert emails.
+    pub unsubscribe_tokens: u64,
 }
 
 impl CleanupReport {
     pub fn total(&self) -> u64 {
-        self.sessions + self.reset_codes + self.email_changes + self.usage_rows
+        self.sessions + self.reset_codes + self.email_changes + self.usage_rows + self.unsubscribe_tokens
     }
 }
 
@@ -49,8 +51,9 @@ impl std::fmt::Display for CleanupReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "deleted {} expired sessions, {} old reset codes, {} expired e-mail changes, {} old usage rows",
-            self.sessions, self.reset_codes, self.email_changes, self.usage_rows
+            "deleted {} expired sessions, {} old reset codes, {} expired e-mail changes, {} old usage rows, \
+             {} expired unsubscribe links",
+            self.sessions, self.reset_codes, self.email_changes, self.usage_rows, self.unsubscribe_tokens
         )
     }
 }
@@ -67,6 +70,7 @@ pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
         reset_codes: reset_codes::delete_older_than(db, now - RESET_CODES_KEPT_FOR).await?,
         email_changes: delete_expired_email_changes(db, now).await?,
         usage_rows: delete_usage_before(db, usage_cutoff(now)).await?,
+        unsubscribe_tokens: db::alerts::delete_expired_unsubscribe(db, now).await?,
     })
 }
 
@@ -112,6 +116,7 @@ pub async fn scheduler(db: Db, every: Duration, holder: String, shutdown: Cancel
                     reset_codes = r.reset_codes,
                     email_changes = r.email_changes,
                     usage_rows = r.usage_rows,
+                    unsubscribe_tokens = r.unsubscribe_tokens,
                     "cleaning job done"
                 ),
                 Ok(_) => tracing::debug!("cleaning job: nothing to delete"),

@@ -517,7 +517,7 @@ db_test!(cleanup_deletes_exactly_what_has_expired, |t| {
     let report = cleanup::run_once(db, now).await.unwrap();
     assert_eq!(
         report,
-        cleanup::CleanupReport { sessions: 2, reset_codes: 1, email_changes: 1, usage_rows: 1 },
+        cleanup::CleanupReport { sessions: 2, reset_codes: 1, email_changes: 1, usage_rows: 1, unsubscribe_tokens: 0 },
         "{report}"
     );
     let sessions: Vec<String> =

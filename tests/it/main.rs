@@ -6,6 +6,8 @@ mod helpers;
 mod accounts;
 mod admin;
 mod alerts;
+mod alerts_account;
+mod alerts_bench;
 mod api;
 mod app;
 mod archive_scale;

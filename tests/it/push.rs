@@ -430,7 +430,7 @@ db_test!(pushes_are_signed_encrypted_and_expire, |t| {
     assert!(matches!(err, PushError::Status(503)) && !err.is_permanent(), "{err}");
     service.next().await;
     let row = &q::for_user(&t.db, lea_id).await.expect("rows")[0];
-    assert_eq!(row.last_error.as_deref(), Some("the push service answered HTTP 503"));
+    assert_eq!(row.last_error.as_deref(), Some("status:503"), "a code, shown in the viewer's language");
 
     // 410 Gone: the device unsubscribed; its row goes.
     service.status.store(410, Ordering::SeqCst);
@@ -476,7 +476,14 @@ db_test!(private_push_endpoints_are_refused_unless_allowed, |t| {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(service.nothing_received(), "no request reached the private address");
     let row = &q::for_user(&t.db, lea_id).await.expect("rows")[0];
-    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("private")), "{:?}", row.last_error);
+    assert_eq!(row.last_error.as_deref(), Some("refused"));
+    let page = app.get("/me/push").await;
+    assert!(
+        page.text.contains("dernière erreur le")
+            && page.text.contains("l’adresse du service de notification est refusée"),
+        "{}",
+        page.text
+    );
 
     // With the host allowed, the same endpoint over http is accepted.
     let allowed =

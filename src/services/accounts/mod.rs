@@ -19,6 +19,7 @@ use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassw
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
 
 mod email_change;
+pub mod export_alerts;
 mod login;
 mod reset;
 
@@ -410,6 +411,7 @@ impl Accounts {
                 })
                 .collect(),
             pending_email_change: email_changes::pending_for(&self.db, user_id, now).await?,
+            alerts: export_alerts::export(&self.db, user_id).await?,
             account: ExportAccount {
                 username: user.username,
                 display_name: user.display_name,
@@ -436,6 +438,7 @@ pub struct Export {
     pub sessions: Vec<ExportSession>,
     pub password_resets: Vec<ExportReset>,
     pub pending_email_change: Option<String>,
+    pub alerts: export_alerts::ExportAlerts,
 }
 
 #[derive(Debug, Serialize)]

@@ -569,7 +569,7 @@ fn token_hash(raw: &str) -> Option<String> {
 async fn unsubscribe_view(state: &AppState, lang: Lang, token: &str, done: bool) -> HtmlResult<Response> {
     let t = lang.texts().alerts;
     let rules = match token_hash(token) {
-        Some(h) => q::unsubscribe_rules(&state.db, &h).await?,
+        Some(h) => q::unsubscribe_rules(&state.db, &h, crate::db::now()).await?,
         None => Vec::new(),
     };
     if rules.is_empty() {
@@ -600,7 +600,7 @@ pub async fn unsubscribe(State(state): State<AppState>, lang: Lang, Path(token):
     let Some(h) = token_hash(&token) else {
         return Err(AppError::not_found("unsubscribe token").into());
     };
-    let paused = q::unsubscribe(&state.db, &h).await?;
+    let paused = q::unsubscribe(&state.db, &h, crate::db::now()).await?;
     tracing::info!(rules = paused, "alert rules paused by an unsubscribe link");
     unsubscribe_view(&state, lang, &token, true).await
 }

@@ -85,7 +85,7 @@ impl PushBlock {
                     added: (t.added_on)(&lang.date(s.created_at)),
                     success: s.last_success_at.map(|at| (t.last_success)(&lang.datetime(at))),
                     error: match (s.last_error_at, s.last_error.as_deref()) {
-                        (Some(at), Some(why)) => Some((t.last_error)(&lang.datetime(at), why)),
+                        (Some(at), Some(code)) => Some((t.last_error)(&lang.datetime(at), &error_reason(t, code))),
                         _ => None,
                     },
                 }
@@ -174,6 +174,19 @@ pub struct PushBody {
     p256dh: String,
     auth: String,
     back: String,
+}
+
+/// A device's last error (a code stored by `alerts::push`) in the viewer's language.
+fn error_reason(t: &crate::text::push::PushStrings, code: &str) -> String {
+    match code {
+        "unreachable" => t.err_unreachable.to_owned(),
+        "refused" => t.err_refused.to_owned(),
+        "keys" => t.err_keys.to_owned(),
+        _ => match code.strip_prefix("status:").and_then(|s| s.parse().ok()) {
+            Some(status) => (t.err_status)(status),
+            None => t.err_server.to_owned(),
+        },
+    }
 }
 
 /// `POST /me/push/subscribe`: this device's subscription for the signed-in user.
