@@ -43,7 +43,12 @@ if zipfile.is_zipfile(src):
             data = zin.read(info)
             if info.filename.lower().endswith(".xml"):
                 data = reprice(data)
-            zout.writestr(info.filename, data)
+            # The entry's time is the snapshot's time for the importer: keep it, moved as late
+            # as the price (a copy dated "now" would age every other price out of the lists).
+            when = datetime.datetime(*info.date_time) + datetime.timedelta(seconds=later)
+            entry = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(entry, data)
 else:
     with open(src, "rb") as f:
         data = f.read()
