@@ -318,8 +318,12 @@ impl Loader {
                 if before != cur {
                     self.pending.prices_upsert.push((id, fuel, c.price, c.at));
                 }
-                // Alerts hook: a current price that took another value (not a first price).
-                if let Some(b) = before.filter(|b| b.price != c.price && self.is_newest) {
+                // Alerts hook: a current price that took another value (not a first price). One
+                // past the bulk-load bound is enough for `record_changes` to skip them all: an
+                // archive's millions of changes are never held.
+                if let Some(b) = before.filter(|b| b.price != c.price && self.is_newest)
+                    && self.changes.len() <= crate::db::alerts::MAX_CHANGES_PER_IMPORT
+                {
                     let (old_price, new_price, changed_at) = (b.price, c.price, c.at);
                     self.changes.push(crate::db::alerts::PriceChange {
                         station_id: id,
