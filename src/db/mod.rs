@@ -247,6 +247,42 @@ impl Db {
         })
     }
 
+    /// The transaction of a feed import. On SQLite, its connection checks no foreign keys and is
+    /// closed when the transaction ends, never handed back to the pool in that state.
+    ///
+    /// Why: the checks were 30 % of SQLite's time in a yearly archive's 3.5 million history
+    /// inserts (one parent seek per row; docs/benchmarks.md), and they guard nothing there. The
+    /// loader writes every station before any row that references it, in this transaction, and
+    /// stations are never deleted; `tests/it/archive_scale.rs` runs `PRAGMA foreign_key_check`
+    /// after imports of every kind. PostgreSQL keeps its checks: a plain [`Db::begin`].
+    pub async fn begin_import(&self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                // Set before anything can fail: an error below drops the connection, closed.
+                conn.close_on_drop();
+                // A no-op inside a transaction, so it goes before BEGIN.
+                sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+                // Its commit leaves the write-ahead log as it is: the import checkpoints it in
+                // the background right after (`feed::import`), and any later write would.
+                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                let tx =
+                    sqlx::Transaction::begin(conn, Some(sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE"))).await?;
+                Ok(Tx::Sqlite(tx))
+            }
+            Db::Postgres(_) => self.begin().await,
+        }
+    }
+
+    /// SQLite: copies what it can of the write-ahead log into the database file, without waiting
+    /// for readers (`PASSIVE`). Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(p) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(p).await.map(|_| ()),
+            Db::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Refreshes the query planner's statistics after a large import, so joins over the big
     /// tables (the dashboard's prices a week ago, history, the admin's counts) keep good plans.
     /// Searches near a point no longer reach SQL (see [`crate::index`]). `analysis_limit` keeps

@@ -220,30 +220,27 @@ async fn compute_piece(
     let mut acc = DailyAverages::new(first, last, areas.len());
     let (lo, hi) = acc.window();
     let mut points: Vec<(i64, i32)> = Vec::new();
-    let mut station: Option<i64> = None;
     let mut read = 0usize;
     // Driven by the stations (CROSS JOIN fixes that order in SQLite): one seek per station into
-    // the history's primary key (station_id, fuel, at), never a scan of the whole history.
-    let sql = "SELECT h.station_id, h.at, h.price FROM stations s CROSS JOIN price_history h \
+    // the history's primary key (station_id, fuel, at), never a scan of the whole history. One
+    // row per station, its points packed as `at × 2^24 + price` in a comma-separated text (one
+    // number to write out per point; sorted here: no ORDER BY inside the aggregate, which
+    // SQLite would pay with a sorter): sqlx hands every row from the SQLite worker thread to
+    // this task, and one row per point made that handoff most of the refresh.
+    let sql = "SELECT s.id, string_agg(CAST(h.at * 16777216 + h.price AS TEXT), ',') \
+               FROM stations s CROSS JOIN price_history h \
                WHERE h.station_id = s.id AND h.fuel = $1 AND h.at >= $2 AND h.at < $3 \
-               ORDER BY s.id, h.at";
+               GROUP BY s.id";
     on_tx!(tx, conn => {
-        let mut rows = sqlx::query_as::<_, (i64, i64, i32)>(sql).bind(fuel).bind(lo).bind(hi).fetch(&mut *conn);
-        while let Some((id, at, price)) = rows.try_next().await? {
-            read += 1;
-            if station != Some(id) {
-                if let Some(prev) = station {
-                    acc.station(area_of.get(&prev).copied(), &points);
-                }
-                points.clear();
-                station = Some(id);
-            }
-            points.push((at, price));
+        let mut rows = sqlx::query_as::<_, (i64, String)>(sql).bind(fuel).bind(lo).bind(hi).fetch(&mut *conn);
+        while let Some((id, packed)) = rows.try_next().await? {
+            points.clear();
+            unpack_shifted(&packed, &mut points)?;
+            points.sort_unstable_by_key(|p| p.0);
+            read += points.len();
+            acc.station(area_of.get(&id).copied(), &points);
         }
     });
-    if let Some(prev) = station {
-        acc.station(area_of.get(&prev).copied(), &points);
-    }
     let out = acc.finish();
     on_tx!(tx, conn => {
         sqlx::query("DELETE FROM price_series WHERE fuel = $1 AND day >= $2 AND day <= $3")
@@ -273,6 +270,18 @@ async fn compute_piece(
     Ok(Refreshed { points: read, rows: out.len(), ..Refreshed::default() })
 }
 
+/// Reads `v,v,…` where `v = at × 2^24 + price` back into `(at, price)` points. Prices are
+/// validated thousandths of a euro (under 10,000), far from the 2^24 that would spill into `at`.
+pub(crate) fn unpack_shifted(packed: &str, out: &mut Vec<(i64, i32)>) -> Result<(), sqlx::Error> {
+    for item in packed.split(',').filter(|i| !i.is_empty()) {
+        let v: i64 = item
+            .parse()
+            .map_err(|_| sqlx::Error::Decode(format!("malformed packed history near {:?}", packed.get(..40)).into()))?;
+        out.push((v >> 24, (v & 0xff_ffff) as i32));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
 
@@ -287,17 +296,66 @@ pub struct SeriesRow {
 }
 
 /// The days `from..=to` of one fuel and area (a département code or [`NATIONAL`]), in order.
+///
+/// One row comes back, the days packed as `day,average,stations,min,max;…`: a chart over
+/// twenty years reads 7,000+ days, and one row per day cost a thread handoff each (see
+/// [`station_points`]).
 pub async fn days(db: &Db, fuel: i16, area: &str, from: Day, to: Day) -> Result<Vec<SeriesRow>, sqlx::Error> {
-    crate::on_db!(db, p => sqlx::query_as::<_, SeriesRow>(
-        "SELECT day, average, stations, min_price, max_price FROM price_series \
-         WHERE fuel = $1 AND area = $2 AND day >= $3 AND day <= $4 ORDER BY day",
-    )
-    .bind(fuel)
-    .bind(area)
-    .bind(from)
-    .bind(to)
-    .fetch_all(p)
-    .await)
+    const SQL: &str = "SELECT string_agg(CAST(day AS TEXT) || ',' || CAST(average AS TEXT) || ',' \
+         || CAST(stations AS TEXT) || ',' || CAST(min_price AS TEXT) || ',' || CAST(max_price AS TEXT), ';') \
+         FROM price_series WHERE fuel = $1 AND area = $2 AND day >= $3 AND day <= $4";
+    let packed = packed_days(db, SQL, fuel, area, from, to).await?;
+    let bad = || sqlx::Error::Decode(format!("malformed packed series near {:?}", packed.get(..40)).into());
+    let mut out = Vec::with_capacity(packed.len() / 24 + 1);
+    for item in packed.split(';').filter(|i| !i.is_empty()) {
+        let mut v = [0i32; 5];
+        let mut fields = item.split(',');
+        for slot in &mut v {
+            *slot = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+        }
+        if fields.next().is_some() {
+            return Err(bad());
+        }
+        out.push(SeriesRow { day: v[0], average: v[1], stations: v[2], min_price: v[3], max_price: v[4] });
+    }
+    // No ORDER BY in the aggregate: SQLite would sort rows it reads in key order already.
+    out.sort_unstable_by_key(|r| r.day);
+    Ok(out)
+}
+
+/// The daily averages alone of `from..=to`, one fuel and area, in order: what a chart's line
+/// needs, packed as one number per day (`day × 2^24 + average`), a fifth of what SQLite writes
+/// out for [`days`].
+pub async fn averages(db: &Db, fuel: i16, area: &str, from: Day, to: Day) -> Result<Vec<(Day, i32)>, sqlx::Error> {
+    const SQL: &str = "SELECT string_agg(CAST(CAST(day AS BIGINT) * 16777216 + average AS TEXT), ',') \
+         FROM price_series WHERE fuel = $1 AND area = $2 AND day >= $3 AND day <= $4";
+    let packed = packed_days(db, SQL, fuel, area, from, to).await?;
+    let mut points = Vec::new();
+    unpack_shifted(&packed, &mut points)?;
+    // No ORDER BY in the aggregate: SQLite would sort rows it reads in key order already.
+    let mut out: Vec<(Day, i32)> =
+        points.into_iter().map(|(day, average)| (Day::try_from(day).unwrap_or(Day::MAX), average)).collect();
+    out.sort_unstable_by_key(|p| p.0);
+    Ok(out)
+}
+
+/// Runs one of the packed-days queries above (`$1` fuel, `$2` area, `$3..=$4` days).
+async fn packed_days(
+    db: &Db,
+    sql: &'static str,
+    fuel: i16,
+    area: &str,
+    from: Day,
+    to: Day,
+) -> Result<String, sqlx::Error> {
+    let packed: Option<String> = crate::on_db!(db, p => sqlx::query_scalar(sql)
+        .bind(fuel)
+        .bind(area)
+        .bind(from)
+        .bind(to)
+        .fetch_one(p)
+        .await)?;
+    Ok(packed.unwrap_or_default())
 }
 
 /// Every département's average of one fuel on the days `from..=to`: `(area, day, average)`.
@@ -337,15 +395,25 @@ pub async fn needs_rebuild(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 /// A station's change points of one fuel before `before` (Unix seconds), oldest first.
+///
+/// One row comes back, the points packed (see [`unpack_shifted`]): sqlx hands every SQLite row
+/// from its worker thread to the request's task, and a chart over twenty years reads 1,500+
+/// points.
 pub async fn station_points(db: &Db, station: i64, fuel: i16, before: i64) -> Result<Vec<(i64, i32)>, sqlx::Error> {
-    crate::on_db!(db, p => sqlx::query_as::<_, (i64, i32)>(
-        "SELECT at, price FROM price_history WHERE station_id = $1 AND fuel = $2 AND at < $3 ORDER BY at",
+    let packed: Option<String> = crate::on_db!(db, p => sqlx::query_scalar(
+        "SELECT string_agg(CAST(at * 16777216 + price AS TEXT), ',') FROM price_history \
+         WHERE station_id = $1 AND fuel = $2 AND at < $3",
     )
     .bind(station)
     .bind(fuel)
     .bind(before)
-    .fetch_all(p)
-    .await)
+    .fetch_one(p)
+    .await)?;
+    let mut out = Vec::new();
+    unpack_shifted(packed.as_deref().unwrap_or_default(), &mut out)?;
+    // No ORDER BY in the aggregate: SQLite would sort rows it reads in key order already.
+    out.sort_unstable_by_key(|p| p.0);
+    Ok(out)
 }
 
 /// The fuels a station has history for (a station gone from the feed has no current price).
@@ -356,4 +424,22 @@ pub async fn station_fuels(db: &Db, station: i64) -> Result<Vec<i16>, sqlx::Erro
     .bind(station)
     .fetch_all(p)
     .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack_shifted;
+
+    #[test]
+    fn shifted_points_read_back() {
+        let mut out = Vec::new();
+        let pack = |at: i64, price: i64| (at * 16_777_216 + price).to_string();
+        let text =
+            [pack(1_641_195_858, 1_572), pack(0, 0), pack(-86_400, 9_999), pack(4_102_444_800, 16_777_215)].join(",");
+        unpack_shifted(&text, &mut out).unwrap();
+        assert_eq!(out, [(1_641_195_858, 1_572), (0, 0), (-86_400, 9_999), (4_102_444_800, 16_777_215)]);
+        unpack_shifted("", &mut out).unwrap();
+        assert_eq!(out.len(), 4);
+        assert!(unpack_shifted("12,x", &mut out).is_err());
+    }
 }

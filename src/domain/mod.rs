@@ -9,7 +9,7 @@ pub mod savings;
 pub mod series;
 mod station;
 pub mod station_name;
-mod time;
+pub(crate) mod time;
 
 pub use account::{
     AccountInputError, DisplayName, EmailAddress, MIN_PASSWORD_CHARS, NewPassword, Password, PasswordAdvice, Username,

@@ -8,8 +8,63 @@ pub enum ParisTimeError {
 }
 
 /// Unix seconds as an RFC 3339 UTC timestamp (`2026-06-05T10:10:00Z`); empty when out of range.
+///
+/// Written by hand for years 0–9999 (the same text as chrono's `to_rfc3339_opts`, checked by a
+/// test): a chart over twenty years writes 1,500+ of them per response, and chrono's formatting
+/// machinery was the largest part of serialising it.
 pub fn rfc3339(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+    let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return DateTime::from_timestamp(ts, 0)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+    }
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, v: i64, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, m, 2);
+    put(8, d, 2);
+    put(11, secs / 3600, 2);
+    put(14, secs / 60 % 60, 2);
+    put(17, secs % 60, 2);
+    String::from_utf8(b.to_vec()).unwrap_or_default() // ASCII digits and separators
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The day (days since 1970-01-01) of the last Sunday of a 31-day month.
+pub(crate) fn last_sunday(year: i64, month: i64) -> i64 {
+    let last = days_from_civil(year, month, 31);
+    // 1970-01-01 was a Thursday: (days + 4) % 7 is 0 on Sundays.
+    last - (last + 4).rem_euclid(7)
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (H. Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Converts the feed's `maj` (Europe/Paris wall-clock time, no zone) to UTC.
@@ -62,6 +117,24 @@ fn fast_naive(s: &str) -> Option<NaiveDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_is_chronos_text() {
+        let chrono_text = |ts: i64| {
+            DateTime::from_timestamp(ts, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap()
+        };
+        // Every day from 1900 to 2100 at a moving time of day, and the edges.
+        let mut ts = -2_208_988_800i64;
+        while ts < 4_102_444_800 {
+            assert_eq!(rfc3339(ts), chrono_text(ts), "{ts}");
+            ts += 86_400 + 3_607;
+        }
+        for ts in [0, -1, 59, 86_399, 951_782_400, 1_709_164_800, 253_402_300_799, -62_167_219_200] {
+            assert_eq!(rfc3339(ts), chrono_text(ts), "{ts}");
+        }
+        assert_eq!(rfc3339(253_402_300_800), chrono_text(253_402_300_800), "year 10000: chrono's text");
+        assert_eq!(rfc3339(i64::MAX), "");
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -83,6 +83,8 @@ pub(super) struct Stats {
     pub prices_removed: usize,
     pub shortages_changed: usize,
     pub history_backfilled: usize,
+    /// Time spent recomputing the daily averages (`db::series::refresh`).
+    pub series_elapsed: std::time::Duration,
 }
 
 /// Diffs the stations of one file against the database and writes what changed, in batches,
@@ -121,7 +123,7 @@ impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
     pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
         let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_import().await?;
         let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, conn => {
             sqlx::query_as("SELECT id, content_hash, updated_at, missing_since FROM stations").fetch_all(&mut *conn).await?
         });
@@ -616,6 +618,7 @@ impl Loader {
         let touched = std::mem::take(&mut self.touched);
         let snapshot = newest_snapshot.then_some(self.snapshot);
         let done = crate::db::series::refresh(self.tx()?, &touched, snapshot).await?;
+        self.stats.series_elapsed = done.elapsed;
         tracing::debug!(
             days = done.days,
             points = done.points,

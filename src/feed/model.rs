@@ -109,8 +109,11 @@ pub(super) fn content_hash(st: &FeedStation) -> i64 {
             self.0 ^= 0xff;
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+        /// A whole word per step (xor, then multiply by an odd constant: a bijection, so
+        /// a single changed number always changes the hash); a yearly archive hashes 3.5
+        /// million prices, and byte by byte this was 3 % of its import.
         fn num(&mut self, v: i64) {
-            self.bytes(&v.to_le_bytes());
+            self.0 = (self.0 ^ v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
         }
     }
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);

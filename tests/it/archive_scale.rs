@@ -162,3 +162,49 @@ db_test!(damaged_yearly_file_changes_nothing, |t| {
     assert!(err.is_err());
     assert_eq!(fingerprint(&t.db).await, before);
 });
+
+// Imports on SQLite run with foreign-key checks off (`Db::begin_import`): the loader writes each
+// station before the rows that reference it. After imports of every kind (yearly files in order
+// and merged into a newer history, daily files, snapshots, old schema), no row references a
+// missing station, and the pool's connections all check foreign keys again.
+db_test!(no_row_outlives_its_station, |t| {
+    import(&t.db, 2021, &year_zip(2021), true).await;
+    import(&t.db, 2020, &year_zip(2020), true).await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for name in ["old_2014.xml", "archive_day.xml", "snapshot_a.xml", "snapshot_b.xml"] {
+        let bytes = std::fs::read(fixtures.join(name)).expect("fixture");
+        let opts = ImportOptions { trigger: "test".into(), force: true, ..ImportOptions::default() };
+        load::import_bytes(&t.db, name, bytes.into(), &opts).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    for table in ["prices", "price_history", "shortages", "station_names", "user_stations"] {
+        let orphans: i64 = on_db!(&t.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} x WHERE NOT EXISTS (SELECT 1 FROM stations s WHERE s.id = x.station_id)"
+        )))
+        .fetch_one(p)
+        .await)
+        .expect("orphans");
+        assert_eq!(orphans, 0, "{table}");
+    }
+    assert!(history(&t.db).await.len() > STATIONS * 300);
+    if let Db::Sqlite(pool) = &t.db {
+        let violations: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check")
+                .fetch_all(pool)
+                .await
+                .expect("foreign_key_check");
+        assert!(violations.is_empty(), "{violations:?}");
+        // Every connection the pool holds, at once: the import's own was closed, not returned.
+        let mut held = Vec::new();
+        while let Some(mut c) = pool.try_acquire() {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *c).await.expect("pragma");
+            assert_eq!(on, 1, "a pooled connection without foreign keys");
+            held.push(c);
+        }
+        assert!(!held.is_empty());
+        drop(held);
+        let refused = sqlx::query("INSERT INTO prices (station_id, fuel, price, updated_at) VALUES (1, 1, 1500, 0)")
+            .execute(pool)
+            .await;
+        assert!(refused.is_err(), "a price for no station is refused");
+    }
+});

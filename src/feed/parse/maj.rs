@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::time::{days_from_civil, last_sunday};
 use crate::domain::{ParisTimeError, paris_local_to_utc};
 
 /// Converts a `maj` (Paris wall-clock time) to UTC: the same result as [`paris_local_to_utc`].
@@ -47,14 +48,33 @@ fn fast(b: &[u8]) -> Option<i64> {
     if day < 1 || day > days_in_month(year, month) {
         return None;
     }
-    let local = days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + s;
-    // Summer time, in local wall-clock seconds: from 03:00 on the last Sunday of March (02:00–
-    // 02:59 does not exist and is read as winter time) to 03:00 on the last Sunday of October
-    // (02:00–02:59 happens twice and is read as summer time, the earlier instant).
-    let start = last_sunday(year, 3) * 86_400 + 3 * 3600;
-    let end = last_sunday(year, 10) * 86_400 + 3 * 3600;
+    let (days, start, end) = day_rule(year, month, day);
+    let local = days * 86_400 + h * 3600 + mi * 60 + s;
     let offset = if (start..end).contains(&local) { 7200 } else { 3600 };
     Some(local - offset)
+}
+
+/// The day (days since 1970-01-01) and its year's summer time, in local wall-clock seconds:
+/// from 03:00 on the last Sunday of March (02:00–02:59 does not exist and is read as winter
+/// time) to 03:00 on the last Sunday of October (02:00–02:59 happens twice and is read as
+/// summer time, the earlier instant). The last date asked is remembered: a file's dates come
+/// in runs (a station's prices, a day's updates), and this was a tenth of the parse.
+fn day_rule(year: i64, month: i64, day: i64) -> (i64, i64, i64) {
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, (i64, i64, i64))> = const { std::cell::Cell::new((-1, (0, 0, 0))) };
+    }
+    let key = year * 10_000 + month * 100 + day;
+    LAST.with(|last| {
+        let (k, rule) = last.get();
+        if k == key {
+            return rule;
+        }
+        let start = last_sunday(year, 3) * 86_400 + 3 * 3600;
+        let end = last_sunday(year, 10) * 86_400 + 3 * 3600;
+        let rule = (days_from_civil(year, month, day), start, end);
+        last.set((key, rule));
+        rule
+    })
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -64,23 +84,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The day (days since 1970-01-01) of the last Sunday of a 31-day month.
-fn last_sunday(year: i64, month: i64) -> i64 {
-    let last = days_from_civil(year, month, 31);
-    // 1970-01-01 was a Thursday: (days + 4) % 7 is 0 on Sundays.
-    last - (last + 4).rem_euclid(7)
 }
 
 #[cfg(test)]

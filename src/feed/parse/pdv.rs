@@ -1,5 +1,7 @@
 //! A station and what it sells: `<pdv>` attributes, `<prix>`, `<rupture>`.
 
+use std::borrow::Cow;
+
 use quick_xml::events::BytesStart;
 
 use super::maj::maj_to_utc;
@@ -75,15 +77,20 @@ impl Parser {
     pub(super) fn prix(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
         let (mut nom, mut id, mut maj, mut valeur) = (None, None, None, None);
         let mut any = false;
-        for a in attrs(e) {
-            let a = a?;
-            any = true;
-            match a.key.into_inner() {
-                "nom" => nom = Some(a.value),
-                "id" => id = Some(a.value),
-                "maj" => maj = Some(a.value),
-                "valeur" => valeur = Some(a.value),
-                _ => {}
+        if let Some(fast) = prix_attributes(e.attributes_raw()) {
+            any = fast.any;
+            [nom, id, maj, valeur] = fast.values.map(|v| v.map(Cow::Borrowed));
+        } else {
+            for a in attrs(e) {
+                let a = a?;
+                any = true;
+                match a.key.into_inner() {
+                    "nom" => nom = Some(a.value),
+                    "id" => id = Some(a.value),
+                    "maj" => maj = Some(a.value),
+                    "valeur" => valeur = Some(a.value),
+                    _ => {}
+                }
             }
         }
         if !any {
@@ -217,4 +224,106 @@ fn coordinate(raw: Option<&str>, max: f64) -> Result<f64, (String, &'static str)
 /// The fuel of a `<prix>` or `<rupture>`: the numeric id is authoritative, the name a fallback.
 pub(super) fn fuel_of(id: Option<&str>, nom: Option<&str>) -> Option<Fuel> {
     id.and_then(|i| i.trim().parse::<i64>().ok()).and_then(Fuel::from_id).or_else(|| nom.and_then(|n| n.parse().ok()))
+}
+
+/// The attributes of a `<prix>` read straight from the tag's text: `nom`, `id`, `maj`,
+/// `valeur`, and whether it had any attribute.
+struct PrixAttributes<'a> {
+    values: [Option<&'a str>; 4],
+    any: bool,
+}
+
+/// Reads the `name="value"` pairs of a `<prix>` tag (3.5 million of them in a yearly archive,
+/// where quick-xml's general attribute iterator was a seventh of the parse). Values are taken
+/// raw, as the iterator gives them. Anything of another shape (no quotes, no `=`, a `<` in a
+/// value, a name with odd characters) returns `None`, and the caller reads the tag with
+/// quick-xml, which reports what is wrong with it.
+fn prix_attributes(raw: &str) -> Option<PrixAttributes<'_>> {
+    let mut out = PrixAttributes { values: [None; 4], any: false };
+    let mut rest = raw;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if rest.is_empty() {
+            return Some(out);
+        }
+        let eq = rest.find('=')?;
+        let name = rest[..eq].trim_end_matches(|c: char| c.is_ascii_whitespace());
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return None;
+        }
+        rest = rest[eq + 1..].trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let quote = rest.chars().next().filter(|&q| q == '"' || q == '\'')?;
+        rest = &rest[1..];
+        let end = rest.find(quote)?;
+        let value = &rest[..end];
+        if value.contains('<') {
+            return None;
+        }
+        rest = &rest[end + 1..];
+        if !(rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace())) {
+            return None; // `a="1"b="2"`: quick-xml's to judge
+        }
+        out.any = true;
+        let slot = match name {
+            "nom" => 0,
+            "id" => 1,
+            "maj" => 2,
+            "valeur" => 3,
+            _ => continue,
+        };
+        out.values[slot] = Some(value);
+    }
+}
+
+#[cfg(test)]
+mod prix_tests {
+    use quick_xml::events::Event;
+    use quick_xml::reader::Reader;
+
+    use super::prix_attributes;
+
+    /// What quick-xml's iterator reads from the same tag (without the duplicate check).
+    fn general(tag: &str) -> Option<([Option<String>; 4], bool)> {
+        let mut r = Reader::from_str(tag);
+        let Ok(Event::Empty(e)) = r.read_event() else { panic!("{tag}") };
+        let mut it = e.attributes();
+        it.with_checks(false);
+        let mut out: [Option<String>; 4] = Default::default();
+        let mut any = false;
+        for a in it {
+            let a = a.ok()?;
+            any = true;
+            let slot = match a.key.into_inner() {
+                "nom" => 0,
+                "id" => 1,
+                "maj" => 2,
+                "valeur" => 3,
+                _ => continue,
+            };
+            out[slot] = Some(a.value.into_owned());
+        }
+        Some((out, any))
+    }
+
+    #[test]
+    fn reads_what_quick_xml_reads() {
+        for tag in [
+            r#"<prix nom="Gazole" id="1" maj="2022-01-03T10:24:18" valeur="1.572"/>"#,
+            r#"<prix/>"#,
+            r#"<prix />"#,
+            "<prix\tnom='SP98'  id = \"6\"\nmaj=\"2014-01-02 08:00:00\" valeur=\"1589\" />",
+            r#"<prix nom="E10" id="5" valeur="" maj="2022-01-03 10:24:18" autre="x"/>"#,
+            r#"<prix valeur="1.5" valeur="1.6"/>"#,
+            r#"<prix nom="Gazole&amp;" id="1"/>"#,
+        ] {
+            let tag_raw = &tag[5..tag.len() - 2];
+            let fast = prix_attributes(tag_raw).unwrap_or_else(|| panic!("fast path refused {tag}"));
+            let fast = (fast.values.map(|v| v.map(str::to_owned)), fast.any);
+            assert_eq!(Some(fast), general(tag), "{tag}");
+        }
+        // Shapes left to quick-xml (which reports or reads them itself).
+        for raw in [" nom=Gazole", " nom", " =\"1\"", " nom=\"Gazole", " a=\"1\"b=\"2\"", " a=\"<\"", " n&m=\"1\""] {
+            assert!(prix_attributes(raw).is_none(), "{raw:?}");
+        }
+    }
 }
