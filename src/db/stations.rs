@@ -156,35 +156,37 @@ pub fn bounding_box(lat: f64, lon: f64, radius_km: f64) -> (f64, f64, f64, f64) 
     }
 }
 
-/// Recorded prices of one fuel at one station at or after `since` (Unix seconds), oldest first.
+/// Recorded prices of one fuel at one station at or after `since` (Unix seconds), oldest first;
+/// `None` when there is no such station.
 ///
-/// One row comes back, the points packed as `at,price;at,price…`, not one row per point: sqlx
-/// hands every SQLite row from its worker thread to the request's task, and for a chart over
-/// twenty years (1,500+ points) those thread switches were half the CPU of the request (perf
-/// under wrk, docs/benchmarks.md). `string_agg(… ORDER BY …)` is the same text on both
-/// backends (SQLite ≥ 3.44).
-pub async fn history(db: &Db, station_id: i64, fuel: i16, since: i64) -> Result<Vec<HistoryPoint>, sqlx::Error> {
-    let packed: Option<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT string_agg(CAST(at AS TEXT) || ',' || CAST(price AS TEXT), ';' ORDER BY at) FROM price_history \
-         WHERE station_id = $1 AND fuel = $2 AND at >= $3",
+/// One row comes back, the points packed (`crate::db::series::unpack_shifted`), not one row per
+/// point: sqlx hands every SQLite row from its worker thread to the request's task, and for a
+/// chart over twenty years (1,500+ points) those thread switches were half the CPU of the
+/// request (perf under wrk, docs/benchmarks.md). The station's existence comes in the same row
+/// (one trip to the database per request, not two). The points are sorted here: an `ORDER BY`
+/// inside the aggregate made SQLite build a sorter B-tree of the rows it reads in that order
+/// already. `string_agg` is the same text on both backends (SQLite ≥ 3.44).
+pub async fn history(
+    db: &Db,
+    station_id: i64,
+    fuel: i16,
+    since: i64,
+) -> Result<Option<Vec<HistoryPoint>>, sqlx::Error> {
+    let row: Option<(i64, Option<String>)> = on_db!(db, p => sqlx::query_as(
+        "SELECT s.id, (SELECT string_agg(CAST(h.at * 16777216 + h.price AS TEXT), ',') \
+         FROM price_history h WHERE h.station_id = s.id AND h.fuel = $2 AND h.at >= $3) \
+         FROM stations s WHERE s.id = $1",
     )
     .bind(station_id)
     .bind(fuel)
     .bind(since)
-    .fetch_one(p)
+    .fetch_optional(p)
     .await)?;
-    unpack_history(packed.as_deref().unwrap_or_default())
-}
-
-/// Reads `at,price;at,price…` back into points.
-fn unpack_history(packed: &str) -> Result<Vec<HistoryPoint>, sqlx::Error> {
-    let bad = || sqlx::Error::Decode(format!("malformed packed history near {:?}", packed.get(..40)).into());
-    let mut points = Vec::with_capacity(packed.len() / 16 + 1);
-    for item in packed.split(';').filter(|i| !i.is_empty()) {
-        let (at, price) = item.split_once(',').ok_or_else(bad)?;
-        points.push(HistoryPoint { at: at.parse().map_err(|_| bad())?, price: price.parse().map_err(|_| bad())? });
-    }
-    Ok(points)
+    let Some((_, packed)) = row else { return Ok(None) };
+    let mut points = Vec::new();
+    crate::db::series::unpack_shifted(packed.as_deref().unwrap_or_default(), &mut points)?;
+    points.sort_unstable_by_key(|p| p.0);
+    Ok(Some(points.into_iter().map(|(at, price)| HistoryPoint { at, price }).collect()))
 }
 
 /// The most recent ETL run, whatever its outcome.
@@ -361,21 +363,5 @@ mod tests {
         assert!(d > lon + dlon && c < lon - dlon);
         assert_eq!(bounding_box(89.99, 0.0, 50.0).2, -180.0);
         assert_eq!(bounding_box(0.0, 179.99, 50.0).3, 180.0);
-    }
-}
-
-#[cfg(test)]
-mod unpack_tests {
-    use super::{HistoryPoint, unpack_history};
-
-    #[test]
-    fn packed_history_reads_back() {
-        assert_eq!(unpack_history("").unwrap(), []);
-        assert_eq!(
-            unpack_history("1641195858,1572;1641370091,1560").unwrap(),
-            [HistoryPoint { at: 1641195858, price: 1572 }, HistoryPoint { at: 1641370091, price: 1560 }]
-        );
-        assert!(unpack_history("12,x").is_err());
-        assert!(unpack_history("12").is_err());
     }
 }

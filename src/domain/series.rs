@@ -10,7 +10,7 @@
 //! `D` can only move the days `D..=D+30` (after that it is older than 30 days), which is what
 //! lets an import recompute only the days it touched.
 
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Europe::Paris;
 
 /// A Paris calendar day, as days since 1970-01-01.
@@ -48,6 +48,32 @@ pub fn day_of(ts: i64) -> Day {
 
 /// The Unix time of the Paris midnight that begins `day`.
 pub fn day_start(day: Day) -> i64 {
+    // The EU rule Paris follows since 1996 (as `feed::parse::maj`): midnight is summer time
+    // from the day after the last Sunday of March to the last Sunday of October, the changes
+    // happening at 02:00 and 03:00. A chart over twenty years asks for thousands of these, and
+    // the tz database's search was a tenth of the page; a test checks both agree. The summer of
+    // the last year asked is remembered: days come in runs.
+    thread_local! {
+        static SUMMER: std::cell::Cell<(i64, i64, i64, i64)> = const { std::cell::Cell::new((1, 0, 0, 0)) };
+    }
+    let d = i64::from(day);
+    let (mut first, mut next, mut from, mut to) = SUMMER.with(std::cell::Cell::get);
+    if !(first..next).contains(&d) {
+        let (year, _, _) = crate::domain::time::civil_from_days(d);
+        if !(1996..=2099).contains(&year) {
+            return day_start_tz(day);
+        }
+        use crate::domain::time::{days_from_civil, last_sunday};
+        (first, next) = (days_from_civil(year, 1, 1), days_from_civil(year + 1, 1, 1));
+        (from, to) = (last_sunday(year, 3), last_sunday(year, 10));
+        SUMMER.with(|c| c.set((first, next, from, to)));
+    }
+    let summer = from < d && d <= to;
+    d * 86_400 - if summer { 7200 } else { 3600 }
+}
+
+/// [`day_start`] from the tz database.
+fn day_start_tz(day: Day) -> i64 {
     let naive = date(day).and_hms_opt(0, 0, 0).unwrap_or_default();
     // Midnight always exists in Paris (the changes happen at 02:00 and 03:00).
     match Paris.from_local_datetime(&naive) {
@@ -58,7 +84,26 @@ pub fn day_start(day: Day) -> i64 {
 
 /// The weekday of a day: 1 = Monday … 7 = Sunday.
 pub fn weekday(day: Day) -> u8 {
-    date(day).weekday().number_from_monday() as u8
+    // 1970-01-01 was a Thursday.
+    (i64::from(day) + 3).rem_euclid(7) as u8 + 1
+}
+
+/// The first day of the month holding `day`.
+pub fn month_start(day: Day) -> Day {
+    // The last month asked is remembered: a chart groups thousands of days in order.
+    thread_local! {
+        static MONTH: std::cell::Cell<(Day, Day)> = const { std::cell::Cell::new((1, 0)) };
+    }
+    let (first, next) = MONTH.with(std::cell::Cell::get);
+    if (first..next).contains(&day) {
+        return first;
+    }
+    let (_, _, d) = crate::domain::time::civil_from_days(i64::from(day));
+    let first = day - (d as Day - 1);
+    let (y, m, _) = crate::domain::time::civil_from_days(i64::from(first) + 31);
+    let next = Day::try_from(crate::domain::time::days_from_civil(y, m, 1)).unwrap_or(Day::MAX);
+    MONTH.with(|c| c.set((first, next)));
+    first
 }
 
 /// One day of one area.
@@ -208,6 +253,20 @@ pub fn pieces(intervals: &[(Day, Day)], len: Day) -> Vec<(Day, Day)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
+
+    #[test]
+    fn day_arithmetic_agrees_with_chrono_and_the_tz_database() {
+        for day in day_of_date(NaiveDate::from_ymd_opt(1980, 1, 1).unwrap())
+            ..day_of_date(NaiveDate::from_ymd_opt(2110, 1, 1).unwrap())
+        {
+            assert_eq!(day_start(day), day_start_tz(day), "{}", date(day));
+            assert_eq!(weekday(day), date(day).weekday().number_from_monday() as u8, "{}", date(day));
+            let d = date(day);
+            assert_eq!(month_start(day), day_of_date(d.with_day(1).unwrap()), "{d}");
+        }
+        assert_eq!(weekday(-1), 3, "1969-12-31 was a Wednesday");
+    }
 
     fn paris(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
         let naive = NaiveDate::from_ymd_opt(y, m, d).and_then(|x| x.and_hms_opt(h, min, 0)).unwrap();

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use chrono::Datelike;
-
 use crate::db::Db;
 use crate::db::series::{Refreshed, SeriesRow};
-use crate::domain::series::{Day, date, day_of_date, day_start, weekday};
+use crate::domain::series::{Day, day_start, month_start, weekday};
 use crate::etl::{self, ImportLease};
 
 /// How points are grouped.
@@ -29,15 +27,24 @@ impl Step {
         }
     }
 
+    /// The step of a chart over `days` days: days up to a year, weeks up to five years, months
+    /// beyond, so that a line holds at most ~370 points whatever the span. More is detail a
+    /// phone's chart cannot show, and weight: twenty years of weekly points made a station page
+    /// of 76 KB that took 0.5 ms of CPU per request to draw.
+    pub fn for_span(days: Day) -> Step {
+        match days {
+            ..=366 => Step::Day,
+            367..=1_827 => Step::Week,
+            _ => Step::Month,
+        }
+    }
+
     /// The first day of the group holding `day` (weeks begin on Monday).
     pub fn bucket(self, day: Day) -> Day {
         match self {
             Step::Day => day,
             Step::Week => day - Day::from(weekday(day)) + 1,
-            Step::Month => {
-                let d = date(day);
-                day_of_date(d.with_day(1).unwrap_or(d))
-            }
+            Step::Month => month_start(day),
         }
     }
 }
@@ -172,6 +179,16 @@ pub async fn rebuild_if_needed(db: Db) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chart_steps_follow_the_span() {
+        assert_eq!(Step::for_span(30), Step::Day);
+        assert_eq!(Step::for_span(366), Step::Day);
+        assert_eq!(Step::for_span(367), Step::Week);
+        assert_eq!(Step::for_span(5 * 365 + 2), Step::Week);
+        assert_eq!(Step::for_span(20 * 365), Step::Month);
+    }
+    use crate::domain::series::day_of_date;
     use chrono::{NaiveDate, TimeZone};
     use chrono_tz::Europe::Paris;
 

@@ -3,6 +3,7 @@
 //! the data. Stale by at most their TTL; never shared across processes. (Prices and their
 //! averages live in the versioned [`crate::index`] instead.)
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,15 +75,95 @@ pub struct Freshness {
     pub latest_snapshot_at: Option<i64>,
 }
 
+impl Freshness {
+    /// What changes with every import: the version of the data behind the pages.
+    fn key(&self) -> Version {
+        (self.last_success_at, self.latest_snapshot_at)
+    }
+}
+
 /// The caches of the public pages, shared by all requests.
 #[derive(Debug)]
 pub struct PageCache {
     pub places: Ttl<Arc<Vec<Place>>>,
     pub freshness: Ttl<Freshness>,
+    pub area_series: AreaSeries,
 }
 
 impl Default for PageCache {
     fn default() -> Self {
-        PageCache { places: Ttl::new(Duration::from_secs(300)), freshness: Ttl::new(Duration::from_secs(5)) }
+        PageCache {
+            places: Ttl::new(Duration::from_secs(300)),
+            freshness: Ttl::new(Duration::from_secs(5)),
+            area_series: AreaSeries::default(),
+        }
+    }
+}
+
+/// A whole series of daily averages: `(day, average)` in day order.
+pub type DailyLine = Arc<Vec<(crate::domain::series::Day, i32)>>;
+
+/// The national and département lines drawn faint beside every station's chart, whole, per
+/// (fuel, area). A chart over twenty years read 14,600 stored days for them per request, four
+/// fifths of its time under load (docs/benchmarks.md); they change only with an import.
+///
+/// Keyed by the data's version ([`Freshness`]: the last successful run and the newest snapshot,
+/// which move with every import of any instance sharing the database), so they are as fresh as
+/// the page's "prices updated" line. At most [`AreaSeries::MAX_ENTRIES`] lines (≈ 60 KB each
+/// over twenty years); full, it starts again empty.
+#[derive(Debug, Default)]
+pub struct AreaSeries {
+    slot: Mutex<(Option<Version>, Lines)>,
+}
+
+/// The lines held, by (fuel id, area).
+type Lines = HashMap<(i16, String), DailyLine>;
+
+/// What [`Freshness::key`] returns.
+type Version = (Option<i64>, Option<i64>);
+
+impl AreaSeries {
+    pub const MAX_ENTRIES: usize = 256;
+
+    pub fn get(&self, version: &Freshness, fuel: i16, area: &str) -> Option<DailyLine> {
+        let slot = self.slot.lock().ok()?;
+        if slot.0 != Some(version.key()) {
+            return None;
+        }
+        slot.1.get(&(fuel, area.to_owned())).cloned()
+    }
+
+    pub fn put(&self, version: &Freshness, fuel: i16, area: &str, line: DailyLine) {
+        let Ok(mut slot) = self.slot.lock() else { return };
+        if slot.0 != Some(version.key()) || slot.1.len() >= Self::MAX_ENTRIES {
+            *slot = (Some(version.key()), HashMap::new());
+        }
+        slot.1.insert((fuel, area.to_owned()), line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{AreaSeries, Freshness};
+
+    #[test]
+    fn area_lines_follow_the_data_version() {
+        let cache = AreaSeries::default();
+        let v1 = Freshness { last_success_at: Some(10), latest_snapshot_at: Some(5) };
+        let v2 = Freshness { last_success_at: Some(20), latest_snapshot_at: Some(5) };
+        assert!(cache.get(&v1, 1, "FR").is_none());
+        cache.put(&v1, 1, "FR", Arc::new(vec![(1, 1500)]));
+        assert_eq!(cache.get(&v1, 1, "FR").as_deref(), Some(&vec![(1, 1500)]));
+        assert!(cache.get(&v1, 2, "FR").is_none());
+        assert!(cache.get(&v1, 1, "33").is_none());
+        assert!(cache.get(&v2, 1, "FR").is_none(), "an import made it stale");
+        cache.put(&v2, 1, "33", Arc::new(vec![]));
+        assert!(cache.get(&v2, 1, "FR").is_none(), "the old version's lines are gone");
+        for i in 0..AreaSeries::MAX_ENTRIES + 1 {
+            cache.put(&v2, 1, &i.to_string(), Arc::new(vec![]));
+        }
+        assert!(cache.slot.lock().unwrap().1.len() <= AreaSeries::MAX_ENTRIES);
     }
 }

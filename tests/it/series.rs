@@ -377,6 +377,9 @@ db_test!(station_chart_ranges_and_the_weekday_line, |t| {
     };
     assert_eq!(points(&page.text), 30);
     assert_eq!(points(&year.text), 63);
+    // "All" over nine weeks: daily points, as the year (the step follows the span).
+    let all = app.get("/stations/29000001?fuel=Gazole&range=all").await;
+    assert_eq!(points(&all.text), 63);
     // A bad range or fuel is the default.
     let odd = app.get("/stations/29000001?range=10y&fuel=Nope").await;
     assert_eq!(odd.status, 200);

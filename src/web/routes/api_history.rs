@@ -144,9 +144,7 @@ pub async fn history(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> ApiResult<Json<HistoryJson>> {
     let id = id.id()?;
-    if !q::station_exists(&state.db, id.get()).await? {
-        return Err(AppError::not_found(format!("station {id}")).into());
-    }
+    let missing = || AppError::not_found(format!("station {id}"));
     let from = match params.days {
         Some(d) => Some(day_of(crate::db::now() - i64::from(d) * 86_400)),
         None => params.from,
@@ -160,6 +158,7 @@ pub async fn history(
             let until = params.to.map_or(i64::MAX, |t| day_start(t + 1));
             q::history(&state.db, id.get(), params.fuel.id(), since)
                 .await?
+                .ok_or_else(missing)?
                 .into_iter()
                 .filter(|p| p.at < until)
                 .map(|p| {
@@ -173,6 +172,9 @@ pub async fn history(
                 .collect::<Result<Vec<_>, AppError>>()?
         }
         Some(step) => {
+            if !q::station_exists(&state.db, id.get()).await? {
+                return Err(missing().into());
+            }
             let c = station_closes(&state, id.get(), params.fuel, from, params.to).await?;
             let grouped = step != Step::Day;
             aggregate_closes(&c, step)

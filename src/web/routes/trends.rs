@@ -4,6 +4,7 @@
 //! tables); `js/chart.js` redraws the charts with the vendored uPlot when scripts run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -17,6 +18,7 @@ use crate::domain::{Fuel, Lang};
 use crate::error::AppError;
 use crate::history::series::{Point, Step, aggregate, aggregate_closes};
 use crate::history::weekday::{self, WEEKS};
+use crate::web::cache::{DailyLine, Freshness};
 use crate::web::page::{HtmlError, HtmlResult, Layout, Lenient, freshness, layout, reference_time, render};
 use crate::web::routes::api_history::department_code;
 use crate::web::state::AppState;
@@ -40,7 +42,8 @@ const STATION_RANGES: [Period; 4] = [
     Period { key: "30d", days: Some(30), step: Step::Day },
     Period { key: "1y", days: Some(365), step: Step::Day },
     Period { key: "5y", days: Some(5 * 365 + 1), step: Step::Week },
-    Period { key: "all", days: None, step: Step::Week },
+    // Its step follows the station's span (`Step::for_span`).
+    Period { key: "all", days: None, step: Step::Month },
 ];
 
 const TREND_PERIODS: [Period; 5] = [
@@ -92,6 +95,17 @@ pub struct StationChart {
     pub legend: Vec<(&'static str, String)>,
 }
 
+/// The whole daily-average line of an area, from the page cache when the data has not changed.
+async fn area_line(state: &AppState, version: &Freshness, fuel: Fuel, area: &str) -> Result<DailyLine, AppError> {
+    let cache = &state.cache.area_series;
+    if let Some(line) = cache.get(version, fuel.id(), area) {
+        return Ok(line);
+    }
+    let line: DailyLine = Arc::new(s::averages(&state.db, fuel.id(), area, Day::MIN, Day::MAX).await?);
+    cache.put(version, fuel.id(), area, line.clone());
+    Ok(line)
+}
+
 /// The history chart of a station: `fuels` it sells, the visitor's `raw` query (`fuel`,
 /// `range`), its département; the last day is the newest snapshot's.
 pub async fn station_chart(
@@ -128,14 +142,16 @@ pub async fn station_chart(
     let first = from.or(closes.first().map(|c| c.0)).unwrap_or(last);
     let h = lang.texts().history;
 
-    let mine = aggregate_closes(&closes, range.step);
-    let area_points = |rows: Vec<s::SeriesRow>| aggregate(&rows, range.step);
-    let dept = if department.is_empty() {
-        Vec::new()
-    } else {
-        area_points(s::days(&state.db, fuel.id(), department, first, last).await?)
+    let step = if range.days.is_some() { range.step } else { Step::for_span(last - first + 1) };
+    let mine = aggregate_closes(&closes, step);
+    // Only the averages of the area lines are drawn: grouped as a station's closes are.
+    let area_points = |line: DailyLine| {
+        let (lo, hi) = (line.partition_point(|p| p.0 < first), line.partition_point(|p| p.0 <= last));
+        aggregate_closes(&line[lo..hi.max(lo)], step)
     };
-    let national = area_points(s::days(&state.db, fuel.id(), NATIONAL, first, last).await?);
+    let dept =
+        if department.is_empty() { Vec::new() } else { area_points(area_line(state, &f, fuel, department).await?) };
+    let national = area_points(area_line(state, &f, fuel, NATIONAL).await?);
     let as_line = |p: &[Point]| p.iter().map(|x| (x.day, x.average)).collect::<Vec<_>>();
     let (mine_l, dept_l, nat_l) = (as_line(&mine), as_line(&dept), as_line(&national));
     let svg = svg::chart(
