@@ -112,6 +112,9 @@ pub(super) struct Loader {
     touched: crate::db::series::Touched,
     /// Current prices this file moved to another value, for the price alerts (issue 13).
     changes: Vec<crate::db::alerts::PriceChange>,
+    /// Multi-row statement texts built so far, by (head and tail, rows, width): a yearly
+    /// archive sends ~400 history statements of 8,192 rows, each text 50 KB long.
+    texts: HashMap<(String, usize, usize), String>,
 }
 
 const STATION_COLUMNS: usize = 16;
@@ -146,6 +149,7 @@ impl Loader {
             pg_history_table: false,
             touched: Default::default(),
             changes: Vec::new(),
+            texts: HashMap::new(),
         })
     }
 
@@ -477,7 +481,12 @@ impl Loader {
     {
         let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
         for part in statement_parts(rows, per) {
-            let sql = format!("{head}{}{tail}", values_placeholders(self.backend, part.len(), width));
+            let backend = self.backend;
+            let sql = self
+                .texts
+                .entry((format!("{head}\0{tail}"), part.len(), width))
+                .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)))
+                .clone();
             match self.tx()? {
                 Tx::Sqlite(t) => {
                     let mut q = AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql)));

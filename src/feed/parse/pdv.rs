@@ -239,36 +239,54 @@ struct PrixAttributes<'a> {
 /// value, a name with odd characters) returns `None`, and the caller reads the tag with
 /// quick-xml, which reports what is wrong with it.
 fn prix_attributes(raw: &str) -> Option<PrixAttributes<'_>> {
+    let b = raw.as_bytes();
     let mut out = PrixAttributes { values: [None; 4], any: false };
-    let mut rest = raw;
+    let mut i = 0;
+    let skip_space = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
     loop {
-        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
-        if rest.is_empty() {
+        i = skip_space(i);
+        if i == b.len() {
             return Some(out);
         }
-        let eq = rest.find('=')?;
-        let name = rest[..eq].trim_end_matches(|c: char| c.is_ascii_whitespace());
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_') {
+            i += 1;
+        }
+        let name = &b[start..i];
+        i = skip_space(i);
+        if name.is_empty() || b.get(i) != Some(&b'=') {
             return None;
         }
-        rest = rest[eq + 1..].trim_start_matches(|c: char| c.is_ascii_whitespace());
-        let quote = rest.chars().next().filter(|&q| q == '"' || q == '\'')?;
-        rest = &rest[1..];
-        let end = rest.find(quote)?;
-        let value = &rest[..end];
-        if value.contains('<') {
+        i = skip_space(i + 1);
+        let quote = *b.get(i).filter(|&&q| q == b'"' || q == b'\'')?;
+        let from = i + 1;
+        i = from;
+        while i < b.len() && b[i] != quote {
+            if b[i] == b'<' {
+                return None;
+            }
+            i += 1;
+        }
+        if i == b.len() {
             return None;
         }
-        rest = &rest[end + 1..];
-        if !(rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace())) {
+        // Both ends are ASCII quotes: character boundaries.
+        let value = &raw[from..i];
+        i += 1;
+        if i < b.len() && !b[i].is_ascii_whitespace() {
             return None; // `a="1"b="2"`: quick-xml's to judge
         }
         out.any = true;
         let slot = match name {
-            "nom" => 0,
-            "id" => 1,
-            "maj" => 2,
-            "valeur" => 3,
+            b"nom" => 0,
+            b"id" => 1,
+            b"maj" => 2,
+            b"valeur" => 3,
             _ => continue,
         };
         out.values[slot] = Some(value);
