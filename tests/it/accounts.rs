@@ -13,7 +13,7 @@ use crate::db_test;
 use crate::helpers::fixture;
 use crate::smtp::{SmtpSink, find_code, find_link};
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 const NEW_PASSWORD: &str = "marée basse à Concarneau";
 
 async fn setup(db: &Db) -> (TestApp, SmtpSink) {

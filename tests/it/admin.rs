@@ -12,7 +12,7 @@ use crate::db_test;
 use crate::helpers::fixture;
 use crate::smtp::{SmtpSink, find_code, find_link};
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 
 async fn setup(db: &Db) -> (TestApp, SmtpSink) {
     import_file(db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");

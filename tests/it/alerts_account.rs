@@ -12,7 +12,7 @@ use crate::app::spawn_app_and_state;
 use crate::db_test;
 use crate::smtp::SmtpSink;
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 const NTFY_TOKEN: &str = "tk_very_secret_ntfy_token";
 const ENDPOINT: &str = "https://push.example.net/wpush/v2/capability-path-secret";
 const P256DH: &str = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";

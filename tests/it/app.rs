@@ -9,6 +9,14 @@ use carburoam::startup::{Application, ServeConfig};
 use carburoam::web::state::AppState;
 use tokio_util::sync::CancellationToken;
 
+/// The password of the accounts the tests register.
+pub const PASSWORD: &str = "plume cerise fenêtre 42";
+
+/// The id of a registered user.
+pub async fn user_id(db: &Db, username: &str) -> i64 {
+    carburoam::db::users::by_login(db, username).await.expect("query").expect("user").id
+}
+
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub address: String,
@@ -78,6 +86,22 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Registers `username` (the same display name, `username@example.org`, [`PASSWORD`]) and
+    /// checks the redirect that says it worked.
+    pub async fn register(&self, username: &str) -> Reply {
+        let email = format!("{username}@example.org");
+        let fields = [
+            ("username", username),
+            ("display_name", username),
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ];
+        let r = self.post_form("/register", &fields).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        r
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -23,7 +23,7 @@ use crate::app::{TestApp, spawn_app_and_state};
 use crate::db_test;
 use crate::helpers::fixture;
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 
 /// Serves the application over `db` on 127.0.0.1:0, after `configure` has adjusted its settings
 /// (a metrics token, a webhook). Returns the app and its state (to reach the registry).

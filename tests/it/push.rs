@@ -23,31 +23,8 @@ use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::app::{TestApp, spawn_app, spawn_app_and_state, spawn_app_with};
+use crate::app::{PASSWORD, TestApp, spawn_app, spawn_app_and_state, spawn_app_with, user_id};
 use crate::db_test;
-
-const PASSWORD: &str = "plume cerise fenêtre 42";
-
-async fn register(app: &TestApp, username: &str) {
-    let email = format!("{username}@example.org");
-    let fields = [
-        ("username", username),
-        ("display_name", username),
-        ("email", email.as_str()),
-        ("password", PASSWORD),
-        ("confirm", PASSWORD),
-    ];
-    let r = app.post_form("/register", &fields).await;
-    assert_eq!(r.status, 303, "{}", r.text);
-}
-
-async fn user_id(db: &Db, username: &str) -> i64 {
-    on_db!(db, p => sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_one(p)
-        .await)
-    .expect("user id")
-}
 
 /// A browser's side of a subscription: its P-256 key pair and auth secret.
 struct Device {
@@ -274,8 +251,8 @@ db_test!(subscriptions_belong_to_their_owner, |t| {
     let lea = spawn_app(t.db.clone()).await;
     let zoe = lea.browser();
     let nobody = lea.browser();
-    register(&lea, "lea").await;
-    register(&zoe, "zoe").await;
+    lea.register("lea").await;
+    zoe.register("zoe").await;
     let dev = Device::new();
     let (key, auth) = (dev.p256dh(), dev.auth());
     let endpoint = "https://push.example.org/send/abc123";
@@ -375,7 +352,7 @@ db_test!(pushes_are_signed_encrypted_and_expire, |t| {
         cfg.alert_allow_hosts = AllowList::parse("127.0.0.1").expect("allow list");
     })
     .await;
-    register(&app, "lea").await;
+    app.register("lea").await;
     let lea_id = user_id(&t.db, "lea").await;
     let public_key = app.get("/push/key").await.json()["publicKey"].as_str().expect("key").to_owned();
     let dev = Device::new();
@@ -448,7 +425,7 @@ db_test!(private_push_endpoints_are_refused_unless_allowed, |t| {
     let mut service = PushService::start().await;
     // No allow list: the local push service is a private address.
     let (app, state) = spawn_app_and_state(t.db.clone(), |_| {}).await;
-    register(&app, "lea").await;
+    app.register("lea").await;
     let lea_id = user_id(&t.db, "lea").await;
     let dev = Device::new();
     let endpoint = format!("{}/push/dev1", service.base);
@@ -488,6 +465,6 @@ db_test!(private_push_endpoints_are_refused_unless_allowed, |t| {
     // With the host allowed, the same endpoint over http is accepted.
     let allowed =
         spawn_app_with(t.db.clone(), |cfg| cfg.alert_allow_hosts = AllowList::parse("127.0.0.1").expect("parse")).await;
-    register(&allowed, "zoe").await;
+    allowed.register("zoe").await;
     assert_eq!(subscribe(&allowed, &endpoint, &dev).await.status, 200);
 });

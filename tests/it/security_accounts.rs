@@ -7,11 +7,11 @@ use std::time::Duration;
 use carburoam::db::Db;
 use carburoam::services::accounts::{AccountError, Accounts, FAILED_LOGINS_CEILING, login_subject};
 
-use crate::app::{Reply, TestApp, spawn_app_with_mail};
+use crate::app::{Reply, TestApp, spawn_app_with_mail, user_id};
 use crate::db_test;
 use crate::smtp::{Received, SmtpSink, find_code, find_link};
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 const NEW_PASSWORD: &str = "marée basse à Concarneau";
 
 async fn setup(db: &Db) -> (TestApp, SmtpSink) {
@@ -53,10 +53,6 @@ async fn register_as(app: &TestApp, sink: &SmtpSink, username: &str, display_nam
 
 async fn register(app: &TestApp, sink: &SmtpSink, username: &str) -> Reply {
     register_as(app, sink, username, username).await
-}
-
-async fn user_id(db: &Db, username: &str) -> i64 {
-    carburoam::db::users::by_login(db, username).await.expect("query").expect("user").id
 }
 
 /// The rules of the server over the same database and mail listener, with a fresh per-IP token

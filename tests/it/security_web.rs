@@ -11,7 +11,7 @@ use carburoam::on_db;
 use crate::app::{Reply, TestApp, spawn_app, spawn_app_with};
 use crate::db_test;
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 const PUBLIC_HTTPS: &str = "https://carburoam.example.org";
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
@@ -30,20 +30,6 @@ async fn spawn_with(db: &Db, public_url: Option<&str>, behind_proxy: bool) -> Te
 
 async fn count(db: &Db, sql: &'static str) -> i64 {
     on_db!(db, p => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect("count")
-}
-
-async fn register(app: &TestApp, username: &str) -> Reply {
-    let email = format!("{username}@example.org");
-    let fields = [
-        ("username", username),
-        ("display_name", username),
-        ("email", email.as_str()),
-        ("password", PASSWORD),
-        ("confirm", PASSWORD),
-    ];
-    let r = app.post_form("/register", &fields).await;
-    assert_eq!(r.status, 303, "{}", r.text);
-    r
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,7 +78,7 @@ db_test!(redirects_never_leave_the_site, |t| {
     assert_eq!(r.header("location"), "/stations?q=Saint%20%C3%89tienne");
 
     // The login's `next`, for a logged-in visitor (GET) and at login (POST).
-    register(&app, "redirige").await;
+    app.register("redirige").await;
     for bad in BAD_TARGETS {
         let r = app.get(&format!("/login?next={}", query_value(bad))).await;
         assert_eq!((r.status.as_u16(), r.header("location")), (303, "/me"), "next={bad:?}");
@@ -154,7 +140,7 @@ async fn logged_in(app: &TestApp) -> bool {
 db_test!(sessions_have_an_absolute_lifetime, |t| {
     let app = spawn_app(t.db.clone()).await;
     // Registering logs in for the browser session.
-    register(&app, "assidue").await;
+    app.register("assidue").await;
     let login = carburoam::db::now();
     let (idle, absolute) = ends(&t.db).await;
     assert!((login + 12 * HOUR - absolute).abs() <= 5, "12 h from login: {absolute} vs {login}");
@@ -205,7 +191,7 @@ db_test!(sessions_have_an_absolute_lifetime, |t| {
 
 db_test!(backup_download_is_a_csrf_checked_post, |t| {
     let app = spawn_app(t.db.clone()).await;
-    register(&app, "gardien").await;
+    app.register("gardien").await;
     let id = carburoam::db::users::by_login(&t.db, "gardien").await.expect("query").expect("user").id;
     carburoam::db::admin::set_admin(&t.db, id, true).await.expect("grant");
     let backups = || count(&t.db, "SELECT COUNT(*) FROM audit_log WHERE action = 'backup'");
@@ -250,7 +236,7 @@ db_test!(backup_download_is_a_csrf_checked_post, |t| {
 
     // Nobody else learns that the URL exists.
     let user = app.browser();
-    register(&user, "curieux").await;
+    user.register("curieux").await;
     assert_eq!(user.get("/admin/backups/download").await.status, 404);
     assert_eq!(user.post_form("/admin/backups/download", &[]).await.status, 404);
 });

@@ -7,7 +7,7 @@ use crate::app::{Reply, TestApp};
 use crate::db_test;
 use crate::pages::seeded;
 
-const PASSWORD: &str = "plume cerise fenêtre 42";
+use crate::app::PASSWORD;
 
 /// Public pages, some with a search that finds several places, none, or a station in shortage.
 const PUBLIC: [&str; 15] = [
