@@ -57,7 +57,7 @@ async fn admin(app: &TestApp, username: &str, lang: &str) {
     ];
     let r = post(app, "/register", lang, &fields).await;
     assert_eq!(r.status, 303, "{}", r.text);
-    let id = carburoam::db::users::by_login(&app.db, username).await.expect("query").expect("user").id;
+    let id = crate::app::user_id(&app.db, username).await;
     carburoam::db::admin::set_admin(&app.db, id, true).await.expect("grant");
     let r = post(app, "/me/stations/add", lang, &[("station_id", "92330002")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
