@@ -29,6 +29,9 @@ pub struct SiteStrings {
     pub cheapest_around: &'static str,
     /// With what was searched.
     pub no_place: fn(&str) -> String,
+    /// A search past the bounds of [`crate::domain::SearchText`].
+    pub search_too_long: &'static str,
+    pub search_too_many_words: &'static str,
     pub did_you_mean: &'static str,
     pub no_results: &'static str,
     pub see_map: &'static str,
@@ -158,6 +161,8 @@ pub static FR: SiteStrings = SiteStrings {
     fuel_label: "Carburant",
     cheapest_around: "Les moins chers autour de",
     no_place: |q| format!("Aucun lieu connu ne correspond à «\u{202f}{q}\u{202f}»"),
+    search_too_long: "Recherche trop longue\u{a0}: 100 caractères au plus. Tapez une ville, un code postal, un département ou une enseigne.",
+    search_too_many_words: "Recherche trop longue\u{a0}: 12 mots au plus. Tapez une ville, un code postal, un département ou une enseigne.",
     did_you_mean: "Autres lieux",
     no_results: "Aucune station avec ce carburant dans ce rayon.",
     see_map: "Voir sur la carte",
@@ -280,6 +285,8 @@ pub static EN: SiteStrings = SiteStrings {
     fuel_label: "Fuel",
     cheapest_around: "Cheapest around",
     no_place: |q| format!("No known place matches “{q}”"),
+    search_too_long: "Search too long: 100 characters at most. Type a town, a postcode, a département or a brand.",
+    search_too_many_words: "Search too long: 12 words at most. Type a town, a postcode, a département or a brand.",
     did_you_mean: "Other places",
     no_results: "No station sells this fuel within this radius.",
     see_map: "See on the map",

@@ -157,12 +157,18 @@ pub(crate) fn render<T: Template>(tpl: &T) -> Result<Response, AppError> {
     Ok(Html(body).into_response())
 }
 
+/// The page's own URL, for the links that come back to it (the language switch). A query string
+/// past [`MAX_BACK_QUERY`] bytes is no page to come back to: such a URL is the path alone, so a
+/// page never repeats kilobytes of what it was sent.
 pub(crate) fn path_and_query(path: &str, query: &Option<String>) -> String {
     match query.as_deref() {
-        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        Some(q) if !q.is_empty() && q.len() <= MAX_BACK_QUERY => format!("{path}?{q}"),
         _ => path.to_owned(),
     }
 }
+
+/// The longest query string [`path_and_query`] keeps.
+pub(crate) const MAX_BACK_QUERY: usize = 2048;
 
 /// Lenient query parameters: a bad value is as if absent.
 pub(crate) struct Lenient(QueryParams);

@@ -18,6 +18,9 @@ use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
 use crate::web::state::AppState;
 
 pub const MAX_HISTORY_DAYS: u32 = 36_500;
+/// Points one history answer may hold: daily closes since 2000 fit (about 9,800 days); a
+/// longer series asks for a coarser `step`.
+pub const MAX_HISTORY_POINTS: usize = 10_000;
 
 /// A day parameter: `YYYY-MM-DD`.
 fn day_param(p: &mut QueryParams, name: &str) -> Result<Option<Day>, AppError> {
@@ -122,7 +125,15 @@ fn step_name(step: Step) -> &'static str {
     }
 }
 
-/// A station's daily closes from `from` (default: its first change) to `to` (default: today).
+/// The last day with data: the newest snapshot's day (today while none is loaded), never a day
+/// to come. A series asked past it would repeat the last price over days nobody has seen.
+pub async fn last_data_day(state: &AppState) -> Result<Day, AppError> {
+    let f = crate::web::page::freshness(state).await?;
+    Ok(day_of(crate::web::page::reference_time(&f).min(crate::db::now())))
+}
+
+/// A station's daily closes from `from` (default: its first change) to `to`, at most the last
+/// day with data (the default).
 pub async fn station_closes(
     state: &AppState,
     id: i64,
@@ -130,7 +141,8 @@ pub async fn station_closes(
     from: Option<Day>,
     to: Option<Day>,
 ) -> Result<Vec<(Day, i32)>, AppError> {
-    let to = to.unwrap_or_else(|| day_of(crate::db::now()));
+    let last = last_data_day(state).await?;
+    let to = to.map_or(last, |t| t.min(last));
     let points = s::station_points(&state.db, id, fuel.id(), day_start(to + 1)).await?;
     let Some(first) = points.first() else { return Ok(Vec::new()) };
     let from = from.unwrap_or_else(|| day_of(first.0)).max(day_of(first.0));
@@ -188,6 +200,13 @@ pub async fn history(
                 .collect()
         }
     };
+    if points.len() > MAX_HISTORY_POINTS {
+        return Err(AppError::bad_request(format!(
+            "the answer would hold {} points, more than {MAX_HISTORY_POINTS}: ask a coarser `step` (week, month) or a shorter range",
+            points.len()
+        ))
+        .into());
+    }
     Ok(Json(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points }))
 }
 

@@ -7,7 +7,9 @@ use axum::response::Response;
 use crate::index::{NearbyQuery, Order};
 use crate::web::i18n::Lang;
 use crate::web::page::{DAY, HtmlResult, Layout, Lenient, freshness, layout, path_and_query, reference_time, render};
-use crate::web::routes::stations::{DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, ListResults, centre, station_items};
+use crate::web::routes::stations::{
+    DEFAULT_FUEL, DEFAULT_MAX_AGE_DAYS, ListResults, Search, centre, refused_status, station_items,
+};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -23,7 +25,9 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
     let here = path_and_query("/", &raw);
     let mut p = Lenient::new(&raw);
     let fuel = p.fuel("fuel").unwrap_or(DEFAULT_FUEL);
-    let (q, centre) = centre(&state, &mut p).await?;
+    let search = centre(&state, &mut p).await?;
+    let refusal = search.refusal(lang.strings());
+    let Search { q, centre, .. } = search;
     let f = freshness(&state).await?;
     let searched = q.is_some() || centre.is_some();
     let (items, place, others, map_url) = match centre {
@@ -52,11 +56,12 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         None => (Vec::new(), None, Vec::new(), String::new()),
     };
     let t = lang.strings();
-    Ok(render(&HomePage {
+    let page = render(&HomePage {
         l: layout(lang, format!("Carburoam — {}", t.tagline), "home", here, &f),
-        list: ListResults::new(q, fuel, searched, place, others, items),
+        list: ListResults { refusal, ..ListResults::new(q, fuel, searched, place, others, items) },
         map_url,
-    })?)
+    })?;
+    Ok(refused_status(page, refusal))
 }
 
 fn enc(s: &str) -> String {

@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::db::search;
-use crate::domain::{Fuel, ShortageKind, rfc3339};
+use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, rfc3339, search_echo};
 use crate::error::AppError;
 use crate::index::{Hit, NearbyQuery, Order};
 use crate::web::brand::Badge;
@@ -140,6 +140,8 @@ pub struct ListResults {
     pub items: Vec<StationItem>,
     /// A name from OpenStreetMap is shown: the attribution is due.
     pub osm: bool,
+    /// Why the search was not run (too long), shown instead of its results.
+    pub refusal: Option<&'static str>,
 }
 
 impl ListResults {
@@ -152,6 +154,7 @@ impl ListResults {
         items: Vec<StationItem>,
     ) -> ListResults {
         ListResults {
+            refusal: None,
             q: q.unwrap_or_default(),
             fuels: fuel_options(fuel),
             fuel: fuel.name(),
@@ -177,8 +180,11 @@ pub(crate) struct Centre {
 
 /// Where the stations named by `q` are ("leclerc rennes", "total a7"): their centre and a radius
 /// that holds them all. `None` when no station's brand or name matches.
-fn named_centre(index: &crate::index::PriceIndex, q: &str) -> Option<Centre> {
-    let words = crate::index::search_words(q);
+fn named_centre(index: &crate::index::PriceIndex, q: &SearchText) -> Option<Centre> {
+    let mut words = crate::index::search_words(q.as_str());
+    // "total total total" asks what "total" asks: each station is tested once per distinct word.
+    words.sort_unstable();
+    words.dedup();
     let found = index.named(&words);
     if found.is_empty() {
         return None;
@@ -192,46 +198,78 @@ fn named_centre(index: &crate::index::PriceIndex, q: &str) -> Option<Centre> {
         lat,
         lon,
         radius_km: (far + 1.0).max(5.0),
-        label: Some(q.trim().to_owned()),
+        label: Some(q.as_str().to_owned()),
         others: Vec::new(),
         words,
     })
 }
 
-/// `q` resolved against the known places, or `lat`/`lon`, or nothing.
-pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<(Option<String>, Option<Centre>), AppError> {
+/// `q` as a place, else as station names: pure CPU work over the two indexes.
+fn text_centre(places: &[search::Place], stations: &crate::index::PriceIndex, q: &SearchText) -> Option<Centre> {
+    let found = search::resolve(places, q.as_str(), 6);
+    let Some(first) = found.first() else {
+        // Not a place: maybe a brand or a station name, with or without a place.
+        return named_centre(stations, q);
+    };
+    Some(Centre {
+        lat: first.latitude,
+        lon: first.longitude,
+        radius_km: first.radius_km,
+        label: Some(first.label.clone()),
+        others: found[1..].iter().map(|p| PlaceLink { label: p.label.clone(), query: p.query.clone() }).collect(),
+        words: Vec::new(),
+    })
+}
+
+/// What a search asked and where it is centred.
+pub(crate) struct Search {
+    /// The text searched, as the box shows it again (at most [`crate::domain::MAX_SEARCH_CHARS`]).
+    pub q: Option<String>,
+    pub centre: Option<Centre>,
+    /// Why the text was not searched at all.
+    pub refused: Option<SearchTextError>,
+}
+
+impl Search {
+    /// The sentence that says why the search was refused.
+    pub fn refusal(&self, t: &'static Strings) -> Option<&'static str> {
+        self.refused.map(|e| match e {
+            SearchTextError::TooManyWords => t.search_too_many_words,
+            SearchTextError::TooLong | SearchTextError::Empty => t.search_too_long,
+        })
+    }
+}
+
+/// `q` resolved against the known places, or `lat`/`lon`, or nothing. A text past the bounds of
+/// [`SearchText`] is refused before any matching; the matching itself runs on the blocking pool,
+/// so that no search holds an async worker while `/healthz` and other requests wait.
+pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<Search, AppError> {
     let q = p.str("q");
     let lat = p.f64_in("lat", -90.0..=90.0);
     let lon = p.f64_in("lon", -180.0..=180.0);
-    if let Some(text) = &q {
-        let index = place_index(state).await?;
-        let found = search::resolve(&index, text, 6);
-        let Some(first) = found.first() else {
-            // Not a place: maybe a brand or a station name, with or without a place.
-            let stations = state.index.get().await?;
-            return Ok((q.clone(), named_centre(&stations, text)));
+    if let Some(raw) = q.as_deref().filter(|s| !s.trim().is_empty()) {
+        let text = match SearchText::parse(raw) {
+            Ok(text) => text,
+            Err(e) => return Ok(Search { q: Some(search_echo(raw)), centre: None, refused: Some(e) }),
         };
-        let others = found[1..].iter().map(|p| PlaceLink { label: p.label.clone(), query: p.query.clone() }).collect();
-        let label = first.label.clone();
-        return Ok((
-            q,
-            Some(Centre {
-                lat: first.latitude,
-                lon: first.longitude,
-                radius_km: first.radius_km,
-                label: Some(label),
-                others,
-                words: Vec::new(),
-            }),
-        ));
+        let (places, stations) =
+            tokio::try_join!(place_index(state), async { Ok::<_, AppError>(state.index.get().await?) })?;
+        let found = {
+            let text = text.clone();
+            tokio::task::spawn_blocking(move || text_centre(&places, &stations, &text))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("search task: {e}")))?
+        };
+        return Ok(Search { q: Some(text.into_string()), centre: found, refused: None });
     }
     if let (Some(lat), Some(lon)) = (lat, lon) {
-        return Ok((
-            None,
-            Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() }),
-        ));
+        return Ok(Search {
+            q,
+            centre: Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() }),
+            refused: None,
+        });
     }
-    Ok((None, None))
+    Ok(Search { q, centre: None, refused: None })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +333,9 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
     let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
     let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
     let wanted_brands = brand_params(&raw);
-    let (q, centre) = centre(&state, &mut p).await?;
+    let search = centre(&state, &mut p).await?;
+    let refusal = search.refusal(lang.strings());
+    let Search { q, centre, .. } = search;
     let f = freshness(&state).await?;
     let reference = reference_time(&f);
     let searched = q.is_some() || centre.is_some();
@@ -350,9 +390,9 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
         Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
         None => format!("{} — Carburoam", t.results_title),
     };
-    Ok(render(&StationsPage {
+    let page = render(&StationsPage {
         l: layout(lang, title, "map", here, &f),
-        list: ListResults::new(q, fuel, searched, place, others, items),
+        list: ListResults { refusal, ..ListResults::new(q, fuel, searched, place, others, items) },
         lat,
         lon,
         radius_km,
@@ -370,7 +410,16 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
         api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
-    })?)
+    })?;
+    Ok(refused_status(page, refusal))
+}
+
+/// A refused search is answered 400 (with the page that says why).
+pub(crate) fn refused_status(mut page: Response, refusal: Option<&'static str>) -> Response {
+    if refusal.is_some() {
+        *page.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+    }
+    page
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,12 +434,14 @@ pub struct Suggestion {
 /// Places for the search box's suggestions, as JSON (`[{"label", "query"}]`).
 pub async fn suggest(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
     let mut p = Lenient::new(&raw);
-    let q = p.str("q").unwrap_or_default();
+    let q = p.str("q").and_then(|q| SearchText::parse(&q).ok());
     let list: Vec<Suggestion> = match place_index(&state).await {
-        Ok(index) if q.chars().count() >= 2 => search::resolve(&index, &q, 8)
-            .into_iter()
-            .map(|p| Suggestion { label: p.label.clone(), query: p.query.clone() })
-            .collect(),
+        Ok(index) if let Some(q) = q.filter(|q| q.as_str().chars().count() >= 2) => {
+            search::resolve(&index, q.as_str(), 8)
+                .into_iter()
+                .map(|p| Suggestion { label: p.label.clone(), query: p.query.clone() })
+                .collect()
+        }
         Ok(_) => Vec::new(),
         Err(e) => return crate::web::error::ApiError(e).into_response(),
     };

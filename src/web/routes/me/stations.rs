@@ -61,9 +61,10 @@ pub async fn my_stations(
             _ if !favs.is_empty() => (favs[0].latitude, favs[0].longitude),
             _ => DEFAULT_PLACE,
         };
-        if !q.trim().is_empty() {
+        // A text past the search bounds is not matched (the form shows it again, unresolved).
+        if let Ok(text) = crate::domain::SearchText::parse(&q) {
             let index = place_index(&state).await?;
-            if let Some(p) = search::resolve(&index, &q, 1).first() {
+            if let Some(p) = search::resolve(&index, text.as_str(), 1).first() {
                 lat = p.latitude;
                 lon = p.longitude;
                 place = Some(p.label.clone());
