@@ -2,7 +2,8 @@
 //! processes never send one row), rendered and sent to its channel; then marked sent, or retried
 //! with an exponential backoff, or given up. A channel failing for 7 days is paused and its owner
 //! told by email. A process dying mid-send leaves the row claimed: another (or the next start)
-//! takes it over when the lease ends.
+//! takes it over when the lease ends. A test is tried once, never retried (each press of "send a
+//! test" is one request at most); nothing is mailed to an address that is not confirmed.
 
 use crate::db::alert_outbox::{self as q, Job};
 
@@ -17,6 +18,8 @@ pub const LEASE_SECS: i64 = 120;
 pub const PAUSE_AFTER_SECS: i64 = 7 * 86_400;
 /// A message is not retried past this age: an alert two days late is noise.
 pub const GIVE_UP_AFTER_SECS: i64 = 2 * 86_400;
+/// The error an email row gets when the account's address is not confirmed.
+pub const UNCONFIRMED: &str = "the address is not confirmed yet";
 /// Rows claimed per pass.
 const PASS: i64 = 200;
 
@@ -55,14 +58,15 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
                 }
                 Err(error) => {
                     tracing::warn!(outbox = id, channel = job.channel_id, kind = %job.channel_kind, %error, "alert delivery failed");
-                    let retry = (now - job.created_at < GIVE_UP_AFTER_SECS && job.attempts < 12)
-                        .then(|| now + backoff(job.attempts));
+                    let retry = retried(&job, now).then(|| now + backoff(job.attempts));
                     let paused = q::failed(&a.db, &job, &a.holder, &error, retry, now, now - PAUSE_AFTER_SECS).await?;
                     out.failed += 1;
                     if paused {
                         out.paused_channels += 1;
                         tracing::warn!(channel = job.channel_id, "alert channel paused after 7 days of failures");
-                        if let Err(e) = super::email::channel_paused(&a.mailer, &a.public_url, &job).await {
+                        if !job.email_confirmed {
+                            tracing::info!(channel = job.channel_id, "address not confirmed: the pause is not mailed");
+                        } else if let Err(e) = super::email::channel_paused(&a.mailer, &a.public_url, &job).await {
                             tracing::warn!(error = %e, "could not tell the user their channel was paused");
                         }
                     }
@@ -72,10 +76,20 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
     }
 }
 
+/// Whether a failed row is tried again: not a test (its user sees the error and may press again,
+/// within the limits), not a mail to an unconfirmed address, not past 12 attempts or 2 days.
+fn retried(job: &Job, now: i64) -> bool {
+    job.message_kind != "test"
+        && (job.channel_kind != "email" || job.email_confirmed)
+        && now - job.created_at < GIVE_UP_AFTER_SECS
+        && job.attempts < 12
+}
+
 /// Sends one claimed row. The error is what the user's channel shows: no secret in it.
 async fn send(a: &Alerts, job: &Job, now: i64) -> Result<(), String> {
     let r = render(&a.db, &a.public_url, job, now).await.map_err(|e| format!("database: {e}"))?;
     match job.channel_kind.as_str() {
+        "email" if !job.email_confirmed => Err(UNCONFIRMED.to_owned()),
         "email" => super::email::send(&a.db, &a.mailer, &a.public_url, job, &r, now).await,
         "ntfy" => {
             let topic = job.target.as_deref().ok_or("no topic URL")?;

@@ -6,6 +6,33 @@
 
 use super::target::{AllowList, client_for, read_bounded};
 
+/// Longest access token accepted, in bytes (ntfy's are 32 characters).
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// Why a typed access token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadToken {
+    /// A CR, LF, NUL or other control character: it would break the `Authorization` header at
+    /// send time, or smuggle another header.
+    #[error("the token holds a control character")]
+    Control,
+    #[error("the token is longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+}
+
+/// An access token as the form typed it (surrounding spaces dropped), checked when it is saved:
+/// `None` when the field was left empty.
+pub fn parse_token(typed: &str) -> Result<Option<&str>, BadToken> {
+    let token = typed.trim_matches(' ');
+    if token.chars().any(char::is_control) {
+        return Err(BadToken::Control);
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(BadToken::TooLong);
+    }
+    Ok((!token.is_empty()).then_some(token))
+}
+
 /// What an ntfy message says.
 pub struct NtfyMessage<'a> {
     pub title: &'a str,
@@ -44,5 +71,21 @@ pub async fn publish(allow: &AllowList, topic: &str, token: Option<&str>, m: &Nt
             .unwrap_or_default();
         let reason: String = reason.chars().filter(|c| !c.is_control()).take(120).collect();
         Err(format!("the ntfy server answered {status} {reason}").trim().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_when_saved() {
+        assert_eq!(parse_token("  tk_abc  "), Ok(Some("tk_abc")));
+        assert_eq!(parse_token("   "), Ok(None));
+        for bad in ["tk\r\nX-Evil: 1", "tk\n", "tk\0", "\ttk", "tk\u{7f}", "tk\u{85}"] {
+            assert_eq!(parse_token(bad), Err(BadToken::Control), "{bad:?}");
+        }
+        assert_eq!(parse_token(&"t".repeat(MAX_TOKEN_LEN)).map(|t| t.map(str::len)), Ok(Some(MAX_TOKEN_LEN)));
+        assert_eq!(parse_token(&"t".repeat(MAX_TOKEN_LEN + 1)), Err(BadToken::TooLong));
     }
 }

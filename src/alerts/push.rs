@@ -29,8 +29,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const TTL_SECS: u32 = 24 * 3600;
 /// How long a VAPID token is valid (RFC 8292 allows at most 24 hours).
 const TOKEN_SECS: i64 = 12 * 3600;
-/// Longest endpoint URL accepted (real ones are about 200–500 characters).
-pub const MAX_ENDPOINT_LEN: usize = 2048;
+/// Longest endpoint URL accepted, in bytes (real ones are about 200–500 characters).
+pub const MAX_ENDPOINT_LEN: usize = super::target::MAX_URL_LEN;
 /// Devices per user.
 pub const MAX_DEVICES: i64 = 20;
 /// Largest JSON payload before encryption: every push service takes 4 kB once encrypted.
@@ -223,10 +223,13 @@ fn device_keys(p256dh: &str, auth: &str) -> Result<DeviceKeys, SubscribeError> {
 /// Checks what a browser sent (`PushSubscription.toJSON()`): the endpoint against the SSRF rules
 /// (without resolving it: the request is made later), the keys as P-256 point and 16 bytes.
 pub fn validate(allow: &AllowList, endpoint: &str, p256dh: &str, auth: &str) -> Result<url::Url, SubscribeError> {
-    if endpoint.len() > MAX_ENDPOINT_LEN {
-        return Err(SubscribeError::BadEndpoint);
+    if endpoint.trim().len() > MAX_ENDPOINT_LEN {
+        return Err(SubscribeError::Target(TargetError::TooLong));
     }
     let url = url::Url::parse(endpoint.trim()).map_err(|_| SubscribeError::BadEndpoint)?;
+    if url.as_str().len() > MAX_ENDPOINT_LEN {
+        return Err(SubscribeError::Target(TargetError::TooLong));
+    }
     allow.check(&url)?;
     device_keys(p256dh, auth)?;
     Ok(url)

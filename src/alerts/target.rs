@@ -6,7 +6,9 @@
 //!   (CGNAT) address, nor an IPv4-mapped one — checked on the addresses the name RESOLVES to, and
 //!   the connection is then pinned to those addresses (no second lookup an attacker's DNS could
 //!   answer differently) — unless the administrator allows the host or a CIDR holding the address
-//!   (`--alert-allow-hosts`, `CARBUROAM_ALERT_ALLOW_HOSTS`, `alert_allow_hosts`);
+//!   (`--alert-allow-hosts`, `CARBUROAM_ALERT_ALLOW_HOSTS`, `alert_allow_hosts`); an IPv6 address
+//!   that embeds an IPv4 one (IPv4-compatible, mapped, SIIT, NAT64, 6to4, Teredo) is judged by it;
+//! - at most [`MAX_URL_LEN`] bytes, checked when the user saves it ([`AllowList::parse_url`]);
 //! - bounded time ([`TIMEOUT`]) and response size ([`MAX_RESPONSE`]); no redirects.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,11 +19,15 @@ use std::time::Duration;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of a response body read at most (the rest is dropped).
 pub const MAX_RESPONSE: usize = 16 * 1024;
+/// Longest ntfy topic or push endpoint accepted, in bytes (real ones are 30 to 500).
+pub const MAX_URL_LEN: usize = 2048;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {
     #[error("not a valid URL")]
     BadUrl,
+    #[error("the address is longer than {MAX_URL_LEN} bytes")]
+    TooLong,
     #[error("only https:// addresses are accepted")]
     NotHttps,
     #[error("the address has no host")]
@@ -97,6 +103,21 @@ impl AllowList {
             Entry::Net(net, bits) => in_network(ip, *net, *bits),
             Entry::Host(_) => false,
         })
+    }
+
+    /// A URL as a user typed it (surrounding spaces dropped), parsed and [checked](Self::check):
+    /// what a form stores. At most [`MAX_URL_LEN`] bytes, as typed and as stored.
+    pub fn parse_url(&self, typed: &str) -> Result<url::Url, TargetError> {
+        let typed = typed.trim();
+        if typed.len() > MAX_URL_LEN {
+            return Err(TargetError::TooLong);
+        }
+        let url = url::Url::parse(typed).map_err(|_| TargetError::BadUrl)?;
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(TargetError::TooLong);
+        }
+        self.check(&url)?;
+        Ok(url)
     }
 
     /// What can be checked without the network: scheme, host, a literal address.
@@ -175,26 +196,45 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// Addresses no alert may reach unless allowed.
+/// Addresses no alert may reach unless allowed. An IPv6 address that embeds an IPv4 one
+/// ([`embedded_ipv4`]) is judged by that IPv4 address.
 pub fn forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => forbidden_v4(a),
-        IpAddr::V6(a) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let seg = a.segments();
-            a.is_loopback()
-                || a.is_unspecified()
-                || a.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-                || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64 64:ff9b::/96 reaches IPv4 inside
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                || a == Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1)
-        }
+        IpAddr::V6(a) => match embedded_ipv4(a) {
+            Some(v4) => forbidden_v4(v4),
+            None => forbidden_v6(a),
+        },
     }
+}
+
+/// The IPv4 address an IPv6 address stands for, when it has one: IPv4-compatible `::/96`
+/// (`::127.0.0.1`), IPv4-mapped `::ffff:0:0/96`, SIIT `::ffff:0:0:0/96`, NAT64 `64:ff9b::/96`,
+/// 6to4 `2002::/16` (bits 16 to 47) and Teredo `2001::/32` (the client: the last 32 bits
+/// inverted). A packet to any of them may end at that IPv4 address.
+pub fn embedded_ipv4(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = a.segments();
+    let last = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0 | 0xffff, _, _] => Some(last),
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(last),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(last),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))),
+        [0x2001, 0, ..] => Some(Ipv4Addr::from(!u32::from(last))),
+        _ => None,
+    }
+}
+
+fn forbidden_v6(a: Ipv6Addr) -> bool {
+    let seg = a.segments();
+    a.is_loopback()
+        || a.is_unspecified()
+        || a.is_multicast()
+        || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+        || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64 beyond the /96 (local use 64:ff9b:1::/48)
+        || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
 }
 
 fn forbidden_v4(a: Ipv4Addr) -> bool {
@@ -289,6 +329,60 @@ mod tests {
             assert!(AllowList::parse(bad).is_err(), "{bad}");
         }
         assert!(AllowList::parse("").unwrap().is_empty());
+    }
+
+    /// Each IPv6 form that embeds an IPv4 address is judged by that address: refused when it
+    /// is private or local, accepted when it is public (issue 19, point 5).
+    #[test]
+    fn ipv6_forms_embedding_ipv4_are_judged_by_it() {
+        let none = AllowList::default();
+        let refused = [
+            ("https://[::127.0.0.1]/x", "IPv4-compatible ::/96"),
+            ("https://[::10.0.0.1]/x", "IPv4-compatible ::/96"),
+            ("https://[::ffff:127.0.0.1]/x", "IPv4-mapped ::ffff:0:0/96"),
+            ("https://[::ffff:a9fe:a9fe]/x", "IPv4-mapped ::ffff:0:0/96"),
+            ("https://[::ffff:0:7f00:1]/x", "SIIT ::ffff:0:0:0/96"),
+            ("https://[::ffff:0:c0a8:101]/x", "SIIT ::ffff:0:0:0/96"),
+            ("https://[64:ff9b::7f00:1]/x", "NAT64 64:ff9b::/96"),
+            ("https://[64:ff9b::a9fe:a9fe]/x", "NAT64 64:ff9b::/96"),
+            ("https://[2002:7f00:1::1]/x", "6to4 2002::/16"),
+            ("https://[2002:c0a8:101::]/x", "6to4 2002::/16"),
+            // Teredo: server 65.54.227.120, client 127.0.0.1 stored inverted (80ff:fffe).
+            ("https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x", "Teredo 2001::/32"),
+            ("https://[2001:0:4136:e378::f5ff:fffe]/x", "Teredo 2001::/32 (10.0.0.1)"),
+        ];
+        for (bad, form) in refused {
+            assert!(matches!(none.check(&u(bad)), Err(TargetError::Forbidden(_))), "{form}: {bad}");
+        }
+        let accepted = [
+            "https://[::ffff:1.1.1.1]/x",
+            "https://[::ffff:0:101:101]/x",
+            "https://[64:ff9b::101:101]/x",
+            "https://[2002:101:101::1]/x",
+            "https://[2001:0:4136:e378:8000:63bf:fefe:fefe]/x",
+            "https://[2606:4700:4700::1111]/x",
+        ];
+        for good in accepted {
+            assert_eq!(none.check(&u(good)), Ok(()), "{good}");
+        }
+        assert_eq!(embedded_ipv4("2001:0:4136:e378:8000:63bf:80ff:fffe".parse().unwrap()), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(embedded_ipv4("::ffff:0:7f00:1".parse().unwrap()), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(embedded_ipv4("2606:4700::1".parse().unwrap()), None);
+        // NAT64 beyond the well-known /96 (local use) stays refused.
+        assert!(forbidden("64:ff9b:1::101:101".parse().unwrap()));
+    }
+
+    #[test]
+    fn urls_are_bounded_when_saved() {
+        let none = AllowList::default();
+        let base = "https://ntfy.sh/";
+        let longest = format!("{base}{}", "a".repeat(MAX_URL_LEN - base.len()));
+        assert!(none.parse_url(&longest).is_ok());
+        assert_eq!(none.parse_url(&format!("{longest}a")), Err(TargetError::TooLong));
+        // Percent-encoding makes the stored form longer than the typed one.
+        let spaces = format!("{base}{}", " x".repeat(700));
+        assert_eq!(none.parse_url(&spaces), Err(TargetError::TooLong));
+        assert_eq!(none.parse_url("  https://ntfy.sh/t  ").map(String::from), Ok("https://ntfy.sh/t".to_owned()));
     }
 
     #[tokio::test]

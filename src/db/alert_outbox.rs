@@ -157,7 +157,8 @@ pub async fn take_daily_slot(tx: &mut Tx, user_id: i64, day: i32, cap: i16) -> R
 }
 
 /// Creates a message and its outbox rows, one per active channel of the user (or only
-/// `channel` when given: a test, a notice). Returns the message id and how many rows.
+/// `channel` when given: a test, a notice). The email channel gets a row only while the
+/// account's address is confirmed. Returns the message id and how many rows.
 pub async fn enqueue(
     tx: &mut Tx,
     user_id: i64,
@@ -181,7 +182,8 @@ pub async fn enqueue(
     let rows = on_tx!(tx, c => sqlx::query(
         "INSERT INTO alert_outbox (message_id, channel_id, state, attempts, next_attempt_at, created_at) \
          SELECT $1, id, 'pending', 0, $2, $3 FROM alert_channels \
-         WHERE user_id = $4 AND (($5 AND NOT paused) OR id = $6)",
+         WHERE user_id = $4 AND (($5 AND NOT paused) OR id = $6) \
+           AND (kind <> 'email' OR EXISTS (SELECT 1 FROM users u WHERE u.id = $4 AND u.email_confirmed))",
     )
     .bind(id)
     .bind(deliver_after)
@@ -264,6 +266,8 @@ pub struct Job {
     pub secret: Option<String>,
     pub user_id: i64,
     pub email: String,
+    /// Whether `email` is confirmed: nothing is mailed to it otherwise.
+    pub email_confirmed: bool,
     pub display_name: String,
     pub lang: String,
     pub litres_per_year: i32,
@@ -273,7 +277,7 @@ pub async fn job(db: &Db, outbox_id: i64) -> Result<Option<Job>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Job>(
         "SELECT o.id AS outbox_id, o.attempts, o.created_at, m.id AS message_id, m.kind AS message_kind, m.payload, \
                 ch.id AS channel_id, ch.kind AS channel_kind, ch.target, ch.secret, u.id AS user_id, u.email, \
-                u.display_name, u.lang, u.litres_per_year \
+                u.email_confirmed, u.display_name, u.lang, u.litres_per_year \
          FROM alert_outbox o JOIN alert_messages m ON m.id = o.message_id \
          JOIN alert_channels ch ON ch.id = o.channel_id JOIN users u ON u.id = m.user_id \
          WHERE o.id = $1",

@@ -12,6 +12,10 @@ pub const MAX_RULES: i64 = 30;
 pub const DEFAULT_QUIET: (i16, i16) = (22 * 60, 7 * 60);
 /// Alert messages a day by default.
 pub const DEFAULT_CAP: i16 = 3;
+/// "Send a test": at most this many per channel kind and user in an hour…
+pub const TESTS_PER_CHANNEL_HOUR: i64 = 3;
+/// … and this many per user, all channels, in a day.
+pub const TESTS_PER_USER_DAY: i64 = 10;
 /// An import changing more prices than this is a bulk load (an archive), not news: no alerts.
 pub const MAX_CHANGES_PER_IMPORT: usize = 100_000;
 
@@ -281,6 +285,80 @@ pub async fn set_channel_paused(db: &Db, user_id: i64, id: i64, paused: bool) ->
 
 pub async fn delete_channel(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     on_own_row(db, "DELETE FROM alert_channels WHERE user_id = $1 AND id = $2", user_id, id, None).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// "Send a test"
+
+/// What [`take_test_slot`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestSlot {
+    /// Counted: the test may go.
+    Taken,
+    /// [`TESTS_PER_CHANNEL_HOUR`] tests of this kind in the last hour already.
+    ChannelHour,
+    /// [`TESTS_PER_USER_DAY`] tests in the last day already.
+    UserDay,
+}
+
+/// Counts one test of `user_id` to a channel of `kind` at `now`, unless a limit is reached, in
+/// the caller's transaction (which then queues or sends the test). A test also counts against
+/// the user's daily cap of alert messages (`alert_daily`, Paris `day`). Requests at once, on
+/// any instance, are counted one after the other: the user's `alert_test_gate` row is written
+/// first.
+pub async fn take_test_slot(
+    tx: &mut Tx,
+    user_id: i64,
+    kind: &str,
+    now: i64,
+    day: i32,
+) -> Result<TestSlot, sqlx::Error> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO alert_test_gate (user_id, requests) VALUES ($1, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET requests = alert_test_gate.requests + 1",
+    )
+    .bind(user_id)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query("DELETE FROM alert_test_sends WHERE user_id = $1 AND sent_at <= $2")
+        .bind(user_id)
+        .bind(now - 86_400)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    let (day_count, hour_count): (i64, i64) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN kind = $2 AND sent_at > $3 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM alert_test_sends WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(now - 3600)
+    .fetch_one(c)
+    .await)?;
+    if hour_count >= TESTS_PER_CHANNEL_HOUR {
+        return Ok(TestSlot::ChannelHour);
+    }
+    if day_count >= TESTS_PER_USER_DAY {
+        return Ok(TestSlot::UserDay);
+    }
+    on_tx!(tx, c => sqlx::query("INSERT INTO alert_test_sends (user_id, kind, sent_at) VALUES ($1, $2, $3)")
+        .bind(user_id)
+        .bind(kind)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO alert_daily (user_id, day, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (user_id, day) DO UPDATE SET count = alert_daily.count + 1",
+    )
+    .bind(user_id)
+    .bind(day)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(TestSlot::Taken)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -74,16 +74,18 @@ pub struct NewSubscription<'a> {
     pub user_agent: &'a str,
 }
 
-/// Records a device for `user_id`, or takes over the row of its endpoint: a browser has one
-/// subscription per site, and it now belongs to whoever turned notifications on last there (the
-/// keys are renewed, the delivery record starts afresh). Returns the row's id.
-pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) -> Result<i64, sqlx::Error> {
+/// Records a device for `user_id`, or renews its keys when it is already theirs (the delivery
+/// record starts afresh). An endpoint another account subscribed stays that account's: `None`,
+/// nothing changed (one statement, so two accounts racing for one endpoint cannot both win).
+/// Returns the row's id.
+pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, \
+         ON CONFLICT (endpoint) DO UPDATE SET p256dh = excluded.p256dh, \
              auth = excluded.auth, user_agent = excluded.user_agent, created_at = excluded.created_at, \
              last_success_at = NULL, last_error_at = NULL, last_error = NULL \
+         WHERE push_subscriptions.user_id = excluded.user_id \
          RETURNING id",
     )
     .bind(user_id)
@@ -92,7 +94,7 @@ pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) ->
     .bind(s.auth)
     .bind(s.user_agent)
     .bind(now)
-    .fetch_one(p)
+    .fetch_optional(p)
     .await)
 }
 

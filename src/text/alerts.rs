@@ -81,6 +81,17 @@ pub struct AlertStrings {
     pub msg_resumed: &'static str,
     pub msg_test_queued: &'static str,
     pub msg_too_many: &'static str,
+    /// With the number of tests a channel may send in an hour.
+    pub msg_test_limit_hour: fn(u64) -> String,
+    /// With the number of tests a user may send in a day.
+    pub msg_test_limit_day: fn(u64) -> String,
+    /// "Send a test" by email to an address not confirmed yet.
+    pub msg_test_unconfirmed: &'static str,
+    /// Beside the email channel while the address is not confirmed.
+    pub email_unconfirmed_note: &'static str,
+    pub email_unconfirmed_link: &'static str,
+    /// A channel's last error when its mail was held back for that reason.
+    pub err_unconfirmed: &'static str,
     // Form problems
     pub err_fuel: &'static str,
     pub err_price: &'static str,
@@ -91,6 +102,10 @@ pub struct AlertStrings {
     pub err_hour: &'static str,
     pub err_kind: &'static str,
     pub err_url: fn(&str) -> String,
+    /// With the bound in bytes.
+    pub err_url_too_long: fn(u64) -> String,
+    /// With the bound in bytes.
+    pub err_token: fn(u64) -> String,
     pub err_time: &'static str,
     pub err_cap: &'static str,
     // Unsubscribe
@@ -205,6 +220,16 @@ pub static FR: AlertStrings = AlertStrings {
     msg_resumed: "Repris.",
     msg_test_queued: "Message de test envoyé.",
     msg_too_many: "Vous avez atteint le nombre maximal d’alertes.",
+    msg_test_limit_hour: |n| {
+        format!("Pas plus de {n} tests par heure pour ce moyen\u{202f}: réessayez dans une heure.")
+    },
+    msg_test_limit_day: |n| {
+        format!("Pas plus de {n} messages de test par jour, tous moyens confondus\u{202f}: réessayez demain.")
+    },
+    msg_test_unconfirmed: "Votre adresse e-mail n’est pas encore confirmée\u{202f}: aucun message n’y est envoyé, test ou alerte, avant que vous suiviez le lien de confirmation.",
+    email_unconfirmed_note: "Adresse pas encore confirmée\u{202f}: les alertes par e-mail partiront dès que vous aurez suivi le lien reçu à cette adresse.",
+    email_unconfirmed_link: "Renvoyer le lien depuis mon profil",
+    err_unconfirmed: "adresse pas encore confirmée, rien n’a été envoyé",
     err_fuel: "Choisissez un carburant.",
     err_price: "Un prix entre 0,100 € et 5,000 €, par exemple 1,65.",
     err_drop: "Un nombre de centimes entre 1 et 50.",
@@ -214,6 +239,10 @@ pub static FR: AlertStrings = AlertStrings {
     err_hour: "Une heure entre 0 et 23.",
     err_kind: "Choisissez un type d’alerte.",
     err_url: |why| format!("Adresse refusée\u{202f}: {why}"),
+    err_url_too_long: |n| format!("Adresse refusée\u{202f}: elle dépasse {n} octets."),
+    err_token: |n| {
+        format!("Jeton refusé\u{202f}: sans retour à la ligne ni autre caractère de contrôle, et au plus {n} octets.")
+    },
     err_time: "Une heure comme 22:00.",
     err_cap: "Entre 1 et 20 messages par jour.",
     unsub_title: "Ne plus recevoir cette alerte",
@@ -338,6 +367,12 @@ pub static EN: AlertStrings = AlertStrings {
     msg_resumed: "Resumed.",
     msg_test_queued: "Test message sent.",
     msg_too_many: "You have reached the largest number of alerts.",
+    msg_test_limit_hour: |n| format!("No more than {n} tests an hour for this channel: try again in an hour."),
+    msg_test_limit_day: |n| format!("No more than {n} test messages a day, all channels together: try again tomorrow."),
+    msg_test_unconfirmed: "Your email address is not confirmed yet: nothing is sent to it, test or alert, until you follow the confirmation link.",
+    email_unconfirmed_note: "Address not confirmed yet: email alerts will go out once you follow the link sent to this address.",
+    email_unconfirmed_link: "Resend the link from my profile",
+    err_unconfirmed: "address not confirmed yet, nothing was sent",
     err_fuel: "Choose a fuel.",
     err_price: "A price between €0.100 and €5.000, for example 1.65.",
     err_drop: "A number of cents between 1 and 50.",
@@ -347,6 +382,8 @@ pub static EN: AlertStrings = AlertStrings {
     err_hour: "An hour between 0 and 23.",
     err_kind: "Choose a kind of alert.",
     err_url: |why| format!("Address refused: {why}"),
+    err_url_too_long: |n| format!("Address refused: it is longer than {n} bytes."),
+    err_token: |n| format!("Token refused: no line break nor other control character, and at most {n} bytes."),
     err_time: "A time like 22:00.",
     err_cap: "Between 1 and 20 messages a day.",
     unsub_title: "Stop this alert",

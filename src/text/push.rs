@@ -53,6 +53,14 @@ pub struct PushStrings {
     pub bad_subscription: &'static str,
     pub endpoint_refused: &'static str,
     pub too_many_devices: fn(u64) -> String,
+    /// With the bound in bytes.
+    pub endpoint_too_long: fn(u64) -> String,
+    /// The device is another account's.
+    pub endpoint_taken: &'static str,
+    /// With the number of tests a channel may send in an hour.
+    pub test_limit_hour: fn(u64) -> String,
+    /// With the number of tests a user may send in a day.
+    pub test_limit_day: fn(u64) -> String,
     pub login_required: &'static str,
 }
 }
@@ -96,6 +104,14 @@ pub static FR: PushStrings = PushStrings {
     bad_subscription: "Abonnement invalide.",
     endpoint_refused: "Ce service de notifications n’est pas autorisé sur ce serveur.",
     too_many_devices: |n| format!("Au plus {n} appareils par compte\u{202f}: retirez-en un d’abord."),
+    endpoint_too_long: |n| {
+        format!("L’adresse du service de notification dépasse {n} octets\u{202f}: elle est refusée.")
+    },
+    endpoint_taken: "Cet appareil reçoit déjà les notifications d’un autre compte. Connectez-vous à ce compte pour les y désactiver d’abord.",
+    test_limit_hour: |n| format!("Pas plus de {n} notifications de test par heure\u{202f}: réessayez dans une heure."),
+    test_limit_day: |n| {
+        format!("Pas plus de {n} messages de test par jour, tous moyens confondus\u{202f}: réessayez demain.")
+    },
     login_required: "Connectez-vous d’abord.",
 };
 
@@ -138,6 +154,10 @@ pub static EN: PushStrings = PushStrings {
     bad_subscription: "Invalid subscription.",
     endpoint_refused: "This push service is not allowed on this server.",
     too_many_devices: |n| format!("At most {n} devices per account: remove one first."),
+    endpoint_too_long: |n| format!("The push service's address is longer than {n} bytes: it is refused."),
+    endpoint_taken: "This device already gets the notifications of another account. Log in to that account to turn them off there first.",
+    test_limit_hour: |n| format!("No more than {n} test notifications an hour: try again in an hour."),
+    test_limit_day: |n| format!("No more than {n} test messages a day, all channels together: try again tomorrow."),
     login_required: "Please log in first.",
 };
 

@@ -236,12 +236,12 @@ db_test!(two_instances_deliver_once_and_a_crash_loses_nothing, |t| {
 
 /// A fake ntfy server: records every request, answers 200 on `/ok`, 500 elsewhere.
 #[derive(Clone, Default)]
-struct Ntfy {
+pub(crate) struct Ntfy {
     seen: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 impl Ntfy {
-    async fn start(&self) -> String {
+    pub(crate) async fn start(&self) -> String {
         use axum::routing::post;
         let seen = self.seen.clone();
         let handler = move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
@@ -263,7 +263,7 @@ impl Ntfy {
         format!("http://{addr}")
     }
 
-    fn requests(&self) -> Vec<(String, String, String)> {
+    pub(crate) fn requests(&self) -> Vec<(String, String, String)> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -352,8 +352,16 @@ db_test!(alert_targets_refuse_private_and_local_addresses, |t| {
     assert!(ntfy.requests().is_empty(), "no request reached the local server");
 });
 
-/// Registers a user through the site (logged in afterwards) and drains the confirmation mail.
+/// Registers a user through the site (logged in afterwards) and confirms the address with the
+/// link mailed to it: alerts and tests go only to a confirmed address.
 pub(crate) async fn register(app: &TestApp, sink: &SmtpSink, name: &str) {
+    let link = register_unconfirmed(app, sink, name).await;
+    assert_eq!(app.get(link.trim_start_matches(&app.address)).await.status, 200);
+}
+
+/// Registers a user through the site (logged in afterwards), leaves the address unconfirmed and
+/// returns the confirmation link mailed to it.
+pub(crate) async fn register_unconfirmed(app: &TestApp, sink: &SmtpSink, name: &str) -> String {
     let pw = "plume cerise fenêtre 42";
     let email = format!("{name}@example.org");
     let r = app
@@ -370,10 +378,11 @@ pub(crate) async fn register(app: &TestApp, sink: &SmtpSink, name: &str) {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
-    sink.next().await;
+    let mail = sink.next().await;
+    find_link(&mail.text, &format!("{}/me/email/confirm?token=", app.address)).expect("confirm link")
 }
 
-fn first_id(html: &str, marker: &str) -> String {
+pub(crate) fn first_id(html: &str, marker: &str) -> String {
     let at = html.find(marker).unwrap_or_else(|| panic!("{marker} in {html}")) + marker.len();
     html[at..].chars().take_while(char::is_ascii_digit).collect()
 }

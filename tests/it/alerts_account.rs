@@ -62,7 +62,7 @@ db_test!(export_holds_alerts_without_secrets_and_delete_removes_them, |t| {
         .await
         .expect("ntfy channel");
     let device = push::NewSubscription { endpoint: ENDPOINT, p256dh: P256DH, auth: AUTH, user_agent: "Firefox/140" };
-    let id = push::upsert(&t.db, uid, &device, NOON).await.expect("push device");
+    let id = push::upsert(&t.db, uid, &device, NOON).await.expect("push device").expect("a new device");
     push::mark_success(&t.db, id, NOON + 60).await.expect("push success");
 
     // An alert: messages, outbox, de-duplication records, daily counts, an unsubscribe token.

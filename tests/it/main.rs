@@ -18,6 +18,7 @@ mod index;
 mod pages;
 mod push;
 mod security_accounts;
+mod security_alerts;
 mod security_search;
 mod security_web;
 mod series;

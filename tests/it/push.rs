@@ -468,3 +468,29 @@ db_test!(private_push_endpoints_are_refused_unless_allowed, |t| {
     allowed.register("zoe").await;
     assert_eq!(subscribe(&allowed, &endpoint, &dev).await.status, 200);
 });
+
+db_test!(push_tests_are_limited_per_hour, |t| {
+    let mut service = PushService::start().await;
+    let app = spawn_app_with(t.db.clone(), |cfg| {
+        cfg.alert_allow_hosts = AllowList::parse("127.0.0.1").expect("allow list");
+    })
+    .await;
+    app.register("lea").await;
+    let dev = Device::new();
+    assert_eq!(subscribe(&app, &format!("{}/push/dev1", service.base), &dev).await.status, 200);
+    for _ in 0..3 {
+        let r = app.post_form("/me/push/test", &[("back", "/me/push")]).await;
+        assert_eq!(r.header("location"), "/me/push?push=sent&n=1");
+        service.next().await;
+    }
+    // The fourth within the hour: nothing sent, and the page says why.
+    let r = app.post_form("/me/push/test", &[("back", "/me/push")]).await;
+    assert_eq!(r.header("location"), "/me/push?push=limit-hour");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(service.nothing_received(), "no fourth request");
+    let page = app.get("/me/push?push=limit-hour").await;
+    assert!(page.text.contains("Pas plus de 3 notifications de test par heure"), "{}", page.text);
+    assert_eq!(app.get("/lang?to=en&back=%2F").await.status, 303);
+    let en = app.get("/me/push?push=limit-hour").await;
+    assert!(en.text.contains("No more than 3 test notifications an hour"), "{}", en.text);
+});

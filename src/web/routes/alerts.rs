@@ -10,8 +10,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::alerts::deliver;
+use crate::alerts::ntfy::{MAX_TOKEN_LEN, parse_token};
 use crate::alerts::outbox::Payload;
+use crate::alerts::rules::paris_day;
 use crate::alerts::rules::{self, Kind, Problem, RuleForm, show_time};
+use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, search, users};
@@ -70,6 +74,8 @@ pub struct AlertsPage {
     pub form: RuleFormView,
     pub channels: Vec<ChannelView>,
     pub has_email: bool,
+    /// The account's address waits for confirmation: nothing is mailed to it.
+    pub email_unconfirmed: bool,
     pub ntfy_url: String,
     pub ntfy_has_token: bool,
     pub channel_error: Option<String>,
@@ -127,6 +133,8 @@ fn outcome(t: &AlertStrings, code: Option<&str>) -> Option<(String, bool)> {
 
 /// Whatever the page shows besides what a failed form brings back.
 struct Extra {
+    /// An outcome to show as an error (instead of the query string's).
+    error: Option<String>,
     form: Option<RuleFormView>,
     channel_error: Option<(String, String)>,
     settings: Option<(String, String, String, String)>,
@@ -135,7 +143,7 @@ struct Extra {
 
 impl Extra {
     fn none() -> Extra {
-        Extra { form: None, channel_error: None, settings: None, status: StatusCode::OK }
+        Extra { error: None, form: None, channel_error: None, settings: None, status: StatusCode::OK }
     }
 }
 
@@ -182,8 +190,10 @@ async fn page(
         },
     };
     let ntfy = channels.iter().find(|c| c.kind == "ntfy");
-    let (message, message_is_error) =
-        outcome(t, query_param(raw, "msg").as_deref()).map_or((None, false), |(m, e)| (Some(m), e));
+    let (message, message_is_error) = match extra.error {
+        Some(e) => (Some(e), true),
+        None => outcome(t, query_param(raw, "msg").as_deref()).map_or((None, false), |(m, e)| (Some(m), e)),
+    };
     let views = channels
         .iter()
         .map(|c| ChannelView {
@@ -200,7 +210,10 @@ async fn page(
             delivered: c
                 .last_delivered_at
                 .map_or(t.never_delivered.to_owned(), |at| (t.last_delivered)(&lang.ago(now, at))),
-            error: c.last_error.as_ref().map(|e| (t.last_error)(&lang.ago(now, c.last_error_at.unwrap_or(now)), e)),
+            error: c.last_error.as_deref().map(|e| {
+                let e = if e == deliver::UNCONFIRMED { t.err_unconfirmed } else { e };
+                (t.last_error)(&lang.ago(now, c.last_error_at.unwrap_or(now)), e)
+            }),
         })
         .collect();
     let (qs, qe, cap, settings_error) = match extra.settings {
@@ -220,6 +233,7 @@ async fn page(
         rules: list.iter().map(|r| RuleView { id: r.id, text: describe(lang, r), paused: r.paused }).collect(),
         form,
         has_email: channels.iter().any(|c| c.kind == "email"),
+        email_unconfirmed: !account.email_confirmed,
         ntfy_url: extra
             .channel_error
             .as_ref()
@@ -459,23 +473,29 @@ pub async fn save_channel(
         }
         "ntfy" => {
             let t = lang.texts().alerts;
-            let typed = form.url.as_str().trim().to_owned();
-            let checked = url::Url::parse(&typed)
-                .map_err(|_| crate::alerts::target::TargetError::BadUrl)
-                .and_then(|u| state.alerts.allow.check(&u).map(|()| u));
-            let url = match checked {
-                Ok(u) => u,
-                Err(e) => {
+            let typed = form.url.as_str().trim();
+            let checked = state.alerts.allow.parse_url(typed).map_err(|e| match e {
+                TargetError::TooLong => (t.err_url_too_long)(MAX_URL_LEN as u64),
+                e => (t.err_url)(&e.to_string()),
+            });
+            let checked = checked.and_then(|url| {
+                parse_token(form.token.as_str())
+                    .map(|token| (url, token))
+                    .map_err(|_| (t.err_token)(MAX_TOKEN_LEN as u64))
+            });
+            let (url, token) = match checked {
+                Ok(v) => v,
+                Err(message) => {
+                    // The typed URL comes back in the form when it is short enough to show.
+                    let kept = if typed.len() <= MAX_URL_LEN { typed.to_owned() } else { String::new() };
                     let extra = Extra {
-                        channel_error: Some((typed, (t.err_url)(&e.to_string()))),
+                        channel_error: Some((kept, message)),
                         status: StatusCode::UNPROCESSABLE_ENTITY,
                         ..Extra::none()
                     };
                     return page(&state, lang, &user, &None, extra).await;
                 }
             };
-            let token = form.token.as_str().trim();
-            let token = (!token.is_empty()).then_some(token);
             let clear = form.clear_token;
             q::save_channel(&state.db, user.user_id, "ntfy", Some(url.as_str()), token, clear, now).await?;
         }
@@ -487,6 +507,7 @@ pub async fn save_channel(
 /// `POST /me/alerts/channels/{id}/{test|pause|resume|delete}`, on the user's own channels only.
 pub async fn channel_action(
     State(state): State<AppState>,
+    lang: Lang,
     user: SignedIn,
     Path((raw, action)): Path<(String, String)>,
 ) -> HtmlResult<Response> {
@@ -494,14 +515,13 @@ pub async fn channel_action(
     let (uid, db) = (user.user_id, &state.db);
     let (done, msg) = match action.as_str() {
         "test" => {
-            if q::channel(db, uid, id).await?.is_none() {
+            let Some(channel) = q::channel(db, uid, id).await? else {
                 return Err(AppError::not_found(format!("channel {id}")).into());
+            };
+            if let Err((status, error)) = queue_test(&state, lang, uid, &channel).await? {
+                let extra = Extra { error: Some(error), status, ..Extra::none() };
+                return page(&state, lang, &user, &None, extra).await;
             }
-            let now = crate::db::now();
-            let mut tx = db.begin().await?;
-            alert_outbox::enqueue(&mut tx, uid, "test", &Payload::default().to_json(), now, Some(id), now).await?;
-            tx.commit().await?;
-            state.alerts.wake();
             (true, "test")
         }
         "pause" => (q::set_channel_paused(db, uid, id, true).await?, "paused"),
@@ -513,6 +533,39 @@ pub async fn channel_action(
         return Err(AppError::not_found(format!("channel {id}")).into());
     }
     Ok(see_other(&format!("/me/alerts?msg={msg}")))
+}
+
+/// "Send a test" on one of the user's channels: never to an address not confirmed, and within
+/// the limits of tests (counted in the database, so every instance shares them; a test counts
+/// against the day's cap of alert messages too). `Err`: why not, and the answer's status.
+#[tracing::instrument(skip_all, fields(user_id = uid, channel = channel.id))]
+async fn queue_test(
+    state: &AppState,
+    lang: Lang,
+    uid: i64,
+    channel: &q::Channel,
+) -> Result<Result<(), (StatusCode, String)>, AppError> {
+    let t = lang.texts().alerts;
+    let db = &state.db;
+    if channel.kind == "email" && !users::by_id(db, uid).await?.is_some_and(|u| u.email_confirmed) {
+        return Ok(Err((StatusCode::CONFLICT, t.msg_test_unconfirmed.to_owned())));
+    }
+    let now = crate::db::now();
+    let mut tx = db.begin().await?;
+    let refused = match q::take_test_slot(&mut tx, uid, &channel.kind, now, paris_day(now)).await? {
+        q::TestSlot::Taken => None,
+        q::TestSlot::ChannelHour => Some((t.msg_test_limit_hour)(q::TESTS_PER_CHANNEL_HOUR.unsigned_abs())),
+        q::TestSlot::UserDay => Some((t.msg_test_limit_day)(q::TESTS_PER_USER_DAY.unsigned_abs())),
+    };
+    if let Some(message) = refused {
+        tx.commit().await?;
+        tracing::info!("test refused: limit reached");
+        return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
+    }
+    alert_outbox::enqueue(&mut tx, uid, "test", &Payload::default().to_json(), now, Some(channel.id), now).await?;
+    tx.commit().await?;
+    state.alerts.wake();
+    Ok(Ok(()))
 }
 
 /// `POST /me/alerts/settings`: quiet hours and the daily cap.

@@ -23,6 +23,9 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::alerts::push::{self, PushMessage, PushOutcome, SubscribeError};
+use crate::alerts::rules::paris_day;
+use crate::alerts::target::{self, TargetError};
+use crate::db::alerts::{TESTS_PER_CHANNEL_HOUR, TESTS_PER_USER_DAY, TestSlot, take_test_slot};
 use crate::db::push as q;
 use crate::error::AppError;
 use crate::text::push::{PushStrings, strings};
@@ -97,6 +100,8 @@ impl PushBlock {
                 Some((t.test_sent)(n))
             }
             Some("none") => Some(t.test_none.to_owned()),
+            Some("limit-hour") => Some((t.test_limit_hour)(TESTS_PER_CHANNEL_HOUR.unsigned_abs())),
+            Some("limit-day") => Some((t.test_limit_day)(TESTS_PER_USER_DAY.unsigned_abs())),
             Some("failed") => Some(t.failed.to_owned()),
             Some("removed") => Some(t.removed.to_owned()),
             _ => None,
@@ -206,6 +211,11 @@ pub async fn subscribe(
     if let Err(e) = push::validate(&state.push.settings.allow, endpoint, p256dh, auth) {
         tracing::info!(user_id = user.user_id, error = %e, "push subscription refused");
         return match e {
+            SubscribeError::Target(TargetError::TooLong) => json_error(
+                StatusCode::BAD_REQUEST,
+                "endpoint_too_long",
+                &(t.endpoint_too_long)(target::MAX_URL_LEN as u64),
+            ),
             SubscribeError::Target(_) => json_error(StatusCode::BAD_REQUEST, "endpoint_refused", t.endpoint_refused),
             _ => json_error(StatusCode::BAD_REQUEST, "bad_subscription", t.bad_subscription),
         };
@@ -214,15 +224,19 @@ pub async fn subscribe(
         headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(300).collect();
     let new = q::NewSubscription { endpoint, p256dh: p256dh.trim(), auth: auth.trim(), user_agent: &ua };
     match store_subscription(&state.db, user.user_id, &new).await {
-        Ok(Some(id)) => {
+        Ok(Stored::Saved(id)) => {
             tracing::info!(user_id = user.user_id, subscription = id, "push subscription saved");
             json_ok(serde_json::json!({ "ok": true, "id": id }))
         }
-        Ok(None) => json_error(
+        Ok(Stored::TooMany) => json_error(
             StatusCode::CONFLICT,
             "too_many_devices",
             &(t.too_many_devices)(push::MAX_DEVICES.unsigned_abs()),
         ),
+        Ok(Stored::OtherAccount) => {
+            tracing::info!(user_id = user.user_id, "push endpoint of another account: refused");
+            json_error(StatusCode::CONFLICT, "endpoint_taken", t.endpoint_taken)
+        }
         Err(e) => {
             let e = AppError::Database(e);
             e.log();
@@ -231,17 +245,30 @@ pub async fn subscribe(
     }
 }
 
-/// Stores a device unless the user has [`push::MAX_DEVICES`] others already: its id, or `None`.
+/// What [`store_subscription`] did.
+enum Stored {
+    Saved(i64),
+    /// The user has [`push::MAX_DEVICES`] others already.
+    TooMany,
+    /// The endpoint is another account's device: it stays theirs.
+    OtherAccount,
+}
+
+/// Stores a device unless the user has [`push::MAX_DEVICES`] others already or the endpoint is
+/// another account's.
 async fn store_subscription(
     db: &crate::db::Db,
     user_id: i64,
     new: &q::NewSubscription<'_>,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Stored, sqlx::Error> {
     let known = q::owns_endpoint(db, user_id, new.endpoint).await?;
     if !known && q::count_for_user(db, user_id).await? >= push::MAX_DEVICES {
-        return Ok(None);
+        return Ok(Stored::TooMany);
     }
-    q::upsert(db, user_id, new, crate::db::now()).await.map(Some)
+    Ok(match q::upsert(db, user_id, new, crate::db::now()).await? {
+        Some(id) => Stored::Saved(id),
+        None => Stored::OtherAccount,
+    })
 }
 
 /// `POST /me/push/unsubscribe`: forgets this device, if it is the caller's.
@@ -297,27 +324,42 @@ pub async fn delete_device(
     Ok(back_to(&form, "push=removed"))
 }
 
-/// `POST /me/push/test`: a test notification to every device of the caller.
+/// `POST /me/push/test`: a test notification to every device of the caller, within the limits
+/// of tests (counted in the database, shared by every instance; a test counts against the day's
+/// cap of alert messages too).
+#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
 pub async fn send_test(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
     Form(form): Form<PushBody>,
-) -> Response {
+) -> HtmlResult<Response> {
     let t = strings(lang);
     let Some(http) = state.push.http.as_ref() else {
-        return back_to(&form, "push=failed");
+        return Ok(back_to(&form, "push=failed"));
     };
+    if q::count_for_user(&state.db, user.user_id).await? == 0 {
+        return Ok(back_to(&form, "push=none"));
+    }
+    let now = crate::db::now();
+    let mut tx = state.db.begin().await?;
+    let slot = take_test_slot(&mut tx, user.user_id, "push", now, paris_day(now)).await?;
+    tx.commit().await?;
+    match slot {
+        TestSlot::Taken => {}
+        TestSlot::ChannelHour => return Ok(back_to(&form, "push=limit-hour")),
+        TestSlot::UserDay => return Ok(back_to(&form, "push=limit-day")),
+    }
     let msg =
         PushMessage { title: t.test_title.into(), body: t.test_body.into(), url: "/me".into(), tag: "test".into() };
-    match push::deliver(&state.db, http, &state.push.settings, user.user_id, &msg).await {
+    Ok(match push::deliver(&state.db, http, &state.push.settings, user.user_id, &msg).await {
         Ok(PushOutcome::Delivered { endpoints }) => back_to(&form, &format!("push=sent&n={endpoints}")),
         Ok(PushOutcome::NoSubscription) => back_to(&form, "push=none"),
         Err(e) => {
-            tracing::warn!(user_id = user.user_id, error = %e, "test notification failed");
+            tracing::warn!(error = %e, "test notification failed");
             back_to(&form, "push=failed")
         }
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
