@@ -38,7 +38,11 @@
       body: new URLSearchParams(fields).toString()
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) throw new Error((j.error && j.error.message) || d.failed);
+        if (!r.ok) {
+          var e = new Error((j.error && j.error.message) || d.failed);
+          e.code = j.error && j.error.code;
+          throw e;
+        }
         return j;
       });
     });
@@ -69,6 +73,9 @@
         var j = sub.toJSON();
         return post("/me/push/subscribe", { endpoint: j.endpoint, p256dh: j.keys.p256dh, auth: j.keys.auth })
           .then(function () { location.reload(); }, function (e) {
+            // The endpoint is another account's device (the browser was signed in as someone
+            // else when it subscribed): it stays subscribed for its owner.
+            if (e.code === "endpoint_taken") { show(null); say(e.message); return null; }
             // The server refused it: do not leave the browser subscribed for nothing.
             return sub.unsubscribe().then(function () { show(null); say(e.message); });
           });
