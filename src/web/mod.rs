@@ -24,6 +24,7 @@ pub mod i18n_account;
 pub mod metrics;
 pub mod page;
 pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod state;
 pub mod svg;

@@ -18,6 +18,7 @@ mod index;
 mod pages;
 mod push;
 mod security_accounts;
+mod security_net;
 mod security_web;
 mod series;
 mod texts;
