@@ -153,6 +153,19 @@ fn forbidden(lang: Lang, why: &str) -> Response {
     HtmlError(AppError::Forbidden(why.to_owned()), lang).into_response()
 }
 
+/// The response header naming the session a page was made for: [`session_tag`] of the session
+/// cookie, empty without a session. The service worker keeps `/me` pages for offline use only
+/// while the pages it sees carry the tag they were kept under (`static/sw.js`).
+pub const SESSION_TAG_HEADER: &str = "x-session-tag";
+
+/// An opaque name of a session for the service worker: not the session's secret (the cookie is
+/// `HttpOnly`), nor its hash in the database; a different digest, cut to 128 bits.
+pub fn session_tag(token: &str) -> String {
+    let mut d = secret::digest(&format!("carburoam session tag\n{token}"));
+    d.truncate(32);
+    d
+}
+
 /// Whether `path` is the admin console's: `/admin` and everything under it.
 pub fn is_console(path: &str) -> bool {
     path.strip_prefix("/admin").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -253,6 +266,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         body
     };
 
+    let tag = user.as_ref().map(|u| session_tag(&u.token)).unwrap_or_default();
     let viewer = Viewer { user, csrf: csrf.clone() };
     parts.extensions.insert(viewer.clone());
     let req = Request::from_parts(parts, body);
@@ -278,6 +292,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     });
     if clear_session && new_session.is_none() {
         headers.append(header::SET_COOKIE, set_cookie(&settings, cookie_name, "", Some(0)));
+    }
+    // The session the browser holds after this response: a new one (login), none (logout), or
+    // the one it came with.
+    let tag = match new_session.as_deref() {
+        Some("") => String::new(),
+        Some(token) => session_tag(token),
+        None => tag,
+    };
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        headers.insert(SESSION_TAG_HEADER, v);
     }
     resp
 }
@@ -408,6 +432,16 @@ mod tests {
         for p in ["/", "/administrator", "/adminx/y", "/me/admin", "/Admin"] {
             assert!(!is_console(p), "{p}");
         }
+    }
+
+    #[test]
+    fn session_tags_are_neither_the_secret_nor_its_stored_hash() {
+        let token = secret::token();
+        let tag = session_tag(&token);
+        assert_eq!(tag.len(), 32);
+        assert!(!token.contains(&tag) && !secret::digest(&token).contains(&tag));
+        assert_eq!(tag, session_tag(&token), "stable for a session");
+        assert_ne!(tag, session_tag(&secret::token()));
     }
 
     #[test]

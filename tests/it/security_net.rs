@@ -233,3 +233,28 @@ async fn a_slow_client_does_not_hold_up_the_shutdown() {
         .expect("task")
         .expect("run");
 }
+
+// Issue 19, point 6: every page names the session it was made for (`X-Session-Tag`, an opaque
+// digest, empty without a session), so that the service worker drops the pages it kept for
+// another session (e2e/tests/pwa.test.mjs runs it in a browser).
+crate::db_test!(every_page_names_its_session_without_revealing_it, |t| {
+    let app = crate::app::spawn_app(t.db.clone()).await;
+    assert_eq!(app.get("/").await.headers.get("x-session-tag").map(|v| v.as_bytes()), Some(&b""[..]));
+    let r = app.register("celine").await;
+    let cookie = r.header("set-cookie").to_owned();
+    let at_login = r.header("x-session-tag").to_owned();
+    assert_eq!(at_login.len(), 32, "the new session's tag at once: {at_login:?}");
+    assert!(!cookie.contains(&at_login), "not the session's secret");
+    for path in ["/me", "/", "/about"] {
+        assert_eq!(app.get(path).await.header("x-session-tag"), at_login, "{path}");
+    }
+    // Another browser has another session, and another tag.
+    let other = app.browser();
+    other.register("denis").await;
+    let theirs = other.get("/me").await.header("x-session-tag").to_owned();
+    assert!(theirs.len() == 32 && theirs != at_login);
+    // The session ends elsewhere (deleted in the database): the next page says so.
+    carburoam::on_db!(&t.db, p => sqlx::query("DELETE FROM sessions").execute(p).await.map(|_| ()))
+        .expect("delete the sessions");
+    assert_eq!(app.get("/").await.headers.get("x-session-tag").map(|v| v.as_bytes()), Some(&b""[..]));
+});
