@@ -62,6 +62,24 @@ impl std::str::FromStr for NamesEvery {
     }
 }
 
+/// A connection timeout of `serve` (`--header-timeout`, `--idle-timeout`): a duration from 1 s
+/// to 1 h (`10s`, `2m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnTimeout(pub Duration);
+
+impl std::str::FromStr for ConnTimeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let d = humantime::parse_duration(t).map_err(|e| format!("{t:?} is not a duration like 10s or 1m: {e}"))?;
+        if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+            return Err(format!("{t:?} is out of range: from 1s to 1h"));
+        }
+        Ok(ConnTimeout(d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +90,15 @@ mod tests {
         assert_eq!("7d".parse::<NamesEvery>().unwrap(), NamesEvery(Some(Duration::from_secs(7 * 86_400))));
         assert!("5m".parse::<NamesEvery>().is_err());
         assert!("weekly".parse::<NamesEvery>().is_err());
+    }
+
+    #[test]
+    fn conn_timeout() {
+        assert_eq!("10s".parse::<ConnTimeout>().unwrap(), ConnTimeout(Duration::from_secs(10)));
+        assert_eq!("2m".parse::<ConnTimeout>().unwrap(), ConnTimeout(Duration::from_secs(120)));
+        for bad in ["0s", "500ms", "2h", "off", ""] {
+            assert!(bad.parse::<ConnTimeout>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -351,12 +378,24 @@ mod file_tests {
             "names_every",
             "names_url",
             "alert_allow_hosts",
+            "header_timeout",
+            "idle_timeout",
+            "max_connections",
+            "max_connections_per_address",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }
         assert!(text.contains("env: CARBUROAM_BIND"));
-        for env in ["CARBUROAM_TILE_URL", "CARBUROAM_SOURCE_URL", "CARBUROAM_METRICS_TOKEN", "CARBUROAM_SMTP_PASSWORD"]
-        {
+        for env in [
+            "CARBUROAM_TILE_URL",
+            "CARBUROAM_SOURCE_URL",
+            "CARBUROAM_METRICS_TOKEN",
+            "CARBUROAM_SMTP_PASSWORD",
+            "CARBUROAM_HEADER_TIMEOUT",
+            "CARBUROAM_IDLE_TIMEOUT",
+            "CARBUROAM_MAX_CONNECTIONS",
+            "CARBUROAM_MAX_CONNECTIONS_PER_ADDRESS",
+        ] {
             assert!(text.contains(&format!("env: {env}\n")), "{env} in:\n{text}");
         }
         // Uncommented, it is a valid configuration file.

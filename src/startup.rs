@@ -57,6 +57,8 @@ pub struct ServeConfig {
     /// Hosts and networks price alerts may reach although private or local, and over plain
     /// HTTP (see [`crate::alerts::target`]).
     pub alert_allow_hosts: crate::alerts::target::AllowList,
+    /// Header and idle timeouts, bounds on open connections (see [`crate::web::serve`]).
+    pub connections: crate::web::serve::ConnectionLimits,
 }
 
 impl ServeConfig {
@@ -85,6 +87,7 @@ impl ServeConfig {
             names_every: None,
             names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
             alert_allow_hosts: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -101,6 +104,7 @@ pub struct Application {
     /// The start-up history backfill: days and archive base URL.
     backfill: (u32, String),
     names: crate::names::schedule::NamesSchedule,
+    connections: crate::web::serve::ConnectionLimits,
 }
 
 impl Application {
@@ -194,6 +198,7 @@ impl Application {
             backups: cfg.backups,
             backfill: (cfg.backfill_days, cfg.archive_url),
             names,
+            connections: cfg.connections,
         })
     }
 
@@ -257,9 +262,7 @@ impl Application {
                 tracing::info!(addr = %metrics_addr, "metrics listening");
                 let app = crate::web::metrics::router(self.state.clone());
                 let token = shutdown.clone();
-                Some(tokio::spawn(async move {
-                    axum::serve(listener, app).with_graceful_shutdown(async move { token.cancelled().await }).await
-                }))
+                Some(tokio::spawn(crate::web::serve::serve(listener, app, self.connections, token)))
             }
             None => None,
         };
@@ -273,17 +276,12 @@ impl Application {
             tracing::info!("shutdown requested");
             signal_token.cancel();
         });
-        let token = shutdown.clone();
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { token.cancelled().await })
-            .await?;
+        crate::web::serve::serve(self.listener, app, self.connections, shutdown.clone()).await;
         if let Some(m) = metrics_server {
-            // The main server stopped for a cancellation (or failed): the metrics one follows.
+            // The main server stopped for a cancellation: the metrics one follows.
             shutdown.cancel();
-            match m.await {
-                Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
-                Err(e) => tracing::warn!(error = %e, "the metrics listener panicked"),
-                Ok(Ok(())) => {}
+            if let Err(e) = m.await {
+                tracing::warn!(error = %e, "the metrics listener panicked");
             }
         }
         if let Some(s) = scheduler {

@@ -3,8 +3,11 @@
 //
 // - Push: shows the notification (title, body) and opens its page on a click.
 // - Offline: the signed-in user's pages (/me, /me/stations) are kept at each visit; without a
-//   network they are shown as last seen, any other page gets the offline page. Logging out, or a
-//   visit that finds the session gone, forgets them.
+//   network they are shown as last seen, any other page gets the offline page. They are kept
+//   under the session that fetched them: every page the server sends names its session in
+//   X-Session-Tag (an opaque digest, empty without a session), and the first page that shows
+//   another session or none (a logout elsewhere, an expired session, a deleted account, someone
+//   else logging in) forgets them, as do logging out here and a redirect to the login page.
 // - Hashed assets (/static/HASH/…) never change: cache first.
 "use strict";
 
@@ -14,6 +17,9 @@ var ICON = "__ICON__";
 var STATIC = "carburoam-static-" + VERSION;
 var PAGES = "carburoam-pages";
 var KEPT = ["/me", "/me/stations"];
+// Beside the kept pages: the tag of the session they belong to.
+var TAG_KEY = "/__session-tag";
+var TAG_HEADER = "X-Session-Tag";
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -27,12 +33,44 @@ self.addEventListener("activate", function (event) {
       return Promise.all(keys.filter(function (k) {
         return k.indexOf("carburoam-static-") === 0 && k !== STATIC;
       }).map(function (k) { return caches.delete(k); }));
+    }).then(function () {
+      // Pages kept by an earlier worker, under no session tag: nobody can say whose they are.
+      return caches.has(PAGES).then(function (has) {
+        if (!has) return null;
+        return caches.open(PAGES).then(keptTag).then(function (tag) { return tag === null ? forget() : null; });
+      });
     }).then(function () { return self.clients.claim(); })
   );
 });
 
 function forget() {
   return caches.delete(PAGES);
+}
+
+function keptTag(cache) {
+  return cache.match(TAG_KEY).then(function (hit) { return hit ? hit.text() : null; });
+}
+
+// After a page of the site came back: forget the kept pages when it shows another session or
+// none, then keep this one (when it is a kept page) under its session.
+function follow(path, resp, kept) {
+  var tag = resp.headers.get(TAG_HEADER);
+  if (tag === null) {
+    // Not a page of the session layer (the API's documentation…): it says nothing.
+    return Promise.resolve();
+  }
+  if (tag === "") return forget();
+  var copy = kept && resp.ok ? resp.clone() : null;
+  return caches.open(PAGES).then(function (c) {
+    return keptTag(c).then(function (was) {
+      if (was !== null && was === tag) return c;
+      if (was === null && !copy) return null;
+      return forget().then(function () { return caches.open(PAGES); });
+    });
+  }).then(function (c) {
+    if (!c || !copy) return null;
+    return c.put(TAG_KEY, new Response(tag)).then(function () { return c.put(path, copy); });
+  });
 }
 
 self.addEventListener("fetch", function (event) {
@@ -59,14 +97,11 @@ self.addEventListener("fetch", function (event) {
   if (req.mode !== "navigate") return;
   var kept = KEPT.indexOf(url.pathname) >= 0;
   event.respondWith(fetch(req).then(function (resp) {
-    if (kept) {
-      if (resp.type === "opaqueredirect" || resp.redirected) {
-        // Sent to the login page: the session is over, so is what was kept of it.
-        event.waitUntil(forget());
-      } else if (resp.ok) {
-        var copy = resp.clone();
-        event.waitUntil(caches.open(PAGES).then(function (c) { return c.put(url.pathname, copy); }));
-      }
+    if (kept && (resp.type === "opaqueredirect" || resp.redirected)) {
+      // Sent to the login page: the session is over, so is what was kept of it.
+      event.waitUntil(forget());
+    } else {
+      event.waitUntil(follow(url.pathname, resp, kept));
     }
     return resp;
   }).catch(function () {

@@ -1,7 +1,7 @@
 // The installable web app (issue 13) in Debian's Chromium: the manifest and its icons, the
 // service worker registered at scope /, the "notifications on this device" block (its button
 // only where the Push API exists, its explanation without JavaScript), and the last prices seen
-// kept for offline use (and forgotten at logout).
+// kept for offline use (and forgotten at logout, or as soon as a page shows the session is over).
 //
 // Push itself cannot be delivered here: subscribing needs the browser vendor's push service,
 // out of reach of this machine; tests/it/push.rs covers delivery with a local push endpoint.
@@ -129,6 +129,35 @@ step("keeps the last prices seen for offline use", async () => {
   } finally {
     await page.context().setOffline(false);
   }
+});
+
+step("a session ended elsewhere: the first page that shows no session forgets the kept pages", async () => {
+  await page.goto(BASE + "/me");
+  await page.waitForFunction(async () => (await (await caches.open("carburoam-pages")).match("/me")) !== undefined);
+  // Another browser holding the same session logs out: the session ends on the server, while
+  // this browser still has its cookie and its kept pages.
+  const context = await browser.newContext({ locale: "fr-FR", storageState: await page.context().storageState() });
+  const other = await context.newPage();
+  await other.goto(BASE + "/me");
+  await submit(other.locator('[data-testid="logout"]'), /\/login/);
+  await context.close();
+  // Any page will do: it says there is no session any more.
+  await page.goto(BASE + "/about");
+  await page.waitForFunction(async () => !(await caches.keys()).includes("carburoam-pages"));
+  await page.context().setOffline(true);
+  try {
+    await page.goto(BASE + "/me");
+    await page.locator('[data-testid="offline"]').waitFor();
+    assert.equal(await page.locator('[data-testid="logout"]').count(), 0, "no account offline");
+  } finally {
+    await page.context().setOffline(false);
+  }
+  // Logged in again for the next step.
+  await page.goto(BASE + "/login");
+  await page.locator("#login").fill(process.env.ADMIN_USER);
+  await page.locator("#password").fill(process.env.ADMIN_PASSWORD);
+  await submit(page.locator('form[action="/login"] button[type="submit"]'), /\/(me|admin)/);
+  assert.deepEqual(problems, []);
 });
 
 step("logging out forgets the kept pages", async () => {

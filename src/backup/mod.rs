@@ -34,6 +34,25 @@ const NAME_PREFIX: &str = "carburoam-";
 const NAME_SUFFIX: &str = ".db";
 const NAME_TIME: &str = "%Y%m%dT%H%M%SZ";
 
+/// The console's backup downloads, one at a time: each copies the whole database to a
+/// temporary file and holds it in memory while it is sent, so several at once would multiply
+/// the disk, memory and I/O a single click costs.
+#[derive(Debug, Clone)]
+pub struct DownloadGate(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for DownloadGate {
+    fn default() -> DownloadGate {
+        DownloadGate(std::sync::Arc::new(tokio::sync::Semaphore::new(1)))
+    }
+}
+
+impl DownloadGate {
+    /// The right to make a download until the permit is dropped; `None` while another one runs.
+    pub fn try_start(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+}
+
 /// A verified backup file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupFile {

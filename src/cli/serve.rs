@@ -50,6 +50,8 @@ pub struct ServeArgs {
     pub site: SiteArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// At start, load in the background the daily price archives of this many past days that
     /// are not loaded yet (a new install gets a month of history), or 0.
     #[arg(long, env = "CARBUROAM_BACKFILL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=366))]
@@ -88,6 +90,42 @@ impl ServeArgs {
             names_every: self.names_every.0,
             names_url: self.names_url,
             alert_allow_hosts: self.alert_allow_hosts,
+            connections: self.connections.limits(),
+        }
+    }
+}
+
+/// What one client may hold: timeouts and bounds on open connections (see
+/// [`crate::web::serve`]).
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// Longest a client may take to send a request's headers, from their first byte (the first
+    /// request: from the connection's opening); then the connection is closed. 1s to 1h.
+    #[arg(long, env = "CARBUROAM_HEADER_TIMEOUT", default_value = crate::web::serve::DEFAULT_HEADER_TIMEOUT)]
+    pub header_timeout: crate::config::ConnTimeout,
+    /// How long a kept-alive connection may stay without a request (and without a byte moving)
+    /// before it is closed. 1s to 1h.
+    #[arg(long, env = "CARBUROAM_IDLE_TIMEOUT", default_value = crate::web::serve::DEFAULT_IDLE_TIMEOUT)]
+    pub idle_timeout: crate::config::ConnTimeout,
+    /// Most connections open at once; past it a new one gets 503 Service Unavailable.
+    #[arg(long, env = "CARBUROAM_MAX_CONNECTIONS", default_value_t = crate::web::serve::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Most connections open at once from one client address (an IPv6 /64 counts as one); past
+    /// it 503. Behind a reverse proxy all connections come from the proxy: set it above the
+    /// proxy's own limit, or 0 for no bound.
+    #[arg(long, env = "CARBUROAM_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = crate::web::serve::DEFAULT_MAX_PER_ADDRESS)]
+    pub max_connections_per_address: u32,
+}
+
+impl ConnectionArgs {
+    pub fn limits(&self) -> crate::web::serve::ConnectionLimits {
+        crate::web::serve::ConnectionLimits {
+            header_timeout: self.header_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+            max_connections: self.max_connections as usize,
+            max_per_address: (self.max_connections_per_address > 0)
+                .then_some(self.max_connections_per_address as usize),
         }
     }
 }

@@ -122,6 +122,8 @@ pub struct AdminStrings {
     // Backups
     pub backup_now_text: &'static str,
     pub download_backup: &'static str,
+    /// A second download while one is being made.
+    pub backup_busy: &'static str,
     pub scheduled_backups: &'static str,
     pub none_yet: &'static str,
     pub size: &'static str,
@@ -229,6 +231,7 @@ pub static FR: AdminStrings = AdminStrings {
     account: "Compte",
     backup_now_text: "Une copie cohérente de la base, faite maintenant pendant que le site tourne (VACUUM INTO), vérifiée puis téléchargée.",
     download_backup: "Télécharger une sauvegarde",
+    backup_busy: "Une sauvegarde est déjà en préparation\u{202f}: réessayez quand son téléchargement sera terminé.",
     scheduled_backups: "Sauvegardes planifiées",
     none_yet: "Aucune pour l’instant.",
     size: "Taille",
@@ -335,6 +338,7 @@ pub static EN: AdminStrings = AdminStrings {
     account: "Account",
     backup_now_text: "A consistent copy of the database made now while the site runs (VACUUM INTO), checked, then downloaded.",
     download_backup: "Download a backup",
+    backup_busy: "A backup is already being prepared: try again when its download has finished.",
     scheduled_backups: "Scheduled backups",
     none_yet: "None yet.",
     size: "Size",

@@ -117,6 +117,8 @@ pub struct SiteStrings {
     pub bad_request_title: &'static str,
     pub error_title: &'static str,
     pub error_text: &'static str,
+    /// The plain-text answer to a connection past the server's bounds (503).
+    pub too_many_connections: &'static str,
     pub back_home: &'static str,
     pub footer_data: &'static str,
     /// Accessibility: the link over each map, the chart's text summary (days, lowest, highest and
@@ -246,6 +248,7 @@ pub static FR: SiteStrings = SiteStrings {
     bad_request_title: "Requête invalide",
     error_title: "Erreur du serveur",
     error_text: "Un problème est survenu de notre côté\u{202f}; il a été enregistré. Réessayez dans un instant.",
+    too_many_connections: "Trop de connexions ouvertes\u{202f}: réessayez dans quelques secondes.",
     back_home: "Retour à l’accueil",
     footer_data: "Données\u{202f}: prix-carburants.gouv.fr, Licence Ouverte 2.0",
     skip_map: "Passer la carte",
@@ -370,6 +373,7 @@ pub static EN: SiteStrings = SiteStrings {
     bad_request_title: "Invalid request",
     error_title: "Server error",
     error_text: "Something went wrong on our side; it has been logged. Try again in a moment.",
+    too_many_connections: "Too many open connections: try again in a few seconds.",
     back_home: "Back to the home page",
     footer_data: "Data: prix-carburants.gouv.fr, Licence Ouverte 2.0",
     skip_map: "Skip the map",

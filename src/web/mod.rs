@@ -24,6 +24,7 @@ pub mod i18n_account;
 pub mod metrics;
 pub mod page;
 pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod state;
 pub mod svg;
@@ -198,7 +199,8 @@ pub fn router(state: AppState) -> Router {
     }
     // The one-click unsubscribe of alert emails (RFC 8058): outside the session layer, since a
     // mail provider posts it without cookies nor CSRF token; the random token is the credential.
-    app.route("/alerts/unsubscribe/{token}", get(alerts::unsubscribe_page).post(alerts::unsubscribe))
+    let app = app
+        .route("/alerts/unsubscribe/{token}", get(alerts::unsubscribe_page).post(alerts::unsubscribe))
         .route("/static/{hash}/{*path}", get(assets::serve))
         .route("/manifest.webmanifest", get(push::manifest))
         .route("/sw.js", get(push::service_worker))
@@ -236,7 +238,20 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
         )
-        .with_state(state)
+        .with_state(state);
+    // A 404 names no methods. The console's refusals (see `session::layer`) are 404s made inside
+    // the routes, but axum's method routers add `Allow` to their "wrong method" answers outside
+    // every layer: it comes off here, around the whole router.
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .map_response(|mut resp: Response| {
+                if resp.status() == StatusCode::NOT_FOUND {
+                    resp.headers_mut().remove(header::ALLOW);
+                }
+                resp
+            })
+            .service(app),
+    )
 }
 
 /// One span per request, with the id that `SetRequestIdLayer` put in `x-request-id` so that log

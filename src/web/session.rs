@@ -153,6 +153,67 @@ fn forbidden(lang: Lang, why: &str) -> Response {
     HtmlError(AppError::Forbidden(why.to_owned()), lang).into_response()
 }
 
+/// The response header naming the session a page was made for: [`session_tag`] of the session
+/// cookie, empty without a session. The service worker keeps `/me` pages for offline use only
+/// while the pages it sees carry the tag they were kept under (`static/sw.js`).
+pub const SESSION_TAG_HEADER: &str = "x-session-tag";
+
+/// An opaque name of a session for the service worker: not the session's secret (the cookie is
+/// `HttpOnly`), nor its hash in the database; a different digest, cut to 128 bits.
+pub fn session_tag(token: &str) -> String {
+    let mut d = secret::digest(&format!("carburoam session tag\n{token}"));
+    d.truncate(32);
+    d
+}
+
+/// Whether `path` is the admin console's: `/admin` and everything under it.
+pub fn is_console(path: &str) -> bool {
+    path.strip_prefix("/admin").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The session of a request's cookie: the signed-in user, and whether to clear the cookie (the
+/// session is unknown or over; an expired one is deleted now).
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    cookie_name: &str,
+) -> Result<(Option<SignedIn>, bool), sqlx::Error> {
+    let Some(token) = cookie(headers, cookie_name) else {
+        return Ok((None, false));
+    };
+    let now = crate::db::now();
+    let id_hash = secret::digest(&token);
+    match sessions::lookup(&state.db, &id_hash).await? {
+        Some(s) if !s.is_live(now) => {
+            // Idle too long, or past its absolute lifetime: logged out, and the row goes now
+            // rather than at the next cleaning.
+            if let Err(e) = sessions::delete(&state.db, &id_hash).await {
+                tracing::warn!(error = %e, "could not delete an expired session");
+            }
+            Ok((None, true))
+        }
+        Some(s) => {
+            if now - s.last_seen_at >= SESSION_TOUCH_SECS {
+                // `touch` caps the idle expiry at the absolute one.
+                let expires = if s.persistent { s.expires_at } else { now + SESSION_IDLE_SECS };
+                if let Err(e) = sessions::touch(&state.db, &id_hash, now, expires).await {
+                    tracing::warn!(error = %e, "could not record session activity");
+                }
+            }
+            let user = SignedIn {
+                user_id: s.user_id,
+                username: s.username,
+                display_name: s.display_name,
+                is_admin: s.is_admin,
+                lang: Lang::parse(&s.lang),
+                token,
+            };
+            Ok((Some(user), false))
+        }
+        None => Ok((None, true)),
+    }
+}
+
 /// The middleware described in the module's documentation.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let settings = state.accounts.settings.clone();
@@ -163,8 +224,18 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let new_csrf = cookie_csrf.is_none();
     let csrf = cookie_csrf.clone().unwrap_or_else(secret::token);
 
+    let cookie_name = session_cookie_name(&settings);
+    let (user, clear_session) = match resolve(&state, &parts.headers, cookie_name).await {
+        Ok(found) => found,
+        Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
+    };
+    // The console does not exist for anyone but an admin: the site's 404 page, whatever the
+    // method (no 405 naming the allowed ones), before the form checks (a refused form post
+    // looks like one to any unknown page).
+    let refused = is_console(parts.uri.path()) && !user.as_ref().is_some_and(|u| u.is_admin);
+
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let body = if unsafe_method {
+    let body = if unsafe_method && !refused {
         if !same_origin(&parts.headers, &settings) {
             tracing::warn!(method = %parts.method, path = %parts.uri.path(), "cross-origin form post refused");
             return forbidden(lang, "cross-origin request");
@@ -195,57 +266,42 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         body
     };
 
-    let cookie_name = session_cookie_name(&settings);
-    let mut clear_session = false;
-    let mut user = None;
-    if let Some(token) = cookie(&parts.headers, cookie_name) {
-        let now = crate::db::now();
-        let id_hash = secret::digest(&token);
-        match sessions::lookup(&state.db, &id_hash).await {
-            Ok(Some(s)) if !s.is_live(now) => {
-                // Idle too long, or past its absolute lifetime: logged out, and the row goes now
-                // rather than at the next cleaning.
-                if let Err(e) = sessions::delete(&state.db, &id_hash).await {
-                    tracing::warn!(error = %e, "could not delete an expired session");
-                }
-                clear_session = true;
-            }
-            Ok(Some(s)) => {
-                if now - s.last_seen_at >= SESSION_TOUCH_SECS {
-                    // `touch` caps the idle expiry at the absolute one.
-                    let expires = if s.persistent { s.expires_at } else { now + SESSION_IDLE_SECS };
-                    if let Err(e) = sessions::touch(&state.db, &id_hash, now, expires).await {
-                        tracing::warn!(error = %e, "could not record session activity");
-                    }
-                }
-                user = Some(SignedIn {
-                    user_id: s.user_id,
-                    username: s.username,
-                    display_name: s.display_name,
-                    is_admin: s.is_admin,
-                    lang: Lang::parse(&s.lang),
-                    token,
-                });
-            }
-            Ok(None) => clear_session = true,
-            Err(e) => return HtmlError(AppError::Database(e), lang).into_response(),
-        }
-    }
-
+    let tag = user.as_ref().map(|u| session_tag(&u.token)).unwrap_or_default();
     let viewer = Viewer { user, csrf: csrf.clone() };
     parts.extensions.insert(viewer.clone());
     let req = Request::from_parts(parts, body);
-    let mut resp = crate::web::page::with_lang(lang, VIEWER.scope(viewer, next.run(req))).await;
+    let inner = async move {
+        if refused {
+            HtmlError(AppError::not_found(format!("page {}", req.uri().path())), lang).into_response()
+        } else {
+            next.run(req).await
+        }
+    };
+    let mut resp = crate::web::page::with_lang(lang, VIEWER.scope(viewer, inner)).await;
     let headers = resp.headers_mut();
     if new_csrf {
         headers.append(header::SET_COOKIE, set_cookie(&settings, csrf_cookie, &csrf, None));
     }
     // Unless the handler just set a new session (a login over an expired one).
     let session_prefix = format!("{cookie_name}=");
-    let sets_session =
-        headers.get_all(header::SET_COOKIE).iter().any(|v| v.as_bytes().starts_with(session_prefix.as_bytes()));
-    if clear_session && !sets_session {
+    let new_session = headers.get_all(header::SET_COOKIE).iter().find_map(|v| {
+        v.to_str()
+            .ok()?
+            .strip_prefix(session_prefix.as_str())
+            .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+    });
+    if clear_session && new_session.is_none() {
         headers.append(header::SET_COOKIE, set_cookie(&settings, cookie_name, "", Some(0)));
+    }
+    // The session the browser holds after this response: a new one (login), none (logout), or
+    // the one it came with.
+    let tag = match new_session.as_deref() {
+        Some("") => String::new(),
+        Some(token) => session_tag(token),
+        None => tag,
+    };
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        headers.insert(SESSION_TAG_HEADER, v);
     }
     resp
 }
@@ -367,6 +423,26 @@ impl FromRequestParts<AppState> for ClientIp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_paths() {
+        for p in ["/admin", "/admin/", "/admin/users/1/grant", "/admin/backups/download"] {
+            assert!(is_console(p), "{p}");
+        }
+        for p in ["/", "/administrator", "/adminx/y", "/me/admin", "/Admin"] {
+            assert!(!is_console(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn session_tags_are_neither_the_secret_nor_its_stored_hash() {
+        let token = secret::token();
+        let tag = session_tag(&token);
+        assert_eq!(tag.len(), 32);
+        assert!(!token.contains(&tag) && !secret::digest(&token).contains(&tag));
+        assert_eq!(tag, session_tag(&token), "stable for a session");
+        assert_ne!(tag, session_tag(&secret::token()));
+    }
 
     #[test]
     fn next_targets() {

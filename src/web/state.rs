@@ -89,6 +89,8 @@ pub struct AppState {
     pub etl: Option<EtlHandle>,
     /// Where scheduled backups are written (`None`: not configured, or PostgreSQL).
     pub backup_dir: Option<std::path::PathBuf>,
+    /// The console's backup downloads, one at a time.
+    pub backup_download: crate::backup::DownloadGate,
     /// Where the console's "refresh names now" asks for names (`None` in tests and tools).
     pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
     /// Price alerts: evaluation and delivery (the worker is started by `startup`).
@@ -132,6 +134,7 @@ impl AppState {
             notifier: crate::services::notify::Notifier::disabled(),
             etl: None,
             backup_dir: None,
+            backup_download: Default::default(),
             names_overpass: None,
             alerts,
             push: PushState::default(),

@@ -72,6 +72,79 @@ db_test!(only_admins_see_the_console, |t| {
     assert!(!user.get("/me").await.text.contains("href=\"/admin\""), "no admin link for users");
 });
 
+// Issue 19, point 8: the console answers every method with the site's 404 page to anyone but an
+// admin (no 405 with `Allow: POST`, no 403 from the form checks); an admin still gets the 405.
+db_test!(every_method_on_the_console_is_a_404_to_non_admins, |t| {
+    use reqwest::Method;
+    let (app, sink) = setup(&t.db).await;
+    let admin_id = register(&app, &sink, "root").await;
+    carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
+    let anonymous = app.browser();
+    let user = app.browser();
+    register(&user, &sink, "nadia").await;
+    let paths = [
+        "/admin",
+        "/admin/users/1/grant",
+        "/admin/users/1",
+        "/admin/etl/run",
+        "/admin/etl/runs/1",
+        "/admin/backups/download",
+        "/admin/no-such-page",
+    ];
+    let methods =
+        [Method::GET, Method::HEAD, Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS, Method::POST];
+    for (who, name) in [(&anonymous, "anonymous"), (&user, "user")] {
+        for path in paths {
+            for method in &methods {
+                // A bare request: no form, no token, no origin.
+                let r = who.send(who.client.request(method.clone(), who.url(path))).await;
+                assert_eq!(r.status, 404, "{name} {method} {path}");
+                assert!(r.headers.get("allow").is_none(), "{name} {method} {path}");
+                if *method != Method::HEAD {
+                    assert!(r.text.contains("Page introuvable"), "{name} {method} {path}: the site's 404 page");
+                }
+            }
+            // A form post with its token, as the console's buttons send it.
+            assert_eq!(who.post_form(path, &[]).await.status, 404, "{name} form post to {path}");
+        }
+    }
+    // The signed-in user's 404 shows their account menu, like any unknown page.
+    assert!(user.get("/admin/users/1/grant").await.text.contains("data-testid=\"logout\""));
+    // An admin: the console, and a 405 for a wrong method.
+    assert_eq!(app.get("/admin").await.status, 200);
+    let r = app.get("/admin/users/1/grant").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), "POST");
+});
+
+// Issue 19: one backup download at a time; a second one while the first is being made gets the
+// backups page again, saying so, with 429 and Retry-After.
+db_test!(backup_downloads_run_one_at_a_time, |t| {
+    import_file(&t.db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import");
+    let sink = SmtpSink::start().await;
+    let (app, state) = crate::app::spawn_app_and_state(t.db.clone(), |cfg| cfg.mail.smtp = Some(sink.settings())).await;
+    let admin_id = register(&app, &sink, "root").await;
+    carburoam::db::admin::set_admin(&t.db, admin_id, true).await.expect("grant");
+    // A download in progress (the permit the handler takes while it makes one).
+    let running = state.backup_download.try_start().expect("no download yet");
+    let r = app.post_form("/admin/backups/download", &[]).await;
+    match &t.db {
+        Db::Sqlite(_) => {
+            assert_eq!(r.status, 429, "{}", r.text);
+            assert_eq!(r.header("retry-after"), "30");
+            assert!(r.header("content-disposition").is_empty());
+            assert!(r.text.contains("Une sauvegarde est déjà en préparation"), "{}", r.text);
+            drop(running);
+            let r = app.post_form("/admin/backups/download", &[]).await;
+            assert_eq!(r.status, 200);
+            assert!(r.text.starts_with("SQLite format 3"), "a SQLite file");
+            // The download gave its place back.
+            assert!(state.backup_download.try_start().is_some());
+        }
+        Db::Postgres(_) => assert_eq!(r.status, 400, "PostgreSQL has no download at all"),
+    }
+});
+
 db_test!(console_figures_runs_and_user_support, |t| {
     let (app, sink) = setup(&t.db).await;
     let admin_id = register(&app, &sink, "root").await;

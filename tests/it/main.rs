@@ -19,6 +19,7 @@ mod pages;
 mod push;
 mod security_accounts;
 mod security_alerts;
+mod security_net;
 mod security_search;
 mod security_web;
 mod series;

@@ -492,9 +492,15 @@ pub struct BackupsPage {
     pub sqlite: bool,
     pub dir: Option<String>,
     pub files: Vec<(String, String, String)>,
+    /// Why the last click did nothing (a download already running).
+    pub message: Option<&'static str>,
 }
 
 pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUser) -> HtmlResult<Response> {
+    backups_page(&state, lang, None).await
+}
+
+async fn backups_page(state: &AppState, lang: Lang, message: Option<&'static str>) -> HtmlResult<Response> {
     {
         let files = match &state.backup_dir {
             Some(dir) => crate::backup::list_backups(dir)
@@ -504,22 +510,33 @@ pub async fn backups(State(state): State<AppState>, lang: Lang, _admin: AdminUse
                 .collect(),
             None => Vec::new(),
         };
-        let l = admin_layout(&state, lang, lang.texts().admin.backups, "/admin/backups").await?;
+        let l = admin_layout(state, lang, lang.texts().admin.backups, "/admin/backups").await?;
         Ok(no_store(render(&BackupsPage {
             l,
             sqlite: matches!(state.db, crate::db::Db::Sqlite(_)),
             dir: state.backup_dir.as_ref().map(|d| d.display().to_string()),
             files,
+            message,
         })?))
     }
 }
 
+/// How long to wait, as `Retry-After`, for a backup download that is already running.
+const BACKUP_BUSY_RETRY_SECS: u32 = 30;
+
 /// A consistent copy of the SQLite database made now (`VACUUM INTO`), downloaded, then deleted
-/// from the server's temporary folder.
-pub async fn download_backup(State(state): State<AppState>, admin: AdminUser) -> HtmlResult<Response> {
+/// from the server's temporary folder. One at a time: a second click while one is being made
+/// gets the backups page again, saying so, with `429 Too Many Requests`.
+pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: AdminUser) -> HtmlResult<Response> {
     if !matches!(state.db, crate::db::Db::Sqlite(_)) {
         return Err(AppError::bad_request("on PostgreSQL, back up with pg_dump").into());
     }
+    let Some(_running) = state.backup_download.try_start() else {
+        let mut resp = backups_page(&state, lang, Some(lang.texts().admin.backup_busy)).await?;
+        *resp.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(BACKUP_BUSY_RETRY_SECS));
+        return Ok(resp);
+    };
     {
         let dir = tempfile::tempdir().map_err(|e| AppError::Internal(e.into()))?;
         let name = format!("carburoam-{}.db", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
