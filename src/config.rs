@@ -351,6 +351,8 @@ mod file_tests {
             "names_every",
             "names_url",
             "alert_allow_hosts",
+            "router",
+            "router_url",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }

@@ -57,6 +57,8 @@ pub struct ServeConfig {
     /// Hosts and networks price alerts may reach although private or local, and over plain
     /// HTTP (see [`crate::alerts::target`]).
     pub alert_allow_hosts: crate::alerts::target::AllowList,
+    /// The routing engine of the route search (`--router`, `--router-url`).
+    pub router: crate::route::RouterSettings,
 }
 
 impl ServeConfig {
@@ -85,6 +87,7 @@ impl ServeConfig {
             names_every: None,
             names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
             alert_allow_hosts: Default::default(),
+            router: crate::route::RouterSettings::default(),
         }
     }
 }
@@ -157,6 +160,8 @@ impl Application {
         state.notifier = notifier;
         state.alerts.allow = cfg.alert_allow_hosts.clone();
         state.metrics = Arc::new(Metrics::new(cfg.metrics_token.clone()));
+        state.router = crate::route::Router::new(&cfg.router).map_err(|e| anyhow::anyhow!("router: {e}"))?;
+        tracing::info!(router = state.router.kind().as_str(), "route search ready");
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");

@@ -237,7 +237,8 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
     let status = err.status();
     let (heading, text) = match err {
         AppError::NotFound(_) => (t.not_found_title, t.not_found_text.to_owned()),
-        AppError::BadRequest(_) => (t.bad_request_title, err.public_message()),
+        AppError::BadRequest(_) | AppError::Unprocessable(_) => (t.bad_request_title, err.public_message()),
+        AppError::Unavailable(_) | AppError::BadGateway(_) => (t.error_title, err.public_message()),
         AppError::Forbidden(_) => (lang_account(lang).forbidden_title, lang_account(lang).forbidden_text.to_owned()),
         AppError::TooManyRequests(secs) => {
             (lang_account(lang).too_many_title, (lang_account(lang).too_many_text)(*secs))

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod api;
 pub mod api_docs;
 pub mod api_history;
+pub mod api_route;
 pub mod demo;
 pub mod health;
 pub mod home;
