@@ -135,6 +135,8 @@ pub fn router(state: AppState) -> Router {
         .route("/about", get(about::about))
         .route("/tendances", get(trends::trends_page))
         .route("/trends", get(trends::trends_page))
+        .route("/trajet", get(routes::route::route_page))
+        .route("/route", get(routes::route::route_page))
         .route("/lang", get(lang::switch_lang))
         .route("/suggest", get(stations::suggest))
         .route("/register", get(account::register_page).post(account::register))

@@ -97,6 +97,11 @@ impl Layout {
         assets::url(path)
     }
 
+    /// The route search's sentences (its page, the menu).
+    pub fn r(&self) -> &'static crate::text::route::RouteStrings {
+        crate::text::route::strings(self.lang)
+    }
+
     /// The price history's sentences (station chart, trends page).
     pub fn h(&self) -> &'static crate::text::HistoryStrings {
         self.lang.texts().history

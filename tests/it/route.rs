@@ -640,3 +640,43 @@ async fn corridor_equals_brute_force_on_real_snapshots() {
     let found = compare_corridors(&index, &test_paths());
     assert!(found > 1000, "{found}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The page
+
+db_test!(route_page_without_javascript, |t| {
+    seed(&t.db).await;
+    let (url, fake) = serve_fake(RouterKind::Geoplateforme).await;
+    let app = app_with_router(t.db.clone(), RouterKind::Geoplateforme, Some(url)).await;
+    // The empty form, in the menu.
+    let r = app.get("/trajet").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("data-testid=\"route-form\"") && r.text.contains("href=\"/trajet\""), "{}", r.text);
+    assert!(!r.text.contains("data-testid=\"route-summary\""));
+    // A search: the summary, the best stop, the list, the map's data.
+    let r = app.get("/trajet?from=Rennes&to=Laval&fuel=Gazole&corridor_km=8&depart=2026-06-07T12%3A00").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for needle in [
+        "data-testid=\"route-summary\"",
+        "Meilleur arrêt",
+        "data-testid=\"route-results\"",
+        "id=\"route-data\"",
+        "Fermé à votre passage",
+    ] {
+        assert!(r.text.contains(needle), "{needle} in {}", r.text);
+    }
+    assert!(r.text.contains(&format!("/stations/{OFF_2KM}")));
+    // In English at /route.
+    let r =
+        app.send(app.client.get(app.url("/route?from=Rennes&to=Laval&fuel=Gazole")).header("cookie", "lang=en")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("Best stop") || r.text.contains("Meilleur arrêt"), "{}", r.text);
+    // An unknown place, then the engine down: the form again with a clear message.
+    let r = app.get("/trajet?from=Atlantide&to=Laval&fuel=Gazole").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("Lieu inconnu") && r.text.contains("Atlantide"), "{}", r.text);
+    fake.set(Mode::Down);
+    let r = app.get("/trajet?from=48.2,-1.5&to=48.0,-0.9&fuel=Gazole").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("data-testid=\"route-error\"") && r.text.contains("GPX"), "{}", r.text);
+});

@@ -15,6 +15,7 @@ pub mod home;
 pub mod lang;
 pub mod me;
 pub mod push;
+pub mod route;
 pub mod station;
 pub mod stations;
 pub mod trends;
