@@ -12,10 +12,13 @@
   var map = L.map(el, Object.assign({ scrollWheelZoom: false }, (window.carburoam || {}).motion));
   L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution }).addTo(map);
   var line = L.polyline(data.points, { color: "#1a73e8", weight: 5, opacity: 0.8 }).addTo(map);
-  data.stations.forEach(function (s) {
+  // The first ten of the list (its order) carry their price; the others are dots.
+  data.stations.forEach(function (s, i) {
+    var label = s.best ? "★ " + s.price : (i < 10 ? s.price : "");
     var m = L.marker([s.lat, s.lon], {
       title: s.name + " — " + s.price,
-      icon: L.divIcon({ className: "pin" + (s.best ? " here" : ""), html: "<span class=\"" + (s.best ? "" : "b1") + "\">" + (s.best ? "★ " : "") + s.price + "</span>", iconSize: null })
+      zIndexOffset: s.best ? 1000 : (i < 10 ? 500 : 0),
+      icon: L.divIcon({ className: "pin" + (s.best ? " here" : ""), html: "<span class=\"" + (s.best ? "" : (i < 10 ? "b1" : "b2")) + "\">" + label + "</span>", iconSize: null })
     }).addTo(map);
     var a = document.createElement("a");
     a.href = "/stations/" + s.id;

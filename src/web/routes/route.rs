@@ -196,30 +196,24 @@ pub async fn route_page(
                 stops.push(p);
                 continue;
             }
-            let found = crate::db::search::resolve(&places, typed, 6);
-            match found.first() {
+            match crate::db::search::resolve(&places, typed, 1).first() {
                 Some(p) => stops.push(LatLon { lat: p.latitude, lon: p.longitude }),
                 None => {
                     page.error = Some((t.unknown_place)(typed));
+                    // Places starting like what was typed, offered as links.
+                    let start: String = typed.trim().chars().take(4).collect();
+                    page.suggestions = crate::db::search::resolve(&places, &start, 5)
+                        .into_iter()
+                        .map(|p| {
+                            let pick = |v: &String| if v == typed { p.query.clone() } else { v.clone() };
+                            let pairs = [("from", pick(&from)), ("to", pick(&to)), ("fuel", fuel.name().to_owned())];
+                            let query: String =
+                                url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+                            Suggestion { href: format!("{path}?{query}"), label: p.label.clone() }
+                        })
+                        .collect();
                     return render(&page);
                 }
-            }
-            // Other places that match the words: offered as links.
-            if found.len() > 1 && page.suggestions.is_empty() {
-                let same = |v: &str| if v == typed.as_str() { None } else { Some(v.to_owned()) };
-                page.suggestions = found[1..]
-                    .iter()
-                    .map(|p| {
-                        let pairs: Vec<(&str, String)> = vec![
-                            ("from", same(&from).unwrap_or_else(|| p.query.clone())),
-                            ("to", same(&to).unwrap_or_else(|| p.query.clone())),
-                            ("fuel", fuel.name().to_owned()),
-                        ];
-                        let query: String =
-                            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-                        Suggestion { href: format!("{path}?{query}"), label: p.label.clone() }
-                    })
-                    .collect();
             }
         }
 
