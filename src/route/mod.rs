@@ -9,6 +9,7 @@
 //! - [`rank`]: the corridor from the in-memory price index, the costs, the exact detours from
 //!   the engine's matrix where it has one, "open on arrival".
 
+pub mod bench;
 pub mod engine;
 pub mod gpx;
 pub mod rank;

@@ -61,6 +61,23 @@ pub struct RankQuery {
     pub updated_since: i64,
 }
 
+impl RankQuery {
+    /// The defaults of the page and the API (40 L, 6.5 L/100 km, 3 km, by net cost), every
+    /// price whatever its age.
+    pub fn defaults(fuel: Fuel, depart: DateTime<Utc>) -> RankQuery {
+        RankQuery {
+            fuel,
+            litres: 40.0,
+            consumption: 6.5,
+            corridor_km: 3.0,
+            avoid_motorway: false,
+            sort: Sort::Net,
+            depart,
+            updated_since: 0,
+        }
+    }
+}
+
 /// One station of the answer.
 #[derive(Debug, Clone)]
 pub struct Stop {
@@ -251,16 +268,7 @@ mod tests {
     fn estimates_and_costs() {
         let (km, min) = estimated_detour(1.0);
         assert!((km - 2.6).abs() < 1e-9 && (min - 3.12).abs() < 1e-9);
-        let q = RankQuery {
-            fuel: Fuel::Gazole,
-            litres: 40.0,
-            consumption: 6.5,
-            corridor_km: 3.0,
-            avoid_motorway: false,
-            sort: Sort::Net,
-            depart: Utc::now(),
-            updated_since: 0,
-        };
+        let q = RankQuery::defaults(Fuel::Gazole, Utc::now());
         let mut s = Stop {
             id: 1,
             brand: None,
