@@ -34,6 +34,13 @@ else
   say "no ../shared/data: real-data tests skip, fixtures and generated feeds only"
 fi
 
+# A real Valhalla for the route search's tests (they say they are skipped without it).
+if ./scripts/valhalla.sh >/dev/null; then
+  say "Valhalla 3.9.1 (pyvalhalla wheel) ready: route tests against a real engine included"
+else
+  say "Valhalla could not be installed: its route tests skip"
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -382,6 +382,8 @@ mod file_tests {
             "idle_timeout",
             "max_connections",
             "max_connections_per_address",
+            "router",
+            "router_url",
         ] {
             assert!(text.contains(&format!("# {key} = ")), "{key} in:\n{text}");
         }

@@ -27,6 +27,17 @@ pub enum AppError {
     /// Too many attempts from this client or on this account; retry after this many seconds.
     #[error("too many requests: retry in {0} s")]
     TooManyRequests(u64),
+    /// The request is well-formed but its content cannot be used (a GPX file that is not one, a
+    /// path outside France). The message names the problem and is shown as is.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A service we depend on is busy or slow (a routing engine's rate limit or timeout): try
+    /// again later. Shown as is.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A service we depend on is down or answered garbage. Shown as is (it names no secret).
+    #[error("{0}")]
+    BadGateway(String),
     /// The database failed. Logged, never shown.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -50,6 +61,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,6 +75,9 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Forbidden(_) => "forbidden",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::Unprocessable(_) => "unprocessable",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::BadGateway(_) => "bad_gateway",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -68,9 +85,13 @@ impl AppError {
     /// The message safe to show to the client. For internal errors it is generic on purpose.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::NotFound(_) | AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::TooManyRequests(_) => {
-                self.to_string()
-            }
+            AppError::NotFound(_)
+            | AppError::BadRequest(_)
+            | AppError::Forbidden(_)
+            | AppError::TooManyRequests(_)
+            | AppError::Unprocessable(_)
+            | AppError::Unavailable(_)
+            | AppError::BadGateway(_) => self.to_string(),
             AppError::Database(_) | AppError::Internal(_) => {
                 "internal server error; the cause has been logged".to_owned()
             }
@@ -87,8 +108,14 @@ impl AppError {
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error while serving a request")
             }
-            AppError::NotFound(_) | AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::TooManyRequests(_) => {
+            AppError::Unavailable(m) | AppError::BadGateway(m) => {
+                tracing::warn!(error = %m, "a service we depend on failed")
             }
+            AppError::NotFound(_)
+            | AppError::BadRequest(_)
+            | AppError::Forbidden(_)
+            | AppError::TooManyRequests(_)
+            | AppError::Unprocessable(_) => {}
         }
     }
 }

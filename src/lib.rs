@@ -20,6 +20,7 @@ pub mod feed;
 pub mod history;
 pub mod index;
 pub mod names;
+pub mod route;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -59,6 +59,8 @@ pub struct ServeConfig {
     pub alert_allow_hosts: crate::alerts::target::AllowList,
     /// Header and idle timeouts, bounds on open connections (see [`crate::web::serve`]).
     pub connections: crate::web::serve::ConnectionLimits,
+    /// The routing engine of the route search (`--router`, `--router-url`).
+    pub router: crate::route::RouterSettings,
 }
 
 impl ServeConfig {
@@ -88,6 +90,7 @@ impl ServeConfig {
             names_url: crate::names::overpass::DEFAULT_ENDPOINT.to_owned(),
             alert_allow_hosts: Default::default(),
             connections: Default::default(),
+            router: crate::route::RouterSettings::default(),
         }
     }
 }
@@ -161,6 +164,8 @@ impl Application {
         state.notifier = notifier;
         state.alerts.allow = cfg.alert_allow_hosts.clone();
         state.metrics = Arc::new(Metrics::new(cfg.metrics_token.clone()));
+        state.router = crate::route::Router::new(&cfg.router).map_err(|e| anyhow::anyhow!("router: {e}"))?;
+        tracing::info!(router = state.router.kind().as_str(), "route search ready");
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");

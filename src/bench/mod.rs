@@ -62,6 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         // The price alerts' evaluation on a generated population (src/alerts/bench.rs).
         Some(BenchCommand::Alerts) => return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await,
+        Some(BenchCommand::Route) => return crate::route::bench::run_cli(args.file, runs, args.stations).await,
         Some(command) => return yearly::run(command).await,
         None => {}
     }

@@ -33,6 +33,9 @@ pub enum BenchCommand {
     /// The price alerts' evaluation of one import's changes, for 100,000 generated users (takes
     /// `--runs`, `--stations` and `--postgres` before the word `alerts`).
     Alerts,
+    /// The route search's corridor and ranking on a trip across France (Paris → Marseille, ~2,000
+    /// points, 3 km corridor); takes `--file` (the national feed) and `--runs` before the word `route`.
+    Route,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -96,7 +99,9 @@ pub struct YearsArgs {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::Alerts => anyhow::bail!("`bench alerts` is run by bench::run"),
+        BenchCommand::Alerts | BenchCommand::Route => {
+            anyhow::bail!("`bench alerts` and `bench route` are run by bench::run")
+        }
         BenchCommand::Synth(a) => {
             let t = Instant::now();
             let st = write_year_zip(&a.out, &a.spec.spec(a.spec.year))?;

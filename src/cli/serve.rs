@@ -63,6 +63,8 @@ pub struct ServeArgs {
     /// although they are local or private, and over plain http. Empty: https to public addresses only.
     #[arg(long, env = "CARBUROAM_ALERT_ALLOW_HOSTS", default_value = "")]
     pub alert_allow_hosts: crate::alerts::target::AllowList,
+    #[command(flatten)]
+    pub router: RouterArgs,
 }
 
 impl ServeArgs {
@@ -91,6 +93,7 @@ impl ServeArgs {
             names_url: self.names_url,
             alert_allow_hosts: self.alert_allow_hosts,
             connections: self.connections.limits(),
+            router: self.router.settings(),
         }
     }
 }
@@ -209,5 +212,29 @@ impl MailArgs {
             password: non_empty(self.smtp_password.clone()),
         });
         crate::email::MailSettings { smtp, from: self.smtp_from.clone(), outbox_dir: data_dir.join("outbox") }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route search (issue 20): the routing engine.
+
+/// The routing engine of the route search (`/trajet`, `/api/v1/route`).
+#[derive(Args, Debug, Clone)]
+pub struct RouterArgs {
+    /// Which engine plans routes: `geoplateforme` (IGN's public service, no key, 5 requests/s),
+    /// `valhalla` or `osrm` (a self-hosted one, at --router-url), or `off` (GPX and point paths
+    /// only).
+    #[arg(long, env = "CARBUROAM_ROUTER", default_value = "geoplateforme")]
+    pub router: crate::route::RouterKind,
+    /// The engine's base URL (http or https; a local address is fine). Empty: the
+    /// Géoplateforme's public address; Valhalla and OSRM need one.
+    #[arg(long, env = "CARBUROAM_ROUTER_URL", default_value = "")]
+    pub router_url: String,
+}
+
+impl RouterArgs {
+    pub fn settings(&self) -> crate::route::RouterSettings {
+        let url = Some(self.router_url.trim().to_owned()).filter(|u| !u.is_empty());
+        crate::route::RouterSettings { kind: self.router, url }
     }
 }

@@ -251,6 +251,10 @@ pub struct CurrentStationRow {
     pub automate_24_24: bool,
     /// JSON array of strings.
     pub services: String,
+    /// `road`, `motorway` or `unknown` ([`crate::domain::RoadType`]).
+    pub road_type: String,
+    /// JSON of [`crate::domain::OpeningHours`], or NULL when the feed had none.
+    pub opening_hours: Option<String>,
 }
 
 /// One current price of any station (missing ones included: the index drops them).
@@ -321,7 +325,8 @@ pub async fn current_data(db: &Db) -> Result<CurrentData, sqlx::Error> {
             .fetch_one(&mut *c)
             .await?;
         let stations = sqlx::query_as::<_, CurrentStationRow>(
-            "SELECT id, latitude, longitude, address, city, postcode, department, automate_24_24, services \
+            "SELECT id, latitude, longitude, address, city, postcode, department, automate_24_24, services, \
+                    road_type, opening_hours \
              FROM stations WHERE missing_since IS NULL ORDER BY id",
         )
         .fetch_all(&mut *c)

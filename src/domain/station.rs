@@ -140,6 +140,37 @@ pub struct OpeningHours {
     pub days: Vec<DayHours>,
 }
 
+impl OpeningHours {
+    /// Whether the station is open at `minute` (after midnight) of `day` (1 = Monday), Paris
+    /// time. A slot that closes at or before it opens runs past midnight; open = close is round
+    /// the clock. `None` when the hours say nothing (no slot on any day).
+    pub fn is_open(&self, day: u8, minute: u16) -> Option<bool> {
+        // The feed often lists the days with no slot at all: that says nothing.
+        if self.days.iter().all(|d| d.slots.is_empty()) {
+            return None;
+        }
+        let prev = if day == 1 { 7 } else { day - 1 };
+        let today = self.days.iter().find(|d| d.day == day);
+        let yesterday = self.days.iter().find(|d| d.day == prev);
+        let open_today = today.is_some_and(|d| {
+            !d.closed
+                && d.slots.iter().any(|s| {
+                    if s.open == s.close {
+                        true
+                    } else if s.overnight() {
+                        minute >= s.open
+                    } else {
+                        (s.open..s.close).contains(&minute)
+                    }
+                })
+        });
+        let from_yesterday = yesterday.is_some_and(|d| {
+            !d.closed && d.slots.iter().any(|s| s.overnight() && s.open != s.close && minute < s.close)
+        });
+        Some(open_today || from_yesterday)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,6 +87,12 @@ impl PriceIndex {
                     osm.iter().flat_map(|n| [n.brand.as_deref(), n.osm_brand.as_deref(), n.name.as_deref()]).flatten(),
                 );
                 let place_words = word_key([r.city.as_str(), r.postcode.as_str(), r.department.as_str()]);
+                let opening_hours = r.opening_hours.as_deref().and_then(|h| {
+                    serde_json::from_str::<OpeningHours>(h)
+                        .inspect_err(|e| tracing::warn!(station = r.id, error = %e, "unreadable opening hours JSON"))
+                        .ok()
+                        .map(Box::new)
+                });
                 Station {
                     id: r.id,
                     brand,
@@ -100,6 +106,8 @@ impl PriceIndex {
                     postcode: r.postcode.into(),
                     department: r.department.into(),
                     automate_24_24: r.automate_24_24,
+                    road_type: RoadType::from_db(&r.road_type),
+                    opening_hours,
                     services: ids,
                     prices: prices.into(),
                     shortages: shortages.into(),

@@ -16,6 +16,7 @@
 //! the feed are never listed, where the API's query used to keep those with a recent price.
 
 mod build;
+mod corridor;
 mod grid;
 mod handle;
 
@@ -27,7 +28,8 @@ use crate::db::Db;
 use crate::db::stations::{self as q, CurrentData, bounding_box, haversine_km};
 use crate::db::stats::{AVERAGE_WINDOW_SECS, Averager, FuelAverage};
 use crate::domain::station_name::{StationName, simplify};
-use crate::domain::{Fuel, ShortageKind, StationId};
+use crate::domain::{Fuel, OpeningHours, RoadType, ShortageKind, StationId};
+pub use corridor::{CorridorHit, cumulative_km, nearest_on_path, point_segment_km};
 use grid::Grid;
 pub use handle::{CHECK_EVERY, IndexHandle};
 
@@ -43,6 +45,10 @@ pub struct Station {
     pub postcode: Box<str>,
     pub department: Box<str>,
     pub automate_24_24: bool,
+    /// On a motorway (`pop="A"`), a road, or unknown.
+    pub road_type: RoadType,
+    /// The published opening hours, when the feed has them (the route search's "open on arrival").
+    pub opening_hours: Option<Box<OpeningHours>>,
     /// Canonical brand from OpenStreetMap (see [`crate::names`]), when known.
     pub brand: Option<Box<str>>,
     /// The shown name from OpenStreetMap ([`StationName::display`]), when known.
@@ -379,6 +385,14 @@ impl PriceIndex {
                     + s.city.len()
                     + s.postcode.len()
                     + s.department.len()
+                    + s.opening_hours.as_ref().map_or(0, |h| {
+                        size_of::<OpeningHours>()
+                            + h.days.capacity() * size_of::<crate::domain::DayHours>()
+                            + h.days
+                                .iter()
+                                .map(|d| d.slots.capacity() * size_of::<crate::domain::TimeSlot>())
+                                .sum::<usize>()
+                    })
                     + s.services.len() * size_of::<u16>()
                     + s.prices.len() * size_of::<Offer>()
                     + s.shortages.len() * size_of::<Shortage>()

@@ -14,6 +14,8 @@ fn station(id: i64, lat: f64, lon: f64, dept: &str, services: &str) -> CurrentSt
         department: dept.into(),
         automate_24_24: id % 2 == 0,
         services: services.into(),
+        road_type: "road".into(),
+        opening_hours: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub mod email;
 pub mod format;
 pub mod history;
 pub mod push;
+pub mod route;
 pub mod services;
 pub mod site;
 
@@ -234,6 +235,7 @@ pub(crate) mod tests {
             ("history", t.history.samples()),
             ("alerts", t.alerts.samples()),
             ("push", push::strings(lang).samples()),
+            ("route", route::strings(lang).samples()),
         ];
         let mut out: Vec<(String, String)> = sections
             .into_iter()

@@ -41,6 +41,7 @@ pub static ASSETS: &[Asset] = &[
     asset!("js/demo.js", JS),
     asset!("js/mine.js", JS),
     asset!("js/pwa.js", JS),
+    asset!("js/route.js", JS),
     asset!("favicon.svg", SVG),
     asset!("icons/icon-192.png", PNG),
     asset!("icons/icon-512.png", PNG),

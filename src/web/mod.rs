@@ -11,6 +11,7 @@
 //! | `GET /api/v1/stations/{id}` | one station with prices and shortages |
 //! | `GET /api/v1/stations/{id}/history?fuel&days` | price history of one fuel |
 //! | `GET /api/v1/status` | freshness of the data and table sizes |
+//! | `GET`, `POST /api/v1/route` | the stations along a trip, by what the stop costs ([`routes::api_route`]) |
 //! | `GET /manifest.webmanifest`, `/sw.js`, `/offline`, `/push/key` | the installable app and Web Push ([`routes::push`]) |
 
 pub mod assets;
@@ -50,8 +51,8 @@ use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
-    about, account, admin, alerts, api, api_docs, api_history, demo, health, home, lang, me, push, station, stations,
-    trends,
+    about, account, admin, alerts, api, api_docs, api_history, api_route, demo, health, home, lang, me, push, station,
+    stations, trends,
 };
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
@@ -114,6 +115,12 @@ pub fn router(state: AppState) -> Router {
         .route("/trends", get(api_history::trends))
         .route("/status", get(api::status))
         .route("/brands", get(api::brands))
+        .route(
+            "/route",
+            get(api_route::get_route)
+                .post(api_route::post_route)
+                .layer(axum::extract::DefaultBodyLimit::max(api_route::MAX_BODY_BYTES)),
+        )
         .fallback(api_not_found)
         // Only when absent: error responses already say `no-store`.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -129,6 +136,8 @@ pub fn router(state: AppState) -> Router {
         .route("/about", get(about::about))
         .route("/tendances", get(trends::trends_page))
         .route("/trends", get(trends::trends_page))
+        .route("/trajet", get(routes::route::route_page))
+        .route("/route", get(routes::route::route_page))
         .route("/lang", get(lang::switch_lang))
         .route("/suggest", get(stations::suggest))
         .route("/register", get(account::register_page).post(account::register))

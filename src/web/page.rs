@@ -97,6 +97,11 @@ impl Layout {
         assets::url(path)
     }
 
+    /// The route search's sentences (its page, the menu).
+    pub fn r(&self) -> &'static crate::text::route::RouteStrings {
+        crate::text::route::strings(self.lang)
+    }
+
     /// The price history's sentences (station chart, trends page).
     pub fn h(&self) -> &'static crate::text::HistoryStrings {
         self.lang.texts().history
@@ -243,7 +248,8 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
     let status = err.status();
     let (heading, text) = match err {
         AppError::NotFound(_) => (t.not_found_title, t.not_found_text.to_owned()),
-        AppError::BadRequest(_) => (t.bad_request_title, err.public_message()),
+        AppError::BadRequest(_) | AppError::Unprocessable(_) => (t.bad_request_title, err.public_message()),
+        AppError::Unavailable(_) | AppError::BadGateway(_) => (t.error_title, err.public_message()),
         AppError::Forbidden(_) => (lang_account(lang).forbidden_title, lang_account(lang).forbidden_text.to_owned()),
         AppError::TooManyRequests(secs) => {
             (lang_account(lang).too_many_title, (lang_account(lang).too_many_text)(*secs))

@@ -97,6 +97,8 @@ pub struct AppState {
     pub alerts: crate::alerts::Alerts,
     /// Web Push (the "notifications on this device" block and its test button).
     pub push: PushState,
+    /// The routing engine of the route search (`off` unless `startup` configures one).
+    pub router: crate::route::Router,
 }
 
 impl AppState {
@@ -138,6 +140,7 @@ impl AppState {
             names_overpass: None,
             alerts,
             push: PushState::default(),
+            router: crate::route::Router::off(),
         }
     }
 }

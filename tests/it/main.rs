@@ -17,6 +17,8 @@ mod cli;
 mod index;
 mod pages;
 mod push;
+mod route;
+mod route_valhalla;
 mod security_accounts;
 mod security_alerts;
 mod security_net;

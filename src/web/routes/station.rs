@@ -81,28 +81,7 @@ pub struct StationPage {
 /// A slot that closes at or before it opens runs past midnight; open = close is round the
 /// clock. `None` when the hours are unknown.
 pub fn is_open(hours: &OpeningHours, day: u8, minute: u16) -> Option<bool> {
-    // The feed often lists the days with no slot at all: that says nothing.
-    if hours.days.iter().all(|d| d.slots.is_empty()) {
-        return None;
-    }
-    let prev = if day == 1 { 7 } else { day - 1 };
-    let today = hours.days.iter().find(|d| d.day == day);
-    let yesterday = hours.days.iter().find(|d| d.day == prev);
-    let open_today = today.is_some_and(|d| {
-        !d.closed
-            && d.slots.iter().any(|s| {
-                if s.open == s.close {
-                    true
-                } else if s.overnight() {
-                    minute >= s.open
-                } else {
-                    (s.open..s.close).contains(&minute)
-                }
-            })
-    });
-    let from_yesterday = yesterday
-        .is_some_and(|d| !d.closed && d.slots.iter().any(|s| s.overnight() && s.open != s.close && minute < s.close));
-    Some(open_today || from_yesterday)
+    hours.is_open(day, minute)
 }
 
 fn day_text(lang: Lang, d: &crate::domain::DayHours) -> String {

@@ -1,0 +1,418 @@
+//! `GET /api/v1/route` and `POST /api/v1/route`: the stations along a trip, ranked by what the
+//! stop costs (see [`crate::route`]). Shapes are a public contract, described in
+//! `src/web/static/openapi.json`.
+//!
+//! GET takes `from`, `to` (a position `LAT,LON` or a place of the site's index: a town, a
+//! postcode, a département) and up to 3 `via`; POST takes the same fields as JSON with
+//! `"points": [[lat, lon], …]` for a path the client already has, or a GPX document
+//! (`Content-Type: application/gpx+xml`) with the fields in the query string.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Fuel, Price, ShortageKind};
+use crate::error::AppError;
+use crate::route::{self, EngineError, LatLon, Path, PathError, RankQuery, SearchError, Sort, Source, Stop, TripInput};
+use crate::web::error::ApiResult;
+use crate::web::extract::QueryParams;
+use crate::web::state::AppState;
+
+pub const DEFAULT_LITRES: f64 = 40.0;
+pub const MAX_LITRES: f64 = 200.0;
+pub const DEFAULT_CONSUMPTION: f64 = 6.5;
+pub const MAX_CONSUMPTION: f64 = 40.0;
+pub const DEFAULT_CORRIDOR_KM: f64 = 3.0;
+pub const MIN_CORRIDOR_KM: f64 = 0.5;
+pub const MAX_CORRIDOR_KM: f64 = 20.0;
+pub const MAX_VIA: usize = 3;
+/// Largest request body: a GPX file of 5 MB (refused with a 422 above that) and some margin.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+/// The fields of a route search other than where it goes.
+const FIELDS: &[&str] =
+    &["fuel", "litres", "consumption", "corridor_km", "avoid_motorway", "sort", "depart", "max_age_days"];
+
+/// A place as given: a position, or words for the place index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    At(LatLon),
+    Named(String),
+}
+
+impl Place {
+    /// Numbers that are not a position in range are the client's mistake, not a town.
+    fn parse(raw: &str) -> Result<Place, PathError> {
+        match raw.parse::<LatLon>() {
+            Ok(p) => Ok(Place::At(p)),
+            Err(e @ (PathError::Latitude(_) | PathError::Longitude(_))) => Err(e),
+            Err(_) => Ok(Place::Named(raw.trim().to_owned())),
+        }
+    }
+}
+
+/// Where the trip goes, as asked.
+#[derive(Debug, Clone, Default)]
+pub struct Ends {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub via: Vec<String>,
+}
+
+/// The ranking fields from `name=value` pairs (the query string, or the JSON body's fields
+/// written as text): each checked for syntax and range, a bad one a 400 naming it.
+pub fn rank_query(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<RankQuery, AppError> {
+    let raw: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let mut p = QueryParams::parse(Some(&raw))?;
+    let fuel = p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?;
+    let litres = p.f64_in("litres", 1.0..=MAX_LITRES)?.unwrap_or(DEFAULT_LITRES);
+    let consumption = p.f64_in("consumption", 1.0..=MAX_CONSUMPTION)?.unwrap_or(DEFAULT_CONSUMPTION);
+    let corridor_km = p.f64_in("corridor_km", MIN_CORRIDOR_KM..=MAX_CORRIDOR_KM)?.unwrap_or(DEFAULT_CORRIDOR_KM);
+    let avoid_motorway = match p.take("avoid_motorway").as_deref() {
+        None | Some("false" | "0" | "off" | "no") => false,
+        Some("true" | "1" | "on" | "yes") => true,
+        Some(other) => {
+            return Err(AppError::bad_request(format!(
+                "parameter `avoid_motorway` must be true or false, got {other:?}"
+            )));
+        }
+    };
+    let sort = match p.take("sort") {
+        None => Sort::Net,
+        Some(s) => s.parse().map_err(|e| AppError::bad_request(format!("parameter `sort`: {e}")))?,
+    };
+    let depart = match p.take("depart") {
+        None => now,
+        Some(s) => DateTime::parse_from_rfc3339(&s).map(|d| d.with_timezone(&Utc)).map_err(|_| {
+            AppError::bad_request(format!(
+                "parameter `depart` must be an RFC 3339 time (2025-02-07T07:30:00Z), got {s:?}"
+            ))
+        })?,
+    };
+    let max_age_days =
+        p.u32_in("max_age_days", 1..=super::api::MAX_AGE_DAYS)?.unwrap_or(super::api::DEFAULT_MAX_AGE_DAYS);
+    p.finish(FIELDS)?;
+    Ok(RankQuery {
+        fuel,
+        litres,
+        consumption,
+        corridor_km,
+        avoid_motorway,
+        sort,
+        depart,
+        updated_since: now.timestamp() - i64::from(max_age_days) * 86_400,
+    })
+}
+
+/// Splits a query string into the trip's ends (`from`, `to`, repeatable `via`) and the rest.
+fn split_query(raw: Option<&str>) -> Result<(Ends, Vec<(String, String)>), AppError> {
+    let mut ends = Ends::default();
+    let mut rest = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let v = v.trim().to_owned();
+        match &*k {
+            "from" | "to" if v.is_empty() => {}
+            "from" | "to" => {
+                let slot = if k == "from" { &mut ends.from } else { &mut ends.to };
+                if slot.replace(v).is_some() {
+                    return Err(AppError::bad_request(format!("parameter `{k}` is given more than once")));
+                }
+            }
+            "via" if v.is_empty() => {}
+            "via" => ends.via.push(v),
+            _ => rest.push((k.into_owned(), v)),
+        }
+    }
+    if ends.via.len() > MAX_VIA {
+        return Err(AppError::bad_request(format!("at most {MAX_VIA} `via` points, got {}", ends.via.len())));
+    }
+    Ok((ends, rest))
+}
+
+/// The position of a place: as written, or the best match of the site's place index.
+pub async fn locate(state: &AppState, name: &str, raw: &str) -> Result<LatLon, AppError> {
+    match Place::parse(raw).map_err(|e| AppError::Unprocessable(format!("`{name}`: {e}")))? {
+        Place::At(p) => Ok(p),
+        Place::Named(words) => {
+            let index = crate::web::page::place_index(state).await?;
+            let found = crate::db::search::resolve(&index, &words, 1);
+            let place = found.first().ok_or_else(|| {
+                AppError::Unprocessable(format!(
+                    "`{name}`: no place {raw:?} (a town, a postcode, a département, or LAT,LON)"
+                ))
+            })?;
+            LatLon::new(place.latitude, place.longitude).map_err(|e| AppError::Internal(anyhow::anyhow!("place: {e}")))
+        }
+    }
+}
+
+/// The start, via points and end of `ends`, located.
+pub async fn stops(state: &AppState, ends: &Ends) -> Result<Vec<LatLon>, AppError> {
+    let from = ends.from.as_deref().ok_or_else(|| AppError::bad_request("missing parameter `from`"))?;
+    let to = ends.to.as_deref().ok_or_else(|| AppError::bad_request("missing parameter `to`"))?;
+    let mut out = vec![locate(state, "from", from).await?];
+    for v in &ends.via {
+        out.push(locate(state, "via", v).await?);
+    }
+    out.push(locate(state, "to", to).await?);
+    Ok(out)
+}
+
+/// A failed search as the client sees it: the input's fault is a 422 naming it; the engine's
+/// a 503 (busy, slow) or 502 (down, garbage) that offers to send the path instead.
+pub fn search_error(e: SearchError) -> AppError {
+    const OFFER: &str = "send the path itself instead: POST /api/v1/route with \"points\" or a GPX file";
+    match e {
+        SearchError::Path(p) => AppError::Unprocessable(p.to_string()),
+        SearchError::Engine(EngineError::NoRoute) => {
+            AppError::Unprocessable(format!("{}; {OFFER}", EngineError::NoRoute))
+        }
+        SearchError::Engine(e) if e.is_transient() || e == EngineError::Off => {
+            AppError::Unavailable(format!("{e}; {OFFER}"))
+        }
+        SearchError::Engine(e) => AppError::BadGateway(format!("{e}; {OFFER}")),
+        SearchError::Interrupted => AppError::Internal(anyhow::anyhow!("route search interrupted")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The answer
+
+#[derive(Debug, Serialize)]
+pub struct RouteAnswerJson {
+    pub route: RouteJson,
+    pub stations: Vec<RouteStationJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteJson {
+    pub distance_km: f64,
+    pub duration_min: Option<f64>,
+    pub points: Vec<[f64; 2]>,
+    pub source: Source,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteStationJson {
+    pub id: i64,
+    pub brand: Option<String>,
+    pub name: Option<String>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub fuel: Fuel,
+    pub price: Price,
+    pub updated_at: String,
+    pub km_from_start: f64,
+    pub off_route_km: f64,
+    pub detour_km: f64,
+    pub detour_min: f64,
+    pub detour_estimated: bool,
+    pub fill_cost: f64,
+    pub detour_cost: f64,
+    pub net_cost: f64,
+    pub motorway: bool,
+    pub open_on_arrival: Option<bool>,
+    pub shortage: Option<ShortageKind>,
+}
+
+fn round(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+pub fn answer_json(trip: &route::Trip, stops: Vec<Stop>, fuel: Fuel) -> RouteAnswerJson {
+    RouteAnswerJson {
+        route: RouteJson {
+            distance_km: round(trip.distance_km, 3),
+            duration_min: trip.duration_min.map(|m| round(m, 1)),
+            points: trip.path.points().iter().map(|p| [p.lat, p.lon]).collect(),
+            source: trip.source,
+        },
+        stations: stops
+            .into_iter()
+            .map(|s| RouteStationJson {
+                id: s.id,
+                brand: s.brand,
+                name: s.name,
+                latitude: s.latitude,
+                longitude: s.longitude,
+                fuel,
+                price: Price::from_milli(s.price),
+                updated_at: crate::domain::time::rfc3339(s.updated_at),
+                km_from_start: round(s.km_from_start, 3),
+                off_route_km: round(s.off_route_km, 3),
+                detour_km: round(s.detour_km, 3),
+                detour_min: round(s.detour_min, 1),
+                detour_estimated: s.detour_estimated,
+                fill_cost: round(s.fill_cost, 2),
+                detour_cost: round(s.detour_cost, 2),
+                net_cost: round(s.net_cost, 2),
+                motorway: s.motorway,
+                open_on_arrival: s.open_on_arrival,
+                shortage: s.shortage,
+            })
+            .collect(),
+    }
+}
+
+async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Json<RouteAnswerJson>> {
+    let index = state.index.get().await.map_err(AppError::from)?;
+    let (trip, stops) = route::search(&state.router, index, input, q).await.map_err(search_error)?;
+    Ok(Json(answer_json(&trip, stops, q.fuel)))
+}
+
+/// `GET /api/v1/route?from=&to=&via=…&fuel=…`
+#[tracing::instrument(skip(state))]
+pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<RouteAnswerJson>> {
+    let (ends, rest) = split_query(raw.as_deref())?;
+    let q = rank_query(&rest, Utc::now())?;
+    let stops = stops(&state, &ends).await?;
+    run(&state, TripInput::Stops(stops), q).await
+}
+
+/// The JSON body of `POST /api/v1/route`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteBody {
+    points: Option<Vec<[f64; 2]>>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    via: Vec<String>,
+    fuel: Option<serde_json::Value>,
+    litres: Option<f64>,
+    consumption: Option<f64>,
+    corridor_km: Option<f64>,
+    avoid_motorway: Option<bool>,
+    sort: Option<String>,
+    depart: Option<String>,
+    max_age_days: Option<u32>,
+}
+
+impl RouteBody {
+    /// The ranking fields as `name=value` text, for [`rank_query`].
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k.to_owned(), v));
+            }
+        };
+        put(
+            "fuel",
+            self.fuel.as_ref().map(|f| match f {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+        );
+        put("litres", self.litres.map(|v| v.to_string()));
+        put("consumption", self.consumption.map(|v| v.to_string()));
+        put("corridor_km", self.corridor_km.map(|v| v.to_string()));
+        put("avoid_motorway", self.avoid_motorway.map(|v| v.to_string()));
+        put("sort", self.sort.clone());
+        put("depart", self.depart.clone());
+        put("max_age_days", self.max_age_days.map(|v| v.to_string()));
+        out
+    }
+}
+
+/// `POST /api/v1/route`: JSON (`points`, or `from`/`to`/`via`) or a GPX document.
+#[tracing::instrument(skip(state, headers, body), fields(bytes = body.len()))]
+pub async fn post_route(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<RouteAnswerJson>> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match content_type.as_str() {
+        "application/gpx+xml" | "application/gpx" | "application/xml" | "text/xml" => {
+            let (ends, rest) = split_query(raw.as_deref())?;
+            if ends.from.is_some() || ends.to.is_some() || !ends.via.is_empty() {
+                return Err(AppError::bad_request("a GPX path has its own ends: no `from`, `to` nor `via`").into());
+            }
+            let q = rank_query(&rest, Utc::now())?;
+            let path = route::gpx::parse(&body).map_err(|e| AppError::Unprocessable(format!("GPX: {e}")))?;
+            run(&state, TripInput::Bare(path, Source::Gpx), q).await
+        }
+        "application/json" => {
+            if raw.as_deref().is_some_and(|r| !r.is_empty()) {
+                return Err(AppError::bad_request(
+                    "with a JSON body, every field goes in the body, none in the query string",
+                )
+                .into());
+            }
+            let b: RouteBody =
+                serde_json::from_slice(&body).map_err(|e| AppError::Unprocessable(format!("the JSON body: {e}")))?;
+            let q = rank_query(&b.pairs(), Utc::now())?;
+            let input = match (&b.points, &b.from, &b.to) {
+                (Some(points), None, None) if b.via.is_empty() => TripInput::Bare(
+                    Path::from_pairs(points).map_err(|e| AppError::Unprocessable(format!("`points`: {e}")))?,
+                    Source::Points,
+                ),
+                (Some(_), _, _) => {
+                    return Err(AppError::bad_request("give either `points` or `from` and `to`, not both").into());
+                }
+                (None, _, _) => {
+                    if b.via.len() > MAX_VIA {
+                        return Err(AppError::bad_request(format!("at most {MAX_VIA} `via` points")).into());
+                    }
+                    let ends = Ends { from: b.from.clone(), to: b.to.clone(), via: b.via.clone() };
+                    TripInput::Stops(stops(&state, &ends).await?)
+                }
+            };
+            run(&state, input, q).await
+        }
+        other => {
+            Err(AppError::bad_request(format!("Content-Type {other:?}: send application/json or application/gpx+xml"))
+                .into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn fields_are_checked() {
+        let now = Utc::now();
+        let q = rank_query(&pairs(&[("fuel", "Gazole")]), now).expect("defaults");
+        assert_eq!((q.litres, q.consumption, q.corridor_km, q.sort), (40.0, 6.5, 3.0, Sort::Net));
+        for (k, v) in [
+            ("corridor_km", "0.4"),
+            ("corridor_km", "21"),
+            ("litres", "0"),
+            ("sort", "cheap"),
+            ("depart", "demain"),
+            ("avoid_motorway", "maybe"),
+            ("colour", "red"),
+        ] {
+            let e = rank_query(&pairs(&[("fuel", "Gazole"), (k, v)]), now).expect_err(k);
+            assert!(e.to_string().contains(k), "{e}");
+        }
+        assert!(rank_query(&[], now).is_err_and(|e| e.to_string().contains("fuel")));
+        let (ends, rest) = split_query(Some("from=Rennes&to=48.1,2&via=1,1&via=Laval&fuel=E10")).expect("split");
+        assert_eq!(ends.via.len(), 2);
+        assert_eq!(rest, pairs(&[("fuel", "E10")]));
+        assert!(split_query(Some("via=1,1&via=1,1&via=1,1&via=1,1")).is_err());
+        assert_eq!(Place::parse("48.1, -1.6"), Ok(Place::At(LatLon { lat: 48.1, lon: -1.6 })));
+        assert_eq!(Place::parse("Rennes"), Ok(Place::Named("Rennes".into())));
+        assert_eq!(Place::parse("148.1,2"), Err(PathError::Latitude(148.1)));
+    }
+}
