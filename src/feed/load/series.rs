@@ -262,6 +262,9 @@ pub(super) struct Tracker {
     pub(super) newest_written: Option<i64>,
     /// The newest point deleted.
     pub(super) newest_deleted: Option<i64>,
+    /// Time spent on the deltas while the file loads (reads of the stored points around the
+    /// changes, the sums), added to the report's share of the daily averages.
+    spent: std::time::Duration,
 }
 
 impl Tracker {
@@ -281,6 +284,7 @@ impl Tracker {
             moved: Vec::new(),
             newest_written: None,
             newest_deleted: None,
+            spent: std::time::Duration::ZERO,
         };
         for (id, dept) in departments {
             let a = t.area(&dept);
@@ -352,6 +356,7 @@ impl Loader {
         if !self.series.active() || rows.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         // Rows come grouped by key and in time order; a key met twice is merged.
         let mut keys: Vec<KeyRows> = Vec::new();
         let mut seen: HashMap<(i64, i16), usize> = HashMap::new();
@@ -394,6 +399,7 @@ impl Loader {
                 }
             }
         }
+        self.series.spent += started.elapsed();
         Ok(())
     }
 
@@ -404,6 +410,7 @@ impl Loader {
         if !self.series.active() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         // Keys whose first point after the new ones is deleted: the one after it bounds them.
         let mut ask: Vec<(i64, i16, i64, i64)> = Vec::new();
         for ((s, f), hi, existing, wanted) in merges {
@@ -439,13 +446,15 @@ impl Loader {
                 None => self.series.deltas.key(*f, area, existing, wanted, i64::MAX),
             }
         }
+        self.series.spent += started.elapsed();
         Ok(())
     }
 
     /// Brings the stored series to what the history now gives, before the commit. `snapshot`:
     /// the Paris day of this file when it is the newest snapshot.
     pub(super) async fn finish_series(&mut self, snapshot: Option<Day>) -> Result<db_series::Refreshed, ImportError> {
-        let started = std::time::Instant::now();
+        let now = std::time::Instant::now();
+        let started = now.checked_sub(self.series.spent).unwrap_or(now);
         let state = self.series.state;
         let snapshot_day = state.snapshot_day.max(snapshot);
         let c0 = match self.series.mode {
