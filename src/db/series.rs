@@ -1,18 +1,19 @@
-//! The stored daily averages (`price_series`, migration 0009): kept up to date by every import,
-//! inside its transaction, for the days it touched ([`refresh`]); read by the trends API and
+//! The stored daily averages (`price_series`, migrations 0009 and 0012): kept up to date by
+//! every import, inside its transaction, by deltas (`feed::load::series`: the cells an import's
+//! changes move, from their stored sums, counts, min and max); read by the trends API and
 //! pages. The computation itself is [`crate::domain::series`].
 //!
-//! What an import touches: every history point it inserts or deletes moves the days
-//! `D..=D+30` of its fuel (see [`crate::domain::series`]); a snapshot also moves its own day
-//! (prices age out even when nothing changes), and so does every day between the last stored
-//! one and it. An empty series (a new database, or one that had history before this table
-//! existed) is computed whole by the first import, or by `carburoam series rebuild`.
+//! The series covers every day from the first change point to the later of the newest change
+//! point and the newest snapshot loaded (`price_series_state`): a snapshot moves its own day
+//! (prices age out even when nothing changes). An empty series over a history (a database from
+//! before this table existed, or before 0012) is computed whole by the next import, or by
+//! `carburoam series rebuild`, which gives the same rows.
 
 use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
 
-use crate::db::{Backend, Db, Tx, values_placeholders};
+use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
 use crate::domain::series::{self, DailyAverages, Day, NATIONAL};
 use crate::on_tx;
 
@@ -20,60 +21,7 @@ use crate::on_tx;
 /// bounded (the points of one piece are streamed; the cells are ~100 areas × 400 days).
 const PIECE_DAYS: Day = 400;
 
-/// Bits per fuel: days 0..2^17 (up to the year 2328); a day outside is clamped to the edge.
-const DAY_BITS: usize = 1 << 17;
-
-/// The days an import touched, per fuel: filled by the loader for every history point it
-/// writes or deletes. A bit set per fuel and day, so marking costs a shift and an OR.
-#[derive(Default)]
-pub struct Touched {
-    bits: Vec<Vec<u64>>,
-    max_at: Option<i64>,
-}
-
-impl Touched {
-    /// A history point of `fuel` at `at` (Unix seconds) was written or deleted.
-    #[inline]
-    pub fn mark(&mut self, fuel: i16, at: i64) {
-        let Ok(f) = usize::try_from(fuel) else { return };
-        if f > 6 {
-            return;
-        }
-        if self.bits.is_empty() {
-            self.bits = vec![Vec::new(); 7];
-        }
-        let words = &mut self.bits[f];
-        if words.is_empty() {
-            *words = vec![0; DAY_BITS / 64];
-        }
-        // Paris is UTC+1 or UTC+2: its calendar day is one of these two (almost always both).
-        for offset in [3600, 7200] {
-            let day = (at + offset).div_euclid(86_400).clamp(0, DAY_BITS as i64 - 1) as usize;
-            words[day / 64] |= 1u64 << (day % 64);
-        }
-        self.max_at = Some(self.max_at.map_or(at, |m| m.max(at)));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.max_at.is_none()
-    }
-
-    fn days(&self, fuel: i16) -> Vec<Day> {
-        let Some(words) = usize::try_from(fuel).ok().and_then(|f| self.bits.get(f)) else { return Vec::new() };
-        let mut out = Vec::new();
-        for (w, &word) in words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                out.push((w * 64 + b) as Day);
-                bits &= bits - 1;
-            }
-        }
-        out
-    }
-}
-
-/// What a refresh did (for logs and benchmarks).
+/// What a recomputation did (for logs and benchmarks).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Refreshed {
     /// Fuel-days recomputed.
@@ -86,73 +34,133 @@ pub struct Refreshed {
     pub elapsed: std::time::Duration,
 }
 
-/// Recomputes the days `touched` moves (and, for a `snapshot` at that Unix time, the days up to
-/// its own), inside the import's transaction. On an empty series, computes every day of the
-/// history.
-pub async fn refresh(tx: &mut Tx, touched: &Touched, snapshot: Option<i64>) -> Result<Refreshed, sqlx::Error> {
-    let started = std::time::Instant::now();
-    let mut done = refresh_inner(tx, touched, snapshot).await?;
-    done.elapsed = started.elapsed();
-    Ok(done)
+/// One stored cell: the prices in effect at the end of a day in one area, as their exact sum,
+/// count, min and max (the stored average is `total / stations`, rounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub total: i64,
+    pub stations: i32,
+    pub min: i32,
+    pub max: i32,
 }
 
-async fn refresh_inner(tx: &mut Tx, touched: &Touched, snapshot: Option<i64>) -> Result<Refreshed, sqlx::Error> {
+impl Cell {
+    /// The stored average: the mean rounded half away from zero, as [`series::DailyAverages`].
+    pub fn average(&self) -> i32 {
+        (self.total as f64 / f64::from(self.stations.max(1))).round() as i32
+    }
+}
+
+/// The series' state when an import begins (read under its lock, see [`begin`]).
+#[derive(Debug, Clone, Copy)]
+pub struct State {
+    /// The last day stored (`None`: never computed).
+    pub last_day: Option<Day>,
+    /// The Paris day of the newest snapshot loaded.
+    pub snapshot_day: Option<Day>,
+    /// Whether any row is stored.
+    pub has_series: bool,
+    /// Whether the history holds any point.
+    pub has_history: bool,
+}
+
+/// Takes the series' lock for the rest of `tx` and reads its state. An import calls it first
+/// thing, so that on PostgreSQL two imports run one after the other: an import's deltas are
+/// computed against the history it read, which no other import may change meanwhile (SQLite
+/// transactions are serialised anyway).
+pub async fn begin(tx: &mut Tx) -> Result<State, sqlx::Error> {
     lock(tx).await?;
-    let any: Option<i16> = on_tx!(tx, conn => {
-        sqlx::query_scalar("SELECT fuel FROM price_series LIMIT 1").fetch_optional(&mut *conn).await?
+    let last_day: Option<i32> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT last_day FROM price_series_state WHERE id = 1").fetch_one(&mut *conn).await?
     });
-    if any.is_none() {
-        return compute_all(tx, snapshot).await;
-    }
-    if touched.is_empty() && snapshot.is_none() {
-        return Ok(Refreshed::default());
-    }
-    let mut last: HashMap<i16, Day> = HashMap::new();
-    for fuel in crate::domain::Fuel::ALL {
-        let day: Option<i32> = on_tx!(tx, conn => {
-            sqlx::query_scalar("SELECT MAX(day) FROM price_series WHERE fuel = $1 AND area = $2")
-                .bind(fuel.id())
-                .bind(NATIONAL)
-                .fetch_one(&mut *conn)
-                .await?
-        });
-        if let Some(d) = day {
-            last.insert(fuel.id(), d);
-        }
-    }
-    let cap = [touched.max_at.map(series::day_of), last.values().max().copied(), snapshot.map(series::day_of)]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(0);
-    let mut plan = Vec::new();
-    for fuel in crate::domain::Fuel::ALL {
-        let mut intervals = series::reach(touched.days(fuel.id()), cap);
-        if let Some(&l) = last.get(&fuel.id())
-            && l < cap
-        {
-            intervals.push((l + 1, cap));
-        }
-        plan.push((fuel.id(), series::merge(intervals)));
-    }
-    compute(tx, &plan).await
+    let snapshot_day = snapshot_day(tx).await?;
+    let (series, history): (Option<i32>, Option<i32>) = on_tx!(tx, conn => {
+        sqlx::query_as("SELECT (SELECT 1 FROM price_series LIMIT 1), (SELECT 1 FROM price_history LIMIT 1)")
+            .fetch_one(&mut *conn)
+            .await?
+    });
+    Ok(State { last_day, snapshot_day, has_series: series.is_some(), has_history: history.is_some() })
 }
 
-/// Deletes the whole series and computes it again from the history, in `tx`.
+/// Records the last day stored and the newest snapshot's day.
+pub async fn set_state(tx: &mut Tx, last_day: Option<Day>, snapshot_day: Option<Day>) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE price_series_state SET last_day = $1, snapshot_day = $2 WHERE id = 1")
+            .bind(last_day)
+            .bind(snapshot_day)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// The newest change point of the whole history (a scan: only when the newest may have been
+/// deleted, or for a full recomputation).
+pub async fn newest_point(tx: &mut Tx) -> Result<Option<i64>, sqlx::Error> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(at) FROM price_history").fetch_one(&mut *conn).await?
+    }))
+}
+
+/// The newest snapshot's day: the state's, else (a database from before it was kept) the
+/// newest successful snapshot run's.
+async fn snapshot_day(tx: &mut Tx) -> Result<Option<Day>, sqlx::Error> {
+    let stored: Option<i32> = on_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT snapshot_day FROM price_series_state WHERE id = 1").fetch_one(&mut *conn).await?
+    });
+    if stored.is_some() {
+        return Ok(stored);
+    }
+    let at: Option<i64> = on_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
+        )
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    Ok(at.map(series::day_of))
+}
+
+/// Deletes the whole series and computes it again from the history, in `tx`: every day from
+/// the first change point to the later of the newest change point and the newest snapshot.
 pub async fn rebuild(tx: &mut Tx) -> Result<Refreshed, sqlx::Error> {
     let started = std::time::Instant::now();
     lock(tx).await?;
-    on_tx!(tx, conn => {
-        sqlx::query("DELETE FROM price_series").execute(&mut *conn).await?;
-    });
-    let mut done = compute_all(tx, None).await?;
+    let mut done = recompute_all(tx, None).await?;
     done.elapsed = started.elapsed();
     Ok(done)
 }
 
+/// [`rebuild`] without the lock (taken by the caller), with the day of a snapshot being loaded.
+pub async fn recompute_all(tx: &mut Tx, snapshot: Option<Day>) -> Result<Refreshed, sqlx::Error> {
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM price_series").execute(&mut *conn).await?;
+    });
+    let snapshot_day = snapshot_day(tx).await?.max(snapshot);
+    let (min, max): (Option<i64>, Option<i64>) = on_tx!(tx, conn => {
+        sqlx::query_as("SELECT MIN(at), MAX(at) FROM price_history").fetch_one(&mut *conn).await?
+    });
+    let last = max.map(series::day_of).max(snapshot_day);
+    set_state(tx, last, snapshot_day).await?;
+    let (Some(min), Some(last)) = (min, last) else { return Ok(Refreshed::default()) };
+    let plan: Vec<(i16, Vec<(Day, Day)>)> =
+        crate::domain::Fuel::ALL.iter().map(|f| (f.id(), vec![(series::day_of(min), last)])).collect();
+    compute(tx, &plan).await
+}
+
+/// Recomputes the days `first..=last` of every fuel from the history (what an import does for
+/// the days between the last one stored and a later one its file reaches).
+pub async fn recompute_days(tx: &mut Tx, first: Day, last: Day) -> Result<Refreshed, sqlx::Error> {
+    if first > last {
+        return Ok(Refreshed::default());
+    }
+    let plan: Vec<(i16, Vec<(Day, Day)>)> =
+        crate::domain::Fuel::ALL.iter().map(|f| (f.id(), vec![(first, last)])).collect();
+    compute(tx, &plan).await
+}
+
 /// Serialises refreshes: the row lock of `price_series_state` is held until `tx` ends (SQLite
-/// transactions are serialised anyway). Taken after the import's own writes, so on PostgreSQL
-/// a second import waits here for the first to commit, then reads its history too.
+/// transactions are serialised anyway).
 async fn lock(tx: &mut Tx) -> Result<(), sqlx::Error> {
     on_tx!(tx, conn => {
         sqlx::query("UPDATE price_series_state SET refreshed_at = $1 WHERE id = 1")
@@ -161,17 +169,6 @@ async fn lock(tx: &mut Tx) -> Result<(), sqlx::Error> {
             .await?;
     });
     Ok(())
-}
-
-async fn compute_all(tx: &mut Tx, snapshot: Option<i64>) -> Result<Refreshed, sqlx::Error> {
-    let (min, max): (Option<i64>, Option<i64>) = on_tx!(tx, conn => {
-        sqlx::query_as("SELECT MIN(at), MAX(at) FROM price_history").fetch_one(&mut *conn).await?
-    });
-    let (Some(min), Some(max)) = (min, max) else { return Ok(Refreshed::default()) };
-    let cap = series::day_of(max).max(snapshot.map_or(Day::MIN, series::day_of));
-    let plan: Vec<(i16, Vec<(Day, Day)>)> =
-        crate::domain::Fuel::ALL.iter().map(|f| (f.id(), vec![(series::day_of(min), cap)])).collect();
-    compute(tx, &plan).await
 }
 
 /// Computes and stores the given intervals of each fuel.
@@ -250,24 +247,250 @@ async fn compute_piece(
             .execute(&mut *conn)
             .await?;
     });
+    let rows: Vec<(i16, &str, Day, Cell)> = out
+        .iter()
+        .map(|(area, day, s)| {
+            let area = area.and_then(|a| areas.get(a)).map_or(NATIONAL, String::as_str);
+            (fuel, area, *day, Cell { total: s.total, stations: s.stations, min: s.min, max: s.max })
+        })
+        .collect();
+    write_cells(tx, &rows).await?;
+    Ok(Refreshed { points: read, rows: out.len(), ..Refreshed::default() })
+}
+
+/// Writes cells (inserted, or replacing the stored ones).
+pub async fn write_cells(tx: &mut Tx, rows: &[(i16, &str, Day, Cell)]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
-    for part in out.chunks(Backend::batch_rows(7)) {
-        let sql = format!(
-            "INSERT INTO price_series (fuel, area, day, average, stations, min_price, max_price) VALUES {} \
-             ON CONFLICT (fuel, area, day) DO UPDATE SET average = excluded.average, stations = excluded.stations, \
-             min_price = excluded.min_price, max_price = excluded.max_price",
-            values_placeholders(backend, part.len(), 7)
-        );
+    let per = Backend::batch_rows(8);
+    let mut texts: HashMap<usize, String> = HashMap::new();
+    for part in rows.chunks(per) {
+        let sql = texts
+            .entry(part.len())
+            .or_insert_with(|| {
+                format!(
+                    "INSERT INTO price_series (fuel, area, day, average, stations, min_price, max_price, total) \
+                     VALUES {} ON CONFLICT (fuel, area, day) DO UPDATE SET average = excluded.average, \
+                     stations = excluded.stations, min_price = excluded.min_price, max_price = excluded.max_price, \
+                     total = excluded.total",
+                    values_placeholders(backend, part.len(), 8)
+                )
+            })
+            .clone();
         on_tx!(tx, conn => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (area, day, s) in part {
-                let area = area.and_then(|a| areas.get(a)).map_or(NATIONAL, String::as_str);
-                q = q.bind(fuel).bind(area).bind(*day).bind(s.average).bind(s.stations).bind(s.min).bind(s.max);
+            for (fuel, area, day, c) in part {
+                q = q.bind(*fuel).bind(*area).bind(*day).bind(c.average()).bind(c.stations).bind(c.min).bind(c.max).bind(c.total);
             }
             q.execute(&mut *conn).await?;
         });
     }
-    Ok(Refreshed { points: read, rows: out.len(), ..Refreshed::default() })
+    Ok(())
+}
+
+/// Deletes cells (days left without any station).
+pub async fn delete_cells(tx: &mut Tx, rows: &[(i16, &str, Day)]) -> Result<(), sqlx::Error> {
+    for (fuel, area, day) in rows {
+        on_tx!(tx, conn => {
+            sqlx::query("DELETE FROM price_series WHERE fuel = $1 AND area = $2 AND day = $3")
+                .bind(*fuel)
+                .bind(*area)
+                .bind(*day)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    Ok(())
+}
+
+/// Deletes the days after `last` (the series no longer reaches them).
+pub async fn delete_after(tx: &mut Tx, last: Day) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM price_series WHERE day > $1").bind(last).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// The stored cells of one fuel on the days `first..=last`: `(area, day, cell)`.
+pub async fn stored_cells(
+    tx: &mut Tx,
+    fuel: i16,
+    first: Day,
+    last: Day,
+) -> Result<Vec<(String, Day, Cell)>, sqlx::Error> {
+    let rows: Vec<(String, i32, i64, i32, i32, i32)> = on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT area, day, total, stations, min_price, max_price FROM price_series \
+             WHERE fuel = $1 AND day >= $2 AND day <= $3",
+        )
+        .bind(fuel)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(area, day, total, stations, min, max)| (area, day, Cell { total, stations, min, max }))
+        .collect())
+}
+
+/// Cells computed exactly from the history, for one fuel and day: the given départements
+/// (those with a station in effect), and the nation when `national`. What an import does for
+/// the few cells whose min or max it cannot follow by deltas (the price it removed was the
+/// extreme): one index seek per station of the area into the history.
+pub async fn exact_cells(
+    tx: &mut Tx,
+    fuel: i16,
+    day: Day,
+    areas: &[&str],
+    national: bool,
+) -> Result<Vec<(String, Cell)>, sqlx::Error> {
+    let end = series::day_start(day + 1);
+    let from = end - series::MAX_AGE_SECS;
+    let backend = tx.backend();
+    let mut out = Vec::new();
+    let inner = |filter: &str| {
+        let (p1, p2, p3) = match backend {
+            Backend::Sqlite => ("?", "?", "?"),
+            Backend::Postgres => ("$1", "$2", "$3"),
+        };
+        format!(
+            "SELECT s.department AS area, (SELECT h.price FROM price_history h WHERE h.station_id = s.id \
+             AND h.fuel = {p1} AND h.at < {p2} AND h.at >= {p3} ORDER BY h.at DESC LIMIT 1) AS p \
+             FROM stations s{filter}"
+        )
+    };
+    type Row = (String, i64, Option<i64>, Option<i32>, Option<i32>);
+    for part in areas.chunks(Backend::MAX_PARAMS - 3) {
+        let sql = format!(
+            "SELECT x.area, COUNT(x.p), SUM(x.p), MIN(x.p), MAX(x.p) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.area",
+            inner(&format!(" WHERE s.department IN ({})", in_list(backend, 4, part.len())))
+        );
+        let rows: Vec<Row> = on_tx!(tx, conn => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(fuel).bind(end).bind(from);
+            for a in part {
+                q = q.bind(*a);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows.into_iter().map(|(a, n, sum, min, max)| (a, exact(n, sum, min, max))));
+    }
+    if national {
+        let sql = format!(
+            "SELECT '{NATIONAL}', COUNT(x.p), SUM(x.p), MIN(x.p), MAX(x.p) FROM ({}) AS x WHERE x.p IS NOT NULL",
+            inner("")
+        );
+        let rows: Vec<Row> = on_tx!(tx, conn => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(fuel).bind(end).bind(from).fetch_all(&mut *conn).await?
+        });
+        out.extend(rows.into_iter().filter(|r| r.1 > 0).map(|(a, n, sum, min, max)| (a, exact(n, sum, min, max))));
+    }
+    Ok(out)
+}
+
+fn exact(n: i64, sum: Option<i64>, min: Option<i32>, max: Option<i32>) -> Cell {
+    Cell {
+        total: sum.unwrap_or(0),
+        stations: i32::try_from(n).unwrap_or(i32::MAX),
+        min: min.unwrap_or(i32::MAX),
+        max: max.unwrap_or(i32::MIN),
+    }
+}
+
+/// A key's stored points around times an import writes: the last point before `lo`, every
+/// point in `lo..=hi`, and the first point after `hi`.
+#[derive(Debug, Default, Clone)]
+pub struct Around {
+    pub before: Option<(i64, i32)>,
+    pub inside: Vec<(i64, i32)>,
+    pub after: Option<(i64, i32)>,
+}
+
+/// [`Around`] for each `(station, fuel, lo, hi)`, read before the import writes them: three
+/// statements per batch of keys, index seeks into the history's primary key.
+pub async fn history_around(
+    tx: &mut Tx,
+    keys: &[(i64, i16, i64, i64)],
+) -> Result<HashMap<(i64, i16), Around>, sqlx::Error> {
+    let backend = tx.backend();
+    let mut out: HashMap<(i64, i16), Around> = HashMap::with_capacity(keys.len());
+    for part in keys.chunks(Backend::MAX_PARAMS / 4) {
+        let list = values_placeholders(backend, part.len(), 4);
+        let inside = format!(
+            "SELECT h.station_id, h.fuel, h.at, h.price FROM (VALUES {list}) AS k CROSS JOIN price_history h \
+             WHERE h.station_id = k.column1 AND h.fuel = k.column2 AND h.at >= k.column3 AND h.at <= k.column4"
+        );
+        let rows = fetch_points(tx, &inside, part).await?;
+        for (s, f, at, price) in rows {
+            out.entry((s, f)).or_default().inside.push((at, price));
+        }
+        for first in [true, false] {
+            let sql = neighbours_sql(&list, first);
+            for (s, f, at, price) in fetch_points(tx, &sql, part).await? {
+                let a = out.entry((s, f)).or_default();
+                if first {
+                    a.before = Some((at, price));
+                } else {
+                    a.after = Some((at, price));
+                }
+            }
+        }
+    }
+    for a in out.values_mut() {
+        a.inside.sort_unstable();
+    }
+    Ok(out)
+}
+
+/// The statement that reads, for each `(station, fuel, lo, hi)` of the `VALUES` list `list`,
+/// the last stored point before `lo` (`before`) or the first after `hi`: `(station, fuel, at,
+/// price)`, one index seek each.
+pub fn neighbours_sql(list: &str, before: bool) -> String {
+    let (cmp, order, bound) = if before { ("<", "DESC", "k.column3") } else { (">", "ASC", "k.column4") };
+    let one = |col: &str| {
+        format!(
+            "(SELECT h.{col} FROM price_history h WHERE h.station_id = k.column1 AND h.fuel = k.column2 \
+             AND h.at {cmp} {bound} ORDER BY h.at {order} LIMIT 1)"
+        )
+    };
+    format!(
+        "SELECT station_id, fuel, at, price FROM (SELECT k.column1 AS station_id, k.column2 AS fuel, \
+         {} AS at, {} AS price FROM (VALUES {list}) AS k) AS n WHERE at IS NOT NULL",
+        one("at"),
+        one("price")
+    )
+}
+
+async fn fetch_points(
+    tx: &mut Tx,
+    sql: &str,
+    keys: &[(i64, i16, i64, i64)],
+) -> Result<Vec<(i64, i16, i64, i32)>, sqlx::Error> {
+    Ok(on_tx!(tx, conn => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()));
+        for (s, f, lo, hi) in keys {
+            q = q.bind(*s).bind(*f).bind(*lo).bind(*hi);
+        }
+        q.fetch_all(&mut *conn).await?
+    }))
+}
+
+/// Every change point of the given stations (all fuels): `(station, fuel, at, price)`, in
+/// key and time order. For the stations an import moves to another département.
+pub async fn stations_history(tx: &mut Tx, ids: &[i64]) -> Result<Vec<(i64, i16, i64, i32)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for id in ids {
+        let rows: Vec<(i64, i16, i64, i32)> = on_tx!(tx, conn => {
+            sqlx::query_as(
+                "SELECT station_id, fuel, at, price FROM price_history WHERE station_id = $1 ORDER BY fuel, at",
+            )
+            .bind(*id)
+            .fetch_all(&mut *conn)
+            .await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Reads `v,v,…` where `v = at × 2^24 + price` back into `(at, price)` points. Prices are

@@ -111,6 +111,8 @@ pub fn month_start(day: Day) -> Day {
 pub struct DayStat {
     /// Mean price, thousandths of a euro, rounded half away from zero.
     pub average: i32,
+    /// Sum of the prices (what imports move by deltas).
+    pub total: i64,
     pub stations: i32,
     pub min: i32,
     pub max: i32,
@@ -187,7 +189,7 @@ impl DailyAverages {
             out.push((
                 (area < self.areas).then_some(area),
                 self.first + k as Day,
-                DayStat { average, stations: cell.count, min: cell.min, max: cell.max },
+                DayStat { average, total: cell.sum, stations: cell.count, min: cell.min, max: cell.max },
             ));
         }
         out
@@ -302,7 +304,7 @@ mod tests {
         // Its own day (in effect at its end), then while at most 30 days old at a day's end:
         // 30 June ends 29 days 16 hours after 08:00 on 1 June, 1 July 30 days 16 hours after.
         assert_eq!(days, (d..=d + 29).collect::<Vec<_>>());
-        assert!(out.iter().all(|r| r.2 == DayStat { average: 1800, stations: 1, min: 1800, max: 1800 }));
+        assert!(out.iter().all(|r| r.2 == DayStat { average: 1800, total: 1800, stations: 1, min: 1800, max: 1800 }));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub use super::model::department_of;
 
 mod bulk;
 mod merge;
+mod series;
 
 #[derive(Clone, Copy)]
 struct KnownStation {
@@ -83,7 +84,7 @@ pub(super) struct Stats {
     pub prices_removed: usize,
     pub shortages_changed: usize,
     pub history_backfilled: usize,
-    /// Time spent recomputing the daily averages (`db::series::refresh`).
+    /// Time spent bringing the daily averages up to date ([`Loader::finish_series`]).
     pub series_elapsed: std::time::Duration,
 }
 
@@ -107,9 +108,8 @@ pub(super) struct Loader {
     pg_copy: bool,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
-    /// Series (issue 12): the days of every history point written or deleted, so that the
-    /// daily averages of those days are recomputed before the commit.
-    touched: crate::db::series::Touched,
+    /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
+    series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts (issue 13).
     changes: Vec<crate::db::alerts::PriceChange>,
     /// Multi-row statement texts built so far, by (head and tail, rows, width): a yearly
@@ -127,13 +127,19 @@ impl Loader {
     pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
         let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
         let mut tx = db.begin_import().await?;
-        let rows: Vec<(i64, i64, i64, Option<i64>)> = on_tx!(&mut tx, conn => {
-            sqlx::query_as("SELECT id, content_hash, updated_at, missing_since FROM stations").fetch_all(&mut *conn).await?
+        // First: the series' lock (one import at a time on PostgreSQL too) and its state.
+        let state = crate::db::series::begin(&mut tx).await?;
+        let rows: Vec<(i64, i64, i64, Option<i64>, String)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as("SELECT id, content_hash, updated_at, missing_since, department FROM stations")
+                .fetch_all(&mut *conn)
+                .await?
         });
-        let known = rows
-            .into_iter()
-            .map(|(id, hash, updated_at, missing_since)| (id, KnownStation { hash, updated_at, missing_since }))
-            .collect();
+        let mut known = HashMap::with_capacity(rows.len());
+        let mut departments = Vec::with_capacity(rows.len());
+        for (id, hash, updated_at, missing_since, department) in rows {
+            known.insert(id, KnownStation { hash, updated_at, missing_since });
+            departments.push((id, department));
+        }
         Ok(Loader {
             backend: tx.backend(),
             tx: Some(tx),
@@ -147,7 +153,7 @@ impl Loader {
             stats: Stats::default(),
             pg_copy,
             pg_history_table: false,
-            touched: Default::default(),
+            series: series::Tracker::new(state, departments.into_iter()),
             changes: Vec::new(),
             texts: HashMap::new(),
         })
@@ -273,6 +279,7 @@ impl Loader {
                 services: serde_json::to_string(&st.services).unwrap_or_else(|_| "[]".to_owned()),
                 hash,
             };
+            self.series.station_written(id, &row.department);
             if known.is_none() {
                 self.pending.stations_new.push(row);
             } else {
@@ -404,6 +411,7 @@ impl Loader {
         }
         if history_full {
             let mut rows = std::mem::take(&mut self.pending.history_insert);
+            self.series_before_insert(&rows).await?;
             self.write_history(&rows).await?;
             rows.clear();
             self.pending.history_insert = rows;
@@ -623,10 +631,9 @@ impl Loader {
 
         self.merge_backfill().await?;
 
-        // Series (issue 12): the daily averages of the days this file moved, in this transaction.
-        let touched = std::mem::take(&mut self.touched);
-        let snapshot = newest_snapshot.then_some(self.snapshot);
-        let done = crate::db::series::refresh(self.tx()?, &touched, snapshot).await?;
+        // Series (issues 12, 21): the cells this file moved, in this transaction.
+        let snapshot = newest_snapshot.then(|| series::day_of(self.snapshot));
+        let done = self.finish_series(snapshot).await?;
         self.stats.series_elapsed = done.elapsed;
         tracing::debug!(
             days = done.days,

@@ -161,6 +161,7 @@ db_test!(damaged_yearly_file_changes_nothing, |t| {
     let err = load::import_bytes(&t.db, "annuel_2023_damaged", zip.into(), &opts).await;
     assert!(err.is_err());
     assert_eq!(fingerprint(&t.db).await, before);
+    crate::series::assert_series_rebuilds(&t.db, "after the damaged 2023 file").await;
 });
 
 // Imports on SQLite run with foreign-key checks off (`Db::begin_import`): the loader writes each

@@ -290,6 +290,7 @@ async fn refused(db: &Db, name: &str, bytes: Vec<u8>, expect: &str) {
     let text = err.to_string();
     assert!(text.to_lowercase().contains(expect), "{name}: {text:?} should mention {expect:?}");
     assert_eq!(fingerprint(db).await, before, "{name} changed the data");
+    crate::series::assert_series_rebuilds(db, &format!("after the refused {name}")).await;
     let last = carburoam::db::etl_runs::recent(db, 1).await.unwrap().remove(0);
     assert_eq!(last.status, "failed", "{name}");
     assert_eq!(last.error.as_deref(), Some(text.as_str()));
@@ -334,6 +335,7 @@ db_test!(bad_inputs_change_nothing, |t| {
     let err = load::import_bytes(db, "bomb.zip", bomb.into(), &small).await.expect_err("bomb");
     assert!(err.to_string().contains("too large") || err.to_string().contains("exceeds"), "{err}");
     assert_eq!(fingerprint(db).await, before);
+    crate::series::assert_series_rebuilds(db, "after the refused bomb.zip").await;
 
     // A flipped byte inside the deflate stream: CRC or inflate error, nothing loaded.
     let mut flipped = zip.clone();
@@ -342,6 +344,7 @@ db_test!(bad_inputs_change_nothing, |t| {
     let before = fingerprint(db).await;
     assert!(load::import_bytes(db, "flipped.zip", flipped.into(), &opts()).await.is_err());
     assert_eq!(fingerprint(db).await, before);
+    crate::series::assert_series_rebuilds(db, "after the refused flipped.zip").await;
 });
 
 db_test!(far_fewer_stations_refused_unless_forced, |t| {
@@ -361,6 +364,7 @@ db_test!(far_fewer_stations_refused_unless_forced, |t| {
     assert!(matches!(err, ImportError::TooFewStations { found: 2, loaded: 8 }), "{err}");
     assert!(err.to_string().contains("--force"));
     assert_eq!(fingerprint(db).await, before);
+    crate::series::assert_series_rebuilds(db, "after the refused short.zip").await;
     let forced = ImportOptions { force: true, ..opts() };
     let r = load::import_bytes(db, "short.zip", zip.into(), &forced).await.unwrap();
     assert_eq!(r.counts.stations_missing, 6);
@@ -407,7 +411,10 @@ mod fuzz {
                     // digit may merge two station ids, nothing more).
                     assert!(r.stations_in_file >= min_stations, "{r}");
                 }
-                Err(_) => assert_eq!(fingerprint(&t.db).await, before),
+                Err(_) => {
+                    assert_eq!(fingerprint(&t.db).await, before);
+                    crate::series::assert_series_rebuilds(&t.db, "after a refused damaged file").await;
+                }
             }
         });
     }

@@ -51,7 +51,6 @@ impl Loader {
         if rows.is_empty() {
             return Ok(());
         }
-        rows.iter().for_each(|r| self.touched.mark(r.1, r.2)); // series: days touched
         if self.backend == Backend::Postgres && self.pg_copy {
             return self.copy_history(rows).await;
         }

@@ -41,7 +41,9 @@ impl Loader {
 
         let mut inserts: Vec<HistoryRow> = Vec::new();
         let mut deletes: Vec<(i64, i16, i64)> = Vec::new();
+        let mut merges = Vec::with_capacity(keys.len());
         for ((station, fuel), points) in keys {
+            let hi = points.last().map_or(i64::MIN, |p| p.0);
             let existing = stored.get(&(station, fuel)).map(Vec::as_slice).unwrap_or_default();
             let mut merged: BTreeMap<i64, i32> = existing.iter().copied().collect();
             for (at, price) in points {
@@ -58,10 +60,12 @@ impl Loader {
             let wanted_set: HashSet<(i64, i32)> = wanted.iter().copied().collect();
             inserts.extend(wanted.iter().filter(|p| !existing_set.contains(p)).map(|&(at, p)| (station, fuel, at, p)));
             deletes.extend(existing.iter().filter(|p| !wanted_set.contains(p)).map(|&(at, _)| (station, fuel, at)));
+            if self.series.active() {
+                merges.push(((station, fuel), hi, existing.to_vec(), wanted));
+            }
         }
-        for &(_, fuel, at) in &deletes {
-            self.touched.mark(fuel, at); // series: days touched
-        }
+        // Series: what the merge moves, from the points before and after it.
+        self.series_merge(&merges).await?;
         for (station, fuel, at) in &deletes {
             on_tx!(self.tx()?, conn => {
                 sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")
@@ -123,19 +127,8 @@ impl Loader {
         // 2. The neighbours: per key, the last point before its span and the first after it.
         for part in keys.chunks(KEYS_PER_QUERY) {
             let list = values_placeholders(self.backend, part.len(), 4);
-            for (cmp, order, bound) in [("<", "DESC", "k.column3"), (">", "ASC", "k.column4")] {
-                let one = |col: &str| {
-                    format!(
-                        "(SELECT h.{col} FROM price_history h WHERE h.station_id = k.column1 AND h.fuel = k.column2 \
-                         AND h.at {cmp} {bound} ORDER BY h.at {order} LIMIT 1)"
-                    )
-                };
-                let sql = format!(
-                    "SELECT station_id, fuel, at, price FROM (SELECT k.column1 AS station_id, k.column2 AS fuel, \
-                     {} AS at, {} AS price FROM (VALUES {list}) AS k) AS n WHERE at IS NOT NULL",
-                    one("at"),
-                    one("price")
-                );
+            for before in [true, false] {
+                let sql = crate::db::series::neighbours_sql(&list, before);
                 let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                     for ((s, f), points) in part {
