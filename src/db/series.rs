@@ -1,4 +1,4 @@
-//! The stored daily averages (`price_series`, migrations 0009 and 0012): kept up to date by
+//! The stored daily averages (`price_series`, migrations 0009 and 0013): kept up to date by
 //! every import, inside its transaction, by deltas (`feed::load::series`: the cells an import's
 //! changes move, from their stored sums, counts, min and max); read by the trends API and
 //! pages. The computation itself is [`crate::domain::series`].
@@ -6,7 +6,7 @@
 //! The series covers every day from the first change point to the later of the newest change
 //! point and the newest snapshot loaded (`price_series_state`): a snapshot moves its own day
 //! (prices age out even when nothing changes). An empty series over a history (a database from
-//! before this table existed, or before 0012) is computed whole by the next import, or by
+//! before this table existed, or before 0013) is computed whole by the next import, or by
 //! `carburoam series rebuild`, which gives the same rows.
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@
 //!   archive): the 31 days after it are computed from the history (prices carried over from
 //!   before the file), the days beyond only hold the file's own points, which the deltas have;
 //! - a station that moves to another département takes its whole history with it;
-//! - an empty series over a history (before migration 0012) is computed whole.
+//! - an empty series over a history (before migration 0013) is computed whole.
 //!
 //! The result is the series `carburoam series rebuild` computes (tests/it/series.rs checks it
 //! after random sequences of imports, on both backends).
