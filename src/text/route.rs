@@ -61,6 +61,8 @@ pub struct RouteStrings {
     pub outside_france: &'static str,
     pub no_route: &'static str,
     pub engine_failed: &'static str,
+    /// The server runs with `--router off`: no route between places, only paths given whole.
+    pub engine_off: &'static str,
     pub gpx_offer: &'static str,
 }
 }
@@ -114,6 +116,7 @@ pub static FR: RouteStrings = RouteStrings {
     outside_france: "Ce trajet est hors de France : aucune station ne s’y trouve.",
     no_route: "Aucun itinéraire routier trouvé entre ces points.",
     engine_failed: "Le service d’itinéraire ne répond pas pour le moment. Réessayez dans un instant.",
+    engine_off: "Ce serveur ne calcule pas d’itinéraire entre deux lieux (aucun service d’itinéraire n’est configuré).",
     gpx_offer: "Ou envoyez votre trace GPX à l’API (POST /api/v1/route), sans service d’itinéraire.",
 };
 
@@ -166,6 +169,7 @@ pub static EN: RouteStrings = RouteStrings {
     outside_france: "This route is outside France: no station is along it.",
     no_route: "No road route found between these points.",
     engine_failed: "The route service is not answering right now. Try again in a moment.",
+    engine_off: "This server does not plan routes between places (no route service is configured).",
     gpx_offer: "Or send your GPX track to the API (POST /api/v1/route), with no route service needed.",
 };
 

@@ -489,6 +489,10 @@ db_test!(route_api_refuses_bad_input_clearly, |t| {
     let r = app.get("/api/v1/route?from=Rennes&to=Laval&fuel=Gazole").await;
     assert_eq!(r.status, 503, "{}", r.text);
     assert!(r.text.contains("off") && r.text.contains("GPX"), "{}", r.text);
+    // The page says the engine is switched off, not that it is down.
+    let r = app.get("/trajet?from=Rennes&to=Laval&fuel=Gazole").await;
+    assert!(r.text.contains("ne calcule pas d’itinéraire entre deux lieux"), "{}", r.text);
+    assert!(!r.text.contains("ne répond pas pour le moment"), "{}", r.text);
     let r = app.send(app.client.post(app.url("/api/v1/route")).header("content-type", "text/plain").body("x")).await;
     assert_eq!(r.status, 400, "{}", r.text);
 });

@@ -237,6 +237,7 @@ pub async fn route_page(
                         SearchError::Path(PathError::OutsideFrance) => t.outside_france,
                         SearchError::Engine(EngineError::NoRoute) => t.no_route,
                         SearchError::Path(_) => t.no_route,
+                        SearchError::Engine(EngineError::Off) => t.engine_off,
                         SearchError::Engine(_) | SearchError::Interrupted => t.engine_failed,
                     }
                     .to_owned(),
