@@ -263,8 +263,9 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<Search, 
         return Ok(Search { q: Some(text.into_string()), centre: found, refused: None });
     }
     if let (Some(lat), Some(lon)) = (lat, lon) {
+        // A blank `q` beside a position is no text search: the position decides.
         return Ok(Search {
-            q,
+            q: None,
             centre: Some(Centre { lat, lon, radius_km: 10.0, label: None, others: Vec::new(), words: Vec::new() }),
             refused: None,
         });
