@@ -8,7 +8,7 @@
 //! i64), which SQLite decodes as well.
 
 use crate::db::etl_runs::RunStatus;
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx, in_list};
 use crate::{on_db, on_tx};
 
 /// Mean Earth radius (IUGG), in km.
@@ -102,6 +102,25 @@ pub async fn station_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
         .fetch_optional(p)
         .await)?;
     Ok(row.is_some())
+}
+
+/// How many of `ids` (distinct) are stations, inside an import's transaction: the check of a
+/// batch of history rows on PostgreSQL, where the history has no foreign key (migration 0015).
+pub async fn count_existing(tx: &mut Tx, ids: &[i64]) -> Result<usize, sqlx::Error> {
+    let backend = tx.backend();
+    let mut found = 0usize;
+    for part in ids.chunks(Backend::MAX_PARAMS) {
+        let sql = format!("SELECT COUNT(*) FROM stations WHERE id IN ({})", in_list(backend, 1, part.len()));
+        let n: i64 = on_tx!(tx, c => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_one(c).await
+        })?;
+        found += usize::try_from(n).unwrap_or(0);
+    }
+    Ok(found)
 }
 
 /// Current prices of a station, in fuel id order.

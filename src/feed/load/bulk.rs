@@ -4,13 +4,18 @@
 //!   rows, one prepared text reused (sqlx caches statements by text), anonymous `?` placeholders,
 //!   each row bound as two integers (station and fuel; time and price) that SQL unpacks: binding
 //!   through sqlx costs more than SQLite's own unpacking (docs/benchmarks.md);
-//! - PostgreSQL: `COPY` into a temporary table dropped at commit, then one
-//!   `INSERT … SELECT … ON CONFLICT` into `price_history`, in the import's transaction. A
-//!   multi-row INSERT costs the server a parse and a plan of 30,000 parameters per statement;
-//!   COPY streams tab-separated text. [`ImportOptions::pg_copy`] = false keeps the INSERT path
-//!   (the tests compare both).
+//! - PostgreSQL: binary `COPY` into a temporary table (never WAL-logged, dropped at commit),
+//!   then one `INSERT … SELECT … ORDER BY … ON CONFLICT` into `price_history`, in the import's
+//!   transaction. A multi-row INSERT costs the server a parse and a plan of 30,000 parameters per
+//!   statement; COPY streams rows, and its binary form spares the server parsing numbers from
+//!   text. Sorted by key, the rows reach the primary key's B-tree in its order.
+//!   [`ImportOptions::pg_copy`] = false keeps the INSERT path (the tests compare both).
+//! - The history has no foreign key on PostgreSQL (migration 0015; SQLite's imports run without
+//!   the checks): each batch's stations are checked at once ([`Loader::check_history_stations`]),
+//!   one set-based query instead of a trigger per row, and a row naming no station refuses the
+//!   file.
 
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
 
 use super::{ImportError, Loader};
 use crate::db::{Backend, Tx};
@@ -40,7 +45,7 @@ const PACKED_HEAD: &str = "INSERT INTO price_history (station_id, fuel, at, pric
 /// `WHERE true`: SQLite reads `ON CONFLICT` right after a `SELECT … FROM` as a join clause.
 const PACKED_TAIL: &str = ") WHERE true ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price";
 
-/// Bytes of COPY text sent per message.
+/// Bytes of COPY data sent per message.
 const COPY_CHUNK: usize = 1 << 20;
 
 const UPSERT_TAIL: &str = " ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price";
@@ -50,6 +55,9 @@ impl Loader {
     pub(super) async fn write_history(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
         if rows.is_empty() {
             return Ok(());
+        }
+        if self.backend == Backend::Postgres {
+            self.check_history_stations(rows).await?;
         }
         if self.backend == Backend::Postgres && self.pg_copy {
             return self.copy_history(rows).await;
@@ -87,21 +95,24 @@ impl Loader {
             .execute(&mut *conn)
             .await?;
         }
-        let mut copy = conn.copy_in_raw("COPY history_load (station_id, fuel, at, price) FROM STDIN").await?;
-        let mut text = String::with_capacity(COPY_CHUNK + 64);
+        let mut copy =
+            conn.copy_in_raw("COPY history_load (station_id, fuel, at, price) FROM STDIN (FORMAT binary)").await?;
+        let mut data = Vec::with_capacity(COPY_CHUNK + 64);
+        data.extend_from_slice(COPY_HEADER);
         let mut sent: Result<(), sqlx::Error> = Ok(());
-        for (station, fuel, at, price) in rows {
-            let _ = writeln!(text, "{station}\t{fuel}\t{at}\t{price}");
-            if text.len() >= COPY_CHUNK {
-                if let Err(e) = copy.send(text.as_bytes()).await {
+        for row in rows {
+            copy_tuple(&mut data, row);
+            if data.len() >= COPY_CHUNK {
+                if let Err(e) = copy.send(data.as_slice()).await {
                     sent = Err(e);
                     break;
                 }
-                text.clear();
+                data.clear();
             }
         }
-        if sent.is_ok() && !text.is_empty() {
-            sent = copy.send(text.as_bytes()).await.map(|_| ());
+        if sent.is_ok() {
+            data.extend_from_slice(&(-1i16).to_be_bytes());
+            sent = copy.send(data.as_slice()).await.map(|_| ());
         }
         match sent {
             Ok(()) => {
@@ -114,7 +125,7 @@ impl Loader {
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO price_history (station_id, fuel, at, price) \
-             SELECT station_id, fuel, at, price FROM history_load{UPSERT_TAIL}"
+             SELECT station_id, fuel, at, price FROM history_load ORDER BY station_id, fuel, at{UPSERT_TAIL}"
         )))
         .execute(&mut *conn)
         .await?;
@@ -122,15 +133,62 @@ impl Loader {
         self.pg_history_table = true;
         Ok(())
     }
+
+    /// PostgreSQL: refuses the rows when one names a station that is neither in this file nor
+    /// loaded before: one query for the batch's distinct stations, where a foreign key would
+    /// run a lookup per row.
+    async fn check_history_stations(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect::<BTreeSet<_>>().into_iter().collect();
+        let found = crate::db::stations::count_existing(self.tx()?, &ids).await?;
+        match ids.len().saturating_sub(found) {
+            0 => Ok(()),
+            missing => Err(ImportError::UnknownStations { missing }),
+        }
+    }
+}
+
+/// The header of PostgreSQL's binary COPY format: signature, flags, header extension length.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// One history row in the binary COPY format: the field count, then each field's length and
+/// big-endian value (`BIGINT`, `SMALLINT`, `BIGINT`, `INTEGER`, the staging table's types).
+fn copy_tuple(out: &mut Vec<u8>, &(station, fuel, at, price): &HistoryRow) {
+    out.extend_from_slice(&4i16.to_be_bytes());
+    out.extend_from_slice(&8i32.to_be_bytes());
+    out.extend_from_slice(&station.to_be_bytes());
+    out.extend_from_slice(&2i32.to_be_bytes());
+    out.extend_from_slice(&fuel.to_be_bytes());
+    out.extend_from_slice(&8i32.to_be_bytes());
+    out.extend_from_slice(&at.to_be_bytes());
+    out.extend_from_slice(&4i32.to_be_bytes());
+    out.extend_from_slice(&price.to_be_bytes());
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{PRICE_SPAN, packed};
+    use super::{COPY_HEADER, PRICE_SPAN, copy_tuple, packed};
 
     /// What the statement's `>> 3`, `& 7`, `>> 20`, `& 1048575` compute, on the packed values.
     fn unpacked((key, point): (i64, i64)) -> (i64, i16, i64, i32) {
         (key >> 3, (key & 7) as i16, point >> 20, (point & (PRICE_SPAN - 1)) as i32)
+    }
+
+    /// The binary COPY bytes of a row, as PostgreSQL's documentation lays them out.
+    #[test]
+    fn copy_tuples_follow_the_binary_format() {
+        assert_eq!(COPY_HEADER.len(), 19);
+        assert_eq!(&COPY_HEADER[..11], b"PGCOPY\n\xff\r\n\0");
+        let mut out = Vec::new();
+        copy_tuple(&mut out, &(1000001, 6, -2, 1_799));
+        let expected: Vec<u8> = [
+            &[0, 4][..],
+            &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x41],
+            &[0, 0, 0, 2, 0, 6],
+            &[0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe],
+            &[0, 0, 0, 4, 0, 0, 0x07, 0x07],
+        ]
+        .concat();
+        assert_eq!(out, expected);
     }
 
     #[test]
