@@ -208,8 +208,11 @@ mod tests {
         // The newest day up to 108 is 107; seven days before it, 100.
         let f = national_figure(Fuel::Gazole, &line, 108).unwrap();
         assert_eq!((f.day, f.average, f.week_change), (107, 1690, Some(-10)));
-        // 110 has no day seven days before.
-        assert_eq!(national_figure(Fuel::E10, &line, 200).unwrap().week_change, None);
+        // The newest day is 110, whatever comes later; 103 is seven days before it.
+        assert_eq!(national_figure(Fuel::E10, &line, 200).unwrap().week_change, Some(-60));
+        // 103 has no day seven days before.
+        let f = national_figure(Fuel::E10, &line, 104).unwrap();
+        assert_eq!((f.day, f.week_change), (103, None));
         assert_eq!(national_figure(Fuel::E10, &line, 99), None);
         assert_eq!(national_figure(Fuel::E10, &[], 99), None);
     }
