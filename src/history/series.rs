@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::db::Db;
 use crate::db::series::{Refreshed, SeriesRow};
+use crate::domain::Fuel;
 use crate::domain::series::{Day, day_start, month_start, weekday};
 use crate::etl::{self, ImportLease};
 
@@ -122,6 +123,27 @@ pub fn closes(points: &[(i64, i32)], from: Day, to: Day) -> Vec<(Day, i32)> {
     out
 }
 
+/// The national average of one fuel on the newest day of its series, and how it moved over the
+/// seven days before (the home page's first screen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NationalFigure {
+    pub fuel: Fuel,
+    pub day: Day,
+    /// Thousandths of a euro.
+    pub average: i32,
+    /// `average` minus the average of seven days before, when that day has one.
+    pub week_change: Option<i32>,
+}
+
+/// [`NationalFigure`] of `fuel` from its whole national line (`(day, average)` in day order),
+/// as of `last` (the newest snapshot's day): `None` when the line has no day up to `last`.
+pub fn national_figure(fuel: Fuel, line: &[(Day, i32)], last: Day) -> Option<NationalFigure> {
+    let upto = line.partition_point(|p| p.0 <= last);
+    let &(day, average) = line[..upto].last()?;
+    let week_before = line[..upto].binary_search_by_key(&(day - 7), |p| p.0).ok().map(|i| line[i].1);
+    Some(NationalFigure { fuel, day, average, week_change: week_before.map(|b| average - b) })
+}
+
 /// `carburoam series rebuild`: recomputes the whole series from the history, in one
 /// transaction, under the import lease (no import runs meanwhile; waits up to `wait` for one).
 pub async fn rebuild(db: &Db, wait: Duration) -> anyhow::Result<Refreshed> {
@@ -179,6 +201,21 @@ pub async fn rebuild_if_needed(db: Db) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn national_figure_of_the_newest_day_up_to_the_snapshot() {
+        let line = [(100, 1700), (103, 1710), (107, 1690), (110, 1650)];
+        // The newest day up to 108 is 107; seven days before it, 100.
+        let f = national_figure(Fuel::Gazole, &line, 108).unwrap();
+        assert_eq!((f.day, f.average, f.week_change), (107, 1690, Some(-10)));
+        // The newest day is 110, whatever comes later; 103 is seven days before it.
+        assert_eq!(national_figure(Fuel::E10, &line, 200).unwrap().week_change, Some(-60));
+        // 103 has no day seven days before.
+        let f = national_figure(Fuel::E10, &line, 104).unwrap();
+        assert_eq!((f.day, f.week_change), (103, None));
+        assert_eq!(national_figure(Fuel::E10, &line, 99), None);
+        assert_eq!(national_figure(Fuel::E10, &[], 99), None);
+    }
 
     #[test]
     fn chart_steps_follow_the_span() {

@@ -9,6 +9,11 @@ table! {
 #[derive(Debug)]
 pub struct HistoryStrings {
     pub nav_trends: &'static str,
+    /// The home page: "National averages on 5 Jun 2026".
+    pub home_national_title: fn(&str) -> String,
+    /// After a week's change: "over 7 days".
+    pub home_week: &'static str,
+    pub home_trends_link: &'static str,
     pub range_label: &'static str,
     pub range_30d: &'static str,
     pub range_1y: &'static str,
@@ -67,6 +72,9 @@ pub struct HistoryStrings {
 
 pub static FR: HistoryStrings = HistoryStrings {
     nav_trends: "Tendances",
+    home_national_title: |d| format!("Moyennes nationales du {d}"),
+    home_week: "en 7 jours",
+    home_trends_link: "Voir les tendances",
     range_label: "Période du graphique",
     range_30d: "30 jours",
     range_1y: "1 an",
@@ -130,6 +138,9 @@ pub static FR: HistoryStrings = HistoryStrings {
 
 pub static EN: HistoryStrings = HistoryStrings {
     nav_trends: "Trends",
+    home_national_title: |d| format!("National averages on {d}"),
+    home_week: "over 7 days",
+    home_trends_link: "See the trends",
     range_label: "Chart period",
     range_30d: "30 days",
     range_1y: "1 year",

@@ -69,12 +69,33 @@ impl<E: Into<AppError>> From<E> for HtmlError {
 // ---------------------------------------------------------------------------------------------
 // What every page shares
 
-/// The freshness line of every page.
+/// The freshness line of every page: the time of the newest snapshot loaded (the feed's own
+/// date, not when an import last ran: an import of a six-month-old file is six months old).
 pub struct FreshView {
     pub ago: String,
     pub at: String,
     pub iso: String,
+    /// Older than [`STALE_AFTER_SECS`]: every page shows the banner ([`FreshView::banner`]).
     pub stale: bool,
+    pub lang: Lang,
+}
+
+impl FreshView {
+    /// "The official feed has not changed since …", shown when [`FreshView::stale`].
+    pub fn banner(&self) -> String {
+        (self.lang.strings().stale_banner)(&self.at)
+    }
+}
+
+/// The freshness line of the snapshot taken at `snapshot` (Unix seconds), seen at `now`.
+pub(crate) fn fresh_view(lang: Lang, now: i64, snapshot: i64) -> FreshView {
+    FreshView {
+        ago: lang.ago(now, snapshot),
+        at: lang.datetime(snapshot),
+        iso: rfc3339(snapshot),
+        stale: now - snapshot > STALE_AFTER_SECS,
+        lang,
+    }
 }
 
 /// Data of `base.html`.
@@ -132,13 +153,7 @@ pub(crate) async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
 }
 
 pub(crate) fn layout(lang: Lang, title: String, nav: &'static str, here: String, f: &Freshness) -> Layout {
-    let now = crate::db::now();
-    let fresh = f.last_success_at.map(|t| FreshView {
-        ago: lang.ago(now, t),
-        at: lang.datetime(t),
-        iso: rfc3339(t),
-        stale: now - t > STALE_AFTER_SECS,
-    });
+    let fresh = f.latest_snapshot_at.map(|t| fresh_view(lang, crate::db::now(), t));
     Layout {
         lang,
         t: lang.strings(),
@@ -151,7 +166,14 @@ pub(crate) fn layout(lang: Lang, title: String, nav: &'static str, here: String,
     }
 }
 
-/// The time "N days old" is measured from: the newest snapshot, or now.
+/// The one clock of "recent enough": the newest snapshot loaded, or now before any.
+///
+/// Which prices count as current (the lists' and the map's `max_age`, the API's
+/// `max_age_days`, `/me`'s stale rows, the route search) is measured back from the newest
+/// snapshot, never from the wall clock: when the official feed stops changing, the site keeps
+/// showing the last prices it published, with the banner saying since when ([`FreshView`]),
+/// instead of emptying the map as the days pass. The age *shown* beside a price ("3 h ago") is
+/// its real age, from now.
 pub(crate) fn reference_time(f: &Freshness) -> i64 {
     f.latest_snapshot_at.unwrap_or_else(crate::db::now)
 }

@@ -10,6 +10,16 @@
   var fg = css.getPropertyValue("--fg").trim() || "#222";
   var grid = css.getPropertyValue("--line").trim() || "#ddd";
 
+  // Dates in the page's language: the axis, the legend and the value under the cursor.
+  var names = lang === "fr" ? {
+    MMMM: ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"],
+    MMM: ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    WWWW: ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+    WWW: ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."]
+  } : null;
+  var dayFmt = uPlot.fmtDate("{D} {MMM} {YYYY}", names || undefined);
+  function day(ts) { return ts == null ? "—" : dayFmt(new Date(ts * 1000)); }
+
   function fmt(v) {
     if (v == null) return "—";
     var s = v.toFixed(3);
@@ -22,7 +32,7 @@
     try { data = JSON.parse(src.textContent); } catch (e) { data = null; }
     // Nothing to draw: the server's SVG (or its message) stays.
     if (!data || !data.x || !data.x.length) { el.dataset.points = "0"; return; }
-    var series = [{}], cols = [data.x];
+    var series = [{ label: data.x_label || "Date", value: function (u, v) { return day(v); } }], cols = [data.x];
     data.series.forEach(function (s) {
       var o = { label: s.label, spanGaps: true, value: function (u, v) { return fmt(v); } };
       if (s.kind === "station") { o.stroke = accent; o.width = 2; }
@@ -44,6 +54,11 @@
         { stroke: fg, grid: { stroke: grid }, size: 64, values: function (u, vals) { return vals.map(fmt); } }
       ],
       series: series,
+      // Day before month (the site's French and British English), 24-hour times.
+      fmtDate: function (tpl) {
+        tpl = tpl.replace("{M}/{D}", "{D}/{M}").replace("{h}:{mm}{aa}", "{HH}:{mm}").replace("{h}{aa}", "{HH}h");
+        return uPlot.fmtDate(tpl, names || undefined);
+      },
       legend: { show: true }
     };
     if (data.band) opts.bands = [{ series: [data.band[1] + 1, data.band[0] + 1], fill: accent + "33" }];

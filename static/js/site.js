@@ -109,4 +109,20 @@
       if (f.requestSubmit) f.requestSubmit(); else f.submit();
     });
   });
+
+  // The new-alert form: only the chosen kind's fields show (without scripts every kind's
+  // fields show, each under its own kind). Hidden fields are still sent: the server reads only
+  // the chosen kind's.
+  document.querySelectorAll("fieldset.kinds").forEach(function (set) {
+    var groups = set.querySelectorAll(".kind-group");
+    function show() {
+      groups.forEach(function (g) {
+        var radio = g.querySelector('input[name="kind"]');
+        var fields = g.querySelector(".kind-fields");
+        if (fields) fields.hidden = !(radio && radio.checked);
+      });
+    }
+    set.addEventListener("change", show);
+    show();
+  });
 })();

@@ -185,15 +185,20 @@ struct Seeded {
 /// | 92000007 | 7.8 km N, 7.8 km E | 1.300 | inside the 10 km box, 11 km away |
 ///
 /// plus Marseille (exact JSON, history) and a station gone from the snapshots, and two ETL runs.
+/// The snapshot time of the seeded successful run (2026-06-05T08:50:00Z).
+const SNAPSHOT_AT: i64 = 1_780_649_400;
+
 async fn seed(db: &Db) -> Seeded {
     let now = now();
-    let fresh = now - 3600;
+    // Prices are aged from the newest snapshot (the successful run below), not from now.
+    let snapshot = SNAPSHOT_AT;
+    let fresh = snapshot - 3600;
     let paris = [
         (75001001, 1.0, 0.0, 1799, fresh),
         (75002002, 0.0, 2.0, 1699, fresh),
         (75003003, -3.0, 0.0, 1699, fresh),
         (75004004, 0.0, -4.0, 1599, fresh),
-        (75005005, 5.0, 0.0, 1500, now - 40 * 86_400),
+        (75005005, 5.0, 0.0, 1500, snapshot - 40 * 86_400),
         (78000006, -20.0, 0.0, 1400, fresh),
         (92000007, 7.8, 7.8, 1300, fresh),
     ];
@@ -249,7 +254,7 @@ async fn seed(db: &Db) -> Seeded {
     )
     .await;
 
-    insert_run(db, "success", 1_780_650_000, Some(1_780_650_060), Some(1_780_649_400), None).await;
+    insert_run(db, "success", 1_780_650_000, Some(1_780_650_060), Some(SNAPSHOT_AT), None).await;
     insert_run(db, "failed", 1_780_653_600, Some(1_780_653_630), None, Some("download failed: timed out")).await;
     Seeded { fresh, history }
 }

@@ -13,7 +13,9 @@ use crate::web::state::AppState;
 pub struct AboutPage {
     pub l: Layout,
     pub source_url: String,
-    pub snapshot: Option<String>,
+    /// When the last import run succeeded ("5 juin 2026 à 12:10 (il y a 3 min)"): the header
+    /// shows the feed's own date, this page also when it was last fetched.
+    pub last_run: Option<String>,
 }
 
 #[tracing::instrument(skip(state))]
@@ -23,6 +25,6 @@ pub async fn about(State(state): State<AppState>, lang: Lang) -> HtmlResult<Resp
     Ok(render(&AboutPage {
         l: layout(lang, format!("{} — Carburoam", t.about_title), "about", "/about".into(), &f),
         source_url: state.site.source_url.clone(),
-        snapshot: f.latest_snapshot_at.map(|ts| lang.datetime(ts)),
+        last_run: f.last_success_at.map(|ts| format!("{} ({})", lang.datetime(ts), lang.ago(crate::db::now(), ts))),
     })?)
 }

@@ -236,6 +236,8 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
 pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<NearbyJson>> {
     let (params, brands) = nearby_params(raw.as_deref())?;
     let index = state.index.get().await.map_err(AppError::from)?;
+    // Ages count back from the newest snapshot, as in the HTML lists (`page::reference_time`).
+    let reference = crate::web::page::reference_time(&crate::web::page::freshness(&state).await?);
     if let Some(unknown) =
         brands.iter().find(|b| !index.stations().iter().any(|s| s.brand.as_deref() == Some(b.as_str())))
     {
@@ -249,7 +251,7 @@ pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> A
         longitude: params.lon,
         radius_km: params.radius_km,
         fuel: params.fuel,
-        updated_since: crate::db::now() - i64::from(params.max_age_days) * SECONDS_PER_DAY,
+        updated_since: reference - i64::from(params.max_age_days) * SECONDS_PER_DAY,
         hide_shortages: true,
         only_24_24: false,
         service: None,

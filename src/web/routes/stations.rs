@@ -314,10 +314,8 @@ pub struct StationsPage {
     pub brands: Vec<BrandOption>,
     /// The brands filtered on, for the map's API calls (`&brand=…`, encoded).
     pub brand_query: String,
+    /// Days back from the newest snapshot, for the list and the map's API calls alike.
     pub max_age: u32,
-    /// `max_age` plus the age of the newest snapshot: what the JSON API's `max_age_days` needs
-    /// for the map to show the same prices as the list.
-    pub api_max_age: u32,
     pub tile_url: String,
     pub tile_attribution: String,
 }
@@ -381,7 +379,6 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
     } else {
         Vec::new()
     };
-    let behind_days = ((crate::db::now() - reference).max(0) / DAY) as u32 + 1;
     let (place, others) = match centre {
         Some(c) => (c.label, c.others),
         None => (None, Vec::new()),
@@ -408,7 +405,6 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             .collect(),
         brands,
         max_age,
-        api_max_age: (max_age + behind_days).min(crate::web::routes::api::MAX_AGE_DAYS),
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
     })?;

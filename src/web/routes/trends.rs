@@ -14,9 +14,9 @@ use serde_json::json;
 
 use crate::db::series as s;
 use crate::domain::series::{Day, NATIONAL, day_of, day_start};
-use crate::domain::{Fuel, Lang};
+use crate::domain::{Fuel, Lang, department_label};
 use crate::error::AppError;
-use crate::history::series::{Point, Step, aggregate, aggregate_closes};
+use crate::history::series::{NationalFigure, Point, Step, aggregate, aggregate_closes, national_figure};
 use crate::history::weekday::{self, WEEKS};
 use crate::web::cache::{DailyLine, Freshness};
 use crate::web::page::{HtmlError, HtmlResult, Layout, Lenient, freshness, layout, reference_time, render};
@@ -58,9 +58,11 @@ fn pick<'a>(list: &'a [Period], key: Option<&str>, default: usize) -> &'a Period
     key.and_then(|k| list.iter().find(|p| p.key == k)).unwrap_or(&list[default])
 }
 
-/// JSON for `js/chart.js`: x in Unix seconds (start of each day), one array per series,
-/// euros; `null` where a series has no value. Safe inside `<script type="application/json">`.
+/// JSON for `js/chart.js`: x in Unix seconds (start of each day) and its name in the page's
+/// language (`x_label`, the legend's and the cursor's), one array per series, euros; `null`
+/// where a series has no value. Safe inside `<script type="application/json">`.
 fn chart_json(
+    x_label: &str,
     days: &[Day],
     series: &[(String, &'static str, BTreeMap<Day, i32>)],
     band: Option<(usize, usize)>,
@@ -73,7 +75,7 @@ fn chart_json(
             json!({ "label": label, "kind": kind, "values": v })
         })
         .collect();
-    json!({ "x": x, "series": list, "band": band }).to_string().replace("</", "<\\/")
+    json!({ "x": x, "x_label": x_label, "series": list, "band": band }).to_string().replace("</", "<\\/")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ pub async fn station_chart(
         ("national", h.line_national.to_owned()),
     ];
     let json = chart_json(
+        h.col_date,
         &days,
         &[
             (legend[0].1.clone(), "station", mine_l.iter().copied().collect()),
@@ -208,6 +211,21 @@ pub async fn station_chart(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The home page's national figures
+
+/// Every fuel's national average on the newest day of the series (up to the newest snapshot's
+/// day) and its change over a week, from the national lines (cached per data version).
+pub async fn national_figures(state: &AppState, version: &Freshness) -> Result<Vec<NationalFigure>, AppError> {
+    let last = day_of(reference_time(version));
+    let mut out = Vec::with_capacity(Fuel::ALL.len());
+    for fuel in Fuel::ALL {
+        let line = area_line(state, version, fuel, NATIONAL).await?;
+        out.extend(national_figure(fuel, &line, last));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
 // /me
 
 /// `/me`'s weekday lines: per fuel the user follows, which day has been cheapest at their
@@ -237,6 +255,8 @@ pub struct RowView {
 
 pub struct DeptView {
     pub code: String,
+    /// "29 Finistère".
+    pub label: String,
     pub href: String,
     pub average: String,
     pub change: String,
@@ -293,10 +313,11 @@ pub async fn trends_page(
         let svg = svg::chart(&[Line { points: &avg_l, class: "line station" }], &band, "trend-chart-svg");
         let days: Vec<Day> = points.iter().map(|p| p.day).collect();
         let area_name = match &dept {
-            Some(d) => format!("{} {d}", h.dept_prefix),
+            Some(d) => format!("{} {}", h.dept_prefix, department_label(d)),
             None => h.whole_country.to_owned(),
         };
         let json = chart_json(
+            h.col_date,
             &days,
             &[
                 (h.col_average.to_owned(), "station", avg_l.iter().copied().collect()),
@@ -333,14 +354,15 @@ pub async fn trends_page(
                             _ => "",
                         },
                         spark: svg::sparkline(&pts),
+                        label: department_label(&code),
                         code,
                     },
                 ))
             })
             .collect();
         depts.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.code.cmp(&b.1.code)));
-        let cheapest = depts.first().map(|(_, d)| (h.cheapest_dept)(&d.code, &d.average));
-        let dearest = depts.last().filter(|_| depts.len() > 1).map(|(_, d)| (h.dearest_dept)(&d.code, &d.average));
+        let cheapest = depts.first().map(|(_, d)| (h.cheapest_dept)(&d.label, &d.average));
+        let dearest = depts.last().filter(|_| depts.len() > 1).map(|(_, d)| (h.dearest_dept)(&d.label, &d.average));
         let nat = s::days(&state.db, fuel.id(), NATIONAL, last - WEEKS * 7 + 1, last).await?;
         let nat_closes: Vec<(Day, i32)> = nat.iter().map(|r| (r.day, r.average)).collect();
         let weekday = weekday::cheapest(&[nat_closes], last).map(|c| {
@@ -352,7 +374,7 @@ pub async fn trends_page(
         areas.extend(
             depts.iter().map(|(_, d)| d.code.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().map(
                 |code| Opt {
-                    label: format!("{} {code}", h.dept_prefix),
+                    label: department_label(&code),
                     selected: dept.as_deref() == Some(code.as_str()),
                     value: code,
                 },
@@ -361,7 +383,7 @@ pub async fn trends_page(
         if let Some(d) = &dept
             && !areas.iter().any(|a| a.value == *d)
         {
-            areas.push(Opt { value: d.clone(), label: area_name.clone(), selected: true });
+            areas.push(Opt { value: d.clone(), label: department_label(d), selected: true });
         }
         let period_labels = [h.period_1m, h.period_3m, h.period_1y, h.period_5y, h.period_all];
         let here = match raw.as_deref() {
