@@ -491,7 +491,8 @@ async fn answer(
         avoid_motorway,
         sort,
         depart,
-        updated_since: now.timestamp() - i64::from(super::api::DEFAULT_MAX_AGE_DAYS) * 86_400,
+        // As the other pages: the age of a price from the newest snapshot loaded.
+        updated_since: crate::web::page::reference_time(&f) - i64::from(super::api::DEFAULT_MAX_AGE_DAYS) * 86_400,
     };
     let index = state.index.get().await.map_err(AppError::from)?;
     let (trip, list) = match route::search(&state.router, index, input, query).await {

@@ -117,7 +117,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
         let ids: Vec<i64> = favs.iter().map(|f| f.station_id).collect();
         let weekday = crate::web::routes::trends::me_weekday_lines(&state, lang, &ids, &fuels).await;
-        let (routes, routes_full) = super::saved_routes(&state, lang, uid, &index).await?;
+        let (routes, routes_full) = super::saved_routes(&state, lang, uid, &index, reference).await?;
         let a = strings(lang);
         Ok(no_store(render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),

@@ -155,17 +155,19 @@ pub struct SavedRouteView {
 }
 
 /// The user's saved routes, each with its best stop now: the stations along its stored points
-/// with the user's vehicle (or the form's defaults), the corridor of the form's default width.
+/// with the user's vehicle (or the form's defaults), the corridor of the form's default width,
+/// prices of the 30 days before `reference` (the newest snapshot).
 pub async fn saved_routes(
     state: &AppState,
     lang: Lang,
     user_id: i64,
     index: &crate::index::PriceIndex,
+    reference: i64,
 ) -> Result<(Vec<SavedRouteView>, Option<String>), AppError> {
     let (list, vehicle) = tokio::try_join!(routes::list(&state.db, user_id), routes::vehicle(&state.db, user_id))?;
     let t = crate::text::route::strings(lang);
     let now = chrono::Utc::now();
-    let views = list.iter().map(|r| saved_view(lang, r, vehicle.as_ref(), index, now)).collect();
+    let views = list.iter().map(|r| saved_view(lang, r, vehicle.as_ref(), index, now, reference)).collect();
     let full = (list.len() as i64 >= routes::MAX_ROUTES).then(|| (t.me_routes_full)(routes::MAX_ROUTES as u64));
     Ok((views, full))
 }
@@ -176,6 +178,7 @@ fn saved_view(
     vehicle: Option<&VehicleRow>,
     index: &crate::index::PriceIndex,
     now: chrono::DateTime<chrono::Utc>,
+    reference: i64,
 ) -> SavedRouteView {
     let t = crate::text::route::strings(lang);
     let fuel = Fuel::from_id(i64::from(r.fuel)).unwrap_or(Fuel::Gazole);
@@ -203,7 +206,8 @@ fn saved_view(
     query.consumption =
         vehicle.map(|v| v.consumption).filter(|v| (1.0..=MAX_CONSUMPTION).contains(v)).unwrap_or(DEFAULT_CONSUMPTION);
     query.corridor_km = DEFAULT_CORRIDOR_KM;
-    query.updated_since = now.timestamp() - i64::from(crate::web::routes::api::DEFAULT_MAX_AGE_DAYS) * 86_400;
+    // As the other pages: the age of a price from the newest snapshot loaded.
+    query.updated_since = reference - i64::from(crate::web::routes::api::DEFAULT_MAX_AGE_DAYS) * 86_400;
     // Stored points were checked when saved; a row that no longer parses shows no best stop.
     let best = RoutePath::from_text(&r.points, MAX_SAVED_POINTS).ok().and_then(|path| {
         let trip = Trip::bare(path, Source::Points);
