@@ -146,7 +146,7 @@ pub static FR: RouteStrings = RouteStrings {
     sort_along: "Ordre sur le trajet",
     options: "Options",
     submit: "Chercher",
-    gpx_hint: "Vous avez déjà une trace GPX ? Envoyez-la à l’API : POST /api/v1/route (voir /api).",
+    gpx_hint: "Les applications peuvent aussi envoyer un trajet à l’API\u{202f}: POST /api/v1/route (voir /api).",
     summary: |d, t| format!("Trajet de {d}, environ {t}."),
     summary_no_time: |d| format!("Trajet de {d}."),
     best: |s, p, c| format!("Meilleur arrêt : {s}, à {p} le litre, {c} le plein détour compris."),
