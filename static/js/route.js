@@ -31,11 +31,17 @@
     }
   });
 
-  // --- "My position" -------------------------------------------------------------------------
-  var status = document.createElement("p");
-  status.className = "hint";
-  status.setAttribute("role", "status");
-  status.setAttribute("aria-live", "polite");
+  // --- "My position": a button over the end of the field (no layout shift) -----------------
+  var status = null;
+  function say(text) {
+    if (!status) {
+      status = document.createElement("p");
+      status.className = "hint";
+      status.setAttribute("role", "status");
+      form.parentNode.insertBefore(status, form.nextSibling);
+    }
+    status.textContent = text;
+  }
   if ("geolocation" in navigator) {
     [fromInput, toInput].forEach(function (input) {
       if (!input) return;
@@ -46,17 +52,17 @@
       b.setAttribute("aria-controls", input.id);
       b.dataset.testid = "locate-" + input.id;
       b.addEventListener("click", function () {
-        status.textContent = "";
+        if (status) status.textContent = "";
         navigator.geolocation.getCurrentPosition(function (pos) {
           input.value = fmt(pos.coords.latitude, pos.coords.longitude);
           input.dispatchEvent(new Event("change", { bubbles: true }));
         }, function () {
-          status.textContent = fd.positionFailed;
+          say(fd.positionFailed);
         }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 60000 });
       });
+      input.parentNode.classList.add("has-locate");
       input.parentNode.appendChild(b);
     });
-    form.parentNode.insertBefore(status, form.nextSibling);
   }
 
   if (!window.L) return;
@@ -66,8 +72,15 @@
   var picked = { from: null, to: null };
   var next = "from";
   function pickOn(map) {
-    var hint = document.getElementById("pick-hint");
-    if (hint) hint.hidden = false;
+    // The hint on the map itself (a control: nothing moves).
+    var Hint = L.Control.extend({
+      onAdd: function () {
+        var p = L.DomUtil.create("p", "pick-hint");
+        p.textContent = fd.pickHint;
+        return p;
+      }
+    });
+    new Hint({ position: "bottomleft" }).addTo(map);
     map.on("click", function (e) {
       var input = next === "from" ? fromInput : toInput;
       var label = next === "from" ? fd.pickFrom : fd.pickTo;
@@ -89,15 +102,9 @@
     try { data = JSON.parse(dataEl.textContent); } catch (e) { data = null; }
   }
   if (!el || !data || !data.points || data.points.length < 2) {
-    // No answer yet: a map of France to pick the ends on.
-    var pick = document.createElement("div");
-    pick.id = "pick-map";
-    pick.className = "map small";
-    pick.setAttribute("role", "region");
-    pick.setAttribute("aria-label", fd.mapLabel);
-    pick.dataset.testid = "pick-map";
-    var after = document.getElementById("pick-hint") || form;
-    after.parentNode.insertBefore(pick, after.nextSibling);
+    // No answer yet: a map of France to pick the ends on (its box is in the page).
+    var pick = document.getElementById("pick-map");
+    if (!pick) return;
     var pm = L.map(pick, Object.assign({ scrollWheelZoom: false }, motion)).setView([46.6, 2.4], 5);
     L.tileLayer(fd.tiles, { maxZoom: 19, attribution: fd.attribution }).addTo(pm);
     pickOn(pm);
