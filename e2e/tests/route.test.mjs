@@ -20,6 +20,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import AxeBuilder from "@axe-core/playwright";
 import {
   BASE, DESKTOP, MOBILE, REAL, SHOTS, launchBrowser, newPage as openPage, noHorizontalScroll, path, steps, submit,
 } from "../lib/harness.mjs";
@@ -171,6 +172,23 @@ async function send(button, urlPattern) {
   const p = button.page();
   await Promise.all([p.waitForEvent("load"), button.click()]);
   if (urlPattern) assert.match(path(p), urlPattern);
+}
+
+/** axe on the page, light and dark (the pages a11y.test.mjs cannot reach: they need an engine). */
+async function axeClean(p, label) {
+  const found = [];
+  for (const scheme of ["light", "dark"]) {
+    await p.emulateMedia({ colorScheme: scheme });
+    const r = await new AxeBuilder({ page: p }).setLegacyMode(true)
+      .options({ resultTypes: ["violations"], rules: { "target-size": { enabled: true } } }).analyze();
+    for (const v of r.violations) {
+      // Overlapping map markers: the list beside the map is their keyboard alternative (as a11y.test.mjs).
+      const nodes = v.nodes.filter((n) => !(v.id === "target-size" && n.html.includes("leaflet-marker-icon")));
+      if (nodes.length) found.push(`${label} (${scheme}): ${v.id}: ${v.help} — ${nodes.map((n) => n.target.join(" ")).slice(0, 4).join(", ")}`);
+    }
+  }
+  await p.emulateMedia({ colorScheme: "light" });
+  assert.deepEqual(found, [], found.join("\n"));
 }
 
 /** The answer as the page shows it: the best stop sentence and the stations of the list. */
@@ -327,6 +345,8 @@ describe("route search", () => {
     await Promise.all([p.waitForEvent("load"), p.locator('[data-testid="route-submit"]').click()]);
     await answerOf(p);
     assert.equal(await p.locator("#route-name").inputValue(), `${FROM} → ${TO}`);
+    await p.locator("#route-map[data-drawn]").waitFor();
+    await axeClean(p, "/trajet signed in, with the save form");
     await p.locator("#route-name").fill("Maison → travail");
     const calls = osrmCalls;
     await send(p.locator('[data-testid="route-save-button"]'), /\/me(#routes)?$/);
@@ -335,6 +355,7 @@ describe("route search", () => {
     assert.match(await saved.locator("h3").textContent(), /Maison → travail/);
     assert.match(await saved.locator('[data-testid="route-best-now"]').textContent(), /^Meilleur arrêt maintenant\s: /);
     assert.equal(osrmCalls, calls, "/me asks no engine");
+    await axeClean(p, "/me with a saved route");
     await shoot(p, "me");
     await send(saved.locator('[data-testid="route-delete"]'), /\/me(#routes)?$/);
     assert.equal(await p.locator('[data-testid="saved-routes"] li').count(), 0);
