@@ -14,7 +14,8 @@
 # the console's "Run now" does a real import that leaves the data as it was. Map tiles come from a
 # local server answering every tile with a blank PNG (no network; Lighthouse sees no failed
 # request). The test files: a11y (keyboard-only walk, axe-core on every page), account, admin, alerts,
-# lighthouse (public pages, mobile and desktop), site. Installs Chromium and the npm packages
+# lighthouse (public pages, mobile and desktop), route (starts its own second server with a local
+# OSRM, see the file), site. Installs Chromium and the npm packages
 # (playwright-core, smtp-server, mailparser, @axe-core/playwright, lighthouse) when they are
 # missing. `e2e/run.sh tests/alerts.test.mjs tests/pwa.test.mjs` runs only these files. Screenshots go to e2e/screenshots/ (git-ignored).
 set -euo pipefail

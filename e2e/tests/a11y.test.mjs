@@ -102,6 +102,26 @@ async function settle(p) {
   await p.waitForLoadState("load");
   if (await p.locator("#map").count()) await p.waitForSelector("#map[data-markers]", { timeout: 15_000 });
   if (await p.locator("#chart").count()) await p.waitForSelector("#chart[data-points]", { timeout: 15_000 });
+  if (await p.locator("#route-map").count()) await p.waitForSelector("#route-map[data-drawn]", { timeout: 15_000 });
+  if (await p.locator("form.route-form").count() && !(await p.locator("#route-map").count())) {
+    await p.waitForSelector("#pick-map.leaflet-container", { timeout: 15_000 });
+  }
+}
+
+/**
+ * A GPX track between two stations of `TOWN` selling `FUEL` (read from the API), for the route
+ * page's answer: the server that run.sh starts plans no route itself, a GPX file needs no engine.
+ */
+async function townTrack() {
+  const html = await (await fetch(`${BASE}/stations?q=${encodeURIComponent(TOWN)}&fuel=${FUEL}`)).text();
+  const ids = [...new Set([...html.matchAll(/href="\/stations\/(\d+)"/g)].map((m) => m[1]))].slice(0, 2);
+  const [a, b] = await Promise.all(ids.map(async (id) => (await fetch(`${BASE}/api/v1/stations/${id}`)).json()));
+  const pts = [];
+  for (let i = 0; i <= 40; i++) {
+    const t = i / 40;
+    pts.push(`<trkpt lat="${a.latitude + (b.latitude - a.latitude) * t}" lon="${a.longitude + (b.longitude - a.longitude) * t}"/>`);
+  }
+  return `<?xml version="1.0"?><gpx version="1.1" creator="e2e" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>${pts.join("")}</trkseg></trk></gpx>`;
 }
 
 /**
@@ -273,6 +293,7 @@ describe("accessibility", () => {
     [anon, "/stations/{id}", () => `/stations/${stationId}`],
     [anon, "/demo"],
     [anon, "/tendances"],
+    [anon, "/trajet"],
     [anon, "/about"],
     [anon, "/api"],
     [anon, "/register"],
@@ -295,6 +316,19 @@ describe("accessibility", () => {
 
   /** Forms sent with errors, or sent: the page that answers. */
   const states = [
+    ["/trajet with a GPX track", anon, "/trajet", async (p) => {
+      await p.locator("#fuel").selectOption(FUEL);
+      await p.locator("#gpx").setInputFiles({ name: "trajet.gpx", mimeType: "application/gpx+xml", buffer: Buffer.from(await townTrack()) });
+      await submit(p.locator('[data-testid="route-submit"]'));
+      await p.locator('[data-testid="route-summary"]').waitFor();
+      await settle(p);
+    }],
+    ["/trajet with a file that is not GPX", anon, "/trajet", async (p) => {
+      await p.locator("#gpx").setInputFiles({ name: "notes.gpx", mimeType: "application/gpx+xml", buffer: Buffer.from("<kml/>") });
+      await submit(p.locator('[data-testid="route-submit"]'));
+      await p.locator('[data-testid="route-error"]').waitFor();
+      await settle(p);
+    }],
     ["/login refused", anon, "/login", async (p) => {
       await p.locator("#login").fill(`nobody_${stamp}`);
       await p.locator("#password").fill("not-the-password");
@@ -353,7 +387,7 @@ describe("accessibility", () => {
     await context.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
     const p = await context.newPage();
     const urls = ["/", `/?q=${TOWN}&fuel=${FUEL}`, `/stations?q=${TOWN}&fuel=${FUEL}`, `/stations/${stationId}`, "/demo",
-      "/tendances", "/about", "/api", "/register", "/login", "/reset-password", "/no-such-page"];
+      "/tendances", "/trajet", "/about", "/api", "/register", "/login", "/reset-password", "/no-such-page"];
     for (const url of urls) {
       await p.setViewportSize(ZOOMED);
       await p.goto(BASE + url);

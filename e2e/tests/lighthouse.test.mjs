@@ -57,7 +57,7 @@ describe("lighthouse", () => {
     stationPath = html.match(/href="(\/stations\/\d+)"/)?.[1];
   });
 
-  const pages = ["/", `/stations?q=${TOWN}&fuel=${FUEL}`, "/stations/{id}", "/tendances", "/demo", "/login"];
+  const pages = ["/", `/stations?q=${TOWN}&fuel=${FUEL}`, "/stations/{id}", "/tendances", "/trajet", "/demo", "/login"];
   for (const page of pages) {
     for (const mode of ["mobile", "desktop"]) {
       it(`${page} on ${mode}`, { timeout: 90_000 }, async (t) => {

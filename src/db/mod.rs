@@ -17,6 +17,7 @@ pub mod leases;
 pub mod login_failures;
 pub mod push;
 pub mod reset_codes;
+pub mod routes;
 pub mod search;
 pub mod series;
 pub mod sessions;

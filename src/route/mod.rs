@@ -125,6 +125,42 @@ impl Path {
         self.0.windows(2).map(|w| w[0].km_to(w[1])).sum()
     }
 
+    /// At most `max` points (at least 2): every k-th point, and the last. A road's points are
+    /// dense enough that the corridor of the thinned path differs by metres.
+    pub fn thinned(&self, max: usize) -> Path {
+        let max = max.max(2);
+        if self.0.len() <= max {
+            return self.clone();
+        }
+        let step = self.0.len().div_ceil(max - 1);
+        let mut out: Vec<LatLon> = self.0.iter().step_by(step).copied().collect();
+        if !(self.0.len() - 1).is_multiple_of(step) {
+            out.push(self.end());
+        }
+        Path(out)
+    }
+
+    /// `lat,lon;lat,lon;…`, 5 decimals (a metre): how a saved route keeps its points.
+    pub fn to_text(&self) -> String {
+        let mut out = String::with_capacity(self.0.len() * 20);
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            out.push_str(&format!("{:.5},{:.5}", p.lat, p.lon));
+        }
+        out
+    }
+
+    /// The points of [`Path::to_text`], each checked; at most `max` of them.
+    pub fn from_text(text: &str, max: usize) -> Result<Path, PathError> {
+        let n = text.split(';').count();
+        if n > max {
+            return Err(PathError::TooMany(n));
+        }
+        Path::new(text.split(';').map(str::parse).collect::<Result<_, _>>()?)
+    }
+
     /// Whether some point lies within `km` of a station of `index` (up to 200 points looked at,
     /// evenly spread): a path that is not is outside France. An index without stations (a
     /// fresh install) says yes.
@@ -259,5 +295,22 @@ mod tests {
         let p = Path::from_pairs(&[[48.0, 2.0], [48.1, 2.0]]).expect("path");
         assert!((p.length_km() - 11.12).abs() < 0.01, "{}", p.length_km());
         assert!(p.near_stations(&crate::index::PriceIndex::empty(), 30.0));
+    }
+
+    #[test]
+    fn thinning_and_text() {
+        let long = Path::new((0..1_001).map(|i| LatLon { lat: 48.0 + f64::from(i) * 0.001, lon: 2.0 }).collect())
+            .expect("path");
+        let t = long.thinned(100);
+        assert!(t.points().len() <= 100, "{}", t.points().len());
+        assert_eq!((t.start(), t.end()), (long.start(), long.end()));
+        let text = t.to_text();
+        assert!(text.starts_with("48.00000,2.00000;"), "{text}");
+        let back = Path::from_text(&text, 100).expect("back");
+        assert_eq!(back.points().len(), t.points().len());
+        assert!(matches!(Path::from_text(&text, 10), Err(PathError::TooMany(_))));
+        assert!(matches!(Path::from_text("48,2;x", 10), Err(PathError::Syntax(_))));
+        assert!(matches!(Path::from_text("48,2;95,2", 10), Err(PathError::Latitude(_))));
+        assert_eq!(Path::from_text("48,2", 10), Err(PathError::TooFew(1)));
     }
 }

@@ -106,6 +106,33 @@ pub struct Stop {
 }
 
 impl Stop {
+    /// A stop at `price` (thousandths of a euro), `km_from_start` along the trip and
+    /// `off_route_km` from it, with nothing else known yet (no costs until [`Stop::set_detour`]).
+    pub fn new(id: i64, price: i32, km_from_start: f64, off_route_km: f64) -> Stop {
+        Stop {
+            id,
+            brand: None,
+            name: None,
+            address: String::new(),
+            city: String::new(),
+            latitude: 0.0,
+            longitude: 0.0,
+            price,
+            updated_at: 0,
+            km_from_start,
+            off_route_km,
+            detour_km: 0.0,
+            detour_min: 0.0,
+            detour_estimated: true,
+            fill_cost: 0.0,
+            detour_cost: 0.0,
+            net_cost: 0.0,
+            motorway: false,
+            open_on_arrival: None,
+            shortage: None,
+        }
+    }
+
     fn set_detour(&mut self, km: f64, min: f64, estimated: bool, q: &RankQuery) {
         self.detour_km = km.max(0.0);
         self.detour_min = min.max(0.0);
@@ -148,26 +175,17 @@ pub fn candidates(index: &PriceIndex, trip: &Trip, q: &RankQuery) -> Vec<Stop> {
                 })
             };
             let mut stop = Stop {
-                id: s.id,
                 brand: s.brand.as_deref().map(str::to_owned),
                 name: s.name.as_deref().map(str::to_owned),
                 address: s.address.to_string(),
                 city: s.city.to_string(),
                 latitude: s.latitude,
                 longitude: s.longitude,
-                price: h.offer.price,
                 updated_at: h.offer.updated_at,
-                km_from_start: h.along_km,
-                off_route_km: h.off_route_km,
-                detour_km: 0.0,
-                detour_min: 0.0,
-                detour_estimated: true,
-                fill_cost: 0.0,
-                detour_cost: 0.0,
-                net_cost: 0.0,
                 motorway: s.road_type == RoadType::Motorway,
                 open_on_arrival,
                 shortage: h.offer.shortage,
+                ..Stop::new(s.id, h.offer.price, h.along_km, h.off_route_km)
             };
             let (km, min) = estimated_detour(h.off_route_km);
             stop.set_detour(km, min, true, q);
@@ -269,28 +287,7 @@ mod tests {
         let (km, min) = estimated_detour(1.0);
         assert!((km - 2.6).abs() < 1e-9 && (min - 3.12).abs() < 1e-9);
         let q = RankQuery::defaults(Fuel::Gazole, Utc::now());
-        let mut s = Stop {
-            id: 1,
-            brand: None,
-            name: None,
-            address: String::new(),
-            city: String::new(),
-            latitude: 0.0,
-            longitude: 0.0,
-            price: 1_800,
-            updated_at: 0,
-            km_from_start: 0.0,
-            off_route_km: 1.0,
-            detour_km: 0.0,
-            detour_min: 0.0,
-            detour_estimated: true,
-            fill_cost: 0.0,
-            detour_cost: 0.0,
-            net_cost: 0.0,
-            motorway: false,
-            open_on_arrival: None,
-            shortage: None,
-        };
+        let mut s = Stop::new(1, 1_800, 0.0, 1.0);
         s.set_detour(10.0, 12.0, false, &q);
         assert!((s.fill_cost - 72.0).abs() < 1e-9);
         assert!((s.detour_cost - 10.0 * 0.065 * 1.8).abs() < 1e-9);

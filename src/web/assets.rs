@@ -34,6 +34,7 @@ const SVG: &str = "image/svg+xml";
 pub static ASSETS: &[Asset] = &[
     asset!("css/site.css", CSS),
     asset!("css/api.css", CSS),
+    asset!("css/route-noscript.css", CSS),
     asset!("js/site.js", JS),
     asset!("js/map.js", JS),
     asset!("js/station.js", JS),

@@ -136,8 +136,18 @@ pub fn router(state: AppState) -> Router {
         .route("/about", get(about::about))
         .route("/tendances", get(trends::trends_page))
         .route("/trends", get(trends::trends_page))
-        .route("/trajet", get(routes::route::route_page))
-        .route("/route", get(routes::route::route_page))
+        .route(
+            "/trajet",
+            get(routes::route::route_page)
+                .post(routes::route::route_post)
+                .layer(axum::extract::DefaultBodyLimit::max(routes::route::MAX_FORM_BODY_BYTES)),
+        )
+        .route(
+            "/route",
+            get(routes::route::route_page)
+                .post(routes::route::route_post)
+                .layer(axum::extract::DefaultBodyLimit::max(routes::route::MAX_FORM_BODY_BYTES)),
+        )
         .route("/lang", get(lang::switch_lang))
         .route("/suggest", get(stations::suggest))
         .route("/register", get(account::register_page).post(account::register))
@@ -151,6 +161,9 @@ pub fn router(state: AppState) -> Router {
         .route("/me/stations/add", post(me::add_station))
         .route("/me/stations/{id}/{action}", post(me::station_action))
         .route("/me/profile", get(me::profile_page).post(me::save_profile))
+        .route("/me/vehicle", post(me::save_vehicle))
+        .route("/me/routes", post(me::save_route))
+        .route("/me/routes/{id}/delete", post(me::delete_route))
         .route("/me/email", post(me::change_email))
         .route("/me/email/confirm", get(me::confirm_email))
         .route("/me/email/resend", post(me::resend_confirmation))

@@ -235,7 +235,22 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let refused = is_console(parts.uri.path()) && !user.as_ref().is_some_and(|u| u.is_admin);
 
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let body = if unsafe_method && !refused {
+    // The route search's form posts a GPX file (multipart): a search that changes nothing and
+    // that the page answers itself, so no CSRF token is needed (the origin is still checked).
+    let search_upload = parts.method == Method::POST
+        && matches!(parts.uri.path(), "/trajet" | "/route")
+        && parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let body = if search_upload {
+        if !same_origin(&parts.headers, &settings) {
+            tracing::warn!(path = %parts.uri.path(), "cross-origin route search post refused");
+            return forbidden(lang, "cross-origin request");
+        }
+        body
+    } else if unsafe_method && !refused {
         if !same_origin(&parts.headers, &settings) {
             tracing::warn!(method = %parts.method, path = %parts.uri.path(), "cross-origin form post refused");
             return forbidden(lang, "cross-origin request");

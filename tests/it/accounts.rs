@@ -483,6 +483,18 @@ db_test!(profile_password_email_export_delete, |t| {
 
     // Export: everything, no secrets.
     app.post_form("/me/stations/add", &[("station_id", "75013008")]).await;
+    // The route search's vehicle and a saved route (issue 20).
+    let r = app.post_form("/me/vehicle", &[("fuel", "SP98"), ("tank_litres", "48"), ("consumption", "6.1")]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let fields = [
+        ("name", "Maison → travail"),
+        ("from", "Paris"),
+        ("to", "Sceaux"),
+        ("vias", "Montrouge"),
+        ("fuel", "SP98"),
+        ("points", "48.85660,2.35220;48.81800,2.32000;48.77790,2.28980"),
+    ];
+    assert_eq!(app.post_form("/me/routes", &fields).await.status, 303);
     let r = app.get("/me/export").await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-disposition").contains("attachment"));
@@ -492,13 +504,28 @@ db_test!(profile_password_email_export_delete, |t| {
     assert_eq!(doc["stations"][0]["station_id"], 75013008);
     assert_eq!(doc["fuels"][0], "SP98");
     assert!(!r.text.contains("argon2") && !r.text.contains("hash"));
+    assert_eq!(doc["vehicle"]["fuel"], "SP98");
+    assert_eq!(doc["vehicle"]["tank_litres"], 48.0);
+    assert_eq!(doc["vehicle"]["consumption_l_per_100km"], 6.1);
+    assert_eq!(doc["routes"][0]["name"], "Maison → travail");
+    assert_eq!(doc["routes"][0]["via"][0], "Montrouge");
+    assert_eq!(doc["routes"][0]["points"], "48.85660,2.35220;48.81800,2.32000;48.77790,2.28980");
 
     // Delete: password required, then everything goes.
     assert_eq!(app.post_form("/me/delete", &[("password", "nope nope nope")]).await.status, 422);
     let r = app.post_form("/me/delete", &[("password", NEW_PASSWORD)]).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), "/login?done=deleted");
-    for table in ["users", "sessions", "user_stations", "user_fuels", "reset_codes", "email_changes"] {
+    for table in [
+        "users",
+        "sessions",
+        "user_stations",
+        "user_fuels",
+        "reset_codes",
+        "email_changes",
+        "user_vehicles",
+        "saved_routes",
+    ] {
         let sql: &'static str = Box::leak(format!("SELECT COUNT(*) FROM {table}").into_boxed_str());
         assert_eq!(count(&t.db, sql).await, 0, "{table}");
     }

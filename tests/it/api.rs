@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app::{Reply, TestApp, spawn_app};
 use crate::db_test;
+use crate::seed::{Station, insert_price, insert_shortage, insert_station};
 
 // ---------------------------------------------------------------------------------------------
 // Seeding
@@ -32,22 +33,6 @@ const MARSEILLE: i64 = 13001008;
 /// A station that dropped out of the snapshots.
 const GONE: i64 = 13001009;
 
-struct Station {
-    id: i64,
-    lat: f64,
-    lon: f64,
-    address: &'static str,
-    city: &'static str,
-    postcode: &'static str,
-    road_type: &'static str,
-    automate: bool,
-    opening_hours: Option<&'static str>,
-    services: &'static str,
-    first_seen_at: i64,
-    last_seen_at: i64,
-    missing_since: Option<i64>,
-}
-
 impl Station {
     fn near_paris(id: i64, km_north: f64, km_east: f64) -> Station {
         Station {
@@ -68,49 +53,6 @@ impl Station {
     }
 }
 
-async fn insert_station(db: &Db, s: &Station) {
-    on_db!(db, p => sqlx::query(
-        "INSERT INTO stations (id, latitude, longitude, postcode, department, city, address, \
-             road_type, automate_24_24, opening_hours, services, content_hash, first_seen_at, \
-             last_seen_at, missing_since, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(s.id)
-    .bind(s.lat)
-    .bind(s.lon)
-    .bind(s.postcode)
-    .bind(&s.postcode[..2])
-    .bind(s.city)
-    .bind(s.address)
-    .bind(s.road_type)
-    .bind(s.automate)
-    .bind(s.opening_hours)
-    .bind(s.services)
-    .bind(0_i64)
-    .bind(s.first_seen_at)
-    .bind(s.last_seen_at)
-    .bind(s.missing_since)
-    .bind(s.last_seen_at)
-    .execute(p)
-    .await
-    .map(|_| ()))
-    .expect("insert station");
-}
-
-async fn insert_price(db: &Db, station: i64, fuel: i16, milli: i32, at: i64) {
-    on_db!(db, p => sqlx::query(
-        "INSERT INTO prices (station_id, fuel, price, updated_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(station)
-    .bind(fuel)
-    .bind(milli)
-    .bind(at)
-    .execute(p)
-    .await
-    .map(|_| ()))
-    .expect("insert price");
-}
-
 async fn insert_history(db: &Db, station: i64, fuel: i16, milli: i32, at: i64) {
     on_db!(db, p => sqlx::query(
         "INSERT INTO price_history (station_id, fuel, at, price) VALUES ($1, $2, $3, $4)",
@@ -123,20 +65,6 @@ async fn insert_history(db: &Db, station: i64, fuel: i16, milli: i32, at: i64) {
     .await
     .map(|_| ()))
     .expect("insert history");
-}
-
-async fn insert_shortage(db: &Db, station: i64, fuel: i16, kind: &str, since: Option<i64>) {
-    on_db!(db, p => sqlx::query(
-        "INSERT INTO shortages (station_id, fuel, kind, since) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(station)
-    .bind(fuel)
-    .bind(kind)
-    .bind(since)
-    .execute(p)
-    .await
-    .map(|_| ()))
-    .expect("insert shortage");
 }
 
 async fn insert_run(

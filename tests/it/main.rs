@@ -19,12 +19,14 @@ mod look;
 mod pages;
 mod push;
 mod route;
+mod route_page;
 mod route_valhalla;
 mod security_accounts;
 mod security_alerts;
 mod security_net;
 mod security_search;
 mod security_web;
+mod seed;
 mod series;
 mod texts;
 

@@ -12,13 +12,13 @@ use carburoam::db::Db;
 use carburoam::db::stations::haversine_km;
 use carburoam::domain::Fuel;
 use carburoam::index::{PriceIndex, cumulative_km, nearest_on_path};
-use carburoam::on_db;
 use carburoam::route::{LatLon, Router, RouterKind, RouterSettings};
 use serde_json::{Value, json};
 
 use crate::app::{TestApp, spawn_app_with};
 use crate::db_test;
 use crate::helpers::{fixture, shared_file};
+use crate::seed::{Station, insert_price, insert_shortage, insert_station};
 
 // ---------------------------------------------------------------------------------------------
 // Seeding: a trip from Rennes to Laval (due east, ~67 km) and stations around it.
@@ -40,46 +40,31 @@ pub fn on_line(t: f64, north_km: f64) -> (f64, f64) {
     (RENNES.0 + (LAVAL.0 - RENNES.0) * t + north_km / KM_LAT, RENNES.1 + (LAVAL.1 - RENNES.1) * t)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn station(db: &Db, id: i64, at: (f64, f64), city: &str, postcode: &str, road: &str, hours: Option<&str>) {
-    on_db!(db, p => sqlx::query(
-        "INSERT INTO stations (id, latitude, longitude, postcode, department, city, address, \
-             road_type, automate_24_24, opening_hours, services, content_hash, first_seen_at, \
-             last_seen_at, missing_since, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(id)
-    .bind(at.0)
-    .bind(at.1)
-    .bind(postcode)
-    .bind(&postcode[..2])
-    .bind(city)
-    .bind("1 route de Laval")
-    .bind(road)
-    .bind(false)
-    .bind(hours)
-    .bind("[]")
-    .bind(0_i64)
-    .bind(1_700_000_000_i64)
-    .bind(1_700_000_000_i64)
-    .bind(None::<i64>)
-    .bind(1_700_000_000_i64)
-    .execute(p)
-    .await
-    .map(|_| ()))
-    .expect("insert station");
-}
-
-async fn price(db: &Db, id: i64, fuel: i16, milli: i32, at: i64) {
-    on_db!(db, p => sqlx::query("INSERT INTO prices (station_id, fuel, price, updated_at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(fuel)
-        .bind(milli)
-        .bind(at)
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .expect("insert price");
+async fn station(
+    db: &Db,
+    id: i64,
+    at: (f64, f64),
+    city: &'static str,
+    postcode: &'static str,
+    road: &'static str,
+    hours: Option<&'static str>,
+) {
+    let s = Station {
+        id,
+        lat: at.0,
+        lon: at.1,
+        address: "1 route de Laval",
+        city,
+        postcode,
+        road_type: road,
+        automate: false,
+        opening_hours: hours,
+        services: "[]",
+        first_seen_at: 1_700_000_000,
+        last_seen_at: 1_700_000_000,
+        missing_since: None,
+    };
+    insert_station(db, &s).await;
 }
 
 /// Open 07:00–20:00 Monday to Saturday, closed on Sunday.
@@ -93,19 +78,14 @@ pub async fn seed(db: &Db) {
     station(db, SHORT, on_line(0.8, 0.2), "LAVAL", "53000", "road", None).await;
     station(db, OLD, on_line(0.9, 0.1), "LAVAL", "53000", "road", None).await;
     station(db, CLOSED_SUNDAY, on_line(0.95, 0.0), "LAVAL", "53000", "road", Some(WEEK_HOURS)).await;
-    price(db, ON_ROUTE, 1, 1_800, now - 3600).await;
-    price(db, OFF_2KM, 1, 1_700, now - 3600).await;
-    price(db, FAR, 1, 1_500, now - 3600).await;
-    price(db, SHORT, 1, 1_650, now - 3600).await;
-    price(db, OLD, 1, 1_400, now - 60 * 86_400).await;
-    price(db, CLOSED_SUNDAY, 1, 1_790, now - 3600).await;
-    price(db, ON_ROUTE, 5, 1_750, now - 3600).await;
-    on_db!(db, p => sqlx::query("INSERT INTO shortages (station_id, fuel, kind, since) VALUES ($1, 1, 'temporary', NULL)")
-        .bind(SHORT)
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .expect("shortage");
+    insert_price(db, ON_ROUTE, 1, 1_800, now - 3600).await;
+    insert_price(db, OFF_2KM, 1, 1_700, now - 3600).await;
+    insert_price(db, FAR, 1, 1_500, now - 3600).await;
+    insert_price(db, SHORT, 1, 1_650, now - 3600).await;
+    insert_price(db, OLD, 1, 1_400, now - 60 * 86_400).await;
+    insert_price(db, CLOSED_SUNDAY, 1, 1_790, now - 3600).await;
+    insert_price(db, ON_ROUTE, 5, 1_750, now - 3600).await;
+    insert_shortage(db, SHORT, 1, "temporary", None).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,9 +101,9 @@ enum Mode {
 }
 
 #[derive(Clone)]
-struct Fake {
+pub struct Fake {
     mode: Arc<Mutex<Mode>>,
-    calls: Arc<AtomicUsize>,
+    pub calls: Arc<AtomicUsize>,
 }
 
 impl Fake {
@@ -227,7 +207,7 @@ async fn osrm(
 }
 
 /// Serves a fake engine on 127.0.0.1; returns its base URL.
-async fn serve_fake(kind: RouterKind) -> (String, Fake) {
+pub async fn serve_fake(kind: RouterKind) -> (String, Fake) {
     let fake = Fake { mode: Arc::new(Mutex::new(Mode::Ok)), calls: Arc::new(AtomicUsize::new(0)) };
     let app = match kind {
         RouterKind::Geoplateforme => {
@@ -259,7 +239,7 @@ pub fn ids(v: &Value) -> Vec<i64> {
     v["stations"].as_array().expect("stations").iter().map(|s| s["id"].as_i64().expect("id")).collect()
 }
 
-fn gpx(points: &[(f64, f64)]) -> String {
+pub fn gpx(points: &[(f64, f64)]) -> String {
     let mut s = String::from(
         "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"test\" xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><trkseg>",
     );
@@ -270,7 +250,7 @@ fn gpx(points: &[(f64, f64)]) -> String {
     s
 }
 
-fn straight(n: usize) -> Vec<(f64, f64)> {
+pub fn straight(n: usize) -> Vec<(f64, f64)> {
     (0..=n).map(|i| on_line(i as f64 / n as f64, 0.0)).collect()
 }
 

@@ -412,6 +412,26 @@ impl Accounts {
                 .collect(),
             pending_email_change: email_changes::pending_for(&self.db, user_id, now).await?,
             alerts: export_alerts::export(&self.db, user_id).await?,
+            vehicle: crate::db::routes::vehicle(&self.db, user_id).await?.map(|v| ExportVehicle {
+                fuel: Fuel::from_id(i64::from(v.fuel)).map(|f| f.name()),
+                tank_litres: v.tank_litres,
+                consumption_l_per_100km: v.consumption,
+                updated_at: rfc3339(v.updated_at),
+            }),
+            routes: crate::db::routes::list(&self.db, user_id)
+                .await?
+                .into_iter()
+                .map(|r| ExportRoute {
+                    name: r.name,
+                    from: r.from_label,
+                    to: r.to_label,
+                    via: r.via_labels.lines().map(str::to_owned).collect(),
+                    fuel: Fuel::from_id(i64::from(r.fuel)).map(|f| f.name()),
+                    distance_km: r.distance_km,
+                    points: r.points,
+                    created_at: rfc3339(r.created_at),
+                })
+                .collect(),
             account: ExportAccount {
                 username: user.username,
                 display_name: user.display_name,
@@ -439,6 +459,30 @@ pub struct Export {
     pub password_resets: Vec<ExportReset>,
     pub pending_email_change: Option<String>,
     pub alerts: export_alerts::ExportAlerts,
+    /// The route search's vehicle and saved routes (issue 20).
+    pub vehicle: Option<ExportVehicle>,
+    pub routes: Vec<ExportRoute>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportVehicle {
+    pub fuel: Option<&'static str>,
+    pub tank_litres: f64,
+    pub consumption_l_per_100km: f64,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportRoute {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub via: Vec<String>,
+    pub fuel: Option<&'static str>,
+    pub distance_km: f64,
+    /// `lat,lon;lat,lon;…`
+    pub points: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Serialize)]

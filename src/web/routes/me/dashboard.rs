@@ -44,6 +44,9 @@ pub struct DashboardPage {
     pub sections: Vec<DashFuel>,
     /// Per fuel, the cheapest weekday at the user's stations (issue 12).
     pub weekday: Vec<String>,
+    /// The saved routes with their best stop now (issue 20), and "the most are saved".
+    pub routes: Vec<super::SavedRouteView>,
+    pub routes_full: Option<String>,
 }
 
 /// The stations a dashboard watches and what is known of their prices: a user's own (`/me`) or
@@ -114,6 +117,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
         let ids: Vec<i64> = favs.iter().map(|f| f.station_id).collect();
         let weekday = crate::web::routes::trends::me_weekday_lines(&state, lang, &ids, &fuels).await;
+        let (routes, routes_full) = super::saved_routes(&state, lang, uid, &index, reference).await?;
         let a = strings(lang);
         Ok(no_store(render(&DashboardPage {
             l: layout(lang, format!("{} — Carburoam", a.dashboard_title), "me", "/me".into(), &f),
@@ -122,6 +126,8 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
             no_fuels: fuels.is_empty(),
             sections: if favs.is_empty() { Vec::new() } else { dash },
             weekday,
+            routes,
+            routes_full,
         })?))
     }
 }

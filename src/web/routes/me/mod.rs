@@ -23,6 +23,7 @@ use crate::web::state::AppState;
 mod dashboard;
 mod email;
 mod profile;
+mod routes;
 mod stations;
 
 pub use dashboard::{DashFuel, DashRow, DashboardPage, SavingView, Watched, dashboard, fuel_sections};
@@ -30,6 +31,7 @@ pub use email::{CancelEmailPage, cancel_email, cancel_email_page, confirm_email}
 pub use profile::{
     ProfilePage, change_email, change_password, delete_account, export, profile_page, resend_confirmation, save_profile,
 };
+pub use routes::{SavedRouteView, delete_route, save_route, save_vehicle, saved_routes};
 pub use stations::{MineView, MyStationsPage, PickCandidate, add_station, my_stations, station_action};
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
@@ -60,6 +62,7 @@ fn message_for(lang: Lang, code: Option<&str>) -> (Option<String>, bool) {
         Some("link_sent") => (a.msg_link_sent, false),
         Some("password_changed") => (a.msg_password_changed, false),
         Some("welcome") => (a.msg_welcome, false),
+        Some("vehicle_saved") => (crate::text::route::strings(lang).vehicle_saved, false),
         _ => return (None, false),
     };
     (Some(m.0.to_owned()), m.1)

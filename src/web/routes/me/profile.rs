@@ -16,10 +16,13 @@ pub struct ProfilePage {
     pub email_confirmed: bool,
     pub pending_email: Option<String>,
     pub fuels: Vec<FuelOption>,
+    /// The vehicle's fuel (the route form's default).
+    pub vehicle_fuels: Vec<FuelOption>,
+    pub r: &'static crate::text::route::RouteStrings,
 }
 
 /// The profile page, with `f` holding what was typed and any errors (or the stored values).
-async fn profile_view(
+pub(super) async fn profile_view(
     state: &AppState,
     lang: Lang,
     user: &SignedIn,
@@ -30,10 +33,11 @@ async fn profile_view(
     {
         let fresh = freshness(state).await?;
         let now = crate::db::now();
-        let (account, fuel_ids, pending) = tokio::try_join!(
+        let (account, fuel_ids, pending, vehicle) = tokio::try_join!(
             users::by_id(&state.db, user.user_id),
             users::fuels(&state.db, user.user_id),
             email_changes::pending_for(&state.db, user.user_id, now),
+            crate::db::routes::vehicle(&state.db, user.user_id),
         )?;
         let Some(account) = account else {
             return Err(AppError::not_found("account").into());
@@ -44,6 +48,17 @@ async fn profile_view(
             ("display_name", account.display_name.clone()),
             ("litres", account.litres_per_year.to_string()),
             ("lang", account.lang.clone()),
+            (
+                "vehicle_fuel",
+                vehicle
+                    .and_then(|v| Fuel::from_id(i64::from(v.fuel)))
+                    .or_else(|| selected.first().copied())
+                    .unwrap_or(Fuel::Gazole)
+                    .name()
+                    .to_owned(),
+            ),
+            ("tank_litres", vehicle.map(|v| v.tank_litres.to_string()).unwrap_or_else(|| "40".into())),
+            ("consumption", vehicle.map(|v| v.consumption.to_string()).unwrap_or_else(|| "6.5".into())),
         ];
         for (k, v) in defaults {
             if f.v(k).is_empty() {
@@ -51,6 +66,10 @@ async fn profile_view(
             }
         }
         let a = strings(lang);
+        let vehicle_fuels = Fuel::ALL
+            .iter()
+            .map(|x| FuelOption { name: x.name(), selected: x.name() == f.v("vehicle_fuel") })
+            .collect();
         let resp = render(&ProfilePage {
             l: layout(lang, format!("{} — Carburoam", a.profile_title), "me", "/me/profile".into(), &fresh),
             f,
@@ -62,6 +81,8 @@ async fn profile_view(
             email: account.email,
             email_confirmed: account.email_confirmed,
             fuels: Fuel::ALL.iter().map(|x| FuelOption { name: x.name(), selected: selected.contains(x) }).collect(),
+            vehicle_fuels,
+            r: crate::text::route::strings(lang),
         })?;
         Ok(no_store((status, resp).into_response()))
     }
