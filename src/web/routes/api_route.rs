@@ -64,7 +64,9 @@ pub struct Ends {
 
 /// The ranking fields from `name=value` pairs (the query string, or the JSON body's fields
 /// written as text): each checked for syntax and range, a bad one a 400 naming it.
-pub fn rank_query(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<RankQuery, AppError> {
+/// `now` is the departure's default; `reference` the clock of "recent enough" prices
+/// ([`crate::web::page::reference_time`]: the newest snapshot, as every other page and API).
+pub fn rank_query(pairs: &[(String, String)], now: DateTime<Utc>, reference: i64) -> Result<RankQuery, AppError> {
     let raw: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
     let mut p = QueryParams::parse(Some(&raw))?;
     let fuel = p.fuel("fuel")?.ok_or_else(|| AppError::bad_request("missing parameter `fuel`"))?;
@@ -103,7 +105,7 @@ pub fn rank_query(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Rank
         avoid_motorway,
         sort,
         depart,
-        updated_since: now.timestamp() - i64::from(max_age_days) * 86_400,
+        updated_since: reference - i64::from(max_age_days) * 86_400,
     })
 }
 
@@ -264,11 +266,16 @@ async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Json
     Ok(Json(answer_json(&trip, stops, q.fuel)))
 }
 
+/// The clock of price ages: the newest snapshot loaded ([`crate::web::page::reference_time`]).
+async fn reference(state: &AppState) -> Result<i64, AppError> {
+    Ok(crate::web::page::reference_time(&crate::web::page::freshness(state).await?))
+}
+
 /// `GET /api/v1/route?from=&to=&via=…&fuel=…`
 #[tracing::instrument(skip(state))]
 pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<RouteAnswerJson>> {
     let (ends, rest) = split_query(raw.as_deref())?;
-    let q = rank_query(&rest, Utc::now())?;
+    let q = rank_query(&rest, Utc::now(), reference(&state).await?)?;
     let stops = stops(&state, &ends).await?;
     run(&state, TripInput::Stops(stops), q).await
 }
@@ -342,7 +349,7 @@ pub async fn post_route(
             if ends.from.is_some() || ends.to.is_some() || !ends.via.is_empty() {
                 return Err(AppError::bad_request("a GPX path has its own ends: no `from`, `to` nor `via`").into());
             }
-            let q = rank_query(&rest, Utc::now())?;
+            let q = rank_query(&rest, Utc::now(), reference(&state).await?)?;
             let path = route::gpx::parse(&body).map_err(|e| AppError::Unprocessable(format!("GPX: {e}")))?;
             run(&state, TripInput::Bare(path, Source::Gpx), q).await
         }
@@ -355,7 +362,7 @@ pub async fn post_route(
             }
             let b: RouteBody =
                 serde_json::from_slice(&body).map_err(|e| AppError::Unprocessable(format!("the JSON body: {e}")))?;
-            let q = rank_query(&b.pairs(), Utc::now())?;
+            let q = rank_query(&b.pairs(), Utc::now(), reference(&state).await?)?;
             let input = match (&b.points, &b.from, &b.to) {
                 (Some(points), None, None) if b.via.is_empty() => TripInput::Bare(
                     Path::from_pairs(points).map_err(|e| AppError::Unprocessable(format!("`points`: {e}")))?,
@@ -392,7 +399,7 @@ mod tests {
     #[test]
     fn fields_are_checked() {
         let now = Utc::now();
-        let q = rank_query(&pairs(&[("fuel", "Gazole")]), now).expect("defaults");
+        let q = rank_query(&pairs(&[("fuel", "Gazole")]), now, now.timestamp()).expect("defaults");
         assert_eq!((q.litres, q.consumption, q.corridor_km, q.sort), (40.0, 6.5, 3.0, Sort::Net));
         for (k, v) in [
             ("corridor_km", "0.4"),
@@ -403,10 +410,10 @@ mod tests {
             ("avoid_motorway", "maybe"),
             ("colour", "red"),
         ] {
-            let e = rank_query(&pairs(&[("fuel", "Gazole"), (k, v)]), now).expect_err(k);
+            let e = rank_query(&pairs(&[("fuel", "Gazole"), (k, v)]), now, now.timestamp()).expect_err(k);
             assert!(e.to_string().contains(k), "{e}");
         }
-        assert!(rank_query(&[], now).is_err_and(|e| e.to_string().contains("fuel")));
+        assert!(rank_query(&[], now, now.timestamp()).is_err_and(|e| e.to_string().contains("fuel")));
         let (ends, rest) = split_query(Some("from=Rennes&to=48.1,2&via=1,1&via=Laval&fuel=E10")).expect("split");
         assert_eq!(ends.via.len(), 2);
         assert_eq!(rest, pairs(&[("fuel", "E10")]));
