@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n==> %s\n' "$*"; }
 
+# A CI run builds once: incremental caches would only cost time and disk there.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+
 # --- PostgreSQL: the integration tests run on it too when it answers -----------------------
 : "${TEST_POSTGRES_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
 pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; }
