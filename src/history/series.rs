@@ -10,7 +10,7 @@ use crate::domain::series::{Day, day_start, month_start, weekday};
 use crate::etl::{self, ImportLease};
 
 /// How points are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     Day,
     Week,

@@ -15,6 +15,7 @@ mod backfill;
 mod backup;
 mod cli;
 mod index;
+mod page_cache;
 mod pages;
 mod push;
 mod route;
