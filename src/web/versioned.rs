@@ -134,6 +134,14 @@ impl Versioned {
         }
     }
 
+    /// Drops every entry: for data that changed without a new version (the daily averages
+    /// computed at `serve`'s first start).
+    pub fn clear(&self) {
+        let mut s = self.lock();
+        let version = s.version;
+        s.reset(version);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         // The store is consistent after any statement: a panic elsewhere leaves it usable.
         self.store.lock().unwrap_or_else(|e| e.into_inner())

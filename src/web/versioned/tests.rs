@@ -52,6 +52,9 @@ async fn entries_live_as_long_as_their_data_version() {
     let names = DataVersion { import: Some(2), names: Some(7) };
     get(names, "FR").await;
     assert_eq!(made.load(Ordering::SeqCst), 4, "a names import moves the version too");
+    cache.clear();
+    get(names, "FR").await;
+    assert_eq!(made.load(Ordering::SeqCst), 5, "cleared: computed again");
 }
 
 #[tokio::test]
