@@ -244,7 +244,13 @@ impl Application {
         let cleanup =
             crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         // Daily averages of a history loaded before they existed (issue 12), in the background.
-        tokio::spawn(crate::history::series::rebuild_if_needed(self.state.db.clone()));
+        // The pages cached meanwhile were computed without them: dropped when they are done.
+        let (db, cache) = (self.state.db.clone(), self.state.cache.clone());
+        tokio::spawn(async move {
+            if crate::history::series::rebuild_if_needed(db).await {
+                cache.data.clear();
+            }
+        });
         let (backfill_days, archive_url) = self.backfill.clone();
         let history_backfill = (backfill_days > 0).then(|| {
             tokio::spawn(crate::history::backfill::at_start(

@@ -19,6 +19,7 @@ use crate::feed::load::{self, ImportOptions};
 use crate::feed::{FeedError, parse, synth};
 use crate::index::PriceIndex;
 
+mod pages;
 mod yearly;
 
 pub use yearly::BenchCommand;
@@ -63,6 +64,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         // The price alerts' evaluation on a generated population (src/alerts/bench.rs).
         Some(BenchCommand::Alerts) => return crate::alerts::bench::run_cli(args.postgres, runs, args.stations).await,
         Some(BenchCommand::Route) => return crate::route::bench::run_cli(args.file, runs, args.stations).await,
+        Some(BenchCommand::Pages(a)) => return pages::run(a).await,
         Some(command) => return yearly::run(command).await,
         None => {}
     }
@@ -213,6 +215,20 @@ impl Scratch {
         let mut u = url::Url::parse(url)?;
         u.set_path(&format!("/{name}"));
         Ok(Scratch { db: Db::connect(u.as_str()).await?, pg: Some((url.to_owned(), name)) })
+    }
+
+    /// The database's URL (a PostgreSQL scratch database's own).
+    fn url(&self) -> String {
+        match &self.pg {
+            Some((admin, name)) => match url::Url::parse(admin) {
+                Ok(mut u) => {
+                    u.set_path(&format!("/{name}"));
+                    u.to_string()
+                }
+                Err(_) => admin.clone(),
+            },
+            None => String::new(),
+        }
     }
 
     async fn close(self) {

@@ -33,6 +33,9 @@ pub enum BenchCommand {
     /// The price alerts' evaluation of one import's changes, for 100,000 generated users (takes
     /// `--runs`, `--stations` and `--postgres` before the word `alerts`).
     Alerts,
+    /// The pages under wrk on a database with history, names and trends (issue 22): builds it
+    /// from `--data` (../shared/data), serves it, prints req/s and p99 per page and of a mix.
+    Pages(super::pages::PagesArgs),
     /// The route search's corridor and ranking on a trip across France (Paris → Marseille, ~2,000
     /// points, 3 km corridor); takes `--file` (the national feed) and `--runs` before the word `route`.
     Route,
@@ -99,7 +102,7 @@ pub struct YearsArgs {
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
-        BenchCommand::Alerts | BenchCommand::Route => {
+        BenchCommand::Alerts | BenchCommand::Route | BenchCommand::Pages(_) => {
             anyhow::bail!("`bench alerts` and `bench route` are run by bench::run")
         }
         BenchCommand::Synth(a) => {

@@ -11,7 +11,7 @@ use crate::domain::series::{Day, day_start, month_start, weekday};
 use crate::etl::{self, ImportLease};
 
 /// How points are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     Day,
     Week,
@@ -176,25 +176,34 @@ pub async fn rebuild_cli(db: &Db) -> anyhow::Result<std::process::ExitCode> {
 
 /// At `serve`'s start: a database whose history predates the series gets it computed, in the
 /// background (the import lease keeps imports out meanwhile; another instance holding it
-/// means it is being done or an import will do it).
-pub async fn rebuild_if_needed(db: Db) {
+/// means it is being done or an import will do it). Returns whether it computed them.
+pub async fn rebuild_if_needed(db: Db) -> bool {
     match crate::db::series::needs_rebuild(&db).await {
-        Ok(false) => {}
+        Ok(false) => false,
         Ok(true) => {
             tracing::info!("daily averages: computing them from the existing history");
             let started = std::time::Instant::now();
             match rebuild(&db, Duration::from_secs(600)).await {
-                Ok(done) => tracing::info!(
-                    days = done.days,
-                    points = done.points,
-                    rows = done.rows,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "daily averages computed"
-                ),
-                Err(e) => tracing::warn!(error = %e, "daily averages: not computed (the next import will)"),
+                Ok(done) => {
+                    tracing::info!(
+                        days = done.days,
+                        points = done.points,
+                        rows = done.rows,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "daily averages computed"
+                    );
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "daily averages: not computed (the next import will)");
+                    false
+                }
             }
         }
-        Err(e) => tracing::warn!(error = %e, "daily averages: cannot check them"),
+        Err(e) => {
+            tracing::warn!(error = %e, "daily averages: cannot check them");
+            false
+        }
     }
 }
 

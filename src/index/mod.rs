@@ -200,6 +200,14 @@ pub struct PriceIndex {
     stats: BuildStats,
 }
 
+/// The version of the data behind the pages: the last successful import and the last names
+/// import a [`PriceIndex`] reflects ([`PriceIndex::data_version`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DataVersion {
+    pub import: Option<i64>,
+    pub names: Option<i64>,
+}
+
 /// Why a snapshot could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -228,6 +236,13 @@ impl PriceIndex {
     /// The id of the names import this snapshot's names come from (`None`: none yet).
     pub fn names_version(&self) -> Option<i64> {
         self.names_version
+    }
+
+    /// What the pages built from the database show, as of this snapshot: moves with every
+    /// successful import (prices, history and daily averages commit with it) and every names
+    /// import. The page cache ([`crate::web::cache::Versioned`]) is keyed by it.
+    pub fn data_version(&self) -> DataVersion {
+        DataVersion { import: self.version, names: self.names_version }
     }
 
     /// Canonical brands of the stations within `radius_km` of a point that have a current

@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::db::search::Place;
+use crate::index::DataVersion;
 
 /// One value and when it was computed.
 #[derive(Debug)]
 pub struct Ttl<T> {
     ttl: Duration,
-    slot: Mutex<Option<(Instant, T)>>,
+    /// The value, when it was computed, and the data version it was computed at.
+    slot: Mutex<Option<(Instant, DataVersion, T)>>,
     /// Single flight: when the value expires under load, one request recomputes it while the
     /// others get the previous value, instead of all running the same query at once.
     refresh: tokio::sync::Mutex<()>,
@@ -27,14 +29,16 @@ impl<T: Clone> Ttl<T> {
 
     /// The cached value if fresh, else `make()`'s (cached when it succeeds). Two requests that
     /// miss at once both compute: harmless for these read-only queries.
-    fn fresh(&self) -> Option<T> {
+    fn fresh(&self, version: DataVersion) -> Option<T> {
         let slot = self.slot.lock().ok()?;
-        let (at, v) = slot.as_ref()?;
-        (at.elapsed() < self.ttl).then(|| v.clone())
+        let (at, of, v) = slot.as_ref()?;
+        (at.elapsed() < self.ttl && *of == version).then(|| v.clone())
     }
 
-    fn stale(&self) -> Option<T> {
-        self.slot.lock().ok()?.as_ref().map(|(_, v)| v.clone())
+    fn stale(&self, version: DataVersion) -> Option<T> {
+        let slot = self.slot.lock().ok()?;
+        let (_, of, v) = slot.as_ref()?;
+        (*of == version).then(|| v.clone())
     }
 
     pub async fn get_or_try<E, F, Fut>(&self, make: F) -> Result<T, E>
@@ -42,25 +46,35 @@ impl<T: Clone> Ttl<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(v) = self.fresh() {
+        self.get_or_try_at(DataVersion::default(), make).await
+    }
+
+    /// [`Ttl::get_or_try`] for a value that also expires when the data version moves (what the
+    /// pages computed from the version must agree with, such as the newest snapshot's time).
+    pub async fn get_or_try_at<E, F, Fut>(&self, version: DataVersion, make: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(v) = self.fresh(version) {
             return Ok(v);
         }
         let _flight = match self.refresh.try_lock() {
             Ok(guard) => guard,
-            // Being refreshed: serve the previous value meanwhile (stale by seconds), or wait
-            // for the first one.
-            Err(_) => match self.stale() {
+            // Being refreshed: serve the previous value of this version meanwhile (stale by
+            // seconds), or wait for the new one.
+            Err(_) => match self.stale(version) {
                 Some(v) => return Ok(v),
                 None => self.refresh.lock().await,
             },
         };
         // Another request may have refreshed it while this one waited.
-        if let Some(v) = self.fresh() {
+        if let Some(v) = self.fresh(version) {
             return Ok(v);
         }
         let v = make().await?;
         if let Ok(mut slot) = self.slot.lock() {
-            *slot = Some((Instant::now(), v.clone()));
+            *slot = Some((Instant::now(), version, v.clone()));
         }
         Ok(v)
     }
@@ -88,6 +102,8 @@ pub struct PageCache {
     pub places: Ttl<Arc<Vec<Place>>>,
     pub freshness: Ttl<Freshness>,
     pub area_series: AreaSeries,
+    /// Everything else that changes only with the data: per data version and parameters.
+    pub data: crate::web::versioned::Versioned,
 }
 
 impl Default for PageCache {
@@ -96,6 +112,7 @@ impl Default for PageCache {
             places: Ttl::new(Duration::from_secs(300)),
             freshness: Ttl::new(Duration::from_secs(5)),
             area_series: AreaSeries::default(),
+            data: Default::default(),
         }
     }
 }

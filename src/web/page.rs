@@ -7,8 +7,10 @@
 
 use std::sync::Arc;
 
+use std::hash::{Hash, Hasher};
+
 use askama::Template;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::db::search::{self, Place};
@@ -20,6 +22,7 @@ use crate::web::cache::Freshness;
 use crate::web::extract::QueryParams;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::state::AppState;
+use crate::web::versioned::{Body, DataVersion, Key};
 
 pub(crate) const DAY: i64 = 86_400;
 /// Where the demo and an empty map start: Paris, Hôtel de Ville.
@@ -71,6 +74,7 @@ impl<E: Into<AppError>> From<E> for HtmlError {
 
 /// The freshness line of every page: the time of the newest snapshot loaded (the feed's own
 /// date, not when an import last ran: an import of a six-month-old file is six months old).
+#[derive(Debug, Clone, Hash)]
 pub struct FreshView {
     pub ago: String,
     pub at: String,
@@ -98,7 +102,8 @@ pub(crate) fn fresh_view(lang: Lang, now: i64, snapshot: i64) -> FreshView {
     }
 }
 
-/// Data of `base.html`.
+/// Data of `base.html`. Everything in it but the viewer must enter [`Layout::fingerprint`].
+#[derive(Clone)]
 pub struct Layout {
     pub lang: Lang,
     pub t: &'static Strings,
@@ -137,14 +142,63 @@ impl Layout {
     pub fn current(&self, item: &str) -> &'static str {
         if self.nav == item { "page" } else { "false" }
     }
+
+    /// What a page shared by every visitor without a session depends on besides its data (the
+    /// language, the title, the URL, the freshness line), or `None` when the page is this
+    /// visitor's own: someone signed in (the account menu, the forms' CSRF token).
+    pub fn fingerprint(&self) -> Option<u64> {
+        if self.viewer.user.is_some() {
+            return None;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.lang, &self.title, self.nav, &self.here, &self.fresh).hash(&mut h);
+        Some(h.finish())
+    }
 }
 
+/// The page `make` renders, served from the cache of whole answers ([`Body`], with its
+/// compressed forms) when the visitor has no session: its content is then a function of the
+/// data version, `key` (the page's parameters) and the layout's fingerprint. Signed-in visitors
+/// get `make`'s page rendered for them.
+pub(crate) async fn cached_page<T, F, Fut>(
+    state: &AppState,
+    version: DataVersion,
+    key: Key,
+    l: &Layout,
+    headers: &HeaderMap,
+    make: F,
+) -> Result<Response, AppError>
+where
+    T: Template,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let Some(layout) = l.fingerprint() else { return render(&make().await?) };
+    let csrf = l.viewer.csrf.clone();
+    let key = Key::Page { data: Box::new(key), layout };
+    let body = state
+        .cache
+        .data
+        .get_or_try(version, key, || async {
+            let html = make().await?.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+            // A token in the page would be handed to every visitor: refuse to share it.
+            if !csrf.is_empty() && html.contains(&csrf) {
+                return Err(AppError::Internal(anyhow::anyhow!("a shared page holds the visitor's CSRF token")));
+            }
+            Ok(Body::new(Body::HTML, html.into()))
+        })
+        .await?;
+    Ok(body.respond(headers))
+}
+
+/// The data's freshness, read again when the price index moves to newer data, so that what a
+/// page computes from both agrees (the last day of a chart, the cache's keys).
 pub(crate) async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
     let db = state.db.clone();
     state
         .cache
         .freshness
-        .get_or_try(|| async move {
+        .get_or_try_at(state.index.current().data_version(), || async move {
             let (last_success_at, latest_snapshot_at) =
                 tokio::try_join!(q::last_success_at(&db), q::latest_snapshot_at(&db))?;
             Ok::<_, AppError>(Freshness { last_success_at, latest_snapshot_at })

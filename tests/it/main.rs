@@ -16,6 +16,7 @@ mod backup;
 mod cli;
 mod index;
 mod look;
+mod page_cache;
 mod pages;
 mod push;
 mod route;

@@ -82,7 +82,7 @@ fn prix(fuel: &str, id: i16, at: i64, p: i32) -> String {
 }
 
 /// The snapshot of day `i` (10:00): every station, its current price of each fuel.
-fn snapshot(i: usize) -> Bytes {
+pub(crate) fn snapshot(i: usize) -> Bytes {
     let day_end = paris(first_day() + chrono::Duration::days(i as i64), 10, 0);
     let mut body = String::new();
     for (si, (id, cp)) in STATIONS.iter().enumerate() {
@@ -121,7 +121,7 @@ fn opts() -> ImportOptions {
     ImportOptions { trigger: "test".into(), ..ImportOptions::default() }
 }
 
-async fn import(db: &Db, name: &str, bytes: Bytes) -> load::ImportReport {
+pub(crate) async fn import(db: &Db, name: &str, bytes: Bytes) -> load::ImportReport {
     load::import_bytes(db, name, bytes, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

@@ -7,6 +7,8 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -17,6 +19,7 @@ use crate::index::{NearbyQuery, Order};
 use crate::web::error::ApiResult;
 use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
 use crate::web::state::AppState;
+use crate::web::versioned::{Body, Key};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -72,13 +75,27 @@ pub struct ShortageJson {
     pub since: Option<String>,
 }
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, headers))]
 pub async fn station(
     State(state): State<AppState>,
+    headers: HeaderMap,
     id: StationIdPath,
     _params: ApiQuery<NoParams>,
-) -> ApiResult<Json<StationJson>> {
+) -> ApiResult<Response> {
     let id = id.id()?;
+    let index = state.index.get().await.map_err(AppError::from)?;
+    let body = state
+        .cache
+        .data
+        .get_or_try(index.data_version(), Key::ApiStation { id: id.get() }, || async {
+            Body::json(&station_json(&state, id).await?)
+        })
+        .await?;
+    Ok(body.respond(&headers))
+}
+
+/// The answer of [`station`].
+async fn station_json(state: &AppState, id: StationId) -> Result<StationJson, AppError> {
     let db = &state.db;
     let row = q::station(db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
     let (prices, shortages, latest_snapshot, osm) = tokio::try_join!(
@@ -122,7 +139,7 @@ pub async fn station(
         })
         .collect::<Result<Vec<_>, AppError>>()?;
 
-    Ok(Json(StationJson {
+    Ok(StationJson {
         id,
         name: osm.as_ref().and_then(|n| n.display()),
         brand: osm.and_then(|n| n.brand),
@@ -140,7 +157,7 @@ pub async fn station(
         city: row.city,
         postcode: row.postcode,
         department: row.department,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -16,6 +18,7 @@ use crate::history::series::{Point, Step, aggregate, aggregate_closes, closes};
 use crate::web::error::ApiResult;
 use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
 use crate::web::state::AppState;
+use crate::web::versioned::{Body, Key};
 
 pub const MAX_HISTORY_DAYS: u32 = 36_500;
 /// Points one history answer may hold: daily closes since 2000 fit (about 9,800 days); a
@@ -149,13 +152,34 @@ pub async fn station_closes(
     Ok(closes(&points, from, to))
 }
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, headers))]
 pub async fn history(
     State(state): State<AppState>,
+    headers: HeaderMap,
     id: StationIdPath,
     ApiQuery(params): ApiQuery<HistoryParams>,
-) -> ApiResult<Json<HistoryJson>> {
+) -> ApiResult<Response> {
     let id = id.id()?;
+    // Raw change points of the last `days` count from this very second: not shared.
+    if params.step.is_none() && params.days.is_some() {
+        return Ok(Json(history_json(&state, id, params).await?).into_response());
+    }
+    let from = match params.days {
+        Some(d) => Some(day_of(crate::db::now() - i64::from(d) * 86_400)),
+        None => params.from,
+    };
+    let (last, index) = tokio::try_join!(last_data_day(&state), async { Ok(state.index.get().await?) })?;
+    let key = Key::ApiHistory { id: id.get(), fuel: params.fuel, from, to: params.to, step: params.step, last };
+    let body = state
+        .cache
+        .data
+        .get_or_try(index.data_version(), key, || async { Body::json(&history_json(&state, id, params).await?) })
+        .await?;
+    Ok(body.respond(&headers))
+}
+
+/// The answer of [`history`].
+async fn history_json(state: &AppState, id: StationId, params: HistoryParams) -> Result<HistoryJson, AppError> {
     let missing = || AppError::not_found(format!("station {id}"));
     let from = match params.days {
         Some(d) => Some(day_of(crate::db::now() - i64::from(d) * 86_400)),
@@ -185,9 +209,9 @@ pub async fn history(
         }
         Some(step) => {
             if !q::station_exists(&state.db, id.get()).await? {
-                return Err(missing().into());
+                return Err(missing());
             }
-            let c = station_closes(&state, id.get(), params.fuel, from, params.to).await?;
+            let c = station_closes(state, id.get(), params.fuel, from, params.to).await?;
             let grouped = step != Step::Day;
             aggregate_closes(&c, step)
                 .into_iter()
@@ -204,10 +228,9 @@ pub async fn history(
         return Err(AppError::bad_request(format!(
             "the answer would hold {} points, more than {MAX_HISTORY_POINTS}: ask a coarser `step` (week, month) or a shorter range",
             points.len()
-        ))
-        .into());
+        )));
     }
-    Ok(Json(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points }))
+    Ok(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,10 +307,26 @@ pub async fn trend_points(
     Ok(aggregate(&rows, step))
 }
 
-#[tracing::instrument(skip(state))]
-pub async fn trends(State(state): State<AppState>, ApiQuery(p): ApiQuery<TrendsParams>) -> ApiResult<Json<TrendsJson>> {
+#[tracing::instrument(skip(state, headers))]
+pub async fn trends(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<TrendsParams>,
+) -> ApiResult<Response> {
     let area = p.dept.clone().unwrap_or_else(|| NATIONAL.to_owned());
-    let points = trend_points(&state, p.fuel, &area, p.from, p.to, p.step)
+    let index = state.index.get().await.map_err(AppError::from)?;
+    let key = Key::ApiTrends { fuel: p.fuel, area: area.clone(), from: p.from, to: p.to, step: p.step };
+    let body = state
+        .cache
+        .data
+        .get_or_try(index.data_version(), key, || async { Body::json(&trends_json(&state, p, area).await?) })
+        .await?;
+    Ok(body.respond(&headers))
+}
+
+/// The answer of [`trends`].
+async fn trends_json(state: &AppState, p: TrendsParams, area: String) -> Result<TrendsJson, AppError> {
+    let points = trend_points(state, p.fuel, &area, p.from, p.to, p.step)
         .await?
         .into_iter()
         .map(|x| TrendPointJson {
@@ -298,5 +337,5 @@ pub async fn trends(State(state): State<AppState>, ApiQuery(p): ApiQuery<TrendsP
             stations: x.stations,
         })
         .collect();
-    Ok(Json(TrendsJson { fuel: p.fuel, area, step: step_name(p.step), points }))
+    Ok(TrendsJson { fuel: p.fuel, area, step: step_name(p.step), points })
 }

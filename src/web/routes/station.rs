@@ -1,5 +1,7 @@
 //! `GET /stations/{id}`: one station, its prices against the averages, its hours and services.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
@@ -9,13 +11,17 @@ use chrono_tz::Europe::Paris;
 use crate::db::search;
 use crate::db::stations as q;
 use crate::db::stats;
+use crate::domain::series::day_of;
+use crate::domain::station_name::StationName;
 use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
 use crate::error::AppError;
 use crate::index::PriceIndex;
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, reference_time, render};
 use crate::web::routes::stations::{fresh_class, shortage_text};
+use crate::web::routes::trends::StationChart;
 use crate::web::state::AppState;
+use crate::web::versioned::{Key, Weigh};
 
 pub struct FuelPriceView {
     pub fuel: &'static str,
@@ -72,7 +78,7 @@ pub struct StationPage {
     pub services: Vec<String>,
     pub compare: Vec<CompareView>,
     /// The history chart (issue 12): [`crate::web::routes::trends::station_chart`].
-    pub chart: Option<crate::web::routes::trends::StationChart>,
+    pub chart: Option<Arc<crate::web::routes::trends::StationChart>>,
     pub tile_url: String,
     pub tile_attribution: String,
 }
@@ -129,6 +135,48 @@ async fn station_prices(
     Ok((prices, shortages))
 }
 
+/// What the station page shows that changes only with the data (and the chart's fuel and
+/// range): computed once per data version ([`crate::web::versioned`]).
+#[derive(Clone)]
+struct StationData {
+    row: q::StationRow,
+    osm: Option<StationName>,
+    prices: Vec<q::PriceRow>,
+    shortages: Vec<q::ShortageRow>,
+    chart: Option<Arc<StationChart>>,
+    /// `row.services` and `row.opening_hours` read.
+    services: Vec<String>,
+    hours: Option<OpeningHours>,
+}
+
+impl Weigh for StationData {
+    fn weight(&self) -> usize {
+        let chart = self.chart.as_ref().map_or(0, |c| c.svg.len() + c.json.len() + 1024);
+        chart + 1024 + 2 * (self.row.services.len() + self.row.opening_hours.as_ref().map_or(0, String::len))
+    }
+}
+
+async fn station_data(
+    state: &AppState,
+    index: &PriceIndex,
+    lang: Lang,
+    id: StationId,
+    query: &Option<String>,
+) -> Result<StationData, AppError> {
+    let (row, (prices, shortages), osm) = tokio::try_join!(
+        async { q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}"))) },
+        station_prices(state, index, id.get()),
+        async { Ok(crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n)) },
+    )?;
+    let chart_fuels: Vec<&'static str> =
+        prices.iter().filter_map(|p| Fuel::from_id(p.fuel.into())).map(Fuel::name).collect();
+    let chart =
+        crate::web::routes::trends::station_chart(state, lang, id.get(), &row.department, &chart_fuels, query).await?;
+    let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
+    let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
+    Ok(StationData { row, osm, prices, shortages, chart: chart.map(Arc::new), services, hours })
+}
+
 #[tracing::instrument(skip(state))]
 pub async fn station(
     State(state): State<AppState>,
@@ -137,23 +185,30 @@ pub async fn station(
     RawQuery(query): RawQuery,
 ) -> HtmlResult<Response> {
     let id = StationId::parse(&raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))?;
-    let (row, f, index) = tokio::try_join!(
-        async { q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}"))) },
-        freshness(&state),
-        async { state.index.get().await.map_err(AppError::from) },
-    )?;
+    let (f, index) = tokio::try_join!(freshness(&state), async { state.index.get().await.map_err(AppError::from) })?;
     let reference = reference_time(&f);
     // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
     // by the price index for exactly this window).
     let since = reference - stats::AVERAGE_WINDOW_SECS;
-    let (prices, shortages) = station_prices(&state, &index, id.get()).await?;
+    let mut params = crate::web::page::Lenient::new(&query);
+    let key = Key::Station {
+        id: id.get(),
+        lang,
+        fuel: params.str("fuel"),
+        range: params.str("range"),
+        last: day_of(reference),
+    };
+    let data = state
+        .cache
+        .data
+        .get_or_try(index.data_version(), key, || station_data(&state, &index, lang, id, &query))
+        .await?;
+    let StationData { row, osm, prices, shortages, chart, services, hours } = &*data;
     let dept = index.averages(Some(&row.department), since);
     let national = index.averages(None, since);
     let now = crate::db::now();
     let t = lang.strings();
 
-    let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
-    let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
     let paris = chrono::Utc::now().with_timezone(&Paris);
     let today = paris.weekday().number_from_monday() as u8;
     let minute = (paris.hour() * 60 + paris.minute()) as u16;
@@ -202,10 +257,6 @@ pub async fn station(
             }
         })
         .collect();
-    let chart_fuels: Vec<&'static str> = prices.iter().map(|p| fuel_name(p.fuel)).collect();
-    let chart =
-        crate::web::routes::trends::station_chart(&state, lang, id.get(), &row.department, &chart_fuels, &query)
-            .await?;
     let prices = prices
         .iter()
         .map(|p| FuelPriceView {
@@ -226,7 +277,6 @@ pub async fn station(
         })
         .collect();
     let city = search::title_case(&row.city);
-    let osm = crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n);
     let name = osm.as_ref().and_then(|n| n.display());
     let badge = osm.as_ref().and_then(|n| n.brand.as_deref()).map(crate::web::brand::Badge::new);
     let title = if let Some(name) = &name {
@@ -242,9 +292,9 @@ pub async fn station(
         name,
         badge,
         city,
-        address: row.address,
-        postcode: row.postcode,
-        department: row.department,
+        address: row.address.clone(),
+        postcode: row.postcode.clone(),
+        department: row.department.clone(),
         motorway: row.road_type == "motorway",
         lat: row.latitude,
         lon: row.longitude,
@@ -254,9 +304,9 @@ pub async fn station(
         h24: row.automate_24_24,
         open_now,
         days,
-        services,
+        services: services.clone(),
         compare,
-        chart,
+        chart: chart.clone(),
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
     })?)

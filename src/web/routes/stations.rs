@@ -26,6 +26,7 @@ use crate::web::page::{
     reference_time, render,
 };
 use crate::web::state::AppState;
+use crate::web::versioned::{Key, Weigh};
 
 pub const DEFAULT_FUEL: Fuel = Fuel::E10;
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
@@ -123,6 +124,7 @@ pub(crate) fn any_osm(items: &[StationItem]) -> bool {
 }
 
 /// A place other than the one shown, as a link.
+#[derive(Clone)]
 pub struct PlaceLink {
     pub label: String,
     pub query: String,
@@ -167,7 +169,21 @@ impl ListResults {
     }
 }
 
+/// What a text search found, as the page cache keeps it.
+struct Found(Option<Centre>);
+
+impl Weigh for Found {
+    fn weight(&self) -> usize {
+        self.0.as_ref().map_or(0, |c| {
+            let others: usize = c.others.iter().map(|o| o.label.len() + o.query.len() + 48).sum();
+            let words: usize = c.words.iter().map(|w| w.len() + 24).sum();
+            c.label.as_ref().map_or(0, String::len) + others + words + 128
+        })
+    }
+}
+
 /// Where a search is centred, and what it found.
+#[derive(Clone)]
 pub(crate) struct Centre {
     pub lat: f64,
     pub lon: f64,
@@ -252,15 +268,22 @@ pub(crate) async fn centre(state: &AppState, p: &mut Lenient) -> Result<Search, 
             Ok(text) => text,
             Err(e) => return Ok(Search { q: Some(search_echo(raw)), centre: None, refused: Some(e) }),
         };
-        let (places, stations) =
-            tokio::try_join!(place_index(state), async { Ok::<_, AppError>(state.index.get().await?) })?;
-        let found = {
-            let text = text.clone();
-            tokio::task::spawn_blocking(move || text_centre(&places, &stations, &text))
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("search task: {e}")))?
-        };
-        return Ok(Search { q: Some(text.into_string()), centre: found, refused: None });
+        let stations = state.index.get().await?;
+        // Where a text leads changes only with the data: one matching per text and data version.
+        let key = Key::Place { text: text.as_str().to_owned() };
+        let found = state
+            .cache
+            .data
+            .get_or_try(stations.data_version(), key, || async {
+                let places = place_index(state).await?;
+                let text = text.clone();
+                let stations = stations.clone();
+                tokio::task::spawn_blocking(move || Found(text_centre(&places, &stations, &text)))
+                    .await
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("search task: {e}")))
+            })
+            .await?;
+        return Ok(Search { q: Some(text.into_string()), centre: found.0.clone(), refused: None });
     }
     if let (Some(lat), Some(lon)) = (lat, lon) {
         // A blank `q` beside a position is no text search: the position decides.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde_json::json;
 
@@ -19,12 +19,14 @@ use crate::error::AppError;
 use crate::history::series::{NationalFigure, Point, Step, aggregate, aggregate_closes, national_figure};
 use crate::history::weekday::{self, WEEKS};
 use crate::web::cache::{DailyLine, Freshness};
-use crate::web::page::{HtmlError, HtmlResult, Layout, Lenient, freshness, layout, reference_time, render};
+use crate::web::page::{HtmlError, HtmlResult, Layout, Lenient, cached_page, freshness, layout, reference_time};
 use crate::web::routes::api_history::department_code;
 use crate::web::state::AppState;
 use crate::web::svg::{self, Line};
+use crate::web::versioned::{Key, Weigh};
 
 /// A choice of a select or a link row.
+#[derive(Clone)]
 pub struct Opt {
     pub value: String,
     pub label: String,
@@ -82,6 +84,7 @@ fn chart_json(
 // The station page's chart
 
 /// What the station page shows of the history of one fuel.
+#[derive(Clone)]
 pub struct StationChart {
     pub fuel: &'static str,
     pub fuels: Vec<Opt>,
@@ -245,6 +248,7 @@ pub async fn me_weekday_lines(state: &AppState, lang: Lang, stations: &[i64], fu
 // ---------------------------------------------------------------------------------------------
 // /tendances, /trends
 
+#[derive(Clone)]
 pub struct RowView {
     pub date: String,
     pub average: String,
@@ -253,6 +257,7 @@ pub struct RowView {
     pub stations: i32,
 }
 
+#[derive(Clone)]
 pub struct DeptView {
     pub code: String,
     /// "29 Finistère".
@@ -264,7 +269,7 @@ pub struct DeptView {
     pub spark: String,
 }
 
-#[derive(Template)]
+#[derive(Template, Clone)]
 #[template(path = "trends.html")]
 pub struct TrendsPage {
     pub l: Layout,
@@ -287,11 +292,26 @@ fn day_label(lang: Lang, d: Day) -> String {
     lang.date(day_start(d) + 12 * 3600)
 }
 
-#[tracing::instrument(skip(state))]
+impl Weigh for TrendsPage {
+    fn weight(&self) -> usize {
+        let opts = |o: &[Opt]| o.iter().map(|o| o.value.len() + o.label.len() + 64).sum::<usize>();
+        self.svg.len()
+            + self.json.len()
+            + self.title.len()
+            + opts(&self.fuels)
+            + opts(&self.areas)
+            + opts(&self.periods)
+            + self.rows.iter().map(|r| r.date.len() + r.average.len() + r.min.len() + r.max.len() + 128).sum::<usize>()
+            + self.depts.iter().map(|d| d.href.len() + d.spark.len() + d.code.len() + 160).sum::<usize>()
+    }
+}
+
+#[tracing::instrument(skip(state, headers))]
 pub async fn trends_page(
     State(state): State<AppState>,
     lang: Lang,
     uri: Uri,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> HtmlResult<Response> {
     let r = async {
@@ -300,10 +320,46 @@ pub async fn trends_page(
         let fuel = q.fuel("fuel").unwrap_or(Fuel::Gazole);
         let dept = q.str("dept").and_then(|d| department_code(&d));
         let period = pick(&TREND_PERIODS, q.str("period").as_deref(), 1);
-        let f = freshness(&state).await?;
+        let (f, index) = tokio::try_join!(freshness(&state), async { Ok(state.index.get().await?) })?;
+        let here = match raw.as_deref() {
+            Some(q) if !q.is_empty() => format!("{path}?{q}"),
+            _ => path.to_owned(),
+        };
+        let l = layout(lang, format!("{} — Carburoam", lang.texts().history.trends_title), "trends", here, &f);
+        // Everything but the layout depends on the data and these parameters only.
+        let key =
+            Key::Trends { path, lang, fuel, dept: dept.clone(), period: period.key, last: day_of(reference_time(&f)) };
+        let data = || async {
+            let neutral = Layout { viewer: Default::default(), ..l.clone() };
+            let data = async { trends_data(&state, lang, path, fuel, dept, period, &f, neutral).await };
+            state.cache.data.get_or_try(index.data_version(), key.clone(), || data).await
+        };
+        cached_page(&state, index.data_version(), key.clone(), &l, &headers, || async {
+            Ok(TrendsPage { l: l.clone(), ..(*data().await?).clone() })
+        })
+        .await
+    }
+    .await;
+    r.map_err(|e| HtmlError(e, lang))
+}
+
+/// The trends page of `fuel` in `dept` (the country when `None`) over `period`, with `l` for
+/// layout.
+#[allow(clippy::too_many_arguments)]
+async fn trends_data(
+    state: &AppState,
+    lang: Lang,
+    path: &'static str,
+    fuel: Fuel,
+    dept: Option<String>,
+    period: &'static Period,
+    f: &Freshness,
+    l: Layout,
+) -> Result<TrendsPage, AppError> {
+    {
         let h = lang.texts().history;
         let span = s::span(&state.db, fuel.id()).await?;
-        let last = span.map_or_else(|| day_of(reference_time(&f)), |s| s.1);
+        let last = span.map_or_else(|| day_of(reference_time(f)), |s| s.1);
         let first = period.days.map_or(span.map_or(last, |s| s.0), |n| last - n + 1);
         let area = dept.clone().unwrap_or_else(|| NATIONAL.to_owned());
         let rows = s::days(&state.db, fuel.id(), &area, first, last).await?;
@@ -386,12 +442,8 @@ pub async fn trends_page(
             areas.push(Opt { value: d.clone(), label: department_label(d), selected: true });
         }
         let period_labels = [h.period_1m, h.period_3m, h.period_1y, h.period_5y, h.period_all];
-        let here = match raw.as_deref() {
-            Some(q) if !q.is_empty() => format!("{path}?{q}"),
-            _ => path.to_owned(),
-        };
-        render(&TrendsPage {
-            l: layout(lang, format!("{} — Carburoam", h.trends_title), "trends", here, &f),
+        Ok(TrendsPage {
+            l,
             path,
             fuels: Fuel::ALL
                 .iter()
@@ -428,6 +480,4 @@ pub async fn trends_page(
             depts: depts.into_iter().map(|(_, d)| d).collect(),
         })
     }
-    .await;
-    r.map_err(|e| HtmlError(e, lang))
 }
