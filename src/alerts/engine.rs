@@ -119,45 +119,63 @@ async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
     if fuels.is_empty() {
         return Ok(Vec::new());
     }
-    let rules = q::route_rules(db, &fuels).await?;
-    let crossed =
-        |r: &q::RouteRule, c: &PriceChange| c.fuel == r.fuel && c.new_price <= r.price && c.old_price > r.price;
-    let mut ids: Vec<i64> =
-        changes.iter().filter(|c| rules.iter().any(|r| crossed(r, c))).map(|c| c.station_id).collect();
-    if ids.is_empty() {
+    let mut by_fuel: HashMap<i16, Vec<&PriceChange>> = HashMap::new();
+    for c in changes {
+        by_fuel.entry(c.fuel).or_default().push(c);
+    }
+    // The rules some change crossed the threshold of, with those changes.
+    let met: Vec<(q::RouteRule, Vec<&PriceChange>)> = q::route_rules(db, &fuels)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let list: Vec<&PriceChange> = by_fuel
+                .get(&r.fuel)?
+                .iter()
+                .copied()
+                .filter(|c| c.new_price <= r.price && c.old_price > r.price)
+                .collect();
+            (!list.is_empty()).then_some((r, list))
+        })
+        .collect();
+    if met.is_empty() {
         return Ok(Vec::new());
     }
+    let mut ids: Vec<i64> = met.iter().flat_map(|(_, l)| l.iter().map(|c| c.station_id)).collect();
     ids.sort_unstable();
     ids.dedup();
     let at: HashMap<i64, (f64, f64)> =
         q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
+    let mut route_ids: Vec<i64> = met.iter().map(|(r, _)| r.route_id).collect();
+    route_ids.sort_unstable();
+    route_ids.dedup();
+    let mut paths: HashMap<i64, (String, Vec<(f64, f64)>)> = HashMap::new();
+    for (id, name, points) in q::route_paths(db, &route_ids).await? {
+        // Stored points were checked when saved; a row that no longer parses matches nothing.
+        match crate::route::Path::from_text(&points, crate::route::MAX_SAVED_POINTS) {
+            Ok(path) => {
+                paths.insert(id, (name, path.pairs()));
+            }
+            Err(e) => tracing::warn!(route = id, error = %e, "alerts: a saved route's points do not parse"),
+        }
+    }
     let width = crate::route::DEFAULT_CORRIDOR_KM;
     let mut out = Vec::new();
-    for r in &rules {
-        let met: Vec<&PriceChange> = changes.iter().filter(|c| crossed(r, c)).collect();
-        if met.is_empty() {
-            continue;
-        }
-        // Stored points were checked when saved; a row that no longer parses matches nothing.
-        let Ok(path) = crate::route::Path::from_text(&r.points, crate::route::MAX_SAVED_POINTS) else {
-            tracing::warn!(rule = r.id, "alerts: a saved route's points do not parse");
-            continue;
-        };
-        let pairs = path.pairs();
-        let cum = cumulative_km(&pairs);
+    for (r, list) in &met {
+        let Some((name, pairs)) = paths.get(&r.route_id) else { continue };
+        let cum = cumulative_km(pairs);
         // The route's box widened by the corridor: most stations are decided without the path.
         let margin_lat = width / 111.0 + 1e-6;
         let (mut s, mut n, mut w, mut e) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(la, lo) in &pairs {
+        for &(la, lo) in pairs {
             (s, n, w, e) = (s.min(la), n.max(la), w.min(lo), e.max(lo));
         }
         let margin_lon = width / (111.0 * s.abs().max(n.abs()).to_radians().cos().max(0.05)) + 1e-6;
-        for c in met {
+        for c in list {
             let Some(&(lat, lon)) = at.get(&c.station_id) else { continue };
             let in_box =
                 lat >= s - margin_lat && lat <= n + margin_lat && lon >= w - margin_lon && lon <= e + margin_lon;
-            if in_box && nearest_on_path((lat, lon), &pairs, &cum).is_some_and(|(d, _)| d <= width) {
-                out.push((r.user_id, threshold_item(r.id, r.price, c, Some(r.name.clone()))));
+            if in_box && nearest_on_path((lat, lon), pairs, &cum).is_some_and(|(d, _)| d <= width) {
+                out.push((r.user_id, threshold_item(r.id, r.price, c, Some(name.clone()))));
             }
         }
     }

@@ -38,30 +38,34 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
     .await)
 }
 
-/// An active threshold rule along a saved route, with the route's name and stored points.
+/// An active threshold rule along a saved route of its user's.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RouteRule {
     pub id: i64,
     pub user_id: i64,
     pub fuel: i16,
     pub price: i32,
-    pub name: String,
-    /// `lat,lon;…` ([`crate::route::Path::from_text`]).
-    pub points: String,
+    pub route_id: i64,
 }
 
-/// The active threshold rules along a saved route of their user's (`fuels`: only these).
+/// The active threshold rules along a saved route of their user's (`fuels`: only these). Light
+/// rows: the routes' points are read only for the rules a change met ([`route_paths`]).
 pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx::Error> {
     let ids: Vec<i64> = fuels.iter().map(|f| i64::from(*f)).collect();
     by_ids(db, &ids, |list| {
         format!(
-            "SELECT r.id, r.user_id, r.fuel, r.price, s.name, s.points FROM alert_rules r \
+            "SELECT r.id, r.user_id, r.fuel, r.price, r.route_id FROM alert_rules r \
              JOIN saved_routes s ON s.id = r.route_id AND s.user_id = r.user_id \
              WHERE r.kind = 'threshold' AND r.route_id IS NOT NULL AND NOT r.paused AND r.price IS NOT NULL \
                AND r.fuel IN ({list}) ORDER BY r.id"
         )
     })
     .await
+}
+
+/// Saved routes by id: (id, name, stored points `lat,lon;…`).
+pub async fn route_paths(db: &Db, route_ids: &[i64]) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    by_ids(db, route_ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
 }
 
 /// An active threshold rule around a place.
