@@ -32,8 +32,17 @@ async fn queue_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
         let mut tx = db.begin().await?;
         let fresh = !rule.paused && q::insert_dedup(&mut tx, rule.id, 0, 0, at, now).await?;
         if fresh {
-            let item =
-                Item { rule: rule.id, kind: "digest".into(), station: 0, fuel: 0, old: 0, new: 0, at, threshold: None };
+            let item = Item {
+                rule: rule.id,
+                kind: "digest".into(),
+                station: 0,
+                fuel: 0,
+                old: 0,
+                new: 0,
+                at,
+                threshold: None,
+                route: None,
+            };
             q::enqueue(&mut tx, rule.user_id, "digest", &Payload { items: vec![item] }.to_json(), now, None, now)
                 .await?;
             queued += 1;

@@ -2,7 +2,8 @@
 //! loader in the import's own transaction) are matched against the rules — never all users ×
 //! all stations: the changed stations lead, through `user_stations` (indexed by station) to
 //! their followers' rules (indexed by user and fuel), and the place rules come from an index on
-//! their bounding box. Triggers go to [`super::outbox::store`], which writes the de-duplication
+//! their bounding box, the rules along a saved route from the changes that crossed their
+//! threshold, matched against the route's stored points ([`route_matches`]). Triggers go to [`super::outbox::store`], which writes the de-duplication
 //! records and the outbox in one transaction and consumes the batch.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,7 @@ use crate::db::alerts::{self, PriceChange};
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
+use crate::index::{cumulative_km, nearest_on_path};
 
 /// Changes evaluated per transaction.
 pub const BATCH: i64 = 5_000;
@@ -61,6 +63,21 @@ pub async fn evaluate_batch(db: &Db, first: i64, last: i64, now: i64) -> Result<
     Ok(Evaluated { changes: changes.len(), triggers, stored })
 }
 
+/// The trigger of a threshold rule (`rule`, at `price`) by the change `c`, along `route` if any.
+fn threshold_item(rule: i64, price: i32, c: &PriceChange, route: Option<String>) -> Item {
+    Item {
+        rule,
+        kind: "threshold".into(),
+        station: c.station_id,
+        fuel: c.fuel,
+        old: c.old_price,
+        new: c.new_price,
+        at: c.changed_at,
+        threshold: Some(price),
+        route,
+    }
+}
+
 /// Threshold rules around a place met by `changes`: (user, trigger). The rules of each fuel are
 /// sorted by the south edge of their box, so each change looks at the boxes that can hold it
 /// only (a band of [`q::MAX_BOX_DEGREES`]).
@@ -83,17 +100,82 @@ async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
             let inside = r.max_lat >= lat && r.min_lon <= lon && r.max_lon >= lon;
             let crossed = c.new_price <= r.price && c.old_price > r.price;
             if inside && crossed && distance_km(r.latitude, r.longitude, lat, lon) <= r.radius_km {
-                let item = Item {
-                    rule: r.id,
-                    kind: "threshold".into(),
-                    station: c.station_id,
-                    fuel: c.fuel,
-                    old: c.old_price,
-                    new: c.new_price,
-                    at: c.changed_at,
-                    threshold: Some(r.price),
-                };
-                out.push((r.user_id, item));
+                out.push((r.user_id, threshold_item(r.id, r.price, c, None)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Threshold rules along a saved route met by `changes`: (user, trigger). Per rule, only the
+/// changes of its fuel that crossed its threshold are looked at, and each is kept when the
+/// station lies in the route's corridor ([`crate::route::DEFAULT_CORRIDOR_KM`] of the stored
+/// points), by the route search's own measure ([`nearest_on_path`], what
+/// [`crate::index::PriceIndex::corridor`] keeps): never a scan of all stations.
+async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
+    let mut fuels: Vec<i16> = changes.iter().map(|c| c.fuel).collect();
+    fuels.sort_unstable();
+    fuels.dedup();
+    if fuels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_fuel: HashMap<i16, Vec<&PriceChange>> = HashMap::new();
+    for c in changes {
+        by_fuel.entry(c.fuel).or_default().push(c);
+    }
+    // The rules some change crossed the threshold of, with those changes.
+    let met: Vec<(q::RouteRule, Vec<&PriceChange>)> = q::route_rules(db, &fuels)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let list: Vec<&PriceChange> = by_fuel
+                .get(&r.fuel)?
+                .iter()
+                .copied()
+                .filter(|c| c.new_price <= r.price && c.old_price > r.price)
+                .collect();
+            (!list.is_empty()).then_some((r, list))
+        })
+        .collect();
+    if met.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<i64> = met.iter().flat_map(|(_, l)| l.iter().map(|c| c.station_id)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let at: HashMap<i64, (f64, f64)> =
+        q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
+    let mut route_ids: Vec<i64> = met.iter().map(|(r, _)| r.route_id).collect();
+    route_ids.sort_unstable();
+    route_ids.dedup();
+    let mut paths: HashMap<i64, (String, Vec<(f64, f64)>)> = HashMap::new();
+    for (id, name, points) in q::route_paths(db, &route_ids).await? {
+        // Stored points were checked when saved; a row that no longer parses matches nothing.
+        match crate::route::Path::from_text(&points, crate::route::MAX_SAVED_POINTS) {
+            Ok(path) => {
+                paths.insert(id, (name, path.pairs()));
+            }
+            Err(e) => tracing::warn!(route = id, error = %e, "alerts: a saved route's points do not parse"),
+        }
+    }
+    let width = crate::route::DEFAULT_CORRIDOR_KM;
+    let mut out = Vec::new();
+    for (r, list) in &met {
+        let Some((name, pairs)) = paths.get(&r.route_id) else { continue };
+        let cum = cumulative_km(pairs);
+        // The route's box widened by the corridor: most stations are decided without the path.
+        let margin_lat = width / 111.0 + 1e-6;
+        let (mut s, mut n, mut w, mut e) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(la, lo) in pairs {
+            (s, n, w, e) = (s.min(la), n.max(la), w.min(lo), e.max(lo));
+        }
+        let margin_lon = width / (111.0 * s.abs().max(n.abs()).to_radians().cos().max(0.05)) + 1e-6;
+        for c in list {
+            let Some(&(lat, lon)) = at.get(&c.station_id) else { continue };
+            let in_box =
+                lat >= s - margin_lat && lat <= n + margin_lat && lon >= w - margin_lon && lon <= e + margin_lon;
+            if in_box && nearest_on_path((lat, lon), pairs, &cum).is_some_and(|(d, _)| d <= width) {
+                out.push((r.user_id, threshold_item(r.id, r.price, c, Some(name.clone()))));
             }
         }
     }
@@ -110,7 +192,8 @@ pub async fn triggers(
     let t = std::time::Instant::now();
     let mine = q::mine_candidates(db, first, last).await?;
     let t_mine = t.elapsed();
-    let places = place_matches(db, changes).await?;
+    let mut places = place_matches(db, changes).await?;
+    places.extend(route_matches(db, changes).await?);
     tracing::debug!(
         mine_ms = t_mine.as_millis() as u64,
         places_ms = (t.elapsed() - t_mine).as_millis() as u64,
@@ -131,6 +214,7 @@ pub async fn triggers(
             new: c.new_price,
             at: c.changed_at,
             threshold: c.price.filter(|_| c.kind == "threshold"),
+            route: None,
         };
         match c.kind.as_str() {
             "cheapest" => {
@@ -171,6 +255,7 @@ pub async fn triggers(
                 new: after.1,
                 at: at.unwrap_or(0),
                 threshold: None,
+                route: None,
             });
         }
     }

@@ -25,6 +25,9 @@ pub struct Item {
     /// The rule's threshold, for the threshold kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<i32>,
+    /// The saved route's name, for a threshold along a route (as it was named at the trigger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// What a message carries.

@@ -48,6 +48,13 @@ pub async fn render(db: &Db, public_url: &str, job: &Job, now: i64) -> Result<Re
                 let station = station_name(db, job.user_id, it.station).await?;
                 let fuel = fuel_name(it.fuel);
                 paragraphs.push(match it.kind.as_str() {
+                    "threshold" if it.route.is_some() => (t.item_threshold_route)(
+                        fuel,
+                        &lang.price(it.new),
+                        &station,
+                        &lang.price(it.threshold.unwrap_or(it.new)),
+                        it.route.as_deref().unwrap_or_default(),
+                    ),
                     "threshold" => (t.item_threshold)(
                         fuel,
                         &lang.price(it.new),

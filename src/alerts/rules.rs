@@ -141,12 +141,14 @@ pub enum Problem {
     Drop,
     Place,
     Radius,
+    Route,
     Weekday,
     Hour,
 }
 
 /// The rule form, as typed. The place is resolved by the caller (it needs the place index):
-/// `place` is its label and position when found.
+/// `place` is its label and position when found; so is the route (`route`: the id of one of the
+/// user's saved routes, `None` when none was chosen or it is not theirs).
 pub struct RuleForm<'a> {
     pub kind: &'a str,
     pub fuel: &'a str,
@@ -155,6 +157,8 @@ pub struct RuleForm<'a> {
     pub near_place: bool,
     pub place: Option<(String, f64, f64)>,
     pub radius_km: &'a str,
+    pub near_route: bool,
+    pub route: Option<i64>,
     pub weekday: &'a str,
     pub hour: &'a str,
 }
@@ -178,7 +182,12 @@ pub fn check(form: &RuleForm<'_>, now: i64) -> Result<RuleFields, Vec<Problem>> 
                 Some(p) => f.price = Some(p),
                 None => problems.push(Problem::Price),
             }
-            if form.near_place {
+            if form.near_route {
+                match form.route {
+                    Some(id) => f.route_id = Some(id),
+                    None => problems.push(Problem::Route),
+                }
+            } else if form.near_place {
                 match &form.place {
                     Some((label, lat, lon)) => {
                         f.place = Some(label.clone());
@@ -274,6 +283,8 @@ mod tests {
             near_place: false,
             place: None,
             radius_km: "",
+            near_route: false,
+            route: None,
             weekday: "",
             hour: "",
         };
@@ -281,6 +292,11 @@ mod tests {
         assert_eq!((f.fuel, f.price, f.latitude), (Some(1), Some(1650), None));
         form.near_place = true;
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Place, Problem::Radius]);
+        form.near_route = true;
+        assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Route]);
+        form.route = Some(7);
+        let f = check(&form, 0).unwrap();
+        assert_eq!((f.route_id, f.latitude, f.radius_km), (Some(7), None, None));
         form.kind = "nope";
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Kind]);
         form.kind = "digest";

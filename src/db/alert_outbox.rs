@@ -28,7 +28,7 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
          FROM alert_changes c CROSS JOIN user_stations us CROSS JOIN alert_rules r \
          WHERE us.station_id = c.station_id AND r.user_id = us.user_id AND r.fuel = c.fuel \
            AND c.id >= $1 AND c.id <= $2 AND NOT r.paused AND ( \
-             (r.kind = 'threshold' AND r.latitude IS NULL AND c.new_price <= r.price AND c.old_price > r.price) \
+             (r.kind = 'threshold' AND r.latitude IS NULL AND r.route_id IS NULL AND c.new_price <= r.price AND c.old_price > r.price) \
              OR (r.kind = 'drop' AND c.old_price - c.new_price >= r.drop_by) \
              OR r.kind = 'cheapest')",
     )
@@ -36,6 +36,36 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
     .bind(last)
     .fetch_all(p)
     .await)
+}
+
+/// An active threshold rule along a saved route of its user's.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RouteRule {
+    pub id: i64,
+    pub user_id: i64,
+    pub fuel: i16,
+    pub price: i32,
+    pub route_id: i64,
+}
+
+/// The active threshold rules along a saved route of their user's (`fuels`: only these). Light
+/// rows: the routes' points are read only for the rules a change met ([`route_paths`]).
+pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx::Error> {
+    let ids: Vec<i64> = fuels.iter().map(|f| i64::from(*f)).collect();
+    by_ids(db, &ids, |list| {
+        format!(
+            "SELECT r.id, r.user_id, r.fuel, r.price, r.route_id FROM alert_rules r \
+             JOIN saved_routes s ON s.id = r.route_id AND s.user_id = r.user_id \
+             WHERE r.kind = 'threshold' AND r.route_id IS NOT NULL AND NOT r.paused AND r.price IS NOT NULL \
+               AND r.fuel IN ({list}) ORDER BY r.id"
+        )
+    })
+    .await
+}
+
+/// Saved routes by id: (id, name, stored points `lat,lon;…`).
+pub async fn route_paths(db: &Db, route_ids: &[i64]) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    by_ids(db, route_ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
 }
 
 /// An active threshold rule around a place.

@@ -81,6 +81,18 @@ pub async fn list(db: &Db, user_id: i64) -> Result<Vec<SavedRoute>, sqlx::Error>
     .await)
 }
 
+/// One of the user's routes; `None`: no such route of theirs.
+pub async fn get(db: &Db, user_id: i64, id: i64) -> Result<Option<SavedRoute>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as::<_, SavedRoute>(
+        "SELECT id, name, from_label, to_label, via_labels, fuel, points, distance_km, created_at \
+         FROM saved_routes WHERE user_id = $1 AND id = $2",
+    )
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(p)
+    .await)
+}
+
 /// Saves a route; `None` when the user has [`MAX_ROUTES`] already.
 pub async fn add(db: &Db, user_id: i64, r: &NewRoute<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = db.begin().await?;
@@ -111,7 +123,8 @@ pub async fn add(db: &Db, user_id: i64, r: &NewRoute<'_>, now: i64) -> Result<Op
     Ok(Some(id))
 }
 
-/// Deletes one of the user's routes; `false`: no such route of theirs.
+/// Deletes one of the user's routes, and with it the alerts along it (the foreign key cascades);
+/// `false`: no such route of theirs.
 pub async fn remove(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM saved_routes WHERE user_id = $1 AND id = $2")
         .bind(user_id)

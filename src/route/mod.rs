@@ -25,6 +25,14 @@ pub use rank::{RankQuery, Sort, Stop};
 /// to fit).
 pub const MAX_POINTS: usize = 50_000;
 
+/// Most points a saved route keeps (the save form carries them; `/me` ranks along them, and
+/// an alert along the route matches stations near them).
+pub const MAX_SAVED_POINTS: usize = 1_000;
+
+/// The corridor's width when none is given: the route form's, `/me`'s saved routes' and the
+/// alerts along a saved route's.
+pub const DEFAULT_CORRIDOR_KM: f64 = 3.0;
+
 /// A point, latitude and longitude in degrees, in range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LatLon {

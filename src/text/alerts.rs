@@ -26,6 +26,12 @@ pub struct AlertStrings {
     pub where_label: &'static str,
     pub where_mine: &'static str,
     pub where_place: &'static str,
+    pub where_route: &'static str,
+    /// The select of the user's saved routes.
+    pub route_label: &'static str,
+    /// When the user has no saved route: a sentence, then a link to the route search.
+    pub no_routes: &'static str,
+    pub no_routes_link: &'static str,
     pub place_label: &'static str,
     pub radius_label: &'static str,
     pub drop_label: &'static str,
@@ -50,6 +56,8 @@ pub struct AlertStrings {
     pub where_mine_short: &'static str,
     /// Radius, place.
     pub where_place_short: fn(&str, &str) -> String,
+    /// The route's name.
+    pub where_route_short: fn(&str) -> String,
     // Channels
     pub channels_heading: &'static str,
     pub channel_email: &'static str,
@@ -97,6 +105,7 @@ pub struct AlertStrings {
     pub err_price: &'static str,
     pub err_drop: &'static str,
     pub err_place: &'static str,
+    pub err_route: &'static str,
     pub err_radius: &'static str,
     pub err_weekday: &'static str,
     pub err_hour: &'static str,
@@ -120,6 +129,8 @@ pub struct AlertStrings {
     pub alert_intro: &'static str,
     /// Fuel, price, station, threshold.
     pub item_threshold: fn(&str, &str, &str, &str) -> String,
+    /// Fuel, price, station, threshold, the saved route's name.
+    pub item_threshold_route: fn(&str, &str, &str, &str, &str) -> String,
     /// Fuel, old, new, station.
     pub item_drop: fn(&str, &str, &str, &str) -> String,
     /// Fuel, station, price.
@@ -173,6 +184,10 @@ pub static FR: AlertStrings = AlertStrings {
     where_label: "Où",
     where_mine: "À une de mes stations",
     where_place: "Autour d’un lieu",
+    where_route: "Le long d’un trajet enregistré",
+    route_label: "Trajet",
+    no_routes: "Aucun trajet enregistré\u{202f}: cherchez un trajet, enregistrez-le, puis revenez ici.",
+    no_routes_link: "Chercher un trajet",
     place_label: "Lieu (ville ou code postal)",
     radius_label: "Rayon (km)",
     drop_label: "Baisse d’au moins (centimes)",
@@ -193,6 +208,7 @@ pub static FR: AlertStrings = AlertStrings {
     describe_digest: |day, hour| format!("Résumé chaque {day} à {hour}"),
     where_mine_short: "à une de mes stations",
     where_place_short: |radius, place| format!("à moins de {radius} de {place}"),
+    where_route_short: |route| format!("le long de {route}"),
     channels_heading: "Où recevoir les alertes",
     channel_email: "E-mail",
     channel_ntfy: "ntfy",
@@ -234,6 +250,7 @@ pub static FR: AlertStrings = AlertStrings {
     err_price: "Un prix entre 0,100 € et 5,000 €, par exemple 1,65.",
     err_drop: "Un nombre de centimes entre 1 et 50.",
     err_place: "Lieu inconnu. Essayez une ville ou un code postal.",
+    err_route: "Choisissez un de vos trajets enregistrés.",
     err_radius: "Un rayon entre 1 et 100 km.",
     err_weekday: "Choisissez un jour.",
     err_hour: "Une heure entre 0 et 23.",
@@ -266,6 +283,9 @@ pub static FR: AlertStrings = AlertStrings {
     hello: |name| format!("Bonjour {name},"),
     alert_intro: "Des prix ont changé à vos stations.",
     item_threshold: |fuel, price, station, limit| format!("{fuel} à {price} à {station} (votre seuil {limit})"),
+    item_threshold_route: |fuel, price, station, limit, route| {
+        format!("{fuel} à {price} à {station}, le long de {route} (votre seuil {limit})")
+    },
     item_drop: |fuel, old, new, station| format!("{fuel}\u{202f}: {old} → {new} à {station}"),
     item_cheapest: |fuel, station, price| {
         format!("{fuel}\u{202f}: {station} est maintenant la moins chère de vos stations, à {price}")
@@ -320,6 +340,10 @@ pub static EN: AlertStrings = AlertStrings {
     where_label: "Where",
     where_mine: "At one of my stations",
     where_place: "Around a place",
+    where_route: "Along a saved route",
+    route_label: "Route",
+    no_routes: "No saved route: search a route, save it, then come back here.",
+    no_routes_link: "Search a route",
     place_label: "Place (town or postcode)",
     radius_label: "Radius (km)",
     drop_label: "Drop of at least (cents)",
@@ -340,6 +364,7 @@ pub static EN: AlertStrings = AlertStrings {
     describe_digest: |day, hour| format!("Digest every {day} at {hour}"),
     where_mine_short: "at one of my stations",
     where_place_short: |radius, place| format!("within {radius} of {place}"),
+    where_route_short: |route| format!("along {route}"),
     channels_heading: "Where to receive alerts",
     channel_email: "Email",
     channel_ntfy: "ntfy",
@@ -377,6 +402,7 @@ pub static EN: AlertStrings = AlertStrings {
     err_price: "A price between €0.100 and €5.000, for example 1.65.",
     err_drop: "A number of cents between 1 and 50.",
     err_place: "Unknown place. Try a town or a postcode.",
+    err_route: "Choose one of your saved routes.",
     err_radius: "A radius between 1 and 100 km.",
     err_weekday: "Choose a day.",
     err_hour: "An hour between 0 and 23.",
@@ -401,6 +427,9 @@ pub static EN: AlertStrings = AlertStrings {
     hello: |name| format!("Hello {name},"),
     alert_intro: "Prices changed at your stations.",
     item_threshold: |fuel, price, station, limit| format!("{fuel} at {price} at {station} (your threshold {limit})"),
+    item_threshold_route: |fuel, price, station, limit, route| {
+        format!("{fuel} at {price} at {station}, along {route} (your threshold {limit})")
+    },
     item_drop: |fuel, old, new, station| format!("{fuel}: {old} → {new} at {station}"),
     item_cheapest: |fuel, station, price| format!("{fuel}: {station} is now the cheapest of your stations, at {price}"),
     see_station: "See the station",

@@ -171,6 +171,11 @@ pub(crate) mod tests {
             vec![self("30", "1,659 €", "1,749 €", "1,699 €")]
         }
     }
+    impl Entry for fn(&str, &str, &str, &str, &str) -> String {
+        fn samples(&self) -> Vec<String> {
+            vec![self("30", "1,659 €", "1,749 €", "1,699 €", "Maison → travail")]
+        }
+    }
     impl Entry for fn(u64, &str, &str, u64, &str) -> String {
         fn samples(&self) -> Vec<String> {
             COUNTS.iter().map(|n| self(*n, "1,7 €", "1,6 €", 650, "42 €")).collect()

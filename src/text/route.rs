@@ -109,6 +109,8 @@ pub struct RouteStrings {
     pub me_routes_delete: &'static str,
     /// With the route's name.
     pub me_routes_delete_label: fn(&str) -> String,
+    /// Under the list: deleting a route deletes its alerts.
+    pub me_routes_delete_alerts: &'static str,
     /// With the most routes one may save.
     pub me_routes_full: fn(u64) -> String,
     /// With the fuel and the distance.
@@ -218,6 +220,7 @@ pub static FR: RouteStrings = RouteStrings {
     me_routes_open: "Voir le trajet",
     me_routes_delete: "Supprimer",
     me_routes_delete_label: |n| format!("Supprimer le trajet «\u{202f}{n}\u{202f}»"),
+    me_routes_delete_alerts: "Supprimer un trajet supprime aussi les alertes de prix le long de ce trajet.",
     me_routes_full: |n| {
         format!("Vous avez enregistré {n} trajets, le maximum\u{202f}: supprimez-en un pour en enregistrer un autre.")
     },
@@ -317,6 +320,7 @@ pub static EN: RouteStrings = RouteStrings {
     me_routes_open: "Show the route",
     me_routes_delete: "Delete",
     me_routes_delete_label: |n| format!("Delete the route “{n}”"),
+    me_routes_delete_alerts: "Deleting a route also deletes the price alerts along it.",
     me_routes_full: |n| format!("You saved {n} routes, the most: delete one to save another."),
     me_route_meta: |f, d| format!("{f} · {d}"),
     vehicle_title: "My vehicle",

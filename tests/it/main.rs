@@ -8,6 +8,7 @@ mod admin;
 mod alerts;
 mod alerts_account;
 mod alerts_bench;
+mod alerts_routes;
 mod api;
 mod app;
 mod archive_scale;

@@ -422,6 +422,7 @@ impl Accounts {
                 .await?
                 .into_iter()
                 .map(|r| ExportRoute {
+                    id: r.id,
                     name: r.name,
                     from: r.from_label,
                     to: r.to_label,
@@ -474,6 +475,8 @@ pub struct ExportVehicle {
 
 #[derive(Debug, Serialize)]
 pub struct ExportRoute {
+    /// What an alert along the route names (`alerts.rules[].saved_route_id`).
+    pub id: i64,
     pub name: String,
     pub from: String,
     pub to: String,

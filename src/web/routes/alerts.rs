@@ -5,6 +5,8 @@
 //! one-click unsubscribe of the emails (RFC 8058), without login: GET shows a button, POST pauses
 //! the token's rules only.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -25,6 +27,7 @@ use crate::text::AlertStrings;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
+use crate::web::routes::alerts_route::{self as along, RouteChoice};
 use crate::web::routes::push::PushBlock;
 use crate::web::session::SignedIn;
 use crate::web::state::AppState;
@@ -46,6 +49,9 @@ pub struct RuleFormView {
     pub near_place: bool,
     pub place: String,
     pub radius: String,
+    /// Along a saved route, and which (its id as posted).
+    pub near_route: bool,
+    pub route: String,
     pub drop_cents: String,
     pub weekday: String,
     pub hour: String,
@@ -86,16 +92,20 @@ pub struct AlertsPage {
     pub fuels: Vec<&'static str>,
     pub days: Vec<(i16, &'static str)>,
     pub kinds: Vec<(&'static str, &'static str)>,
+    /// The user's saved routes, for a threshold along one of them.
+    pub routes: Vec<RouteChoice>,
     pub push: PushBlock,
 }
 
-fn describe(lang: Lang, r: &Rule) -> String {
+/// A rule in words; `routes`: the user's saved routes' names (for a threshold along one).
+fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
     let t = lang.texts().alerts;
     let fuel = r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("?", Fuel::name);
     match Kind::parse(&r.f.kind) {
         Some(Kind::Threshold) => {
-            let place = match (&r.f.place, r.f.radius_km) {
-                (Some(p), Some(km)) => (t.where_place_short)(&lang.km(km), p),
+            let place = match (&r.f.place, r.f.radius_km, r.f.route_id) {
+                (_, _, Some(id)) => (t.where_route_short)(routes.get(&id).map_or("?", String::as_str)),
+                (Some(p), Some(km), None) => (t.where_place_short)(&lang.km(km), p),
                 _ => t.where_mine_short.to_owned(),
             };
             (t.describe_threshold)(fuel, &lang.price(r.f.price.unwrap_or(0)), &place)
@@ -162,6 +172,9 @@ async fn page(
         q::channels(&state.db, uid),
         q::settings(&state.db, uid),
     )?;
+    let routes = along::choices(&state.db, uid).await?;
+    let route_names: HashMap<i64, String> =
+        routes.iter().filter_map(|c| Some((c.id.parse().ok()?, c.name.clone()))).collect();
     let Some(account) = account else {
         return Err(AppError::not_found("account").into());
     };
@@ -178,6 +191,8 @@ async fn page(
                     fuel: r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("", Fuel::name).to_owned(),
                     price: r.f.price.map(|p| format!("{:.3}", f64::from(p) / 1000.0)).unwrap_or_default(),
                     near_place: r.f.latitude.is_some(),
+                    near_route: r.f.route_id.is_some(),
+                    route: r.f.route_id.map(|id| id.to_string()).unwrap_or_default(),
                     place: r.f.place.clone().unwrap_or_default(),
                     radius: r.f.radius_km.map(|k| format!("{k}")).unwrap_or_else(|| "10".into()),
                     drop_cents: r.f.drop_by.map(|d| (d / 10).to_string()).unwrap_or_else(|| "5".into()),
@@ -230,7 +245,11 @@ async fn page(
         t,
         message,
         message_is_error,
-        rules: list.iter().map(|r| RuleView { id: r.id, text: describe(lang, r), paused: r.paused }).collect(),
+        rules: list
+            .iter()
+            .map(|r| RuleView { id: r.id, text: describe(lang, r, &route_names), paused: r.paused })
+            .collect(),
+        routes,
         form,
         has_email: channels.iter().any(|c| c.kind == "email"),
         email_unconfirmed: !account.email_confirmed,
@@ -304,6 +323,8 @@ pub struct RuleBody {
     near: String,
     place: String,
     radius: String,
+    /// The saved route's id (`where=route`).
+    route: String,
     weekday: String,
     hour: String,
 }
@@ -327,16 +348,20 @@ pub struct SettingsBody {
     cap: String,
 }
 
-/// Reads and checks the rule form; the place is looked up in the place index.
+/// Reads and checks the rule form; the place is looked up in the place index, the route among
+/// the user's saved routes (another user's: a 404).
 async fn read_rule(
     state: &AppState,
     lang: Lang,
+    uid: i64,
     form: &RuleBody,
     action: String,
     editing: bool,
 ) -> Result<Result<q::RuleFields, RuleFormView>, AppError> {
     let t = lang.texts().alerts;
     let near_place = form.near.as_str() == "place";
+    let near_route = form.near.as_str() == "route";
+    let route = if near_route { along::owned(&state.db, uid, form.route.as_str()).await? } else { None };
     let place = if near_place && !form.place.as_str().trim().is_empty() {
         let index = place_index(state).await?;
         search::resolve(&index, form.place.as_str(), 1).first().map(|p| (p.label.clone(), p.latitude, p.longitude))
@@ -351,6 +376,8 @@ async fn read_rule(
         near_place,
         place,
         radius_km: form.radius.as_str(),
+        near_route,
+        route,
         weekday: form.weekday.as_str(),
         hour: form.hour.as_str(),
     };
@@ -361,6 +388,8 @@ async fn read_rule(
         fuel: form.fuel.as_str().to_owned(),
         price: form.price.as_str().to_owned(),
         near_place,
+        near_route,
+        route: form.route.as_str().to_owned(),
         place: form.place.as_str().to_owned(),
         radius: form.radius.as_str().to_owned(),
         drop_cents: form.drop.as_str().to_owned(),
@@ -376,6 +405,7 @@ async fn read_rule(
                     Problem::Drop => t.err_drop,
                     Problem::Place => t.err_place,
                     Problem::Radius => t.err_radius,
+                    Problem::Route => t.err_route,
                     Problem::Weekday => t.err_weekday,
                     Problem::Hour => t.err_hour,
                 }
@@ -399,7 +429,7 @@ pub async fn create_rule(
     user: SignedIn,
     Form(form): Form<RuleBody>,
 ) -> HtmlResult<Response> {
-    match read_rule(&state, lang, &form, "/me/alerts/rules".into(), false).await? {
+    match read_rule(&state, lang, user.user_id, &form, "/me/alerts/rules".into(), false).await? {
         Err(view) => {
             page(
                 &state,
@@ -439,7 +469,7 @@ pub async fn rule_action(
             if q::rule(db, uid, id).await?.is_none() {
                 return Err(AppError::not_found(format!("alert {id}")).into());
             }
-            match read_rule(&state, lang, &form, format!("/me/alerts/rules/{id}/save"), true).await? {
+            match read_rule(&state, lang, uid, &form, format!("/me/alerts/rules/{id}/save"), true).await? {
                 Err(view) => {
                     let extra = Extra { form: Some(view), status: StatusCode::UNPROCESSABLE_ENTITY, ..Extra::none() };
                     return page(&state, lang, &user, &None, extra).await;
@@ -628,13 +658,14 @@ async fn unsubscribe_view(state: &AppState, lang: Lang, token: &str, done: bool)
     if rules.is_empty() {
         return Err(AppError::not_found("unsubscribe token").into());
     }
+    let names = along::names(&state.db, rules[0].user_id).await?;
     let f = freshness(state).await?;
     Ok(no_store(render(&UnsubscribePage {
         l: layout(lang, format!("{} — Carburoam", t.unsub_title), "", "/".into(), &f),
         t,
         token: token.to_owned(),
         confirm: (t.unsub_confirm)(rules.len() as u64),
-        rules: rules.iter().map(|r| describe(lang, r)).collect(),
+        rules: rules.iter().map(|r| describe(lang, r, &names)).collect(),
         done,
     })?))
 }

@@ -25,7 +25,7 @@ pub const DEFAULT_LITRES: f64 = 40.0;
 pub const MAX_LITRES: f64 = 200.0;
 pub const DEFAULT_CONSUMPTION: f64 = 6.5;
 pub const MAX_CONSUMPTION: f64 = 40.0;
-pub const DEFAULT_CORRIDOR_KM: f64 = 3.0;
+pub use crate::route::DEFAULT_CORRIDOR_KM;
 pub const MIN_CORRIDOR_KM: f64 = 0.5;
 pub const MAX_CORRIDOR_KM: f64 = 20.0;
 pub const MAX_VIA: usize = 3;

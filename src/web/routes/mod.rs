@@ -5,6 +5,7 @@ pub mod about;
 pub mod account;
 pub mod admin;
 pub mod alerts;
+pub mod alerts_route;
 pub mod api;
 pub mod api_docs;
 pub mod api_history;

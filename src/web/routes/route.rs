@@ -33,8 +33,7 @@ use crate::web::state::AppState;
 /// that the page can say what is wrong rather than cut the upload.
 pub const MAX_FORM_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// Most points a saved route keeps (the save form carries them; `/me` ranks along them).
-pub const MAX_SAVED_POINTS: usize = 1_000;
+pub use crate::route::MAX_SAVED_POINTS;
 
 /// One station of the list, formatted.
 pub struct StopView {
