@@ -145,11 +145,16 @@ pub async fn shortages(db: &Db, station_id: i64) -> Result<Vec<ShortageRow>, sql
 
 /// Great-circle distance in km (haversine), on a sphere of [`EARTH_RADIUS_KM`].
 pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    haversine_km_cos((lat1, lon1), lat1.to_radians().cos(), (lat2, lon2), lat2.to_radians().cos())
+}
+
+/// [`haversine_km`] of `(lat, lon)` points with the cosines of their latitudes given: a path's
+/// length computes each point's once (the same value, bit for bit).
+pub fn haversine_km_cos(a: (f64, f64), cos_a: f64, b: (f64, f64), cos_b: f64) -> f64 {
+    let dp = b.0.to_radians() - a.0.to_radians();
+    let dl = (b.1 - a.1).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + cos_a * cos_b * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
 /// A box of (min_lat, max_lat, min_lon, max_lon) that contains every point within `radius_km`

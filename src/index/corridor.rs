@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::{Offer, PriceIndex, Station, slot};
-use crate::db::stations::{EARTH_RADIUS_KM, haversine_km};
+use crate::db::stations::{EARTH_RADIUS_KM, haversine_km_cos};
 use crate::domain::Fuel;
 
 /// Km per degree of latitude (and of longitude at the equator).
@@ -34,23 +34,40 @@ pub struct CorridorHit<'a> {
 /// Distance from `p` to the segment `a`–`b` (each `(lat, lon)`), in km, and where the nearest
 /// point lies on the segment (0 at `a`, 1 at `b`).
 pub fn point_segment_km(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
-    let kx = KM_PER_DEG * ((a.0 + b.0) / 2.0).to_radians().cos();
+    point_segment_km_at(p, a, b, km_per_lon_degree(a, b))
+}
+
+/// Km per degree of longitude in the plane of the segment `a`–`b` (at its mean latitude).
+fn km_per_lon_degree(a: (f64, f64), b: (f64, f64)) -> f64 {
+    KM_PER_DEG * ((a.0 + b.0) / 2.0).to_radians().cos()
+}
+
+/// [`point_segment_km`] with the segment's [`km_per_lon_degree`] computed once by the caller:
+/// the corridor measures many stations against each segment, and the cosine was a fifth of
+/// the route API's time.
+fn point_segment_km_at(p: (f64, f64), a: (f64, f64), b: (f64, f64), kx: f64) -> (f64, f64) {
     let (bx, by) = ((b.1 - a.1) * kx, (b.0 - a.0) * KM_PER_DEG);
     let (px, py) = ((p.1 - a.1) * kx, (p.0 - a.0) * KM_PER_DEG);
     let len2 = bx * bx + by * by;
     let t = if len2 > 0.0 { ((px * bx + py * by) / len2).clamp(0.0, 1.0) } else { 0.0 };
-    ((px - t * bx).hypot(py - t * by), t)
+    let (dx, dy) = (px - t * bx, py - t * by);
+    // Km over France: no overflow for `hypot` to guard against.
+    ((dx * dx + dy * dy).sqrt(), t)
 }
 
 /// The cumulative haversine length of a path at each of its points (0 at the first).
 pub fn cumulative_km(path: &[(f64, f64)]) -> Vec<f64> {
     let mut out = Vec::with_capacity(path.len());
     let mut total = 0.0;
-    for (i, p) in path.iter().enumerate() {
-        if i > 0 {
-            total += haversine_km(path[i - 1].0, path[i - 1].1, p.0, p.1);
+    // Each point's cosine once, not once per segment it ends.
+    let mut prev: Option<((f64, f64), f64)> = None;
+    for &p in path {
+        let cos = p.0.to_radians().cos();
+        if let Some((q, cos_q)) = prev {
+            total += haversine_km_cos(q, cos_q, p, cos);
         }
         out.push(total);
+        prev = Some((p, cos));
     }
     out
 }
@@ -89,7 +106,8 @@ impl PriceIndex {
         };
         for (a, b, i) in segments {
             let seg_km = if i == 0 { 0.0 } else { cum[i] - cum[i - 1] };
-            let cos = ((a.0 + b.0) / 2.0).to_radians().cos().max(1e-6);
+            let kx = km_per_lon_degree(a, b);
+            let cos = (kx / KM_PER_DEG).max(1e-6);
             // The box of each piece, widened by the corridor in the segment's own plane (1 %
             // margin): it holds every point within `width_km` of the piece.
             let dlat = width_km / KM_PER_DEG * 1.01;
@@ -105,7 +123,7 @@ impl PriceIndex {
                     if e.item.offer.updated_at < updated_since {
                         continue;
                     }
-                    let (d, t) = point_segment_km((e.lat, e.lon), a, b);
+                    let (d, t) = point_segment_km_at((e.lat, e.lon), a, b, kx);
                     if d > width_km {
                         continue;
                     }

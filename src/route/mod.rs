@@ -268,13 +268,15 @@ pub async fn search(
             router.route(&stops).await?
         }
         TripInput::Bare(path, source) => {
-            if path.length_km() < 0.05 {
+            // The trip measures the path once (2,000 haversines for a long one).
+            let trip = Trip::bare(path, source);
+            if trip.distance_km < 0.05 {
                 return Err(PathError::SameEnds.into());
             }
-            if !path.near_stations(&index, OUTSIDE_KM) {
+            if !trip.path.near_stations(&index, OUTSIDE_KM) {
                 return Err(PathError::OutsideFrance.into());
             }
-            std::sync::Arc::new(Trip::bare(path, source))
+            std::sync::Arc::new(trip)
         }
     };
     let mut stops = if trip.path.points().len() > BLOCKING_FROM_POINTS {
