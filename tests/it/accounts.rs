@@ -154,6 +154,10 @@ db_test!(login_sessions_and_logout, |t| {
     let c2 = app.browser();
     let r = c2.post_form("/login", &[("login", "marc"), ("password", PASSWORD), ("next", "//evil.example/x")]).await;
     assert_eq!(r.header("location"), "/me");
+    // A signed-in visitor is not offered to sign in, on the home page either.
+    let home = b.get("/").await;
+    assert!(home.text.contains("data-testid=\"logout\""), "signed in");
+    assert!(!home.text.contains("href=\"/login\""), "the home page offers a signed-in visitor to sign in");
     // Logout ends the session in the database too.
     let r = b.post_form("/logout", &[]).await;
     assert_eq!(r.status, 303);
@@ -161,6 +165,7 @@ db_test!(login_sessions_and_logout, |t| {
     let r = b.get("/me").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), "/login?next=%2Fme");
+    assert!(b.get("/").await.text.contains("href=\"/login\""), "signed out: the home page offers to sign in");
 });
 
 db_test!(csrf_and_origin_are_checked, |t| {

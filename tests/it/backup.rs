@@ -143,6 +143,7 @@ async fn backup_while_serving_and_importing_then_restore_round_trip() {
         Server::start(&live, dir.path(), &["--feed-url", s(&feed), "--etl-every", "10s", "--backup-every", "off"]);
     let client = reqwest::Client::new();
     let first = server.wait_status(&client, |st| st["stations"] == 8 && !st["last_success_at"].is_null()).await;
+    let first_station = server.json(&client, "/api/v1/stations/6110002").await;
 
     // Readers hit the server the whole time the backups are written.
     let stop = Arc::new(AtomicBool::new(false));
@@ -189,7 +190,15 @@ async fn backup_while_serving_and_importing_then_restore_round_trip() {
     assert!(served.load(Ordering::Relaxed) > 0);
     assert!(during.len() >= 2, "backups taken while the job ran: {}", during.len());
 
-    // A last backup once the import is done, and what the server serves at that point.
+    // A last backup once the import is done, and what the server serves at that point. The
+    // station's answer comes from the page cache, keyed by the price index's data version: it
+    // follows the import once the index has reloaded (within `index::CHECK_EVERY`), while the
+    // status reads the database at once.
+    let follow = Instant::now() + carburoam::index::CHECK_EVERY * 3;
+    while server.json(&client, "/api/v1/stations/6110002").await == first_station {
+        assert!(Instant::now() < follow, "the station's answer did not follow the import");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let expected = served_data(&server, &client).await;
     let last = dir.path().join("last.db");
     let out = run(&["backup", "--database", &url, s(&last)]);
