@@ -232,6 +232,12 @@ pub(crate) fn reference_time(f: &Freshness) -> i64 {
     f.latest_snapshot_at.unwrap_or_else(crate::db::now)
 }
 
+/// [`reference_time`] of the data's current [`freshness`], for answers that need nothing else
+/// of it (the JSON APIs).
+pub(crate) async fn reference(state: &AppState) -> Result<i64, AppError> {
+    Ok(reference_time(&freshness(state).await?))
+}
+
 /// Renders a template as an HTML response.
 pub(crate) fn render<T: Template>(tpl: &T) -> Result<Response, AppError> {
     let body = tpl.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;

@@ -254,7 +254,7 @@ pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> A
     let (params, brands) = nearby_params(raw.as_deref())?;
     let index = state.index.get().await.map_err(AppError::from)?;
     // Ages count back from the newest snapshot, as in the HTML lists (`page::reference_time`).
-    let reference = crate::web::page::reference_time(&crate::web::page::freshness(&state).await?);
+    let reference = crate::web::page::reference(&state).await?;
     if let Some(unknown) =
         brands.iter().find(|b| !index.stations().iter().any(|s| s.brand.as_deref() == Some(b.as_str())))
     {

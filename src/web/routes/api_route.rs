@@ -266,16 +266,11 @@ async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Json
     Ok(Json(answer_json(&trip, stops, q.fuel)))
 }
 
-/// The clock of price ages: the newest snapshot loaded ([`crate::web::page::reference_time`]).
-async fn reference(state: &AppState) -> Result<i64, AppError> {
-    Ok(crate::web::page::reference_time(&crate::web::page::freshness(state).await?))
-}
-
 /// `GET /api/v1/route?from=&to=&via=…&fuel=…`
 #[tracing::instrument(skip(state))]
 pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<RouteAnswerJson>> {
     let (ends, rest) = split_query(raw.as_deref())?;
-    let q = rank_query(&rest, Utc::now(), reference(&state).await?)?;
+    let q = rank_query(&rest, Utc::now(), crate::web::page::reference(&state).await?)?;
     let stops = stops(&state, &ends).await?;
     run(&state, TripInput::Stops(stops), q).await
 }
@@ -349,7 +344,7 @@ pub async fn post_route(
             if ends.from.is_some() || ends.to.is_some() || !ends.via.is_empty() {
                 return Err(AppError::bad_request("a GPX path has its own ends: no `from`, `to` nor `via`").into());
             }
-            let q = rank_query(&rest, Utc::now(), reference(&state).await?)?;
+            let q = rank_query(&rest, Utc::now(), crate::web::page::reference(&state).await?)?;
             let path = route::gpx::parse(&body).map_err(|e| AppError::Unprocessable(format!("GPX: {e}")))?;
             run(&state, TripInput::Bare(path, Source::Gpx), q).await
         }
@@ -362,7 +357,7 @@ pub async fn post_route(
             }
             let b: RouteBody =
                 serde_json::from_slice(&body).map_err(|e| AppError::Unprocessable(format!("the JSON body: {e}")))?;
-            let q = rank_query(&b.pairs(), Utc::now(), reference(&state).await?)?;
+            let q = rank_query(&b.pairs(), Utc::now(), crate::web::page::reference(&state).await?)?;
             let input = match (&b.points, &b.from, &b.to) {
                 (Some(points), None, None) if b.via.is_empty() => TripInput::Bare(
                     Path::from_pairs(points).map_err(|e| AppError::Unprocessable(format!("`points`: {e}")))?,

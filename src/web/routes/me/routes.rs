@@ -38,54 +38,43 @@ fn clip(s: &str, max: usize) -> String {
 #[tracing::instrument(skip_all, fields(user_id = user.user_id))]
 pub async fn save_route(
     State(state): State<AppState>,
-    lang: Lang,
     user: SignedIn,
     Form(form): Form<SaveRouteForm>,
 ) -> HtmlResult<Response> {
-    let r = async {
-        let path = RoutePath::from_text(form.points.trim(), MAX_SAVED_POINTS)
-            .map_err(|e| AppError::Unprocessable(format!("the route's points: {e}")))?;
-        let fuel: Fuel = form.fuel.parse().map_err(|_| AppError::Unprocessable("the route's fuel".into()))?;
-        let from = clip(&form.from, MAX_LABEL);
-        if from.is_empty() {
-            return Err(AppError::Unprocessable("the route's start".into()));
-        }
-        let to = clip(&form.to, MAX_LABEL);
-        let vias: Vec<String> =
-            form.vias.lines().map(|v| clip(v, MAX_LABEL)).filter(|v| !v.is_empty()).take(3).collect();
-        let mut name = clip(&form.name, MAX_NAME);
-        if name.is_empty() {
-            name = clip(&if to.is_empty() { from.clone() } else { format!("{from} → {to}") }, MAX_NAME);
-        }
-        let points = path.to_text();
-        let new = NewRoute {
-            name: &name,
-            from_label: &from,
-            to_label: &to,
-            via_labels: &vias.join("\n"),
-            fuel: fuel.id(),
-            points: &points,
-            distance_km: path.length_km(),
-        };
-        match routes::add(&state.db, user.user_id, &new, crate::db::now()).await? {
-            Some(id) => tracing::info!(route_id = id, "route saved"),
-            None => tracing::info!("route not saved: the user has the most routes"),
-        }
-        Ok(see_other("/me#routes"))
+    let path = RoutePath::from_text(form.points.trim(), MAX_SAVED_POINTS)
+        .map_err(|e| AppError::Unprocessable(format!("the route's points: {e}")))?;
+    let fuel: Fuel = form.fuel.parse().map_err(|_| AppError::Unprocessable("the route's fuel".into()))?;
+    let from = clip(&form.from, MAX_LABEL);
+    if from.is_empty() {
+        return Err(AppError::Unprocessable("the route's start".into()).into());
     }
-    .await;
-    r.map_err(|e| crate::web::page::HtmlError(e, lang))
+    let to = clip(&form.to, MAX_LABEL);
+    let vias: Vec<String> = form.vias.lines().map(|v| clip(v, MAX_LABEL)).filter(|v| !v.is_empty()).take(3).collect();
+    let mut name = clip(&form.name, MAX_NAME);
+    if name.is_empty() {
+        name = clip(&if to.is_empty() { from.clone() } else { format!("{from} → {to}") }, MAX_NAME);
+    }
+    let points = path.to_text();
+    let new = NewRoute {
+        name: &name,
+        from_label: &from,
+        to_label: &to,
+        via_labels: &vias.join("\n"),
+        fuel: fuel.id(),
+        points: &points,
+        distance_km: path.length_km(),
+    };
+    match routes::add(&state.db, user.user_id, &new, crate::db::now()).await? {
+        Some(id) => tracing::info!(route_id = id, "route saved"),
+        None => tracing::info!("route not saved: the user has the most routes"),
+    }
+    Ok(see_other("/me#routes"))
 }
 
 /// `POST /me/routes/{id}/delete`.
 #[tracing::instrument(skip_all, fields(user_id = user.user_id))]
-pub async fn delete_route(
-    State(state): State<AppState>,
-    lang: Lang,
-    user: SignedIn,
-    Path(id): Path<i64>,
-) -> HtmlResult<Response> {
-    routes::remove(&state.db, user.user_id, id).await.map_err(|e| crate::web::page::HtmlError(e.into(), lang))?;
+pub async fn delete_route(State(state): State<AppState>, user: SignedIn, Path(id): Path<i64>) -> HtmlResult<Response> {
+    routes::remove(&state.db, user.user_id, id).await?;
     Ok(see_other("/me#routes"))
 }
 
@@ -137,7 +126,7 @@ pub async fn save_vehicle(
         .await;
     };
     let v = VehicleRow { fuel: fuel.id(), tank_litres: tank, consumption, updated_at: crate::db::now() };
-    routes::set_vehicle(&state.db, user.user_id, &v).await.map_err(|e| crate::web::page::HtmlError(e.into(), lang))?;
+    routes::set_vehicle(&state.db, user.user_id, &v).await?;
     Ok(see_other("/me/profile?msg=vehicle_saved#vehicle"))
 }
 
