@@ -32,6 +32,9 @@ pub const MAX_SAVED_POINTS: usize = 1_000;
 /// The corridor's width when none is given: the route form's, `/me`'s saved routes' and the
 /// alerts along a saved route's.
 pub const DEFAULT_CORRIDOR_KM: f64 = 3.0;
+/// The narrowest and widest corridors a search or an alert may ask for.
+pub const MIN_CORRIDOR_KM: f64 = 0.5;
+pub const MAX_CORRIDOR_KM: f64 = 20.0;
 
 /// A point, latitude and longitude in degrees, in range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,9 +131,10 @@ impl Path {
         self.0.iter().map(|p| p.pair()).collect()
     }
 
-    /// Its length along the points, in km.
+    /// Its length along the points, in km: the sum of [`LatLon::km_to`] over its segments, each
+    /// point's cosine computed once (the same value, bit for bit).
     pub fn length_km(&self) -> f64 {
-        self.0.windows(2).map(|w| w[0].km_to(w[1])).sum()
+        crate::index::cumulative_km(&self.pairs()).last().copied().unwrap_or(0.0)
     }
 
     /// At most `max` points (at least 2): every k-th point, and the last. A road's points are

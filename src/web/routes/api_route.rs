@@ -7,7 +7,6 @@
 //! `"points": [[lat, lon], …]` for a path the client already has, or a GPX document
 //! (`Content-Type: application/gpx+xml`) with the fields in the query string.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -25,9 +24,7 @@ pub const DEFAULT_LITRES: f64 = 40.0;
 pub const MAX_LITRES: f64 = 200.0;
 pub const DEFAULT_CONSUMPTION: f64 = 6.5;
 pub const MAX_CONSUMPTION: f64 = 40.0;
-pub use crate::route::DEFAULT_CORRIDOR_KM;
-pub const MIN_CORRIDOR_KM: f64 = 0.5;
-pub const MAX_CORRIDOR_KM: f64 = 20.0;
+pub use crate::route::{DEFAULT_CORRIDOR_KM, MAX_CORRIDOR_KM, MIN_CORRIDOR_KM};
 pub const MAX_VIA: usize = 3;
 /// Largest request body: a GPX file of 5 MB (refused with a 422 above that) and some margin.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -184,17 +181,28 @@ pub fn search_error(e: SearchError) -> AppError {
 // The answer
 
 #[derive(Debug, Serialize)]
-pub struct RouteAnswerJson {
-    pub route: RouteJson,
+pub struct RouteAnswerJson<'a> {
+    pub route: RouteJson<'a>,
     pub stations: Vec<RouteStationJson>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RouteJson {
+pub struct RouteJson<'a> {
     pub distance_km: f64,
     pub duration_min: Option<f64>,
-    pub points: Vec<[f64; 2]>,
+    pub points: PointsJson<'a>,
     pub source: Source,
+}
+
+/// The path's points as `[[lat, lon], …]`, written from the trip's own points (a long path is
+/// most of the answer: no copy of them is made to write them).
+#[derive(Debug)]
+pub struct PointsJson<'a>(pub &'a [LatLon]);
+
+impl Serialize for PointsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|p| [p.lat, p.lon]))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -225,12 +233,12 @@ fn round(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
-pub fn answer_json(trip: &route::Trip, stops: Vec<Stop>, fuel: Fuel) -> RouteAnswerJson {
+pub fn answer_json(trip: &route::Trip, stops: Vec<Stop>, fuel: Fuel) -> RouteAnswerJson<'_> {
     RouteAnswerJson {
         route: RouteJson {
             distance_km: round(trip.distance_km, 3),
             duration_min: trip.duration_min.map(|m| round(m, 1)),
-            points: trip.path.points().iter().map(|p| [p.lat, p.lon]).collect(),
+            points: PointsJson(trip.path.points()),
             source: trip.source,
         },
         stations: stops
@@ -260,15 +268,34 @@ pub fn answer_json(trip: &route::Trip, stops: Vec<Stop>, fuel: Fuel) -> RouteAns
     }
 }
 
-async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Json<RouteAnswerJson>> {
+/// Bytes of the answer per point of the path and per station, to size its buffer once (a
+/// point is at most 40 bytes, `[-12.123456789012345,-1.123456789012345],`; a station ~450).
+const BYTES_PER_POINT: usize = 40;
+const BYTES_PER_STATION: usize = 512;
+
+/// The answer as `application/json`, written into one buffer sized from the path and the
+/// stations (growing a small one copied the 100 KB of a long path's answer several times).
+pub struct RouteAnswer(Vec<u8>);
+
+impl axum::response::IntoResponse for RouteAnswer {
+    fn into_response(self) -> axum::response::Response {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<RouteAnswer> {
     let index = state.index.get().await.map_err(AppError::from)?;
     let (trip, stops) = route::search(&state.router, index, input, q).await.map_err(search_error)?;
-    Ok(Json(answer_json(&trip, stops, q.fuel)))
+    let mut out =
+        Vec::with_capacity(256 + trip.path.points().len() * BYTES_PER_POINT + stops.len() * BYTES_PER_STATION);
+    serde_json::to_writer(&mut out, &answer_json(&trip, stops, q.fuel))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("route answer: {e}")))?;
+    Ok(RouteAnswer(out))
 }
 
 /// `GET /api/v1/route?from=&to=&via=…&fuel=…`
 #[tracing::instrument(skip(state))]
-pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<RouteAnswerJson>> {
+pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<RouteAnswer> {
     let (ends, rest) = split_query(raw.as_deref())?;
     let q = rank_query(&rest, Utc::now(), crate::web::page::reference(&state).await?)?;
     let stops = stops(&state, &ends).await?;
@@ -328,7 +355,7 @@ pub async fn post_route(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<RouteAnswerJson>> {
+) -> ApiResult<RouteAnswer> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
