@@ -109,8 +109,8 @@ async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
 
 /// Threshold rules along a saved route met by `changes`: (user, trigger). Per rule, only the
 /// changes of its fuel that crossed its threshold are looked at, and each is kept when the
-/// station lies in the route's corridor ([`crate::route::DEFAULT_CORRIDOR_KM`] of the stored
-/// points), by the route search's own measure ([`nearest_on_path`], what
+/// station lies in the route's corridor (the rule's width, [`crate::route::DEFAULT_CORRIDOR_KM`]
+/// when it has none, around the stored points), by the route search's own measure ([`nearest_on_path`], what
 /// [`crate::index::PriceIndex::corridor`] keeps): never a scan of all stations.
 async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
     let mut fuels: Vec<i16> = changes.iter().map(|c| c.fuel).collect();
@@ -158,10 +158,10 @@ async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
             Err(e) => tracing::warn!(route = id, error = %e, "alerts: a saved route's points do not parse"),
         }
     }
-    let width = crate::route::DEFAULT_CORRIDOR_KM;
     let mut out = Vec::new();
     for (r, list) in &met {
         let Some((name, pairs)) = paths.get(&r.route_id) else { continue };
+        let width = r.corridor_km.unwrap_or(crate::route::DEFAULT_CORRIDOR_KM);
         let cum = cumulative_km(pairs);
         // The route's box widened by the corridor: most stations are decided without the path.
         let margin_lat = width / 111.0 + 1e-6;

@@ -142,6 +142,8 @@ pub enum Problem {
     Place,
     Radius,
     Route,
+    /// The corridor along a route: outside 0.5–20 km.
+    Corridor,
     Weekday,
     Hour,
 }
@@ -159,6 +161,8 @@ pub struct RuleForm<'a> {
     pub radius_km: &'a str,
     pub near_route: bool,
     pub route: Option<i64>,
+    /// Km each side of the route (empty: [`crate::route::DEFAULT_CORRIDOR_KM`]).
+    pub corridor_km: &'a str,
     pub weekday: &'a str,
     pub hour: &'a str,
 }
@@ -186,6 +190,14 @@ pub fn check(form: &RuleForm<'_>, now: i64) -> Result<RuleFields, Vec<Problem>> 
                 match form.route {
                     Some(id) => f.route_id = Some(id),
                     None => problems.push(Problem::Route),
+                }
+                let range = crate::route::MIN_CORRIDOR_KM..=crate::route::MAX_CORRIDOR_KM;
+                match form.corridor_km.trim().replace(',', ".") {
+                    w if w.is_empty() => f.corridor_km = Some(crate::route::DEFAULT_CORRIDOR_KM),
+                    w => match w.parse::<f64>() {
+                        Ok(w) if range.contains(&w) => f.corridor_km = Some(w),
+                        _ => problems.push(Problem::Corridor),
+                    },
                 }
             } else if form.near_place {
                 match &form.place {
@@ -285,6 +297,7 @@ mod tests {
             radius_km: "",
             near_route: false,
             route: None,
+            corridor_km: "",
             weekday: "",
             hour: "",
         };
@@ -296,7 +309,13 @@ mod tests {
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Route]);
         form.route = Some(7);
         let f = check(&form, 0).unwrap();
-        assert_eq!((f.route_id, f.latitude, f.radius_km), (Some(7), None, None));
+        assert_eq!((f.route_id, f.latitude, f.radius_km, f.corridor_km), (Some(7), None, None, Some(3.0)));
+        form.corridor_km = "2,5";
+        assert_eq!(check(&form, 0).unwrap().corridor_km, Some(2.5));
+        for bad in ["0.4", "20.5", "large", "NaN"] {
+            form.corridor_km = bad;
+            assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Corridor], "{bad}");
+        }
         form.kind = "nope";
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Kind]);
         form.kind = "digest";

@@ -46,6 +46,8 @@ pub struct RouteRule {
     pub fuel: i16,
     pub price: i32,
     pub route_id: i64,
+    /// Km each side of the route (NULL on a row no form wrote: the default width).
+    pub corridor_km: Option<f64>,
 }
 
 /// The active threshold rules along a saved route of their user's (`fuels`: only these). Light
@@ -54,7 +56,7 @@ pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx:
     let ids: Vec<i64> = fuels.iter().map(|f| i64::from(*f)).collect();
     by_ids(db, &ids, |list| {
         format!(
-            "SELECT r.id, r.user_id, r.fuel, r.price, r.route_id FROM alert_rules r \
+            "SELECT r.id, r.user_id, r.fuel, r.price, r.route_id, r.corridor_km FROM alert_rules r \
              JOIN saved_routes s ON s.id = r.route_id AND s.user_id = r.user_id \
              WHERE r.kind = 'threshold' AND r.route_id IS NOT NULL AND NOT r.paused AND r.price IS NOT NULL \
                AND r.fuel IN ({list}) ORDER BY r.id"

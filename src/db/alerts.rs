@@ -30,7 +30,7 @@ pub struct Rule {
 }
 
 const RULE_COLUMNS: &str = "id, user_id, kind, fuel, price, drop_by, place, latitude, longitude, radius_km, weekday, \
-     hour, next_run_at, route_id, paused, created_at";
+     hour, next_run_at, route_id, corridor_km, paused, created_at";
 
 /// What a form sets on a rule (checked by `alerts::rules`).
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
@@ -49,6 +49,9 @@ pub struct RuleFields {
     /// Threshold along one of the user's saved routes (`saved_routes.id`).
     #[sqlx(default)]
     pub route_id: Option<i64>,
+    /// Km each side of the route within which a station is along it (with `route_id` only).
+    #[sqlx(default)]
+    pub corridor_km: Option<f64>,
 }
 
 impl RuleFields {
@@ -75,7 +78,7 @@ pub async fn rule(db: &Db, user_id: i64, id: i64) -> Result<Option<Rule>, sqlx::
     on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).fetch_optional(p).await)
 }
 
-/// Binds a rule's fields as `$1`…`$16`, in the order of [`RULE_SET`].
+/// Binds a rule's fields as `$1`…`$17`, in the order of [`RULE_SET`].
 macro_rules! bind_fields {
     ($q:expr, $f:expr) => {{
         let f: &RuleFields = $f;
@@ -96,14 +99,15 @@ macro_rules! bind_fields {
             .bind(f.hour)
             .bind(f.next_run_at)
             .bind(f.route_id)
+            .bind(f.corridor_km)
     }};
 }
 
-/// The columns a form sets, as `$1`…`$16`. The route (`$16`) is one of the user's own (checked
+/// The columns a form sets, as `$1`…`$17`. The route (`$16`) is one of the user's own (checked
 /// by the caller, and again here: another user's route id stores nothing).
 const RULE_SET: &str = "kind = $1, fuel = $2, price = $3, drop_by = $4, place = $5, latitude = $6, longitude = $7, \
      radius_km = $8, min_lat = $9, max_lat = $10, min_lon = $11, max_lon = $12, weekday = $13, hour = $14, \
-     next_run_at = $15, route_id = $16";
+     next_run_at = $15, route_id = $16, corridor_km = $17";
 
 /// The route of a rule is none or one of the rule's user's own saved routes.
 const OWN_ROUTE: &str =
@@ -129,7 +133,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
     .bind(now)
     .fetch_one(c)
     .await)?;
-    let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE id = $17 AND {OWN_ROUTE}");
+    let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE id = $18 AND {OWN_ROUTE}");
     let n = on_tx!(&mut tx, c => bind_fields!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
         .bind(id)
         .execute(c)
@@ -146,7 +150,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
 /// Replaces the settings of one of the user's rules (its kind included). `false`: not theirs
 /// (nor is the route, when it names one).
 pub async fn update_rule(db: &Db, user_id: i64, id: i64, f: &RuleFields) -> Result<bool, sqlx::Error> {
-    let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE user_id = $17 AND id = $18 AND {OWN_ROUTE}");
+    let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE user_id = $18 AND id = $19 AND {OWN_ROUTE}");
     let n = on_db!(db, p => bind_fields!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
         .bind(user_id)
         .bind(id)

@@ -29,6 +29,8 @@ pub struct AlertStrings {
     pub where_route: &'static str,
     /// The select of the user's saved routes.
     pub route_label: &'static str,
+    /// The width of the corridor along the route.
+    pub corridor_label: &'static str,
     /// When the user has no saved route: a sentence, then a link to the route search.
     pub no_routes: &'static str,
     pub no_routes_link: &'static str,
@@ -106,6 +108,7 @@ pub struct AlertStrings {
     pub err_drop: &'static str,
     pub err_place: &'static str,
     pub err_route: &'static str,
+    pub err_corridor: &'static str,
     pub err_radius: &'static str,
     pub err_weekday: &'static str,
     pub err_hour: &'static str,
@@ -186,6 +189,7 @@ pub static FR: AlertStrings = AlertStrings {
     where_place: "Autour d’un lieu",
     where_route: "Le long d’un trajet enregistré",
     route_label: "Trajet",
+    corridor_label: "Distance au trajet (km, de 0,5 à 20)",
     no_routes: "Aucun trajet enregistré\u{202f}: cherchez un trajet, enregistrez-le, puis revenez ici.",
     no_routes_link: "Chercher un trajet",
     place_label: "Lieu (ville ou code postal)",
@@ -251,6 +255,7 @@ pub static FR: AlertStrings = AlertStrings {
     err_drop: "Un nombre de centimes entre 1 et 50.",
     err_place: "Lieu inconnu. Essayez une ville ou un code postal.",
     err_route: "Choisissez un de vos trajets enregistrés.",
+    err_corridor: "Une distance au trajet entre 0,5 et 20 km.",
     err_radius: "Un rayon entre 1 et 100 km.",
     err_weekday: "Choisissez un jour.",
     err_hour: "Une heure entre 0 et 23.",
@@ -342,6 +347,7 @@ pub static EN: AlertStrings = AlertStrings {
     where_place: "Around a place",
     where_route: "Along a saved route",
     route_label: "Route",
+    corridor_label: "Distance from the route (km, 0.5 to 20)",
     no_routes: "No saved route: search a route, save it, then come back here.",
     no_routes_link: "Search a route",
     place_label: "Place (town or postcode)",
@@ -403,6 +409,7 @@ pub static EN: AlertStrings = AlertStrings {
     err_drop: "A number of cents between 1 and 50.",
     err_place: "Unknown place. Try a town or a postcode.",
     err_route: "Choose one of your saved routes.",
+    err_corridor: "A distance from the route between 0.5 and 20 km.",
     err_radius: "A radius between 1 and 100 km.",
     err_weekday: "Choose a day.",
     err_hour: "An hour between 0 and 23.",

@@ -17,6 +17,10 @@ const HOME_WORK_POINTS: &str = "48.39,-4.60;48.39,-4.30";
 const NORTH: &str = "Côte nord";
 const NORTH_POINTS: &str = "48.435,-4.60;48.435,-4.30";
 
+/// 4 km north of the station, parallel: outside a 3 km corridor, inside a 5 km one.
+const FOUR_KM: &str = "À 4 km";
+const FOUR_KM_POINTS: &str = "48.426,-4.60;48.426,-4.30";
+
 /// Saves a route through the results page's form, as the user would; returns its id.
 async fn save_route(app: &TestApp, t: &crate::helpers::TestDb, name: &str, points: &str) -> String {
     let r = app
@@ -148,6 +152,53 @@ db_test!(a_price_under_the_threshold_along_the_route_alerts_once_and_deleting_th
     import(&t.db, brest_at("1.599", "12:06:00")).await;
     let pass = a.run_once(NOON + 3600).await.expect("pass");
     assert_eq!((pass.evaluated.triggers, pass.delivered.sent), (0, 0), "{pass:?}");
+});
+
+/// A threshold rule (Gazole, 1,650 €) along a route with a corridor of `width` km, through the
+/// form (a new rule, or `/save` of rule `edit`).
+async fn route_rule_width(app: &TestApp, route: &str, width: &str, edit: Option<&str>) -> crate::app::Reply {
+    let url = edit.map_or_else(|| "/me/alerts/rules".to_owned(), |id| format!("/me/alerts/rules/{id}/save"));
+    let form = [
+        ("kind", "threshold"),
+        ("fuel", "Gazole"),
+        ("price", "1,65"),
+        ("where", "route"),
+        ("route", route),
+        ("corridor", width),
+    ];
+    app.post_form(&url, &form).await
+}
+
+db_test!(a_route_alert_watches_its_own_corridor_width, |t| {
+    let (app, _state, sink) = rita(&t).await;
+    let route = save_route(&app, &t, FOUR_KM, FOUR_KM_POINTS).await;
+    // Outside 0.5–20 km: said, nothing stored.
+    for bad in ["0,4", "25", "large"] {
+        let r = route_rule_width(&app, &route, bad, None).await;
+        assert_eq!(r.status, 422, "{bad}");
+        assert!(r.text.contains("Une distance au trajet entre 0,5 et 20 km."), "{}", r.text);
+    }
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM alert_rules").await, 0);
+    assert_eq!(route_rule_width(&app, &route, "3", None).await.status, 303);
+    let rule_id = first_id(&app.get("/me/alerts").await.text, "data-testid=\"rule-");
+
+    // Brest's Gazole under the threshold, 4 km off the route: outside the 3 km corridor.
+    import(&t.db, brest_at("1.629", "11:06:00")).await;
+    let a = alerts(&t.db, &sink, "");
+    let pass = a.run_once(NOON).await.expect("pass");
+    assert_eq!(pass.evaluated.triggers, 0, "{pass:?}");
+
+    // 5 km: the form keeps it, and the next drop is along the route.
+    assert_eq!(route_rule_width(&app, &route, "5", Some(&rule_id)).await.status, 303);
+    let edit = app.get(&format!("/me/alerts?edit={rule_id}")).await;
+    assert!(edit.text.contains("name=\"corridor\" inputmode=\"decimal\" value=\"5\""), "{}", edit.text);
+    // Back above the threshold, then under it again.
+    import(&t.db, brest_at("1.699", "12:06:00")).await;
+    import(&t.db, brest_at("1.599", "12:16:00")).await;
+    let pass = a.run_once(NOON + 3600).await.expect("pass");
+    assert_eq!((pass.evaluated.triggers, pass.delivered.sent), (1, 1), "{pass:?}");
+    let mail = sink.next().await;
+    assert!(mail.text.contains("Gazole à 1,599 € à Brest, le long de À 4 km"), "{}", mail.text);
 });
 
 db_test!(route_alerts_are_exported_and_go_with_the_account, |t| {

@@ -52,6 +52,8 @@ pub struct RuleFormView {
     /// Along a saved route, and which (its id as posted).
     pub near_route: bool,
     pub route: String,
+    /// Km each side of the route, as typed.
+    pub corridor: String,
     pub drop_cents: String,
     pub weekday: String,
     pub hour: String,
@@ -193,6 +195,7 @@ async fn page(
                     near_place: r.f.latitude.is_some(),
                     near_route: r.f.route_id.is_some(),
                     route: r.f.route_id.map(|id| id.to_string()).unwrap_or_default(),
+                    corridor: corridor_text(r.f.corridor_km.unwrap_or(crate::route::DEFAULT_CORRIDOR_KM)),
                     place: r.f.place.clone().unwrap_or_default(),
                     radius: r.f.radius_km.map(|k| format!("{k}")).unwrap_or_else(|| "10".into()),
                     drop_cents: r.f.drop_by.map(|d| (d / 10).to_string()).unwrap_or_else(|| "5".into()),
@@ -288,12 +291,18 @@ async fn page(
     Ok(resp)
 }
 
+/// A corridor's width as the form shows it (`3`, `2.5`).
+fn corridor_text(km: f64) -> String {
+    format!("{km}")
+}
+
 fn new_form() -> RuleFormView {
     RuleFormView {
         action: "/me/alerts/rules".into(),
         kind: "threshold".into(),
         fuel: "Gazole".into(),
         radius: "10".into(),
+        corridor: corridor_text(crate::route::DEFAULT_CORRIDOR_KM),
         drop_cents: "5".into(),
         weekday: "1".into(),
         hour: "8".into(),
@@ -325,6 +334,8 @@ pub struct RuleBody {
     radius: String,
     /// The saved route's id (`where=route`).
     route: String,
+    /// Km each side of the route (`where=route`).
+    corridor: String,
     weekday: String,
     hour: String,
 }
@@ -378,6 +389,7 @@ async fn read_rule(
         radius_km: form.radius.as_str(),
         near_route,
         route,
+        corridor_km: form.corridor.as_str(),
         weekday: form.weekday.as_str(),
         hour: form.hour.as_str(),
     };
@@ -390,6 +402,7 @@ async fn read_rule(
         near_place,
         near_route,
         route: form.route.as_str().to_owned(),
+        corridor: form.corridor.as_str().to_owned(),
         place: form.place.as_str().to_owned(),
         radius: form.radius.as_str().to_owned(),
         drop_cents: form.drop.as_str().to_owned(),
@@ -406,6 +419,7 @@ async fn read_rule(
                     Problem::Place => t.err_place,
                     Problem::Radius => t.err_radius,
                     Problem::Route => t.err_route,
+                    Problem::Corridor => t.err_corridor,
                     Problem::Weekday => t.err_weekday,
                     Problem::Hour => t.err_hour,
                 }
