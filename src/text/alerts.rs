@@ -59,7 +59,8 @@ pub struct AlertStrings {
     /// Radius, place.
     pub where_place_short: fn(&str, &str) -> String,
     /// The route's name.
-    pub where_route_short: fn(&str) -> String,
+    /// Along a saved route, within a width already formatted ("5 km").
+    pub where_route_short: fn(&str, &str) -> String,
     // Channels
     pub channels_heading: &'static str,
     pub channel_email: &'static str,
@@ -212,7 +213,7 @@ pub static FR: AlertStrings = AlertStrings {
     describe_digest: |day, hour| format!("Résumé chaque {day} à {hour}"),
     where_mine_short: "à une de mes stations",
     where_place_short: |radius, place| format!("à moins de {radius} de {place}"),
-    where_route_short: |route| format!("le long de {route}"),
+    where_route_short: |route, width| format!("le long de {route} ({width})"),
     channels_heading: "Où recevoir les alertes",
     channel_email: "E-mail",
     channel_ntfy: "ntfy",
@@ -370,7 +371,7 @@ pub static EN: AlertStrings = AlertStrings {
     describe_digest: |day, hour| format!("Digest every {day} at {hour}"),
     where_mine_short: "at one of my stations",
     where_place_short: |radius, place| format!("within {radius} of {place}"),
-    where_route_short: |route| format!("along {route}"),
+    where_route_short: |route, width| format!("along {route} ({width})"),
     channels_heading: "Where to receive alerts",
     channel_email: "Email",
     channel_ntfy: "ntfy",

@@ -77,7 +77,7 @@ db_test!(a_route_alert_is_made_through_the_form_for_ones_own_routes_only, |t| {
 
     assert_eq!(route_rule(&app, &home).await, 303);
     let page = app.get("/me/alerts").await;
-    assert!(page.text.contains("Gazole à 1,650 € ou moins, le long de Maison → travail"), "{}", page.text);
+    assert!(page.text.contains("Gazole à 1,650 € ou moins, le long de Maison → travail (3,0 km)"), "{}", page.text);
     let rule_id = first_id(&page.text, "data-testid=\"rule-");
     let edit = app.get(&format!("/me/alerts?edit={rule_id}")).await;
     assert!(edit.text.contains(&format!("<option value=\"{home}\" selected>")), "{}", edit.text);
@@ -210,6 +210,7 @@ db_test!(route_alerts_are_exported_and_go_with_the_account, |t| {
     assert_eq!(doc["routes"][0]["id"], id, "{doc}");
     assert_eq!(doc["alerts"]["rules"][0]["saved_route_id"], id, "{doc}");
     assert_eq!(doc["alerts"]["rules"][0]["price_thousandths"], 1650, "{doc}");
+    assert_eq!(doc["alerts"]["rules"][0]["corridor_km"], 3.0, "{doc}");
     let r = app.post_form("/me/delete", &[("password", PASSWORD)]).await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(count(&t.db, "SELECT COUNT(*) FROM alert_rules").await, 0);

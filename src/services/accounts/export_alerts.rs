@@ -37,6 +37,8 @@ pub struct ExportRule {
     pub radius_km: Option<f64>,
     /// A threshold along one of the user's saved routes (`routes[].id` of the export).
     pub saved_route_id: Option<i64>,
+    /// How far from that route a station may be, in km.
+    pub corridor_km: Option<f64>,
     /// Digest: 1 = Monday … 7 = Sunday, and the hour (Europe/Paris).
     pub weekday: Option<i16>,
     pub hour: Option<i16>,
@@ -93,6 +95,7 @@ pub async fn export(db: &Db, user_id: i64) -> Result<ExportAlerts, sqlx::Error> 
             longitude: r.f.longitude,
             radius_km: r.f.radius_km,
             saved_route_id: r.f.route_id,
+            corridor_km: r.f.corridor_km,
             weekday: r.f.weekday,
             hour: r.f.hour,
             paused: r.paused,

@@ -106,7 +106,10 @@ fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
     match Kind::parse(&r.f.kind) {
         Some(Kind::Threshold) => {
             let place = match (&r.f.place, r.f.radius_km, r.f.route_id) {
-                (_, _, Some(id)) => (t.where_route_short)(routes.get(&id).map_or("?", String::as_str)),
+                (_, _, Some(id)) => (t.where_route_short)(
+                    routes.get(&id).map_or("?", String::as_str),
+                    &lang.km(r.f.corridor_km.unwrap_or(crate::route::DEFAULT_CORRIDOR_KM)),
+                ),
                 (Some(p), Some(km), None) => (t.where_place_short)(&lang.km(km), p),
                 _ => t.where_mine_short.to_owned(),
             };
