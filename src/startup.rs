@@ -243,12 +243,16 @@ impl Application {
         let alerts = self.state.alerts.clone().spawn_worker(shutdown.clone());
         let cleanup =
             crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        // Another process's imports, names imports and series rebuilds, even with no request.
+        let watch = self.state.index.spawn_watch(shutdown.clone());
         // Daily averages of a history loaded before they existed (issue 12), in the background.
-        // The pages cached meanwhile were computed without them: dropped when they are done.
-        let (db, cache) = (self.state.db.clone(), self.state.cache.clone());
+        // Computing them moves the data version: the pages cached meanwhile are dropped at once.
+        let (db, index) = (self.state.db.clone(), self.state.index.clone());
         tokio::spawn(async move {
-            if crate::history::series::rebuild_if_needed(db).await {
-                cache.data.clear();
+            if crate::history::series::rebuild_if_needed(db).await
+                && let Err(e) = index.refresh().await
+            {
+                tracing::warn!(error = %e, "price index: refresh failed (the next check retries)");
             }
         });
         let (backfill_days, archive_url) = self.backfill.clone();
@@ -303,6 +307,7 @@ impl Application {
             let _ = b.await;
         }
         let _ = cleanup.await;
+        let _ = watch.await;
         let _ = alerts.await;
         if let Some(b) = history_backfill {
             let _ = b.await;

@@ -58,39 +58,42 @@ describe("lighthouse", () => {
   });
 
   const pages = ["/", `/stations?q=${TOWN}&fuel=${FUEL}`, "/stations/{id}", "/tendances", "/trajet", "/demo", "/login"];
-  for (const page of pages) {
-    for (const mode of ["mobile", "desktop"]) {
-      it(`${page} on ${mode}`, { timeout: 90_000 }, async (t) => {
-        const url = BASE + (page === "/stations/{id}" ? stationPath : page);
-        assert.ok(!url.endsWith("undefined"), "a station was found in the list");
-        const run = async () => {
-          const result = await lighthouse(url, {
-            port: chrome.port,
-            output: "json",
-            logLevel: "error",
-            disableFullPageScreenshot: true,
-            onlyCategories: ["performance", ...MUST_BE_100],
-          }, mode === "desktop" ? desktopConfig : undefined);
-          assert.equal(result.lhr.runtimeError, undefined, `${url}: ${result.lhr.runtimeError?.message}`);
-          return result.lhr;
-        };
-        let lhr = await run();
-        if (lhr.categories.performance.score * 100 < PERF_MIN) {
-          t.diagnostic(`performance ${Math.round(lhr.categories.performance.score * 100)}: measured again`);
-          const again = await run();
-          if (again.categories.performance.score > lhr.categories.performance.score) lhr = again;
-        }
-        const s = Object.fromEntries(Object.entries(lhr.categories).map(([k, c]) => [k, Math.round(c.score * 100)]));
-        scores.push({ page, mode, ...s });
-        t.diagnostic(`${page} ${mode}: performance ${s.performance}, accessibility ${s.accessibility}, ` +
-          `best practices ${s["best-practices"]}, SEO ${s.seo}`);
-        const problems = [];
-        for (const c of MUST_BE_100) if (s[c] < 100) problems.push(`${c} ${s[c]}: ${failedAudits(lhr, c).join("; ")}`);
-        if (s.performance < PERF_MIN) problems.push(`performance ${s.performance} < ${PERF_MIN}: ${failedAudits(lhr, "performance").join("; ")}`);
-        else if (s.performance < 100) t.diagnostic(`performance lost points on: ${failedAudits(lhr, "performance").join("; ")}`);
-        assert.deepEqual(problems, [], `${page} on ${mode}`);
-      });
-    }
+  const runs = pages.flatMap((page) => ["mobile", "desktop"].map((mode) => ({ page, mode, perfMin: PERF_MIN })));
+  // The densest map there is: central Paris on a phone, every station of the real file around
+  // (the repository's fixtures have no such place): its clusters must neither hold the main
+  // thread nor cover the map's controls.
+  if (REAL) runs.push({ page: "/stations?lat=48.85&lon=2.35&fuel=E10", mode: "mobile", perfMin: Math.max(PERF_MIN, 95) });
+  for (const { page, mode, perfMin } of runs) {
+    it(`${page} on ${mode}`, { timeout: 90_000 }, async (t) => {
+      const url = BASE + (page === "/stations/{id}" ? stationPath : page);
+      assert.ok(!url.endsWith("undefined"), "a station was found in the list");
+      const run = async () => {
+        const result = await lighthouse(url, {
+          port: chrome.port,
+          output: "json",
+          logLevel: "error",
+          disableFullPageScreenshot: true,
+          onlyCategories: ["performance", ...MUST_BE_100],
+        }, mode === "desktop" ? desktopConfig : undefined);
+        assert.equal(result.lhr.runtimeError, undefined, `${url}: ${result.lhr.runtimeError?.message}`);
+        return result.lhr;
+      };
+      let lhr = await run();
+      if (lhr.categories.performance.score * 100 < perfMin) {
+        t.diagnostic(`performance ${Math.round(lhr.categories.performance.score * 100)}: measured again`);
+        const again = await run();
+        if (again.categories.performance.score > lhr.categories.performance.score) lhr = again;
+      }
+      const s = Object.fromEntries(Object.entries(lhr.categories).map(([k, c]) => [k, Math.round(c.score * 100)]));
+      scores.push({ page, mode, ...s });
+      t.diagnostic(`${page} ${mode}: performance ${s.performance}, accessibility ${s.accessibility}, ` +
+        `best practices ${s["best-practices"]}, SEO ${s.seo}`);
+      const problems = [];
+      for (const c of MUST_BE_100) if (s[c] < 100) problems.push(`${c} ${s[c]}: ${failedAudits(lhr, c).join("; ")}`);
+      if (s.performance < perfMin) problems.push(`performance ${s.performance} < ${perfMin}: ${failedAudits(lhr, "performance").join("; ")}`);
+      else if (s.performance < 100) t.diagnostic(`performance lost points on: ${failedAudits(lhr, "performance").join("; ")}`);
+      assert.deepEqual(problems, [], `${page} on ${mode}`);
+    });
   }
 
   after(() => {

@@ -135,6 +135,10 @@ pub async fn rebuild(tx: &mut Tx) -> Result<Refreshed, sqlx::Error> {
 pub async fn recompute_all(tx: &mut Tx, snapshot: Option<Day>) -> Result<Refreshed, sqlx::Error> {
     on_tx!(tx, conn => {
         sqlx::query("DELETE FROM price_series").execute(&mut *conn).await?;
+        // A new generation: servers drop the pages cached from the previous series (`generation`).
+        sqlx::query("UPDATE price_series_state SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut *conn)
+            .await?;
     });
     let snapshot_day = snapshot_day(tx).await?.max(snapshot);
     let (min, max): (Option<i64>, Option<i64>) = on_tx!(tx, conn => {
@@ -146,6 +150,14 @@ pub async fn recompute_all(tx: &mut Tx, snapshot: Option<Day>) -> Result<Refresh
     let plan: Vec<(i16, Vec<(Day, Day)>)> =
         crate::domain::Fuel::ALL.iter().map(|f| (f.id(), vec![(series::day_of(min), last)])).collect();
     compute(tx, &plan).await
+}
+
+/// The series' generation: moves each time the whole series is computed again (an import moves
+/// the data version by its own run). Part of [`crate::index::DataVersion`].
+pub async fn generation(db: &Db) -> Result<i64, sqlx::Error> {
+    crate::on_db!(db, p => sqlx::query_scalar::<_, i64>("SELECT generation FROM price_series_state WHERE id = 1")
+        .fetch_one(p)
+        .await)
 }
 
 /// Recomputes the days `first..=last` of every fuel from the history (what an import does for

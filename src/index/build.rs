@@ -8,6 +8,8 @@ impl PriceIndex {
         let started = Instant::now();
         // Names first: a names import committing in between is seen by the next check.
         let names_version = crate::db::station_names::last_import_id(db).await?;
+        // Before the data too: a recomputation committing in between is seen by the next check.
+        let series_version = crate::db::series::generation(db).await?;
         let osm_names = crate::db::station_names::all(db).await?;
         let data = q::current_data(db).await?;
         let read = started.elapsed();
@@ -16,6 +18,7 @@ impl PriceIndex {
         let mut index =
             tokio::task::spawn_blocking(move || PriceIndex::build_with_names(data, osm_names, names_version)).await?;
         index.stats.read = read;
+        index.series_version = series_version;
         Ok(index)
     }
 
@@ -152,6 +155,7 @@ impl PriceIndex {
         let mut index = PriceIndex {
             version,
             names_version,
+            series_version: 0,
             stations,
             services,
             by_fuel,

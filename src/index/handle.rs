@@ -17,9 +17,11 @@ use crate::db::Db;
 use crate::db::station_names;
 use crate::db::stations as q;
 
-/// How often an instance asks the database whether a newer import exists. The feed changes
-/// every ten minutes; a few seconds of delay is invisible, and the check costs one indexed row.
-pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often an instance asks the database whether a newer import exists (three one-row
+/// queries). Short enough that a serving instance's pages follow an import, a names import or a
+/// series rebuild done by another process within 5 s, rebuild of the index included (a few
+/// hundred milliseconds on the national file).
+pub const CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// The current [`PriceIndex`] of this process, shared by all requests. Cheap to clone.
 #[derive(Clone)]
@@ -105,11 +107,33 @@ impl IndexHandle {
         Ok(true)
     }
 
-    /// Whether a newer feed import or names import than the current snapshot's exists.
+    /// Whether a newer feed import, names import or series generation than the current
+    /// snapshot's exists.
     async fn stale(&self) -> Result<bool, IndexError> {
         let current = self.current();
-        Ok(q::latest_import(&self.inner.db).await? != current.version()
-            || station_names::last_import_id(&self.inner.db).await? != current.names_version())
+        let db = &self.inner.db;
+        Ok(q::latest_import(db).await? != current.version()
+            || station_names::last_import_id(db).await? != current.names_version()
+            || crate::db::series::generation(db).await? != current.series_version())
+    }
+
+    /// Checks every period even without requests (`serve`): the first visitor after a quiet
+    /// spell gets the new data too, not the snapshot of before it. Stops with `shutdown`.
+    pub fn spawn_watch(&self, shutdown: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(this.inner.check_every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                if this.inner.loaded.load(Ordering::Acquire) {
+                    this.check_in_background_if_due();
+                }
+            }
+        })
     }
 
     fn check_in_background_if_due(&self) {

@@ -187,6 +187,9 @@ pub struct PriceIndex {
     version: Option<i64>,
     /// The id of the names import this snapshot's names come from (`None`: no names).
     names_version: Option<i64>,
+    /// The daily averages' generation when this snapshot was read
+    /// ([`crate::db::series::generation`]).
+    series_version: i64,
     /// Stations still in the feed, by id.
     stations: Vec<Station>,
     /// Service names, interned: stations refer to them by position.
@@ -200,12 +203,16 @@ pub struct PriceIndex {
     stats: BuildStats,
 }
 
-/// The version of the data behind the pages: the last successful import and the last names
-/// import a [`PriceIndex`] reflects ([`PriceIndex::data_version`]).
+/// The version of the data behind the pages: the last successful import, the last names
+/// import and the daily averages' generation a [`PriceIndex`] reflects
+/// ([`PriceIndex::data_version`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DataVersion {
     pub import: Option<i64>,
     pub names: Option<i64>,
+    /// Moves when the whole series is computed again without an import
+    /// (`carburoam series rebuild`).
+    pub series: i64,
 }
 
 /// Why a snapshot could not be built.
@@ -238,11 +245,16 @@ impl PriceIndex {
         self.names_version
     }
 
+    /// The daily averages' generation this snapshot was read at.
+    pub fn series_version(&self) -> i64 {
+        self.series_version
+    }
+
     /// What the pages built from the database show, as of this snapshot: moves with every
-    /// successful import (prices, history and daily averages commit with it) and every names
-    /// import. The page cache ([`crate::web::cache::Versioned`]) is keyed by it.
+    /// successful import (prices, history and daily averages commit with it), every names
+    /// import and every recomputation of the whole series. The page cache ([`crate::web::cache::Versioned`]) is keyed by it.
     pub fn data_version(&self) -> DataVersion {
-        DataVersion { import: self.version, names: self.names_version }
+        DataVersion { import: self.version, names: self.names_version, series: self.series_version }
     }
 
     /// Canonical brands of the stations within `radius_km` of a point that have a current

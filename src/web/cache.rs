@@ -89,13 +89,6 @@ pub struct Freshness {
     pub latest_snapshot_at: Option<i64>,
 }
 
-impl Freshness {
-    /// What changes with every import: the version of the data behind the pages.
-    fn key(&self) -> Version {
-        (self.last_success_at, self.latest_snapshot_at)
-    }
-}
-
 /// The caches of the public pages, shared by all requests.
 #[derive(Debug)]
 pub struct PageCache {
@@ -124,36 +117,33 @@ pub type DailyLine = Arc<Vec<(crate::domain::series::Day, i32)>>;
 /// (fuel, area). A chart over twenty years read 14,600 stored days for them per request, four
 /// fifths of its time under load (docs/benchmarks.md); they change only with an import.
 ///
-/// Keyed by the data's version ([`Freshness`]: the last successful run and the newest snapshot,
-/// which move with every import of any instance sharing the database), so they are as fresh as
-/// the page's "prices updated" line. At most [`AreaSeries::MAX_ENTRIES`] lines (≈ 60 KB each
+/// Keyed by the data's version ([`DataVersion`]: the last import, names import and series
+/// generation, which move with every import or series rebuild of any instance sharing the
+/// database), as the page cache is. At most [`AreaSeries::MAX_ENTRIES`] lines (≈ 60 KB each
 /// over twenty years); full, it starts again empty.
 #[derive(Debug, Default)]
 pub struct AreaSeries {
-    slot: Mutex<(Option<Version>, Lines)>,
+    slot: Mutex<(Option<DataVersion>, Lines)>,
 }
 
 /// The lines held, by (fuel id, area).
 type Lines = HashMap<(i16, String), DailyLine>;
 
-/// What [`Freshness::key`] returns.
-type Version = (Option<i64>, Option<i64>);
-
 impl AreaSeries {
     pub const MAX_ENTRIES: usize = 256;
 
-    pub fn get(&self, version: &Freshness, fuel: i16, area: &str) -> Option<DailyLine> {
+    pub fn get(&self, version: DataVersion, fuel: i16, area: &str) -> Option<DailyLine> {
         let slot = self.slot.lock().ok()?;
-        if slot.0 != Some(version.key()) {
+        if slot.0 != Some(version) {
             return None;
         }
         slot.1.get(&(fuel, area.to_owned())).cloned()
     }
 
-    pub fn put(&self, version: &Freshness, fuel: i16, area: &str, line: DailyLine) {
+    pub fn put(&self, version: DataVersion, fuel: i16, area: &str, line: DailyLine) {
         let Ok(mut slot) = self.slot.lock() else { return };
-        if slot.0 != Some(version.key()) || slot.1.len() >= Self::MAX_ENTRIES {
-            *slot = (Some(version.key()), HashMap::new());
+        if slot.0 != Some(version) || slot.1.len() >= Self::MAX_ENTRIES {
+            *slot = (Some(version), HashMap::new());
         }
         slot.1.insert((fuel, area.to_owned()), line);
     }
@@ -163,23 +153,23 @@ impl AreaSeries {
 mod tests {
     use std::sync::Arc;
 
-    use super::{AreaSeries, Freshness};
+    use super::{AreaSeries, DataVersion};
 
     #[test]
     fn area_lines_follow_the_data_version() {
         let cache = AreaSeries::default();
-        let v1 = Freshness { last_success_at: Some(10), latest_snapshot_at: Some(5) };
-        let v2 = Freshness { last_success_at: Some(20), latest_snapshot_at: Some(5) };
-        assert!(cache.get(&v1, 1, "FR").is_none());
-        cache.put(&v1, 1, "FR", Arc::new(vec![(1, 1500)]));
-        assert_eq!(cache.get(&v1, 1, "FR").as_deref(), Some(&vec![(1, 1500)]));
-        assert!(cache.get(&v1, 2, "FR").is_none());
-        assert!(cache.get(&v1, 1, "33").is_none());
-        assert!(cache.get(&v2, 1, "FR").is_none(), "an import made it stale");
-        cache.put(&v2, 1, "33", Arc::new(vec![]));
-        assert!(cache.get(&v2, 1, "FR").is_none(), "the old version's lines are gone");
+        let v1 = DataVersion { import: Some(10), names: None, series: 0 };
+        let v2 = DataVersion { series: 1, ..v1 };
+        assert!(cache.get(v1, 1, "FR").is_none());
+        cache.put(v1, 1, "FR", Arc::new(vec![(1, 1500)]));
+        assert_eq!(cache.get(v1, 1, "FR").as_deref(), Some(&vec![(1, 1500)]));
+        assert!(cache.get(v1, 2, "FR").is_none());
+        assert!(cache.get(v1, 1, "33").is_none());
+        assert!(cache.get(v2, 1, "FR").is_none(), "a rebuild made it stale");
+        cache.put(v2, 1, "33", Arc::new(vec![]));
+        assert!(cache.get(v2, 1, "FR").is_none(), "the old version's lines are gone");
         for i in 0..AreaSeries::MAX_ENTRIES + 1 {
-            cache.put(&v2, 1, &i.to_string(), Arc::new(vec![]));
+            cache.put(v2, 1, &i.to_string(), Arc::new(vec![]));
         }
         assert!(cache.slot.lock().unwrap().1.len() <= AreaSeries::MAX_ENTRIES);
     }

@@ -143,6 +143,12 @@ impl Layout {
         if self.nav == item { "page" } else { "false" }
     }
 
+    /// This layout for every visitor without a session: no account menu and no CSRF token (a
+    /// form of a shared page could not carry the visitor's own; none has one).
+    pub fn shared(&self) -> Layout {
+        Layout { viewer: crate::web::session::Viewer::default(), ..self.clone() }
+    }
+
     /// What a page shared by every visitor without a session depends on besides its data (the
     /// language, the title, the URL, the freshness line), or `None` when the page is this
     /// visitor's own: someone signed in (the account menu, the forms' CSRF token).
@@ -156,10 +162,11 @@ impl Layout {
     }
 }
 
-/// The page `make` renders, served from the cache of whole answers ([`Body`], with its
-/// compressed forms) when the visitor has no session: its content is then a function of the
-/// data version, `key` (the page's parameters) and the layout's fingerprint. Signed-in visitors
-/// get `make`'s page rendered for them.
+/// The page `make` renders with the layout it is given, served from the cache of whole answers
+/// ([`Body`], with its compressed forms) when the visitor has no session: its content is then a
+/// function of the data version, `key` (the page's parameters) and the layout's fingerprint.
+/// A shared page is rendered with [`Layout::shared`]: it holds no visitor's CSRF token, by
+/// construction. Signed-in visitors get `make`'s page rendered for them with `l`.
 pub(crate) async fn cached_page<T, F, Fut>(
     state: &AppState,
     version: DataVersion,
@@ -170,21 +177,18 @@ pub(crate) async fn cached_page<T, F, Fut>(
 ) -> Result<Response, AppError>
 where
     T: Template,
-    F: FnOnce() -> Fut,
+    F: FnOnce(Layout) -> Fut,
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
-    let Some(layout) = l.fingerprint() else { return render(&make().await?) };
-    let csrf = l.viewer.csrf.clone();
+    let Some(layout) = l.fingerprint() else { return render(&make(l.clone()).await?) };
+    let shared = l.shared();
     let key = Key::Page { data: Box::new(key), layout };
     let body = state
         .cache
         .data
         .get_or_try(version, key, || async {
-            let html = make().await?.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
-            // A token in the page would be handed to every visitor: refuse to share it.
-            if !csrf.is_empty() && html.contains(&csrf) {
-                return Err(AppError::Internal(anyhow::anyhow!("a shared page holds the visitor's CSRF token")));
-            }
+            let html =
+                make(shared).await?.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
             Ok(Body::new(Body::HTML, html.into()))
         })
         .await?;
@@ -369,4 +373,45 @@ fn lang_account(lang: Lang) -> &'static crate::web::i18n_account::AccountStrings
 /// Unknown paths outside `/api`: the HTML 404.
 pub async fn not_found(lang: Lang, uri: axum::http::Uri) -> HtmlError {
     HtmlError(AppError::not_found(format!("page {}", uri.path())), lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::session::Viewer;
+
+    /// A page that prints its visitor's CSRF token, as a form of it would.
+    #[derive(Template)]
+    #[template(source = "<form><input name=\"csrf\" value=\"{{ l.viewer.csrf }}\"></form>", ext = "html")]
+    struct WithToken {
+        l: Layout,
+    }
+
+    /// A visitor without a session, holding `csrf` (every browser gets one).
+    fn visitor(csrf: char) -> Layout {
+        let mut l = layout(Lang::Fr, "t".into(), "", "/t".into(), &Freshness::default());
+        l.viewer = Viewer { user: None, csrf: csrf.to_string().repeat(64) };
+        l
+    }
+
+    #[tokio::test]
+    async fn a_shared_page_never_holds_a_visitors_token() {
+        crate::tls::install_provider();
+        let db = crate::db::Db::connect_without_migrating("sqlite::memory:").await.expect("database");
+        let state = AppState::new(db);
+        let mut bodies = Vec::new();
+        for (i, l) in [visitor('a'), visitor('b')].iter().enumerate() {
+            let key = Key::Place { text: "page".into() };
+            let page = |l: Layout| async move { Ok(WithToken { l }) };
+            let resp = cached_page(&state, DataVersion::default(), key, l, &HeaderMap::new(), page).await;
+            let resp = resp.expect("served, not refused");
+            assert_eq!(resp.status(), 200);
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+            let body = String::from_utf8(body.to_vec()).expect("UTF-8");
+            assert!(!body.contains(&"a".repeat(64)) && !body.contains(&"b".repeat(64)), "visitor {i}: {body}");
+            bodies.push(body);
+        }
+        assert_eq!(bodies[0], bodies[1], "one page for both");
+        assert_eq!(state.cache.data.stats().hits, 1, "the second visitor's came from the cache");
+    }
 }

@@ -17,7 +17,18 @@
   }
   L.tileLayer(d.tiles, { maxZoom: 19, attribution: d.attribution }).addTo(map);
 
-  var group = L.markerClusterGroup ? L.markerClusterGroup({ animate: !cb.still, disableClusteringAtZoom: 13, showCoverageOnHover: false, maxClusterRadius: 50 }) : L.layerGroup();
+  // Markers go in with one addLayers (below), and past 200 of them in slices of 30 ms
+  // (chunkedLoading checks the time every 200 markers), so that a dense list never holds the
+  // page for long; clusters gather what lies within 100 px, which keeps the visible clusters
+  // (40 px) apart enough to be tapped.
+  var group = L.markerClusterGroup ? L.markerClusterGroup({
+    animate: !cb.still, disableClusteringAtZoom: 13, showCoverageOnHover: false, maxClusterRadius: 100,
+    chunkedLoading: true, chunkInterval: 30, chunkDelay: 10,
+    chunkProgress: function (done, total) { if (done === total) drawn(); }
+  }) : L.layerGroup();
+  // `data-markers` (the tests wait for it) once every marker of the last answer is on the map.
+  var count = 0;
+  function drawn() { el.dataset.markers = String(count); }
   map.addLayer(group);
 
   function price(p) {
@@ -26,6 +37,22 @@
   }
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]; });
+  }
+
+  // Which stations get a marker: those in view, and not under a control (zoom buttons,
+  // attribution) or so close to one that a pin (about 70 × 25 px above its point) or a
+  // cluster (40 px around it) would cover part of it: two targets that overlap are hard to tap.
+  function clear() {
+    var box = el.getBoundingClientRect(), size = map.getSize();
+    var controls = Array.prototype.map.call(el.querySelectorAll(".leaflet-control"), function (c) {
+      var r = c.getBoundingClientRect();
+      return { l: r.left - box.left - 40, r: r.right - box.left + 40, t: r.top - box.top - 24, b: r.bottom - box.top + 28 };
+    });
+    return function (s) {
+      var p = map.latLngToContainerPoint([s.latitude, s.longitude]);
+      if (p.x < 36 || p.y < 28 || p.x > size.x - 36 || p.y > size.y - 20) return false;
+      return !controls.some(function (c) { return p.x > c.l && p.x < c.r && p.y > c.t && p.y < c.b; });
+    };
   }
 
   var seq = 0;
@@ -38,7 +65,7 @@
     fetch(url).then(function (resp) { return resp.ok ? resp.json() : { stations: [] }; }).then(function (data) {
       if (mine !== seq) return;
       group.clearLayers();
-      var list = data.stations || [];
+      var list = (data.stations || []).filter(clear());
       var prices = list.map(function (s) { return s.price; }).sort(function (a, b) { return a - b; });
       function bucket(p) {
         if (prices.length < 2 || prices[0] === prices[prices.length - 1]) return 0;
@@ -46,18 +73,21 @@
         while (below < prices.length && prices[below] < p) below++;
         return Math.min(4, Math.floor(below / prices.length * 5));
       }
-      list.forEach(function (s) {
+      var markers = list.map(function (s) {
         var icon = L.divIcon({ className: "pin", html: '<span class="b' + bucket(s.price) + '">' + esc(price(s.price)) + "</span>", iconSize: null });
         // The OpenStreetMap name first when known, the address (and town) second.
         var title = s.name || s.city, second = s.name ? s.address + ", " + s.city : s.address;
         var m = L.marker([s.latitude, s.longitude], { icon: icon, title: title + " " + price(s.price), keyboard: true });
         m.bindPopup('<strong><a href="/stations/' + s.id + '">' + esc(title) + "</a></strong><br>" + esc(second) + "<br>" + esc(d.fuel) + " " + esc(price(s.price)) +
           (s.name ? '<br><a class="osm-credit" href="https://www.openstreetmap.org/copyright" rel="license">' + esc(d.osm) + "</a>" : ""));
-        group.addLayer(m);
+        return m;
       });
-      el.dataset.markers = String(list.length);
+      // One batch: clustering each marker as it is added costs far more.
+      count = list.length;
+      if (group.addLayers) group.addLayers(markers); else markers.forEach(function (m) { group.addLayer(m); });
+      if (!group.addLayers || !markers.length) drawn();
     }).catch(function () {});
   }
-  map.on("moveend", load);
+  map.on("moveend resize", load);
   load();
 })();

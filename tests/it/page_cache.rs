@@ -1,10 +1,14 @@
 //! The page cache (issue 22): what the pages show that changes only with the data is served
 //! from memory per data version. A cached answer must be exactly what a server with an empty
 //! cache answers at the same version (nothing outside the version and the parameters may
-//! change it), an import must move the version and the answers with it, a signed-in visitor's
-//! page is never shared, and cached bodies come compressed as the client asks. Both backends.
+//! change it), an import or a series rebuild (by another process too) must move the version and
+//! the answers with it, a signed-in visitor's page is never shared, and cached bodies come
+//! compressed as the client asks. Both backends.
 
 use std::io::Read;
+use std::time::{Duration, Instant};
+
+use carburoam::db::Db;
 
 use crate::app::{spawn_app, spawn_app_and_state};
 use crate::db_test;
@@ -131,6 +135,42 @@ db_test!(cached_answers_come_compressed, |t| {
             if plain.text.len() > 4096 {
                 assert!(bytes.len() * 2 < plain.text.len(), "{u}: {} of {}", bytes.len(), plain.text.len());
             }
+        }
+    }
+});
+
+db_test!(a_series_rebuild_elsewhere_moves_the_pages_within_five_seconds, |t| {
+    for i in 0..5 {
+        import(&t.db, &format!("snapshot-{i}"), snapshot(i)).await;
+    }
+    // Averages off by 0.111 € everywhere, as a series computed by an older program would be:
+    // what `carburoam series rebuild` is for.
+    let sql = "UPDATE price_series SET average = average + 111, total = total + 111 * stations";
+    match &t.db {
+        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(drop),
+        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(drop),
+    }
+    .expect(sql);
+    // The server has its own pool, as another process would; nobody requests a page while the
+    // rebuild runs: the server notices it by itself.
+    let (app, state) = spawn_app_and_state(Db::connect(&t.url).await.expect("second pool"), |_| {}).await;
+    let wrong = answers(&app).await;
+    let version = state.cache.data.stats().version;
+
+    carburoam::history::series::rebuild(&t.db, Duration::from_secs(5)).await.expect("rebuild");
+    let rebuilt = Instant::now();
+    while state.index.current().data_version() == version {
+        assert!(rebuilt.elapsed() < Duration::from_secs(5), "the rebuild did not move the data version within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let right = answers(&app).await;
+    assert_ne!(state.cache.data.stats().version, version, "the pages are cached at the new version");
+    let fresh = answers(&spawn_app(t.db.clone()).await).await;
+    for ((u, w), (r, f)) in urls().iter().zip(&wrong).zip(right.iter().zip(&fresh)) {
+        assert_eq!(r, f, "{u}: the answer after the rebuild is not what the data gives");
+        // The trends and the stations' charts (their area lines) show the averages.
+        if u.contains("tend") || u.contains("trends") || u.starts_with("/stations/") {
+            assert_ne!(w, r, "{u}: the rebuilt averages are not shown");
         }
     }
 });

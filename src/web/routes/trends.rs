@@ -100,9 +100,12 @@ pub struct StationChart {
     pub legend: Vec<(&'static str, String)>,
 }
 
-/// The whole daily-average line of an area, from the page cache when the data has not changed.
-async fn area_line(state: &AppState, version: &Freshness, fuel: Fuel, area: &str) -> Result<DailyLine, AppError> {
+/// The whole daily-average line of an area, from the page cache when the data version (imports
+/// and series rebuilds) has not moved.
+async fn area_line(state: &AppState, fuel: Fuel, area: &str) -> Result<DailyLine, AppError> {
     let cache = &state.cache.area_series;
+    // Read before the line: a rebuild committing in between moves the version again.
+    let version = state.index.current().data_version();
     if let Some(line) = cache.get(version, fuel.id(), area) {
         return Ok(line);
     }
@@ -154,9 +157,8 @@ pub async fn station_chart(
         let (lo, hi) = (line.partition_point(|p| p.0 < first), line.partition_point(|p| p.0 <= last));
         aggregate_closes(&line[lo..hi.max(lo)], step)
     };
-    let dept =
-        if department.is_empty() { Vec::new() } else { area_points(area_line(state, &f, fuel, department).await?) };
-    let national = area_points(area_line(state, &f, fuel, NATIONAL).await?);
+    let dept = if department.is_empty() { Vec::new() } else { area_points(area_line(state, fuel, department).await?) };
+    let national = area_points(area_line(state, fuel, NATIONAL).await?);
     let as_line = |p: &[Point]| p.iter().map(|x| (x.day, x.average)).collect::<Vec<_>>();
     let (mine_l, dept_l, nat_l) = (as_line(&mine), as_line(&dept), as_line(&national));
     let svg = svg::chart(
@@ -222,7 +224,7 @@ pub async fn national_figures(state: &AppState, version: &Freshness) -> Result<V
     let last = day_of(reference_time(version));
     let mut out = Vec::with_capacity(Fuel::ALL.len());
     for fuel in Fuel::ALL {
-        let line = area_line(state, version, fuel, NATIONAL).await?;
+        let line = area_line(state, fuel, NATIONAL).await?;
         out.extend(national_figure(fuel, &line, last));
     }
     Ok(out)
@@ -330,12 +332,12 @@ pub async fn trends_page(
         let key =
             Key::Trends { path, lang, fuel, dept: dept.clone(), period: period.key, last: day_of(reference_time(&f)) };
         let data = || async {
-            let neutral = Layout { viewer: Default::default(), ..l.clone() };
+            let neutral = l.shared();
             let data = async { trends_data(&state, lang, path, fuel, dept, period, &f, neutral).await };
             state.cache.data.get_or_try(index.data_version(), key.clone(), || data).await
         };
-        cached_page(&state, index.data_version(), key.clone(), &l, &headers, || async {
-            Ok(TrendsPage { l: l.clone(), ..(*data().await?).clone() })
+        cached_page(&state, index.data_version(), key.clone(), &l, &headers, |l| async {
+            Ok(TrendsPage { l, ..(*data().await?).clone() })
         })
         .await
     }

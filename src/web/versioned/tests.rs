@@ -17,7 +17,7 @@ impl Weigh for Blob {
 }
 
 fn v(import: i64) -> DataVersion {
-    DataVersion { import: Some(import), names: None }
+    DataVersion { import: Some(import), names: None, series: 0 }
 }
 
 fn key(area: &str) -> Key {
@@ -49,12 +49,15 @@ async fn entries_live_as_long_as_their_data_version() {
     get(v(2), "FR").await;
     assert_eq!(made.load(Ordering::SeqCst), 3, "a new version recomputes");
     assert_eq!(cache.stats().entries, 1, "the old version's entries are gone");
-    let names = DataVersion { import: Some(2), names: Some(7) };
+    let names = DataVersion { import: Some(2), names: Some(7), series: 0 };
     get(names, "FR").await;
     assert_eq!(made.load(Ordering::SeqCst), 4, "a names import moves the version too");
+    let rebuilt = DataVersion { series: 1, ..names };
+    get(rebuilt, "FR").await;
+    assert_eq!(made.load(Ordering::SeqCst), 5, "a series rebuild moves the version too");
     cache.clear();
-    get(names, "FR").await;
-    assert_eq!(made.load(Ordering::SeqCst), 5, "cleared: computed again");
+    get(rebuilt, "FR").await;
+    assert_eq!(made.load(Ordering::SeqCst), 6, "cleared: computed again");
 }
 
 #[tokio::test]
