@@ -20,6 +20,7 @@ use crate::feed::{FeedError, parse, synth};
 use crate::index::PriceIndex;
 
 mod pages;
+mod peer;
 mod yearly;
 
 pub use yearly::BenchCommand;
@@ -44,6 +45,10 @@ pub struct BenchArgs {
     /// Stations in the generated feed.
     #[arg(long, default_value_t = 10_000)]
     pub stations: usize,
+    /// Also run the careful Python loader (`scripts/peer_loader.py`) on the same file after each
+    /// first import on SQLite, and print both medians and the ratio.
+    #[arg(long)]
+    pub python_peer: bool,
 }
 
 /// Database URL for the run number `i`.
@@ -108,6 +113,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     // 2. Imports on SQLite (a fresh file each run) and PostgreSQL.
     let dir = tempfile::tempdir()?;
+    let file = match &args.file {
+        Some(p) => p.clone(),
+        None => {
+            let p = dir.path().join("synthetic.zip");
+            std::fs::write(&p, &bytes)?;
+            p
+        }
+    };
+    let peer = if args.python_peer { Some(peer::Peer::prepare(dir.path())?) } else { None };
+    if let Some(peer::Peer::Missing(how)) = &peer {
+        println!("python peer: {how}");
+    }
+    let mut peer_runs = Vec::new();
     let mut backends: Vec<(String, UrlFor)> = Vec::new();
     let base = dir.path().to_owned();
     backends
@@ -129,6 +147,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let t = Instant::now();
             load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
             first.push(t.elapsed());
+            // The peer right after, on the same file: side by side under the same load.
+            if let (Some(p @ peer::Peer::Ready { .. }), true) = (&peer, scratch.pg.is_none()) {
+                peer_runs.push(p.run(&file, &dir.path().join("peer.db"))?);
+            }
             // Same content, bytes re-read: the content-diff path (forced past the hash check).
             let forced = ImportOptions { force: true, ..opts.clone() };
             let t = Instant::now();
@@ -149,7 +171,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             index_size = Some(s);
             scratch.close().await;
         }
-        println!("{backend}: first import (unzip to commit): {}", ms(median(first)));
+        let first = median(first);
+        println!("{backend}: first import (unzip to commit): {}", ms(first));
+        if backend == "sqlite" && !peer_runs.is_empty() {
+            let parser = peer_runs[0].parser.clone();
+            let theirs = median(peer_runs.drain(..).map(|r| r.elapsed).collect());
+            println!("python peer ({parser}): first import (open to commit): {}", ms(theirs));
+            println!("python peer / carburoam: {:.2}x", theirs.as_secs_f64() / first.as_secs_f64());
+        }
         println!("{backend}: re-import, same content (content diff): {}", ms(median(again)));
         println!("{backend}: re-import, identical file (hash check): {}", ms(median(identical)));
         if !incremental.is_empty() {
@@ -168,14 +197,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 
     // 3. Peak RSS of a real `carburoam import` of the file into a fresh SQLite database.
-    let file = match &args.file {
-        Some(p) => p.clone(),
-        None => {
-            let p = dir.path().join("synthetic.zip");
-            std::fs::write(&p, &bytes)?;
-            p
-        }
-    };
     let rss = import_peak_rss(&file, &dir.path().join("rss.db"))?;
     println!("sqlite: peak RSS of `carburoam import` (first import): {rss}");
     Ok(ExitCode::SUCCESS)
