@@ -582,10 +582,11 @@ async fn no_secret_reaches_the_logs() {
     let base = format!("http://127.0.0.1:{port}");
     let smtp = sink.settings();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"))
+    // No outbound address beyond loopback (see `crate::offline`), until the end of the test.
+    let mut bin = crate::offline::carburoam();
+    let mut child = bin
         .args(["serve", "--etl-every", "off", "--backfill-days", "0", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--database", &url])
-        .env_remove("DATABASE_URL")
         .env("RUST_LOG", "trace")
         .env("CARBUROAM_DATA_DIR", dir.path())
         .env("CARBUROAM_PUBLIC_URL", &base)

@@ -258,7 +258,10 @@ db_test!(backups_page_and_download, |t| {
 
 /// `carburoam admin …` on the real binary.
 async fn cli(db_url: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, String)]) -> (bool, String, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_carburoam"));
+    // No outbound address beyond loopback (see `crate::offline`); the recorder checks once
+    // the command is done.
+    let crate::offline::Carburoam { cmd, recorder } = crate::offline::carburoam();
+    let mut cmd = tokio::process::Command::from(cmd);
     cmd.arg("admin").args(args).args(["--database", db_url]);
     for (k, v) in env {
         cmd.env(k, v);
@@ -275,6 +278,7 @@ async fn cli(db_url: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, Str
         .await
         .expect("admin command finished")
         .expect("output");
+    drop(recorder);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -9,6 +9,9 @@ use carburoam::startup::{Application, ServeConfig};
 use carburoam::web::state::AppState;
 use tokio_util::sync::CancellationToken;
 
+use crate::offline::assert_local;
+pub use crate::offline::local_config;
+
 /// The password of the accounts the tests register.
 pub const PASSWORD: &str = "plume cerise fenêtre 42";
 
@@ -25,8 +28,8 @@ pub struct TestApp {
 }
 
 /// Serves the application over `db` on 127.0.0.1:0 for the life of the test's runtime, with
-/// the defaults of `carburoam serve` but the feed job and the backups off. Mail goes to `.eml`
-/// files in a temporary folder.
+/// the defaults of `carburoam serve` but the feed job and the backups off and every outbound
+/// address local ([`local_config`]). Mail goes to `.eml` files in a temporary folder.
 pub async fn spawn_app(db: Db) -> TestApp {
     spawn_app_with(db, |_| {}).await
 }
@@ -42,17 +45,21 @@ pub async fn spawn_app_with(db: Db, configure: impl FnOnce(&mut ServeConfig)) ->
     spawn_app_and_state(db, configure).await.0
 }
 
+/// The application over `db`, as `carburoam serve` builds it, once [`assert_local`] has checked
+/// that `cfg` reaches no public service: every in-process server of the tests is built here.
+pub async fn build(cfg: ServeConfig, db: Db) -> Application {
+    assert_local(&cfg);
+    Application::build_with_db(cfg, db).await.expect("build the application")
+}
+
 /// [`spawn_app_with`], also returning the server's state (to reach the metrics registry, the
 /// price index, the accounts service).
 pub async fn spawn_app_and_state(db: Db, configure: impl FnOnce(&mut ServeConfig)) -> (TestApp, AppState) {
     crate::helpers::init();
     let data_dir = tempfile::tempdir().expect("data dir");
-    let mut cfg = ServeConfig::new("(the test's database)", data_dir.path());
-    cfg.mail.from = "Carburoam <noreply@carburoam.test>".into();
-    // The console's "Run now" imports a fixture, never the network.
-    cfg.feed_url = crate::helpers::fixture("snapshot_b.xml").display().to_string();
+    let mut cfg = local_config(data_dir.path());
     configure(&mut cfg);
-    let app = Application::build_with_db(cfg, db.clone()).await.expect("build the application");
+    let app = build(cfg, db.clone()).await;
     let address = format!("http://{}", app.local_addr().expect("local address"));
     let state = app.state().clone();
     tokio::spawn(async move {

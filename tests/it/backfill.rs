@@ -224,9 +224,10 @@ db_test!(backfill_imports_years_then_days_and_skips_what_is_done, |t| {
     assert!(runs.iter().all(|(_, n)| *n == 1), "{runs:?}");
 });
 
-fn carburoam() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"));
-    c.env_remove("DATABASE_URL").env_remove("CARBUROAM_ARCHIVE_URL").env("RUST_LOG", "warn");
+/// The binary with no outbound address beyond loopback (see [`crate::offline`]).
+fn carburoam() -> crate::offline::Carburoam {
+    let mut c = crate::offline::carburoam();
+    c.env("RUST_LOG", "warn");
     c
 }
 

@@ -16,14 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db_test;
 use crate::helpers::{TestDb, fixture};
+use crate::offline::{Carburoam, carburoam};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_carburoam"));
-    // No start-up history backfill from the network in tests.
-    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn").env("CARBUROAM_BACKFILL_DAYS", "0");
-    for var in ["CARBUROAM_DATA_DIR", "CARBUROAM_BACKUP_DIR", "CARBUROAM_BACKUP_EVERY", "CARBUROAM_BACKUP_KEEP"] {
-        c.env_remove(var);
-    }
+/// The binary with no outbound address beyond loopback and no inherited setting (see
+/// [`crate::offline`]).
+fn bin() -> Carburoam {
+    let mut c = carburoam();
+    c.env("RUST_LOG", "warn");
     c
 }
 
@@ -50,11 +49,14 @@ fn s(p: &Path) -> &str {
 struct Server {
     child: Child,
     base: String,
+    /// Fails the test, once the process is gone, if it tried to reach a public service.
+    _bin: Carburoam,
 }
 
 impl Server {
     fn start(db: &Path, data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = bin()
+        let mut bin = bin();
+        let mut child = bin
             .arg("serve")
             .args(["--database", &sqlite_url(db), "--data-dir", s(data_dir), "--bind", "127.0.0.1:0"])
             .args(extra)
@@ -66,7 +68,7 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let base =
             line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_owned();
-        Server { child, base }
+        Server { child, base, _bin: bin }
     }
 
     fn terminate(mut self) {
@@ -616,14 +618,16 @@ fn sqlite_file_modes_cli_database_and_backup_are_0600_whatever_the_umask() {
     let script = r#"umask 000 && "$0" import --database "$1" "$2" && "$0" backup --database "$1" "$3""#;
     let mut sh = Command::new("sh");
     sh.args(["-c", script, env!("CARGO_BIN_EXE_carburoam"), &url, s(&fixture("snapshot_a.xml")), s(&copy)]);
-    // The environment `bin()` gives the binary.
-    for (k, v) in bin().get_envs() {
+    // The environment `bin()` gives the binary (kept until the commands are done).
+    let bin = bin();
+    for (k, v) in bin.get_envs() {
         match v {
             Some(v) => sh.env(k, v),
             None => sh.env_remove(k),
         };
     }
     let out = sh.output().expect("run sh");
+    drop(bin);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode(&db), "600");
     assert_eq!(mode(&copy), "600");

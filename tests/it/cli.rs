@@ -6,11 +6,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::fixture;
+use crate::offline::{Carburoam, carburoam};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_carburoam"));
-    // No start-up history backfill from the network in tests.
-    c.env_remove("DATABASE_URL").env("RUST_LOG", "warn").env("CARBUROAM_BACKFILL_DAYS", "0");
+/// The binary with no outbound address beyond loopback (see [`crate::offline`]).
+fn bin() -> Carburoam {
+    let mut c = carburoam();
+    c.env("RUST_LOG", "warn");
     c
 }
 
@@ -74,17 +75,20 @@ fn etl_run_imports_a_local_feed_then_finds_it_unchanged() {
 struct Server {
     child: Child,
     base: String,
+    /// Fails the test, once the process is gone, if it tried to reach a public service.
+    _bin: Carburoam,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = bin().arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut bin = bin();
+        let mut child = bin.arg("serve").args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         let base =
             line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_owned();
-        Server { child, base }
+        Server { child, base, _bin: bin }
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {

@@ -449,10 +449,9 @@ mod fuzz {
 fn logs_to_a_pipe_carry_no_colour_codes() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carburoam"))
+    let out = crate::offline::carburoam()
         .args(["import", "--database", &url])
         .arg(fixture("snapshot_a.xml"))
-        .env_remove("DATABASE_URL")
         .env("RUST_LOG", "info")
         .output()
         .expect("run carburoam");

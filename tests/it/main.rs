@@ -38,6 +38,7 @@ mod leases;
 mod load;
 mod names;
 mod names_web;
+mod offline;
 mod ops;
 mod parse;
 mod real_data;

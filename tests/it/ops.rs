@@ -13,7 +13,7 @@ use carburoam::etl::Job;
 use carburoam::feed::download::{FetchOptions, Fetcher};
 use carburoam::feed::load::{ImportOptions, import_file};
 use carburoam::services::notify::Notifier;
-use carburoam::startup::{Application, ServeConfig};
+use carburoam::startup::ServeConfig;
 use carburoam::web::state::AppState;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -161,9 +161,9 @@ db_test!(metrics_are_closed_without_a_token_and_open_on_their_own_listener, |t| 
     // `--metrics-bind`: a second listener serving /metrics alone, without a token, while the
     // main address keeps answering 404.
     let dir = tempfile::tempdir().expect("dir");
-    let mut cfg = ServeConfig::new("(test)", dir.path());
+    let mut cfg = crate::app::local_config(dir.path());
     cfg.metrics_bind = Some("127.0.0.1:0".into());
-    let server = Application::build_with_db(cfg, t.db.clone()).await.expect("build");
+    let server = crate::app::build(cfg, t.db.clone()).await;
     let main = format!("http://{}", server.local_addr().expect("address"));
     let metrics = format!("http://{}", server.metrics_addr().expect("a metrics listener").expect("address"));
     let shutdown = CancellationToken::new();

@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use carburoam::startup::{Application, ServeConfig};
 use carburoam::web::serve::ConnectionLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -217,9 +216,9 @@ async fn past_the_total_bound_the_next_connection_gets_503() {
 async fn a_slow_client_does_not_hold_up_the_shutdown() {
     let t = TestDb::sqlite().await;
     let dir = tempfile::tempdir().expect("dir");
-    let mut cfg = ServeConfig::new("(test)", dir.path());
+    let mut cfg = crate::app::local_config(dir.path());
     cfg.connections = limits(1, 30);
-    let server = Application::build_with_db(cfg, t.db.clone()).await.expect("build");
+    let server = crate::app::build(cfg, t.db.clone()).await;
     let addr = server.local_addr().expect("address");
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(server.run_until(shutdown.clone()));
