@@ -6,10 +6,12 @@
 //! once. Typed actions only (buttons posting forms, CSRF-checked); no shell, no SQL.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
 use crate::error::AppError;
@@ -560,4 +562,21 @@ pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: A
         }
         Ok(resp)
     }
+}
+
+/// The console.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/etl", get(etl))
+        .route("/admin/etl/run", post(run_now))
+        .route("/admin/names/refresh", post(refresh_names))
+        .route("/admin/etl/runs/{id}", get(run))
+        .route("/admin/users", get(users))
+        .route("/admin/users/{id}", get(user))
+        .route("/admin/users/{id}/{action}", post(user_action))
+        .route("/admin/backups", get(backups))
+        // A POST (it writes a file and an audit row): a cross-site link cannot trigger it. A GET
+        // gets the 404 page, as every console URL does for whoever may not use it.
+        .route("/admin/backups/download", get(crate::web::page::not_found).post(download_backup))
 }

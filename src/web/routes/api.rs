@@ -6,9 +6,11 @@
 //! `E10`, `SP98`).
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::get;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
@@ -382,4 +384,13 @@ pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) 
         history_points: counts.history_points,
         shortages: counts.shortages,
     }))
+}
+
+/// Stations, status and brands, nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stations", get(nearby))
+        .route("/stations/{id}", get(station))
+        .route("/status", get(status))
+        .route("/brands", get(brands))
 }

@@ -27,8 +27,8 @@ use crate::text::AlertStrings;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
-use crate::web::routes::alerts_route::{self as along, RouteChoice};
-use crate::web::routes::push::PushBlock;
+use crate::web::routes::me::alerts_route::{self as along, RouteChoice};
+use crate::web::routes::me::push::PushBlock;
 use crate::web::session::SignedIn;
 use crate::web::state::AppState;
 
@@ -704,4 +704,23 @@ pub async fn unsubscribe(State(state): State<AppState>, lang: Lang, Path(token):
     let paused = q::unsubscribe(&state.db, &h, crate::db::now()).await?;
     tracing::info!(rules = paused, "alert rules paused by an unsubscribe link");
     unsubscribe_view(&state, lang, &token, true).await
+}
+
+/// `/me/alerts` and its forms, behind the session layer.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/me/alerts", get(alerts_page))
+        .route("/me/alerts/rules", post(create_rule))
+        .route("/me/alerts/rules/{id}/{action}", post(rule_action))
+        .route("/me/alerts/settings", post(save_settings))
+        .route("/me/alerts/channels/{kind}", post(save_channel))
+        .route("/me/alerts/channels/{id}/{action}", post(channel_action))
+}
+
+/// The one-click unsubscribe of alert emails (RFC 8058): outside the session layer, since a mail
+/// provider posts it without cookies nor CSRF token; the random token is the credential.
+pub fn unsubscribe_router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/alerts/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
 }
