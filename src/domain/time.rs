@@ -7,6 +7,9 @@ pub enum ParisTimeError {
     Malformed(String),
 }
 
+/// Seconds in a day of Unix time (UTC days; Unix time has no leap seconds).
+pub const DAY: i64 = 86_400;
+
 /// Unix seconds as an RFC 3339 UTC timestamp (`2026-06-05T10:10:00Z`); empty when out of range.
 ///
 /// Written by hand for years 0–9999 (the same text as chrono's `to_rfc3339_opts`, checked by a

@@ -24,7 +24,8 @@ use crate::web::i18n::{Lang, Strings};
 use crate::web::state::AppState;
 use crate::web::versioned::{Body, DataVersion, Key};
 
-pub(crate) const DAY: i64 = 86_400;
+pub(crate) use crate::domain::DAY;
+
 /// Where the demo and an empty map start: Paris, Hôtel de Ville.
 pub const DEFAULT_PLACE: (f64, f64) = (48.8566, 2.3522);
 /// Data older than this gets the warning banner.

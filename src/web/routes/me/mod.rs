@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::{email_changes, favourites, search, stats, users};
-use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
+use crate::domain::{DAY, DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
 use crate::services::accounts::{AccountError, Field};
 use crate::web::form::{Form, FormView, clear_session, de, no_store, query_param, see_other};
@@ -40,8 +40,8 @@ pub use routes::{SavedRouteView, delete_route, save_route, save_vehicle, saved_r
 pub use stations::{MineView, MyStationsPage, PickCandidate, add_station, my_stations, station_action};
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
-pub const STALE_PRICE_SECS: i64 = 3 * 86_400;
-const WEEK: i64 = 7 * 86_400;
+pub const STALE_PRICE_SECS: i64 = 3 * DAY;
+const WEEK: i64 = 7 * DAY;
 
 /// The name a user sees for a station: their own, else its OpenStreetMap name (from the price
 /// index), else the town, title-cased.
