@@ -399,7 +399,7 @@ mod tests {
     async fn a_shared_page_never_holds_a_visitors_token() {
         crate::tls::install_provider();
         let db = crate::db::Db::connect_without_migrating("sqlite::memory:").await.expect("database");
-        let state = AppState::new(db);
+        let state = AppState::new(db).expect("default settings");
         let mut bodies = Vec::new();
         for (i, l) in [visitor('a'), visitor('b')].iter().enumerate() {
             let key = Key::Place { text: "page".into() };
