@@ -19,7 +19,8 @@ pub fn default_database_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}", data_dir.join("carburoam.db").display())
 }
 
-/// How often the scheduler imports the feed: a duration (`10m`, `90s`, `1h`) or `off`.
+/// How often the scheduler imports the feed: a duration (`10m`, `90s`, `1h`) or `off`
+/// ([`crate::domain::parse_every`]), at least 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EtlEvery(pub Option<Duration>);
 
@@ -27,21 +28,13 @@ impl std::str::FromStr for EtlEvery {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("off") || t == "0" {
-            return Ok(EtlEvery(None));
-        }
-        let d = humantime::parse_duration(t)
-            .map_err(|e| format!("{t:?} is not a duration like 10m or 1h, nor off: {e}"))?;
-        if d < Duration::from_secs(10) {
-            return Err(format!("{t:?} is too short: at least 10s (the feed changes every 10 minutes)"));
-        }
-        Ok(EtlEvery(Some(d)))
+        crate::domain::parse_every(s, Duration::from_secs(10)).map(EtlEvery)
     }
 }
 
 /// How often `serve` refreshes the stations' names from Overpass: a duration (`7d`, `1d`) or
-/// `off`. At least an hour: the public Overpass instances are shared, and names change slowly.
+/// `off` ([`crate::domain::parse_every`]). At least an hour: the public Overpass instances are
+/// shared, and names change slowly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NamesEvery(pub Option<Duration>);
 
@@ -49,16 +42,7 @@ impl std::str::FromStr for NamesEvery {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("off") || t == "0" {
-            return Ok(NamesEvery(None));
-        }
-        let d =
-            humantime::parse_duration(t).map_err(|e| format!("{t:?} is not a duration like 7d or 1d, nor off: {e}"))?;
-        if d < Duration::from_secs(3600) {
-            return Err(format!("{t:?} is too short: at least 1h (Overpass is a shared service)"));
-        }
-        Ok(NamesEvery(Some(d)))
+        crate::domain::parse_every(s, Duration::from_secs(3600)).map(NamesEvery)
     }
 }
 

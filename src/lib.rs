@@ -23,7 +23,6 @@ pub mod names;
 pub mod route;
 pub mod services;
 pub mod startup;
-pub mod state;
 pub mod telemetry;
 pub mod text;
 pub mod tls;

@@ -21,7 +21,8 @@ pub const BACKUP_LEASE: &str = "backup";
 /// a deploy that fails its health check) should not write backups at all.
 const SETTLE: Duration = Duration::from_secs(60);
 
-/// The `--backup-every` setting: a duration (`1d`, `6h`) or `off`.
+/// The `--backup-every` setting: a duration (`1d`, `6h`) or `off` ([`crate::domain::parse_every`]),
+/// at least 10 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupEvery(pub Option<Duration>);
 
@@ -29,16 +30,7 @@ impl FromStr for BackupEvery {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("off") || t == "0" {
-            return Ok(BackupEvery(None));
-        }
-        let d =
-            humantime::parse_duration(t).map_err(|e| format!("{t:?} is not a duration like 1d or 6h, nor off: {e}"))?;
-        if d < Duration::from_secs(10) {
-            return Err(format!("{t:?} is too short: at least 10s"));
-        }
-        Ok(BackupEvery(Some(d)))
+        crate::domain::parse_every(s, Duration::from_secs(10)).map(BackupEvery)
     }
 }
 

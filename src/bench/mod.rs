@@ -206,10 +206,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// child process so that the bench's own memory does not count.
 fn import_peak_rss(file: &std::path::Path, db: &std::path::Path) -> anyhow::Result<String> {
     let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["import", "--database"])
+        .args(["import", "--report-peak-rss", "--database"])
         .arg(format!("sqlite://{}", db.display()))
         .arg(file)
-        .env("CARBUROAM_REPORT_PEAK_RSS", "1")
         .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     Ok(stderr.lines().find_map(|l| l.strip_prefix("peak RSS: ")).unwrap_or("unknown").to_owned())
@@ -267,7 +266,7 @@ impl Scratch {
     }
 }
 
-/// `VmHWM` of this process (Linux), for `CARBUROAM_REPORT_PEAK_RSS`.
+/// `VmHWM` of this process (Linux), for `import --report-peak-rss`.
 pub fn peak_rss() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().to_owned())

@@ -16,6 +16,10 @@ pub struct ImportArgs {
     /// Files or http(s) URLs, loaded in this order.
     #[arg(required = true, value_name = "PATH_OR_URL")]
     pub sources: Vec<String>,
+    /// Print `peak RSS: …` (the process's `VmHWM`) on stderr at the end: set by `bench`, which
+    /// runs an import as a child process to measure its memory.
+    #[arg(long, hide = true)]
+    pub report_peak_rss: bool,
 }
 
 #[derive(Args, Debug)]

@@ -142,8 +142,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let report_peak_rss = matches!(&cli.command, Command::Import(args) if args.report_peak_rss);
     let result = rt.block_on(run(cli));
-    if std::env::var_os("CARBUROAM_REPORT_PEAK_RSS").is_some() {
+    if report_peak_rss {
         eprintln!("peak RSS: {}", crate::bench::peak_rss().unwrap_or_else(|| "unknown".into()));
     }
     match result {

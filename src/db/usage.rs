@@ -6,23 +6,22 @@
 //! Days are Unix seconds of UTC midnight ([`utc_day`]), so both backends compare plain integers.
 
 use crate::db::{Backend, Db};
+use crate::domain::DAY;
 use crate::on_db;
 
 /// How long daily counts are kept by default before the cleaning job deletes them: a little
 /// more than a year, so this month can be compared with the same month last year.
 pub const RETENTION_DAYS: i64 = 400;
 
-const DAY_SECS: i64 = 86_400;
-
 /// Unix seconds of the UTC midnight that starts the day of `ts` (also Unix seconds).
 pub fn utc_day(ts: i64) -> i64 {
-    ts - ts.rem_euclid(DAY_SECS)
+    ts - ts.rem_euclid(DAY)
 }
 
 /// The first day kept when keeping `days` days up to the day of `now`: pass it to
 /// [`delete_older_than`] or as the `since_day` of the reports.
 pub fn days_back(now: i64, days: i64) -> i64 {
-    utc_day(now).saturating_sub(days.saturating_sub(1).max(0).saturating_mul(DAY_SECS))
+    utc_day(now).saturating_sub(days.saturating_sub(1).max(0).saturating_mul(DAY))
 }
 
 /// One counter to add: requests to `route` on `day`.
@@ -117,8 +116,8 @@ mod tests {
         // 2024-03-10T23:59:59Z and 2024-03-10T00:00:00Z.
         assert_eq!(utc_day(1_710_115_199), 1_710_028_800);
         assert_eq!(utc_day(1_710_028_800), 1_710_028_800);
-        assert_eq!(utc_day(-1), -DAY_SECS);
+        assert_eq!(utc_day(-1), -DAY);
         assert_eq!(days_back(1_710_115_199, 1), 1_710_028_800);
-        assert_eq!(days_back(1_710_115_199, 90), 1_710_028_800 - 89 * DAY_SECS);
+        assert_eq!(days_back(1_710_115_199, 90), 1_710_028_800 - 89 * DAY);
     }
 }

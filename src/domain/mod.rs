@@ -23,4 +23,4 @@ pub use price::{Price, PriceError};
 pub use rejection::Rejection;
 pub use search::{MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, SearchText, SearchTextError, search_echo};
 pub use station::{DayHours, OpeningHours, RoadType, ShortageKind, StationId, TimeSlot};
-pub use time::{ParisTimeError, paris_local_to_utc, rfc3339};
+pub use time::{DAY, ParisTimeError, paris_local_to_utc, parse_every, rfc3339};

@@ -7,6 +7,25 @@ pub enum ParisTimeError {
     Malformed(String),
 }
 
+/// The period of a periodic job (`--etl-every`, `--names-every`, `--backup-every`): a duration
+/// (`10m`, `1h`, `7d`) of at least `min`, or `off` (also `0`) for never (`None`). One parser, so
+/// that the three settings accept the same words and refuse with the same errors.
+pub fn parse_every(s: &str, min: std::time::Duration) -> Result<Option<std::time::Duration>, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("off") || t == "0" {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("{t:?} is not a duration like 10m, 1h or 7d, nor off: {e}"))?;
+    if d < min {
+        return Err(format!("{t:?} is too short: at least {}", humantime::format_duration(min)));
+    }
+    Ok(Some(d))
+}
+
+/// Seconds in a day of Unix time (UTC days; Unix time has no leap seconds).
+pub const DAY: i64 = 86_400;
+
 /// Unix seconds as an RFC 3339 UTC timestamp (`2026-06-05T10:10:00Z`); empty when out of range.
 ///
 /// Written by hand for years 0–9999 (the same text as chrono's `to_rfc3339_opts`, checked by a
@@ -117,6 +136,18 @@ fn fast_naive(s: &str) -> Option<NaiveDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_period_is_parsed_alike() {
+        use std::time::Duration;
+        let min = Duration::from_secs(3600);
+        for off in ["off", "OFF", " 0 "] {
+            assert_eq!(parse_every(off, min), Ok(None), "{off:?}");
+        }
+        assert_eq!(parse_every("7d", min), Ok(Some(Duration::from_secs(7 * DAY as u64))));
+        assert_eq!(parse_every("5m", min).unwrap_err(), "\"5m\" is too short: at least 1h");
+        assert!(parse_every("weekly", min).unwrap_err().contains("not a duration like 10m, 1h or 7d, nor off"));
+    }
 
     #[test]
     fn rfc3339_is_chronos_text() {

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, Db, leases, reset_codes, sessions};
+use crate::domain::DAY;
 use crate::on_db;
 
 /// Held by the instance that cleans in the current interval, for 90% of it.
@@ -27,8 +28,6 @@ pub const RESET_CODES_KEPT_FOR: i64 = 30 * DAY;
 /// Days of per-route usage counts kept (a little over a year: a full year compares with the
 /// previous one).
 pub const USAGE_DAYS_KEPT: i64 = 400;
-
-const DAY: i64 = 86_400;
 
 /// Rows deleted by one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -8,9 +8,12 @@
 
 use std::sync::LazyLock;
 
+use crate::web::state::AppState;
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 /// One embedded file.
@@ -105,6 +108,11 @@ pub async fn serve(Path((hash, path)): Path<(String, String)>) -> Response {
         asset.bytes,
     )
         .into_response()
+}
+
+/// The versioned static files.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/static/{hash}/{*path}", get(serve))
 }
 
 #[cfg(test)]

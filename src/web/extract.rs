@@ -17,6 +17,8 @@ use axum::http::request::Parts;
 use crate::domain::{Fuel, StationId};
 use crate::error::AppError;
 use crate::web::error::ApiError;
+use crate::web::i18n::Lang;
+use crate::web::page::HtmlError;
 
 /// The decoded query string, consumed parameter by parameter.
 ///
@@ -154,6 +156,31 @@ impl<S: Send + Sync> FromRequestParts<S> for StationIdPath {
         }
         let n: i64 = raw.parse().map_err(|_| bad(&raw))?;
         Ok(StationIdPath(StationId::new(n).ok_or(n)))
+    }
+}
+
+/// The path parameters of a page, deserialized as `T` (ids as text, `{action}` segments as
+/// enums): a segment that does not deserialize, such as an unknown action, is the site's 404
+/// page, as any unknown page is.
+#[derive(Debug)]
+pub struct PagePath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = HtmlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PagePath(value)),
+            Err(rejection) => {
+                let lang = Lang::from_request_parts(parts, state).await.unwrap_or_else(|never| match never {});
+                let what = format!("page {} ({})", parts.uri.path(), rejection.body_text());
+                Err(HtmlError(AppError::not_found(what), lang))
+            }
+        }
     }
 }
 

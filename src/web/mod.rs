@@ -1,18 +1,8 @@
 //! HTTP: the router, its middleware, extractors and routes.
 //!
-//! | path | what |
-//! |---|---|
-//! | `GET /healthz` | `ok` when the database answers |
-//! | `GET /readyz` | 200 when the database answers and the data is fresh (JSON) |
-//! | `GET /metrics` | Prometheus metrics, only with `--metrics-token` (see [`metrics`]) |
-//! | `GET /api` | API documentation (HTML) |
-//! | `GET /api/openapi.json` | OpenAPI 3.1 description |
-//! | `GET /api/v1/stations?lat&lon&fuel…` | cheapest stations near a point |
-//! | `GET /api/v1/stations/{id}` | one station with prices and shortages |
-//! | `GET /api/v1/stations/{id}/history?fuel&days` | price history of one fuel |
-//! | `GET /api/v1/status` | freshness of the data and table sizes |
-//! | `GET`, `POST /api/v1/route` | the stations along a trip, by what the stop costs ([`routes::api_route`]) |
-//! | `GET /manifest.webmanifest`, `/sw.js`, `/offline`, `/push/key` | the installable app and Web Push ([`routes::push`]) |
+//! Each route module declares its own `router()`; [`router`] merges them under the middleware of
+//! their kind. The table of every route is in `docs/architecture.md` ("Routes"), generated from
+//! the routers' declarations and checked against them by a test (`route_table_is_up_to_date`).
 
 pub mod assets;
 pub mod brand;
@@ -38,7 +28,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -53,8 +43,8 @@ use crate::error::AppError;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
-    about, account, admin, alerts, api, api_docs, api_history, api_route, demo, health, home, lang, me, push, station,
-    stations, trends,
+    about, account, admin, api, api_docs, api_history, api_route, demo, health, home, lang, me, station, stations,
+    trends,
 };
 
 /// Longest a request may take before the client gets a 503: well above any query of this API,
@@ -111,21 +101,17 @@ impl<B> MakeHeaderValue<Response<B>> for HtmlOnly {
     }
 }
 
-/// The whole application: routes, state and middleware.
+/// Where the JSON API's routers (`api`, `api_history`, `api_route`) are nested.
+pub const API_V1: &str = "/api/v1";
+
+/// The whole application: each route module's router, merged here under the middleware of its
+/// kind (the JSON API, the pages behind the session layer, the rest), and the layers every
+/// response goes through.
 pub fn router(state: AppState) -> Router {
     let api_v1 = Router::new()
-        .route("/stations", get(api::nearby))
-        .route("/stations/{id}", get(api::station))
-        .route("/stations/{id}/history", get(api_history::history))
-        .route("/trends", get(api_history::trends))
-        .route("/status", get(api::status))
-        .route("/brands", get(api::brands))
-        .route(
-            "/route",
-            get(api_route::get_route)
-                .post(api_route::post_route)
-                .layer(axum::extract::DefaultBodyLimit::max(api_route::MAX_BODY_BYTES)),
-        )
+        .merge(api::router())
+        .merge(api_history::router())
+        .merge(api_route::router())
         .fallback(api_not_found)
         // Only when absent: error responses already say `no-store`.
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -134,71 +120,19 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let pages_router = Router::new()
-        .route("/", get(home::home))
-        .route("/stations", get(stations::stations))
-        .route("/stations/{id}", get(station::station))
-        .route("/demo", get(demo::demo))
-        .route("/about", get(about::about))
-        .route("/tendances", get(trends::trends_page))
-        .route("/trends", get(trends::trends_page))
-        .route(
-            "/trajet",
-            get(routes::route::route_page)
-                .post(routes::route::route_post)
-                .layer(axum::extract::DefaultBodyLimit::max(routes::route::MAX_FORM_BODY_BYTES)),
-        )
-        .route(
-            "/route",
-            get(routes::route::route_page)
-                .post(routes::route::route_post)
-                .layer(axum::extract::DefaultBodyLimit::max(routes::route::MAX_FORM_BODY_BYTES)),
-        )
-        .route("/lang", get(lang::switch_lang))
-        .route("/suggest", get(stations::suggest))
-        .route("/register", get(account::register_page).post(account::register))
-        .route("/login", get(account::login_page).post(account::login))
-        .route("/logout", post(account::logout))
-        .route("/forgot-password", get(account::forgot_password_page).post(account::forgot_password))
-        .route("/forgot-username", get(account::forgot_username_page).post(account::forgot_username))
-        .route("/reset-password", get(account::reset_page).post(account::reset))
-        .route("/me", get(me::dashboard))
-        .route("/me/stations", get(me::my_stations))
-        .route("/me/stations/add", post(me::add_station))
-        .route("/me/stations/{id}/{action}", post(me::station_action))
-        .route("/me/profile", get(me::profile_page).post(me::save_profile))
-        .route("/me/vehicle", post(me::save_vehicle))
-        .route("/me/routes", post(me::save_route))
-        .route("/me/routes/{id}/delete", post(me::delete_route))
-        .route("/me/email", post(me::change_email))
-        .route("/me/email/confirm", get(me::confirm_email))
-        .route("/me/email/resend", post(me::resend_confirmation))
-        .route("/me/email/cancel", get(me::cancel_email_page).post(me::cancel_email))
-        .route("/me/password", post(me::change_password))
-        .route("/me/export", get(me::export))
-        .route("/me/delete", post(me::delete_account))
-        .route("/me/alerts", get(alerts::alerts_page))
-        .route("/me/alerts/rules", post(alerts::create_rule))
-        .route("/me/alerts/rules/{id}/{action}", post(alerts::rule_action))
-        .route("/me/alerts/settings", post(alerts::save_settings))
-        .route("/me/alerts/channels/{kind}", post(alerts::save_channel))
-        .route("/me/alerts/channels/{id}/{action}", post(alerts::channel_action))
-        .route("/me/push", get(push::page))
-        .route("/me/push/subscribe", post(push::subscribe))
-        .route("/me/push/unsubscribe", post(push::unsubscribe))
-        .route("/me/push/test", post(push::send_test))
-        .route("/me/push/{id}/delete", post(push::delete_device))
-        .route("/admin", get(admin::overview))
-        .route("/admin/etl", get(admin::etl))
-        .route("/admin/etl/run", post(admin::run_now))
-        .route("/admin/names/refresh", post(admin::refresh_names))
-        .route("/admin/etl/runs/{id}", get(admin::run))
-        .route("/admin/users", get(admin::users))
-        .route("/admin/users/{id}", get(admin::user))
-        .route("/admin/users/{id}/{action}", post(admin::user_action))
-        .route("/admin/backups", get(admin::backups))
-        // A POST (it writes a file and an audit row): a cross-site link cannot trigger it. A GET
-        // gets the 404 page, as every console URL does for whoever may not use it.
-        .route("/admin/backups/download", get(page::not_found).post(admin::download_backup))
+        .merge(home::router())
+        .merge(stations::router())
+        .merge(station::router())
+        .merge(demo::router())
+        .merge(about::router())
+        .merge(trends::router())
+        .merge(routes::route::router())
+        .merge(lang::router())
+        .merge(account::router())
+        .merge(me::router())
+        .merge(me::alerts::router())
+        .merge(me::push::router())
+        .merge(admin::router())
         .fallback(page::not_found)
         .layer(
             ServiceBuilder::new()
@@ -219,23 +153,17 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP));
     // Only when people reach the site over HTTPS: browsers then refuse plain HTTP to it for a year.
     let hsts = state.accounts.settings.secure_cookies.then_some(HeaderValue::from_static(HSTS));
-    let mut app = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let mut app = Router::new().merge(health::router());
     // Without a token `/metrics` is an unknown page (404); `--metrics-bind` serves it elsewhere.
     if state.metrics.requires_token() {
         app = app.route("/metrics", get(metrics::metrics));
     }
-    // The one-click unsubscribe of alert emails (RFC 8058): outside the session layer, since a
-    // mail provider posts it without cookies nor CSRF token; the random token is the credential.
     let app = app
-        .route("/alerts/unsubscribe/{token}", get(alerts::unsubscribe_page).post(alerts::unsubscribe))
-        .route("/static/{hash}/{*path}", get(assets::serve))
-        .route("/manifest.webmanifest", get(push::manifest))
-        .route("/sw.js", get(push::service_worker))
-        .route("/offline", get(push::offline))
-        .route("/push/key", get(push::public_key))
-        .route("/api", get(api_docs::api_page))
-        .route("/api/openapi.json", get(api_docs::openapi))
-        .nest("/api/v1", api_v1)
+        .merge(me::alerts::unsubscribe_router())
+        .merge(assets::router())
+        .merge(me::push::app_router())
+        .merge(api_docs::router())
+        .nest(API_V1, api_v1)
         .merge(pages_router)
         .layer(
             // Outermost first: every response, even a timeout or a panic, is traced and carries
@@ -334,6 +262,100 @@ async fn api_not_found(uri: axum::http::Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The files under `src/web`, recursively.
+    fn web_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("src/web") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                web_sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The end of the call that starts at `open` (an opening parenthesis).
+    fn closing_paren(text: &str, open: usize) -> usize {
+        let mut depth = 0;
+        for (i, c) in text[open..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return open + i;
+                    }
+                }
+                _ => {}
+            }
+        }
+        text.len()
+    }
+
+    /// The route table as the routers declare it: every `.route(path, method(handler)…)` of
+    /// `src/web` outside test code, the API's paths under [`API_V1`], as Markdown rows.
+    fn declared_route_table() -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mod_rs = std::fs::read_to_string(root.join("src/web/mod.rs")).expect("mod.rs");
+        let api_block = &mod_rs[mod_rs.find("let api_v1 =").expect("api_v1")..];
+        let api_block = &api_block[..api_block.find(';').expect("end of api_v1")];
+        let module = regex::Regex::new(r"(\w+)::router\(\)").expect("regex");
+        let api_modules: Vec<&str> =
+            module.captures_iter(api_block).filter_map(|c| c.get(1)).map(|m| m.as_str()).collect();
+        let method = regex::Regex::new(r"(?:^|[^\w:])(get|post)\(").expect("regex");
+        let mut files = Vec::new();
+        web_sources(&root.join("src/web"), &mut files);
+        let mut table: std::collections::BTreeMap<String, (std::collections::BTreeSet<String>, Vec<String>)> =
+            std::collections::BTreeMap::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("source");
+            let text = &text[..text.find("#[cfg(test)]").unwrap_or(text.len())];
+            let rel = file.strip_prefix(root).expect("under the crate").display().to_string();
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let prefix = if api_modules.contains(&stem) { API_V1 } else { "" };
+            for (at, _) in text.match_indices(".route(") {
+                let open = at + ".route".len();
+                let call = &text[open + 1..closing_paren(text, open)];
+                let Some(path) = call.trim_start().strip_prefix('"').and_then(|p| p.split('"').next()) else {
+                    continue;
+                };
+                let row = table.entry(format!("{prefix}{path}")).or_default();
+                row.0.extend(method.captures_iter(call).map(|c| c[1].to_uppercase()));
+                if !row.1.contains(&rel) {
+                    row.1.push(rel.clone());
+                }
+            }
+        }
+        let mut out = String::from("| path | methods | declared in |\n|---|---|---|\n");
+        for (path, (methods, files)) in table {
+            let methods: Vec<String> = methods.into_iter().collect();
+            out += &format!("| `{path}` | {} | {} |\n", methods.join(", "), files.join(", "));
+        }
+        out
+    }
+
+    /// The table of `docs/architecture.md` is the routers' own: a route added, moved or removed
+    /// without the table fails here. `CARBUROAM_WRITE_ROUTES=1 cargo test --lib route_table`
+    /// writes the table anew.
+    #[test]
+    fn route_table_is_up_to_date() {
+        const BEGIN: &str = "<!-- routes: generated by web::tests::route_table_is_up_to_date -->\n";
+        const END: &str = "<!-- end of routes -->";
+        let doc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md");
+        let doc = std::fs::read_to_string(&doc_path).expect("docs/architecture.md");
+        let start = doc.find(BEGIN).expect("the routes section of docs/architecture.md") + BEGIN.len();
+        let end = start + doc[start..].find(END).expect("the end of the routes section");
+        let table = declared_route_table();
+        if std::env::var_os("CARBUROAM_WRITE_ROUTES").is_some() {
+            std::fs::write(&doc_path, format!("{}{table}{}", &doc[..start], &doc[end..])).expect("write the table");
+            return;
+        }
+        assert_eq!(doc[start..end], table, "CARBUROAM_WRITE_ROUTES=1 cargo test --lib route_table rewrites it");
+        for path in ["/api/v1/trends", "/api/v1/brands", "/me/alerts", "/me/push", "/healthz"] {
+            assert!(table.contains(&format!("| `{path}` |")), "{path} missing from\n{table}");
+        }
+    }
 
     #[test]
     fn secrets_in_queries_are_not_logged() {

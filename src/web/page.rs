@@ -24,7 +24,8 @@ use crate::web::i18n::{Lang, Strings};
 use crate::web::state::AppState;
 use crate::web::versioned::{Body, DataVersion, Key};
 
-pub(crate) const DAY: i64 = 86_400;
+pub(crate) use crate::domain::DAY;
+
 /// Where the demo and an empty map start: Paris, Hôtel de Ville.
 pub const DEFAULT_PLACE: (f64, f64) = (48.8566, 2.3522);
 /// Data older than this gets the warning banner.
@@ -398,7 +399,7 @@ mod tests {
     async fn a_shared_page_never_holds_a_visitors_token() {
         crate::tls::install_provider();
         let db = crate::db::Db::connect_without_migrating("sqlite::memory:").await.expect("database");
-        let state = AppState::new(db);
+        let state = AppState::new(db).expect("default settings");
         let mut bodies = Vec::new();
         for (i, l) in [visitor('a'), visitor('b')].iter().enumerate() {
             let key = Key::Place { text: "page".into() };

@@ -103,23 +103,20 @@ pub struct AppState {
 
 impl AppState {
     /// Defaults for tests and tools: the public site's default settings, links in mails to
-    /// `http://localhost:8080`, mail written to `data/outbox`, `/metrics` closed.
-    pub fn new(db: Db) -> AppState {
+    /// `http://localhost:8080`, mail written to `data/outbox`, `/metrics` closed. An error when
+    /// the default mail settings do not make a mailer.
+    pub fn new(db: Db) -> Result<AppState, crate::email::EmailError> {
         let mailer = Mailer::new(MailSettings {
             smtp: None,
             from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
             outbox_dir: crate::config::default_data_dir().join("outbox"),
-        });
-        match mailer {
-            Ok(m) => AppState::with_settings(
-                db,
-                SiteConfig::default(),
-                AccountSettings::new("http://localhost:8080", false),
-                m,
-            ),
-            // The default sender is a constant that parses: unreachable in practice.
-            Err(e) => panic!("default mail settings: {e}"),
-        }
+        })?;
+        Ok(AppState::with_settings(
+            db,
+            SiteConfig::default(),
+            AccountSettings::new("http://localhost:8080", false),
+            mailer,
+        ))
     }
 
     pub fn with_settings(db: Db, site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> AppState {

@@ -409,6 +409,9 @@ db_test!(stations_are_private_to_their_user, |t| {
     assert_eq!(r.status, 303);
     let r = app.post_form("/me/stations/6110002/up", &[]).await;
     assert_eq!(r.status, 303);
+    let r = app.post_form("/me/stations/6110002/sideways", &[]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("Page introuvable"), "an unknown action is the site's 404 page: {}", r.text);
     let page = app.get("/me/stations").await;
     assert!(page.text.contains("Près du travail"));
     let order: Vec<usize> = ["75013008", "6110002", "92330002"]

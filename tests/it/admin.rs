@@ -212,6 +212,9 @@ db_test!(console_figures_runs_and_user_support, |t| {
     let r = user.post_form("/login", &[("login", "lucie"), ("password", PASSWORD)]).await;
     assert!(r.text.contains("désactivé"), "{}", r.text);
     app.post_form(&format!("/admin/users/{user_id}/enable"), &[]).await;
+    let r = app.post_form(&format!("/admin/users/{user_id}/promote"), &[]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.text.contains("Page introuvable"), "an unknown action is the site's 404 page: {}", r.text);
     assert_eq!(user.post_form("/login", &[("login", "lucie"), ("password", PASSWORD)]).await.status, 303);
 
     // Grant, then the last admin cannot be revoked or deleted.

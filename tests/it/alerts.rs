@@ -447,6 +447,12 @@ db_test!(alert_pages_for_the_owner_only, |t| {
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(app.post_form(&format!("/me/alerts/rules/{rule_id}/pause"), &[]).await.status, 303);
+    // An unknown action is the site's 404 page.
+    for path in [format!("/me/alerts/rules/{rule_id}/snooze"), format!("/me/alerts/channels/{channel_id}/mute")] {
+        let r = app.post_form(&path, &[]).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.text.contains("Page introuvable"), "{path}: {}", r.text);
+    }
     let page = app.get("/me/alerts").await;
     assert!(
         page.text.contains("E10\u{202f}: baisse d’au moins 0,040 €") && page.text.contains("En pause"),

@@ -36,6 +36,25 @@ fn import_prints_one_line_per_file_and_exits_zero() {
     assert!(lines[1].contains("snapshot_b.xml") && lines[1].contains("missing 1"), "{}", lines[1]);
 }
 
+/// `bench` measures an import's memory with the hidden `--report-peak-rss` flag of `import`;
+/// without it, stderr says nothing of memory.
+#[test]
+fn import_reports_its_peak_rss_on_request_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["import", "--report-peak-rss", "--database", &sqlite_url(&dir)])
+        .arg(fixture("snapshot_a.xml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("peak RSS: ")), "{stderr}");
+    let out = bin().args(["import", "--database", &sqlite_url(&dir)]).arg(fixture("snapshot_a.xml")).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("peak RSS"));
+    let help = bin().args(["import", "--help"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("peak"), "a hidden flag");
+}
+
 #[test]
 fn a_bad_file_fails_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();

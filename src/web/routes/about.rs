@@ -1,8 +1,10 @@
 //! `GET /about`: where the data comes from, the source code, the accessibility statement.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::get;
 
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, render};
@@ -27,4 +29,9 @@ pub async fn about(State(state): State<AppState>, lang: Lang) -> HtmlResult<Resp
         source_url: state.site.source_url.clone(),
         last_run: f.last_success_at.map(|ts| format!("{} ({})", lang.datetime(ts), lang.ago(crate::db::now(), ts))),
     })?)
+}
+
+/// The about page.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/about", get(about))
 }

@@ -5,9 +5,11 @@
 //! passwords) and each problem next to its field. Answers carry `Cache-Control: no-store`.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::domain::Fuel;
@@ -392,4 +394,15 @@ pub async fn notice(
         link: link.to_owned(),
         link_text: link_text.to_owned(),
     })?))
+}
+
+/// Registration, login, logout and the forgotten password and login name.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/register", get(register_page).post(register))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/forgot-password", get(forgot_password_page).post(forgot_password))
+        .route("/forgot-username", get(forgot_username_page).post(forgot_username))
+        .route("/reset-password", get(reset_page).post(reset))
 }

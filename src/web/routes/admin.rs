@@ -6,23 +6,27 @@
 //! once. Typed actions only (buttons posting forms, CSRF-checked); no shell, no SQL.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use serde::Deserialize;
 
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
+use crate::domain::DAY;
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
 use crate::services::admin::{Action, Actor, AdminError};
 use crate::text::AdminStrings;
+use crate::web::extract::PagePath;
 use crate::web::form::{no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, render};
 use crate::web::session::{SignedIn, Viewer};
 use crate::web::state::AppState;
-
-const DAY: i64 = 86_400;
 
 /// A signed-in admin. Anyone else: the 404 page.
 pub struct AdminUser(pub SignedIn);
@@ -454,24 +458,41 @@ fn action_message(lang: Lang, code: &str) -> (Option<String>, bool) {
     (Some(text.to_owned()), err)
 }
 
+/// The `{action}` of `POST /admin/users/{id}/{action}`: the console's actions on one account.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserAction {
+    SendReset,
+    Disable,
+    Enable,
+    Delete,
+    GrantAdmin,
+    RevokeAdmin,
+}
+
+impl From<UserAction> for Action {
+    fn from(action: UserAction) -> Action {
+        match action {
+            UserAction::SendReset => Action::SendReset,
+            UserAction::Disable => Action::Disable,
+            UserAction::Enable => Action::Enable,
+            UserAction::Delete => Action::Delete,
+            UserAction::GrantAdmin => Action::Grant,
+            UserAction::RevokeAdmin => Action::Revoke,
+        }
+    }
+}
+
 /// `POST /admin/users/{id}/{action}`: one typed action on one account.
 pub async fn user_action(
     State(state): State<AppState>,
     admin: AdminUser,
-    Path((id, action)): Path<(String, String)>,
+    PagePath((id, action)): PagePath<(String, UserAction)>,
 ) -> HtmlResult<Response> {
     let Ok(id) = id.parse::<i64>() else {
         return Err(AppError::not_found(format!("user {id}")).into());
     };
-    let action = match action.as_str() {
-        "send-reset" => Action::SendReset,
-        "disable" => Action::Disable,
-        "enable" => Action::Enable,
-        "delete" => Action::Delete,
-        "grant-admin" => Action::Grant,
-        "revoke-admin" => Action::Revoke,
-        other => return Err(AppError::not_found(format!("action {other}")).into()),
-    };
+    let action = Action::from(action);
     Ok(match crate::services::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
         Ok(_) if action == Action::Delete => see_other("/admin/users"),
         Ok(_) => see_other(&format!("/admin/users/{id}?msg={}", action.as_str())),
@@ -560,4 +581,21 @@ pub async fn download_backup(State(state): State<AppState>, lang: Lang, admin: A
         }
         Ok(resp)
     }
+}
+
+/// The console.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/etl", get(etl))
+        .route("/admin/etl/run", post(run_now))
+        .route("/admin/names/refresh", post(refresh_names))
+        .route("/admin/etl/runs/{id}", get(run))
+        .route("/admin/users", get(users))
+        .route("/admin/users/{id}", get(user))
+        .route("/admin/users/{id}/{action}", post(user_action))
+        .route("/admin/backups", get(backups))
+        // A POST (it writes a file and an audit row): a cross-site link cannot trigger it. A GET
+        // gets the 404 page, as every console URL does for whoever may not use it.
+        .route("/admin/backups/download", get(crate::web::page::not_found).post(download_backup))
 }

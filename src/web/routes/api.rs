@@ -6,22 +6,22 @@
 //! `E10`, `SP98`).
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::get;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
 use crate::db::stations as q;
-use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
+use crate::domain::{DAY, Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
 use crate::error::AppError;
 use crate::index::{NearbyQuery, Order};
 use crate::web::error::ApiResult;
 use crate::web::extract::{ApiQuery, FromQuery, QueryParams, StationIdPath};
 use crate::web::state::AppState;
 use crate::web::versioned::{Body, Key};
-
-const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Unix seconds as RFC 3339 UTC with a `Z` (`2025-02-07T07:30:00Z`).
 fn rfc3339(ts: i64) -> Result<String, AppError> {
@@ -268,7 +268,7 @@ pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> A
         longitude: params.lon,
         radius_km: params.radius_km,
         fuel: params.fuel,
-        updated_since: reference - i64::from(params.max_age_days) * SECONDS_PER_DAY,
+        updated_since: reference - i64::from(params.max_age_days) * DAY,
         hide_shortages: true,
         only_24_24: false,
         service: None,
@@ -382,4 +382,13 @@ pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) 
         history_points: counts.history_points,
         shortages: counts.shortages,
     }))
+}
+
+/// Stations, status and brands, nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stations", get(nearby))
+        .route("/stations/{id}", get(station))
+        .route("/status", get(status))
+        .route("/brands", get(brands))
 }

@@ -6,8 +6,11 @@
 
 use std::sync::LazyLock;
 
+use crate::web::state::AppState;
+use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 pub const API_HTML: &str = include_str!("../static/api.html");
 /// [`API_HTML`] with its stylesheet at its content-hashed URL (no inline style: the page has the
@@ -36,6 +39,11 @@ pub async fn openapi() -> Response {
         OPENAPI_JSON,
     )
         .into_response()
+}
+
+/// The API's documentation and its OpenAPI description.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api", get(api_page)).route("/api/openapi.json", get(openapi))
 }
 
 #[cfg(test)]

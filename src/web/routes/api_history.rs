@@ -3,9 +3,11 @@
 //! Paris calendar days written `YYYY-MM-DD`.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -338,4 +340,9 @@ async fn trends_json(state: &AppState, p: TrendsParams, area: String) -> Result<
         })
         .collect();
     Ok(TrendsJson { fuel: p.fuel, area, step: step_name(p.step), points })
+}
+
+/// A station's price history and the national trends, nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stations/{id}/history", get(history)).route("/trends", get(trends))
 }

@@ -7,9 +7,11 @@
 //! `"points": [[lat, lon], …]` for a path the client already has, or a GPX document
 //! (`Content-Type: application/gpx+xml`) with the fields in the query string.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -408,6 +410,12 @@ pub async fn post_route(
                 .into())
         }
     }
+}
+
+/// The stations along a trip, nested under `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/route", get(get_route).post(post_route).layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)))
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `GET /demo`: the dashboard of `/me` without an account, over stations named in the URL.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
+use axum::routing::get;
 
 use crate::db::favourites;
 use crate::db::search;
@@ -217,4 +219,9 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
     })?)
+}
+
+/// The demonstration page.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/demo", get(demo))
 }

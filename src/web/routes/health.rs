@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::web::state::AppState;
 
@@ -89,4 +91,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let mut resp = (status, axum::Json(r)).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// The probes: `/healthz` and `/readyz`, outside the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }

@@ -1,8 +1,10 @@
 //! `GET /`: the search box and the cheapest stations around the place searched.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
+use axum::routing::get;
 
 use crate::domain::series::day_start;
 use crate::history::series::NationalFigure;
@@ -108,4 +110,9 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The home page.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home))
 }

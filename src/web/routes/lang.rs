@@ -1,8 +1,10 @@
 //! `GET /lang?to=en&back=/path`: the language switch.
 
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
 
 use crate::web::i18n::{Lang, lang_cookie};
 use crate::web::page::Lenient;
@@ -17,4 +19,9 @@ pub async fn switch_lang(State(state): State<AppState>, RawQuery(raw): RawQuery)
     let mut resp = Redirect::to(&back).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, lang_cookie(lang, state.accounts.settings.secure_cookies));
     resp
+}
+
+/// The language switch.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/lang", get(switch_lang))
 }

@@ -4,8 +4,6 @@
 pub mod about;
 pub mod account;
 pub mod admin;
-pub mod alerts;
-pub mod alerts_route;
 pub mod api;
 pub mod api_docs;
 pub mod api_history;
@@ -15,7 +13,6 @@ pub mod health;
 pub mod home;
 pub mod lang;
 pub mod me;
-pub mod push;
 pub mod route;
 pub mod station;
 pub mod stations;

@@ -8,9 +8,12 @@
 //! form's defaults, and the results offer to save the route (`/me` then shows its best stop).
 
 use askama::Template;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Multipart, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 
@@ -584,6 +587,13 @@ fn stop_view(lang: Lang, reference: i64, s: &Stop, best: bool) -> StopView {
         shortage: s.shortage.is_some(),
         best,
     }
+}
+
+/// The trip page, under its French and English paths.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/trajet", get(route_page).post(route_post).layer(DefaultBodyLimit::max(MAX_FORM_BODY_BYTES)))
+        .route("/route", get(route_page).post(route_post).layer(DefaultBodyLimit::max(MAX_FORM_BODY_BYTES)))
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
+use axum::routing::get;
 use chrono::{Datelike, Timelike};
 use chrono_tz::Europe::Paris;
 
@@ -77,7 +79,7 @@ pub struct StationPage {
     pub days: Vec<DayView>,
     pub services: Vec<String>,
     pub compare: Vec<CompareView>,
-    /// The history chart (issue 12): [`crate::web::routes::trends::station_chart`].
+    /// The history chart: [`crate::web::routes::trends::station_chart`].
     pub chart: Option<Arc<crate::web::routes::trends::StationChart>>,
     pub tile_url: String,
     pub tile_attribution: String,
@@ -310,6 +312,11 @@ pub async fn station(
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
     })?)
+}
+
+/// A station's page.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stations/{id}", get(station))
 }
 
 #[cfg(test)]

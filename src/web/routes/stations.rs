@@ -11,9 +11,11 @@
 //! old they are).
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::db::search;
 use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, rfc3339, search_echo};
@@ -466,6 +468,11 @@ pub async fn suggest(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         Err(e) => return crate::web::error::ApiError(e).into_response(),
     };
     ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))], axum::Json(list)).into_response()
+}
+
+/// The search page and its suggestions.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stations", get(stations)).route("/suggest", get(suggest))
 }
 
 #[cfg(test)]

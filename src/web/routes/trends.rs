@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use axum::routing::get;
 use serde_json::json;
 
 use crate::db::series as s;
@@ -482,4 +484,9 @@ async fn trends_data(
             depts: depts.into_iter().map(|(_, d)| d).collect(),
         })
     }
+}
+
+/// The trends page, under its French and English paths.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tendances", get(trends_page)).route("/trends", get(trends_page))
 }

@@ -42,9 +42,9 @@ pub struct DashboardPage {
     pub no_stations: bool,
     pub no_fuels: bool,
     pub sections: Vec<DashFuel>,
-    /// Per fuel, the cheapest weekday at the user's stations (issue 12).
+    /// Per fuel, the cheapest weekday at the user's stations.
     pub weekday: Vec<String>,
-    /// The saved routes with their best stop now (issue 20), and "the most are saved".
+    /// The saved routes with their best stop now, and "the most are saved".
     pub routes: Vec<super::SavedRouteView>,
     pub routes_full: Option<String>,
 }

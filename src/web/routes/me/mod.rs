@@ -3,13 +3,15 @@
 //! is sent to the login page) and every query is scoped by that user's id.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::{email_changes, favourites, search, stats, users};
-use crate::domain::{DisplayName, Fuel, StationId, rfc3339, savings};
+use crate::domain::{DAY, DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
 use crate::services::accounts::{AccountError, Field};
 use crate::web::form::{Form, FormView, clear_session, de, no_store, query_param, see_other};
@@ -20,9 +22,12 @@ use crate::web::routes::account::notice;
 use crate::web::session::{ClientIp, SignedIn, Viewer, safe_next};
 use crate::web::state::AppState;
 
+pub mod alerts;
+pub mod alerts_route;
 mod dashboard;
 mod email;
 mod profile;
+pub mod push;
 mod routes;
 mod stations;
 
@@ -35,8 +40,8 @@ pub use routes::{SavedRouteView, delete_route, save_route, save_vehicle, saved_r
 pub use stations::{MineView, MyStationsPage, PickCandidate, add_station, my_stations, station_action};
 
 /// A price older than this (from the newest snapshot) is stale: greyed, and left out of savings.
-pub const STALE_PRICE_SECS: i64 = 3 * 86_400;
-const WEEK: i64 = 7 * 86_400;
+pub const STALE_PRICE_SECS: i64 = 3 * DAY;
+const WEEK: i64 = 7 * DAY;
 
 /// The name a user sees for a station: their own, else its OpenStreetMap name (from the price
 /// index), else the town, title-cased.
@@ -66,4 +71,24 @@ fn message_for(lang: Lang, code: Option<&str>) -> (Option<String>, bool) {
         _ => return (None, false),
     };
     (Some(m.0.to_owned()), m.1)
+}
+
+/// The signed-in user's pages but alerts and push ([`alerts::router`], [`push::router`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(dashboard))
+        .route("/me/stations", get(my_stations))
+        .route("/me/stations/add", post(add_station))
+        .route("/me/stations/{id}/{action}", post(station_action))
+        .route("/me/profile", get(profile_page).post(save_profile))
+        .route("/me/vehicle", post(save_vehicle))
+        .route("/me/routes", post(save_route))
+        .route("/me/routes/{id}/delete", post(delete_route))
+        .route("/me/email", post(change_email))
+        .route("/me/email/confirm", get(confirm_email))
+        .route("/me/email/resend", post(resend_confirmation))
+        .route("/me/email/cancel", get(cancel_email_page).post(cancel_email))
+        .route("/me/password", post(change_password))
+        .route("/me/export", get(export))
+        .route("/me/delete", post(delete_account))
 }

@@ -1,4 +1,4 @@
-//! The route search's account side (issue 20): the vehicle (`POST /me/vehicle`, the route
+//! The route search's account side: the vehicle (`POST /me/vehicle`, the route
 //! form's defaults), saving a route from the results page (`POST /me/routes`), deleting one
 //! (`POST /me/routes/{id}/delete`), and the `/me` section listing the saved routes with their
 //! best stop now, ranked along their stored points (no engine call).

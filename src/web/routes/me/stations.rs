@@ -1,6 +1,7 @@
 //! `/me/stations`: the user's stations, a search to add more, and the station actions.
 
 use super::*;
+use crate::web::extract::PagePath;
 
 pub struct MineView {
     pub station_id: i64,
@@ -189,24 +190,33 @@ impl StationActionForm {
     }
 }
 
+/// The `{action}` of `POST /me/stations/{id}/{action}`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StationAction {
+    Rename,
+    Remove,
+    Up,
+    Down,
+}
+
 /// `POST /me/stations/{id}/{action}`: `rename` (field `name`, empty to clear), `remove`, `up`,
 /// `down`, on one of the user's own stations only (anything else is a 404).
 pub async fn station_action(
     State(state): State<AppState>,
     user: SignedIn,
-    Path((raw, action)): Path<(String, String)>,
+    PagePath((raw, action)): PagePath<(String, StationAction)>,
     Form(form): Form<StationActionForm>,
 ) -> HtmlResult<Response> {
     {
         let id = station_path(&raw)?;
         let db = &state.db;
         let uid = user.user_id;
-        let (done, msg) = match action.as_str() {
-            "rename" => (favourites::rename(db, uid, id, form.own_name().as_deref()).await?, "renamed"),
-            "remove" => (favourites::remove(db, uid, id).await?, "removed"),
-            "up" => (favourites::move_one(db, uid, id, true).await?, "moved"),
-            "down" => (favourites::move_one(db, uid, id, false).await?, "moved"),
-            other => return Err(AppError::not_found(format!("action {other}")).into()),
+        let (done, msg) = match action {
+            StationAction::Rename => (favourites::rename(db, uid, id, form.own_name().as_deref()).await?, "renamed"),
+            StationAction::Remove => (favourites::remove(db, uid, id).await?, "removed"),
+            StationAction::Up => (favourites::move_one(db, uid, id, true).await?, "moved"),
+            StationAction::Down => (favourites::move_one(db, uid, id, false).await?, "moved"),
         };
         if !done {
             return Err(AppError::not_found(format!("station {id} in your list")).into());

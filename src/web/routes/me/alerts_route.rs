@@ -1,4 +1,4 @@
-//! `/me/alerts`, the threshold along a saved route (issue 20): the choice of the user's saved
+//! `/me/alerts`, the threshold along a saved route: the choice of the user's saved
 //! routes in the rule form, the check that a posted route is theirs (another user's route id is
 //! a 404, as their rule ids are), and the routes' names the rule list and unsubscribe page show.
 

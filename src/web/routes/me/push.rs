@@ -16,10 +16,11 @@
 //! field): the script posts `application/x-www-form-urlencoded` with the page's token.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 
 use crate::alerts::push::{self, PushMessage, PushOutcome, SubscribeError};
@@ -399,7 +400,7 @@ pub async fn manifest(lang: Lang) -> Response {
         .into_response()
 }
 
-const SW_SOURCE: &str = include_str!("../../../static/sw.js");
+const SW_SOURCE: &str = include_str!("../../../../static/sw.js");
 
 /// The service worker with its precache list (the offline page and what it shows) and a
 /// version that changes with them, so browsers install a new worker when an asset changes.
@@ -454,6 +455,26 @@ pub async fn offline(lang: Lang) -> HtmlResult<Response> {
     let mut resp = render(&OfflinePage { l, t })?;
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(resp)
+}
+
+/// `/me/push` and its forms, behind the session layer.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me/push", get(page))
+        .route("/me/push/subscribe", post(subscribe))
+        .route("/me/push/unsubscribe", post(unsubscribe))
+        .route("/me/push/test", post(send_test))
+        .route("/me/push/{id}/delete", post(delete_device))
+}
+
+/// The installable app and the key browsers subscribe with: nobody's pages, outside the session
+/// layer.
+pub fn app_router() -> Router<AppState> {
+    Router::new()
+        .route("/manifest.webmanifest", get(manifest))
+        .route("/sw.js", get(service_worker))
+        .route("/offline", get(offline))
+        .route("/push/key", get(public_key))
 }
 
 #[cfg(test)]

@@ -24,11 +24,12 @@ use crate::db::{alert_outbox, search, users};
 use crate::domain::Fuel;
 use crate::error::AppError;
 use crate::text::AlertStrings;
+use crate::web::extract::PagePath;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, place_index, render};
-use crate::web::routes::alerts_route::{self as along, RouteChoice};
-use crate::web::routes::push::PushBlock;
+use crate::web::routes::me::alerts_route::{self as along, RouteChoice};
+use crate::web::routes::me::push::PushBlock;
 use crate::web::session::SignedIn;
 use crate::web::state::AppState;
 
@@ -471,18 +472,28 @@ fn id_of(raw: &str, what: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().map_err(|_| AppError::not_found(format!("{what} {raw}")))
 }
 
+/// The `{action}` of `POST /me/alerts/rules/{id}/{action}`.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    Save,
+    Pause,
+    Resume,
+    Delete,
+}
+
 /// `POST /me/alerts/rules/{id}/{save|pause|resume|delete}`, on the user's own rules only.
 pub async fn rule_action(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    Path((raw, action)): Path<(String, String)>,
+    PagePath((raw, action)): PagePath<(String, RuleAction)>,
     Form(form): Form<RuleBody>,
 ) -> HtmlResult<Response> {
     let id = id_of(&raw, "alert")?;
     let (uid, db) = (user.user_id, &state.db);
-    let (done, msg) = match action.as_str() {
-        "save" => {
+    let (done, msg) = match action {
+        RuleAction::Save => {
             if q::rule(db, uid, id).await?.is_none() {
                 return Err(AppError::not_found(format!("alert {id}")).into());
             }
@@ -494,10 +505,9 @@ pub async fn rule_action(
                 Ok(fields) => (q::update_rule(db, uid, id, &fields).await?, "saved"),
             }
         }
-        "pause" => (q::set_rule_paused(db, uid, id, true).await?, "paused"),
-        "resume" => (q::set_rule_paused(db, uid, id, false).await?, "resumed"),
-        "delete" => (q::delete_rule(db, uid, id).await?, "deleted"),
-        other => return Err(AppError::not_found(format!("action {other}")).into()),
+        RuleAction::Pause => (q::set_rule_paused(db, uid, id, true).await?, "paused"),
+        RuleAction::Resume => (q::set_rule_paused(db, uid, id, false).await?, "resumed"),
+        RuleAction::Delete => (q::delete_rule(db, uid, id).await?, "deleted"),
     };
     if !done {
         return Err(AppError::not_found(format!("alert {id}")).into());
@@ -551,17 +561,27 @@ pub async fn save_channel(
     Ok(see_other("/me/alerts?msg=saved"))
 }
 
+/// The `{action}` of `POST /me/alerts/channels/{id}/{action}`.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelAction {
+    Test,
+    Pause,
+    Resume,
+    Delete,
+}
+
 /// `POST /me/alerts/channels/{id}/{test|pause|resume|delete}`, on the user's own channels only.
 pub async fn channel_action(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    Path((raw, action)): Path<(String, String)>,
+    PagePath((raw, action)): PagePath<(String, ChannelAction)>,
 ) -> HtmlResult<Response> {
     let id = id_of(&raw, "channel")?;
     let (uid, db) = (user.user_id, &state.db);
-    let (done, msg) = match action.as_str() {
-        "test" => {
+    let (done, msg) = match action {
+        ChannelAction::Test => {
             let Some(channel) = q::channel(db, uid, id).await? else {
                 return Err(AppError::not_found(format!("channel {id}")).into());
             };
@@ -571,10 +591,9 @@ pub async fn channel_action(
             }
             (true, "test")
         }
-        "pause" => (q::set_channel_paused(db, uid, id, true).await?, "paused"),
-        "resume" => (q::set_channel_paused(db, uid, id, false).await?, "resumed"),
-        "delete" => (q::delete_channel(db, uid, id).await?, "deleted"),
-        other => return Err(AppError::not_found(format!("action {other}")).into()),
+        ChannelAction::Pause => (q::set_channel_paused(db, uid, id, true).await?, "paused"),
+        ChannelAction::Resume => (q::set_channel_paused(db, uid, id, false).await?, "resumed"),
+        ChannelAction::Delete => (q::delete_channel(db, uid, id).await?, "deleted"),
     };
     if !done {
         return Err(AppError::not_found(format!("channel {id}")).into());
@@ -704,4 +723,23 @@ pub async fn unsubscribe(State(state): State<AppState>, lang: Lang, Path(token):
     let paused = q::unsubscribe(&state.db, &h, crate::db::now()).await?;
     tracing::info!(rules = paused, "alert rules paused by an unsubscribe link");
     unsubscribe_view(&state, lang, &token, true).await
+}
+
+/// `/me/alerts` and its forms, behind the session layer.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/me/alerts", get(alerts_page))
+        .route("/me/alerts/rules", post(create_rule))
+        .route("/me/alerts/rules/{id}/{action}", post(rule_action))
+        .route("/me/alerts/settings", post(save_settings))
+        .route("/me/alerts/channels/{kind}", post(save_channel))
+        .route("/me/alerts/channels/{id}/{action}", post(channel_action))
+}
+
+/// The one-click unsubscribe of alert emails (RFC 8058): outside the session layer, since a mail
+/// provider posts it without cookies nor CSRF token; the random token is the credential.
+pub fn unsubscribe_router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new().route("/alerts/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
 }
