@@ -77,7 +77,7 @@ pub struct StationPage {
     pub days: Vec<DayView>,
     pub services: Vec<String>,
     pub compare: Vec<CompareView>,
-    /// The station's price history chart: [`crate::web::routes::trends::station_chart`].
+    /// The history chart: [`crate::web::routes::trends::station_chart`].
     pub chart: Option<Arc<crate::web::routes::trends::StationChart>>,
     pub tile_url: String,
     pub tile_attribution: String,
