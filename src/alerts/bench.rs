@@ -1,5 +1,5 @@
 //! `carburoam bench alerts`: the cost of evaluating one import's price changes against many
-//! rules (issue 13 asks ≤ 1 s on SQLite with 100,000 users, 300,000 followed stations and
+//! rules (the target: ≤ 1 s on SQLite with 100,000 users, 300,000 followed stations and
 //! 200,000 rules). A synthetic national feed is imported, the users, follows, rules and email
 //! channels are generated (deterministic), then each "next snapshot" is imported (its changes
 //! recorded by the loader) and evaluated; the median is reported.
@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db, values_placeholders};
+use crate::domain::{ChannelKind, RuleKind};
 use crate::feed::load::{self, ImportOptions};
 use crate::feed::synth;
 use crate::on_db;
@@ -125,11 +126,11 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
         for _ in 0..sizes.rules_per_user {
             let fuel = 1 + rng.below(6) as i64;
             let (kind, price, drop_by, place) = match rng.below(10) {
-                0..=3 => ("threshold", I(1500 + rng.below(400) as i64), N, None),
-                4..=5 => ("drop", N, I(10 * (1 + rng.below(5) as i64)), None),
-                6..=7 => ("cheapest", N, N, None),
-                8 => ("threshold", I(1500 + rng.below(400) as i64), N, Some(&stations[mine[0]])),
-                _ => ("digest", N, N, None),
+                0..=3 => (RuleKind::Threshold, I(1500 + rng.below(400) as i64), N, None),
+                4..=5 => (RuleKind::Drop, N, I(10 * (1 + rng.below(5) as i64)), None),
+                6..=7 => (RuleKind::Cheapest, N, N, None),
+                8 => (RuleKind::Threshold, I(1500 + rng.below(400) as i64), N, Some(&stations[mine[0]])),
+                _ => (RuleKind::Digest, N, N, None),
             };
             let (lat, lon, r, bbox) = match place {
                 Some(&(_, la, lo)) => {
@@ -139,13 +140,13 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
                 }
                 None => (NF, NF, NF, [NF, NF, NF, NF]),
             };
-            let fuel = if kind == "digest" { N } else { I(fuel) };
+            let fuel = if kind == RuleKind::Digest { N } else { I(fuel) };
             let [a, b, c, d] = bbox;
             let (wd, hour, next) =
-                if kind == "digest" { (I(1 + rng.below(7) as i64), I(8), I(now + 86_400)) } else { (N, N, N) };
+                if kind == RuleKind::Digest { (I(1 + rng.below(7) as i64), I(8), I(now + 86_400)) } else { (N, N, N) };
             rules.push([
                 I(*uid),
-                S(kind.into()),
+                S(kind.as_str().into()),
                 fuel,
                 price,
                 drop_by,
@@ -162,7 +163,7 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
                 I(now),
             ]);
         }
-        channels.push([I(*uid), S("email".into()), I(now)]);
+        channels.push([I(*uid), S(ChannelKind::Email.as_str().into()), I(now)]);
     }
     insert_rows(db, "INSERT INTO user_stations (user_id, station_id, position, added_at)", &follows).await?;
     insert_rows(

@@ -6,6 +6,7 @@
 //! test" is one request at most); nothing is mailed to an address that is not confirmed.
 
 use crate::db::alert_outbox::{self as q, Job};
+use crate::domain::{ChannelKind, MessageKind};
 
 use super::Alerts;
 use super::ntfy::{NtfyMessage, publish};
@@ -79,8 +80,8 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
 /// Whether a failed row is tried again: not a test (its user sees the error and may press again,
 /// within the limits), not a mail to an unconfirmed address, not past 12 attempts or 2 days.
 fn retried(job: &Job, now: i64) -> bool {
-    job.message_kind != "test"
-        && (job.channel_kind != "email" || job.email_confirmed)
+    job.message_kind != MessageKind::Test
+        && (job.channel_kind != ChannelKind::Email || job.email_confirmed)
         && now - job.created_at < GIVE_UP_AFTER_SECS
         && job.attempts < 12
 }
@@ -88,21 +89,21 @@ fn retried(job: &Job, now: i64) -> bool {
 /// Sends one claimed row. The error is what the user's channel shows: no secret in it.
 async fn send(a: &Alerts, job: &Job, now: i64) -> Result<(), String> {
     let r = render(&a.db, &a.public_url, job, now).await.map_err(|e| format!("database: {e}"))?;
-    match job.channel_kind.as_str() {
-        "email" if !job.email_confirmed => Err(UNCONFIRMED.to_owned()),
-        "email" => super::email::send(&a.db, &a.mailer, &a.public_url, job, &r, now).await,
-        "ntfy" => {
+    match job.channel_kind {
+        ChannelKind::Email if !job.email_confirmed => Err(UNCONFIRMED.to_owned()),
+        ChannelKind::Email => super::email::send(&a.db, &a.mailer, &a.public_url, job, &r, now).await,
+        ChannelKind::Ntfy => {
             let topic = job.target.as_deref().ok_or("no topic URL")?;
             let body = r.paragraphs.join("\n");
             let m = NtfyMessage {
                 title: &r.subject,
                 body: &body,
-                priority: if job.message_kind == "alert" { 4 } else { 3 },
+                priority: if job.message_kind == MessageKind::Alert { 4 } else { 3 },
                 click: r.click.as_deref(),
             };
             publish(&a.allow, topic, job.secret.as_deref(), &m).await
         }
-        "push" => {
+        ChannelKind::Push => {
             let settings = PushSettings { subject: a.public_url.clone(), allow: a.allow.clone() };
             let msg = PushMessage {
                 title: r.subject.clone(),
@@ -115,7 +116,6 @@ async fn send(a: &Alerts, job: &Job, now: i64) -> Result<(), String> {
                 Err(e) => Err(e.to_string()),
             }
         }
-        other => Err(format!("unknown channel kind {other}")),
     }
 }
 

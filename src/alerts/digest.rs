@@ -5,6 +5,7 @@
 
 use crate::db::alert_outbox as q;
 use crate::db::{Db, leases};
+use crate::domain::{MessageKind, RuleKind};
 
 use super::outbox::{Item, Payload};
 use super::rules::next_digest;
@@ -34,7 +35,7 @@ async fn queue_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
         if fresh {
             let item = Item {
                 rule: rule.id,
-                kind: "digest".into(),
+                kind: RuleKind::Digest,
                 station: 0,
                 fuel: 0,
                 old: 0,
@@ -43,8 +44,16 @@ async fn queue_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
                 threshold: None,
                 route: None,
             };
-            q::enqueue(&mut tx, rule.user_id, "digest", &Payload { items: vec![item] }.to_json(), now, None, now)
-                .await?;
+            q::enqueue(
+                &mut tx,
+                rule.user_id,
+                MessageKind::Digest,
+                &Payload { items: vec![item] }.to_json(),
+                now,
+                None,
+                now,
+            )
+            .await?;
             queued += 1;
         }
         q::advance_digest(&mut tx, rule.id, at, next_digest(day, hour, now.max(at))).await?;

@@ -5,7 +5,7 @@
 use crate::auth::secret;
 use crate::db::alert_outbox::Job;
 use crate::db::alerts;
-use crate::domain::Lang;
+use crate::domain::{ChannelKind, Lang, MessageKind};
 use crate::email::{Email, EmailKind, Mailer, Recipient};
 
 use super::render::Rendered;
@@ -36,18 +36,18 @@ pub async fn send(
         headers.push(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()));
     }
     let mut paragraphs = vec![(t.hello)(job.display_name.trim())];
-    if job.message_kind == "alert" {
+    if job.message_kind == MessageKind::Alert {
         paragraphs.push(t.alert_intro.to_owned());
     }
     paragraphs.extend(r.paragraphs.iter().cloned());
-    let button = match (job.message_kind.as_str(), &r.click) {
-        ("alert", Some(url)) => Some((t.see_station.to_owned(), url.clone())),
+    let button = match (job.message_kind, &r.click) {
+        (MessageKind::Alert, Some(url)) => Some((t.see_station.to_owned(), url.clone())),
         _ => Some((t.manage.to_owned(), format!("{public_url}/me/alerts"))),
     };
     let email = Email {
         lang,
         kind: EmailKind::Alert {
-            name: if job.message_kind == "digest" { "alert-digest" } else { "price-alert" },
+            name: if job.message_kind == MessageKind::Digest { "alert-digest" } else { "price-alert" },
             subject: r.subject.clone(),
             paragraphs,
             button,
@@ -62,10 +62,10 @@ pub async fn send(
 pub async fn channel_paused(mailer: &Mailer, public_url: &str, job: &Job) -> Result<(), String> {
     let lang = Lang::parse(&job.lang).unwrap_or(Lang::Fr);
     let t = lang.texts().alerts;
-    let kind = match job.channel_kind.as_str() {
-        "email" => t.channel_email,
-        "ntfy" => t.channel_ntfy,
-        _ => t.channel_push,
+    let kind = match job.channel_kind {
+        ChannelKind::Email => t.channel_email,
+        ChannelKind::Ntfy => t.channel_ntfy,
+        ChannelKind::Push => t.channel_push,
     };
     let email = Email {
         lang,

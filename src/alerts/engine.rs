@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::db::Db;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::{self, PriceChange};
+use crate::domain::RuleKind;
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
@@ -67,7 +68,7 @@ pub async fn evaluate_batch(db: &Db, first: i64, last: i64, now: i64) -> Result<
 fn threshold_item(rule: i64, price: i32, c: &PriceChange, route: Option<String>) -> Item {
     Item {
         rule,
-        kind: "threshold".into(),
+        kind: RuleKind::Threshold,
         station: c.station_id,
         fuel: c.fuel,
         old: c.old_price,
@@ -207,20 +208,19 @@ pub async fn triggers(
     for c in mine {
         let item = Item {
             rule: c.rule_id,
-            kind: c.kind.clone(),
+            kind: c.kind,
             station: c.station_id,
             fuel: c.fuel,
             old: c.old_price,
             new: c.new_price,
             at: c.changed_at,
-            threshold: c.price.filter(|_| c.kind == "threshold"),
+            threshold: c.price.filter(|_| c.kind == RuleKind::Threshold),
             route: None,
         };
-        match c.kind.as_str() {
-            "cheapest" => {
-                cheapest.insert(c.rule_id, (c.user_id, c.fuel));
-            }
-            _ => by_user.entry(c.user_id).or_default().push(item),
+        if c.kind == RuleKind::Cheapest {
+            cheapest.insert(c.rule_id, (c.user_id, c.fuel));
+        } else {
+            by_user.entry(c.user_id).or_default().push(item);
         }
     }
     for (user, item) in places {
@@ -248,7 +248,7 @@ pub async fn triggers(
             let at = now_prices.iter().filter_map(|(s, _)| by_key.get(&(*s, fuel)).map(|c| c.changed_at)).max();
             by_user.entry(user).or_default().push(Item {
                 rule,
-                kind: "cheapest".into(),
+                kind: RuleKind::Cheapest,
                 station: after.0,
                 fuel,
                 old: prev.1,
@@ -259,14 +259,12 @@ pub async fn triggers(
             });
         }
     }
-    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut kinds: BTreeMap<RuleKind, usize> = BTreeMap::new();
     for list in by_user.values_mut() {
         list.sort_by_key(|i| (i.rule, i.station, i.fuel, i.at));
         list.dedup_by_key(|i| (i.rule, i.station, i.fuel, i.at));
         for i in list.iter() {
-            *kinds
-                .entry(if i.kind == "threshold" && i.threshold.is_some() { "threshold" } else { i.kind.as_str() })
-                .or_default() += 1;
+            *kinds.entry(i.kind).or_default() += 1;
         }
     }
     tracing::debug!(?kinds, "alerts: triggers by kind");

@@ -1,4 +1,4 @@
-//! Price alerts and the weekly digest (issue 13): rules a user sets on `/me/alerts`, evaluated
+//! Price alerts and the weekly digest: rules a user sets on `/me/alerts`, evaluated
 //! right after each import on the prices it changed ([`engine`]), written to an outbox with their
 //! de-duplication records in one transaction ([`outbox`]), delivered with retries by a worker
 //! ([`deliver`]) to email, ntfy or Web Push ([`push`], the push branch's), the digest by a

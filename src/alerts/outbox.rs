@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::Settings;
 use crate::db::{Db, Tx};
+use crate::domain::{MessageKind, RuleKind};
 
 use super::rules::{paris_day, quiet_until};
 
@@ -16,7 +17,7 @@ use super::rules::{paris_day, quiet_until};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Item {
     pub rule: i64,
-    pub kind: String,
+    pub kind: RuleKind,
     pub station: i64,
     pub fuel: i16,
     pub old: i32,
@@ -111,7 +112,7 @@ async fn store_user(
         return Ok(());
     }
     let deliver_after = quiet_until(&s, now).unwrap_or(now);
-    if let Some((id, payload)) = q::open_message(tx, user, "alert").await? {
+    if let Some((id, payload)) = q::open_message(tx, user, MessageKind::Alert).await? {
         let mut p = Payload::parse(&payload);
         p.items.extend(fresh.iter().cloned());
         if q::merge_into(tx, id, &p.to_json()).await? {
@@ -124,7 +125,7 @@ async fn store_user(
         return Ok(());
     }
     let payload = Payload { items: fresh }.to_json();
-    q::enqueue(tx, user, "alert", &payload, deliver_after, None, now).await?;
+    q::enqueue(tx, user, MessageKind::Alert, &payload, deliver_after, None, now).await?;
     out.messages += 1;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
 use crate::db::{Db, favourites, search, users};
-use crate::domain::{Fuel, Lang, savings};
+use crate::domain::{Fuel, Lang, MessageKind, RuleKind, savings};
 
 use super::outbox::Payload;
 
@@ -39,29 +39,29 @@ fn fuel_name(id: i16) -> &'static str {
 pub async fn render(db: &Db, public_url: &str, job: &Job, now: i64) -> Result<Rendered, sqlx::Error> {
     let lang = Lang::parse(&job.lang).unwrap_or(Lang::Fr);
     let t = lang.texts().alerts;
-    match job.message_kind.as_str() {
-        "digest" => digest(db, public_url, job, lang, now).await,
-        "alert" => {
+    match job.message_kind {
+        MessageKind::Digest => digest(db, public_url, job, lang, now).await,
+        MessageKind::Alert => {
             let p = Payload::parse(&job.payload);
             let mut paragraphs = Vec::with_capacity(p.items.len());
             for it in &p.items {
                 let station = station_name(db, job.user_id, it.station).await?;
                 let fuel = fuel_name(it.fuel);
-                paragraphs.push(match it.kind.as_str() {
-                    "threshold" if it.route.is_some() => (t.item_threshold_route)(
+                paragraphs.push(match it.kind {
+                    RuleKind::Threshold if it.route.is_some() => (t.item_threshold_route)(
                         fuel,
                         &lang.price(it.new),
                         &station,
                         &lang.price(it.threshold.unwrap_or(it.new)),
                         it.route.as_deref().unwrap_or_default(),
                     ),
-                    "threshold" => (t.item_threshold)(
+                    RuleKind::Threshold => (t.item_threshold)(
                         fuel,
                         &lang.price(it.new),
                         &station,
                         &lang.price(it.threshold.unwrap_or(it.new)),
                     ),
-                    "drop" => (t.item_drop)(fuel, &lang.price(it.old), &lang.price(it.new), &station),
+                    RuleKind::Drop => (t.item_drop)(fuel, &lang.price(it.old), &lang.price(it.new), &station),
                     _ => (t.item_cheapest)(fuel, &station, &lang.price(it.new)),
                 });
             }
@@ -75,7 +75,7 @@ pub async fn render(db: &Db, public_url: &str, job: &Job, now: i64) -> Result<Re
                 rules,
             })
         }
-        _ => Ok(Rendered {
+        MessageKind::Test => Ok(Rendered {
             subject: t.test_subject.to_owned(),
             paragraphs: vec![t.test_text.to_owned()],
             click: Some(format!("{public_url}/me/alerts")),

@@ -5,31 +5,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Paris;
 
 use crate::db::alerts::{RuleFields, Settings};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Threshold,
-    Drop,
-    Cheapest,
-    Digest,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Threshold, Kind::Drop, Kind::Cheapest, Kind::Digest];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Threshold => "threshold",
-            Kind::Drop => "drop",
-            Kind::Cheapest => "cheapest",
-            Kind::Digest => "digest",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s.trim())
-    }
-}
+use crate::domain::RuleKind;
 
 /// A price typed as euros per litre (`1,65`, `1.659`, `1.65 €`) in thousandths, within 0.1–5 €.
 pub fn parse_price(s: &str) -> Option<i32> {
@@ -170,18 +146,18 @@ pub struct RuleForm<'a> {
 /// Checks a rule form; every problem at once.
 pub fn check(form: &RuleForm<'_>, now: i64) -> Result<RuleFields, Vec<Problem>> {
     let mut problems = Vec::new();
-    let Some(kind) = Kind::parse(form.kind) else {
+    let Some(kind) = RuleKind::parse(form.kind) else {
         return Err(vec![Problem::Kind]);
     };
-    let mut f = RuleFields { kind: kind.as_str().to_owned(), ..RuleFields::default() };
-    if kind != Kind::Digest {
+    let mut f = RuleFields { kind, ..RuleFields::default() };
+    if kind != RuleKind::Digest {
         match form.fuel.parse::<crate::domain::Fuel>() {
             Ok(fuel) => f.fuel = Some(fuel.id()),
             Err(_) => problems.push(Problem::Fuel),
         }
     }
     match kind {
-        Kind::Threshold => {
+        RuleKind::Threshold => {
             match parse_price(form.price) {
                 Some(p) => f.price = Some(p),
                 None => problems.push(Problem::Price),
@@ -214,12 +190,12 @@ pub fn check(form: &RuleForm<'_>, now: i64) -> Result<RuleFields, Vec<Problem>> 
                 }
             }
         }
-        Kind::Drop => match parse_cents(form.drop_cents) {
+        RuleKind::Drop => match parse_cents(form.drop_cents) {
             Some(d) => f.drop_by = Some(d),
             None => problems.push(Problem::Drop),
         },
-        Kind::Cheapest => {}
-        Kind::Digest => {
+        RuleKind::Cheapest => {}
+        RuleKind::Digest => {
             let day = form.weekday.trim().parse::<i16>().ok().filter(|d| (1..=7).contains(d));
             let hour = form.hour.trim().parse::<i16>().ok().filter(|h| (0..=23).contains(h));
             if day.is_none() {

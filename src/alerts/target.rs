@@ -332,7 +332,8 @@ mod tests {
     }
 
     /// Each IPv6 form that embeds an IPv4 address is judged by that address: refused when it
-    /// is private or local, accepted when it is public (issue 19, point 5).
+    /// is private or local, accepted when it is public (`::ffff:10.0.0.1` is as private as
+    /// `10.0.0.1`).
     #[test]
     fn ipv6_forms_embedding_ipv4_are_judged_by_it() {
         let none = AllowList::default();

@@ -4,6 +4,7 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
+use crate::domain::{ChannelKind, MessageKind, RuleKind};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
@@ -17,7 +18,7 @@ pub struct Candidate {
     pub changed_at: i64,
     pub rule_id: i64,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: RuleKind,
     pub price: Option<i32>,
 }
 
@@ -152,7 +153,7 @@ pub async fn insert_dedup(
 }
 
 /// The user's alert message not yet being delivered, to merge new triggers into.
-pub async fn open_message(tx: &mut Tx, user_id: i64, kind: &str) -> Result<Option<(i64, String)>, sqlx::Error> {
+pub async fn open_message(tx: &mut Tx, user_id: i64, kind: MessageKind) -> Result<Option<(i64, String)>, sqlx::Error> {
     on_tx!(tx, c => sqlx::query_as(
         "SELECT id, payload FROM alert_messages WHERE user_id = $1 AND kind = $2 AND NOT sealed ORDER BY id DESC LIMIT 1",
     )
@@ -194,7 +195,7 @@ pub async fn take_daily_slot(tx: &mut Tx, user_id: i64, day: i32, cap: i16) -> R
 pub async fn enqueue(
     tx: &mut Tx,
     user_id: i64,
-    kind: &str,
+    kind: MessageKind,
     payload: &str,
     deliver_after: i64,
     channel: Option<i64>,
@@ -290,10 +291,10 @@ pub struct Job {
     pub attempts: i32,
     pub created_at: i64,
     pub message_id: i64,
-    pub message_kind: String,
+    pub message_kind: MessageKind,
     pub payload: String,
     pub channel_id: i64,
-    pub channel_kind: String,
+    pub channel_kind: ChannelKind,
     pub target: Option<String>,
     pub secret: Option<String>,
     pub user_id: i64,
@@ -410,7 +411,7 @@ pub async fn failed(
 /// rows given up, channels paused. For the admin console.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KindStats {
-    pub kind: String,
+    pub kind: ChannelKind,
     pub channels: i64,
     pub paused: i64,
     pub delivered: i64,

@@ -4,6 +4,7 @@
 //! own. The outbox and the engine's reads live in [`super::alert_outbox`].
 
 use crate::db::{Db, Tx, in_list};
+use crate::domain::{ChannelKind, RuleKind};
 use crate::{on_db, on_tx};
 
 /// Most rules one user may have.
@@ -35,7 +36,7 @@ const RULE_COLUMNS: &str = "id, user_id, kind, fuel, price, drop_by, place, lati
 /// What a form sets on a rule (checked by `alerts::rules`).
 #[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
 pub struct RuleFields {
-    pub kind: String,
+    pub kind: RuleKind,
     pub fuel: Option<i16>,
     pub price: Option<i32>,
     pub drop_by: Option<i32>,
@@ -83,7 +84,7 @@ macro_rules! bind_fields {
     ($q:expr, $f:expr) => {{
         let f: &RuleFields = $f;
         let (min_lat, max_lat, min_lon, max_lon) = f.bbox();
-        $q.bind(f.kind.clone())
+        $q.bind(f.kind)
             .bind(f.fuel)
             .bind(f.price)
             .bind(f.drop_by)
@@ -129,7 +130,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
         "INSERT INTO alert_rules (user_id, kind, paused, created_at) VALUES ($1, $2, FALSE, $3) RETURNING id",
     )
     .bind(user_id)
-    .bind(f.kind.clone())
+    .bind(f.kind)
     .bind(now)
     .fetch_one(c)
     .await)?;
@@ -231,7 +232,7 @@ pub async fn save_settings(db: &Db, user_id: i64, s: Settings) -> Result<(), sql
 pub struct Channel {
     pub id: i64,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub target: Option<String>,
     pub secret: Option<String>,
     pub paused: bool,
@@ -275,7 +276,7 @@ pub async fn channel(db: &Db, user_id: i64, id: i64) -> Result<Option<Channel>, 
 pub async fn save_channel(
     db: &Db,
     user_id: i64,
-    kind: &str,
+    kind: ChannelKind,
     target: Option<&str>,
     secret: Option<&str>,
     clear_secret: bool,
@@ -332,7 +333,7 @@ pub enum TestSlot {
 pub async fn take_test_slot(
     tx: &mut Tx,
     user_id: i64,
-    kind: &str,
+    kind: ChannelKind,
     now: i64,
     day: i32,
 ) -> Result<TestSlot, sqlx::Error> {

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod station_names;
 pub mod stations;
 pub mod stats;
+mod types;
 pub mod usage;
 pub mod users;
 

@@ -9,6 +9,7 @@
 
 use crate::db::etl_runs::RunStatus;
 use crate::db::{Backend, Db, Tx, in_list};
+use crate::domain::{Fuel, RoadType, ShortageKind, StationId};
 use crate::{on_db, on_tx};
 
 /// Mean Earth radius (IUGG), in km.
@@ -16,14 +17,14 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StationRow {
-    pub id: i64,
+    pub id: StationId,
     pub latitude: f64,
     pub longitude: f64,
     pub address: String,
     pub city: String,
     pub postcode: String,
     pub department: String,
-    pub road_type: String,
+    pub road_type: RoadType,
     pub automate_24_24: bool,
     /// JSON of [`crate::domain::OpeningHours`], or NULL when the feed had no `<horaires>`.
     pub opening_hours: Option<String>,
@@ -50,15 +51,15 @@ impl StationRow {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct PriceRow {
-    pub fuel: i16,
+    pub fuel: Fuel,
     pub price: i32,
     pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ShortageRow {
-    pub fuel: i16,
-    pub kind: String,
+    pub fuel: Fuel,
+    pub kind: ShortageKind,
     pub since: Option<i64>,
 }
 
@@ -84,7 +85,7 @@ pub struct Counts {
     pub shortages: i64,
 }
 
-pub async fn station(db: &Db, id: i64) -> Result<Option<StationRow>, sqlx::Error> {
+pub async fn station(db: &Db, id: StationId) -> Result<Option<StationRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, StationRow>(
         "SELECT id, latitude, longitude, address, city, postcode, department, road_type, \
                 automate_24_24, opening_hours, services, first_seen_at, last_seen_at, \
@@ -124,7 +125,7 @@ pub async fn count_existing(tx: &mut Tx, ids: &[i64]) -> Result<usize, sqlx::Err
 }
 
 /// Current prices of a station, in fuel id order.
-pub async fn prices(db: &Db, station_id: i64) -> Result<Vec<PriceRow>, sqlx::Error> {
+pub async fn prices(db: &Db, station_id: StationId) -> Result<Vec<PriceRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, PriceRow>(
         "SELECT fuel, price, updated_at FROM prices WHERE station_id = $1 ORDER BY fuel",
     )
@@ -134,7 +135,7 @@ pub async fn prices(db: &Db, station_id: i64) -> Result<Vec<PriceRow>, sqlx::Err
 }
 
 /// Current shortages of a station, in fuel id order.
-pub async fn shortages(db: &Db, station_id: i64) -> Result<Vec<ShortageRow>, sqlx::Error> {
+pub async fn shortages(db: &Db, station_id: StationId) -> Result<Vec<ShortageRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, ShortageRow>(
         "SELECT fuel, kind, since FROM shortages WHERE station_id = $1 ORDER BY fuel",
     )
@@ -275,8 +276,7 @@ pub struct CurrentStationRow {
     pub automate_24_24: bool,
     /// JSON array of strings.
     pub services: String,
-    /// `road`, `motorway` or `unknown` ([`crate::domain::RoadType`]).
-    pub road_type: String,
+    pub road_type: RoadType,
     /// JSON of [`crate::domain::OpeningHours`], or NULL when the feed had none.
     pub opening_hours: Option<String>,
 }
@@ -285,6 +285,7 @@ pub struct CurrentStationRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct CurrentPriceRow {
     pub station_id: i64,
+    /// The feed's fuel id, kept as stored: the index drops an id none of [`Fuel`] has.
     pub fuel: i16,
     pub price: i32,
     pub updated_at: i64,
@@ -294,8 +295,9 @@ pub struct CurrentPriceRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CurrentShortageRow {
     pub station_id: i64,
+    /// As in [`CurrentPriceRow`].
     pub fuel: i16,
-    pub kind: String,
+    pub kind: ShortageKind,
     pub since: Option<i64>,
 }
 

@@ -1,6 +1,7 @@
 //! Domain types: parsed once at the edge, trusted everywhere else.
 
 mod account;
+mod alert;
 mod department;
 mod fuel;
 mod lang;
@@ -16,6 +17,7 @@ pub(crate) mod time;
 pub use account::{
     AccountInputError, DisplayName, EmailAddress, MIN_PASSWORD_CHARS, NewPassword, Password, PasswordAdvice, Username,
 };
+pub use alert::{ChannelKind, MessageKind, RuleKind};
 pub use department::{department_label, department_name};
 pub use fuel::{Fuel, UnknownFuel};
 pub use lang::{LANG_COOKIE, Lang};

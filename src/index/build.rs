@@ -53,7 +53,7 @@ impl PriceIndex {
         }
         for s in &shortages {
             if let (Some(i), Some(fuel)) = (position(s.station_id), Fuel::from_id(s.fuel.into())) {
-                let kind = ShortageKind::from_db(&s.kind);
+                let kind = s.kind;
                 outages[i].push(Shortage { fuel, kind, since: s.since });
                 if let Some(o) = offers[i].iter_mut().find(|o| o.fuel == fuel) {
                     o.shortage = Some(kind);
@@ -109,7 +109,7 @@ impl PriceIndex {
                     postcode: r.postcode.into(),
                     department: r.department.into(),
                     automate_24_24: r.automate_24_24,
-                    road_type: RoadType::from_db(&r.road_type),
+                    road_type: r.road_type,
                     opening_hours,
                     services: ids,
                     prices: prices.into(),

@@ -11,9 +11,8 @@
 //! [`IndexHandle`] holds the current one and replaces it when a newer import shows up in
 //! `etl_runs`, which is how every server instance on a shared database sees new data.
 //!
-//! Answers are the former SQL's, filter for filter and in the same order (cheapest, then
-//! nearest, then by id; or nearest first), with one deliberate difference: stations gone from
-//! the feed are never listed, where the API's query used to keep those with a recent price.
+//! Answers are filtered and ordered as SQL would (cheapest, then nearest, then by id; or
+//! nearest first); stations gone from the feed are never listed, even with a recent price.
 
 mod build;
 mod corridor;

@@ -14,7 +14,7 @@ fn station(id: i64, lat: f64, lon: f64, dept: &str, services: &str) -> CurrentSt
         department: dept.into(),
         automate_24_24: id % 2 == 0,
         services: services.into(),
-        road_type: "road".into(),
+        road_type: RoadType::Road,
         opening_hours: None,
     }
 }
@@ -44,8 +44,8 @@ fn sample() -> PriceIndex {
             price(99, 1, 1, 1),
         ],
         shortages: vec![
-            CurrentShortageRow { station_id: 3, fuel: 1, kind: "temporary".into(), since: Some(5) },
-            CurrentShortageRow { station_id: 1, fuel: 3, kind: "permanent".into(), since: None },
+            CurrentShortageRow { station_id: 3, fuel: 1, kind: ShortageKind::Temporary, since: Some(5) },
+            CurrentShortageRow { station_id: 1, fuel: 3, kind: ShortageKind::Permanent, since: None },
         ],
     })
 }

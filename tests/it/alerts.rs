@@ -11,6 +11,7 @@ use carburoam::alerts::Alerts;
 use carburoam::alerts::target::AllowList;
 use carburoam::db::alerts::{self as q, RuleFields, Settings};
 use carburoam::db::{Db, favourites, users};
+use carburoam::domain::{ChannelKind, RuleKind};
 use carburoam::email::{MailSettings, Mailer};
 use carburoam::feed::load::{ImportOptions, import_bytes, import_file};
 
@@ -77,7 +78,13 @@ async fn user(db: &Db, name: &str) -> i64 {
 }
 
 pub(crate) fn rule(kind: &str, price: Option<i32>, drop_by: Option<i32>) -> RuleFields {
-    RuleFields { kind: kind.into(), fuel: Some(1), price, drop_by, ..RuleFields::default() }
+    RuleFields {
+        kind: RuleKind::parse(kind).expect("rule kind"),
+        fuel: Some(1),
+        price,
+        drop_by,
+        ..RuleFields::default()
+    }
 }
 
 async fn no_quiet(db: &Db, uid: i64, cap: i16) {
@@ -123,7 +130,7 @@ db_test!(each_rule_type_fires_once_in_one_message, |t| {
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1600), None), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(100)), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &RuleFields { fuel: Some(2), ..rule("drop", None, Some(10)) }, NOON).await.unwrap();
-    q::save_channel(&t.db, uid, "email", None, None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
 
     // Brest's Gazole 1.699 → 1.629: under 1.640 and 1.690, a 7-cent drop, the new cheapest
     // (Le Cannet was, at 1.649).
@@ -176,7 +183,7 @@ db_test!(quiet_hours_wait_and_the_daily_cap_holds, |t| {
     q::save_settings(&t.db, uid, Settings { quiet_start: 22 * 60, quiet_end: 7 * 60, daily_cap: 1 }).await.unwrap();
     favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap();
-    q::save_channel(&t.db, uid, "email", None, None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
 
     // 23:00 in Paris: quiet. The message waits for 07:00.
     let late = NOON + 11 * HOUR;
@@ -208,7 +215,7 @@ db_test!(two_instances_deliver_once_and_a_crash_loses_nothing, |t| {
     no_quiet(&t.db, uid, 3).await;
     favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1650), None), NOON).await.unwrap();
-    q::save_channel(&t.db, uid, "email", None, None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
     // A second process on the same database (its own pool).
     let other = Db::connect(&t.url).await.expect("second pool");
     let (a1, a2) = (alerts(&t.db, &sink, ""), alerts(&other, &sink, ""));
@@ -278,9 +285,10 @@ db_test!(ntfy_delivers_retries_and_pauses_after_a_week, |t| {
     no_quiet(&t.db, uid, 5).await;
     favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap();
-    let ch = q::save_channel(&t.db, uid, "ntfy", Some(&format!("{base}/ok")), Some("tok-secret"), false, NOON)
-        .await
-        .unwrap();
+    let ch =
+        q::save_channel(&t.db, uid, ChannelKind::Ntfy, Some(&format!("{base}/ok")), Some("tok-secret"), false, NOON)
+            .await
+            .unwrap();
     import(&t.db, brest_at("1.629", "11:06:00")).await;
     assert_eq!(a.run_once(NOON).await.unwrap().delivered.sent, 1);
     let reqs = ntfy.requests();
@@ -297,7 +305,7 @@ db_test!(ntfy_delivers_retries_and_pauses_after_a_week, |t| {
     assert_eq!(c.last_delivered_at, Some(NOON));
 
     // The server fails: retried with backoff, the error shown without the URL nor the token.
-    q::save_channel(&t.db, uid, "ntfy", Some(&format!("{base}/broken")), None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Ntfy, Some(&format!("{base}/broken")), None, false, NOON).await.unwrap();
     import(&t.db, brest_at("1.599", "12:06:00")).await;
     let pass = a.run_once(NOON + 60).await.unwrap();
     assert_eq!((pass.delivered.sent, pass.delivered.failed), (0, 1), "{pass:?}");
@@ -341,7 +349,7 @@ db_test!(alert_targets_refuse_private_and_local_addresses, |t| {
     .enumerate()
     {
         // Written directly, as if the form's check had been bypassed: delivery checks again.
-        let ch = q::save_channel(&t.db, uid, "ntfy", Some(target), None, false, NOON).await.unwrap();
+        let ch = q::save_channel(&t.db, uid, ChannelKind::Ntfy, Some(target), None, false, NOON).await.unwrap();
         price -= 0.020;
         import(&t.db, brest_at(&format!("{price:.3}"), &format!("1{}:30:00", i + 1))).await;
         let pass = a.run_once(NOON + i as i64 * 600).await.unwrap();
@@ -518,7 +526,7 @@ db_test!(unsubscribe_pauses_only_that_rule_without_login, |t| {
         .await
         .unwrap()
         .unwrap();
-    q::save_channel(&t.db, uid, "email", None, None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
     import(&t.db, brest_at("1.629", "11:06:00")).await;
     state.alerts.run_once(NOON).await.unwrap();
     let mail = sink.next().await;
@@ -563,9 +571,9 @@ db_test!(the_weekly_digest_goes_once_per_week, |t| {
     for s in [CANNET, SCEAUX, BREST] {
         favourites::add(&t.db, uid, s, NOON).await.unwrap();
     }
-    q::save_channel(&t.db, uid, "email", None, None, false, NOON).await.unwrap();
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
     let f = RuleFields {
-        kind: "digest".into(),
+        kind: RuleKind::Digest,
         weekday: Some(1),
         hour: Some(12),
         next_run_at: Some(NOON),

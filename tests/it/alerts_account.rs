@@ -58,9 +58,17 @@ db_test!(export_holds_alerts_without_secrets_and_delete_removes_them, |t| {
     assert_eq!(r.status, 303, "{}", r.text);
     // An ntfy channel with a token and a push device (their pages check the target over the
     // network: written directly here).
-    q::save_channel(&t.db, uid, "ntfy", Some("https://ntfy.example.net/carburoam-ines"), Some(NTFY_TOKEN), false, NOON)
-        .await
-        .expect("ntfy channel");
+    q::save_channel(
+        &t.db,
+        uid,
+        carburoam::domain::ChannelKind::Ntfy,
+        Some("https://ntfy.example.net/carburoam-ines"),
+        Some(NTFY_TOKEN),
+        false,
+        NOON,
+    )
+    .await
+    .expect("ntfy channel");
     let device = push::NewSubscription { endpoint: ENDPOINT, p256dh: P256DH, auth: AUTH, user_agent: "Firefox/140" };
     let id = push::upsert(&t.db, uid, &device, NOON).await.expect("push device").expect("a new device");
     push::mark_success(&t.db, id, NOON + 60).await.expect("push success");

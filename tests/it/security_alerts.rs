@@ -11,6 +11,7 @@ use carburoam::alerts::rules::paris_day;
 use carburoam::alerts::target::AllowList;
 use carburoam::db::alerts::{self as q, TestSlot};
 use carburoam::db::{Db, push};
+use carburoam::domain::ChannelKind;
 
 use crate::alerts::{BREST, Ntfy, brest_at, count, first_id, import, register, register_unconfirmed, seed};
 use crate::app::{Reply, TestApp, spawn_app_and_state, spawn_app_with, user_id};
@@ -121,7 +122,10 @@ db_test!(tests_are_limited_per_channel_and_user_and_count_in_the_daily_cap, |t| 
         let db = t.db.clone();
         async move {
             let mut tx = db.begin().await.expect("begin");
-            let slot = q::take_test_slot(&mut tx, uid, kind, now, paris_day(now)).await.expect("slot");
+            let slot =
+                q::take_test_slot(&mut tx, uid, ChannelKind::parse(kind).expect("channel kind"), now, paris_day(now))
+                    .await
+                    .expect("slot");
             tx.commit().await.expect("commit");
             slot
         }

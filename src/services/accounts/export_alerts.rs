@@ -1,11 +1,11 @@
-//! The price-alert part of `/me/export` (issue 13): the user's alert settings, rules, channels and
+//! The price-alert part of `/me/export` (the account's data, downloadable): the user's alert settings, rules, channels and
 //! push devices. Never a secret: an ntfy access token is only "token set", a push device only its
 //! endpoint's host (the endpoint is a capability URL) and dates, never its keys.
 
 use serde::Serialize;
 
 use crate::db::{Db, alerts, push};
-use crate::domain::{Fuel, rfc3339};
+use crate::domain::{ChannelKind, Fuel, RuleKind, rfc3339};
 
 #[derive(Debug, Serialize)]
 pub struct ExportAlerts {
@@ -26,7 +26,7 @@ pub struct ExportAlertSettings {
 #[derive(Debug, Serialize)]
 pub struct ExportRule {
     pub id: i64,
-    pub kind: String,
+    pub kind: RuleKind,
     pub fuel: Option<&'static str>,
     /// Thousandths of a euro.
     pub price_thousandths: Option<i32>,
@@ -48,7 +48,7 @@ pub struct ExportRule {
 
 #[derive(Debug, Serialize)]
 pub struct ExportChannel {
-    pub kind: String,
+    pub kind: ChannelKind,
     /// The ntfy topic URL (without any user:password part).
     pub target: Option<String>,
     /// An access token is stored (never exported).

@@ -30,11 +30,6 @@ fn rfc3339(ts: i64) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored time {ts} is out of range")))
 }
 
-/// A stored fuel id that is not one of the six: a bug upstream, not the client's problem.
-fn fuel_of(id: i16) -> Result<Fuel, AppError> {
-    Fuel::from_id(id.into()).ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored fuel id {id} is unknown")))
-}
-
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/stations/{id}
 
@@ -97,10 +92,10 @@ pub async fn station(
 /// The answer of [`station`].
 async fn station_json(state: &AppState, id: StationId) -> Result<StationJson, AppError> {
     let db = &state.db;
-    let row = q::station(db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
+    let row = q::station(db, id).await?.ok_or_else(|| AppError::not_found(format!("station {id}")))?;
     let (prices, shortages, latest_snapshot, osm) = tokio::try_join!(
-        q::prices(db, id.get()),
-        q::shortages(db, id.get()),
+        q::prices(db, id),
+        q::shortages(db, id),
         q::latest_snapshot_at(db),
         crate::db::station_names::get(db, id),
     )?;
@@ -120,23 +115,11 @@ async fn station_json(state: &AppState, id: StationId) -> Result<StationJson, Ap
 
     let prices = prices
         .into_iter()
-        .map(|p| {
-            Ok(PriceJson {
-                fuel: fuel_of(p.fuel)?,
-                price: Price::from_milli(p.price),
-                updated_at: rfc3339(p.updated_at)?,
-            })
-        })
+        .map(|p| Ok(PriceJson { fuel: p.fuel, price: Price::from_milli(p.price), updated_at: rfc3339(p.updated_at)? }))
         .collect::<Result<Vec<_>, AppError>>()?;
     let shortages = shortages
         .into_iter()
-        .map(|s| {
-            Ok(ShortageJson {
-                fuel: fuel_of(s.fuel)?,
-                kind: ShortageKind::from_db(&s.kind),
-                since: s.since.map(rfc3339).transpose()?,
-            })
-        })
+        .map(|s| Ok(ShortageJson { fuel: s.fuel, kind: s.kind, since: s.since.map(rfc3339).transpose()? }))
         .collect::<Result<Vec<_>, AppError>>()?;
 
     Ok(StationJson {
@@ -145,7 +128,7 @@ async fn station_json(state: &AppState, id: StationId) -> Result<StationJson, Ap
         brand: osm.and_then(|n| n.brand),
         latitude: row.latitude,
         longitude: row.longitude,
-        road_type: RoadType::from_db(&row.road_type),
+        road_type: row.road_type,
         automate_24_24: row.automate_24_24,
         services,
         opening_hours,

@@ -107,11 +107,13 @@ async fn demo_watched(
                 )
             }
             None => {
-                let Some(row) = q::station(&state.db, *id).await? else { continue };
-                let offers = q::prices(&state.db, *id).await?.iter().map(|p| (p.fuel, p.price, p.updated_at)).collect();
+                let Some(sid) = StationId::new(*id) else { continue };
+                let Some(row) = q::station(&state.db, sid).await? else { continue };
+                let offers =
+                    q::prices(&state.db, sid).await?.iter().map(|p| (p.fuel.id(), p.price, p.updated_at)).collect();
                 (
                     favourites::Favourite {
-                        station_id: row.id,
+                        station_id: row.id.get(),
                         name: None,
                         position: position as i32,
                         added_at: 0,

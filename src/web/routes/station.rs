@@ -15,7 +15,7 @@ use crate::db::stations as q;
 use crate::db::stats;
 use crate::domain::series::day_of;
 use crate::domain::station_name::StationName;
-use crate::domain::{Fuel, OpeningHours, ShortageKind, StationId, rfc3339};
+use crate::domain::{Fuel, OpeningHours, RoadType, StationId, rfc3339};
 use crate::error::AppError;
 use crate::index::PriceIndex;
 use crate::web::i18n::Lang;
@@ -122,18 +122,14 @@ fn day_text(lang: Lang, d: &crate::domain::DayHours) -> String {
 async fn station_prices(
     state: &AppState,
     index: &PriceIndex,
-    id: i64,
+    id: StationId,
 ) -> Result<(Vec<q::PriceRow>, Vec<q::ShortageRow>), AppError> {
-    let Some(s) = index.station(id) else {
+    let Some(s) = index.station(id.get()) else {
         return Ok(tokio::try_join!(q::prices(&state.db, id), q::shortages(&state.db, id))?);
     };
     let prices =
-        s.prices.iter().map(|o| q::PriceRow { fuel: o.fuel.id(), price: o.price, updated_at: o.updated_at }).collect();
-    let shortages = s
-        .shortages
-        .iter()
-        .map(|x| q::ShortageRow { fuel: x.fuel.id(), kind: x.kind.as_str().to_owned(), since: x.since })
-        .collect();
+        s.prices.iter().map(|o| q::PriceRow { fuel: o.fuel, price: o.price, updated_at: o.updated_at }).collect();
+    let shortages = s.shortages.iter().map(|x| q::ShortageRow { fuel: x.fuel, kind: x.kind, since: x.since }).collect();
     Ok((prices, shortages))
 }
 
@@ -166,12 +162,11 @@ async fn station_data(
     query: &Option<String>,
 ) -> Result<StationData, AppError> {
     let (row, (prices, shortages), osm) = tokio::try_join!(
-        async { q::station(&state.db, id.get()).await?.ok_or_else(|| AppError::not_found(format!("station {id}"))) },
-        station_prices(state, index, id.get()),
+        async { q::station(&state.db, id).await?.ok_or_else(|| AppError::not_found(format!("station {id}"))) },
+        station_prices(state, index, id),
         async { Ok(crate::db::station_names::get(&state.db, id).await?.map(|(n, _tags)| n)) },
     )?;
-    let chart_fuels: Vec<&'static str> =
-        prices.iter().filter_map(|p| Fuel::from_id(p.fuel.into())).map(Fuel::name).collect();
+    let chart_fuels: Vec<&'static str> = prices.iter().map(|p| p.fuel.name()).collect();
     let chart =
         crate::web::routes::trends::station_chart(state, lang, id.get(), &row.department, &chart_fuels, query).await?;
     let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
@@ -227,9 +222,8 @@ pub async fn station(
         })
         .unwrap_or_default();
 
-    let fuel_name = |id: i16| Fuel::from_id(id.into()).map(Fuel::name).unwrap_or("?");
-    let avg_of = |list: &[stats::FuelAverage], fuel: i16| {
-        list.iter().find(|a| a.fuel == fuel && a.stations > 0).map(|a| a.average)
+    let avg_of = |list: &[stats::FuelAverage], fuel: Fuel| {
+        list.iter().find(|a| a.fuel == fuel.id() && a.stations > 0).map(|a| a.average)
     };
     let compare = prices
         .iter()
@@ -250,7 +244,7 @@ pub async fn station(
                 None => (None, false),
             };
             CompareView {
-                fuel: fuel_name(p.fuel),
+                fuel: p.fuel.name(),
                 price: lang.price(p.price),
                 dept: d.map(|a| lang.price(a.round() as i32)),
                 national: n.map(|a| lang.price(a.round() as i32)),
@@ -262,7 +256,7 @@ pub async fn station(
     let prices = prices
         .iter()
         .map(|p| FuelPriceView {
-            fuel: fuel_name(p.fuel),
+            fuel: p.fuel.name(),
             price: lang.price(p.price),
             ago: lang.ago(now, p.updated_at),
             at: lang.datetime(p.updated_at),
@@ -273,8 +267,8 @@ pub async fn station(
     let shortages = shortages
         .iter()
         .map(|s| ShortageView {
-            fuel: fuel_name(s.fuel),
-            kind: shortage_text(t, ShortageKind::from_db(&s.kind)),
+            fuel: s.fuel.name(),
+            kind: shortage_text(t, s.kind),
             since: s.since.map(|ts| lang.datetime(ts)),
         })
         .collect();
@@ -297,7 +291,7 @@ pub async fn station(
         address: row.address.clone(),
         postcode: row.postcode.clone(),
         department: row.department.clone(),
-        motorway: row.road_type == "motorway",
+        motorway: row.road_type == RoadType::Motorway,
         lat: row.latitude,
         lon: row.longitude,
         gone_since: row.missing_since.map(|ts| lang.datetime(ts)),

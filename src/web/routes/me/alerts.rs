@@ -16,12 +16,12 @@ use crate::alerts::deliver;
 use crate::alerts::ntfy::{MAX_TOKEN_LEN, parse_token};
 use crate::alerts::outbox::Payload;
 use crate::alerts::rules::paris_day;
-use crate::alerts::rules::{self, Kind, Problem, RuleForm, show_time};
+use crate::alerts::rules::{self, Problem, RuleForm, show_time};
 use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, search, users};
-use crate::domain::Fuel;
+use crate::domain::{ChannelKind, Fuel, MessageKind, RuleKind};
 use crate::error::AppError;
 use crate::text::AlertStrings;
 use crate::web::extract::PagePath;
@@ -63,7 +63,7 @@ pub struct RuleFormView {
 
 pub struct ChannelView {
     pub id: i64,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub label: &'static str,
     pub detail: String,
     pub paused: bool,
@@ -104,8 +104,8 @@ pub struct AlertsPage {
 fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
     let t = lang.texts().alerts;
     let fuel = r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("?", Fuel::name);
-    match Kind::parse(&r.f.kind) {
-        Some(Kind::Threshold) => {
+    match r.f.kind {
+        RuleKind::Threshold => {
             let place = match (&r.f.place, r.f.radius_km, r.f.route_id) {
                 (_, _, Some(id)) => (t.where_route_short)(
                     routes.get(&id).map_or("?", String::as_str),
@@ -116,20 +116,20 @@ fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
             };
             (t.describe_threshold)(fuel, &lang.price(r.f.price.unwrap_or(0)), &place)
         }
-        Some(Kind::Drop) => (t.describe_drop)(fuel, &lang.price(r.f.drop_by.unwrap_or(0))),
-        Some(Kind::Cheapest) => (t.describe_cheapest)(fuel),
-        _ => (t.describe_digest)(
+        RuleKind::Drop => (t.describe_drop)(fuel, &lang.price(r.f.drop_by.unwrap_or(0))),
+        RuleKind::Cheapest => (t.describe_cheapest)(fuel),
+        RuleKind::Digest => (t.describe_digest)(
             lang.day_name(u8::try_from(r.f.weekday.unwrap_or(1)).unwrap_or(1)),
             &show_time(r.f.hour.unwrap_or(8) * 60),
         ),
     }
 }
 
-fn kind_label(t: &AlertStrings, kind: &str) -> &'static str {
+fn kind_label(t: &AlertStrings, kind: ChannelKind) -> &'static str {
     match kind {
-        "email" => t.channel_email,
-        "ntfy" => t.channel_ntfy,
-        _ => t.channel_push,
+        ChannelKind::Email => t.channel_email,
+        ChannelKind::Ntfy => t.channel_ntfy,
+        ChannelKind::Push => t.channel_push,
     }
 }
 
@@ -193,7 +193,7 @@ async fn page(
                 RuleFormView {
                     action: format!("/me/alerts/rules/{id}/save"),
                     editing: true,
-                    kind: r.f.kind.clone(),
+                    kind: r.f.kind.as_str().to_owned(),
                     fuel: r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("", Fuel::name).to_owned(),
                     price: r.f.price.map(|p| format!("{:.3}", f64::from(p) / 1000.0)).unwrap_or_default(),
                     near_place: r.f.latitude.is_some(),
@@ -211,7 +211,7 @@ async fn page(
             None => new_form(),
         },
     };
-    let ntfy = channels.iter().find(|c| c.kind == "ntfy");
+    let ntfy = channels.iter().find(|c| c.kind == ChannelKind::Ntfy);
     let (message, message_is_error) = match extra.error {
         Some(e) => (Some(e), true),
         None => outcome(t, query_param(raw, "msg").as_deref()).map_or((None, false), |(m, e)| (Some(m), e)),
@@ -220,12 +220,12 @@ async fn page(
         .iter()
         .map(|c| ChannelView {
             id: c.id,
-            kind: c.kind.clone(),
-            label: kind_label(t, &c.kind),
-            detail: match c.kind.as_str() {
-                "email" => (t.email_to)(&account.email),
-                "ntfy" => c.target.clone().unwrap_or_default(),
-                _ => String::new(),
+            kind: c.kind,
+            label: kind_label(t, c.kind),
+            detail: match c.kind {
+                ChannelKind::Email => (t.email_to)(&account.email),
+                ChannelKind::Ntfy => c.target.clone().unwrap_or_default(),
+                ChannelKind::Push => String::new(),
             },
             paused: c.paused,
             has_token: c.secret.is_some(),
@@ -258,7 +258,7 @@ async fn page(
             .collect(),
         routes,
         form,
-        has_email: channels.iter().any(|c| c.kind == "email"),
+        has_email: channels.iter().any(|c| c.kind == ChannelKind::Email),
         email_unconfirmed: !account.email_confirmed,
         ntfy_url: extra
             .channel_error
@@ -275,16 +275,16 @@ async fn page(
         settings_error,
         fuels: Fuel::ALL.iter().map(|f| f.name()).collect(),
         days: (1..=7).map(|d| (d, lang.day_name(d as u8))).collect(),
-        kinds: Kind::ALL
+        kinds: RuleKind::ALL
             .iter()
             .map(|k| {
                 (
                     k.as_str(),
                     match k {
-                        Kind::Threshold => t.kind_threshold,
-                        Kind::Drop => t.kind_drop,
-                        Kind::Cheapest => t.kind_cheapest,
-                        Kind::Digest => t.kind_digest,
+                        RuleKind::Threshold => t.kind_threshold,
+                        RuleKind::Drop => t.kind_drop,
+                        RuleKind::Cheapest => t.kind_cheapest,
+                        RuleKind::Digest => t.kind_digest,
                     },
                 )
             })
@@ -436,7 +436,7 @@ async fn read_rule(
 /// Alerts go somewhere: the account's address unless the user chose otherwise.
 async fn ensure_a_channel(state: &AppState, uid: i64) -> Result<(), AppError> {
     if q::channels(&state.db, uid).await?.is_empty() {
-        q::save_channel(&state.db, uid, "email", None, None, false, crate::db::now()).await?;
+        q::save_channel(&state.db, uid, ChannelKind::Email, None, None, false, crate::db::now()).await?;
     }
     Ok(())
 }
@@ -524,11 +524,11 @@ pub async fn save_channel(
     Form(form): Form<ChannelBody>,
 ) -> HtmlResult<Response> {
     let now = crate::db::now();
-    match kind.as_str() {
-        "email" => {
-            q::save_channel(&state.db, user.user_id, "email", None, None, false, now).await?;
+    match ChannelKind::parse(&kind) {
+        Some(ChannelKind::Email) => {
+            q::save_channel(&state.db, user.user_id, ChannelKind::Email, None, None, false, now).await?;
         }
-        "ntfy" => {
+        Some(ChannelKind::Ntfy) => {
             let t = lang.texts().alerts;
             let typed = form.url.as_str().trim();
             let checked = state.alerts.allow.parse_url(typed).map_err(|e| match e {
@@ -554,9 +554,9 @@ pub async fn save_channel(
                 }
             };
             let clear = form.clear_token;
-            q::save_channel(&state.db, user.user_id, "ntfy", Some(url.as_str()), token, clear, now).await?;
+            q::save_channel(&state.db, user.user_id, ChannelKind::Ntfy, Some(url.as_str()), token, clear, now).await?;
         }
-        other => return Err(AppError::not_found(format!("channel kind {other}")).into()),
+        Some(ChannelKind::Push) | None => return Err(AppError::not_found(format!("channel kind {kind}")).into()),
     }
     Ok(see_other("/me/alerts?msg=saved"))
 }
@@ -613,12 +613,12 @@ async fn queue_test(
 ) -> Result<Result<(), (StatusCode, String)>, AppError> {
     let t = lang.texts().alerts;
     let db = &state.db;
-    if channel.kind == "email" && !users::by_id(db, uid).await?.is_some_and(|u| u.email_confirmed) {
+    if channel.kind == ChannelKind::Email && !users::by_id(db, uid).await?.is_some_and(|u| u.email_confirmed) {
         return Ok(Err((StatusCode::CONFLICT, t.msg_test_unconfirmed.to_owned())));
     }
     let now = crate::db::now();
     let mut tx = db.begin().await?;
-    let refused = match q::take_test_slot(&mut tx, uid, &channel.kind, now, paris_day(now)).await? {
+    let refused = match q::take_test_slot(&mut tx, uid, channel.kind, now, paris_day(now)).await? {
         q::TestSlot::Taken => None,
         q::TestSlot::ChannelHour => Some((t.msg_test_limit_hour)(q::TESTS_PER_CHANNEL_HOUR.unsigned_abs())),
         q::TestSlot::UserDay => Some((t.msg_test_limit_day)(q::TESTS_PER_USER_DAY.unsigned_abs())),
@@ -628,7 +628,8 @@ async fn queue_test(
         tracing::info!("test refused: limit reached");
         return Ok(Err((StatusCode::TOO_MANY_REQUESTS, message)));
     }
-    alert_outbox::enqueue(&mut tx, uid, "test", &Payload::default().to_json(), now, Some(channel.id), now).await?;
+    alert_outbox::enqueue(&mut tx, uid, MessageKind::Test, &Payload::default().to_json(), now, Some(channel.id), now)
+        .await?;
     tx.commit().await?;
     state.alerts.wake();
     Ok(Ok(()))

@@ -28,6 +28,7 @@ use crate::alerts::rules::paris_day;
 use crate::alerts::target::{self, TargetError};
 use crate::db::alerts::{TESTS_PER_CHANNEL_HOUR, TESTS_PER_USER_DAY, TestSlot, take_test_slot};
 use crate::db::push as q;
+use crate::domain::ChannelKind;
 use crate::error::AppError;
 use crate::text::push::{PushStrings, strings};
 use crate::web::assets;
@@ -344,7 +345,7 @@ pub async fn send_test(
     }
     let now = crate::db::now();
     let mut tx = state.db.begin().await?;
-    let slot = take_test_slot(&mut tx, user.user_id, "push", now, paris_day(now)).await?;
+    let slot = take_test_slot(&mut tx, user.user_id, ChannelKind::Push, now, paris_day(now)).await?;
     tx.commit().await?;
     match slot {
         TestSlot::Taken => {}
