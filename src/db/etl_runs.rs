@@ -221,13 +221,57 @@ pub async fn latest_loaded_sha256(db: &Db) -> Result<Option<String>, sqlx::Error
     })
 }
 
-/// The most recent snapshot time among successful snapshot imports: "the latest snapshot".
-pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+/// The snapshot time of the newest full snapshot (an `instantane` file) imported successfully:
+/// a file is the newest one, and may mark stations missing, only when it is not older. Files of
+/// the other kinds and unchanged runs do not count (compare [`super::stations::latest_snapshot_at`],
+/// the data's age as the pages show it).
+pub async fn latest_full_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, Option<i64>>(
             "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
         )
         .fetch_one(p)
+        .await
+    })
+}
+
+/// The most recent run, whatever its outcome.
+pub async fn last_run(db: &Db) -> Result<Option<RunRow>, sqlx::Error> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM etl_runs ORDER BY started_at DESC, id DESC LIMIT 1");
+    on_db!(db, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await)
+}
+
+/// When the last run that ended without error finished: an import (`success`), a file
+/// identical to the previous one (`unchanged`) or a 304 (`not_modified`) all mean the data was
+/// current at that time.
+pub async fn last_success_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(
+        "SELECT MAX(finished_at) FROM etl_runs WHERE status IN ($1, $2, $3)",
+    )
+    .bind(RunStatus::Success.as_str())
+    .bind(RunStatus::Unchanged.as_str())
+    .bind(RunStatus::NotModified.as_str())
+    .fetch_one(p)
+    .await)?;
+    Ok(row.0)
+}
+
+/// The number of runs of each status, in status order (for `/metrics`).
+pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM etl_runs GROUP BY status ORDER BY status")
+            .fetch_all(p)
+            .await
+    })
+}
+
+/// How long the last finished run took, in seconds.
+pub async fn last_duration_secs(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT finished_at - started_at FROM etl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(p)
         .await
     })
 }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod email_changes;
 pub mod etl_runs;
 pub mod favourites;
+pub mod feed_sources;
 pub mod leases;
 pub mod login_failures;
 pub mod push;
@@ -23,7 +24,6 @@ pub mod series;
 pub mod sessions;
 pub mod station_names;
 pub mod stations;
-pub mod stats;
 pub mod usage;
 pub mod users;
 
@@ -96,6 +96,16 @@ impl Tx {
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
+}
+
+/// How far a SQLite write-ahead log checkpoint goes ([`Db::checkpoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Copies what it can without waiting for readers: after an import, beside the pages.
+    Passive,
+    /// Waits for writers, copies everything and empties the log: after an account deletion, so
+    /// the deleted rows (zeroed in the database by `secure_delete`) do not stay readable in it.
+    Truncate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,12 +285,20 @@ impl Db {
         }
     }
 
-    /// SQLite: copies what it can of the write-ahead log into the database file, without waiting
-    /// for readers (`PASSIVE`). Nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+    /// SQLite: copies the write-ahead log into the database file (see [`Checkpoint`] for how far).
+    /// `false` when a reader kept part of the log busy: the rest goes at a later checkpoint.
+    /// Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self, mode: Checkpoint) -> Result<bool, sqlx::Error> {
         match self {
-            Db::Sqlite(p) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(p).await.map(|_| ()),
-            Db::Postgres(_) => Ok(()),
+            Db::Sqlite(p) => {
+                let sql = match mode {
+                    Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+                    Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+                };
+                let (busy, _, _): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(p).await?;
+                Ok(busy == 0)
+            }
+            Db::Postgres(_) => Ok(true),
         }
     }
 

@@ -708,6 +708,28 @@ pub async fn station_points(db: &Db, station: i64, fuel: i16, before: i64) -> Re
     Ok(out)
 }
 
+/// The history points of one station and fuel from the one in force at `from` (the last point
+/// at or before it, when there is one) to `to`, in time order: (Unix seconds, price).
+pub async fn points_in_force_since(
+    db: &Db,
+    station: i64,
+    fuel: i16,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i32)>, sqlx::Error> {
+    crate::on_db!(db, p => sqlx::query_as(
+        "SELECT at, price FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $3 \
+           AND at >= (SELECT COALESCE(MAX(at), 0) FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $4) \
+         ORDER BY at",
+    )
+    .bind(station)
+    .bind(fuel)
+    .bind(to)
+    .bind(from)
+    .fetch_all(p)
+    .await)
+}
+
 /// The fuels a station has history for (a station gone from the feed has no current price).
 pub async fn station_fuels(db: &Db, station: i64) -> Result<Vec<i16>, sqlx::Error> {
     crate::on_db!(db, p => sqlx::query_scalar::<_, i16>(

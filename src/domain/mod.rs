@@ -3,6 +3,7 @@
 mod account;
 mod department;
 mod fuel;
+pub mod geo;
 mod lang;
 mod price;
 mod rejection;

@@ -197,7 +197,7 @@ impl Job {
             Fetched::NotModified => {
                 let now = crate::db::now();
                 etl_runs::record(&self.db, &self.feed_url, trigger, RunStatus::NotModified, None, now).await?;
-                download::save_source_state(
+                crate::db::feed_sources::save_state(
                     &self.db,
                     &self.feed_url,
                     cond.etag.as_deref(),
@@ -220,7 +220,7 @@ impl Job {
                 }
                 // Only a successful import moves the conditional-GET state forward: after a
                 // failure the next run downloads the file again.
-                download::save_source_state(
+                crate::db::feed_sources::save_state(
                     &self.db,
                     &self.feed_url,
                     etag.as_deref(),

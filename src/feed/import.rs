@@ -138,8 +138,8 @@ fn checkpoint_in_background(db: &Db) {
     let db = db.clone();
     tokio::spawn(async move {
         let t = Instant::now();
-        match db.checkpoint().await {
-            Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "write-ahead log checkpointed"),
+        match db.checkpoint(crate::db::Checkpoint::Passive).await {
+            Ok(_) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "write-ahead log checkpointed"),
             Err(e) => tracing::warn!(error = %e, "checkpoint failed (a later write will do it)"),
         }
     });

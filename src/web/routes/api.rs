@@ -12,6 +12,7 @@ use axum::response::Response;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
+use crate::db::etl_runs;
 use crate::db::stations as q;
 use crate::domain::{Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
 use crate::error::AppError;
@@ -363,7 +364,8 @@ impl FromQuery for NoParams {
 #[tracing::instrument(skip(state))]
 pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<StatusJson>> {
     let db = &state.db;
-    let (last_success_at, last_run, counts) = tokio::try_join!(q::last_success_at(db), q::last_run(db), q::counts(db))?;
+    let (last_success_at, last_run, counts) =
+        tokio::try_join!(etl_runs::last_success_at(db), etl_runs::last_run(db), q::counts(db))?;
     let last_run = last_run
         .map(|r| {
             Ok::<_, AppError>(RunJson {
