@@ -113,8 +113,10 @@ async fn snapshot_day(tx: &mut Tx) -> Result<Option<Day>, sqlx::Error> {
     }
     let at: Option<i64> = on_tx!(tx, conn => {
         sqlx::query_scalar(
-            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
+            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
         )
+        .bind(crate::db::etl_runs::RunStatus::Success)
+        .bind(crate::feed::model::FeedKind::Snapshot)
         .fetch_one(&mut *conn)
         .await?
     });

@@ -168,8 +168,8 @@ pub async fn history(
 /// Snapshot time of the newest file imported (`success` or `unchanged` runs).
 pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(LATEST_SNAPSHOT_SQL)
-    .bind(RunStatus::Success.as_str())
-    .bind(RunStatus::Unchanged.as_str())
+    .bind(RunStatus::Success)
+    .bind(RunStatus::Unchanged)
     .fetch_one(p)
     .await)?;
     Ok(row.0)
@@ -248,7 +248,7 @@ pub struct CurrentData {
 /// and stops at the first match, where `MAX(id) … WHERE` would scan the whole table on SQLite.
 pub async fn latest_import(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>(LATEST_IMPORT_SQL)
-        .bind(RunStatus::Success.as_str())
+        .bind(RunStatus::Success)
         .fetch_optional(p)
         .await)
 }
@@ -267,12 +267,12 @@ pub async fn current_data(db: &Db) -> Result<CurrentData, sqlx::Error> {
     };
     let data = on_tx!(&mut tx, c => {
         let version = sqlx::query_scalar::<_, i64>(LATEST_IMPORT_SQL)
-            .bind(RunStatus::Success.as_str())
+            .bind(RunStatus::Success)
             .fetch_optional(&mut *c)
             .await?;
         let latest_snapshot_at: Option<i64> = sqlx::query_scalar(LATEST_SNAPSHOT_SQL)
-            .bind(RunStatus::Success.as_str())
-            .bind(RunStatus::Unchanged.as_str())
+            .bind(RunStatus::Success)
+            .bind(RunStatus::Unchanged)
             .fetch_one(&mut *c)
             .await?;
         let stations = sqlx::query_as::<_, CurrentStationRow>(

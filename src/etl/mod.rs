@@ -167,7 +167,7 @@ impl Job {
                 return;
             }
         };
-        let streak = recent.iter().take_while(|r| r.status == RunStatus::Failed.as_str()).count();
+        let streak = recent.iter().take_while(|r| r.status == RunStatus::Failed).count();
         if streak == FAILURES_TO_NOTIFY {
             let mut error = error.to_string();
             if let Some((at, _)) = error.char_indices().nth(300) {

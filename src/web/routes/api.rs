@@ -371,7 +371,7 @@ pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) 
             Ok::<_, AppError>(RunJson {
                 started_at: rfc3339(r.started_at)?,
                 finished_at: r.finished_at.map(rfc3339).transpose()?,
-                status: r.status,
+                status: r.status.to_string(),
                 error: r.error,
             })
         })
