@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
-use crate::db::{Db, favourites, search, users};
+use crate::db::{Db, favourites, users};
 use crate::domain::{Fuel, Lang, MessageKind, RuleKind, savings};
+use crate::index::places;
 
 use super::outbox::Payload;
 
@@ -22,7 +23,7 @@ pub struct Rendered {
 async fn station_name(db: &Db, user_id: i64, station: i64) -> Result<String, sqlx::Error> {
     Ok(match q::station_label(db, user_id, station).await? {
         Some((city, own, osm)) => {
-            let city = search::title_case(&city);
+            let city = places::title_case(&city);
             match own.filter(|n| !n.trim().is_empty()).or(osm.filter(|n| !n.trim().is_empty())) {
                 Some(name) => format!("{name} ({city})"),
                 None => city,
@@ -154,17 +155,7 @@ async fn cheapest_weekday(db: &Db, stations: &[i64], fuel: i16, now: i64) -> Res
     let from = now - weeks * 7 * 86_400;
     let mut sums = [(0i64, 0i64); 7];
     for station in stations {
-        let points: Vec<(i64, i32)> = crate::on_db!(db, p => sqlx::query_as(
-            "SELECT at, price FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $3 \
-               AND at >= (SELECT COALESCE(MAX(at), 0) FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $4) \
-             ORDER BY at",
-        )
-        .bind(*station)
-        .bind(fuel)
-        .bind(now)
-        .bind(from)
-        .fetch_all(p)
-        .await)?;
+        let points = crate::db::series::points_in_force_since(db, *station, fuel, from, now).await?;
         let Some(first) = points.first() else { continue };
         if first.0 > now - 4 * 7 * 86_400 {
             continue;

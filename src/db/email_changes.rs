@@ -93,3 +93,13 @@ pub async fn delete_for_user(db: &Db, user_id: i64) -> Result<u64, sqlx::Error> 
         .await
         .map(|r| r.rows_affected()))
 }
+
+/// Deletes the pending changes whose link has expired at `now`: they can never be confirmed
+/// (see [`take`]). Returns the number of rows deleted.
+pub async fn delete_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    on_db!(db, p => sqlx::query("DELETE FROM email_changes WHERE expires_at <= $1")
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+}

@@ -2,6 +2,7 @@
 
 use crate::db::{Backend, Db};
 use crate::domain::Rejection;
+use crate::feed::model::FeedKind;
 use crate::on_db;
 
 /// What an import changed, as stored in `etl_runs`.
@@ -19,7 +20,9 @@ pub struct RunCounts {
     pub rejected: i32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The outcome of a run, stored as its word in `etl_runs.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Success,
@@ -40,7 +43,12 @@ impl RunStatus {
             RunStatus::Failed => "failed",
         }
     }
+
+    pub const ALL: [RunStatus; 5] =
+        [RunStatus::Running, RunStatus::Success, RunStatus::Unchanged, RunStatus::NotModified, RunStatus::Failed];
 }
+
+crate::text_column!(RunStatus, "run status", RunStatus::ALL);
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RunRow {
@@ -49,8 +57,8 @@ pub struct RunRow {
     pub trigger: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub status: String,
-    pub feed_kind: Option<String>,
+    pub status: RunStatus,
+    pub feed_kind: Option<FeedKind>,
     pub file_sha256: Option<String>,
     pub snapshot_at: Option<i64>,
     pub stations_new: i32,
@@ -74,11 +82,12 @@ const RUN_COLUMNS: &str = "id, source, trigger, started_at, finished_at, status,
 pub async fn start(db: &Db, source: &str, trigger: &str, now: i64) -> Result<i64, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, i64>(
-            "INSERT INTO etl_runs (source, trigger, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id",
+            "INSERT INTO etl_runs (source, trigger, started_at, status) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(source)
         .bind(trigger)
         .bind(now)
+        .bind(RunStatus::Running)
         .fetch_one(p)
         .await
     })
@@ -87,7 +96,7 @@ pub async fn start(db: &Db, source: &str, trigger: &str, now: i64) -> Result<i64
 pub struct Finish<'a> {
     pub status: RunStatus,
     pub now: i64,
-    pub feed_kind: Option<&'a str>,
+    pub feed_kind: Option<FeedKind>,
     pub sha256: Option<&'a str>,
     pub snapshot_at: Option<i64>,
     pub counts: &'a RunCounts,
@@ -165,7 +174,7 @@ pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Err
              shortages = $14, rejected = $15, error = $16, log = $17 WHERE id = $18",
         )
         .bind(f.now)
-        .bind(f.status.as_str())
+        .bind(f.status)
         .bind(f.feed_kind)
         .bind(f.sha256)
         .bind(f.snapshot_at)
@@ -213,21 +222,69 @@ pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Err
 pub async fn latest_loaded_sha256(db: &Db) -> Result<Option<String>, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, Option<String>>(
-            "SELECT file_sha256 FROM etl_runs WHERE status IN ('success', 'unchanged') ORDER BY id DESC LIMIT 1",
+            "SELECT file_sha256 FROM etl_runs WHERE status IN ($1, $2) ORDER BY id DESC LIMIT 1",
         )
+        .bind(RunStatus::Success)
+        .bind(RunStatus::Unchanged)
         .fetch_optional(p)
         .await
         .map(Option::flatten)
     })
 }
 
-/// The most recent snapshot time among successful snapshot imports: "the latest snapshot".
-pub async fn latest_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+/// The snapshot time of the newest full snapshot (an `instantane` file) imported successfully:
+/// a file is the newest one, and may mark stations missing, only when it is not older. Files of
+/// the other kinds and unchanged runs do not count (compare [`super::stations::latest_snapshot_at`],
+/// the data's age as the pages show it).
+pub async fn latest_full_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
+            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
         )
+        .bind(RunStatus::Success)
+        .bind(FeedKind::Snapshot)
         .fetch_one(p)
+        .await
+    })
+}
+
+/// The most recent run, whatever its outcome.
+pub async fn last_run(db: &Db) -> Result<Option<RunRow>, sqlx::Error> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM etl_runs ORDER BY started_at DESC, id DESC LIMIT 1");
+    on_db!(db, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).fetch_optional(p).await)
+}
+
+/// When the last run that ended without error finished: an import (`success`), a file
+/// identical to the previous one (`unchanged`) or a 304 (`not_modified`) all mean the data was
+/// current at that time.
+pub async fn last_success_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    let row: (Option<i64>,) = on_db!(db, p => sqlx::query_as(
+        "SELECT MAX(finished_at) FROM etl_runs WHERE status IN ($1, $2, $3)",
+    )
+    .bind(RunStatus::Success)
+    .bind(RunStatus::Unchanged)
+    .bind(RunStatus::NotModified)
+    .fetch_one(p)
+    .await)?;
+    Ok(row.0)
+}
+
+/// The number of runs of each status, in status order (for `/metrics`).
+pub async fn count_by_status(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM etl_runs GROUP BY status ORDER BY status")
+            .fetch_all(p)
+            .await
+    })
+}
+
+/// How long the last finished run took, in seconds.
+pub async fn last_duration_secs(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_db!(db, p => {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT finished_at - started_at FROM etl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(p)
         .await
     })
 }
@@ -267,11 +324,13 @@ pub async fn rejections(db: &Db, run_id: i64) -> Result<Vec<RejectionRow>, sqlx:
 pub async fn fail_stale(db: &Db, older_than: i64, now: i64) -> Result<u64, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query(
-            "UPDATE etl_runs SET status = 'failed', finished_at = $1, error = 'interrupted (the process stopped during the run)' \
-             WHERE status = 'running' AND started_at < $2",
+            "UPDATE etl_runs SET status = $3, finished_at = $1, error = 'interrupted (the process stopped during the run)' \
+             WHERE status = $4 AND started_at < $2",
         )
         .bind(now)
         .bind(older_than)
+        .bind(RunStatus::Failed)
+        .bind(RunStatus::Running)
         .execute(p)
         .await
         .map(|r| r.rows_affected())
@@ -283,10 +342,12 @@ pub async fn fail_stale(db: &Db, older_than: i64, now: i64) -> Result<u64, sqlx:
 pub async fn loaded_before(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND file_sha256 = $2 AND status IN ('success', 'unchanged')",
+            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND file_sha256 = $2 AND status IN ($3, $4)",
         )
         .bind(source)
         .bind(sha256)
+        .bind(RunStatus::Success)
+        .bind(RunStatus::Unchanged)
         .fetch_one(p)
         .await
         .map(|n| n > 0)
@@ -298,9 +359,11 @@ pub async fn loaded_before(db: &Db, source: &str, sha256: &str) -> Result<bool, 
 pub async fn source_loaded(db: &Db, source: &str) -> Result<bool, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND status IN ('success', 'unchanged')",
+            "SELECT COUNT(*) FROM etl_runs WHERE source = $1 AND status IN ($2, $3)",
         )
         .bind(source)
+        .bind(RunStatus::Success)
+        .bind(RunStatus::Unchanged)
         .fetch_one(p)
         .await
         .map(|n| n > 0)

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod email_changes;
 pub mod etl_runs;
 pub mod favourites;
+pub mod feed_sources;
 pub mod leases;
 pub mod login_failures;
 pub mod push;
@@ -23,7 +24,6 @@ pub mod series;
 pub mod sessions;
 pub mod station_names;
 pub mod stations;
-pub mod stats;
 mod types;
 pub mod usage;
 pub mod users;
@@ -65,6 +65,74 @@ macro_rules! on_tx {
     };
 }
 
+/// A stored word that names no value of the enum it is read as ([`text_column!`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct UnknownText {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// Stores an enum as its text on both backends (a `TEXT` column): encodes `as_str()`, decodes
+/// with the `FromStr` it implements (the value of `$all` whose `as_str()` matches), so the stored
+/// values stay exactly the words the enum names. Also implements `Display` (the same word).
+/// `$what` names the enum in [`UnknownText`]. The enum must have `fn as_str(self) -> &'static str`.
+#[macro_export]
+macro_rules! text_column {
+    ($t:ty, $what:literal, $all:expr) => {
+        impl std::str::FromStr for $t {
+            type Err = $crate::db::UnknownText;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $all.into_iter()
+                    .find(|v: &$t| v.as_str() == s)
+                    .ok_or_else(|| $crate::db::UnknownText { what: $what, value: s.to_owned() })
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
+        where
+            &'static str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok(text.parse::<$t>()?)
+            }
+        }
+    };
+}
+
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
@@ -97,6 +165,16 @@ impl Tx {
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
+}
+
+/// How far a SQLite write-ahead log checkpoint goes ([`Db::checkpoint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// Copies what it can without waiting for readers: after an import, beside the pages.
+    Passive,
+    /// Waits for writers, copies everything and empties the log: after an account deletion, so
+    /// the deleted rows (zeroed in the database by `secure_delete`) do not stay readable in it.
+    Truncate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,12 +354,20 @@ impl Db {
         }
     }
 
-    /// SQLite: copies what it can of the write-ahead log into the database file, without waiting
-    /// for readers (`PASSIVE`). Nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+    /// SQLite: copies the write-ahead log into the database file (see [`Checkpoint`] for how far).
+    /// `false` when a reader kept part of the log busy: the rest goes at a later checkpoint.
+    /// Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self, mode: Checkpoint) -> Result<bool, sqlx::Error> {
         match self {
-            Db::Sqlite(p) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(p).await.map(|_| ()),
-            Db::Postgres(_) => Ok(()),
+            Db::Sqlite(p) => {
+                let sql = match mode {
+                    Checkpoint::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+                    Checkpoint::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
+                };
+                let (busy, _, _): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(p).await?;
+                Ok(busy == 0)
+            }
+            Db::Postgres(_) => Ok(true),
         }
     }
 

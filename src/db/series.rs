@@ -113,8 +113,10 @@ async fn snapshot_day(tx: &mut Tx) -> Result<Option<Day>, sqlx::Error> {
     }
     let at: Option<i64> = on_tx!(tx, conn => {
         sqlx::query_scalar(
-            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = 'success' AND feed_kind = 'snapshot'",
+            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
         )
+        .bind(crate::db::etl_runs::RunStatus::Success)
+        .bind(crate::feed::model::FeedKind::Snapshot)
         .fetch_one(&mut *conn)
         .await?
     });
@@ -706,6 +708,28 @@ pub async fn station_points(db: &Db, station: i64, fuel: i16, before: i64) -> Re
     // No ORDER BY in the aggregate: SQLite would sort rows it reads in key order already.
     out.sort_unstable_by_key(|p| p.0);
     Ok(out)
+}
+
+/// The history points of one station and fuel from the one in force at `from` (the last point
+/// at or before it, when there is one) to `to`, in time order: (Unix seconds, price).
+pub async fn points_in_force_since(
+    db: &Db,
+    station: i64,
+    fuel: i16,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i32)>, sqlx::Error> {
+    crate::on_db!(db, p => sqlx::query_as(
+        "SELECT at, price FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $3 \
+           AND at >= (SELECT COALESCE(MAX(at), 0) FROM price_history WHERE station_id = $1 AND fuel = $2 AND at <= $4) \
+         ORDER BY at",
+    )
+    .bind(station)
+    .bind(fuel)
+    .bind(to)
+    .bind(from)
+    .fetch_all(p)
+    .await)
 }
 
 /// The fuels a station has history for (a station gone from the feed has no current price).

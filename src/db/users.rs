@@ -258,17 +258,3 @@ pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
-
-/// After an account deletion on SQLite: copies the write-ahead log into the database and empties
-/// it, so the deleted rows (already zeroed in the database by `secure_delete`) do not stay
-/// readable in the log. `false` when a reader kept part of the log (it is emptied at the next
-/// checkpoint). Nothing to do on PostgreSQL.
-pub async fn checkpoint(db: &Db) -> Result<bool, sqlx::Error> {
-    match db {
-        Db::Sqlite(p) => {
-            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await?;
-            Ok(busy == 0)
-        }
-        Db::Postgres(_) => Ok(true),
-    }
-}

@@ -4,6 +4,7 @@ mod account;
 mod alert;
 mod department;
 mod fuel;
+pub mod geo;
 mod lang;
 mod price;
 mod rejection;

@@ -167,7 +167,7 @@ impl Job {
                 return;
             }
         };
-        let streak = recent.iter().take_while(|r| r.status == RunStatus::Failed.as_str()).count();
+        let streak = recent.iter().take_while(|r| r.status == RunStatus::Failed).count();
         if streak == FAILURES_TO_NOTIFY {
             let mut error = error.to_string();
             if let Some((at, _)) = error.char_indices().nth(300) {
@@ -197,7 +197,7 @@ impl Job {
             Fetched::NotModified => {
                 let now = crate::db::now();
                 etl_runs::record(&self.db, &self.feed_url, trigger, RunStatus::NotModified, None, now).await?;
-                download::save_source_state(
+                crate::db::feed_sources::save_state(
                     &self.db,
                     &self.feed_url,
                     cond.etag.as_deref(),
@@ -220,7 +220,7 @@ impl Job {
                 }
                 // Only a successful import moves the conditional-GET state forward: after a
                 // failure the next run downloads the file again.
-                download::save_source_state(
+                crate::db::feed_sources::save_state(
                     &self.db,
                     &self.feed_url,
                     etag.as_deref(),

@@ -10,8 +10,9 @@
 //! import a file they downloaded by hand and tests can run without a network.
 //!
 //! The conditional-GET state (`ETag`, `Last-Modified`) and the hash of the last imported file are
-//! kept per URL in the `feed_sources` table ([`load_conditional`], [`save_source_state`],
-//! [`last_sha256`]) so that a restart does not download an unchanged feed again.
+//! kept per URL in the `feed_sources` table ([`load_conditional`],
+//! [`crate::db::feed_sources::save_state`], [`crate::db::feed_sources::last_sha256`]) so that a
+//! restart does not download an unchanged feed again.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +25,6 @@ use reqwest::header::{
 use tokio::io::AsyncReadExt;
 
 use crate::db::Db;
-use crate::on_db;
 
 /// The longest `Retry-After` we are willing to sleep through. The feed is fetched again on the
 /// next schedule tick anyway, so a server asking for a longer pause gets it: we give up instead.
@@ -471,57 +471,8 @@ fn error_chain(e: &reqwest::Error) -> String {
 
 /// The stored validators of `url`, or none when it was never fetched.
 pub async fn load_conditional(db: &Db, url: &str) -> Result<Conditional, sqlx::Error> {
-    let row: Option<(Option<String>, Option<String>)> = on_db!(db, p => {
-        sqlx::query_as("SELECT etag, last_modified FROM feed_sources WHERE url = $1")
-            .bind(url)
-            .fetch_optional(p)
-            .await?
-    });
+    let row = crate::db::feed_sources::validators(db, url).await?;
     Ok(row.map(|(etag, last_modified)| Conditional { etag, last_modified }).unwrap_or_default())
-}
-
-/// Records the state of `url` after a fetch: its validators (replaced, so a server that stops
-/// sending an ETag is not sent a stale one) and the check time. `sha256: None` keeps the stored
-/// hash: a 304 or a failed import says nothing about what was last imported.
-pub async fn save_source_state(
-    db: &Db,
-    url: &str,
-    etag: Option<&str>,
-    last_modified: Option<&str>,
-    sha256: Option<&str>,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    on_db!(db, p => {
-        sqlx::query(
-            "INSERT INTO feed_sources (url, etag, last_modified, sha256, checked_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (url) DO UPDATE SET \
-               etag = excluded.etag, \
-               last_modified = excluded.last_modified, \
-               sha256 = COALESCE(excluded.sha256, feed_sources.sha256), \
-               checked_at = excluded.checked_at",
-        )
-        .bind(url)
-        .bind(etag)
-        .bind(last_modified)
-        .bind(sha256)
-        .bind(now)
-        .execute(p)
-        .await?;
-    });
-    Ok(())
-}
-
-/// SHA-256 (hex) of the last file imported from `url`: an identical download can be skipped
-/// even when the server ignores conditional requests.
-pub async fn last_sha256(db: &Db, url: &str) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(Option<String>,)> = on_db!(db, p => {
-        sqlx::query_as("SELECT sha256 FROM feed_sources WHERE url = $1")
-            .bind(url)
-            .fetch_optional(p)
-            .await?
-    });
-    Ok(row.and_then(|(h,)| h))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::archive::{self, Limits};
 use super::load::Loader;
+use super::model::FeedKind;
 use super::parse::{self, ParseOutcome};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
@@ -87,8 +88,9 @@ impl Default for ImportOptions {
 pub struct ImportReport {
     pub run_id: i64,
     pub source: String,
-    pub status: &'static str,
-    pub kind: Option<&'static str>,
+    /// `Success` or `Unchanged` (the file was the last one imported).
+    pub status: RunStatus,
+    pub kind: Option<FeedKind>,
     pub snapshot_at: Option<DateTime<Utc>>,
     pub stations_in_file: usize,
     /// `<prix>` elements read (valid or not).
@@ -138,8 +140,8 @@ fn checkpoint_in_background(db: &Db) {
     let db = db.clone();
     tokio::spawn(async move {
         let t = Instant::now();
-        match db.checkpoint().await {
-            Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "write-ahead log checkpointed"),
+        match db.checkpoint(crate::db::Checkpoint::Passive).await {
+            Ok(_) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "write-ahead log checkpointed"),
             Err(e) => tracing::warn!(error = %e, "checkpoint failed (a later write will do it)"),
         }
     });
@@ -148,7 +150,7 @@ fn checkpoint_in_background(db: &Db) {
 impl std::fmt::Display for ImportReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = &self.counts;
-        if self.status != RunStatus::Success.as_str() {
+        if self.status != RunStatus::Success {
             return write!(
                 f,
                 "{}: {} (identical to the last file imported), {:.3} s",
@@ -162,7 +164,7 @@ impl std::fmt::Display for ImportReport {
             "{}: {} {} stations (new {}, updated {}, unchanged {}, missing {}); prices changed {}, re-dated {}, unchanged {}, \
              removed {}; history +{}; shortages {}; rejected {}; {:.3} s",
             self.source,
-            self.kind.unwrap_or("?"),
+            self.kind.map_or("?", FeedKind::as_str),
             self.stations_in_file,
             c.stations_new,
             c.stations_updated,
@@ -207,8 +209,7 @@ pub async fn import_bytes(
     let now = crate::db::now();
     match outcome {
         Ok((report, rejections)) => {
-            let status =
-                if report.status == RunStatus::Unchanged.as_str() { RunStatus::Unchanged } else { RunStatus::Success };
+            let status = report.status;
             etl_runs::finish(
                 db,
                 run_id,
@@ -287,7 +288,7 @@ async fn import_inner(
         let report = ImportReport {
             run_id,
             source: source.to_owned(),
-            status: RunStatus::Unchanged.as_str(),
+            status: RunStatus::Unchanged,
             kind: None,
             snapshot_at: None,
             stations_in_file: 0,
@@ -423,8 +424,8 @@ async fn import_inner(
     let report = ImportReport {
         run_id,
         source: source.to_owned(),
-        status: RunStatus::Success.as_str(),
-        kind: Some(kind.as_str()),
+        status: RunStatus::Success,
+        kind: Some(kind),
         snapshot_at: Some(snapshot_at),
         stations_in_file: outcome.stations,
         price_elements: outcome.price_elements,

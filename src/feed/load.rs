@@ -125,7 +125,7 @@ const HISTORY_FLUSH_ROWS: usize = 16_384;
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
     pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
-        let latest_loaded = etl_runs::latest_snapshot_at(db).await?;
+        let latest_loaded = etl_runs::latest_full_snapshot_at(db).await?;
         let mut tx = db.begin_import().await?;
         // First: the series' lock (one import at a time on PostgreSQL too) and its state.
         let state = crate::db::series::begin(&mut tx).await?;

@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Fuel, OpeningHours, Price, Rejection, RoadType, ShortageKind, StationId};
 
-/// The kind of document, told from its content (never from the file name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kind of document, told from its content (never from the file name); stored as its word
+/// in `etl_runs.feed_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeedKind {
     /// `instantane` or `instantane_ruptures`: one current price per fuel per station.
     Snapshot,
@@ -23,6 +25,8 @@ impl FeedKind {
         }
     }
 }
+
+crate::text_column!(FeedKind, "feed kind", [FeedKind::Snapshot, FeedKind::Archive]);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedPrice {

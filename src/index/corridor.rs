@@ -9,8 +9,8 @@
 
 use super::grid::Placed;
 use super::{FuelEntry, Offer, PriceIndex, Station, slot};
-use crate::db::stations::{EARTH_RADIUS_KM, haversine_km_cos};
 use crate::domain::Fuel;
+use crate::domain::geo::{EARTH_RADIUS_KM, haversine_km_cos};
 
 /// Km per degree of latitude (and of longitude at the equator).
 const KM_PER_DEG: f64 = EARTH_RADIUS_KM * std::f64::consts::PI / 180.0;

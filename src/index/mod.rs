@@ -14,20 +14,23 @@
 //! Answers are filtered and ordered as SQL would (cheapest, then nearest, then by id; or
 //! nearest first); stations gone from the feed are never listed, even with a recent price.
 
+mod averages;
 mod build;
 mod corridor;
 mod grid;
 mod handle;
+pub mod places;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::db::Db;
-use crate::db::stations::{self as q, CurrentData, bounding_box, haversine_km};
-use crate::db::stats::{AVERAGE_WINDOW_SECS, Averager, FuelAverage};
+use crate::db::stations::{self as q, CurrentData};
+use crate::domain::geo::{bounding_box, haversine_km};
 use crate::domain::station_name::{StationName, simplify};
 use crate::domain::{Fuel, OpeningHours, RoadType, ShortageKind, StationId};
+pub use averages::{AVERAGE_WINDOW_SECS, Averager, FuelAverage};
 pub use corridor::{CorridorHit, cumulative_km, nearest_on_path, point_segment_km};
 use grid::Grid;
 pub use handle::{CHECK_EVERY, IndexHandle};

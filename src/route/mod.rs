@@ -60,7 +60,7 @@ impl LatLon {
 
     /// Great-circle distance in km.
     pub fn km_to(self, other: LatLon) -> f64 {
-        crate::db::stations::haversine_km(self.lat, self.lon, other.lat, other.lon)
+        crate::domain::geo::haversine_km(self.lat, self.lon, other.lat, other.lon)
     }
 }
 

@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, Db, leases, reset_codes, sessions};
 use crate::domain::DAY;
-use crate::on_db;
 
 /// Held by the instance that cleans in the current interval, for 90% of it.
 pub const CLEANUP_LEASE: &str = "cleanup";
@@ -67,8 +66,8 @@ pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
     Ok(CleanupReport {
         sessions: sessions::delete_expired(db, now).await?,
         reset_codes: reset_codes::delete_older_than(db, now - RESET_CODES_KEPT_FOR).await?,
-        email_changes: delete_expired_email_changes(db, now).await?,
-        usage_rows: delete_usage_before(db, usage_cutoff(now)).await?,
+        email_changes: db::email_changes::delete_expired(db, now).await?,
+        usage_rows: db::usage::delete_older_than(db, usage_cutoff(now)).await?,
         unsubscribe_tokens: db::alerts::delete_expired_unsubscribe(db, now).await?,
     })
 }
@@ -77,24 +76,6 @@ pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
 /// [`USAGE_DAYS_KEPT`] days before it.
 pub fn usage_cutoff(now: i64) -> i64 {
     now.div_euclid(DAY) * DAY - USAGE_DAYS_KEPT * DAY
-}
-
-/// A pending e-mail change whose link has expired can never be confirmed (see
-/// [`crate::db::email_changes::take`]).
-async fn delete_expired_email_changes(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
-    on_db!(db, p => sqlx::query("DELETE FROM email_changes WHERE expires_at <= $1")
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
-}
-
-async fn delete_usage_before(db: &Db, first_day_kept: i64) -> Result<u64, sqlx::Error> {
-    on_db!(db, p => sqlx::query("DELETE FROM usage_daily WHERE day < $1")
-        .bind(first_day_kept)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
 }
 
 /// Starts the hourly job; it stops when `shutdown` is cancelled.

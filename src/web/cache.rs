@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::db::search::Place;
 use crate::index::DataVersion;
+use crate::index::places::Place;
 
 /// One value and when it was computed.
 #[derive(Debug)]

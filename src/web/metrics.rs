@@ -38,8 +38,8 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
+use crate::db::etl_runs;
 use crate::db::usage::{self, UsageRow};
-use crate::on_db;
 use crate::web::state::AppState;
 
 /// The content type of the exposition (OpenMetrics text, which Prometheus reads).
@@ -297,19 +297,9 @@ struct EtlFigures {
 }
 
 async fn etl_figures(db: &Db) -> Result<EtlFigures, sqlx::Error> {
-    let runs_by_status = on_db!(db, p => {
-        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM etl_runs GROUP BY status ORDER BY status")
-            .fetch_all(p)
-            .await?
-    });
-    let last_duration_secs = on_db!(db, p => {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT finished_at - started_at FROM etl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-        )
-        .fetch_optional(p)
-        .await?
-    });
-    let last_success_at = crate::db::stations::last_success_at(db).await?;
+    let runs_by_status = etl_runs::count_by_status(db).await?;
+    let last_duration_secs = etl_runs::last_duration_secs(db).await?;
+    let last_success_at = etl_runs::last_success_at(db).await?;
     Ok(EtlFigures { runs_by_status, last_duration_secs, last_success_at })
 }
 

@@ -13,10 +13,11 @@ use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::db::search::{self, Place};
+use crate::db::search;
 use crate::db::stations as q;
 use crate::domain::{Fuel, rfc3339};
 use crate::error::AppError;
+use crate::index::places::{self, Place};
 use crate::web::assets;
 use crate::web::cache::Freshness;
 use crate::web::extract::QueryParams;
@@ -205,7 +206,7 @@ pub(crate) async fn freshness(state: &AppState) -> Result<Freshness, AppError> {
         .freshness
         .get_or_try_at(state.index.current().data_version(), || async move {
             let (last_success_at, latest_snapshot_at) =
-                tokio::try_join!(q::last_success_at(&db), q::latest_snapshot_at(&db))?;
+                tokio::try_join!(crate::db::etl_runs::last_success_at(&db), q::latest_snapshot_at(&db))?;
             Ok::<_, AppError>(Freshness { last_success_at, latest_snapshot_at })
         })
         .await
@@ -302,7 +303,7 @@ pub(crate) async fn place_index(state: &AppState) -> Result<Arc<Vec<Place>>, App
     state
         .cache
         .places
-        .get_or_try(|| async move { Ok::<_, AppError>(Arc::new(search::build_index(&search::place_rows(&db).await?))) })
+        .get_or_try(|| async move { Ok::<_, AppError>(Arc::new(places::build_index(&search::place_rows(&db).await?))) })
         .await
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use carburoam::db::{Backend, Db};
+use carburoam::feed::FeedKind;
 use carburoam::feed::load::{self, ImportOptions, ImportReport};
 use carburoam::feed::parse::parse_stream;
 use carburoam::feed::synth::{YearSpec, write_year_zip};
@@ -79,7 +80,7 @@ async fn other_db(backend: Backend) -> TestDb {
 db_test!(synthetic_year_imports_whole, |t| {
     let zip = year_zip(2022);
     let r = import(&t.db, 2022, &zip, true).await;
-    assert_eq!(r.kind, Some("archive"));
+    assert_eq!(r.kind, Some(FeedKind::Archive));
     let mut rows = 0usize;
     let mut rejected = 0usize;
     {

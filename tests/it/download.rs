@@ -13,9 +13,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use carburoam::feed::download::{
-    Conditional, DownloadError, FetchOptions, Fetched, Fetcher, last_sha256, load_conditional, save_source_state,
-};
+use carburoam::db::feed_sources::{last_sha256, save_state as save_source_state};
+use carburoam::feed::download::{Conditional, DownloadError, FetchOptions, Fetched, Fetcher, load_conditional};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::db_test;

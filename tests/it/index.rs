@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use carburoam::db::Db;
-use carburoam::db::stations::{haversine_km, latest_snapshot_at};
-use carburoam::db::stats::{AVERAGE_WINDOW_SECS, FuelAverage};
+use carburoam::db::stations::latest_snapshot_at;
 use carburoam::domain::Fuel;
+use carburoam::domain::geo::haversine_km;
 use carburoam::feed::load::import_file;
-use carburoam::index::{CHECK_EVERY, IndexHandle, NearbyQuery, Order, PriceIndex};
+use carburoam::index::{AVERAGE_WINDOW_SECS, CHECK_EVERY, FuelAverage, IndexHandle, NearbyQuery, Order, PriceIndex};
 use carburoam::on_db;
 
 use crate::app::spawn_app;

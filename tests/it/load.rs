@@ -4,6 +4,8 @@
 use std::io::Write;
 
 use carburoam::db::Db;
+use carburoam::db::etl_runs::RunStatus;
+use carburoam::feed::FeedKind;
 use carburoam::feed::load::{self, ImportError, ImportOptions};
 use carburoam::on_db;
 use sha2::{Digest, Sha256};
@@ -93,7 +95,7 @@ pub fn zip_of(name: &str, xml: &[u8]) -> Vec<u8> {
 
 db_test!(snapshot_a_loads_exactly, |t| {
     let r = import_fixture(&t.db, "snapshot_a.xml").await;
-    assert_eq!(r.status, "success");
+    assert_eq!(r.status, RunStatus::Success);
     assert_eq!(r.stations_in_file, 8);
     assert_eq!(r.counts.stations_new, 8);
     assert_eq!(r.counts.rejected, 3);
@@ -199,11 +201,11 @@ db_test!(reimport_is_idempotent, |t| {
     let before = fingerprint(db).await;
     // Byte-identical: skipped by hash.
     let r = import_fixture(db, "snapshot_a.xml").await;
-    assert_eq!(r.status, "unchanged");
+    assert_eq!(r.status, RunStatus::Unchanged);
     // Forced through the content diff: nothing changes either.
     let forced = ImportOptions { force: true, ..opts() };
     let r = load::import_file(db, &fixture("snapshot_a.xml"), &forced).await.unwrap();
-    assert_eq!(r.status, "success");
+    assert_eq!(r.status, RunStatus::Success);
     assert_eq!(r.counts.stations_unchanged, 8, "{r}");
     assert_eq!(r.counts.history_added, 0);
     assert_eq!(fingerprint(db).await, before);
@@ -222,7 +224,7 @@ db_test!(reimport_is_idempotent, |t| {
 db_test!(archive_fills_history_in_time_order, |t| {
     let db = &t.db;
     let r = import_fixture(db, "archive_day.xml").await;
-    assert_eq!(r.kind, Some("archive"));
+    assert_eq!(r.kind, Some(FeedKind::Archive));
     // Document order is not time order: the history is sorted, the current price is the latest.
     assert_eq!(
         history(db, 1000001, 1).await,
@@ -257,7 +259,7 @@ db_test!(older_file_never_moves_prices_backwards, |t| {
 </pdv_liste>"#;
     // Bare XML: dated by its latest `maj`, older than the snapshot.
     let r = load::import_bytes(db, "jour.xml", xml.as_bytes().to_vec().into(), &opts()).await.unwrap();
-    assert_eq!(r.kind, Some("archive"));
+    assert_eq!(r.kind, Some(FeedKind::Archive));
     assert_eq!(price(db, 6110002, 1).await, current, "the current price did not move");
     // History: change points only, in time order, before the snapshot's points.
     assert_eq!(
@@ -292,7 +294,7 @@ async fn refused(db: &Db, name: &str, bytes: Vec<u8>, expect: &str) {
     assert_eq!(fingerprint(db).await, before, "{name} changed the data");
     crate::series::assert_series_rebuilds(db, &format!("after the refused {name}")).await;
     let last = carburoam::db::etl_runs::recent(db, 1).await.unwrap().remove(0);
-    assert_eq!(last.status, "failed", "{name}");
+    assert_eq!(last.status, RunStatus::Failed, "{name}");
     assert_eq!(last.error.as_deref(), Some(text.as_str()));
 }
 

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use carburoam::db::Db;
+use carburoam::db::etl_runs::RunStatus;
 use carburoam::feed::load::{self, ImportOptions};
 use carburoam::feed::{archive, parse};
 use carburoam::on_db;
@@ -165,7 +166,7 @@ db_test!(idempotency_pair_changes_nothing, |t| {
     let before = fingerprint(&t.db).await;
     // The XML inside is byte-identical, the ZIPs differ: the content diff finds nothing to do.
     let r = import(&t.db, "instantane_2025-02-07T0220.zip").await;
-    assert_eq!(r.status, "success");
+    assert_eq!(r.status, RunStatus::Success);
     assert_eq!(r.counts.stations_unchanged as usize, r.stations_in_file, "{r}");
     assert_eq!(r.counts.history_added, 0);
     assert_eq!(fingerprint(&t.db).await, before);

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use carburoam::db::Db;
+use carburoam::feed::FeedKind;
 use carburoam::feed::load::{self, ImportOptions};
 use carburoam::on_db;
 use chrono::{NaiveDate, TimeZone};
@@ -229,7 +230,7 @@ db_test!(series_from_snapshots_and_from_an_archive_agree, |t| {
     // Database B: one archive file of the same prices.
     let other = TestDb::for_backend(if matches!(t.db, Db::Sqlite(_)) { "sqlite" } else { "postgres" }).await.unwrap();
     let r = import(&other.db, "annee-2025", archive(0..DAYS, &[])).await;
-    assert_eq!(r.kind, Some("archive"));
+    assert_eq!(r.kind, Some(FeedKind::Archive));
     assert_eq!(history(&other.db).await, snap_history, "the same history");
     assert_eq!(series(&other.db).await, snap_series, "the same series");
     assert_series_is_complete(&other.db, "after the archive").await;
@@ -244,7 +245,7 @@ db_test!(series_from_snapshots_and_from_an_archive_agree, |t| {
     let current = prices(&t.db).await;
     let older = paris(first_day() - chrono::Duration::days(5), 9, 0);
     let r = import(&t.db, "older", archive(0..DAYS, &[(0, 1, older, 1999)])).await;
-    assert_eq!(r.kind, Some("archive"));
+    assert_eq!(r.kind, Some(FeedKind::Archive));
     assert_eq!(prices(&t.db).await, current, "current prices unmoved");
     let d_older = day_number(first_day() - chrono::Duration::days(5));
     let row = series(&t.db).await.into_iter().find(|r| r.0 == 1 && r.1 == "FR" && r.2 == d_older).unwrap();

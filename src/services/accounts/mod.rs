@@ -354,7 +354,7 @@ impl Accounts {
         let (db, mailer, user_id) = (self.db.clone(), self.mailer.clone(), user.id);
         let addresses: Vec<String> = std::iter::once(user.email.clone()).chain(pending_email).collect();
         self.outgoing.spawn(async move {
-            match users::checkpoint(&db).await {
+            match db.checkpoint(crate::db::Checkpoint::Truncate).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(user_id, "the write-ahead log was not emptied at once (a reader holds it)"),
                 Err(e) => tracing::error!(user_id, error = %e, "write-ahead log checkpoint failed"),

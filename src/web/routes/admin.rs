@@ -260,7 +260,7 @@ pub async fn etl(
                 duration: duration(lang, r),
                 source: source_name(&r.source),
                 trigger: r.trigger.clone(),
-                status: r.status.clone(),
+                status: r.status.to_string(),
                 changed: format!(
                     "{} / {} / {}",
                     r.stations_new + r.stations_updated,

@@ -14,6 +14,7 @@ use axum::routing::get;
 use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
+use crate::db::etl_runs;
 use crate::db::stations as q;
 use crate::domain::{DAY, Fuel, OpeningHours, Price, RoadType, ShortageKind, StationId};
 use crate::error::AppError;
@@ -346,13 +347,14 @@ impl FromQuery for NoParams {
 #[tracing::instrument(skip(state))]
 pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<StatusJson>> {
     let db = &state.db;
-    let (last_success_at, last_run, counts) = tokio::try_join!(q::last_success_at(db), q::last_run(db), q::counts(db))?;
+    let (last_success_at, last_run, counts) =
+        tokio::try_join!(etl_runs::last_success_at(db), etl_runs::last_run(db), q::counts(db))?;
     let last_run = last_run
         .map(|r| {
             Ok::<_, AppError>(RunJson {
                 started_at: rfc3339(r.started_at)?,
                 finished_at: r.finished_at.map(rfc3339).transpose()?,
-                status: r.status,
+                status: r.status.to_string(),
                 error: r.error,
             })
         })

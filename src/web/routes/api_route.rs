@@ -139,7 +139,7 @@ pub async fn locate(state: &AppState, name: &str, raw: &str) -> Result<LatLon, A
         Place::At(p) => Ok(p),
         Place::Named(words) => {
             let index = crate::web::page::place_index(state).await?;
-            let found = crate::db::search::resolve(&index, &words, 1);
+            let found = crate::index::places::resolve(&index, &words, 1);
             let place = found.first().ok_or_else(|| {
                 AppError::Unprocessable(format!(
                     "`{name}`: no place {raw:?} (a town, a postcode, a département, or LAT,LON)"

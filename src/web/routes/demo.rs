@@ -7,11 +7,11 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::db::favourites;
-use crate::db::search;
 use crate::db::stations as q;
 use crate::domain::{Fuel, StationId};
 use crate::error::AppError;
 use crate::index::PriceIndex;
+use crate::index::places;
 use crate::web::i18n::Lang;
 use crate::web::page::{
     DAY, DEFAULT_PLACE, FuelOption, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query,
@@ -181,7 +181,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
                 city: index
                     .station(s.station_id)
                     .and_then(|st| st.name.as_deref())
-                    .map_or_else(|| search::title_case(&s.city), str::to_owned),
+                    .map_or_else(|| places::title_case(&s.city), str::to_owned),
                 address: s.address.clone(),
                 remove_url: demo_url(&others, fuels, lat, lon),
             }
@@ -196,7 +196,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
             with.push(s.id);
             DemoCandidate {
                 id: s.id,
-                city: s.name.as_deref().map_or_else(|| search::title_case(&s.city), str::to_owned),
+                city: s.name.as_deref().map_or_else(|| places::title_case(&s.city), str::to_owned),
                 address: s.address.to_string(),
                 distance: lang.km(d),
                 lat: s.latitude,

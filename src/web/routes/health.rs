@@ -66,7 +66,7 @@ impl Readiness {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let checks = async {
         state.db.ping().await?;
-        crate::db::stations::last_success_at(&state.db).await
+        crate::db::etl_runs::last_success_at(&state.db).await
     };
     let r = match tokio::time::timeout(PING_TIMEOUT, checks).await {
         Ok(Ok(last)) => {

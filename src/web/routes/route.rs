@@ -459,13 +459,13 @@ async fn answer(
                     stops.push(p);
                     continue;
                 }
-                match crate::db::search::resolve(&places, typed, 1).first() {
+                match crate::index::places::resolve(&places, typed, 1).first() {
                     Some(p) => stops.push(LatLon { lat: p.latitude, lon: p.longitude }),
                     None => {
                         page.error = Some((t.unknown_place)(typed));
                         // Places starting like what was typed, offered as links.
                         let start: String = typed.trim().chars().take(4).collect();
-                        page.suggestions = crate::db::search::resolve(&places, &start, 5)
+                        page.suggestions = crate::index::places::resolve(&places, &start, 5)
                             .into_iter()
                             .map(|p| {
                                 let pick = |v: &String| if v == typed { p.query.clone() } else { v.clone() };

@@ -10,14 +10,13 @@ use axum::routing::get;
 use chrono::{Datelike, Timelike};
 use chrono_tz::Europe::Paris;
 
-use crate::db::search;
 use crate::db::stations as q;
-use crate::db::stats;
 use crate::domain::series::day_of;
 use crate::domain::station_name::StationName;
 use crate::domain::{Fuel, OpeningHours, RoadType, StationId, rfc3339};
 use crate::error::AppError;
 use crate::index::PriceIndex;
+use crate::index::places;
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlResult, Layout, freshness, layout, reference_time, render};
 use crate::web::routes::stations::{fresh_class, shortage_text};
@@ -186,7 +185,7 @@ pub async fn station(
     let reference = reference_time(&f);
     // "Today's" averages: prices updated within a week of the newest snapshot (precomputed
     // by the price index for exactly this window).
-    let since = reference - stats::AVERAGE_WINDOW_SECS;
+    let since = reference - crate::index::AVERAGE_WINDOW_SECS;
     let mut params = crate::web::page::Lenient::new(&query);
     let key = Key::Station {
         id: id.get(),
@@ -222,7 +221,7 @@ pub async fn station(
         })
         .unwrap_or_default();
 
-    let avg_of = |list: &[stats::FuelAverage], fuel: Fuel| {
+    let avg_of = |list: &[crate::index::FuelAverage], fuel: Fuel| {
         list.iter().find(|a| a.fuel == fuel.id() && a.stations > 0).map(|a| a.average)
     };
     let compare = prices
@@ -272,7 +271,7 @@ pub async fn station(
             since: s.since.map(|ts| lang.datetime(ts)),
         })
         .collect();
-    let city = search::title_case(&row.city);
+    let city = places::title_case(&row.city);
     let name = osm.as_ref().and_then(|n| n.display());
     let badge = osm.as_ref().and_then(|n| n.brand.as_deref()).map(crate::web::brand::Badge::new);
     let title = if let Some(name) = &name {

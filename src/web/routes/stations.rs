@@ -17,9 +17,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::db::search;
 use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, rfc3339, search_echo};
 use crate::error::AppError;
+use crate::index::places;
 use crate::index::{Hit, NearbyQuery, Order};
 use crate::web::brand::Badge;
 use crate::web::i18n::{Lang, Strings};
@@ -105,7 +105,7 @@ pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
                 id: s.id,
                 name: s.name.as_deref().map(str::to_owned),
                 badge: s.brand.as_deref().map(Badge::new),
-                city: search::title_case(&s.city),
+                city: places::title_case(&s.city),
                 address: s.address.to_string(),
                 distance: lang.km(h.distance_km),
                 price: lang.price(o.price),
@@ -211,7 +211,7 @@ fn named_centre(index: &crate::index::PriceIndex, q: &SearchText) -> Option<Cent
     let lat = found.iter().map(|s| s.latitude).sum::<f64>() / n;
     let lon = found.iter().map(|s| s.longitude).sum::<f64>() / n;
     let far =
-        found.iter().map(|s| crate::db::stations::haversine_km(lat, lon, s.latitude, s.longitude)).fold(0.0, f64::max);
+        found.iter().map(|s| crate::domain::geo::haversine_km(lat, lon, s.latitude, s.longitude)).fold(0.0, f64::max);
     Some(Centre {
         lat,
         lon,
@@ -223,8 +223,8 @@ fn named_centre(index: &crate::index::PriceIndex, q: &SearchText) -> Option<Cent
 }
 
 /// `q` as a place, else as station names: pure CPU work over the two indexes.
-fn text_centre(places: &[search::Place], stations: &crate::index::PriceIndex, q: &SearchText) -> Option<Centre> {
-    let found = search::resolve(places, q.as_str(), 6);
+fn text_centre(places: &[places::Place], stations: &crate::index::PriceIndex, q: &SearchText) -> Option<Centre> {
+    let found = places::resolve(places, q.as_str(), 6);
     let Some(first) = found.first() else {
         // Not a place: maybe a brand or a station name, with or without a place.
         return named_centre(stations, q);
@@ -459,7 +459,7 @@ pub async fn suggest(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
     let q = p.str("q").and_then(|q| SearchText::parse(&q).ok());
     let list: Vec<Suggestion> = match place_index(&state).await {
         Ok(index) if let Some(q) = q.filter(|q| q.as_str().chars().count() >= 2) => {
-            search::resolve(&index, q.as_str(), 8)
+            places::resolve(&index, q.as_str(), 8)
                 .into_iter()
                 .map(|p| Suggestion { label: p.label.clone(), query: p.query.clone() })
                 .collect()

@@ -20,9 +20,10 @@ use crate::alerts::rules::{self, Problem, RuleForm, show_time};
 use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
-use crate::db::{alert_outbox, search, users};
+use crate::db::{alert_outbox, users};
 use crate::domain::{ChannelKind, Fuel, MessageKind, RuleKind};
 use crate::error::AppError;
+use crate::index::places;
 use crate::text::AlertStrings;
 use crate::web::extract::PagePath;
 use crate::web::form::{Form, no_store, query_param, see_other};
@@ -379,7 +380,7 @@ async fn read_rule(
     let route = if near_route { along::owned(&state.db, uid, form.route.as_str()).await? } else { None };
     let place = if near_place && !form.place.as_str().trim().is_empty() {
         let index = place_index(state).await?;
-        search::resolve(&index, form.place.as_str(), 1).first().map(|p| (p.label.clone(), p.latitude, p.longitude))
+        places::resolve(&index, form.place.as_str(), 1).first().map(|p| (p.label.clone(), p.latitude, p.longitude))
     } else {
         None
     };

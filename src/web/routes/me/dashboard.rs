@@ -76,7 +76,7 @@ pub fn fuel_sections(
         if let Some(c) = cheapest
             && let Some(dept) = w.favs.iter().find(|f| f.station_id == c.station).map(|f| f.department.as_str())
         {
-            let averages = index.averages(Some(dept), reference - stats::AVERAGE_WINDOW_SECS);
+            let averages = index.averages(Some(dept), reference - crate::index::AVERAGE_WINDOW_SECS);
             let avg = averages.iter().find(|x| x.fuel == fuel.id()).map(|x| x.average);
             if let (Some(avg), Some(view)) = (avg, d.saving.as_mut()) {
                 let v = savings::per_year(avg, c.cheapest, litres);
@@ -178,7 +178,7 @@ fn dashboard_fuel(
                 station_id: f.station_id,
                 name: shown_name(f, index),
                 badge: index.station(f.station_id).and_then(|s| s.brand.as_deref()).map(crate::web::brand::Badge::new),
-                address: format!("{}, {}", f.address, search::title_case(&f.city)),
+                address: format!("{}, {}", f.address, places::title_case(&f.city)),
                 price: Some(lang.price(p.price)),
                 ago: lang.ago(crate::db::now(), p.updated_at),
                 updated_iso: rfc3339(p.updated_at),

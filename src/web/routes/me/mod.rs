@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::db::{email_changes, favourites, search, stats, users};
+use crate::db::{email_changes, favourites, users};
 use crate::domain::{DAY, DisplayName, Fuel, StationId, rfc3339, savings};
 use crate::error::AppError;
+use crate::index::places;
 use crate::services::accounts::{AccountError, Field};
 use crate::web::form::{Form, FormView, clear_session, de, no_store, query_param, see_other};
 use crate::web::i18n::{Lang, lang_cookie};
@@ -50,7 +51,7 @@ fn shown_name(f: &favourites::Favourite, index: &crate::index::PriceIndex) -> St
         .clone()
         .filter(|n| !n.trim().is_empty())
         .or_else(|| index.station(f.station_id).and_then(|s| s.name.as_deref()).map(str::to_owned))
-        .unwrap_or_else(|| search::title_case(&f.city))
+        .unwrap_or_else(|| places::title_case(&f.city))
 }
 
 fn message_for(lang: Lang, code: Option<&str>) -> (Option<String>, bool) {

@@ -65,7 +65,7 @@ pub async fn my_stations(
         // A text past the search bounds is not matched (the form shows it again, unresolved).
         if let Ok(text) = crate::domain::SearchText::parse(&q) {
             let index = place_index(&state).await?;
-            if let Some(p) = search::resolve(&index, text.as_str(), 1).first() {
+            if let Some(p) = places::resolve(&index, text.as_str(), 1).first() {
                 lat = p.latitude;
                 lon = p.longitude;
                 place = Some(p.label.clone());
@@ -78,7 +78,7 @@ pub async fn my_stations(
             .map(|(r, d)| PickCandidate {
                 mine: favs.iter().any(|f| f.station_id == r.id),
                 id: r.id,
-                city: search::title_case(&r.city),
+                city: places::title_case(&r.city),
                 address: r.address.to_string(),
                 distance: lang.km(d),
                 lat: r.latitude,
@@ -93,7 +93,7 @@ pub async fn my_stations(
                 lon: f.longitude,
                 shown_name: shown_name(f, &index),
                 own_name: f.name.clone().unwrap_or_default(),
-                address: format!("{}, {} {}", f.address, f.postcode, search::title_case(&f.city)),
+                address: format!("{}, {} {}", f.address, f.postcode, places::title_case(&f.city)),
                 missing: f.missing_since.is_some(),
             })
             .collect();

@@ -1,9 +1,9 @@
 //! Average current prices per fuel, nationally or in one département: their definition.
 //!
-//! They used to be SQL aggregates (`AVG(price) … GROUP BY fuel`, ~200 ms over the national
-//! table); they are now computed when the in-memory price index is built ([`crate::index`]),
-//! with the same definition: every current price updated at or after a time, at stations still
-//! in the feed, summed as integers and divided once, like SQLite's `AVG` over integers.
+//! They are computed when the in-memory price index is built ([`crate::index`]) rather than by an
+//! SQL `AVG(price) … GROUP BY fuel` (~200 ms over the national table), with the same definition:
+//! every current price updated at or after a time, at stations still in the feed, summed as
+//! integers and divided once, like SQLite's `AVG` over integers.
 
 use crate::domain::Fuel;
 
