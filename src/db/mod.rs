@@ -73,10 +73,10 @@ pub struct UnknownText {
     pub value: String,
 }
 
-/// Stores an enum as its text on both backends (a `TEXT` column): encodes `as_str()`, decodes
-/// with the `FromStr` it implements (the value of `$all` whose `as_str()` matches), so the stored
-/// values stay exactly the words the enum names. Also implements `Display` (the same word).
-/// `$what` names the enum in [`UnknownText`]. The enum must have `fn as_str(self) -> &'static str`.
+/// `FromStr` and `Display` for an enum named by words (`as_str`): parses the value of `$all`
+/// whose `as_str()` matches, or fails with [`UnknownText`] (`$what` names the enum). How such an
+/// enum is stored (the same word in a `TEXT` column) is in `db/types.rs`.
+/// The enum must have `fn as_str(self) -> &'static str`.
 #[macro_export]
 macro_rules! text_column {
     ($t:ty, $what:literal, $all:expr) => {
@@ -93,41 +93,6 @@ macro_rules! text_column {
         impl std::fmt::Display for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
-            }
-        }
-
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
-        where
-            str: sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <str as sqlx::Type<DB>>::type_info()
-            }
-
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as sqlx::Type<DB>>::compatible(ty)
-            }
-        }
-
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
-        where
-            &'static str: sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
-            }
-        }
-
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
-        where
-            &'r str: sqlx::Decode<'r, DB>,
-        {
-            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
-                Ok(text.parse::<$t>()?)
             }
         }
     };

@@ -7,7 +7,9 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
+use crate::db::etl_runs::RunStatus;
 use crate::domain::{ChannelKind, Fuel, MessageKind, RoadType, RuleKind, ShortageKind, StationId};
+use crate::feed::model::FeedKind;
 
 /// `$t` stored as a `$column` (its sqlx type): bound as the `$bound` that `$encode` gives, read
 /// as a `$read` value (`'r`: the row's lifetime) that `$parse` turns back into a `$t`, or `None`.
@@ -54,6 +56,8 @@ stored_as!(ChannelKind, str, &'static str, &'r str, ChannelKind::as_str, Channel
 stored_as!(MessageKind, str, &'static str, &'r str, MessageKind::as_str, MessageKind::parse);
 stored_as!(RoadType, str, &'static str, &'r str, RoadType::as_str, |s| Some(RoadType::from_db(s)));
 stored_as!(ShortageKind, str, &'static str, &'r str, ShortageKind::as_str, |s| Some(ShortageKind::from_db(s)));
+stored_as!(RunStatus, str, &'static str, &'r str, RunStatus::as_str, |s| s.parse().ok());
+stored_as!(FeedKind, str, &'static str, &'r str, FeedKind::as_str, |s| s.parse().ok());
 // A fuel is stored as its feed id, a `SMALLINT` ([`Fuel::id`]).
 stored_as!(Fuel, i16, i16, i16, Fuel::id, |id| Fuel::from_id(id.into()));
 // A station id is its plain number, within the range [`StationId::new`] accepts.
