@@ -64,7 +64,7 @@ else
   LAST_FILE="$ROOT/tests/fixtures/snapshot_b.xml"
 fi
 
-# Station names (issue 11): the shared OpenStreetMap CSV (départements 01–49), else the fixture.
+# Station names: the shared OpenStreetMap CSV (départements 01–49), else the fixture.
 NAMES="$ROOT/../shared/data/osm_fuel_names_dept01-49_2026-08-17.csv"
 if [ "$E2E_DATASET" != real ] || [ ! -f "$NAMES" ]; then NAMES="$ROOT/tests/fixtures/names_a.csv"; fi
 echo "==> importing the names of $(basename "$NAMES")"
