@@ -64,7 +64,7 @@ else
   LAST_FILE="$ROOT/tests/fixtures/snapshot_b.xml"
 fi
 
-# Station names (issue 11): the shared OpenStreetMap CSV (départements 01–49), else the fixture.
+# Station names: the shared OpenStreetMap CSV (départements 01–49), else the fixture.
 NAMES="$ROOT/../shared/data/osm_fuel_names_dept01-49_2026-08-17.csv"
 if [ "$E2E_DATASET" != real ] || [ ! -f "$NAMES" ]; then NAMES="$ROOT/tests/fixtures/names_a.csv"; fi
 echo "==> importing the names of $(basename "$NAMES")"
@@ -145,13 +145,8 @@ CARBUROAM_SMTP_HOST=127.0.0.1 CARBUROAM_SMTP_PORT="$SMTP_PORT" CARBUROAM_SMTP_TL
 CARBUROAM_DATA_DIR="$TMP/data" \
   "$BIN" serve --database "$DB" --bind "127.0.0.1:$HTTP_PORT" --etl-every off --backfill-days 0 --feed-url "$FEED" >"$TMP/stdout" 2>"$TMP/stderr" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-  if grep -q '^listening on http://' "$TMP/stdout" 2>/dev/null; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$TMP/stderr" >&2; echo "server died" >&2; exit 1; fi
-  sleep 0.1
-done
-BASE_URL=$(head -1 "$TMP/stdout" | sed -n 's/^listening on \(http:\/\/[0-9.:]*\).*/\1/p')
-[ -n "$BASE_URL" ] || { echo "no 'listening on' line" >&2; cat "$TMP/stderr" >&2; exit 1; }
+. "$ROOT/scripts/lib/listening.sh"
+BASE_URL=$(base_url "$SERVER_PID" "$TMP")
 export BASE_URL
 echo "==> server at $BASE_URL ($E2E_DATASET data, ${BIN#"$ROOT"/}), mail to SMTP 127.0.0.1:$SMTP_PORT"
 

@@ -59,6 +59,10 @@ cargo test --locked --doc
 say "browser tests"
 cargo build --locked && ./e2e/run.sh
 
+# Every request the OpenAPI document allows, against the real binary (skipped without pip).
+say "schemathesis"
+./scripts/schemathesis.sh
+
 # A closing line counted by CI.
 passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
