@@ -1,8 +1,8 @@
 //! ETL run records: one row per import attempt, with its counts and rejected records.
 
 use crate::db::{Backend, Db};
+use crate::domain::FeedKind;
 use crate::domain::Rejection;
-use crate::feed::model::FeedKind;
 use crate::on_db;
 
 /// What an import changed, as stored in `etl_runs`.

@@ -116,7 +116,7 @@ async fn snapshot_day(tx: &mut Tx) -> Result<Option<Day>, sqlx::Error> {
             "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
         )
         .bind(crate::db::etl_runs::RunStatus::Success)
-        .bind(crate::feed::model::FeedKind::Snapshot)
+        .bind(crate::domain::FeedKind::Snapshot)
         .fetch_one(&mut *conn)
         .await?
     });

@@ -8,8 +8,8 @@ use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
 use crate::db::etl_runs::RunStatus;
+use crate::domain::FeedKind;
 use crate::domain::{ChannelKind, Fuel, MessageKind, RoadType, RuleKind, ShortageKind, StationId};
-use crate::feed::model::FeedKind;
 
 /// `$t` stored as a `$column` (its sqlx type): bound as the `$bound` that `$encode` gives, read
 /// as a `$read` value (`'r`: the row's lifetime) that `$parse` turns back into a `$t`, or `None`.

@@ -3,6 +3,7 @@
 mod account;
 mod alert;
 mod department;
+mod feed_kind;
 mod fuel;
 pub mod geo;
 mod lang;
@@ -20,6 +21,7 @@ pub use account::{
 };
 pub use alert::{ChannelKind, MessageKind, RuleKind};
 pub use department::{department_label, department_name};
+pub use feed_kind::FeedKind;
 pub use fuel::{Fuel, UnknownFuel};
 pub use lang::{LANG_COOKIE, Lang};
 pub use price::{Price, PriceError};

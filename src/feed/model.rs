@@ -3,28 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+pub use crate::domain::FeedKind;
 use crate::domain::{Fuel, OpeningHours, Price, Rejection, RoadType, ShortageKind, StationId};
-
-/// The kind of document, told from its content (never from the file name); stored as its word
-/// in `etl_runs.feed_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedKind {
-    /// `instantane` or `instantane_ruptures`: one current price per fuel per station.
-    Snapshot,
-    /// `jour` / `annee` archives, and pre-2015 files: every price change of the period, so
-    /// several `<prix>` per fuel per station.
-    Archive,
-}
-
-impl FeedKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeedKind::Snapshot => "snapshot",
-            FeedKind::Archive => "archive",
-        }
-    }
-}
 
 crate::text_column!(FeedKind, "feed kind", [FeedKind::Snapshot, FeedKind::Archive]);
 
