@@ -95,6 +95,21 @@ describe("public site", () => {
     await page.goto(BASE + "/tendances");
     assert.match(await page.locator('[data-testid="average-definition"]').textContent(), /fin de la journée/);
     await page.waitForSelector("#trend-chart canvas", { timeout: 15_000 });
+    // The band runs from the 10th to the 90th percentile, the API's p10 and p90 of the same days.
+    assert.match(await page.locator(".legend").textContent(), /10\u202f%–90\u202f% des stations/);
+    const chart = JSON.parse(await page.locator("#trend-data").textContent());
+    assert.deepEqual(chart.band, [1, 2]);
+    const api = await (await page.request.get(BASE + "/api/v1/trends?fuel=Gazole&from=2000-01-01")).json();
+    const byDay = new Map(api.points.map((p) => [p.at, p]));
+    let checked = 0;
+    chart.x.forEach((t, i) => {
+      const p = byDay.get(new Date((t + 7200) * 1000).toISOString().slice(0, 10));
+      if (!p || chart.series[1].values[i] === null) return;
+      assert.deepEqual([chart.series[1].values[i], chart.series[2].values[i]], [p.p10, p.p90]);
+      assert.ok(p.min <= p.p10 && p.p10 <= p.p90 && p.p90 <= p.max, JSON.stringify(p));
+      checked += 1;
+    });
+    assert.ok(checked >= 1, "the chart's days are the API's");
     await page.locator(".table-fallback summary").click();
     assert.ok((await page.locator('[data-testid="trend-table"] tbody tr').count()) >= 1, "the table beside the chart");
     const depts = page.locator('[data-testid="dept-table"] tbody tr');

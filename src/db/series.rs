@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use futures_util::TryStreamExt;
 
 use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
+use crate::domain::histogram::{self, Histogram};
 use crate::domain::series::{self, DailyAverages, Day, NATIONAL};
 use crate::on_tx;
 
@@ -35,16 +36,34 @@ pub struct Refreshed {
 }
 
 /// One stored cell: the prices in effect at the end of a day in one area, as their exact sum,
-/// count, min and max (the stored average is `total / stations`, rounded).
+/// count, min, max and 10th and 90th percentiles (the stored average is `total / stations`,
+/// rounded), all read from the cell's histogram, stored beside them ([`histogram`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
     pub total: i64,
     pub stations: i32,
     pub min: i32,
     pub max: i32,
+    pub p10: i32,
+    pub p90: i32,
 }
 
+/// A cell to write: fuel, area, day, what its histogram says, the histogram's encoding.
+pub type CellRow<'a> = (i16, &'a str, Day, Cell, &'a [u8]);
+
 impl Cell {
+    /// What a histogram says (`None`: empty, no row).
+    pub fn of(hist: &[(i32, i32)]) -> Option<Cell> {
+        histogram::summary(hist).map(|s| Cell {
+            total: s.total,
+            stations: s.stations,
+            min: s.min,
+            max: s.max,
+            p10: s.p10,
+            p90: s.p90,
+        })
+    }
+
     /// The stored average: the mean rounded half away from zero, as [`series::DailyAverages`].
     pub fn average(&self) -> i32 {
         (self.total as f64 / f64::from(self.stations.max(1))).round() as i32
@@ -261,26 +280,29 @@ async fn compute_piece(
             .execute(&mut *conn)
             .await?;
     });
-    let rows: Vec<(i16, &str, Day, Cell)> = out
+    let encoded: Vec<Vec<u8>> = out.iter().map(|(_, _, s)| histogram::to_bytes(&s.hist)).collect();
+    let rows: Vec<CellRow> = out
         .iter()
-        .map(|(area, day, s)| {
+        .zip(&encoded)
+        .map(|((area, day, s), hist)| {
             let area = area.and_then(|a| areas.get(a)).map_or(NATIONAL, String::as_str);
-            (fuel, area, *day, Cell { total: s.total, stations: s.stations, min: s.min, max: s.max })
+            let cell = Cell { total: s.total, stations: s.stations, min: s.min, max: s.max, p10: s.p10, p90: s.p90 };
+            (fuel, area, *day, cell, hist.as_slice())
         })
         .collect();
     write_cells(tx, &rows).await?;
     Ok(Refreshed { points: read, rows: out.len(), ..Refreshed::default() })
 }
 
-/// Cells per packed SQLite statement: 4 parameters each ([`packed_cell`]).
+/// Cells per packed SQLite statement: 6 parameters each ([`packed_cell`] and the histogram).
 const PACKED_CELL_ROWS: usize = 1_024;
 
-/// A cell packed into three integers for SQLite (with the area as text beside them):
-/// `day × 8 + fuel`, `stations × 2^40 + min × 2^20 + max`, `total × 2^20 + average`, unpacked by
-/// the statement's `SELECT`. Binding through sqlx costs more than SQLite's own shifts, as for the
+/// A cell packed into four integers for SQLite (with the area and the histogram beside them):
+/// `day × 8 + fuel`, `stations × 2^40 + min × 2^20 + max`, `total × 2^20 + average`,
+/// `p10 × 2^20 + p90`, unpacked by the statement's `SELECT`. Binding through sqlx costs more than SQLite's own shifts, as for the
 /// history rows. `None` when a value does not fit (never for validated feed prices, under 10 €):
 /// the cells then go unpacked.
-fn packed_cell(&(fuel, _, day, c): &(i16, &str, Day, Cell)) -> Option<(i64, i64, i64)> {
+fn packed_cell(&(fuel, _, day, c, _): &CellRow) -> Option<(i64, i64, i64, i64)> {
     let field = |v: i32| (0..CELL_SPAN).contains(&i64::from(v));
     let fits = (0..8).contains(&fuel)
         && day >= 0
@@ -288,32 +310,36 @@ fn packed_cell(&(fuel, _, day, c): &(i16, &str, Day, Cell)) -> Option<(i64, i64,
         && field(c.min)
         && field(c.max)
         && field(c.average())
+        && field(c.p10)
+        && field(c.p90)
         && (0..(1 << 43)).contains(&c.total);
     fits.then(|| {
         (
             i64::from(day) * 8 + i64::from(fuel),
             (i64::from(c.stations) << 40) | (i64::from(c.min) << 20) | i64::from(c.max),
             (c.total << 20) | i64::from(c.average()),
+            (i64::from(c.p10) << 20) | i64::from(c.p90),
         )
     })
 }
 
 const CELL_SPAN: i64 = 1 << 20;
 
-const PACKED_CELLS_HEAD: &str = "INSERT INTO price_series (fuel, area, day, average, stations, min_price, max_price, total) \
+const PACKED_CELLS_HEAD: &str = "INSERT INTO price_series \
+     (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
      SELECT column1 & 7, column2, column1 >> 3, column4 & 1048575, column3 >> 40, (column3 >> 20) & 1048575, \
-     column3 & 1048575, column4 >> 20 FROM (VALUES ";
+     column3 & 1048575, column4 >> 20, column5 >> 20, column5 & 1048575, column6 FROM (VALUES ";
 
 /// `WHERE true`: SQLite reads `ON CONFLICT` right after a `SELECT … FROM` as a join clause.
 const CELLS_TAIL: &str = " ON CONFLICT (fuel, area, day) DO UPDATE SET average = excluded.average, \
      stations = excluded.stations, min_price = excluded.min_price, max_price = excluded.max_price, \
-     total = excluded.total";
+     total = excluded.total, p10 = excluded.p10, p90 = excluded.p90, hist = excluded.hist";
 
 /// Writes cells (inserted, or replacing the stored ones).
-pub async fn write_cells(tx: &mut Tx, rows: &[(i16, &str, Day, Cell)]) -> Result<(), sqlx::Error> {
+pub async fn write_cells(tx: &mut Tx, rows: &[CellRow<'_>]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
     if backend == Backend::Sqlite
-        && let Some(packed) = rows.iter().map(|r| packed_cell(r).map(|p| (p, r.1))).collect::<Option<Vec<_>>>()
+        && let Some(packed) = rows.iter().map(|r| packed_cell(r).map(|p| (p, r.1, r.4))).collect::<Option<Vec<_>>>()
     {
         // Full statements, then the rest in powers of two: sqlx prepares and caches one statement
         // per distinct text, and a prepared statement of a thousand rows weighs about a megabyte.
@@ -323,34 +349,36 @@ pub async fn write_cells(tx: &mut Tx, rows: &[(i16, &str, Day, Cell)]) -> Result
             let (part, tail) = rest.split_at(n);
             rest = tail;
             let sql =
-                format!("{PACKED_CELLS_HEAD}{}) WHERE true{CELLS_TAIL}", values_placeholders(backend, part.len(), 4));
+                format!("{PACKED_CELLS_HEAD}{}) WHERE true{CELLS_TAIL}", values_placeholders(backend, part.len(), 6));
             on_tx!(tx, conn => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for ((key, spread, sum), area) in part {
-                    q = q.bind(*key).bind(*area).bind(*spread).bind(*sum);
+                for ((key, spread, sum, band), area, hist) in part {
+                    q = q.bind(*key).bind(*area).bind(*spread).bind(*sum).bind(*band).bind(*hist);
                 }
                 q.execute(&mut *conn).await?;
             });
         }
         return Ok(());
     }
-    let per = Backend::batch_rows(8);
+    let per = Backend::batch_rows(11);
     let mut texts: HashMap<usize, String> = HashMap::new();
     for part in rows.chunks(per) {
         let sql = texts
             .entry(part.len())
             .or_insert_with(|| {
                 format!(
-                    "INSERT INTO price_series (fuel, area, day, average, stations, min_price, max_price, total) \
+                    "INSERT INTO price_series \
+                     (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
                      VALUES {}{CELLS_TAIL}",
-                    values_placeholders(backend, part.len(), 8)
+                    values_placeholders(backend, part.len(), 11)
                 )
             })
             .clone();
         on_tx!(tx, conn => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (fuel, area, day, c) in part {
-                q = q.bind(*fuel).bind(*area).bind(*day).bind(c.average()).bind(c.stations).bind(c.min).bind(c.max).bind(c.total);
+            for (fuel, area, day, c, hist) in part {
+                q = q.bind(*fuel).bind(*area).bind(*day).bind(c.average()).bind(c.stations).bind(c.min).bind(c.max)
+                    .bind(c.total).bind(c.p10).bind(c.p90).bind(*hist);
             }
             q.execute(&mut *conn).await?;
         });
@@ -381,45 +409,47 @@ pub async fn delete_after(tx: &mut Tx, last: Day) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The stored cells of one fuel on the days `first..=last`: `(area, day, cell)`.
+/// The stored cells of one fuel on the days `first..=last`: `(area, day, histogram)`.
 pub async fn stored_cells(
     tx: &mut Tx,
     fuel: i16,
     first: Day,
     last: Day,
-) -> Result<Vec<(String, Day, Cell)>, sqlx::Error> {
-    let rows: Vec<(String, i32, i64, i32, i32, i32)> = on_tx!(tx, conn => {
-        sqlx::query_as(
-            "SELECT area, day, total, stations, min_price, max_price FROM price_series \
-             WHERE fuel = $1 AND day >= $2 AND day <= $3",
-        )
-        .bind(fuel)
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *conn)
-        .await?
+) -> Result<Vec<(String, Day, Histogram)>, sqlx::Error> {
+    let rows: Vec<(String, i32, Vec<u8>)> = on_tx!(tx, conn => {
+        sqlx::query_as("SELECT area, day, hist FROM price_series WHERE fuel = $1 AND day >= $2 AND day <= $3")
+            .bind(fuel)
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?
     });
-    Ok(rows
-        .into_iter()
-        .map(|(area, day, total, stations, min, max)| (area, day, Cell { total, stations, min, max }))
-        .collect())
+    rows.into_iter()
+        .map(|(area, day, bytes)| {
+            let hist = histogram::decode(&bytes).ok_or_else(|| {
+                sqlx::Error::Decode(format!("malformed histogram of series cell ({fuel}, {area}, {day})").into())
+            })?;
+            Ok((area, day, hist))
+        })
+        .collect()
 }
 
 /// Cells computed exactly from the history, for one fuel and day: the given départements
-/// (those with a station in effect), and the nation when `national`. What an import does for
-/// the few cells whose min or max it cannot follow by deltas (the price it removed was the
-/// extreme): one index seek per station of the area into the history.
+/// (those with a station in effect), and the nation when `national`, as histograms. What an
+/// import does for a cell whose moves do not fit its stored histogram (they remove a price it
+/// does not hold, which a consistent series never gives): one index seek per station of the
+/// area into the history.
 pub async fn exact_cells(
     tx: &mut Tx,
     fuel: i16,
     day: Day,
     areas: &[&str],
     national: bool,
-) -> Result<Vec<(String, Cell)>, sqlx::Error> {
+) -> Result<Vec<(String, Histogram)>, sqlx::Error> {
     let end = series::day_start(day + 1);
     let from = end - series::MAX_AGE_SECS;
     let backend = tx.backend();
-    let mut out = Vec::new();
+    let mut out: HashMap<String, Histogram> = HashMap::new();
     let inner = |filter: &str| {
         let (p1, p2, p3) = match backend {
             Backend::Sqlite => ("?", "?", "?"),
@@ -431,41 +461,36 @@ pub async fn exact_cells(
              FROM stations s{filter}"
         )
     };
-    type Row = (String, i64, Option<i64>, Option<i32>, Option<i32>);
+    // (area, price, stations at that price).
+    type Row = (String, i32, i64);
+    let mut rows: Vec<Row> = Vec::new();
     for part in areas.chunks(Backend::MAX_PARAMS - 3) {
         let sql = format!(
-            "SELECT x.area, COUNT(x.p), SUM(x.p), MIN(x.p), MAX(x.p) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.area",
+            "SELECT x.area, x.p, COUNT(*) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.area, x.p",
             inner(&format!(" WHERE s.department IN ({})", in_list(backend, 4, part.len())))
         );
-        let rows: Vec<Row> = on_tx!(tx, conn => {
+        let part_rows: Vec<Row> = on_tx!(tx, conn => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(fuel).bind(end).bind(from);
             for a in part {
                 q = q.bind(*a);
             }
             q.fetch_all(&mut *conn).await?
         });
-        out.extend(rows.into_iter().map(|(a, n, sum, min, max)| (a, exact(n, sum, min, max))));
+        rows.extend(part_rows);
     }
     if national {
-        let sql = format!(
-            "SELECT '{NATIONAL}', COUNT(x.p), SUM(x.p), MIN(x.p), MAX(x.p) FROM ({}) AS x WHERE x.p IS NOT NULL",
-            inner("")
-        );
-        let rows: Vec<Row> = on_tx!(tx, conn => {
+        let sql =
+            format!("SELECT '{NATIONAL}', x.p, COUNT(*) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.p", inner(""));
+        let national_rows: Vec<Row> = on_tx!(tx, conn => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(fuel).bind(end).bind(from).fetch_all(&mut *conn).await?
         });
-        out.extend(rows.into_iter().filter(|r| r.1 > 0).map(|(a, n, sum, min, max)| (a, exact(n, sum, min, max))));
+        rows.extend(national_rows);
     }
-    Ok(out)
-}
-
-fn exact(n: i64, sum: Option<i64>, min: Option<i32>, max: Option<i32>) -> Cell {
-    Cell {
-        total: sum.unwrap_or(0),
-        stations: i32::try_from(n).unwrap_or(i32::MAX),
-        min: min.unwrap_or(i32::MAX),
-        max: max.unwrap_or(i32::MIN),
+    for (area, price, n) in rows {
+        let hist = out.entry(area).or_default();
+        histogram::add(hist, price, i32::try_from(n).unwrap_or(i32::MAX));
     }
+    Ok(out.into_iter().collect())
 }
 
 /// A key's stored points around times an import writes: the last point before `lo`, every
@@ -587,22 +612,26 @@ pub struct SeriesRow {
     pub stations: i32,
     pub min_price: i32,
     pub max_price: i32,
+    /// The 10th and 90th percentiles of the day's prices (the chart's band).
+    pub p10: i32,
+    pub p90: i32,
 }
 
 /// The days `from..=to` of one fuel and area (a département code or [`NATIONAL`]), in order.
 ///
-/// One row comes back, the days packed as `day,average,stations,min,max;…`: a chart over
+/// One row comes back, the days packed as `day,average,stations,min,max,p10,p90;…`: a chart over
 /// twenty years reads 7,000+ days, and one row per day cost a thread handoff each (see
 /// [`station_points`]).
 pub async fn days(db: &Db, fuel: i16, area: &str, from: Day, to: Day) -> Result<Vec<SeriesRow>, sqlx::Error> {
     const SQL: &str = "SELECT string_agg(CAST(day AS TEXT) || ',' || CAST(average AS TEXT) || ',' \
-         || CAST(stations AS TEXT) || ',' || CAST(min_price AS TEXT) || ',' || CAST(max_price AS TEXT), ';') \
+         || CAST(stations AS TEXT) || ',' || CAST(min_price AS TEXT) || ',' || CAST(max_price AS TEXT) || ',' \
+         || CAST(p10 AS TEXT) || ',' || CAST(p90 AS TEXT), ';') \
          FROM price_series WHERE fuel = $1 AND area = $2 AND day >= $3 AND day <= $4";
     let packed = packed_days(db, SQL, fuel, area, from, to).await?;
     let bad = || sqlx::Error::Decode(format!("malformed packed series near {:?}", packed.get(..40)).into());
     let mut out = Vec::with_capacity(packed.len() / 24 + 1);
     for item in packed.split(';').filter(|i| !i.is_empty()) {
-        let mut v = [0i32; 5];
+        let mut v = [0i32; 7];
         let mut fields = item.split(',');
         for slot in &mut v {
             *slot = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
@@ -610,7 +639,15 @@ pub async fn days(db: &Db, fuel: i16, area: &str, from: Day, to: Day) -> Result<
         if fields.next().is_some() {
             return Err(bad());
         }
-        out.push(SeriesRow { day: v[0], average: v[1], stations: v[2], min_price: v[3], max_price: v[4] });
+        out.push(SeriesRow {
+            day: v[0],
+            average: v[1],
+            stations: v[2],
+            min_price: v[3],
+            max_price: v[4],
+            p10: v[5],
+            p90: v[6],
+        });
     }
     // No ORDER BY in the aggregate: SQLite would sort rows it reads in key order already.
     out.sort_unstable_by_key(|r| r.day);
@@ -750,22 +787,24 @@ mod tests {
     #[test]
     fn packed_cells_unpack_to_themselves() {
         for (fuel, day, c) in [
-            (1, 19_000, Cell { total: 1_799 * 9_000, stations: 9_000, min: 1_499, max: 2_199 }),
-            (6, 0, Cell { total: 0, stations: 0, min: 0, max: 0 }),
-            (5, 30_000, Cell { total: 3, stations: 2, min: 1, max: 2 }),
+            (1, 19_000, Cell { total: 1_799 * 9_000, stations: 9_000, min: 1_499, max: 2_199, p10: 1_650, p90: 1_900 }),
+            (6, 0, Cell { total: 0, stations: 0, min: 0, max: 0, p10: 0, p90: 0 }),
+            (5, 30_000, Cell { total: 3, stations: 2, min: 1, max: 2, p10: 1, p90: 2 }),
         ] {
-            let (key, spread, sum) = packed_cell(&(fuel, "75", day, c)).expect("fits");
+            let (key, spread, sum, band) = packed_cell(&(fuel, "75", day, c, &[])).expect("fits");
             assert_eq!((key & 7, key >> 3), (i64::from(fuel), i64::from(day)));
             assert_eq!(
                 (spread >> 40, (spread >> 20) & 1_048_575, spread & 1_048_575),
                 (i64::from(c.stations), i64::from(c.min), i64::from(c.max))
             );
             assert_eq!((sum >> 20, sum & 1_048_575), (c.total, i64::from(c.average())));
+            assert_eq!((band >> 20, band & 1_048_575), (i64::from(c.p10), i64::from(c.p90)));
         }
-        let cell = Cell { total: 1, stations: 1, min: 1, max: 1 };
-        assert!(packed_cell(&(8, "00", 1, cell)).is_none());
-        assert!(packed_cell(&(1, "00", -1, cell)).is_none());
-        assert!(packed_cell(&(1, "00", 1, Cell { max: 1 << 20, ..cell })).is_none());
+        let cell = Cell { total: 1, stations: 1, min: 1, max: 1, p10: 1, p90: 1 };
+        assert!(packed_cell(&(8, "00", 1, cell, &[])).is_none());
+        assert!(packed_cell(&(1, "00", -1, cell, &[])).is_none());
+        assert!(packed_cell(&(1, "00", 1, Cell { max: 1 << 20, ..cell }, &[])).is_none());
+        assert!(packed_cell(&(1, "00", 1, Cell { p90: 1 << 20, ..cell }, &[])).is_none());
     }
 
     #[test]

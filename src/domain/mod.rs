@@ -6,6 +6,7 @@ mod department;
 mod feed_kind;
 mod fuel;
 pub mod geo;
+pub mod histogram;
 mod lang;
 mod price;
 mod rejection;

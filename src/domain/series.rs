@@ -13,6 +13,8 @@
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Europe::Paris;
 
+use crate::domain::histogram::{self, Histogram};
+
 /// A Paris calendar day, as days since 1970-01-01.
 pub type Day = i32;
 
@@ -107,7 +109,7 @@ pub fn month_start(day: Day) -> Day {
 }
 
 /// One day of one area.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayStat {
     /// Mean price, thousandths of a euro, rounded half away from zero.
     pub average: i32,
@@ -116,17 +118,12 @@ pub struct DayStat {
     pub stations: i32,
     pub min: i32,
     pub max: i32,
+    /// The 10th and 90th percentiles by nearest rank ([`histogram::percentile`]).
+    pub p10: i32,
+    pub p90: i32,
+    /// Every station's price: what the others follow from.
+    pub hist: Histogram,
 }
-
-#[derive(Clone, Copy)]
-struct Cell {
-    sum: i64,
-    count: i32,
-    min: i32,
-    max: i32,
-}
-
-const EMPTY: Cell = Cell { sum: 0, count: 0, min: i32::MAX, max: i32::MIN };
 
 /// Computes the days `first..=last` of `areas` areas plus the national one, from each
 /// station's change points (fed one station at a time, in time order). The points a station
@@ -138,14 +135,14 @@ pub struct DailyAverages {
     ends: Vec<i64>,
     areas: usize,
     /// `cells[area * days + i]`; the national area is `areas`.
-    cells: Vec<Cell>,
+    cells: Vec<Histogram>,
 }
 
 impl DailyAverages {
     pub fn new(first: Day, last: Day, areas: usize) -> DailyAverages {
         let days = usize::try_from(last - first + 1).unwrap_or(0);
         let ends = (0..days).map(|i| day_start(first + i as Day + 1)).collect();
-        DailyAverages { first, ends, areas, cells: vec![EMPTY; days * (areas + 1)] }
+        DailyAverages { first, ends, areas, cells: vec![Histogram::new(); days * (areas + 1)] }
     }
 
     /// The change points to read: `at >= .0 && at < .1`.
@@ -168,9 +165,9 @@ impl DailyAverages {
             // and at most 30 days old then.
             while k < days && self.ends[k] <= next && self.ends[k] - at <= MAX_AGE_SECS {
                 if let Some(a) = area.filter(|&a| a < self.areas) {
-                    add(&mut self.cells[a * days + k], price);
+                    histogram::add(&mut self.cells[a * days + k], price, 1);
                 }
-                add(&mut self.cells[self.areas * days + k], price);
+                histogram::add(&mut self.cells[self.areas * days + k], price, 1);
                 k += 1;
             }
         }
@@ -180,27 +177,21 @@ impl DailyAverages {
     pub fn finish(self) -> Vec<(Option<usize>, Day, DayStat)> {
         let days = self.ends.len();
         let mut out = Vec::new();
-        for (j, cell) in self.cells.iter().enumerate() {
-            if cell.count == 0 {
-                continue;
-            }
+        for (j, hist) in self.cells.into_iter().enumerate() {
+            let Some(s) = histogram::summary(&hist) else { continue };
             let (area, k) = (j / days, j % days);
-            let average = (cell.sum as f64 / f64::from(cell.count)).round() as i32;
-            out.push((
-                (area < self.areas).then_some(area),
-                self.first + k as Day,
-                DayStat { average, total: cell.sum, stations: cell.count, min: cell.min, max: cell.max },
-            ));
+            out.push(((area < self.areas).then_some(area), self.first + k as Day, DayStat::of(s, hist)));
         }
         out
     }
 }
 
-fn add(cell: &mut Cell, price: i32) {
-    cell.sum += i64::from(price);
-    cell.count += 1;
-    cell.min = cell.min.min(price);
-    cell.max = cell.max.max(price);
+impl DayStat {
+    /// A day from its histogram's summary.
+    pub fn of(s: histogram::Summary, hist: Histogram) -> DayStat {
+        let average = (s.total as f64 / f64::from(s.stations.max(1))).round() as i32;
+        DayStat { average, total: s.total, stations: s.stations, min: s.min, max: s.max, p10: s.p10, p90: s.p90, hist }
+    }
 }
 
 /// Splits the days to recompute into intervals: each touched day `D` (in any order, repeats
@@ -304,7 +295,17 @@ mod tests {
         // Its own day (in effect at its end), then while at most 30 days old at a day's end:
         // 30 June ends 29 days 16 hours after 08:00 on 1 June, 1 July 30 days 16 hours after.
         assert_eq!(days, (d..=d + 29).collect::<Vec<_>>());
-        assert!(out.iter().all(|r| r.2 == DayStat { average: 1800, total: 1800, stations: 1, min: 1800, max: 1800 }));
+        let one = DayStat {
+            average: 1800,
+            total: 1800,
+            stations: 1,
+            min: 1800,
+            max: 1800,
+            p10: 1800,
+            p90: 1800,
+            hist: vec![(1800, 1)],
+        };
+        assert!(out.iter().all(|r| r.2 == one));
     }
 
     #[test]
@@ -318,13 +319,14 @@ mod tests {
         // Station C, in no known area: national only.
         avg.station(None, &[(paris(2025, 6, 2, 0, 0), 1600)]);
         let out = avg.finish();
-        let get = |area: Option<usize>, day: Day| out.iter().find(|r| r.0 == area && r.1 == day).map(|r| r.2);
+        let get = |area: Option<usize>, day: Day| out.iter().find(|r| r.0 == area && r.1 == day).map(|r| r.2.clone());
         assert_eq!(get(Some(0), d).unwrap().average, 1900);
         assert_eq!(get(Some(1), d).unwrap().average, 1701);
         let nat = get(None, d).unwrap();
         assert_eq!((nat.average, nat.stations, nat.min, nat.max), (1801, 2, 1701, 1900));
         let nat2 = get(None, d + 1).unwrap();
         assert_eq!((nat2.stations, nat2.min), (3, 1600));
+        assert_eq!((nat2.p10, nat2.p90, nat2.hist), (1600, 1900, vec![(1600, 1), (1701, 1), (1900, 1)]));
         // Mean of 1900, 1701, 1600 = 1733.67 → 1734.
         assert_eq!(nat2.average, 1734);
     }

@@ -58,43 +58,87 @@ pub struct Point {
     pub average: i32,
     pub min: i32,
     pub max: i32,
+    /// Means of the daily 10th and 90th percentiles of the group (the chart's band: most
+    /// stations' prices lie between them, without the few outliers that set min and max).
+    pub p10: i32,
+    pub p90: i32,
     /// Mean number of stations per day of the group.
     pub stations: i32,
 }
 
 /// Groups daily rows (in day order) by `step`.
 pub fn aggregate(rows: &[SeriesRow], step: Step) -> Vec<Point> {
-    group(rows.iter().map(|r| (r.day, r.average, r.min_price, r.max_price, r.stations)), step)
+    group(
+        rows.iter().map(|r| Day1 {
+            day: r.day,
+            average: r.average,
+            min: r.min_price,
+            max: r.max_price,
+            p10: r.p10,
+            p90: r.p90,
+            stations: r.stations,
+        }),
+        step,
+    )
 }
 
 /// Groups daily closes of one station (in day order) by `step`: the average of the closes,
 /// their min and max.
 pub fn aggregate_closes(closes: &[(Day, i32)], step: Step) -> Vec<Point> {
-    group(closes.iter().map(|&(d, p)| (d, p, p, p, 1)), step)
+    group(closes.iter().map(|&(day, p)| Day1 { day, average: p, min: p, max: p, p10: p, p90: p, stations: 1 }), step)
 }
 
-fn group(rows: impl Iterator<Item = (Day, i32, i32, i32, i32)>, step: Step) -> Vec<Point> {
+/// One day fed to [`group`].
+struct Day1 {
+    day: Day,
+    average: i32,
+    min: i32,
+    max: i32,
+    p10: i32,
+    p90: i32,
+    stations: i32,
+}
+
+fn group(rows: impl Iterator<Item = Day1>, step: Step) -> Vec<Point> {
+    /// A group so far: its first day, sums of average, p10, p90 and stations, min, max, days.
+    struct Acc {
+        day: Day,
+        sums: [i64; 4],
+        min: i32,
+        max: i32,
+        n: i64,
+    }
     let mut out: Vec<Point> = Vec::new();
-    let mut acc: Option<(Day, i64, i32, i32, i64, i64)> = None;
-    let flush = |acc: Option<(Day, i64, i32, i32, i64, i64)>, out: &mut Vec<Point>| {
-        if let Some((day, sum, min, max, stations, n)) = acc
-            && n > 0
+    let mut acc: Option<Acc> = None;
+    let flush = |acc: Option<Acc>, out: &mut Vec<Point>| {
+        if let Some(a) = acc
+            && a.n > 0
         {
-            let mean = |v: i64| (v as f64 / n as f64).round() as i32;
-            out.push(Point { day, average: mean(sum), min, max, stations: mean(stations) });
+            let mean = |v: i64| (v as f64 / a.n as f64).round() as i32;
+            out.push(Point {
+                day: a.day,
+                average: mean(a.sums[0]),
+                min: a.min,
+                max: a.max,
+                p10: mean(a.sums[1]),
+                p90: mean(a.sums[2]),
+                stations: mean(a.sums[3]),
+            });
         }
     };
-    for (day, avg, min, max, stations) in rows {
-        let b = step.bucket(day);
-        if let Some(a) = acc.as_mut().filter(|a| a.0 == b) {
-            a.1 += i64::from(avg);
-            a.2 = a.2.min(min);
-            a.3 = a.3.max(max);
-            a.4 += i64::from(stations);
-            a.5 += 1;
+    for r in rows {
+        let b = step.bucket(r.day);
+        let add = [r.average, r.p10, r.p90, r.stations].map(i64::from);
+        if let Some(a) = acc.as_mut().filter(|a| a.day == b) {
+            for (s, v) in a.sums.iter_mut().zip(add) {
+                *s += v;
+            }
+            a.min = a.min.min(r.min);
+            a.max = a.max.max(r.max);
+            a.n += 1;
         } else {
             flush(acc.take(), &mut out);
-            acc = Some((b, i64::from(avg), min, max, i64::from(stations), 1));
+            acc = Some(Acc { day: b, sums: add, min: r.min, max: r.max, n: 1 });
         }
     }
     flush(acc, &mut out);
@@ -247,7 +291,7 @@ mod tests {
     }
 
     fn row(day: Day, average: i32, min: i32, max: i32, stations: i32) -> SeriesRow {
-        SeriesRow { day, average, stations, min_price: min, max_price: max }
+        SeriesRow { day, average, stations, min_price: min, max_price: max, p10: min + 20, p90: max - 21 }
     }
 
     #[test]
@@ -272,8 +316,8 @@ mod tests {
         assert_eq!(
             weeks,
             vec![
-                Point { day: day(2025, 6, 2), average: 1805, min: 1650, max: 1950, stations: 11 },
-                Point { day: day(2025, 6, 9), average: 1900, min: 1800, max: 2000, stations: 11 },
+                Point { day: day(2025, 6, 2), average: 1805, min: 1650, max: 1950, p10: 1695, p90: 1904, stations: 11 },
+                Point { day: day(2025, 6, 9), average: 1900, min: 1800, max: 2000, p10: 1820, p90: 1979, stations: 11 },
             ]
         );
         let month = aggregate(&rows, Step::Month);
@@ -290,7 +334,8 @@ mod tests {
         // Before the first point there is nothing.
         assert_eq!(closes(&points, day(2025, 5, 19), day(2025, 5, 20)), vec![(day(2025, 5, 20), 1700)]);
         let w = aggregate_closes(&c, Step::Week);
-        assert_eq!(w[0], Point { day: day(2025, 5, 26), average: 1700, min: 1700, max: 1700, stations: 1 });
-        assert_eq!(w[1], Point { day: day(2025, 6, 2), average: 1760, min: 1760, max: 1760, stations: 1 });
+        let flat = |d, p| Point { day: d, average: p, min: p, max: p, p10: p, p90: p, stations: 1 };
+        assert_eq!(w[0], flat(day(2025, 5, 26), 1700));
+        assert_eq!(w[1], flat(day(2025, 6, 2), 1760));
     }
 }

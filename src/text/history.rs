@@ -50,7 +50,11 @@ pub struct HistoryStrings {
     pub period_all: &'static str,
     /// With the area (a département or the whole country) and the fuel.
     pub series_title: fn(&str, &str) -> String,
+    /// The chart's band: from the 10th to the 90th percentile of the stations' prices.
     pub band_label: &'static str,
+    /// The band's edges, as the chart's cursor names them.
+    pub col_p10: &'static str,
+    pub col_p90: &'static str,
     pub col_date: &'static str,
     pub col_average: &'static str,
     pub col_min: &'static str,
@@ -119,7 +123,9 @@ pub static FR: HistoryStrings = HistoryStrings {
     period_5y: "5 ans",
     period_all: "Depuis le début",
     series_title: |area, fuel| format!("{fuel}, {area}"),
-    band_label: "Écart entre le prix le plus bas et le plus haut",
+    band_label: "10\u{202f}%–90\u{202f}% des stations",
+    col_p10: "10\u{202f}% des stations sous",
+    col_p90: "90\u{202f}% des stations sous",
     col_date: "Date",
     col_average: "Moyenne",
     col_min: "Plus bas",
@@ -173,7 +179,9 @@ pub static EN: HistoryStrings = HistoryStrings {
     period_5y: "5 years",
     period_all: "Since the start",
     series_title: |area, fuel| format!("{fuel}, {area}"),
-    band_label: "Range between the lowest and the highest price",
+    band_label: "10–90\u{202f}% of stations",
+    col_p10: "10\u{202f}% of stations below",
+    col_p90: "90\u{202f}% of stations below",
     col_date: "Date",
     col_average: "Average",
     col_min: "Lowest",

@@ -126,11 +126,12 @@ pub(crate) async fn import(db: &Db, name: &str, bytes: Bytes) -> load::ImportRep
     load::import_bytes(db, name, bytes, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-type SeriesRow = (i16, String, i32, i32, i32, i32, i32, i64);
+/// A stored cell, its histogram and percentiles included.
+type SeriesRow = (i16, String, i32, i32, i32, i32, i32, i64, i32, i32, Vec<u8>);
 
 async fn series(db: &Db) -> Vec<SeriesRow> {
     on_db!(db, p => sqlx::query_as(
-        "SELECT fuel, area, day, average, stations, min_price, max_price, total FROM price_series \
+        "SELECT fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist FROM price_series \
          ORDER BY fuel, area, day"
     ).fetch_all(p).await)
     .expect("series")
@@ -200,6 +201,19 @@ fn expected_national(f: i16, i: usize) -> (i32, i32) {
         }
     }
     ((sum as f64 / f64::from(n)).round() as i32, n)
+}
+
+/// The national 10th and 90th percentiles (nearest rank) and min and max of fuel `f` on run day
+/// `i`, by brute force from the generator.
+fn expected_band(f: i16, i: usize) -> [i32; 4] {
+    let end = paris(first_day() + chrono::Duration::days(i as i64 + 1), 0, 0);
+    let mut prices: Vec<i32> = (0..STATIONS.len())
+        .filter_map(|si| changes(si, f).into_iter().rfind(|c| c.0 < end).filter(|c| end - c.0 <= 30 * 86_400))
+        .map(|c| c.1)
+        .collect();
+    prices.sort_unstable();
+    let rank = |p: usize| prices[(p * prices.len()).div_ceil(100).max(1) - 1];
+    [rank(10), rank(90), prices[0], prices[prices.len() - 1]]
 }
 
 db_test!(series_from_snapshots_and_from_an_archive_agree, |t| {
@@ -294,6 +308,11 @@ db_test!(trends_api_and_station_history_steps, |t| {
     let (avg, n) = expected_national(1, DAYS - 1);
     assert_eq!(points.last().unwrap()["avg"].as_f64().unwrap(), f64::from(avg) / 1000.0);
     assert_eq!(points.last().unwrap()["stations"], n);
+    // The band: the percentiles of the stations' prices, between min and max.
+    let euros = |p: &serde_json::Value, k: &str| (p[k].as_f64().unwrap() * 1000.0).round() as i32;
+    let band = |p: &serde_json::Value| ["p10", "p90", "min", "max"].map(|k| euros(p, k));
+    assert_eq!(band(points.last().unwrap()), expected_band(1, DAYS - 1));
+    assert_eq!(band(&points[0]), expected_band(1, DAYS - 30));
 
     let r = app.get("/api/v1/trends?fuel=E10&dept=29&from=2025-03-10&to=2025-04-18&step=week").await;
     let j = r.json();
@@ -440,6 +459,23 @@ db_test!(trends_page_in_both_languages, |t| {
     assert!(fr.text.contains("data-testid=\"cheapest-dept\"") && fr.text.contains("data-testid=\"dearest-dept\""));
     let t75 = fr.text.find("dept=75&#38;period=3m").unwrap();
     assert!(t01 < t75, "sorted by price");
+    // The chart's band is drawn from the 10th to the 90th percentile, as the legend says; the
+    // table keeps min and max.
+    assert!(fr.text.contains("10\u{202f}%–90\u{202f}% des stations"), "{}", fr.text);
+    let data = fr.text.split("<script type=\"application/json\" id=\"trend-data\">").nth(1).unwrap();
+    let data: serde_json::Value = serde_json::from_str(data.split("</script>").next().unwrap()).unwrap();
+    assert_eq!(data["band"], serde_json::json!([1, 2]));
+    let last_values = |i: usize| data["series"][i]["values"].as_array().unwrap().last().unwrap().as_f64().unwrap();
+    let [p10, p90, min, max] = expected_band(1, DAYS - 1);
+    assert_eq!([1, 2].map(|i| (last_values(i) * 1000.0).round() as i32), [p10, p90]);
+    assert!(
+        fr.text.contains(&format!("<td class=\"num\">{}</td>", carburoam::domain::Lang::Fr.price(min))),
+        "the table's min"
+    );
+    assert!(
+        fr.text.contains(&format!("<td class=\"num\">{}</td>", carburoam::domain::Lang::Fr.price(max))),
+        "the table's max"
+    );
     let dept = app.get("/tendances?fuel=E10&dept=29&period=1m").await;
     assert!(dept.text.contains("E10, Département 29"));
     let en = app.browser();
@@ -447,6 +483,7 @@ db_test!(trends_page_in_both_languages, |t| {
     let page = en.get("/trends?fuel=Gazole&period=1y").await;
     assert!(page.text.contains("Average of a day: the mean of the prices in effect at the end of that day"));
     assert!(page.text.contains("href=\"/trends\""));
+    assert!(page.text.contains("10–90\u{202f}% of stations"));
     // Bad parameters fall back to the defaults.
     let odd = app.get("/tendances?fuel=X&dept=ZZ&period=9y").await;
     assert_eq!(odd.status, 200);

@@ -27,7 +27,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{ImportError, Loader};
-use crate::db::series::{self as db_series, Cell, State};
+use crate::db::series::{self as db_series, Cell, CellRow, State};
+use crate::domain::histogram::{self, Histogram};
 use crate::domain::series::{self, Day, MAX_AGE_SECS, NATIONAL, REACH_DAYS, day_start};
 
 /// The national area's index in [`Deltas`].
@@ -36,38 +37,10 @@ const NATION: u16 = u16::MAX;
 /// Days per block of cells in [`Deltas`]: a point counts on at most 31 days, so on 2–3 blocks.
 const BLOCK: usize = 16;
 
-/// What an import's changes add to and remove from one cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct CellDelta {
-    sum: i64,
-    count: i32,
-    add_min: i32,
-    add_max: i32,
-    rem_min: i32,
-    rem_max: i32,
-}
-
-const ZERO: CellDelta =
-    CellDelta { sum: 0, count: 0, add_min: i32::MAX, add_max: i32::MIN, rem_min: i32::MAX, rem_max: i32::MIN };
-
-impl CellDelta {
-    #[inline]
-    fn add(&mut self, price: i32, sign: i32) {
-        self.sum += i64::from(price) * i64::from(sign);
-        self.count += sign;
-        if sign > 0 {
-            self.add_min = self.add_min.min(price);
-            self.add_max = self.add_max.max(price);
-        } else {
-            self.rem_min = self.rem_min.min(price);
-            self.rem_max = self.rem_max.max(price);
-        }
-    }
-
-    fn is_zero(&self) -> bool {
-        *self == ZERO
-    }
-}
+/// What an import's changes add to and remove from one cell: stations by price, positive for
+/// prices added, negative for those removed (a price added and removed again nets to nothing
+/// and goes), sorted by price as a [`Histogram`].
+pub(super) type CellDelta = Histogram;
 
 /// The moves of an import's cells, by (fuel, area, block of days).
 #[derive(Default)]
@@ -145,24 +118,40 @@ impl Deltas {
         while day <= last {
             let block = day.div_euclid(BLOCK as Day);
             let start = block * BLOCK as Day;
-            let cells = self.blocks.entry((fuel, area, block)).or_insert_with(|| Box::new([ZERO; BLOCK]));
+            let cells =
+                self.blocks.entry((fuel, area, block)).or_insert_with(|| Box::new(std::array::from_fn(|_| Vec::new())));
             let end = last.min(start + BLOCK as Day - 1);
             for cell in &mut cells[(day - start) as usize..=(end - start) as usize] {
-                cell.add(price, sign);
+                histogram::add(cell, price, sign);
             }
             day = end + 1;
         }
     }
 
     /// Every moved cell: `(fuel, area, day, delta)`.
+    #[cfg(test)]
     pub(super) fn cells(&self) -> impl Iterator<Item = (i16, u16, Day, &CellDelta)> {
         self.blocks.iter().flat_map(|(&(fuel, area, block), cells)| {
             cells
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !c.is_zero())
+                .filter(|(_, c)| !c.is_empty())
                 .map(move |(i, c)| (fuel, area, block * BLOCK as Day + i as Day, c))
         })
+    }
+
+    /// [`Deltas::cells`], taken: `((fuel, area, day), delta)` for the days `keep` says.
+    pub(super) fn into_cells(self, keep: impl Fn(Day) -> bool) -> Vec<((i16, u16, Day), CellDelta)> {
+        let mut out = Vec::new();
+        for ((fuel, area, block), cells) in self.blocks {
+            for (i, c) in cells.into_iter().enumerate() {
+                let day = block * BLOCK as Day + i as Day;
+                if !c.is_empty() && keep(day) {
+                    out.push(((fuel, area, day), c));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -195,44 +184,27 @@ pub(super) fn day_of(ts: i64) -> Day {
 }
 
 /// What becomes of a stored cell (`None`: no row) under a delta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Outcome {
     Keep,
-    Write(Cell),
+    /// The new cell and its histogram.
+    Write(Cell, Histogram),
     Delete,
-    /// The min or max cannot be known from the delta: compute the cell from the history.
+    /// The delta removes a price the stored histogram does not hold (never in a series equal
+    /// to the history's): compute the cell from the history.
     Exact,
 }
 
-/// Applies a delta to a stored cell. The removed prices were in the cell (or added by the same
-/// import), so: the old min stays if no removed price reaches it; an added price below every
-/// removed one is still there.
-pub(super) fn apply(old: Option<Cell>, d: &CellDelta) -> Outcome {
-    let old_cell = old.unwrap_or(Cell { total: 0, stations: 0, min: i32::MAX, max: i32::MIN });
-    let stations = old_cell.stations + d.count;
-    if stations < 0 {
-        return Outcome::Exact;
+/// Applies a delta to a stored cell's histogram: every figure of the cell (sum, count, min,
+/// max, percentiles) follows from the new histogram.
+pub(super) fn apply(old: Option<&[(i32, i32)]>, d: &[(i32, i32)]) -> Outcome {
+    let Some(new) = histogram::apply(old.unwrap_or(&[]), d) else { return Outcome::Exact };
+    match Cell::of(&new) {
+        None if old.is_some() => Outcome::Delete,
+        None => Outcome::Keep,
+        Some(_) if old == Some(new.as_slice()) => Outcome::Keep,
+        Some(cell) => Outcome::Write(cell, new),
     }
-    if stations == 0 {
-        return if old.is_some() { Outcome::Delete } else { Outcome::Keep };
-    }
-    let min = if d.rem_min > old_cell.min {
-        Some(old_cell.min.min(d.add_min))
-    } else if d.add_min < d.rem_min {
-        Some(d.add_min)
-    } else {
-        None
-    };
-    let max = if d.rem_max < old_cell.max {
-        Some(old_cell.max.max(d.add_max))
-    } else if d.add_max > d.rem_max {
-        Some(d.add_max)
-    } else {
-        None
-    };
-    let (Some(min), Some(max)) = (min, max) else { return Outcome::Exact };
-    let new = Cell { total: old_cell.total + d.sum, stations, min, max };
-    if old == Some(new) { Outcome::Keep } else { Outcome::Write(new) }
 }
 
 /// How an import keeps the series.
@@ -507,14 +479,8 @@ impl Loader {
         let in_zone = |d: Day| zone.is_some_and(|(a, b)| (a..=b).contains(&d));
 
         // The moved cells, with the stored ones where there are some.
-        let moves: Vec<((i16, u16, Day), CellDelta)> = self
-            .series
-            .deltas
-            .cells()
-            .filter(|&(_, _, day, _)| day <= c1 && !in_zone(day))
-            .map(|(fuel, area, day, d)| ((fuel, area, day), *d))
-            .collect();
-        let mut stored: HashMap<(i16, u16, Day), Cell> = HashMap::new();
+        let moves = std::mem::take(&mut self.series.deltas).into_cells(|day| day <= c1 && !in_zone(day));
+        let mut stored: HashMap<(i16, u16, Day), Histogram> = HashMap::new();
         if let Some(last) = c0 {
             let mut spans: BTreeMap<i16, (Day, Day)> = BTreeMap::new();
             for &(fuel, _, day) in moves.iter().map(|m| &m.0).filter(|k| k.2 <= last) {
@@ -523,22 +489,23 @@ impl Loader {
                 s.1 = s.1.max(day);
             }
             for (fuel, (first, end)) in spans {
-                for (area, day, cell) in db_series::stored_cells(self.tx()?, fuel, first, end).await? {
+                for (area, day, hist) in db_series::stored_cells(self.tx()?, fuel, first, end).await? {
                     let a = if area == NATIONAL { Some(NATION) } else { self.series.area_index.get(&area).copied() };
                     if let Some(a) = a {
-                        stored.insert((fuel, a, day), cell);
+                        stored.insert((fuel, a, day), hist);
                     }
                 }
             }
         }
-        let mut writes: Vec<(i16, u16, Day, Cell)> = Vec::new();
+        // Written cells keep their histogram encoded only: a yearly import writes 200,000 of them.
+        let mut writes: Vec<(i16, u16, Day, Cell, Vec<u8>)> = Vec::new();
         let mut deletes: Vec<(i16, u16, Day)> = Vec::new();
         let mut exact: BTreeMap<(i16, Day), Vec<u16>> = BTreeMap::new();
-        for &((fuel, area, day), d) in &moves {
-            let old = stored.get(&(fuel, area, day)).copied();
+        for ((fuel, area, day), d) in moves {
+            let old = stored.get(&(fuel, area, day)).map(Vec::as_slice);
             match apply(old, &d) {
                 Outcome::Keep => {}
-                Outcome::Write(c) => writes.push((fuel, area, day, c)),
+                Outcome::Write(c, h) => writes.push((fuel, area, day, c, histogram::to_bytes(&h))),
                 Outcome::Delete => deletes.push((fuel, area, day)),
                 Outcome::Exact => exact.entry((fuel, day)).or_default().push(area),
             }
@@ -552,17 +519,17 @@ impl Loader {
                 .collect();
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             let cells = db_series::exact_cells(self.tx()?, fuel, day, &refs, national).await?;
-            let found: HashMap<u16, Cell> = cells
+            let found: HashMap<u16, Histogram> = cells
                 .into_iter()
-                .filter_map(|(area, c)| {
+                .filter_map(|(area, h)| {
                     let a = if area == NATIONAL { Some(NATION) } else { self.series.area_index.get(&area).copied() };
-                    a.map(|a| (a, c))
+                    a.map(|a| (a, h))
                 })
                 .collect();
             for area in areas {
-                let old = stored.get(&(fuel, area, day)).copied();
-                match (found.get(&area), old) {
-                    (Some(&c), old) if old != Some(c) => writes.push((fuel, area, day, c)),
+                let old = stored.get(&(fuel, area, day));
+                match (found.get(&area).and_then(|h| Cell::of(h).map(|c| (c, h))), old) {
+                    (Some((c, h)), old) if old != Some(h) => writes.push((fuel, area, day, c, histogram::to_bytes(h))),
                     (None, Some(_)) => deletes.push((fuel, area, day)),
                     _ => {}
                 }
@@ -583,7 +550,7 @@ impl Loader {
         let name = |a: u16| -> &str {
             if a == NATION { NATIONAL } else { self.series.areas.get(usize::from(a)).map_or("", String::as_str) }
         };
-        let rows: Vec<(i16, &str, Day, Cell)> = writes.iter().map(|&(f, a, d, c)| (f, name(a), d, c)).collect();
+        let rows: Vec<CellRow> = writes.iter().map(|(f, a, d, c, h)| (*f, name(*a), *d, *c, h.as_slice())).collect();
         let gone: Vec<(i16, &str, Day)> = deletes.iter().map(|&(f, a, d)| (f, name(a), d)).collect();
         done.rows += rows.len() + gone.len();
         let tx = self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
@@ -642,8 +609,9 @@ mod tests {
         }
     }
 
-    /// The cells of a set of stations' points, by [`DailyAverages`] on `first..=last`.
-    fn brute(stations: &Stations, first: Day, last: Day) -> BTreeMap<(u16, Day), Cell> {
+    /// The cells of a set of stations' points, by [`DailyAverages`] on `first..=last`: their
+    /// histograms, and what the computation says of them.
+    fn brute(stations: &Stations, first: Day, last: Day) -> BTreeMap<(u16, Day), (Histogram, Cell)> {
         let mut avg = DailyAverages::new(first, last, 3);
         for (area, pts) in stations {
             avg.station(area.map(usize::from), pts);
@@ -652,7 +620,9 @@ mod tests {
             .into_iter()
             .map(|(a, d, s)| {
                 let a = a.map_or(NATION, |a| a as u16);
-                ((a, d), Cell { total: s.total, stations: s.stations, min: s.min, max: s.max })
+                let cell =
+                    Cell { total: s.total, stations: s.stations, min: s.min, max: s.max, p10: s.p10, p90: s.p90 };
+                ((a, d), (s.hist, cell))
             })
             .collect()
     }
@@ -700,13 +670,13 @@ mod tests {
                     if !(first..=last).contains(&day) {
                         continue;
                     }
-                    let old = cells.get(&(area, day)).copied();
-                    let now = want.get(&(area, day)).copied();
-                    match apply(old, d) {
+                    let old = cells.get(&(area, day));
+                    let now = want.get(&(area, day));
+                    match apply(old.map(|o| o.0.as_slice()), d) {
                         Outcome::Keep => assert_eq!(old, now, "round {round}"),
-                        Outcome::Write(c) => assert_eq!(Some(c), now, "round {round}"),
+                        Outcome::Write(c, h) => assert_eq!(Some(&(h, c)), now, "round {round}"),
                         Outcome::Delete => assert_eq!(None, now, "round {round}"),
-                        Outcome::Exact => {}
+                        Outcome::Exact => panic!("round {round}: a delta that does not fit its cell"),
                     }
                 }
                 // A cell no delta touches is unchanged.
@@ -723,20 +693,31 @@ mod tests {
     }
 
     #[test]
-    fn min_and_max_rules() {
-        let old = Some(Cell { total: 3000 + 1600, stations: 3, min: 1400, max: 1600 });
-        let mut d = ZERO;
-        d.add(1450, 1);
-        assert!(matches!(apply(old, &d), Outcome::Write(c) if c.min == 1400 && c.max == 1600 && c.stations == 4));
-        let mut d = ZERO;
-        d.add(1400, -1);
-        assert_eq!(apply(old, &d), Outcome::Exact, "the min removed, nothing below it added");
-        d.add(1300, 1);
-        assert!(matches!(apply(old, &d), Outcome::Write(c) if c.min == 1300));
-        let mut d = ZERO;
-        d.add(1600, -1);
-        d.add(1500, -1);
-        d.add(1400, -1);
-        assert_eq!(apply(old, &d), Outcome::Delete);
+    fn histograms_follow_every_figure() {
+        // Stations at 1.400, 1.500 and 1.600 (twice): min, max and the band move with them.
+        let old: Histogram = vec![(1400, 1), (1500, 1), (1600, 2)];
+        let mut d = CellDelta::new();
+        histogram::add(&mut d, 1450, 1);
+        let cell = |total, stations, min, max, p10, p90| Cell { total, stations, min, max, p10, p90 };
+        assert_eq!(
+            apply(Some(&old), &d),
+            Outcome::Write(cell(7550, 5, 1400, 1600, 1400, 1600), vec![(1400, 1), (1450, 1), (1500, 1), (1600, 2)])
+        );
+        // The min removed, nothing below it added: the next price is the min, no history read.
+        let mut d = CellDelta::new();
+        histogram::add(&mut d, 1400, -1);
+        assert!(matches!(apply(Some(&old), &d), Outcome::Write(c, _) if c.min == 1500 && c.p10 == 1500));
+        histogram::add(&mut d, 1400, 1);
+        assert!(d.is_empty(), "a price removed and added again is no move");
+        let mut d = CellDelta::new();
+        for p in [1600, 1500, 1400, 1600] {
+            histogram::add(&mut d, p, -1);
+        }
+        assert_eq!(apply(Some(&old), &d), Outcome::Delete);
+        assert_eq!(apply(None, &d), Outcome::Exact, "removing from a cell that holds nothing");
+        let mut d = CellDelta::new();
+        histogram::add(&mut d, 1300, 1);
+        histogram::add(&mut d, 1300, -1);
+        assert_eq!(apply(Some(&old), &d), Outcome::Keep);
     }
 }

@@ -288,6 +288,10 @@ pub struct TrendPointJson {
     pub avg: Price,
     pub min: Price,
     pub max: Price,
+    /// The 10th and 90th percentiles of the stations' prices (nearest rank; over a week or
+    /// month, the means of the daily ones): the band most stations lie in.
+    pub p10: Price,
+    pub p90: Price,
     /// Stations counted (mean per day over a week or month).
     pub stations: i32,
 }
@@ -336,6 +340,8 @@ async fn trends_json(state: &AppState, p: TrendsParams, area: String) -> Result<
             avg: Price::from_milli(x.average),
             min: Price::from_milli(x.min),
             max: Price::from_milli(x.max),
+            p10: Price::from_milli(x.p10),
+            p90: Price::from_milli(x.p90),
             stations: x.stations,
         })
         .collect();

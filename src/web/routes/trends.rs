@@ -369,7 +369,9 @@ async fn trends_data(
         let rows = s::days(&state.db, fuel.id(), &area, first, last).await?;
         let points = aggregate(&rows, period.step);
         let avg_l: Vec<(Day, i32)> = points.iter().map(|p| (p.day, p.average)).collect();
-        let band: Vec<(Day, i32, i32)> = points.iter().map(|p| (p.day, p.min, p.max)).collect();
+        // The band from the 10th to the 90th percentile: min and max (in the table) are a few
+        // outliers' prices, far from where most stations are.
+        let band: Vec<(Day, i32, i32)> = points.iter().map(|p| (p.day, p.p10, p.p90)).collect();
         let svg = svg::chart(&[Line { points: &avg_l, class: "line station" }], &band, "trend-chart-svg");
         let days: Vec<Day> = points.iter().map(|p| p.day).collect();
         let area_name = match &dept {
@@ -381,8 +383,8 @@ async fn trends_data(
             &days,
             &[
                 (h.col_average.to_owned(), "station", avg_l.iter().copied().collect()),
-                (h.col_min.to_owned(), "band", band.iter().map(|b| (b.0, b.1)).collect()),
-                (h.col_max.to_owned(), "band", band.iter().map(|b| (b.0, b.2)).collect()),
+                (h.col_p10.to_owned(), "band", band.iter().map(|b| (b.0, b.1)).collect()),
+                (h.col_p90.to_owned(), "band", band.iter().map(|b| (b.0, b.2)).collect()),
             ],
             Some((1, 2)),
         );
