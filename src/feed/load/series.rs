@@ -31,21 +31,62 @@ use crate::db::series::{self as db_series, Cell, CellRow, State};
 use crate::domain::histogram::{self, Histogram};
 use crate::domain::series::{self, Day, MAX_AGE_SECS, NATIONAL, REACH_DAYS, day_start};
 
-/// The national area's index in [`Deltas`].
+/// The national area's index in [`Deltas`]: the national cells, and the bucket of the stations
+/// counted nationally only (no département).
 const NATION: u16 = u16::MAX;
 
-/// Days per block of cells in [`Deltas`]: a point counts on at most 31 days, so on 2–3 blocks.
-const BLOCK: usize = 16;
+/// Longest range of days one move covers: a point counts on at most 31 days ([`reach`]); longer
+/// ranges are cut in pieces of this many days.
+const SPAN: Day = 32;
+
+/// Days of stored cells read and moved at a time by [`Loader::finish_series`].
+const BLOCK: Day = 32;
+
+/// Rows of cells kept encoded before they are written.
+const WRITE_BATCH: usize = 8_192;
 
 /// What an import's changes add to and remove from one cell: stations by price, positive for
 /// prices added, negative for those removed (a price added and removed again nets to nothing
 /// and goes), sorted by price as a [`Histogram`].
 pub(super) type CellDelta = Histogram;
 
-/// The moves of an import's cells, by (fuel, area, block of days).
+/// One move of a whole range of days, packed in 8 bytes: bits 63–38 the first day (biased by
+/// 2^25, so that the packed moves sort by it), 37–33 the number of days minus one, 32 set for a
+/// removal, 31–0 the price. [`Ranges::wide`] keeps the moves whose day does not fit.
+type Packed = u64;
+
+const DAY_BIAS: i64 = 1 << 25;
+
+fn pack(first: Day, days: Day, price: i32, sign: i32) -> Option<Packed> {
+    let d = i64::from(first) + DAY_BIAS;
+    ((0..1 << 26).contains(&d) && (1..=SPAN).contains(&days))
+        .then(|| (d as u64) << 38 | ((days - 1) as u64) << 33 | u64::from(sign < 0) << 32 | u64::from(price as u32))
+}
+
+/// `(first day, days, price, sign)` of a packed move.
+fn unpack(m: Packed) -> (Day, Day, i32, i32) {
+    let first = ((m >> 38) as i64 - DAY_BIAS) as Day;
+    let days = ((m >> 33) & 31) as Day + 1;
+    let sign = if m >> 32 & 1 == 1 { -1 } else { 1 };
+    (first, days, m as u32 as i32, sign)
+}
+
+/// The moves of one (fuel, area): each a price added (or removed) on a range of days. A point
+/// counts on up to 31 consecutive days: one move instead of one histogram entry per day; the
+/// per-day histograms of moves are only made by the [`Sweep`] that applies them.
+#[derive(Default, Clone)]
+struct Ranges {
+    packed: Vec<Packed>,
+    /// Moves whose first day is beyond ±2^25 days: `(first, days, price, sign)`.
+    wide: Vec<(Day, Day, i32, i32)>,
+}
+
+/// The moves of an import's cells, by (fuel, area). A département's moves count in its cells
+/// and in the national ones; those of [`NATION`] (stations without a département) only in the
+/// national ones.
 #[derive(Default)]
 pub(super) struct Deltas {
-    blocks: HashMap<(i16, u16, Day), Box<[CellDelta; BLOCK]>>,
+    ranges: HashMap<(i16, u16), Ranges>,
 }
 
 impl Deltas {
@@ -60,7 +101,7 @@ impl Deltas {
         after: &[(i64, i32)],
         bound: i64,
     ) {
-        let targets = targets(area, true);
+        let area = area.unwrap_or(NATION);
         let next = |v: &[(i64, i32)], i: usize| v.get(i + 1).map_or(bound, |p| p.0);
         // Both lists in time order: a point on both sides only moves the days between its two
         // ends (a later or earlier next point); the others count whole, added or removed.
@@ -72,28 +113,22 @@ impl Deltas {
                 (Some(pb), Some(pa)) if pb == pa => {
                     let (first, last_b) = reach(pb.0, next(before, i));
                     let (_, last_a) = reach(pa.0, next(after, j));
-                    for &area in &targets {
-                        if last_b > last_a {
-                            self.range(fuel, area, first.max(last_a + 1), last_b, pb.1, -1);
-                        } else if last_a > last_b {
-                            self.range(fuel, area, first.max(last_b + 1), last_a, pa.1, 1);
-                        }
+                    if last_b > last_a {
+                        self.range(fuel, area, first.max(last_a + 1), last_b, pb.1, -1);
+                    } else if last_a > last_b {
+                        self.range(fuel, area, first.max(last_b + 1), last_a, pa.1, 1);
                     }
                     i += 1;
                     j += 1;
                 }
-                (Some(pb), a) if a.is_none_or(|pa| pb.0 <= pa.0) || a.is_none() => {
+                (Some(pb), a) if a.is_none_or(|pa| pb.0 <= pa.0) => {
                     let (first, last) = reach(pb.0, next(before, i));
-                    for &area in &targets {
-                        self.range(fuel, area, first, last, pb.1, -1);
-                    }
+                    self.range(fuel, area, first, last, pb.1, -1);
                     i += 1;
                 }
                 (_, Some(pa)) => {
                     let (first, last) = reach(pa.0, next(after, j));
-                    for &area in &targets {
-                        self.range(fuel, area, first, last, pa.1, 1);
-                    }
+                    self.range(fuel, area, first, last, pa.1, 1);
                     j += 1;
                 }
                 _ => break,
@@ -101,63 +136,163 @@ impl Deltas {
         }
     }
 
-    /// Adds (`sign` 1) or removes (-1) what `points`, followed by `bound`, count on in the
-    /// areas `targets`.
-    pub(super) fn points(&mut self, fuel: i16, targets: &[u16], points: &[(i64, i32)], bound: i64, sign: i32) {
+    /// Adds (`sign` 1) or removes (-1) what `points`, followed by `bound`, count on in `area`
+    /// (`None`: nationally only). A station that changes département is removed from the old
+    /// one and added to the new: the national cells net to nothing.
+    pub(super) fn points(&mut self, fuel: i16, area: Option<u16>, points: &[(i64, i32)], bound: i64, sign: i32) {
+        let area = area.unwrap_or(NATION);
         for (i, &(at, price)) in points.iter().enumerate() {
             let next = points.get(i + 1).map_or(bound, |p| p.0);
             let (first, last) = reach(at, next);
-            for &area in targets {
-                self.range(fuel, area, first, last, price, sign);
-            }
+            self.range(fuel, area, first, last, price, sign);
         }
     }
 
     fn range(&mut self, fuel: i16, area: u16, first: Day, last: Day, price: i32, sign: i32) {
         let mut day = first;
         while day <= last {
-            let block = day.div_euclid(BLOCK as Day);
-            let start = block * BLOCK as Day;
-            let cells =
-                self.blocks.entry((fuel, area, block)).or_insert_with(|| Box::new(std::array::from_fn(|_| Vec::new())));
-            let end = last.min(start + BLOCK as Day - 1);
-            for cell in &mut cells[(day - start) as usize..=(end - start) as usize] {
-                histogram::add(cell, price, sign);
+            let days = (last - day).saturating_add(1).min(SPAN);
+            let r = self.ranges.entry((fuel, area)).or_default();
+            match pack(day, days, price, sign) {
+                Some(m) => r.packed.push(m),
+                None => r.wide.push((day, days, price, sign)),
             }
-            day = end + 1;
+            day = day.saturating_add(days);
+            if day == Day::MAX {
+                break;
+            }
         }
+    }
+
+    /// The fuels moved, in order.
+    pub(super) fn fuels(&self) -> Vec<i16> {
+        let mut f: Vec<i16> = self.ranges.keys().map(|k| k.0).collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+
+    /// Takes the moves of `fuel` out, as a sweep over its days.
+    pub(super) fn sweep(&mut self, fuel: i16) -> Sweep {
+        let keys: Vec<(i16, u16)> = self.ranges.keys().copied().filter(|k| k.0 == fuel).collect();
+        let buckets = keys
+            .into_iter()
+            .filter_map(|k| self.ranges.remove(&k).map(|r| (k.1, r)))
+            .map(|(area, mut r)| {
+                r.packed.sort_unstable();
+                r.packed.shrink_to_fit();
+                r.wide.sort_unstable();
+                Bucket {
+                    area,
+                    ranges: r,
+                    next: 0,
+                    next_wide: 0,
+                    ends: vec![Vec::new(); RING],
+                    pending: 0,
+                    hist: Vec::new(),
+                }
+            })
+            .collect();
+        Sweep { buckets, national: Vec::new(), day: None }
     }
 
     /// Every moved cell: `(fuel, area, day, delta)`.
     #[cfg(test)]
-    pub(super) fn cells(&self) -> impl Iterator<Item = (i16, u16, Day, &CellDelta)> {
-        self.blocks.iter().flat_map(|(&(fuel, area, block), cells)| {
-            cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !c.is_empty())
-                .map(move |(i, c)| (fuel, area, block * BLOCK as Day + i as Day, c))
-        })
-    }
-
-    /// [`Deltas::cells`], taken: `((fuel, area, day), delta)` for the days `keep` says.
-    pub(super) fn into_cells(self, keep: impl Fn(Day) -> bool) -> Vec<((i16, u16, Day), CellDelta)> {
+    pub(super) fn cells(&self) -> Vec<(i16, u16, Day, CellDelta)> {
+        let mut all = Deltas { ranges: self.ranges.clone() };
         let mut out = Vec::new();
-        for ((fuel, area, block), cells) in self.blocks {
-            for (i, c) in cells.into_iter().enumerate() {
-                let day = block * BLOCK as Day + i as Day;
-                if !c.is_empty() && keep(day) {
-                    out.push(((fuel, area, day), c));
-                }
+        for fuel in all.fuels() {
+            let mut sweep = all.sweep(fuel);
+            while let Some(day) = sweep.next_day() {
+                out.extend(sweep.cells().map(|(area, d)| (fuel, area, day, d.to_vec())));
             }
         }
         out
     }
 }
 
-/// The areas a station's point counts in.
-fn targets(area: Option<u16>, national: bool) -> Vec<u16> {
-    area.into_iter().chain(national.then_some(NATION)).collect()
+/// Slots of [`Bucket::ends`]: a move ends at most [`SPAN`] days after it starts.
+const RING: usize = SPAN as usize + 1;
+
+/// One area's moves during a [`Sweep`].
+struct Bucket {
+    area: u16,
+    ranges: Ranges,
+    /// The next move of `ranges.packed` and `ranges.wide` to start.
+    next: usize,
+    next_wide: usize,
+    /// The moves started, by the day after their last (modulo [`RING`]): `(price, -sign)`.
+    ends: Vec<Vec<(i32, i32)>>,
+    pending: usize,
+    /// The moves in force on the current day.
+    hist: CellDelta,
+}
+
+impl Bucket {
+    fn next_start(&self) -> Option<Day> {
+        let a = self.ranges.packed.get(self.next).map(|&m| unpack(m).0);
+        let b = self.ranges.wide.get(self.next_wide).map(|w| w.0);
+        a.into_iter().chain(b).min()
+    }
+}
+
+/// The per-day deltas of one fuel's cells, day after day: each area's moves in force on the
+/// day, and their sum for the nation. Each move is added on its first day and taken back the
+/// day after its last, so a day costs what changes on it, not what is in force.
+pub(super) struct Sweep {
+    buckets: Vec<Bucket>,
+    national: CellDelta,
+    day: Option<Day>,
+}
+
+impl Sweep {
+    /// Moves to the next day with moves in force (`None`: no more).
+    pub(super) fn next_day(&mut self) -> Option<Day> {
+        let day = if self.buckets.iter().any(|b| b.pending > 0) {
+            self.day?.checked_add(1)?
+        } else {
+            self.buckets.iter().filter_map(Bucket::next_start).min()?
+        };
+        let slot = day.rem_euclid(RING as Day) as usize;
+        for b in &mut self.buckets {
+            for (price, count) in std::mem::take(&mut b.ends[slot]) {
+                histogram::add(&mut b.hist, price, count);
+                histogram::add(&mut self.national, price, count);
+                b.pending -= 1;
+            }
+            loop {
+                let (first, days, price, sign) = match (b.ranges.packed.get(b.next), b.ranges.wide.get(b.next_wide)) {
+                    (Some(&m), _) if unpack(m).0 == day => {
+                        b.next += 1;
+                        unpack(m)
+                    }
+                    (_, Some(&w)) if w.0 == day => {
+                        b.next_wide += 1;
+                        w
+                    }
+                    _ => break,
+                };
+                histogram::add(&mut b.hist, price, sign);
+                histogram::add(&mut self.national, price, sign);
+                if let Some(end) = first.checked_add(days) {
+                    b.ends[end.rem_euclid(RING as Day) as usize].push((price, -sign));
+                    b.pending += 1;
+                }
+            }
+        }
+        self.day = Some(day);
+        Some(day)
+    }
+
+    /// The cells the current day moves: `(area, delta)`, the nation as [`NATION`].
+    pub(super) fn cells(&self) -> impl Iterator<Item = (u16, &[(i32, i32)])> {
+        self.buckets
+            .iter()
+            .filter(|b| b.area != NATION)
+            .map(|b| (b.area, b.hist.as_slice()))
+            .chain(std::iter::once((NATION, self.national.as_slice())))
+            .filter(|c| !c.1.is_empty())
+    }
 }
 
 /// The days a price set at `at` and replaced at `next` (`i64::MAX`: never) counts on, as
@@ -205,6 +340,17 @@ pub(super) fn apply(old: Option<&[(i32, i32)]>, d: &[(i32, i32)]) -> Outcome {
         Some(_) if old == Some(new.as_slice()) => Outcome::Keep,
         Some(cell) => Outcome::Write(cell, new),
     }
+}
+
+/// Cells an import has settled and not written yet, and what it did for them.
+#[derive(Default)]
+struct Settled {
+    /// `(fuel, area, day, cell, encoded histogram)`.
+    writes: Vec<(i16, u16, Day, Cell, Vec<u8>)>,
+    deletes: Vec<(i16, u16, Day)>,
+    /// Days with cells computed from the history.
+    days: usize,
+    rows: usize,
 }
 
 /// How an import keeps the series.
@@ -461,8 +607,8 @@ impl Loader {
                     by_fuel.entry(f).or_default().push((at, price));
                 }
                 for (f, pts) in by_fuel {
-                    self.series.deltas.points(f, &targets(old, false), &pts, i64::MAX, -1);
-                    self.series.deltas.points(f, &targets(new, false), &pts, i64::MAX, 1);
+                    self.series.deltas.points(f, old, &pts, i64::MAX, -1);
+                    self.series.deltas.points(f, new, &pts, i64::MAX, 1);
                 }
             }
         }
@@ -478,39 +624,91 @@ impl Loader {
         let zone = c0.filter(|&l| c1 > l).map(|l| (l + 1, c1.min(l + REACH_DAYS + 1)));
         let in_zone = |d: Day| zone.is_some_and(|(a, b)| (a..=b).contains(&d));
 
-        // The moved cells, with the stored ones where there are some.
-        let moves = std::mem::take(&mut self.series.deltas).into_cells(|day| day <= c1 && !in_zone(day));
-        let mut stored: HashMap<(i16, u16, Day), Histogram> = HashMap::new();
-        if let Some(last) = c0 {
-            let mut spans: BTreeMap<i16, (Day, Day)> = BTreeMap::new();
-            for &(fuel, _, day) in moves.iter().map(|m| &m.0).filter(|k| k.2 <= last) {
-                let s = spans.entry(fuel).or_insert((day, day));
-                s.0 = s.0.min(day);
-                s.1 = s.1.max(day);
-            }
-            for (fuel, (first, end)) in spans {
-                for (area, day, hist) in db_series::stored_cells(self.tx()?, fuel, first, end).await? {
-                    let a = if area == NATIONAL { Some(NATION) } else { self.series.area_index.get(&area).copied() };
-                    if let Some(a) = a {
-                        stored.insert((fuel, a, day), hist);
+        // The moved cells, fuel by fuel and day after day, against the stored ones read a block
+        // of days at a time; written cells keep their histogram encoded only, and are written
+        // in batches.
+        let mut deltas = std::mem::take(&mut self.series.deltas);
+        let mut out = Settled::default();
+        for fuel in deltas.fuels() {
+            let mut sweep = deltas.sweep(fuel);
+            let mut block: Option<Day> = None;
+            let mut stored: HashMap<(u16, Day), Histogram> = HashMap::new();
+            let mut exact: BTreeMap<Day, Vec<u16>> = BTreeMap::new();
+            while let Some(day) = sweep.next_day() {
+                if day > c1 {
+                    break;
+                }
+                if in_zone(day) {
+                    continue;
+                }
+                if block.is_none_or(|end| day > end) {
+                    self.settle_exact(fuel, std::mem::take(&mut exact), &stored, &mut out).await?;
+                    if out.writes.len() >= WRITE_BATCH {
+                        self.write_settled(&mut out).await?;
+                    }
+                    let end = day.saturating_add(BLOCK - 1);
+                    stored = self.stored_block(fuel, day, end, c0).await?;
+                    block = Some(end);
+                }
+                for (area, d) in sweep.cells() {
+                    match apply(stored.get(&(area, day)).map(Vec::as_slice), d) {
+                        Outcome::Keep => {}
+                        Outcome::Write(c, h) => out.writes.push((fuel, area, day, c, histogram::to_bytes(&h))),
+                        Outcome::Delete => out.deletes.push((fuel, area, day)),
+                        Outcome::Exact => exact.entry(day).or_default().push(area),
                     }
                 }
             }
+            self.settle_exact(fuel, exact, &stored, &mut out).await?;
         }
-        // Written cells keep their histogram encoded only: a yearly import writes 200,000 of them.
-        let mut writes: Vec<(i16, u16, Day, Cell, Vec<u8>)> = Vec::new();
-        let mut deletes: Vec<(i16, u16, Day)> = Vec::new();
-        let mut exact: BTreeMap<(i16, Day), Vec<u16>> = BTreeMap::new();
-        for ((fuel, area, day), d) in moves {
-            let old = stored.get(&(fuel, area, day)).map(Vec::as_slice);
-            match apply(old, &d) {
-                Outcome::Keep => {}
-                Outcome::Write(c, h) => writes.push((fuel, area, day, c, histogram::to_bytes(&h))),
-                Outcome::Delete => deletes.push((fuel, area, day)),
-                Outcome::Exact => exact.entry((fuel, day)).or_default().push(area),
+        if let Some((first, end)) = zone {
+            let z = db_series::recompute_days(self.tx()?, first, end).await?;
+            done.days += z.days;
+            done.points += z.points;
+            done.rows += z.rows;
+        }
+        if let Some(last) = c0
+            && c1 < last
+        {
+            db_series::delete_after(self.tx()?, c1).await?;
+        }
+        self.write_settled(&mut out).await?;
+        done.days += out.days;
+        done.rows += out.rows;
+        self.finish_state(Some(c1), snapshot_day).await?;
+        done.elapsed = started.elapsed();
+        Ok(done)
+    }
+
+    /// The stored cells of `fuel` on `first..=last` (those up to the last day stored, `c0`).
+    async fn stored_block(
+        &mut self,
+        fuel: i16,
+        first: Day,
+        last: Day,
+        c0: Option<Day>,
+    ) -> Result<HashMap<(u16, Day), Histogram>, ImportError> {
+        let mut stored = HashMap::new();
+        let Some(c0) = c0.filter(|&c0| first <= c0) else { return Ok(stored) };
+        for (area, day, hist) in db_series::stored_cells(self.tx()?, fuel, first, last.min(c0)).await? {
+            let a = if area == NATIONAL { Some(NATION) } else { self.series.area_index.get(&area).copied() };
+            if let Some(a) = a {
+                stored.insert((a, day), hist);
             }
         }
-        for ((fuel, day), areas) in exact {
+        Ok(stored)
+    }
+
+    /// The cells of `fuel` whose moves do not fit their stored histogram, by day: computed from
+    /// the history.
+    async fn settle_exact(
+        &mut self,
+        fuel: i16,
+        exact: BTreeMap<Day, Vec<u16>>,
+        stored: &HashMap<(u16, Day), Histogram>,
+        out: &mut Settled,
+    ) -> Result<(), ImportError> {
+        for (day, areas) in exact {
             let national = areas.contains(&NATION);
             let names: Vec<String> = areas
                 .iter()
@@ -527,38 +725,34 @@ impl Loader {
                 })
                 .collect();
             for area in areas {
-                let old = stored.get(&(fuel, area, day));
+                let old = stored.get(&(area, day));
                 match (found.get(&area).and_then(|h| Cell::of(h).map(|c| (c, h))), old) {
-                    (Some((c, h)), old) if old != Some(h) => writes.push((fuel, area, day, c, histogram::to_bytes(h))),
-                    (None, Some(_)) => deletes.push((fuel, area, day)),
+                    (Some((c, h)), old) if old != Some(h) => {
+                        out.writes.push((fuel, area, day, c, histogram::to_bytes(h)));
+                    }
+                    (None, Some(_)) => out.deletes.push((fuel, area, day)),
                     _ => {}
                 }
             }
-            done.days += 1;
+            out.days += 1;
         }
-        if let Some((first, end)) = zone {
-            let z = db_series::recompute_days(self.tx()?, first, end).await?;
-            done.days += z.days;
-            done.points += z.points;
-            done.rows += z.rows;
-        }
-        if let Some(last) = c0
-            && c1 < last
-        {
-            db_series::delete_after(self.tx()?, c1).await?;
-        }
+        Ok(())
+    }
+
+    /// Writes and deletes the cells settled so far.
+    async fn write_settled(&mut self, out: &mut Settled) -> Result<(), ImportError> {
+        let writes = std::mem::take(&mut out.writes);
+        let deletes = std::mem::take(&mut out.deletes);
         let name = |a: u16| -> &str {
             if a == NATION { NATIONAL } else { self.series.areas.get(usize::from(a)).map_or("", String::as_str) }
         };
         let rows: Vec<CellRow> = writes.iter().map(|(f, a, d, c, h)| (*f, name(*a), *d, *c, h.as_slice())).collect();
         let gone: Vec<(i16, &str, Day)> = deletes.iter().map(|&(f, a, d)| (f, name(a), d)).collect();
-        done.rows += rows.len() + gone.len();
+        out.rows += rows.len() + gone.len();
         let tx = self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
         db_series::write_cells(tx, &rows).await?;
         db_series::delete_cells(tx, &gone).await?;
-        self.finish_state(Some(c1), snapshot_day).await?;
-        done.elapsed = started.elapsed();
-        Ok(done)
+        Ok(())
     }
 
     async fn finish_state(&mut self, last: Option<Day>, snapshot_day: Option<Day>) -> Result<(), ImportError> {
@@ -672,7 +866,7 @@ mod tests {
                     }
                     let old = cells.get(&(area, day));
                     let now = want.get(&(area, day));
-                    match apply(old.map(|o| o.0.as_slice()), d) {
+                    match apply(old.map(|o| o.0.as_slice()), &d) {
                         Outcome::Keep => assert_eq!(old, now, "round {round}"),
                         Outcome::Write(c, h) => assert_eq!(Some(&(h, c)), now, "round {round}"),
                         Outcome::Delete => assert_eq!(None, now, "round {round}"),
@@ -681,7 +875,7 @@ mod tests {
                 }
                 // A cell no delta touches is unchanged.
                 let touched: std::collections::HashSet<(u16, Day)> =
-                    deltas.cells().map(|(_, a, d, _)| (a, d)).collect();
+                    deltas.cells().into_iter().map(|(_, a, d, _)| (a, d)).collect();
                 for (k, v) in &want {
                     if !touched.contains(k) {
                         assert_eq!(cells.get(k), Some(v), "round {round}: untouched cell moved");
@@ -690,6 +884,36 @@ mod tests {
                 cells = want;
             }
         }
+    }
+
+    #[test]
+    fn moves_pack_in_eight_bytes_and_sweep_day_by_day() {
+        for (first, days, price, sign) in
+            [(0, 1, 0, 1), (19_000, 32, 1_799, -1), (-(1 << 25), 5, i32::MIN, 1), ((1 << 25) - 1, 1, i32::MAX, -1)]
+        {
+            assert_eq!(pack(first, days, price, sign).map(unpack), Some((first, days, price, sign)));
+        }
+        assert_eq!(pack(1 << 25, 1, 1, 1), None, "a day out of the packed range");
+        assert_eq!(pack(0, 33, 1, 1), None, "a range over the longest span");
+        assert!(pack(5, 1, 9, 1) < pack(6, 1, 1, 1), "packed moves sort by their first day");
+        // One national-only range of 40 days (cut in two), one département's far out of the
+        // packed range (kept wide), one removed again: each day gets what is in force.
+        let mut deltas = Deltas::default();
+        deltas.range(3, NATION, 100, 139, 1_500, 1);
+        deltas.range(3, 7, 1 << 26, (1 << 26) + 2, 1_600, 1);
+        deltas.range(3, 7, 110, 111, 1_500, 1);
+        deltas.range(3, 7, 111, 111, 1_500, -1);
+        let cells = deltas.cells();
+        let national: Vec<Day> = cells.iter().filter(|c| c.1 == NATION).map(|c| c.2).collect();
+        let want: Vec<Day> = (100..=139).chain((1 << 26)..=((1 << 26) + 2)).collect();
+        assert_eq!(national, want);
+        let on = |area: u16, day: Day| cells.iter().find(|c| c.1 == area && c.2 == day).map(|c| c.3.clone());
+        assert_eq!(on(NATION, 110), Some(vec![(1_500, 2)]));
+        assert_eq!(on(NATION, 111), Some(vec![(1_500, 1)]));
+        assert_eq!(on(7, 110), Some(vec![(1_500, 1)]));
+        assert_eq!(on(7, 111), None, "added and removed: no move");
+        assert_eq!(on(7, (1 << 26) + 1), Some(vec![(1_600, 1)]));
+        assert!(cells.iter().all(|c| c.0 == 3));
     }
 
     #[test]
