@@ -27,6 +27,9 @@ fn urls() -> Vec<String> {
         format!("/api/v1/stations/{STATION}/history?fuel=Gazole&step=day"),
         format!("/api/v1/stations/{STATION}/history?fuel=E10&step=week&from=2025-03-01"),
         "/api/v1/trends?fuel=Gazole&dept=29".to_owned(),
+        // Cached but for the prices' ages, filled in per request.
+        "/stations?q=Ville&fuel=Gazole".to_owned(),
+        "/stations?lat=46.2&lon=5.2&fuel=E10&sort=distance".to_owned(),
     ]
 }
 
