@@ -641,7 +641,7 @@ mod tests {
     #[test]
     fn frames_fill_in_the_ages() {
         let now = 1_780_000_000;
-        let updated = vec![now - 30, now - 5 * 3600, now - 4 * DAY];
+        let updated = vec![now - 30, now - 30 * 3600, now - 4 * DAY];
         let page = |age: &dyn Fn(i64) -> (&'static str, String), name: &str| {
             let mut html = format!("<h1>{name}</h1><ol>");
             for &ts in &updated {
