@@ -6,6 +6,11 @@
 //! `carburoam serve` on it as a child process, measures each page with `wrk -t2 -cN -dS
 //! --latency`, then a mix of all of them, and prints the table with the server's RSS at the
 //! end. SQLite always; PostgreSQL too with `--postgres URL` (a scratch database, dropped after).
+//!
+//! `--years FROM..TO` first imports synthetic yearly archives of the same stations as the real
+//! 2026 snapshot ([`crate::feed::synth::year::sites_of`]: their ids, postcodes, positions and
+//! addresses), their past from FROM to TO, then the real files as without it: the pages with
+//! twenty years of history behind the same stations.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -44,6 +49,23 @@ pub struct PagesArgs {
     /// The `carburoam` binary to serve with (another build, to compare; default: this one).
     #[arg(long)]
     pub server: Option<PathBuf>,
+    /// Synthetic years of the real stations' past imported first, `FROM..TO` (both included,
+    /// e.g. `2002..2021`: twenty years up to the real 2022 archive).
+    #[arg(long, value_parser = parse_years)]
+    pub years: Option<(i32, i32)>,
+}
+
+/// `FROM..TO`, both included, FROM ≤ TO.
+fn parse_years(v: &str) -> Result<(i32, i32), String> {
+    let (from, to) = v.split_once("..").ok_or_else(|| format!("`{v}`: expected FROM..TO, e.g. 2002..2021"))?;
+    let year = |y: &str| {
+        y.trim().parse::<i32>().ok().filter(|y| (1990..=2100).contains(y)).ok_or_else(|| format!("`{y}`: not a year"))
+    };
+    let (from, to) = (year(from)?, year(to)?);
+    if from > to {
+        return Err(format!("`{v}`: {from} is after {to}"));
+    }
+    Ok((from, to))
 }
 
 /// The files the database is built from, in import order, and whether each is required.
@@ -81,14 +103,19 @@ pub async fn run(a: PagesArgs) -> anyhow::Result<ExitCode> {
         scratch.db.close().await;
         backends.push(("postgres".to_owned(), url, Some(scratch)));
     }
+    let years = match a.years {
+        Some((from, to)) => synth_years(&a.data, &dir, from, to)?,
+        None => Vec::new(),
+    };
     for (backend, url, scratch) in backends {
         let built = dir.join("pages.db").exists() && backend == "sqlite" && keep;
         if built {
             println!("{backend}: database kept from a previous run ({})", dir.join("pages.db").display());
         } else {
             let t = Instant::now();
+            import_years(&url, &years).await?;
             build(&url, &files)?;
-            println!("{backend}: database built in {:.0} s", t.elapsed().as_secs_f64());
+            println!("{backend}: database built in {:.0} s, {}", t.elapsed().as_secs_f64(), size_of(&url).await?);
         }
         let result = measure(&a, &backend, &url).await;
         if let Some(s) = scratch {
@@ -127,6 +154,61 @@ fn feed_files(data: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     files.extend(names);
     Ok(files)
+}
+
+/// The synthetic yearly archives `from..=to` of the stations of the real 2026 snapshot in
+/// `data`, made in `dir/years` (kept and reused).
+fn synth_years(data: &Path, dir: &Path, from: i32, to: i32) -> anyhow::Result<Vec<PathBuf>> {
+    let real = data.join(SNAPSHOTS[SNAPSHOTS.len() - 1]);
+    let sites = crate::feed::synth::year::sites_of(&std::fs::read(&real)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", real.display()))?;
+    println!("synthetic years {from}–{to} of the {} stations of {}", sites.len(), real.display());
+    let sites: std::sync::Arc<[_]> = sites.into();
+    let out = dir.join("years");
+    std::fs::create_dir_all(&out)?;
+    (from..=to)
+        .map(|year| super::yearly::synth_file(&out, &crate::feed::synth::YearSpec::of_sites(year, sites.clone(), 1)))
+        .collect()
+}
+
+/// Imports the synthetic `years` into `url`, in order (in this process: a year is larger than
+/// `carburoam import` takes by default).
+async fn import_years(url: &str, years: &[PathBuf]) -> anyhow::Result<()> {
+    if years.is_empty() {
+        return Ok(());
+    }
+    let db = crate::db::Db::connect(url).await?;
+    let t = Instant::now();
+    for file in years {
+        let report = super::yearly::import(&db, file, bytes::Bytes::from(std::fs::read(file)?)).await?;
+        println!("imported {}: {} <prix>", file.display(), report.price_elements);
+    }
+    crate::feed::load::refresh_statistics(&db).await;
+    db.close().await;
+    println!("synthetic years imported in {:.0} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The database's size on disk: SQLite's file with its WAL, PostgreSQL's `pg_database_size`.
+async fn size_of(url: &str) -> anyhow::Result<String> {
+    let db = crate::db::Db::connect(url).await?;
+    let bytes: i64 = match &db {
+        crate::db::Db::Sqlite(p) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await?;
+            sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+                .fetch_one(p)
+                .await?
+        }
+        crate::db::Db::Postgres(p) => {
+            sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(p).await?
+        }
+    };
+    let points: i64 = match &db {
+        crate::db::Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM price_history").fetch_one(p).await?,
+        crate::db::Db::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM price_history").fetch_one(p).await?,
+    };
+    db.close().await;
+    Ok(format!("{:.0} MB, {points} history points", bytes as f64 / 1e6))
 }
 
 /// Imports `files` into `url` with the real binary (feed files, then names).

@@ -55,7 +55,7 @@ pub struct SynthSpec {
 
 impl SynthSpec {
     fn spec(&self, year: i32) -> YearSpec {
-        YearSpec { year, stations: self.stations, seed: self.seed }
+        YearSpec::new(year, self.stations, self.seed)
     }
 }
 
@@ -141,8 +141,10 @@ fn rate(rows: u64, d: Duration) -> String {
 }
 
 /// Makes the synthetic year (cached in `dir`) and returns its path.
-fn synth_file(dir: &Path, spec: &YearSpec) -> anyhow::Result<PathBuf> {
-    let path = dir.join(format!("annuel_{}_{}_{}.zip", spec.year, spec.stations, spec.seed));
+pub(super) fn synth_file(dir: &Path, spec: &YearSpec) -> anyhow::Result<PathBuf> {
+    // Real sites (`bench pages --years`) are named apart from generated ones.
+    let sites = if spec.sites.is_some() { "sites" } else { "" };
+    let path = dir.join(format!("annuel_{}_{sites}{}_{}.zip", spec.year, spec.stations, spec.seed));
     if !path.exists() {
         let t = Instant::now();
         let tmp = path.with_extension("part");
@@ -287,7 +289,7 @@ fn remove_sqlite(p: &Path) {
     }
 }
 
-async fn import(db: &Db, file: &Path, bytes: Bytes) -> anyhow::Result<ImportReport> {
+pub(super) async fn import(db: &Db, file: &Path, bytes: Bytes) -> anyhow::Result<ImportReport> {
     let opts = ImportOptions {
         trigger: "bench".into(),
         limits: Limits { max_input_bytes: u64::MAX, ..Limits::default() },

@@ -132,6 +132,9 @@ impl Tx {
     }
 }
 
+/// Prepared statements kept by an import's SQLite connection ([`Db::begin_import`]).
+const IMPORT_STATEMENT_CACHE: usize = 24;
+
 /// How far a SQLite write-ahead log checkpoint goes ([`Db::checkpoint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoint {
@@ -292,18 +295,28 @@ impl Db {
         })
     }
 
-    /// The transaction of a feed import. On SQLite, its connection checks no foreign keys and is
-    /// closed when the transaction ends, never handed back to the pool in that state.
+    /// The transaction of a feed import. On SQLite, its connection is its own (not one of the
+    /// pool's), checks no foreign keys and is closed when the transaction ends.
     ///
     /// Why: the checks were 30 % of SQLite's time in a yearly archive's 3.5 million history
     /// inserts (one parent seek per row; docs/benchmarks.md), and they guard nothing there. The
     /// loader writes every station before any row that references it, in this transaction, and
     /// stations are never deleted; `tests/it/archive_scale.rs` runs `PRAGMA foreign_key_check`
     /// after imports of every kind. PostgreSQL keeps its checks: a plain [`Db::begin`].
+    ///
+    /// It is opened with the pool's settings but a cache of [`IMPORT_STATEMENT_CACHE`] prepared
+    /// statements: an import sends multi-row statements of thousands of parameters (a prepared
+    /// one holds up to a few MB in SQLite), many of whose texts vary with the batch (the reads
+    /// of the daily averages' deltas); sqlx's default cache of 100 lets them reach ~18 MB in a
+    /// yearly archive's import. The few hot texts (the history's 8,192-row INSERT, the
+    /// stations', the prices') are used at every batch, so a small least-recently-used cache
+    /// keeps them prepared.
     pub async fn begin_import(&self) -> Result<Tx, sqlx::Error> {
         match self {
             Db::Sqlite(p) => {
-                let mut conn = p.acquire().await?;
+                let opts = (*p.connect_options()).clone().statement_cache_capacity(IMPORT_STATEMENT_CACHE);
+                let own = SqlitePoolOptions::new().max_connections(1).min_connections(0).connect_lazy_with(opts);
+                let mut conn = own.acquire().await?;
                 // Set before anything can fail: an error below drops the connection, closed.
                 conn.close_on_drop();
                 // A no-op inside a transaction, so it goes before BEGIN.

@@ -8,7 +8,8 @@
 //! The CRC and the declared size are checked when the entry has been read to its end, so a
 //! damaged archive is an error and never a shorter document.
 
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Take};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use flate2::Crc;
@@ -97,6 +98,8 @@ pub struct FeedReader<'a> {
 enum Inner<'a> {
     /// A bare XML file is read in place: no copy.
     Plain(&'a [u8]),
+    /// A bare XML file read from disk ([`open_file`]).
+    Stream(BufReader<Box<dyn Read + Send>>),
     Zip(BufReader<CheckedEntry<'a>>),
 }
 
@@ -113,6 +116,7 @@ impl Read for FeedReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Plain(s) => s.read(buf),
+            Inner::Stream(r) => r.read(buf),
             Inner::Zip(r) => r.read(buf),
         }
     }
@@ -122,6 +126,7 @@ impl BufRead for FeedReader<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         match &mut self.inner {
             Inner::Plain(s) => Ok(s),
+            Inner::Stream(r) => r.fill_buf(),
             Inner::Zip(r) => r.fill_buf(),
         }
     }
@@ -129,6 +134,7 @@ impl BufRead for FeedReader<'_> {
     fn consume(&mut self, amt: usize) {
         match &mut self.inner {
             Inner::Plain(s) => *s = &s[amt.min(s.len())..],
+            Inner::Stream(r) => r.consume(amt),
             Inner::Zip(r) => r.consume(amt),
         }
     }
@@ -161,7 +167,84 @@ fn zip_err(e: impl std::fmt::Display) -> FeedError {
 }
 
 fn open_zip<'a>(bytes: &'a [u8], limits: &Limits) -> Result<FeedReader<'a>, FeedError> {
-    let archive = ZipArchive::new(Cursor::new(bytes)).map_err(zip_err)?;
+    let entry = xml_entry(Cursor::new(bytes))?;
+    let data = entry_data(bytes, entry.header_start, entry.compressed)?;
+    let source = match entry.method {
+        CompressionMethod::Stored => Source::Stored(data),
+        CompressionMethod::Deflated => Source::Deflate(Box::new(DeflateDecoder::new(data))),
+        other => {
+            return Err(FeedError::Zip(format!("unsupported compression method {other:?}")));
+        }
+    };
+    Ok(entry.reader(source, data.len() as u64, limits))
+}
+
+/// Opens a feed file on disk as [`open`] opens bytes, reading it as a stream: only the ZIP's
+/// central directory and a 64 KB buffer are in memory, never the whole file (a yearly archive
+/// is 27 MB zipped). The same checks, caps and errors as [`open`].
+pub fn open_file(mut file: File, limits: &Limits) -> Result<FeedReader<'static>, FeedError> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Err(FeedError::Empty);
+    }
+    if len > limits.max_input_bytes {
+        return Err(FeedError::TooLarge { what: "the downloaded file", cap: limits.max_input_bytes });
+    }
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut file).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    match sniff(&head)? {
+        Sniffed::Xml => {
+            if len > limits.max_xml_bytes {
+                return Err(FeedError::TooLarge { what: "the XML document", cap: limits.max_xml_bytes });
+            }
+            let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(file));
+            Ok(FeedReader {
+                entry_name: None,
+                entry_time: None,
+                inner: Inner::Stream(BufReader::with_capacity(64 * 1024, rest)),
+            })
+        }
+        Sniffed::Zip => {
+            let entry = xml_entry(BufReader::new(&mut file))?;
+            let truncated = || FeedError::Zip("the archive is truncated (entry data missing)".into());
+            let mut header = [0u8; 30];
+            file.seek(SeekFrom::Start(entry.header_start))?;
+            file.read_exact(&mut header).map_err(|_| truncated())?;
+            let start = data_start(&header, entry.header_start)?;
+            if start.checked_add(entry.compressed).is_none_or(|end| end > len) {
+                return Err(truncated());
+            }
+            file.seek(SeekFrom::Start(start))?;
+            let data = BufReader::with_capacity(64 * 1024, file.take(entry.compressed));
+            let source = match entry.method {
+                CompressionMethod::Stored => Source::StoredFile(data),
+                CompressionMethod::Deflated => Source::DeflateFile(Box::new(DeflateDecoder::new(data))),
+                other => {
+                    return Err(FeedError::Zip(format!("unsupported compression method {other:?}")));
+                }
+            };
+            let compressed = entry.compressed;
+            Ok(entry.reader(source, compressed, limits))
+        }
+    }
+}
+
+/// Bytes read from a file to tell what it is ([`sniff`]).
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// What a ZIP's central directory says of its XML entry (the first `.xml` file in it).
+struct XmlEntry {
+    name: String,
+    time: Option<DateTime<Utc>>,
+    header_start: u64,
+    compressed: u64,
+    method: CompressionMethod,
+    size: u64,
+    crc: u32,
+}
+
+fn xml_entry<R: Read + Seek>(reader: R) -> Result<XmlEntry, FeedError> {
+    let archive = ZipArchive::new(reader).map_err(zip_err)?;
     let mut chosen = None;
     for i in 0..archive.len() {
         let entry = archive.by_index_data(i).map_err(zip_err)?;
@@ -177,35 +260,54 @@ fn open_zip<'a>(bytes: &'a [u8], limits: &Limits) -> Result<FeedReader<'a>, Feed
         return Err(FeedError::Zip("the XML entry is encrypted".into()));
     }
     let name = entry.name().map_err(zip_err)?.into_owned();
-    let entry_time = entry.last_modified().and_then(|t| {
+    let time = entry.last_modified().and_then(|t| {
         NaiveDate::from_ymd_opt(t.year().into(), t.month().into(), t.day().into())?
             .and_hms_opt(t.hour().into(), t.minute().into(), t.second().into())
             .map(|n| n.and_utc())
     });
-    let data = entry_data(bytes, entry.header_start(), entry.compressed_size())?;
-    let source = match entry.compression() {
-        CompressionMethod::Stored => Source::Stored(data),
-        CompressionMethod::Deflated => Source::Deflate(Box::new(DeflateDecoder::new(data))),
-        other => {
-            return Err(FeedError::Zip(format!("unsupported compression method {other:?}")));
-        }
-    };
-    let ratio_cap = limits.max_ratio.saturating_mul(data.len() as u64).max(RATIO_GRACE_BYTES);
-    let checked = CheckedEntry {
-        source,
-        crc: Crc::new(),
-        produced: 0,
-        max_xml_bytes: limits.max_xml_bytes,
-        ratio_cap,
-        expected_size: entry.size(),
-        expected_crc: entry.crc32(),
-        done: false,
-    };
-    Ok(FeedReader {
-        entry_name: Some(name),
-        entry_time,
-        inner: Inner::Zip(BufReader::with_capacity(64 * 1024, checked)),
+    Ok(XmlEntry {
+        name,
+        time,
+        header_start: entry.header_start(),
+        compressed: entry.compressed_size(),
+        method: entry.compression(),
+        size: entry.size(),
+        crc: entry.crc32(),
     })
+}
+
+impl XmlEntry {
+    /// The entry's XML through the caps and checks of [`CheckedEntry`]; `compressed`: the
+    /// bytes of `source`, for the ratio cap.
+    fn reader<'a>(self, source: Source<'a>, compressed: u64, limits: &Limits) -> FeedReader<'a> {
+        let ratio_cap = limits.max_ratio.saturating_mul(compressed).max(RATIO_GRACE_BYTES);
+        let checked = CheckedEntry {
+            source,
+            crc: Crc::new(),
+            produced: 0,
+            max_xml_bytes: limits.max_xml_bytes,
+            ratio_cap,
+            expected_size: self.size,
+            expected_crc: self.crc,
+            done: false,
+        };
+        FeedReader {
+            entry_name: Some(self.name),
+            entry_time: self.time,
+            inner: Inner::Zip(BufReader::with_capacity(64 * 1024, checked)),
+        }
+    }
+}
+
+/// Where an entry's data starts: after its local header (`header`, its first 30 bytes, read at
+/// `header_start`), whose name and extra field lengths may differ from the central directory's.
+fn data_start(header: &[u8], header_start: u64) -> Result<u64, FeedError> {
+    if !header.starts_with(b"PK\x03\x04") || header.len() < 30 {
+        return Err(FeedError::Zip("bad local header signature".into()));
+    }
+    let name_len = u64::from(u16::from_le_bytes([header[26], header[27]]));
+    let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
+    Ok(header_start + 30 + name_len + extra_len)
 }
 
 /// The compressed bytes of an entry: after its local header, whose name and extra field
@@ -214,12 +316,7 @@ fn entry_data(bytes: &[u8], header_start: u64, compressed: u64) -> Result<&[u8],
     let truncated = || FeedError::Zip("the archive is truncated (entry data missing)".into());
     let start = usize::try_from(header_start).map_err(|_| truncated())?;
     let header = bytes.get(start..start.saturating_add(30)).ok_or_else(truncated)?;
-    if !header.starts_with(b"PK\x03\x04") {
-        return Err(FeedError::Zip("bad local header signature".into()));
-    }
-    let name_len = usize::from(u16::from_le_bytes([header[26], header[27]]));
-    let extra_len = usize::from(u16::from_le_bytes([header[28], header[29]]));
-    let data_start = start + 30 + name_len + extra_len;
+    let data_start = usize::try_from(data_start(header, header_start)?).map_err(|_| truncated())?;
     let len = usize::try_from(compressed).map_err(|_| truncated())?;
     bytes.get(data_start..data_start.checked_add(len).ok_or_else(truncated)?).ok_or_else(truncated)
 }
@@ -228,6 +325,9 @@ enum Source<'a> {
     Stored(&'a [u8]),
     /// Boxed: the inflate state is large and the reader is moved around.
     Deflate(Box<DeflateDecoder<&'a [u8]>>),
+    /// The same, read from a file ([`open_file`]).
+    StoredFile(BufReader<Take<File>>),
+    DeflateFile(Box<DeflateDecoder<BufReader<Take<File>>>>),
 }
 
 /// Decompresses one entry, counting and checksumming what it really produces.
@@ -247,11 +347,12 @@ impl Read for CheckedEntry<'_> {
         if self.done || buf.is_empty() {
             return Ok(0);
         }
+        let corrupt = |e: io::Error| FeedError::Zip(format!("corrupt compressed data: {e}")).into_io();
         let n = match &mut self.source {
             Source::Stored(s) => s.read(buf)?,
-            Source::Deflate(d) => {
-                d.read(buf).map_err(|e| FeedError::Zip(format!("corrupt compressed data: {e}")).into_io())?
-            }
+            Source::StoredFile(s) => s.read(buf)?,
+            Source::Deflate(d) => d.read(buf).map_err(corrupt)?,
+            Source::DeflateFile(d) => d.read(buf).map_err(corrupt)?,
         };
         if n == 0 {
             self.done = true;
@@ -308,11 +409,21 @@ pub(crate) mod tests {
         w.finish().unwrap().into_inner()
     }
 
+    /// The XML of a feed file, read by [`open`]; [`open_file`] must read the same bytes from
+    /// a file holding them, or fail with the same message.
     fn read_all(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, FeedError> {
-        let mut r = open(bytes, limits)?;
-        let mut out = Vec::new();
-        r.read_to_end(&mut out).map_err(FeedError::from_io)?;
-        Ok(out)
+        fn drain(r: Result<FeedReader<'_>, FeedError>) -> Result<Vec<u8>, FeedError> {
+            let mut out = Vec::new();
+            r?.read_to_end(&mut out).map_err(FeedError::from_io)?;
+            Ok(out)
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        file.rewind().unwrap();
+        let from_file = drain(open_file(file, limits)).map_err(|e| e.to_string());
+        let in_memory = drain(open(bytes, limits));
+        assert_eq!(in_memory.as_ref().map_err(ToString::to_string), from_file.as_ref().map_err(Clone::clone));
+        in_memory
     }
 
     const XML: &[u8] = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<pdv_liste></pdv_liste>\n";

@@ -228,8 +228,9 @@ impl Loader {
         for part in ids.chunks(Backend::MAX_PARAMS) {
             let list = in_list(self.backend, 1, part.len());
             let sql = format!("SELECT station_id, fuel, price, updated_at FROM prices WHERE station_id IN ({list})");
+            // Not kept prepared: the list's length, so the text, changes with every chunk.
             let rows: Vec<(i64, i16, i32, i64)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for id in part {
                     q = q.bind(*id);
                 }
@@ -240,7 +241,7 @@ impl Loader {
             }
             let sql = format!("SELECT station_id, fuel, kind, since FROM shortages WHERE station_id IN ({list})");
             let rows: Vec<(i64, i16, String, Option<i64>)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
                 for id in part {
                     q = q.bind(*id);
                 }
@@ -533,7 +534,8 @@ impl Loader {
         for part in ids.chunks(Backend::MAX_PARAMS) {
             let text = sql(&heads, &in_list(self.backend, 1 + leading.len(), part.len()));
             on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
+                // Not kept prepared: one text per length of the list.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(text)).persistent(false);
                 for v in leading.iter().chain(part) {
                     q = q.bind(*v);
                 }

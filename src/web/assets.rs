@@ -36,6 +36,7 @@ const SVG: &str = "image/svg+xml";
 
 pub static ASSETS: &[Asset] = &[
     asset!("css/site.css", CSS),
+    asset!("css/pages.css", CSS),
     asset!("css/api.css", CSS),
     asset!("css/route-noscript.css", CSS),
     asset!("js/site.js", JS),

@@ -41,6 +41,10 @@ pub enum Key {
     /// A whole page for visitors without a session: its data key and the fingerprint of its
     /// layout (language, URL, freshness line: [`crate::web::page::Layout::fingerprint`]).
     Page { data: Box<Key>, layout: u64 },
+    /// A page cached whole but for the prices' ages, for visitors without a session
+    /// (`/stations`): its path, its query string as sent (every parameter of the page) and the
+    /// fingerprint of its layout.
+    Frame { path: &'static str, query: String, layout: u64 },
     /// A station page's data (the station, its name, its chart).
     /// `fuel` and `range` as the query gives them (the chart's choice).
     Station { id: i64, lang: Lang, fuel: Option<String>, range: Option<String>, last: Day },

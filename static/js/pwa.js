@@ -5,7 +5,13 @@
 (function () {
   "use strict";
   if (!("serviceWorker" in navigator)) return;
-  var registered = navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  // After the page's load: the worker's start-up (its script, its precache) does not compete
+  // with the first render of a visitor's first page.
+  var loaded = new Promise(function (resolve) {
+    if (document.readyState === "complete") resolve();
+    else window.addEventListener("load", function () { resolve(); }, { once: true });
+  });
+  var registered = loaded.then(function () { return navigator.serviceWorker.register("/sw.js", { scope: "/" }); });
   registered.catch(function () { /* no worker: the site works without one */ });
 
   var block = document.getElementById("push-block");

@@ -19,7 +19,7 @@ const STATIONS: usize = 120;
 
 fn year_zip(year: i32) -> Vec<u8> {
     let f = tempfile::NamedTempFile::new().expect("temp file");
-    write_year_zip(f.path(), &YearSpec { year, stations: STATIONS, seed: 3 }).expect("synth");
+    write_year_zip(f.path(), &YearSpec::new(year, STATIONS, 3)).expect("synth");
     std::fs::read(f.path()).expect("read synth")
 }
 

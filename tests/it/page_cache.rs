@@ -27,6 +27,9 @@ fn urls() -> Vec<String> {
         format!("/api/v1/stations/{STATION}/history?fuel=Gazole&step=day"),
         format!("/api/v1/stations/{STATION}/history?fuel=E10&step=week&from=2025-03-01"),
         "/api/v1/trends?fuel=Gazole&dept=29".to_owned(),
+        // Cached but for the prices' ages, filled in per request.
+        "/stations?q=Ville&fuel=Gazole".to_owned(),
+        "/stations?lat=46.2&lon=5.2&fuel=E10&sort=distance".to_owned(),
     ]
 }
 
@@ -64,6 +67,9 @@ db_test!(cached_answers_follow_the_data_version, |t| {
     assert!(stats.hits >= urls().len() as u64, "the second round comes from the cache: {stats:?}");
     // A server with an empty cache on the same data answers the same, byte for byte: no cached
     // answer depends on anything but the data version and its parameters.
+    for (u, a) in urls().iter().zip(&first).filter(|(u, _)| u.starts_with("/stations?")) {
+        assert!(a.contains("<time class=\"old\""), "{u}: a list with its prices' ages");
+    }
     let fresh = answers(&spawn_app(t.db.clone()).await).await;
     for ((u, a), (b, c)) in urls().iter().zip(&first).zip(again.iter().zip(&fresh)) {
         assert_eq!(a, b, "{u}: the cached answer changed without the data changing");

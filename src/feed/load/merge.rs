@@ -114,8 +114,9 @@ impl Loader {
                     in_list(self.backend, 3, part.len())
                 ),
             };
+            // Not kept prepared (as the neighbours below): the text changes with the chunk.
             let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(lo).bind(hi);
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(lo).bind(hi);
                 for id in part {
                     q = q.bind(*id);
                 }
@@ -130,7 +131,7 @@ impl Loader {
             for before in [true, false] {
                 let sql = crate::db::series::neighbours_sql(&list, before);
                 let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
                     for ((s, f), points) in part {
                         let (lo, hi) = span(points);
                         q = q.bind(*s).bind(*f).bind(lo).bind(hi);

@@ -14,21 +14,71 @@
 //!
 //! Written as a stream (one station at a time), deterministic for a (year, stations, seed): the
 //! draws of one station, fuel and year never depend on what was generated before.
+//!
+//! Given [`YearSpec::sites`] (real stations: their ids, postcodes, positions and addresses, as
+//! [`sites_of`] reads them from a real snapshot), the years are those stations' own past: one
+//! `<pdv>` per site with its id every year (no change of hands, no empty year), so that a real
+//! file imported after them continues the same stations' history.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 
 use super::{FUELS, SERVICES, STREETS, TOWNS, push_latin1, rng_for};
 
 /// What to generate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct YearSpec {
     pub year: i32,
-    /// Sites (about the number of stations in the file).
+    /// Sites (about the number of stations in the file); `sites.len()` when `sites` is given.
     pub stations: usize,
     pub seed: u64,
+    /// Real stations to write the past of, instead of generated ones.
+    pub sites: Option<Arc<[Site]>>,
+}
+
+impl YearSpec {
+    /// `stations` generated sites.
+    pub fn new(year: i32, stations: usize, seed: u64) -> YearSpec {
+        YearSpec { year, stations, seed, sites: None }
+    }
+
+    /// The past of `sites` (real stations).
+    pub fn of_sites(year: i32, sites: Arc<[Site]>, seed: u64) -> YearSpec {
+        YearSpec { year, stations: sites.len(), seed, sites: Some(sites) }
+    }
+}
+
+/// A real station, as a yearly archive writes it: what a later real file will find unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    pub id: u64,
+    /// Degrees × 100000, as the feed writes them.
+    pub latitude: i64,
+    pub longitude: i64,
+    pub postcode: String,
+    pub address: String,
+    pub city: String,
+}
+
+/// The stations of a feed file (a snapshot: ZIP or XML), as [`Site`]s in id order.
+pub fn sites_of(file: &[u8]) -> Result<Vec<Site>, crate::feed::FeedError> {
+    let reader = crate::feed::archive::open(file, &crate::feed::archive::Limits::default())?;
+    let mut sites = Vec::new();
+    crate::feed::parse::parse_stream(reader, |s| {
+        sites.push(Site {
+            id: s.id.get() as u64,
+            latitude: (s.latitude * 100_000.0).round() as i64,
+            longitude: (s.longitude * 100_000.0).round() as i64,
+            postcode: s.postcode,
+            address: s.address,
+            city: s.city,
+        });
+    })?;
+    sites.sort_unstable_by_key(|s| s.id);
+    Ok(sites)
 }
 
 /// What a generated file holds, to check an import against.
@@ -85,7 +135,10 @@ pub fn write_year_xml<W: Write>(out: W, spec: &YearSpec) -> io::Result<YearStats
     let mut bytes = Vec::with_capacity(64 * 1024);
     // In station id order, as the publisher writes them (and as the history's primary key
     // sorts them: the loader's inserts then sweep the B-tree once instead of hopping around it).
-    let mut sites: Vec<(u64, u64)> = (0..spec.stations as u64).map(|s| (site_id(spec.seed, s, spec.year), s)).collect();
+    let mut sites: Vec<(u64, u64)> = match &spec.sites {
+        Some(real) => real.iter().enumerate().map(|(i, s)| (s.id, i as u64)).collect(),
+        None => (0..spec.stations as u64).map(|s| (site_id(spec.seed, s, spec.year), s)).collect(),
+    };
     sites.sort_unstable();
     for (_, site) in sites {
         text.clear();
@@ -124,21 +177,31 @@ pub fn write_year_zip(path: &Path, spec: &YearSpec) -> io::Result<YearStats> {
 fn station(s: &mut String, spec: &YearSpec, site: u64, stats: &mut YearStats) -> bool {
     use std::fmt::Write as _;
     let (seed, year) = (spec.seed, spec.year);
+    let real = spec.sites.as_deref().and_then(|sites| sites.get(site as usize));
     // One site in 60 is empty in a given year (a station closed for works, or not yet built).
-    if rng_for(seed, site, 1_002, year as u64).chance(2) && site.is_multiple_of(3) {
+    if real.is_none() && rng_for(seed, site, 1_002, year as u64).chance(2) && site.is_multiple_of(3) {
         return false;
     }
-    let id = site_id(seed, site, year);
+    let id = real.map_or_else(|| site_id(seed, site, year), |r| r.id);
     let old = year < 2015;
     let mut r = rng_for(seed, id, 0, 0);
     let dept = 1 + site % 95;
-    let lat = 4_130_000 + r.below(970_000);
-    let lon = r.below(1_430_000) as i64 - 480_000;
-    let cp = format!("{dept:02}{:03}", r.below(1000));
+    // Drawn for a real site too: the draws that follow stay those of its id.
+    let mut lat = 4_130_000 + r.below(970_000) as i64;
+    let mut lon = r.below(1_430_000) as i64 - 480_000;
+    let mut cp = format!("{dept:02}{:03}", r.below(1000));
     let pop = if r.chance(4) { "A" } else { "R" };
+    let mut address = format!("{} {}", 1 + r.below(250), r.pick(STREETS));
+    let mut city = (*r.pick(TOWNS)).to_owned();
+    if let Some(real) = real {
+        (lat, lon) = (real.latitude, real.longitude);
+        cp = xml_text(&real.postcode);
+        address = xml_text(&real.address);
+        city = xml_text(&real.city);
+    }
     let _ = writeln!(s, "  <pdv id=\"{id}\" latitude=\"{lat}\" longitude=\"{lon}\" cp=\"{cp}\" pop=\"{pop}\">");
-    let _ = writeln!(s, "    <adresse>{} {}</adresse>", 1 + r.below(250), r.pick(STREETS));
-    let _ = writeln!(s, "    <ville>{}</ville>", r.pick(TOWNS));
+    let _ = writeln!(s, "    <adresse>{address}</adresse>");
+    let _ = writeln!(s, "    <ville>{city}</ville>");
     if old {
         let (open, close) = *r.pick(&[("01:00", "01:00"), ("08:45", "19:30"), ("07:00", "21:00")]);
         let sauf = *r.pick(&["", "", "Dimanche", "Samedi, Dimanche"]);
@@ -222,6 +285,21 @@ fn station(s: &mut String, spec: &YearSpec, site: u64, stats: &mut YearStats) ->
     true
 }
 
+/// `text` escaped for XML content and attributes.
+fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Counts the bytes written through it.
 struct CountingWriter<W: Write> {
     inner: W,
@@ -248,7 +326,7 @@ mod tests {
     use crate::feed::parse::parse_stream;
 
     fn spec(year: i32, stations: usize) -> YearSpec {
-        YearSpec { year, stations, seed: 11 }
+        YearSpec::new(year, stations, 11)
     }
 
     #[test]
@@ -309,5 +387,38 @@ mod tests {
         let (a, b) = (ids(2010), ids(2020));
         let common = a.intersection(&b).count();
         assert!(common > 1_400 && common < 1_950, "{common} stations kept over ten years");
+    }
+
+    /// Real sites keep their id, place and address every year, and parse back as written.
+    #[test]
+    fn real_sites_keep_their_ids_and_places() {
+        let sites: Arc<[Site]> = vec![
+            Site {
+                id: 1_000_001,
+                latitude: 4_620_114,
+                longitude: 519_791,
+                postcode: "01000".into(),
+                address: "2 rue <d'Alsace> & Lorraine".into(),
+                city: "Bourg-en-Bresse".into(),
+            },
+            Site {
+                id: 76_300_005,
+                latitude: 4_944_310,
+                longitude: -9_930,
+                postcode: "76300".into(),
+                address: "Route de Paris".into(),
+                city: "SOTTEVILLE-LÈS-ROUEN".into(),
+            },
+        ]
+        .into();
+        for year in [2008, 2021] {
+            let mut xml = Vec::new();
+            let st = write_year_xml(&mut xml, &YearSpec::of_sites(year, sites.clone(), 1)).unwrap();
+            assert_eq!(st.stations, 2);
+            let zip = tempfile::NamedTempFile::new().unwrap();
+            write_year_zip(zip.path(), &YearSpec::of_sites(year, sites.clone(), 1)).unwrap();
+            let back = sites_of(&std::fs::read(zip.path()).unwrap()).unwrap();
+            assert_eq!(&back[..], &sites[..], "{year}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, rfc3339, search_echo};
@@ -95,12 +95,18 @@ pub(crate) fn shortage_text(t: &'static Strings, kind: ShortageKind) -> &'static
 
 pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
     let now = crate::db::now();
+    items_with(lang, hits, |ts| (fresh_class(now, ts), lang.ago(now, ts)))
+}
+
+/// The items of `hits`, with `age` giving each price's colour class and age text from its time.
+fn items_with(lang: Lang, hits: &[Hit<'_>], age: impl Fn(i64) -> (&'static str, String)) -> Vec<StationItem> {
     let t = lang.strings();
     let min = hits.iter().map(|h| h.offer.price).min().unwrap_or(0);
     let max = hits.iter().map(|h| h.offer.price).max().unwrap_or(0);
     hits.iter()
         .map(|h| {
             let (s, o) = (h.station, h.offer);
+            let (fresh_class, ago) = age(o.updated_at);
             StationItem {
                 id: s.id,
                 name: s.name.as_deref().map(str::to_owned),
@@ -110,9 +116,9 @@ pub(crate) fn station_items(lang: Lang, hits: &[Hit<'_>]) -> Vec<StationItem> {
                 distance: lang.km(h.distance_km),
                 price: lang.price(o.price),
                 price_class: price_class(o.price, min, max),
-                ago: lang.ago(now, o.updated_at),
+                ago,
                 updated_iso: rfc3339(o.updated_at),
-                fresh_class: fresh_class(now, o.updated_at),
+                fresh_class,
                 shortage: o.shortage.map(|k| shortage_text(t, k)),
                 h24: s.automate_24_24,
             }
@@ -345,32 +351,106 @@ pub struct StationsPage {
     pub tile_attribution: String,
 }
 
+/// What a `/stations` query asks besides the place (read before [`centre`] takes `q`, `lat`
+/// and `lon`).
+struct Filters {
+    fuel: Fuel,
+    radius: Option<f64>,
+    by_distance: bool,
+    h24: bool,
+    hide_shortages: bool,
+    service: Option<&'static str>,
+    max_age: u32,
+    brands: Vec<String>,
+}
+
+impl Filters {
+    fn read(p: &mut Lenient, raw: &Option<String>) -> Filters {
+        Filters {
+            fuel: p.fuel("fuel").unwrap_or(DEFAULT_FUEL),
+            radius: p.f64_in("radius_km", 1.0..=100.0),
+            by_distance: p.str("sort").as_deref() == Some("distance"),
+            h24: p.flag("h24"),
+            hide_shortages: p.flag("hide_shortages"),
+            service: p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied()),
+            max_age: p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS),
+            brands: brand_params(raw),
+        }
+    }
+}
+
 #[tracing::instrument(skip(state))]
 pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQuery) -> HtmlResult<Response> {
     let here = path_and_query("/stations", &raw);
     let mut p = Lenient::new(&raw);
-    let fuel = p.fuel("fuel").unwrap_or(DEFAULT_FUEL);
-    let radius = p.f64_in("radius_km", 1.0..=100.0);
-    let by_distance = p.str("sort").as_deref() == Some("distance");
-    let h24 = p.flag("h24");
-    let hide_shortages = p.flag("hide_shortages");
-    let service = p.str("service").and_then(|s| SERVICES.iter().find(|x| **x == s).copied());
-    let max_age = p.u32_in("max_age", 1..=365).unwrap_or(DEFAULT_MAX_AGE_DAYS);
-    let wanted_brands = brand_params(&raw);
+    let filters = Filters::read(&mut p, &raw);
     let search = centre(&state, &mut p).await?;
     let refusal = search.refusal(lang.strings());
-    let Search { q, centre, .. } = search;
     let f = freshness(&state).await?;
-    let reference = reference_time(&f);
-    let searched = q.is_some() || centre.is_some();
-    let words = centre.as_ref().map(|c| c.words.clone()).unwrap_or_default();
+    let index = state.index.get().await?;
+    let t = lang.strings();
+    let title = match search.centre.as_ref().and_then(|c| c.label.as_ref()) {
+        Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
+        None => format!("{} — Carburoam", t.results_title),
+    };
+    let l = layout(lang, title, "map", here, &f);
+    let now = || {
+        let now = crate::db::now();
+        move |ts: i64| (fresh_class(now, ts), lang.ago(now, ts))
+    };
+    let Some(fingerprint) = l.fingerprint() else {
+        // A signed-in visitor's page: their menu and token, rendered for them.
+        let (page, _) = stations_page(&state, &index, l, &filters, &search, refusal, &f, now());
+        return Ok(refused_status(render(&page)?, refusal));
+    };
+    // For everyone else, the page is the same for every request of this data version, query and
+    // layout but for the prices' ages: rendered once with marks where they go ([`Frame`]).
+    let key = Key::Frame { path: "/stations", query: raw.clone().unwrap_or_default(), layout: fingerprint };
+    let shared = l.shared();
+    let frame = state
+        .cache
+        .data
+        .get_or_try(index.data_version(), key, || async {
+            let marks = |_: i64| (CLASS_MARK, AGO_MARK.to_owned());
+            let (page, updated) = stations_page(&state, &index, shared, &filters, &search, refusal, &f, marks);
+            let html = page.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+            Ok(Cut(Frame::cut(&html, updated)))
+        })
+        .await?;
+    let page = match &frame.0 {
+        Some(frame) => Html(frame.fill(lang, crate::db::now())).into_response(),
+        // A text of the page held a mark itself: rendered whole, as for a signed-in visitor.
+        None => render(&stations_page(&state, &index, l.shared(), &filters, &search, refusal, &f, now()).0)?,
+    };
+    Ok(refused_status(page, refusal))
+}
+
+/// The `/stations` page with layout `l`, `age` giving each price's colour class and age text;
+/// with the time of each listed price, in the list's order.
+#[allow(clippy::too_many_arguments)]
+fn stations_page(
+    state: &AppState,
+    index: &crate::index::PriceIndex,
+    l: Layout,
+    filters: &Filters,
+    search: &Search,
+    refusal: Option<&'static str>,
+    f: &crate::web::cache::Freshness,
+    age: impl Fn(i64) -> (&'static str, String),
+) -> (StationsPage, Vec<i64>) {
+    let Filters { fuel, radius, by_distance, h24, hide_shortages, service, max_age, brands: ref wanted_brands } =
+        *filters;
+    let reference = reference_time(f);
+    let centre = search.centre.as_ref();
+    let searched = search.q.is_some() || centre.is_some();
+    let words = centre.map(|c| c.words.clone()).unwrap_or_default();
     let mut brands = Vec::new();
-    let (lat, lon, radius_km, has_centre) = match &centre {
+    let (lat, lon, radius_km, has_centre) = match centre {
         Some(c) => (c.lat, c.lon, radius.unwrap_or(c.radius_km), true),
         None => (46.6, 2.4, radius.unwrap_or(10.0), false),
     };
+    let mut updated = Vec::new();
     let items = if has_centre {
-        let index = state.index.get().await?;
         let hits = index.nearby(&NearbyQuery {
             latitude: lat,
             longitude: lon,
@@ -380,7 +460,7 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             hide_shortages,
             only_24_24: h24,
             service,
-            brands: &wanted_brands,
+            brands: wanted_brands,
             words: &words,
             order: if by_distance { Order::Distance } else { Order::Price },
             limit: 50,
@@ -395,27 +475,23 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
             })
             .collect();
         // A brand asked for that is not around still shows, selected, with no station.
-        for b in &wanted_brands {
+        for b in wanted_brands {
             if !brands.iter().any(|o| &o.name == b) {
                 brands.push(BrandOption { name: b.clone(), count: 0, selected: true });
             }
         }
-        station_items(lang, &hits)
+        updated = hits.iter().map(|h| h.offer.updated_at).collect();
+        items_with(l.lang, &hits, age)
     } else {
         Vec::new()
     };
     let (place, others) = match centre {
-        Some(c) => (c.label, c.others),
+        Some(c) => (c.label.clone(), c.others.clone()),
         None => (None, Vec::new()),
     };
-    let t = lang.strings();
-    let title = match &place {
-        Some(p) => format!("{} {p} — Carburoam", t.cheapest_around),
-        None => format!("{} — Carburoam", t.results_title),
-    };
-    let page = render(&StationsPage {
-        l: layout(lang, title, "map", here, &f),
-        list: ListResults { refusal, ..ListResults::new(q, fuel, searched, place, others, items) },
+    let page = StationsPage {
+        l,
+        list: ListResults { refusal, ..ListResults::new(search.q.clone(), fuel, searched, place, others, items) },
         lat,
         lon,
         radius_km,
@@ -432,8 +508,81 @@ pub async fn stations(State(state): State<AppState>, lang: Lang, RawQuery(raw): 
         max_age,
         tile_url: state.site.tile_url.clone(),
         tile_attribution: state.site.tile_attribution.clone(),
-    })?;
-    Ok(refused_status(page, refusal))
+    };
+    (page, updated)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A list page as every visitor without a session sees it, but for the prices' ages
+
+/// Where a price's colour class goes in a [`Frame`]'s render (`class="…"` of its `<time>`).
+/// Noncharacters: no feed text or search holds them, and when one does, the page is not cut.
+const CLASS_MARK: &str = "\u{FDD0}";
+/// Where a price's age text goes ("il y a 3 h").
+const AGO_MARK: &str = "\u{FDD1}";
+/// Both marks, to find them.
+const MARKS: [char; 2] = ['\u{FDD0}', '\u{FDD1}'];
+
+/// A page rendered with [`CLASS_MARK`] and [`AGO_MARK`] for each listed price, cut at them: the
+/// request fills in the ages from now, and the answer is what rendering the page with them
+/// gives, byte for byte.
+struct Frame {
+    /// The page without its marks.
+    html: String,
+    /// Where the marks were in `html`: each price's class, then its age, in the list's order.
+    cuts: Vec<usize>,
+    /// The time of each listed price.
+    updated: Vec<i64>,
+}
+
+/// A cached [`Frame`], or `None` when the page could not be cut.
+struct Cut(Option<Frame>);
+
+impl Weigh for Cut {
+    fn weight(&self) -> usize {
+        self.0.as_ref().map_or(0, |f| f.html.len() + f.cuts.len() * 8 + f.updated.len() * 8)
+    }
+}
+
+impl Frame {
+    /// `rendered` cut at its marks; `None` unless they are exactly a class then an age for each
+    /// of `updated`'s prices (a text of the page holding a mark itself).
+    fn cut(rendered: &str, updated: Vec<i64>) -> Option<Frame> {
+        let mut html = String::with_capacity(rendered.len());
+        let mut cuts = Vec::with_capacity(2 * updated.len());
+        let mut at = 0;
+        for (i, (pos, mark)) in rendered.match_indices(MARKS).enumerate() {
+            let expected = if i % 2 == 0 { CLASS_MARK } else { AGO_MARK };
+            if mark != expected {
+                return None;
+            }
+            html.push_str(&rendered[at..pos]);
+            cuts.push(html.len());
+            at = pos + mark.len();
+        }
+        html.push_str(&rendered[at..]);
+        (cuts.len() == 2 * updated.len()).then_some(Frame { html, cuts, updated })
+    }
+
+    /// The page with each price's class and age as seen at `now`, in `lang`.
+    fn fill(&self, lang: Lang, now: i64) -> String {
+        use askama::filters::Escaper as _;
+        let mut out = String::with_capacity(self.html.len() + 24 * self.updated.len());
+        let mut at = 0;
+        for (i, &cut) in self.cuts.iter().enumerate() {
+            out.push_str(&self.html[at..cut]);
+            at = cut;
+            let ts = self.updated[i / 2];
+            if i % 2 == 0 {
+                out.push_str(fresh_class(now, ts));
+            } else {
+                // Escaped as the template escapes the text it replaces.
+                let _ = askama::filters::Html.write_escaped_str(&mut out, &lang.ago(now, ts));
+            }
+        }
+        out.push_str(&self.html[at..]);
+        out
+    }
 }
 
 /// A refused search is answered 400 (with the page that says why).
@@ -485,5 +634,31 @@ mod tests {
         assert_eq!(price_class(1800, 1700, 1800), "c4");
         assert_eq!(price_class(1750, 1700, 1800), "c2");
         assert_eq!(price_class(1750, 1750, 1750), "c0");
+    }
+
+    /// A frame filled at a time is the page rendered with the ages of that time; a page whose
+    /// own text holds a mark is not cut.
+    #[test]
+    fn frames_fill_in_the_ages() {
+        let now = 1_780_000_000;
+        let updated = vec![now - 30, now - 30 * 3600, now - 4 * DAY];
+        let page = |age: &dyn Fn(i64) -> (&'static str, String), name: &str| {
+            let mut html = format!("<h1>{name}</h1><ol>");
+            for &ts in &updated {
+                let (class, ago) = age(ts);
+                html.push_str(&format!("<li><time class=\"{class}\">{ago}</time></li>"));
+            }
+            html + "</ol>"
+        };
+        for lang in [Lang::Fr, Lang::En] {
+            let frame =
+                Frame::cut(&page(&|_| (CLASS_MARK, AGO_MARK.to_owned()), "Rouen"), updated.clone()).expect("cut");
+            let cold = page(&|ts| (fresh_class(now, ts), lang.ago(now, ts)), "Rouen");
+            assert_eq!(frame.fill(lang, now), cold);
+            assert!(cold.contains("class=\"aging\"") && cold.contains("class=\"old\""), "{cold}");
+        }
+        let marked = format!("Rouen{AGO_MARK}");
+        assert!(Frame::cut(&page(&|_| (CLASS_MARK, AGO_MARK.to_owned()), &marked), updated.clone()).is_none());
+        assert!(Frame::cut(&page(&|_| (CLASS_MARK, AGO_MARK.to_owned()), "Rouen"), vec![now]).is_none());
     }
 }

@@ -406,8 +406,13 @@ const SW_SOURCE: &str = include_str!("../../../../static/sw.js");
 /// The service worker with its precache list (the offline page and what it shows) and a
 /// version that changes with them, so browsers install a new worker when an asset changes.
 fn service_worker_source() -> String {
-    let precache =
-        ["/offline", assets::url("css/site.css"), assets::url("favicon.svg"), assets::url("icons/icon-192.png")];
+    let precache = [
+        "/offline",
+        assets::url("css/site.css"),
+        assets::url("css/pages.css"),
+        assets::url("favicon.svg"),
+        assets::url("icons/icon-192.png"),
+    ];
     let list = serde_json::to_string(&precache).unwrap_or_else(|_| "[]".into());
     let mut h = Sha256::new();
     h.update(SW_SOURCE.as_bytes());
