@@ -245,7 +245,8 @@ impl Application {
             crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
         // Another process's imports, names imports and series rebuilds, even with no request.
         let watch = self.state.index.spawn_watch(shutdown.clone());
-        // Daily averages of a history loaded before they existed (issue 12), in the background.
+        // Daily averages of a history that has none yet (loaded before the series table, or after a
+        // migration that emptied it), in the background.
         // Computing them moves the data version: the pages cached meanwhile are dropped at once.
         let (db, index) = (self.state.db.clone(), self.state.index.clone());
         tokio::spawn(async move {

@@ -1,4 +1,4 @@
-//! `carburoam bench pages`: the pages under load on a database holding history (issue 22).
+//! `carburoam bench pages`: the pages under load on a database holding history.
 //!
 //! Builds the database from the shared feed files (`../shared/data` by default: the real
 //! 2022 January–March archive, the 2025 snapshots, the 2026 ruptures snapshot, OpenStreetMap

@@ -1,4 +1,4 @@
-//! `carburoam bench synth|archive|years`: yearly archives (issue 12).
+//! `carburoam bench synth|archive|years`: yearly archives.
 //!
 //! - `synth` writes one synthetic yearly archive ([`crate::feed::synth::year`]) to a file;
 //! - `archive` measures one yearly archive (a file, or a synthetic one): unzip alone, unzip and
@@ -33,7 +33,7 @@ pub enum BenchCommand {
     /// The price alerts' evaluation of one import's changes, for 100,000 generated users (takes
     /// `--runs`, `--stations` and `--postgres` before the word `alerts`).
     Alerts,
-    /// The pages under wrk on a database with history, names and trends (issue 22): builds it
+    /// The pages under wrk on a database with history, names and trends: builds it
     /// from `--data` (../shared/data), serves it, prints req/s and p99 per page and of a mix.
     Pages(super::pages::PagesArgs),
     /// The route search's corridor and ranking on a trip across France (Paris → Marseille, ~2,000

@@ -216,7 +216,7 @@ impl MailArgs {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Route search (issue 20): the routing engine.
+// Route search: the routing engine.
 
 /// The routing engine of the route search (`/trajet`, `/api/v1/route`).
 #[derive(Args, Debug, Clone)]

@@ -238,15 +238,26 @@ pub async fn latest_loaded_sha256(db: &Db) -> Result<Option<String>, sqlx::Error
 /// the data's age as the pages show it).
 pub async fn latest_full_snapshot_at(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => {
-        sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
-        )
-        .bind(RunStatus::Success)
-        .bind(FeedKind::Snapshot)
-        .fetch_one(p)
-        .await
+        sqlx::query_scalar::<_, Option<i64>>(LATEST_FULL_SNAPSHOT_SQL)
+            .bind(RunStatus::Success)
+            .bind(FeedKind::Snapshot)
+            .fetch_one(p)
+            .await
     })
 }
+
+/// [`latest_full_snapshot_at`] inside a transaction (an import's, which sees its own run).
+pub async fn latest_full_snapshot_at_in(tx: &mut crate::db::Tx) -> Result<Option<i64>, sqlx::Error> {
+    Ok(crate::on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, Option<i64>>(LATEST_FULL_SNAPSHOT_SQL)
+            .bind(RunStatus::Success)
+            .bind(FeedKind::Snapshot)
+            .fetch_one(&mut *conn)
+            .await?
+    }))
+}
+
+const LATEST_FULL_SNAPSHOT_SQL: &str = "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2";
 
 /// The most recent run, whatever its outcome.
 pub async fn last_run(db: &Db) -> Result<Option<RunRow>, sqlx::Error> {

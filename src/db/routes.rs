@@ -1,4 +1,4 @@
-//! The route search's account data (issue 20): the user's vehicle (`user_vehicles`, the route
+//! The route search's account data: the user's vehicle (`user_vehicles`, the route
 //! form's defaults) and the routes they saved (`saved_routes`, with their routed points so that
 //! `/me` ranks the stations along them without an engine call). Every statement is scoped by
 //! `user_id`.

@@ -130,15 +130,7 @@ async fn snapshot_day(tx: &mut Tx) -> Result<Option<Day>, sqlx::Error> {
     if stored.is_some() {
         return Ok(stored);
     }
-    let at: Option<i64> = on_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "SELECT MAX(snapshot_at) FROM etl_runs WHERE status = $1 AND feed_kind = $2",
-        )
-        .bind(crate::db::etl_runs::RunStatus::Success)
-        .bind(crate::domain::FeedKind::Snapshot)
-        .fetch_one(&mut *conn)
-        .await?
-    });
+    let at = crate::db::etl_runs::latest_full_snapshot_at_in(tx).await?;
     Ok(at.map(series::day_of))
 }
 

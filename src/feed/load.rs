@@ -110,7 +110,7 @@ pub(super) struct Loader {
     pg_history_table: bool,
     /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
     series: series::Tracker,
-    /// Current prices this file moved to another value, for the price alerts (issue 13).
+    /// Current prices this file moved to another value, for the price alerts.
     changes: Vec<crate::db::alerts::PriceChange>,
     /// Multi-row statement texts built so far, by (head and tail, rows, width): a yearly
     /// archive sends ~400 history statements of 8,192 rows, each text 50 KB long.
@@ -644,7 +644,7 @@ impl Loader {
             ms = done.elapsed.as_millis() as u64,
             "daily averages refreshed"
         );
-        // Alerts hook (issue 13): the changes are committed with the prices, or not at all, so
+        // Alerts hook: the changes are committed with the prices, or not at all, so
         // the alert engine finds them even if this process dies right after the commit.
         let changes = std::mem::take(&mut self.changes);
         crate::db::alerts::record_changes(self.tx()?, &changes, crate::db::now()).await?;

@@ -1,4 +1,4 @@
-//! Station names from OpenStreetMap (issue 11): the brand and name of every station.
+//! Station names from OpenStreetMap: the brand and name of every station.
 //!
 //! OpenStreetMap maps French fuel stations with `ref:FR:prix-carburants=<feed id>` beside
 //! `brand`, `name`, `operator`. This module reads them from an Overpass answer (JSON or CSV,

@@ -61,7 +61,7 @@ pub struct AdminStrings {
     pub rejected: &'static str,
     pub msg_run_started: &'static str,
     pub msg_run_busy: &'static str,
-    // Station names from OpenStreetMap (issue 11), on the data page
+    // Station names from OpenStreetMap, on the data page
     pub names_title: &'static str,
     pub names_coverage: &'static str,
     pub names_last: &'static str,

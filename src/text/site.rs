@@ -134,7 +134,7 @@ pub struct SiteStrings {
     pub a11y_footer: &'static str,
     /// Between a label and what follows it (`Autres lieux :` / `Other places:`).
     pub colon: &'static str,
-    /// Names from OpenStreetMap (issue 11): the attribution beside them, the brand filter, what
+    /// Names from OpenStreetMap: the attribution beside them, the brand filter, what
     /// `/about` says of how names are matched.
     pub osm_attribution: &'static str,
     pub brand_label: &'static str,

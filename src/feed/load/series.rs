@@ -1,5 +1,5 @@
-//! The daily averages an import moves, kept by deltas (issue 21) instead of recomputed from the
-//! history.
+//! The daily averages an import moves, kept by deltas instead of recomputed from the
+//! history: an import costs what it changes, not what the days it touches hold.
 //!
 //! A stored cell (fuel, area, day) holds the prices in effect at the end of the day over the
 //! stations whose price was set at most 30 days before ([`crate::domain::series`]): as its exact

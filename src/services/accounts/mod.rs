@@ -460,7 +460,7 @@ pub struct Export {
     pub password_resets: Vec<ExportReset>,
     pub pending_email_change: Option<String>,
     pub alerts: export_alerts::ExportAlerts,
-    /// The route search's vehicle and saved routes (issue 20).
+    /// The route search's vehicle and saved routes.
     pub vehicle: Option<ExportVehicle>,
     pub routes: Vec<ExportRoute>,
 }
