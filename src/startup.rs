@@ -154,7 +154,7 @@ impl Application {
             fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),
             feed_url: cfg.feed_url.clone(),
             holder: etl::holder_id(),
-            import: ImportOptions { trigger: "schedule".into(), ..ImportOptions::default() },
+            import: ImportOptions { trigger: crate::domain::Trigger::Schedule, ..ImportOptions::default() },
             notifier: notifier.clone(),
         };
         let mailer = Mailer::new(cfg.mail.clone())?;
@@ -262,7 +262,10 @@ impl Application {
                 self.state.db.clone(),
                 archive_url,
                 backfill_days,
-                crate::history::backfill::BackfillOptions { trigger: "startup".into(), ..Default::default() },
+                crate::history::backfill::BackfillOptions {
+                    trigger: crate::domain::Trigger::Startup,
+                    ..Default::default()
+                },
                 shutdown.clone(),
             ))
         });

@@ -185,7 +185,7 @@ fn ms(d: Duration) -> String {
 /// The bench: prints its figures.
 pub async fn run(url: &str, sizes: Sizes, runs: usize) -> anyhow::Result<()> {
     let db = Db::connect(url).await?;
-    let opts = ImportOptions { trigger: "bench".into(), ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: crate::domain::Trigger::Bench, ..ImportOptions::default() };
     load::import_bytes(&db, "bench", synth::generate_zip(sizes.stations, 1).into(), &opts).await?;
     let now = crate::db::now();
     let t = Instant::now();

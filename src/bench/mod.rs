@@ -143,7 +143,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let url = url_for(i);
             let scratch = Scratch::open(&url, i).await?;
             let db = &scratch.db;
-            let opts = ImportOptions { trigger: "bench".into(), ..ImportOptions::default() };
+            let opts = ImportOptions { trigger: crate::domain::Trigger::Bench, ..ImportOptions::default() };
             let t = Instant::now();
             load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
             first.push(t.elapsed());

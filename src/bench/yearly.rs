@@ -291,7 +291,7 @@ fn remove_sqlite(p: &Path) {
 
 pub(super) async fn import(db: &Db, file: &Path, bytes: Bytes) -> anyhow::Result<ImportReport> {
     let opts = ImportOptions {
-        trigger: "bench".into(),
+        trigger: crate::domain::Trigger::Bench,
         limits: Limits { max_input_bytes: u64::MAX, ..Limits::default() },
         ..ImportOptions::default()
     };

@@ -107,7 +107,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let progress = Arc::new(Progress::default());
         let opts = ImportOptions {
             force: args.force,
-            trigger: "cli".into(),
+            trigger: Trigger::Cli,
             progress: Some(progress.clone()),
             ..ImportOptions::default()
         };
@@ -168,7 +168,7 @@ pub(super) async fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let files = backfill::plan(&args.archive_url, args.since, until);
     let db = open_db(&args.db).await?;
     let opts =
-        BackfillOptions { trigger: "cli".into(), progress: std::io::stderr().is_terminal(), ..Default::default() };
+        BackfillOptions { trigger: Trigger::Cli, progress: std::io::stderr().is_terminal(), ..Default::default() };
     let show_lines = !opts.progress;
     let summary = backfill::run(&db, &files, &opts, |r| {
         if let FileOutcome::Failed(_) = r.outcome {
@@ -217,11 +217,11 @@ pub(super) async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
         fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),
         feed_url: args.feed_url.clone(),
         holder: etl::holder_id(),
-        import: ImportOptions { force: args.force, trigger: "cli".into(), ..ImportOptions::default() },
+        import: ImportOptions { force: args.force, trigger: Trigger::Cli, ..ImportOptions::default() },
         // The process exits right after the run, before a background notification could leave.
         notifier: crate::services::notify::Notifier::disabled(),
     };
-    let outcome = job.run_once("cli").await;
+    let outcome = job.run_once(Trigger::Cli).await;
     db.close().await;
     match outcome {
         Ok(RunOutcome::Imported(report)) => println!("{report}"),

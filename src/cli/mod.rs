@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{self, EtlEvery};
 use crate::db::Db;
+use crate::domain::Trigger;
 use crate::etl::{self, ImportLease, Job, RunOutcome};
 use crate::feed::download::{Conditional, FetchOptions, Fetched, Fetcher};
 use crate::feed::load::{self, ImportOptions, Progress};
@@ -172,7 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 public_url: args.public_url,
                 ..Default::default()
             };
-            let opts = crate::names::NamesImportOptions { force: args.force, trigger: "cli".into(), overpass };
+            let opts = crate::names::NamesImportOptions { force: args.force, trigger: Trigger::Cli, overpass };
             let ok = crate::names::import::run_cli(&db, &args.sources, &opts, args.json).await;
             db.close().await;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

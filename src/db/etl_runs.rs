@@ -1,8 +1,8 @@
 //! ETL run records: one row per import attempt, with its counts and rejected records.
 
 use crate::db::{Backend, Db};
-use crate::domain::FeedKind;
 use crate::domain::Rejection;
+use crate::domain::{FeedKind, Trigger};
 use crate::on_db;
 
 /// What an import changed, as stored in `etl_runs`.
@@ -79,7 +79,7 @@ const RUN_COLUMNS: &str = "id, source, trigger, started_at, finished_at, status,
      prices_unchanged, history_added, shortages, rejected, error";
 
 /// Opens a run record in state `running` and returns its id.
-pub async fn start(db: &Db, source: &str, trigger: &str, now: i64) -> Result<i64, sqlx::Error> {
+pub async fn start(db: &Db, source: &str, trigger: Trigger, now: i64) -> Result<i64, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO etl_runs (source, trigger, started_at, status) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -148,7 +148,7 @@ pub async fn log(db: &Db, run_id: i64) -> Result<Option<String>, sqlx::Error> {
 pub async fn record(
     db: &Db,
     source: &str,
-    trigger: &str,
+    trigger: Trigger,
     status: RunStatus,
     error: Option<&str>,
     now: i64,

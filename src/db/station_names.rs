@@ -45,7 +45,7 @@ impl std::fmt::Display for Coverage {
 #[derive(Debug, Clone)]
 pub struct ImportMeta {
     pub source: String,
-    pub trigger: String,
+    pub trigger: crate::domain::Trigger,
     pub rows_read: usize,
     pub refs_invalid: usize,
     pub rows_without_ref: usize,
@@ -170,7 +170,7 @@ async fn replace_in(tx: &mut Tx, names: &[NewName], meta: &ImportMeta) -> Result
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(meta.source.as_str())
-    .bind(meta.trigger.as_str())
+    .bind(meta.trigger)
     .bind(now)
     .bind(duration_ms)
     .bind(count(meta.rows_read))

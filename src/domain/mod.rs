@@ -16,6 +16,7 @@ pub mod series;
 mod station;
 pub mod station_name;
 pub(crate) mod time;
+mod trigger;
 
 pub use account::{
     AccountInputError, DisplayName, EmailAddress, MIN_PASSWORD_CHARS, NewPassword, Password, PasswordAdvice, Username,
@@ -30,3 +31,4 @@ pub use rejection::Rejection;
 pub use search::{MAX_SEARCH_CHARS, MAX_SEARCH_WORDS, SearchText, SearchTextError, search_echo};
 pub use station::{DayHours, OpeningHours, RoadType, ShortageKind, StationId, TimeSlot};
 pub use time::{DAY, ParisTimeError, paris_local_to_utc, parse_every, rfc3339};
+pub use trigger::Trigger;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Db;
 use crate::db::etl_runs::{self, RunStatus};
 use crate::db::leases;
+use crate::domain::Trigger;
 use crate::feed::download::{self, Conditional, DownloadError, Fetched, Fetcher};
 use crate::feed::load::{self, ImportError, ImportOptions, ImportReport};
 
@@ -129,10 +130,10 @@ impl Job {
     /// One download + import, as the scheduler does it. Records a run row in every case but
     /// "another instance has this interval".
     #[tracing::instrument(skip(self), fields(url = %self.feed_url))]
-    pub async fn run_once(&self, trigger: &str) -> Result<RunOutcome, EtlError> {
+    pub async fn run_once(&self, trigger: Trigger) -> Result<RunOutcome, EtlError> {
         // A scheduled run waits out the lease of a holder that may have died (it expires within
         // IMPORT_LEASE_TTL); a run asked for by a person answers quickly.
-        let wait = if trigger == "schedule" { IMPORT_LEASE_TTL as u64 + 5 } else { 5 };
+        let wait = if trigger.waits_for_lease() { IMPORT_LEASE_TTL as u64 + 5 } else { 5 };
         let lease = ImportLease::acquire(&self.db, &self.holder, Duration::from_secs(wait)).await?;
         // Imports never overlap, so a run still `running` while we hold the lease belongs to a
         // process that died mid-import (its transaction rolled back): close it as failed.
@@ -180,7 +181,7 @@ impl Job {
         }
     }
 
-    async fn fetch_and_import(&self, trigger: &str) -> Result<RunOutcome, EtlError> {
+    async fn fetch_and_import(&self, trigger: Trigger) -> Result<RunOutcome, EtlError> {
         let cond = if self.import.force {
             Conditional::default()
         } else {
@@ -211,7 +212,7 @@ impl Job {
             }
             Fetched::Body { bytes, etag, last_modified, source } => {
                 let mut opts = self.import.clone();
-                opts.trigger = trigger.to_owned();
+                opts.trigger = trigger;
                 let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
                 // The alerts of the prices this import changed: evaluated and sent now, here.
                 crate::alerts::kick();
@@ -235,7 +236,7 @@ impl Job {
     }
 }
 
-async fn record_failure(db: &Db, source: &str, trigger: &str, error: &str) {
+async fn record_failure(db: &Db, source: &str, trigger: Trigger, error: &str) {
     if let Err(e) = etl_runs::record(db, source, trigger, RunStatus::Failed, Some(error), crate::db::now()).await {
         tracing::error!(error = %e, "could not record the failed run");
     }
@@ -247,7 +248,7 @@ pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
     // One run per interval across all instances, the first at once.
     let p = leases::Periodic { lease: SCHEDULE_LEASE, holder: &job.holder, every, first: Duration::ZERO };
     leases::every(&job.db, p, &shutdown, |_| async {
-        match job.run_once("schedule").await {
+        match job.run_once(Trigger::Schedule).await {
             Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
             Ok(RunOutcome::NotModified) => tracing::info!("scheduled run: feed not modified"),
             Ok(RunOutcome::Skipped) => {}

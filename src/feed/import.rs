@@ -24,7 +24,7 @@ use super::parse::{self, ParseOutcome};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
-use crate::domain::Rejection;
+use crate::domain::{Rejection, Trigger};
 
 /// Why an import was refused or failed. Displayed as one line after the file name.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +62,8 @@ pub struct ImportOptions {
     /// A newest snapshot with fewer than this share of the stations present in the database is
     /// refused (truncated upstream file).
     pub min_station_ratio: f64,
-    /// Who asked: `cli`, `schedule`, `admin`… stored with the run.
-    pub trigger: String,
+    /// Who asked, stored with the run.
+    pub trigger: Trigger,
     pub progress: Option<Arc<Progress>>,
     /// PostgreSQL: history points go through `COPY` (the default); false keeps multi-row
     /// INSERTs, as on SQLite. Same result either way (a test compares them).
@@ -76,7 +76,7 @@ impl Default for ImportOptions {
             force: false,
             limits: Limits::default(),
             min_station_ratio: 0.8,
-            trigger: "cli".to_owned(),
+            trigger: Trigger::Cli,
             progress: None,
             pg_copy: true,
         }
@@ -256,7 +256,7 @@ impl Input {
 async fn import_input(db: &Db, source: &str, input: Input, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (input, sha) = input.sha256(source).await?;
-    let run_id = etl_runs::start(db, source, &opts.trigger, crate::db::now()).await?;
+    let run_id = etl_runs::start(db, source, opts.trigger, crate::db::now()).await?;
     let mut log = format!("received {} bytes from {source} (sha256 {sha})\n", input.len());
     let outcome = import_inner(db, source, input, &sha, opts, run_id, started).await;
     let now = crate::db::now();

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::Db;
 use crate::db::etl_runs;
+use crate::domain::Trigger;
 use crate::etl::{self, ImportLease};
 use crate::feed::download::{Conditional, DownloadError, FetchOptions, Fetched, Fetcher};
 use crate::feed::load::{self, ImportOptions, ImportReport, Progress};
@@ -262,8 +263,8 @@ impl std::fmt::Display for FileResult {
 #[derive(Clone)]
 pub struct BackfillOptions {
     pub fetch: FetchOptions,
-    /// Who asked: `cli`, `startup`… stored with each run.
-    pub trigger: String,
+    /// Who asked, stored with each run.
+    pub trigger: Trigger,
     /// How long to wait for the import lease before each file (another import may be running).
     pub lease_wait: Duration,
     /// indicatif bars on stderr (a terminal).
@@ -275,7 +276,7 @@ impl Default for BackfillOptions {
         BackfillOptions {
             // A yearly archive is up to ~35 MB: give it the time of a slow line.
             fetch: FetchOptions { timeout: Duration::from_secs(600), ..FetchOptions::default() },
-            trigger: "backfill".to_owned(),
+            trigger: Trigger::Backfill,
             lease_wait: Duration::from_secs(600),
             progress: false,
         }
@@ -382,7 +383,7 @@ async fn import_once(
             // An archive is not a snapshot: the "identical to the last file" and "too few
             // stations" guards are for the feed job. Identical archives are skipped above.
             force: true,
-            trigger: opts.trigger.clone(),
+            trigger: opts.trigger,
             progress: Some(progress.clone()),
             ..ImportOptions::default()
         };

@@ -85,8 +85,11 @@ impl IndexHandle {
             }
             return Ok(self.current());
         }
+        // The snapshot is taken before the check starts: the request that starts it answers
+        // from the snapshot it found, whatever a fast check on another thread does meanwhile.
+        let snapshot = self.current();
         self.check_in_background_if_due();
-        Ok(self.current())
+        Ok(snapshot)
     }
 
     /// The snapshot in use, without checking anything (empty before the first build).

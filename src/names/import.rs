@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::db::Db;
 use crate::db::station_names::{self, Coverage, ImportMeta, ReplaceError};
+use crate::domain::Trigger;
 use crate::feed::download::DownloadError;
 use crate::names::overpass::{self, OverpassOptions};
 use crate::names::parse::{self, ParseError};
@@ -21,14 +22,14 @@ pub const MAX_COVERAGE_DROP: f64 = 20.0;
 pub struct NamesImportOptions {
     /// Import even when coverage would drop by more than [`MAX_COVERAGE_DROP`] points.
     pub force: bool,
-    /// Who asked: `cli`, `schedule`, `admin`.
-    pub trigger: String,
+    /// Who asked, stored with the import.
+    pub trigger: Trigger,
     pub overpass: OverpassOptions,
 }
 
 impl Default for NamesImportOptions {
     fn default() -> Self {
-        NamesImportOptions { force: false, trigger: "cli".into(), overpass: OverpassOptions::default() }
+        NamesImportOptions { force: false, trigger: Trigger::Cli, overpass: OverpassOptions::default() }
     }
 }
 
@@ -129,7 +130,7 @@ async fn import_bytes_since(
         .map_err(|e| ImportNamesError::Task(e.to_string()))??;
     let meta = ImportMeta {
         source: source.to_owned(),
-        trigger: opts.trigger.clone(),
+        trigger: opts.trigger,
         rows_read: parsed.rows,
         refs_invalid: parsed.invalid_refs,
         rows_without_ref: parsed.rows_without_ref,

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::import::{NamesImportOptions, NamesReport, OVERPASS, import_source};
 use super::overpass::OverpassOptions;
 use crate::db::{self, Db, leases, station_names};
+use crate::domain::Trigger;
 
 /// Held for one interval by the instance that runs the scheduled refresh.
 pub const NAMES_SCHEDULE_LEASE: &str = "names_schedule";
@@ -50,12 +51,12 @@ pub async fn refresh_now(
     db: &Db,
     overpass: &OverpassOptions,
     holder: &str,
-    trigger: &str,
+    trigger: Trigger,
 ) -> Result<NamesReport, RefreshError> {
     if !leases::try_acquire(db, NAMES_IMPORT_LEASE, holder, db::now(), IMPORT_LEASE_SECS).await? {
         return Err(RefreshError::Busy);
     }
-    let opts = NamesImportOptions { force: false, trigger: trigger.to_owned(), overpass: overpass.clone() };
+    let opts = NamesImportOptions { force: false, trigger, overpass: overpass.clone() };
     let result = import_source(db, OVERPASS, &opts).await;
     if let Err(e) = leases::release(db, NAMES_IMPORT_LEASE, holder).await {
         tracing::warn!(error = %e, "names: could not release the import lease (it expires by itself)");
@@ -91,7 +92,7 @@ async fn scheduler(db: Db, every: Duration, overpass: OverpassOptions, holder: S
     leases::every(&db, p, &shutdown, |_| async {
         tokio::select! {
             _ = shutdown.cancelled() => {}
-            r = refresh_now(&db, &overpass, &holder, "schedule") => match r {
+            r = refresh_now(&db, &overpass, &holder, Trigger::Schedule) => match r {
                 Ok(report) => tracing::info!(%report, "names refreshed"),
                 // The names in place stay; the next interval retries.
                 Err(e) => tracing::warn!(error = %e, "names refresh failed"),

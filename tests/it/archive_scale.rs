@@ -24,7 +24,7 @@ fn year_zip(year: i32) -> Vec<u8> {
 }
 
 async fn import(db: &Db, year: i32, zip: &[u8], pg_copy: bool) -> ImportReport {
-    let opts = ImportOptions { trigger: "test".into(), pg_copy, ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, pg_copy, ..ImportOptions::default() };
     load::import_bytes(db, &format!("annuel_{year}"), zip.to_vec().into(), &opts)
         .await
         .unwrap_or_else(|e| panic!("{year}: {e}"))
@@ -158,7 +158,7 @@ db_test!(damaged_yearly_file_changes_nothing, |t| {
     let i = zip.len() * 2 / 3;
     zip[i] ^= 0x55;
     zip[i + 1] ^= 0x55;
-    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
     let err = load::import_bytes(&t.db, "annuel_2023_damaged", zip.into(), &opts).await;
     assert!(err.is_err());
     assert_eq!(fingerprint(&t.db).await, before);
@@ -175,7 +175,7 @@ db_test!(no_row_outlives_its_station, |t| {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for name in ["old_2014.xml", "archive_day.xml", "snapshot_a.xml", "snapshot_b.xml"] {
         let bytes = std::fs::read(fixtures.join(name)).expect("fixture");
-        let opts = ImportOptions { trigger: "test".into(), force: true, ..ImportOptions::default() };
+        let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, force: true, ..ImportOptions::default() };
         load::import_bytes(&t.db, name, bytes.into(), &opts).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for table in ["prices", "price_history", "shortages", "station_names", "user_stations"] {

@@ -73,7 +73,7 @@ fn ts(s: &str) -> i64 {
 }
 
 fn opts() -> ImportOptions {
-    ImportOptions { trigger: "test".into(), ..ImportOptions::default() }
+    ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
 async fn import_fixture(db: &Db, name: &str) -> load::ImportReport {

@@ -17,12 +17,12 @@ use crate::db_test;
 use crate::helpers::{fixture, shared_file};
 
 async fn load_snapshot_a(db: &Db) {
-    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
     load::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
 }
 
 fn opts() -> NamesImportOptions {
-    NamesImportOptions { trigger: "test".into(), ..NamesImportOptions::default() }
+    NamesImportOptions { trigger: carburoam::domain::Trigger::Cli, ..NamesImportOptions::default() }
 }
 
 fn id(v: i64) -> StationId {
@@ -225,7 +225,7 @@ db_test!(names_shared_csv, |t| {
         eprintln!("../shared/data absent: skipped");
         return;
     };
-    let opts_feed = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let opts_feed = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
     load::import_file(&t.db, &feed, &opts_feed).await.expect("feed imports");
     let started = Instant::now();
     let r = import_source(&t.db, &csv.display().to_string(), &opts()).await.expect("shared csv imports");

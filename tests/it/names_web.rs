@@ -11,12 +11,12 @@ use crate::db_test;
 use crate::helpers::fixture;
 
 async fn load_snapshot_a(db: &Db) {
-    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
     load::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
 }
 
 async fn import_names(db: &Db) {
-    let opts = NamesImportOptions { trigger: "test".into(), ..NamesImportOptions::default() };
+    let opts = NamesImportOptions { trigger: carburoam::domain::Trigger::Cli, ..NamesImportOptions::default() };
     import_source(db, &fixture("names_a.csv").display().to_string(), &opts).await.expect("names import");
 }
 

@@ -371,25 +371,25 @@ db_test!(webhook_hears_once_of_three_failed_runs_in_a_row, |t| {
     let failing = job(&t.db, &garbage, &notifier);
     let good = job(&t.db, &fixture("snapshot_b.xml"), &notifier);
 
-    failing.run_once("schedule").await.expect_err("garbage");
-    failing.run_once("schedule").await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
     sink.assert_quiet(Duration::from_millis(300)).await;
-    failing.run_once("schedule").await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
     let text = sink.next().await;
     assert!(text.contains("failed 3 times in a row"), "{text}");
     assert!(text.contains("Last error:"), "{text}");
     // The streak goes on: no more messages.
-    failing.run_once("schedule").await.expect_err("garbage");
-    failing.run_once("schedule").await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
     sink.assert_quiet(Duration::from_millis(500)).await;
 
     // A success ends the streak; three new failures make a new message.
-    good.run_once("schedule").await.expect("good feed");
+    good.run_once(carburoam::domain::Trigger::Schedule).await.expect("good feed");
     for _ in 0..2 {
-        failing.run_once("schedule").await.expect_err("garbage");
+        failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
     }
     sink.assert_quiet(Duration::from_millis(300)).await;
-    failing.run_once("schedule").await.expect_err("garbage");
+    failing.run_once(carburoam::domain::Trigger::Schedule).await.expect_err("garbage");
     assert!(sink.next().await.contains("failed 3 times in a row"));
     sink.assert_quiet(Duration::from_millis(500)).await;
 });

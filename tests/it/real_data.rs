@@ -59,7 +59,7 @@ async fn history_rows(db: &Db) -> BTreeSet<(i64, i16, i64, i32)> {
 }
 
 fn opts() -> ImportOptions {
-    ImportOptions { trigger: "test".into(), ..ImportOptions::default() }
+    ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
 async fn import(db: &Db, name: &str) -> load::ImportReport {

@@ -32,7 +32,7 @@ async fn get_en(app: &TestApp, client: &reqwest::Client, path_and_query: &str) -
 /// A national-size feed: 10,000 stations, a tenth of them in Saint-Étienne (every `s` word
 /// starts one of their place words).
 async fn national(t: &crate::helpers::TestDb) {
-    let opts = ImportOptions { trigger: "test".into(), ..ImportOptions::default() };
+    let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
     load::import_bytes(&t.db, "national", synth::generate_zip(10_000, 19).into(), &opts).await.expect("feed");
 }
 

@@ -119,7 +119,7 @@ fn archive(days: std::ops::Range<usize>, extra: &[(usize, i16, i64, i32)]) -> By
 }
 
 fn opts() -> ImportOptions {
-    ImportOptions { trigger: "test".into(), ..ImportOptions::default() }
+    ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
 pub(crate) async fn import(db: &Db, name: &str, bytes: Bytes) -> load::ImportReport {

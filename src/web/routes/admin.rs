@@ -201,7 +201,7 @@ pub async fn refresh_names(State(state): State<AppState>, admin: AdminUser) -> H
     let index = state.index.clone();
     let holder = format!("console-{}", crate::etl::holder_id());
     tokio::spawn(async move {
-        match crate::names::schedule::refresh_now(&db, &overpass, &holder, "admin").await {
+        match crate::names::schedule::refresh_now(&db, &overpass, &holder, crate::domain::Trigger::Admin).await {
             Ok(report) => {
                 tracing::info!(%report, "names refresh started from the console finished");
                 let _ = index.refresh().await;
@@ -297,7 +297,7 @@ pub async fn run_now(State(state): State<AppState>, admin: AdminUser) -> HtmlRes
     }
     crate::services::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await?;
     tokio::spawn(async move {
-        match job.0.run_once("admin").await {
+        match job.0.run_once(crate::domain::Trigger::Admin).await {
             Ok(outcome) => tracing::info!(?outcome, "run started from the console finished"),
             Err(e) => tracing::warn!(error = %e, "run started from the console failed"),
         }
