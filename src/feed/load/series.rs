@@ -11,10 +11,12 @@
 //! are summed in memory during the import ([`Deltas`]) and applied once, before the commit
 //! ([`Loader::finish_series`]):
 //!
-//! - sum and count follow exactly;
-//! - min and max follow from what was added and removed ([`apply`]), except when a removed price
-//!   was the extreme and nothing added replaces it: those few cells are computed exactly from
-//!   the history (`db::series::exact_cells`, one index seek per station of the area);
+//! - each cell's histogram of prices (price → stations, `crate::domain::histogram`) takes the
+//!   moves ([`apply`]); sum, count, min, max, p10 and p90 are read from the moved histogram, so
+//!   they follow exactly;
+//! - a cell whose moves do not fit its stored histogram (a price removed that it does not hold:
+//!   never for a series equal to the rebuild) is computed from the history
+//!   (`db::series::exact_cells`, one index seek per station of the area);
 //! - days after the last one stored that the file reaches (a snapshot of a new day, a newer
 //!   archive): the 31 days after it are computed from the history (prices carried over from
 //!   before the file), the days beyond only hold the file's own points, which the deltas have;
