@@ -53,6 +53,12 @@ const STAGED_OVERLAP: &str = "SELECT EXISTS (SELECT 1 FROM (SELECT station_id, f
      FROM history_load GROUP BY station_id, fuel) k WHERE EXISTS (SELECT 1 FROM price_history h \
      WHERE h.station_id = k.station_id AND h.fuel = k.fuel AND h.at BETWEEN k.lo AND k.hi))";
 
+/// The current prices, packed as the history rows (`station × 8 + fuel`, `at × 2^20 + price`).
+const PRICES_PACKED_HEAD: &str = "INSERT INTO prices (station_id, fuel, price, updated_at) \
+    SELECT column1 >> 3, column1 & 7, column2 & 1048575, column2 >> 20 FROM (VALUES ";
+const PRICES_TAIL: &str =
+    " ON CONFLICT (station_id, fuel) DO UPDATE SET price = excluded.price, updated_at = excluded.updated_at";
+
 const UPSERT_TAIL: &str = " ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price";
 
 impl Loader {
@@ -79,6 +85,27 @@ impl Loader {
             UPSERT_TAIL,
             4,
             Backend::batch_rows(4),
+            rows,
+            |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
+        )
+        .await
+    }
+
+    /// Inserts or moves current prices: `(station, fuel, price, at)`.
+    pub(super) async fn write_prices(&mut self, rows: &[(i64, i16, i32, i64)]) -> Result<(), ImportError> {
+        if self.backend == Backend::Sqlite
+            && let Some(packed) =
+                rows.iter().map(|&(s, f, price, at)| packed(&(s, f, at, price))).collect::<Option<Vec<_>>>()
+        {
+            let tail = format!(") WHERE true{PRICES_TAIL}");
+            return self
+                .batched_by(PRICES_PACKED_HEAD, &tail, 2, SQLITE_HISTORY_ROWS, &packed, |q, r| q.bind(r.0).bind(r.1))
+                .await;
+        }
+        self.batched(
+            "INSERT INTO prices (station_id, fuel, price, updated_at) VALUES ",
+            PRICES_TAIL,
+            4,
             rows,
             |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
         )

@@ -748,7 +748,11 @@ impl Loader {
         let name = |a: u16| -> &str {
             if a == NATION { NATIONAL } else { self.series.areas.get(usize::from(a)).map_or("", String::as_str) }
         };
-        let rows: Vec<CellRow> = writes.iter().map(|(f, a, d, c, h)| (*f, name(*a), *d, *c, h.as_slice())).collect();
+        let mut rows: Vec<CellRow> =
+            writes.iter().map(|(f, a, d, c, h)| (*f, name(*a), *d, *c, h.as_slice())).collect();
+        // In the key's order (fuel, area, day), not the sweep's (fuel, day, area): each page of
+        // the table is then filled once instead of taking one row per area and day in turn.
+        rows.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         let gone: Vec<(i16, &str, Day)> = deletes.iter().map(|&(f, a, d)| (f, name(a), d)).collect();
         out.rows += rows.len() + gone.len();
         let tx = self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
