@@ -10,6 +10,7 @@ pub mod admin;
 pub mod alert_outbox;
 pub mod alerts;
 pub mod audit;
+pub mod copy;
 pub mod email_changes;
 pub mod etl_runs;
 pub mod favourites;

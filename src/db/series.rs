@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use futures_util::TryStreamExt;
 
-use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
+use crate::db::{Backend, Db, Tx, copy, in_list, values_placeholders};
 use crate::domain::histogram::{self, Histogram};
 use crate::domain::series::{self, DailyAverages, Day, NATIONAL};
 use crate::on_tx;
@@ -352,6 +352,11 @@ pub async fn write_cells(tx: &mut Tx, rows: &[CellRow<'_>]) -> Result<(), sqlx::
         }
         return Ok(());
     }
+    if let Tx::Postgres(t) = tx
+        && rows.len() > Backend::batch_rows(11)
+    {
+        return copy_cells(t, rows).await;
+    }
     let per = Backend::batch_rows(11);
     let mut texts: HashMap<usize, String> = HashMap::new();
     for part in rows.chunks(per) {
@@ -375,6 +380,54 @@ pub async fn write_cells(tx: &mut Tx, rows: &[CellRow<'_>]) -> Result<(), sqlx::
             q.execute(&mut *conn).await?;
         });
     }
+    Ok(())
+}
+
+/// PostgreSQL, more cells than one statement takes: a binary `COPY` into a temporary table
+/// (never WAL-logged, dropped at commit), then one `INSERT … SELECT … ON CONFLICT` in key order,
+/// where multi-row statements would cost a parse and a plan of 5,500 parameters each.
+async fn copy_cells(
+    t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: &[CellRow<'_>],
+) -> Result<(), sqlx::Error> {
+    let conn = &mut **t;
+    sqlx::query(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS series_load (fuel SMALLINT NOT NULL, area TEXT NOT NULL, \
+         day INTEGER NOT NULL, average INTEGER NOT NULL, stations INTEGER NOT NULL, min_price INTEGER NOT NULL, \
+         max_price INTEGER NOT NULL, total BIGINT NOT NULL, p10 INTEGER NOT NULL, p90 INTEGER NOT NULL, \
+         hist BYTEA NOT NULL) ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await?;
+    copy::copy_in(
+        conn,
+        "COPY series_load (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
+         FROM STDIN (FORMAT binary)",
+        rows,
+        |out, &(fuel, area, day, c, hist)| {
+            out.row(11)
+                .i16(fuel)
+                .bytes(area.as_bytes())
+                .i32(day)
+                .i32(c.average())
+                .i32(c.stations)
+                .i32(c.min)
+                .i32(c.max)
+                .i64(c.total)
+                .i32(c.p10)
+                .i32(c.p90)
+                .bytes(hist);
+        },
+    )
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO price_series (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
+         SELECT fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist FROM series_load \
+         ORDER BY fuel, area, day{CELLS_TAIL}"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("TRUNCATE series_load").execute(&mut *conn).await?;
     Ok(())
 }
 

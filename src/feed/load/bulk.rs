@@ -4,11 +4,14 @@
 //!   rows, one prepared text reused (sqlx caches statements by text), anonymous `?` placeholders,
 //!   each row bound as two integers (station and fuel; time and price) that SQL unpacks: binding
 //!   through sqlx costs more than SQLite's own unpacking (docs/benchmarks.md);
-//! - PostgreSQL: binary `COPY` into a temporary table (never WAL-logged, dropped at commit),
-//!   then one `INSERT … SELECT … ORDER BY … ON CONFLICT` into `price_history`, in the import's
-//!   transaction. A multi-row INSERT costs the server a parse and a plan of 30,000 parameters per
-//!   statement; COPY streams rows, and its binary form spares the server parsing numbers from
-//!   text. Sorted by key, the rows reach the primary key's B-tree in its order.
+//! - PostgreSQL: the rows sorted by key, then one probe of the stored history per (station,
+//!   fuel); when no stored point lies within a key's span (an archive of a past year, new
+//!   stations), a binary `COPY` straight into `price_history`, otherwise a binary `COPY` into a
+//!   temporary table (never WAL-logged, dropped at commit) and one `INSERT … SELECT … ORDER BY …
+//!   ON CONFLICT`, in the import's transaction. A multi-row INSERT costs the server a parse and a
+//!   plan of 30,000 parameters per statement; COPY streams rows, its binary form spares the
+//!   server parsing numbers from text, and it writes the heap a page of rows at a time. Sorted
+//!   by key, the rows reach the primary key's B-tree in its order.
 //!   [`ImportOptions::pg_copy`] = false keeps the INSERT path (the tests compare both).
 //! - The history has no foreign key on PostgreSQL (migration 0015; SQLite's imports run without
 //!   the checks): each batch's stations are checked at once ([`Loader::check_history_stations`]),
@@ -18,6 +21,7 @@
 use std::collections::BTreeSet;
 
 use super::{ImportError, Loader};
+use crate::db::copy::{CopyRows, copy_in};
 use crate::db::{Backend, Tx};
 
 /// A history point: station, fuel, time (Unix seconds), price (thousandths).
@@ -45,12 +49,10 @@ const PACKED_HEAD: &str = "INSERT INTO price_history (station_id, fuel, at, pric
 /// `WHERE true`: SQLite reads `ON CONFLICT` right after a `SELECT … FROM` as a join clause.
 const PACKED_TAIL: &str = ") WHERE true ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price";
 
-/// Bytes of COPY data sent per message.
-const COPY_CHUNK: usize = 1 << 20;
-
-/// Whether any staged (station, fuel) has a stored point within the staged span of its times.
-const STAGED_OVERLAP: &str = "SELECT EXISTS (SELECT 1 FROM (SELECT station_id, fuel, min(at) AS lo, max(at) AS hi \
-     FROM history_load GROUP BY station_id, fuel) k WHERE EXISTS (SELECT 1 FROM price_history h \
+/// Whether any of the given (station, fuel, first, last) has a stored point between its first
+/// and last time: one probe of the primary key per key.
+const STORED_OVERLAP: &str = "SELECT EXISTS (SELECT 1 FROM unnest($1::int8[], $2::int2[], $3::int8[], $4::int8[]) \
+     AS k (station_id, fuel, lo, hi) WHERE EXISTS (SELECT 1 FROM price_history h \
      WHERE h.station_id = k.station_id AND h.fuel = k.fuel AND h.at BETWEEN k.lo AND k.hi))";
 
 /// The current prices, packed as the history rows (`station × 8 + fuel`, `at × 2^20 + price`).
@@ -112,12 +114,42 @@ impl Loader {
         .await
     }
 
+    /// PostgreSQL: the rows sorted by key, then, when no stored point can conflict with them,
+    /// one binary `COPY` straight into `price_history`; otherwise through the staging table and
+    /// an upsert.
     async fn copy_history(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
+        let mut sorted = rows.to_vec();
+        sorted.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+        // Whether a key may already be stored: one probe of the primary key per (station, fuel)
+        // over the span of its times here, not one per row. Usually none (an archive of a past
+        // year, new stations): the rows then go straight into the history by `COPY`, which
+        // writes the heap a page of rows at a time (no staging table, no `INSERT … SELECT`, no
+        // speculative insertion of `ON CONFLICT`). Keys are unique within the rows (the loader
+        // merges a key's points by second), so the COPY cannot conflict with itself; if one
+        // ever did, the unique violation refuses the file.
+        let spans = key_spans(&sorted);
         let first = !self.pg_history_table;
         let Tx::Postgres(t) = self.tx()? else {
             return Err(ImportError::Internal("COPY on a SQLite transaction".into()));
         };
         let conn = &mut **t;
+        let (overlap,): (bool,) = sqlx::query_as(STORED_OVERLAP)
+            .bind(spans.iter().map(|k| k.0).collect::<Vec<i64>>())
+            .bind(spans.iter().map(|k| k.1).collect::<Vec<i16>>())
+            .bind(spans.iter().map(|k| k.2).collect::<Vec<i64>>())
+            .bind(spans.iter().map(|k| k.3).collect::<Vec<i64>>())
+            .fetch_one(&mut *conn)
+            .await?;
+        if !overlap {
+            copy_in(
+                conn,
+                "COPY price_history (station_id, fuel, at, price) FROM STDIN (FORMAT binary)",
+                &sorted,
+                copy_tuple,
+            )
+            .await?;
+            return Ok(());
+        }
         if first {
             // Dropped at commit or rollback: nothing of it outlives the import.
             sqlx::query(
@@ -127,46 +159,18 @@ impl Loader {
             .execute(&mut *conn)
             .await?;
         }
-        let mut copy =
-            conn.copy_in_raw("COPY history_load (station_id, fuel, at, price) FROM STDIN (FORMAT binary)").await?;
-        let mut data = Vec::with_capacity(COPY_CHUNK + 64);
-        data.extend_from_slice(COPY_HEADER);
-        let mut sent: Result<(), sqlx::Error> = Ok(());
-        for row in rows {
-            copy_tuple(&mut data, row);
-            if data.len() >= COPY_CHUNK {
-                if let Err(e) = copy.send(data.as_slice()).await {
-                    sent = Err(e);
-                    break;
-                }
-                data.clear();
-            }
-        }
-        if sent.is_ok() {
-            data.extend_from_slice(&(-1i16).to_be_bytes());
-            sent = copy.send(data.as_slice()).await.map(|_| ());
-        }
-        match sent {
-            Ok(()) => {
-                copy.finish().await?;
-            }
-            Err(e) => {
-                let _ = copy.abort("the import failed").await;
-                return Err(e.into());
-            }
-        }
-        // Whether a staged key may already be stored: one probe of the primary key per (station,
-        // fuel) over the staged span of times, not one per row. Usually none (an archive of a past
-        // year, new stations): the rows then go in without `ON CONFLICT`, whose speculative
-        // insertion costs more than the insert itself. Keys are unique within the staged rows
-        // (the loader merges a key's points by second), so a plain insert of them cannot conflict
-        // with itself; if one ever did, the unique violation refuses the file.
-        let (overlap,): (bool,) = sqlx::query_as(STAGED_OVERLAP).fetch_one(&mut *conn).await?;
-        let tail = if overlap { UPSERT_TAIL } else { "" };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        copy_in(
+            conn,
+            "COPY history_load (station_id, fuel, at, price) FROM STDIN (FORMAT binary)",
+            &sorted,
+            copy_tuple,
+        )
+        .await?;
+        sqlx::query(
             "INSERT INTO price_history (station_id, fuel, at, price) \
-             SELECT station_id, fuel, at, price FROM history_load ORDER BY station_id, fuel, at{tail}"
-        )))
+             SELECT station_id, fuel, at, price FROM history_load ORDER BY station_id, fuel, at \
+             ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price",
+        )
         .execute(&mut *conn)
         .await?;
         sqlx::query("TRUNCATE history_load").execute(&mut *conn).await?;
@@ -187,48 +191,38 @@ impl Loader {
     }
 }
 
-/// The header of PostgreSQL's binary COPY format: signature, flags, header extension length.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// Each key's first and last time in rows sorted by key: (station, fuel, first, last).
+fn key_spans(sorted: &[HistoryRow]) -> Vec<(i64, i16, i64, i64)> {
+    let mut spans: Vec<(i64, i16, i64, i64)> = Vec::new();
+    for &(station, fuel, at, _) in sorted {
+        match spans.last_mut() {
+            Some(k) if (k.0, k.1) == (station, fuel) => k.3 = at,
+            _ => spans.push((station, fuel, at, at)),
+        }
+    }
+    spans
+}
 
-/// One history row in the binary COPY format: the field count, then each field's length and
-/// big-endian value (`BIGINT`, `SMALLINT`, `BIGINT`, `INTEGER`, the staging table's types).
-fn copy_tuple(out: &mut Vec<u8>, &(station, fuel, at, price): &HistoryRow) {
-    out.extend_from_slice(&4i16.to_be_bytes());
-    out.extend_from_slice(&8i32.to_be_bytes());
-    out.extend_from_slice(&station.to_be_bytes());
-    out.extend_from_slice(&2i32.to_be_bytes());
-    out.extend_from_slice(&fuel.to_be_bytes());
-    out.extend_from_slice(&8i32.to_be_bytes());
-    out.extend_from_slice(&at.to_be_bytes());
-    out.extend_from_slice(&4i32.to_be_bytes());
-    out.extend_from_slice(&price.to_be_bytes());
+/// One history row in the binary COPY format (`BIGINT`, `SMALLINT`, `BIGINT`, `INTEGER`: the
+/// types of `price_history` and of the staging table).
+fn copy_tuple(out: &mut CopyRows, &(station, fuel, at, price): &HistoryRow) {
+    out.row(4).i64(station).i16(fuel).i64(at).i32(price);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{COPY_HEADER, PRICE_SPAN, copy_tuple, packed};
+    use super::{PRICE_SPAN, key_spans, packed};
 
     /// What the statement's `>> 3`, `& 7`, `>> 20`, `& 1048575` compute, on the packed values.
     fn unpacked((key, point): (i64, i64)) -> (i64, i16, i64, i32) {
         (key >> 3, (key & 7) as i16, point >> 20, (point & (PRICE_SPAN - 1)) as i32)
     }
 
-    /// The binary COPY bytes of a row, as PostgreSQL's documentation lays them out.
     #[test]
-    fn copy_tuples_follow_the_binary_format() {
-        assert_eq!(COPY_HEADER.len(), 19);
-        assert_eq!(&COPY_HEADER[..11], b"PGCOPY\n\xff\r\n\0");
-        let mut out = Vec::new();
-        copy_tuple(&mut out, &(1000001, 6, -2, 1_799));
-        let expected: Vec<u8> = [
-            &[0, 4][..],
-            &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x41],
-            &[0, 0, 0, 2, 0, 6],
-            &[0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe],
-            &[0, 0, 0, 4, 0, 0, 0x07, 0x07],
-        ]
-        .concat();
-        assert_eq!(out, expected);
+    fn key_spans_run_from_first_to_last_time() {
+        let rows = [(1, 1, 10, 1_700), (1, 1, 20, 1_710), (1, 2, 15, 1_800), (2, 1, 5, 1_650), (2, 1, 7, 1_660)];
+        assert_eq!(key_spans(&rows), vec![(1, 1, 10, 20), (1, 2, 15, 15), (2, 1, 5, 7)]);
+        assert!(key_spans(&[]).is_empty());
     }
 
     #[test]
