@@ -62,13 +62,15 @@ pub const API_CACHE_CONTROL: &str = "public, max-age=60";
 /// changes at login and logout. Account pages say `no-store`.
 pub const PAGE_CACHE_CONTROL: &str = "private, no-cache";
 
-/// The Content-Security-Policy of the pages without the map tiles' origin: no inline script or
-/// style, no plugin, no framing, forms and fetches to this origin only.
+/// The Content-Security-Policy of the pages without the map tiles' origin: no inline script,
+/// no inline style but `/`'s stylesheet (by its hash, added by [`content_security_policy`]), no
+/// plugin, no framing, forms and fetches to this origin only.
 const BASE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
      frame-ancestors 'none'";
 
-/// [`BASE_CSP`] with the tile server allowed in `img-src` (`https://{s}.tile.example/…` becomes
+/// [`BASE_CSP`] with the hash of the stylesheet `/` inlines ([`assets::INLINE_CSS`]) in
+/// `style-src` and the tile server allowed in `img-src` (`https://{s}.tile.example/…` becomes
 /// `https://*.tile.example`).
 pub fn content_security_policy(tile_url: &str) -> String {
     let origin = url::Url::parse(&tile_url.replace("{s}", "a").replace(['{', '}'], ""))
@@ -78,7 +80,9 @@ pub fn content_security_policy(tile_url: &str) -> String {
         })
         .map(|o| if tile_url.contains("{s}.") { o.replacen("://a.", "://*.", 1) } else { o })
         .unwrap_or_default();
-    BASE_CSP.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}"))
+    BASE_CSP
+        .replace("style-src 'self'", &format!("style-src 'self' {}", *assets::INLINE_CSS_SOURCE))
+        .replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}"))
 }
 
 /// `Strict-Transport-Security` when the public URL is `https://`: sent by the application itself,
@@ -372,6 +376,7 @@ mod tests {
         let c = content_security_policy("http://127.0.0.1:9/{z}/{x}/{y}.png");
         assert!(c.contains("img-src 'self' data: http://127.0.0.1:9;"), "{c}");
         assert!(c.contains("script-src 'self';"));
+        assert!(c.contains(&format!("style-src 'self' {};", *assets::INLINE_CSS_SOURCE)), "{c}");
     }
 
     #[tokio::test]

@@ -75,7 +75,11 @@ db_test!(the_banner_says_since_when_the_feed_has_not_changed, |t| {
     let app = spawn_app(t.db.clone()).await;
     for path in ["/", "/stations?q=paris&fuel=Gazole", "/tendances", "/about"] {
         let r = app.get(path).await;
-        assert!(!r.text.contains("stale-banner") && !r.text.contains("n’a pas changé"), "{path}:\n{}", r.text);
+        assert!(
+            !r.text.contains("data-testid=\"stale-banner\"") && !r.text.contains("n’a pas changé"),
+            "{path}:\n{}",
+            r.text
+        );
         assert!(r.text.contains("Prix du flux officiel du"), "{path}");
     }
     assert!(app.get("/").await.text.contains("(il y a 10 min)"));

@@ -280,6 +280,17 @@ db_test!(security_headers_on_every_response, |t| {
         assert!(r.header("strict-transport-security").is_empty(), "{path}: no HSTS over plain HTTP");
     }
 
+    // The one inline style is `/`'s stylesheet (css/site.css), allowed by its SHA-256.
+    let css =
+        home.text.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).expect("/ holds its stylesheet");
+    assert_eq!(css, carburoam::web::assets::INLINE_CSS);
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(css.as_bytes()))
+    };
+    assert!(site_csp.contains(&format!("style-src 'self' 'sha256-{hash}';")), "{site_csp}");
+
     // The API page keeps working under the CSP: its style is a file of this site.
     let api = app.get("/api").await;
     assert!(!api.text.contains("<style"), "an inline style would be blocked by the CSP");

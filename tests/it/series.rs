@@ -379,6 +379,73 @@ db_test!(trends_api_and_station_history_steps, |t| {
     }
 });
 
+// Daily closes without `from` are the last 1,096 days up to `to`, with a link to the days
+// before; an explicit `from` and the coarser steps still reach back to the first change.
+db_test!(station_history_daily_closes_without_from_are_recent, |t| {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let changes = [(day(2019, 1, 10), 1500), (day(2022, 3, 1), 1600), (day(2025, 6, 29), 1700)];
+    let p: String = changes.iter().map(|&(d, v)| prix("Gazole", 1, paris(d, 6, 0), v)).collect();
+    import(&t.db, "annee", doc(&pdv(29_000_001, "29000", &p))).await;
+    let app = spawn_app(t.db.clone()).await;
+    let get = |query: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/api/v1/stations/29000001/history?fuel=Gazole&{query}")).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text);
+            r.json()
+        }
+    };
+    let ats = |v: &serde_json::Value| -> Vec<String> {
+        v["points"].as_array().unwrap().iter().map(|p| p["at"].as_str().unwrap().to_owned()).collect()
+    };
+    let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+
+    let recent = get("step=day".to_owned()).await;
+    let start = day(2025, 6, 29) - chrono::Duration::days(1095);
+    let at = ats(&recent);
+    assert_eq!((at.len(), at[0].as_str(), at[1095].as_str()), (1096, iso(start).as_str(), "2025-06-29"));
+    assert_eq!(recent["points"][0]["price"].as_f64(), Some(1.6));
+    let earlier = recent["earlier"].as_str().expect("older closes are linked");
+    let before = start - chrono::Duration::days(1096);
+    assert_eq!(
+        earlier,
+        format!(
+            "/api/v1/stations/29000001/history?fuel=Gazole&step=day&from={}&to={}",
+            iso(before),
+            iso(start - chrono::Duration::days(1))
+        )
+    );
+    let older = app.get(earlier).await.json();
+    assert_eq!(ats(&older).len(), 1096);
+    assert!(older.get("earlier").is_none(), "an explicit `from` is answered as asked");
+
+    // `to` without `from`: the 1,096 days up to it.
+    let upto = get("step=day&to=2023-01-01".to_owned()).await;
+    let at = ats(&upto);
+    assert_eq!((at.len(), at.last().unwrap().as_str()), (1096, "2023-01-01"));
+    assert!(
+        upto["earlier"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("&to={}", iso(day(2023, 1, 1) - chrono::Duration::days(1096))))
+    );
+
+    // Explicit `from`, and the weekly means: the whole history, no link.
+    let all = get("step=day&from=2019-01-01".to_owned()).await;
+    let at = ats(&all);
+    assert_eq!(at.len() as i64, (day(2025, 6, 29) - day(2019, 1, 10)).num_days() + 1);
+    assert_eq!(at[0], "2019-01-10");
+    assert!(all.get("earlier").is_none());
+    let weeks = get("step=week".to_owned()).await;
+    assert_eq!(ats(&weeks)[0], "2019-01-07");
+    assert!(weeks.get("earlier").is_none());
+
+    // Nothing older than the window: no link.
+    let short = get("step=day&to=2021-06-01".to_owned()).await;
+    assert_eq!(ats(&short)[0], "2019-01-10");
+    assert!(short.get("earlier").is_none());
+});
+
 /// An archive of `weeks` weeks ending on Sunday 29 June 2025 for one station: Tuesdays 8
 /// thousandths cheaper (changed at 06:00 on Tuesday, back at 06:00 on Wednesday).
 fn tuesday_archive(weeks: i64) -> Bytes {

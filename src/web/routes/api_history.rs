@@ -26,6 +26,10 @@ pub const MAX_HISTORY_DAYS: u32 = 36_500;
 /// Points one history answer may hold: daily closes since 2000 fit (about 9,800 days); a
 /// longer series asks for a coarser `step`.
 pub const MAX_HISTORY_POINTS: usize = 10_000;
+/// Days a daily answer (`step=day`) holds when neither `from` nor `days` says where it starts:
+/// the three years up to `to`. Twenty years of daily closes are 7,300 points (300 KB); older
+/// days are asked with an explicit `from`, and the answer's `earlier` gives that URL.
+pub const RECENT_DAILY_DAYS: Day = 1096;
 
 /// A day parameter: `YYYY-MM-DD`.
 fn day_param(p: &mut QueryParams, name: &str) -> Result<Option<Day>, AppError> {
@@ -108,6 +112,10 @@ pub struct HistoryJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<&'static str>,
     pub points: Vec<HistoryPointJson>,
+    /// A daily answer bounded to its recent days ([`RECENT_DAILY_DAYS`]) with older closes left
+    /// out: the path and query of the days before, with an explicit `from` and `to`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -137,21 +145,18 @@ pub async fn last_data_day(state: &AppState) -> Result<Day, AppError> {
     Ok(day_of(crate::web::page::reference_time(&f).min(crate::db::now())))
 }
 
-/// A station's daily closes from `from` (default: its first change) to `to`, at most the last
-/// day with data (the default).
-pub async fn station_closes(
+/// A station's daily closes from `from` (default: its first change) to `to`, and the day of its
+/// first change (`None` when it has none).
+async fn station_closes(
     state: &AppState,
     id: i64,
     fuel: Fuel,
     from: Option<Day>,
-    to: Option<Day>,
-) -> Result<Vec<(Day, i32)>, AppError> {
-    let last = last_data_day(state).await?;
-    let to = to.map_or(last, |t| t.min(last));
+    to: Day,
+) -> Result<(Vec<(Day, i32)>, Option<Day>), AppError> {
     let points = s::station_points(&state.db, id, fuel.id(), day_start(to + 1)).await?;
-    let Some(first) = points.first() else { return Ok(Vec::new()) };
-    let from = from.unwrap_or_else(|| day_of(first.0)).max(day_of(first.0));
-    Ok(closes(&points, from, to))
+    let Some(first) = points.first().map(|p| day_of(p.0)) else { return Ok((Vec::new(), None)) };
+    Ok((closes(&points, from.unwrap_or(first).max(first), to), Some(first)))
 }
 
 #[tracing::instrument(skip(state, headers))]
@@ -187,6 +192,7 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
         Some(d) => Some(day_of(crate::db::now() - i64::from(d) * 86_400)),
         None => params.from,
     };
+    let mut earlier = None;
     let points = match params.step {
         None => {
             let since = match params.days {
@@ -213,7 +219,21 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
             if !q::station_exists(&state.db, id.get()).await? {
                 return Err(missing());
             }
-            let c = station_closes(state, id.get(), params.fuel, from, params.to).await?;
+            let last = last_data_day(state).await?;
+            let to = params.to.map_or(last, |t| t.min(last));
+            // Daily closes with no start asked: the recent ones only.
+            let recent = (step == Step::Day && from.is_none()).then(|| to - (RECENT_DAILY_DAYS - 1));
+            let (c, first) = station_closes(state, id.get(), params.fuel, from.or(recent), to).await?;
+            if let (Some(start), Some(first)) = (recent, first)
+                && first < start
+            {
+                earlier = Some(format!(
+                    "/api/v1/stations/{id}/history?fuel={}&step=day&from={}&to={}",
+                    params.fuel.name(),
+                    day_string(first.max(start - RECENT_DAILY_DAYS)),
+                    day_string(start - 1)
+                ));
+            }
             let grouped = step != Step::Day;
             aggregate_closes(&c, step)
                 .into_iter()
@@ -232,7 +252,7 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
             points.len()
         )));
     }
-    Ok(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points })
+    Ok(HistoryJson { station_id: id, fuel: params.fuel, step: params.step.map(step_name), points, earlier })
 }
 
 // ---------------------------------------------------------------------------------------------

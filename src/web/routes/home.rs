@@ -28,6 +28,8 @@ pub struct HomePage {
     pub national: Vec<NationalView>,
     /// `/tendances` or `/trends`.
     pub trends_path: &'static str,
+    /// css/site.css, inlined ([`crate::web::assets::INLINE_CSS`]).
+    pub css: &'static str,
 }
 
 /// A fuel's national average under the search.
@@ -104,6 +106,7 @@ pub async fn home(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         national_title,
         national,
         trends_path: if lang == Lang::Fr { "/tendances" } else { "/trends" },
+        css: crate::web::assets::INLINE_CSS,
     })?;
     Ok(refused_status(page, refusal))
 }
