@@ -58,15 +58,18 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
                     out.sent += 1;
                 }
                 Err(error) => {
-                    tracing::warn!(outbox = id, channel = job.channel_id, kind = %job.channel_kind, %error, "alert delivery failed");
+                    tracing::warn!(outbox = id, channel = job.channel_id.get(), kind = %job.channel_kind, %error, "alert delivery failed");
                     let retry = retried(&job, now).then(|| now + backoff(job.attempts));
                     let paused = q::failed(&a.db, &job, &a.holder, &error, retry, now, now - PAUSE_AFTER_SECS).await?;
                     out.failed += 1;
                     if paused {
                         out.paused_channels += 1;
-                        tracing::warn!(channel = job.channel_id, "alert channel paused after 7 days of failures");
+                        tracing::warn!(channel = job.channel_id.get(), "alert channel paused after 7 days of failures");
                         if !job.email_confirmed {
-                            tracing::info!(channel = job.channel_id, "address not confirmed: the pause is not mailed");
+                            tracing::info!(
+                                channel = job.channel_id.get(),
+                                "address not confirmed: the pause is not mailed"
+                            );
                         } else if let Err(e) = super::email::channel_paused(&a.mailer, &a.public_url, &job).await {
                             tracing::warn!(error = %e, "could not tell the user their channel was paused");
                         }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::db::Db;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::{self, PriceChange};
-use crate::domain::RuleKind;
+use crate::domain::{RuleId, RuleKind};
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
@@ -65,7 +65,7 @@ pub async fn evaluate_batch(db: &Db, first: i64, last: i64, now: i64) -> Result<
 }
 
 /// The trigger of a threshold rule (`rule`, at `price`) by the change `c`, along `route` if any.
-fn threshold_item(rule: i64, price: i32, c: &PriceChange, route: Option<String>) -> Item {
+fn threshold_item(rule: RuleId, price: i32, c: &PriceChange, route: Option<String>) -> Item {
     Item {
         rule,
         kind: RuleKind::Threshold,
@@ -204,7 +204,7 @@ pub async fn triggers(
     );
     let mut by_user: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
     // The cheapest rules: (rule, user, fuel) → the changes at the user's stations.
-    let mut cheapest: HashMap<i64, (i64, i16)> = HashMap::new();
+    let mut cheapest: HashMap<RuleId, (i64, i16)> = HashMap::new();
     for c in mine {
         let item = Item {
             rule: c.rule_id,
@@ -227,9 +227,9 @@ pub async fn triggers(
         by_user.entry(user).or_default().push(item);
     }
     if !cheapest.is_empty() {
-        let mut ids: Vec<i64> = cheapest.keys().copied().collect();
+        let mut ids: Vec<RuleId> = cheapest.keys().copied().collect();
         ids.sort_unstable();
-        let mut prices: HashMap<i64, Vec<(i64, i32)>> = HashMap::new();
+        let mut prices: HashMap<RuleId, Vec<(i64, i32)>> = HashMap::new();
         for (rule, station, price) in q::rule_station_prices(db, &ids).await? {
             prices.entry(rule).or_default().push((station, price));
         }

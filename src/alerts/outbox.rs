@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::Settings;
 use crate::db::{Db, Tx};
-use crate::domain::{MessageKind, RuleKind};
+use crate::domain::{MessageKind, RuleId, RuleKind};
 
 use super::rules::{paris_day, quiet_until};
 
 /// One reason to tell a user something. Its identity is (rule, station, fuel, changed_at).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Item {
-    pub rule: i64,
+    pub rule: RuleId,
     pub kind: RuleKind,
     pub station: i64,
     pub fuel: i16,

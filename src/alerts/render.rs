@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
 use crate::db::{Db, favourites, users};
-use crate::domain::{Fuel, Lang, MessageKind, RuleKind, savings};
+use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, savings};
 use crate::index::places;
 
 use super::outbox::Payload;
@@ -16,7 +16,7 @@ pub struct Rendered {
     pub paragraphs: Vec<String>,
     /// The station page of the first trigger (ntfy's click URL, the email's button).
     pub click: Option<String>,
-    pub rules: Vec<i64>,
+    pub rules: Vec<RuleId>,
 }
 
 /// How the user names a station: their own name, else its OpenStreetMap name, with the town.
@@ -66,7 +66,7 @@ pub async fn render(db: &Db, public_url: &str, job: &Job, now: i64) -> Result<Re
                     _ => (t.item_cheapest)(fuel, &station, &lang.price(it.new)),
                 });
             }
-            let mut rules: Vec<i64> = p.items.iter().map(|i| i.rule).collect();
+            let mut rules: Vec<RuleId> = p.items.iter().map(|i| i.rule).collect();
             rules.sort_unstable();
             rules.dedup();
             Ok(Rendered {

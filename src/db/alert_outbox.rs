@@ -4,7 +4,7 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
-use crate::domain::{ChannelKind, MessageKind, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
@@ -16,7 +16,7 @@ pub struct Candidate {
     pub old_price: i32,
     pub new_price: i32,
     pub changed_at: i64,
-    pub rule_id: i64,
+    pub rule_id: RuleId,
     pub user_id: i64,
     pub kind: RuleKind,
     pub price: Option<i32>,
@@ -42,7 +42,7 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
 /// An active threshold rule along a saved route of its user's.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RouteRule {
-    pub id: i64,
+    pub id: RuleId,
     pub user_id: i64,
     pub fuel: i16,
     pub price: i32,
@@ -74,7 +74,7 @@ pub async fn route_paths(db: &Db, route_ids: &[i64]) -> Result<Vec<(i64, String,
 /// An active threshold rule around a place.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlaceRule {
-    pub id: i64,
+    pub id: RuleId,
     pub user_id: i64,
     pub fuel: i16,
     pub price: i32,
@@ -108,8 +108,9 @@ pub async fn positions(db: &Db, ids: &[i64]) -> Result<Vec<(i64, f64, f64)>, sql
 }
 
 /// The current prices at the stations of the given `cheapest` rules: (rule, station, price).
-pub async fn rule_station_prices(db: &Db, rule_ids: &[i64]) -> Result<Vec<(i64, i64, i32)>, sqlx::Error> {
-    by_ids(db, rule_ids, |list| {
+pub async fn rule_station_prices(db: &Db, rule_ids: &[RuleId]) -> Result<Vec<(RuleId, i64, i32)>, sqlx::Error> {
+    let ids: Vec<i64> = rule_ids.iter().map(|r| r.get()).collect();
+    by_ids(db, &ids, |list| {
         format!(
             "SELECT r.id, p.station_id, p.price FROM alert_rules r \
              JOIN user_stations us ON us.user_id = r.user_id \
@@ -131,7 +132,7 @@ pub async fn settings_of(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, i16, i16
 /// Records a trigger unless it was already recorded. `true`: new, it must be delivered.
 pub async fn insert_dedup(
     tx: &mut Tx,
-    rule_id: i64,
+    rule_id: RuleId,
     station_id: i64,
     fuel: i16,
     changed_at: i64,
@@ -198,7 +199,7 @@ pub async fn enqueue(
     kind: MessageKind,
     payload: &str,
     deliver_after: i64,
-    channel: Option<i64>,
+    channel: Option<ChannelId>,
     now: i64,
 ) -> Result<(i64, u64), sqlx::Error> {
     let (id,): (i64,) = on_tx!(tx, c => sqlx::query_as(
@@ -223,7 +224,7 @@ pub async fn enqueue(
     .bind(now)
     .bind(user_id)
     .bind(channel.is_none())
-    .bind(channel.unwrap_or(-1))
+    .bind(channel.map_or(-1, ChannelId::get))
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -293,7 +294,7 @@ pub struct Job {
     pub message_id: i64,
     pub message_kind: MessageKind,
     pub payload: String,
-    pub channel_id: i64,
+    pub channel_id: ChannelId,
     pub channel_kind: ChannelKind,
     pub target: Option<String>,
     pub secret: Option<String>,
@@ -452,7 +453,7 @@ pub async fn due_digests(db: &Db, now: i64, limit: i64) -> Result<Vec<crate::db:
 }
 
 /// Moves a digest rule to its next occurrence, only from the occurrence just handled.
-pub async fn advance_digest(tx: &mut Tx, rule_id: i64, from: i64, next: i64) -> Result<bool, sqlx::Error> {
+pub async fn advance_digest(tx: &mut Tx, rule_id: RuleId, from: i64, next: i64) -> Result<bool, sqlx::Error> {
     let n = on_tx!(tx, c => sqlx::query("UPDATE alert_rules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3")
         .bind(next)
         .bind(rule_id)

@@ -4,7 +4,7 @@
 //! own. The outbox and the engine's reads live in [`super::alert_outbox`].
 
 use crate::db::{Db, Tx, in_list};
-use crate::domain::{ChannelKind, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind};
 use crate::{on_db, on_tx};
 
 /// Most rules one user may have.
@@ -22,7 +22,7 @@ pub const MAX_CHANGES_PER_IMPORT: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Rule {
-    pub id: i64,
+    pub id: RuleId,
     pub user_id: i64,
     #[sqlx(flatten)]
     pub f: RuleFields,
@@ -74,7 +74,7 @@ pub async fn rules(db: &Db, user_id: i64) -> Result<Vec<Rule>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(p).await)
 }
 
-pub async fn rule(db: &Db, user_id: i64, id: i64) -> Result<Option<Rule>, sqlx::Error> {
+pub async fn rule(db: &Db, user_id: i64, id: RuleId) -> Result<Option<Rule>, sqlx::Error> {
     let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE user_id = $1 AND id = $2");
     on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).fetch_optional(p).await)
 }
@@ -116,7 +116,7 @@ const OWN_ROUTE: &str =
 
 /// Adds a rule; `None` when the user already has [`MAX_RULES`]. A route not the user's is an
 /// error (`RowNotFound`) and stores nothing: callers check it first ([`super::routes::get`]).
-pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Result<Option<RuleId>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let (n,): (i64,) = on_tx!(&mut tx, c => sqlx::query_as("SELECT COUNT(*) FROM alert_rules WHERE user_id = $1")
         .bind(user_id)
@@ -126,7 +126,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
         tx.rollback().await?;
         return Ok(None);
     }
-    let (id,): (i64,) = on_tx!(&mut tx, c => sqlx::query_as(
+    let (id,): (RuleId,) = on_tx!(&mut tx, c => sqlx::query_as(
         "INSERT INTO alert_rules (user_id, kind, paused, created_at) VALUES ($1, $2, FALSE, $3) RETURNING id",
     )
     .bind(user_id)
@@ -150,7 +150,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
 
 /// Replaces the settings of one of the user's rules (its kind included). `false`: not theirs
 /// (nor is the route, when it names one).
-pub async fn update_rule(db: &Db, user_id: i64, id: i64, f: &RuleFields) -> Result<bool, sqlx::Error> {
+pub async fn update_rule(db: &Db, user_id: i64, id: RuleId, f: &RuleFields) -> Result<bool, sqlx::Error> {
     let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE user_id = $18 AND id = $19 AND {OWN_ROUTE}");
     let n = on_db!(db, p => bind_fields!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
         .bind(user_id)
@@ -180,12 +180,13 @@ async fn on_own_row(
     Ok(n == 1)
 }
 
-pub async fn set_rule_paused(db: &Db, user_id: i64, id: i64, paused: bool) -> Result<bool, sqlx::Error> {
-    on_own_row(db, "UPDATE alert_rules SET paused = $3 WHERE user_id = $1 AND id = $2", user_id, id, Some(paused)).await
+pub async fn set_rule_paused(db: &Db, user_id: i64, id: RuleId, paused: bool) -> Result<bool, sqlx::Error> {
+    on_own_row(db, "UPDATE alert_rules SET paused = $3 WHERE user_id = $1 AND id = $2", user_id, id.get(), Some(paused))
+        .await
 }
 
-pub async fn delete_rule(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    on_own_row(db, "DELETE FROM alert_rules WHERE user_id = $1 AND id = $2", user_id, id, None).await
+pub async fn delete_rule(db: &Db, user_id: i64, id: RuleId) -> Result<bool, sqlx::Error> {
+    on_own_row(db, "DELETE FROM alert_rules WHERE user_id = $1 AND id = $2", user_id, id.get(), None).await
 }
 
 /// Quiet hours and the daily cap of a user.
@@ -230,7 +231,7 @@ pub async fn save_settings(db: &Db, user_id: i64, s: Settings) -> Result<(), sql
 /// A delivery channel. `secret` (an ntfy access token) is read only by the delivery.
 #[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct Channel {
-    pub id: i64,
+    pub id: ChannelId,
     pub user_id: i64,
     pub kind: ChannelKind,
     pub target: Option<String>,
@@ -265,7 +266,7 @@ pub async fn channels(db: &Db, user_id: i64) -> Result<Vec<Channel>, sqlx::Error
     on_db!(db, p => sqlx::query_as::<_, Channel>(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(p).await)
 }
 
-pub async fn channel(db: &Db, user_id: i64, id: i64) -> Result<Option<Channel>, sqlx::Error> {
+pub async fn channel(db: &Db, user_id: i64, id: ChannelId) -> Result<Option<Channel>, sqlx::Error> {
     let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE user_id = $1 AND id = $2");
     on_db!(db, p => sqlx::query_as::<_, Channel>(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).fetch_optional(p).await)
 }
@@ -281,8 +282,8 @@ pub async fn save_channel(
     secret: Option<&str>,
     clear_secret: bool,
     now: i64,
-) -> Result<i64, sqlx::Error> {
-    let (id,): (i64,) = on_db!(db, p => sqlx::query_as(
+) -> Result<ChannelId, sqlx::Error> {
+    let (id,): (ChannelId,) = on_db!(db, p => sqlx::query_as(
         "INSERT INTO alert_channels (user_id, kind, target, secret, paused, created_at) \
          VALUES ($1, $2, $3, $4, FALSE, $5) \
          ON CONFLICT (user_id, kind) DO UPDATE SET target = excluded.target, \
@@ -302,13 +303,13 @@ pub async fn save_channel(
     Ok(id)
 }
 
-pub async fn set_channel_paused(db: &Db, user_id: i64, id: i64, paused: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_channel_paused(db: &Db, user_id: i64, id: ChannelId, paused: bool) -> Result<bool, sqlx::Error> {
     let sql = "UPDATE alert_channels SET paused = $3, failing_since = NULL WHERE user_id = $1 AND id = $2";
-    on_own_row(db, sql, user_id, id, Some(paused)).await
+    on_own_row(db, sql, user_id, id.get(), Some(paused)).await
 }
 
-pub async fn delete_channel(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-    on_own_row(db, "DELETE FROM alert_channels WHERE user_id = $1 AND id = $2", user_id, id, None).await
+pub async fn delete_channel(db: &Db, user_id: i64, id: ChannelId) -> Result<bool, sqlx::Error> {
+    on_own_row(db, "DELETE FROM alert_channels WHERE user_id = $1 AND id = $2", user_id, id.get(), None).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +390,7 @@ pub async fn take_test_slot(
 // Unsubscribe tokens
 
 /// Stores the SHA-256 of `token` for each of `rule_ids` (the rules of one message).
-pub async fn add_unsubscribe(db: &Db, token_hash: &str, rule_ids: &[i64], now: i64) -> Result<(), sqlx::Error> {
+pub async fn add_unsubscribe(db: &Db, token_hash: &str, rule_ids: &[RuleId], now: i64) -> Result<(), sqlx::Error> {
     for id in rule_ids {
         on_db!(db, p => sqlx::query(
             "INSERT INTO alert_unsubscribe (token_hash, rule_id, created_at) VALUES ($1, $2, $3) \

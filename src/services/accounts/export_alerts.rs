@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::db::{Db, alerts, push};
-use crate::domain::{ChannelKind, Fuel, RuleKind, rfc3339};
+use crate::domain::{ChannelKind, Fuel, RuleId, RuleKind, rfc3339};
 
 #[derive(Debug, Serialize)]
 pub struct ExportAlerts {
@@ -25,7 +25,7 @@ pub struct ExportAlertSettings {
 
 #[derive(Debug, Serialize)]
 pub struct ExportRule {
-    pub id: i64,
+    pub id: RuleId,
     pub kind: RuleKind,
     pub fuel: Option<&'static str>,
     /// Thousandths of a euro.

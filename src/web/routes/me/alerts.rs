@@ -21,7 +21,7 @@ use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, users};
-use crate::domain::{ChannelKind, Fuel, MessageKind, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind};
 use crate::error::AppError;
 use crate::index::places;
 use crate::text::AlertStrings;
@@ -35,7 +35,7 @@ use crate::web::session::SignedIn;
 use crate::web::state::AppState;
 
 pub struct RuleView {
-    pub id: i64,
+    pub id: RuleId,
     pub text: String,
     pub paused: bool,
 }
@@ -63,7 +63,7 @@ pub struct RuleFormView {
 }
 
 pub struct ChannelView {
-    pub id: i64,
+    pub id: ChannelId,
     pub kind: ChannelKind,
     pub label: &'static str,
     pub detail: String,
@@ -188,7 +188,7 @@ async fn page(
     let now = crate::db::now();
     let form = match extra.form {
         Some(f) => f,
-        None => match query_param(raw, "edit").and_then(|v| v.parse::<i64>().ok()) {
+        None => match query_param(raw, "edit").and_then(|v| v.parse::<i64>().ok()).map(RuleId::new) {
             Some(id) => {
                 let r = list.iter().find(|r| r.id == id).ok_or_else(|| AppError::not_found(format!("alert {id}")))?;
                 RuleFormView {
@@ -469,10 +469,6 @@ pub async fn create_rule(
     }
 }
 
-fn id_of(raw: &str, what: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().map_err(|_| AppError::not_found(format!("{what} {raw}")))
-}
-
 /// The `{action}` of `POST /me/alerts/rules/{id}/{action}`.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -488,10 +484,9 @@ pub async fn rule_action(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    PagePath((raw, action)): PagePath<(String, RuleAction)>,
+    PagePath((id, action)): PagePath<(RuleId, RuleAction)>,
     Form(form): Form<RuleBody>,
 ) -> HtmlResult<Response> {
-    let id = id_of(&raw, "alert")?;
     let (uid, db) = (user.user_id, &state.db);
     let (done, msg) = match action {
         RuleAction::Save => {
@@ -577,9 +572,8 @@ pub async fn channel_action(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    PagePath((raw, action)): PagePath<(String, ChannelAction)>,
+    PagePath((id, action)): PagePath<(ChannelId, ChannelAction)>,
 ) -> HtmlResult<Response> {
-    let id = id_of(&raw, "channel")?;
     let (uid, db) = (user.user_id, &state.db);
     let (done, msg) = match action {
         ChannelAction::Test => {
@@ -605,7 +599,7 @@ pub async fn channel_action(
 /// "Send a test" on one of the user's channels: never to an address not confirmed, and within
 /// the limits of tests (counted in the database, so every instance shares them; a test counts
 /// against the day's cap of alert messages too). `Err`: why not, and the answer's status.
-#[tracing::instrument(skip_all, fields(user_id = uid, channel = channel.id))]
+#[tracing::instrument(skip_all, fields(user_id = uid, channel = channel.id.get()))]
 async fn queue_test(
     state: &AppState,
     lang: Lang,
