@@ -334,7 +334,7 @@ pub struct RuleBody {
     price: String,
     drop: String,
     #[serde(rename = "where")]
-    near: String,
+    near: Near,
     place: String,
     radius: String,
     /// The saved route's id (`where=route`).
@@ -343,6 +343,18 @@ pub struct RuleBody {
     corridor: String,
     weekday: String,
     hour: String,
+}
+
+/// Where a threshold rule looks (`where` in the rule form). A value the form never sends, or
+/// none, is the user's own stations, as the form's first choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Near {
+    Place,
+    Route,
+    #[default]
+    #[serde(other)]
+    Mine,
 }
 
 /// The ntfy channel form.
@@ -375,8 +387,8 @@ async fn read_rule(
     editing: bool,
 ) -> Result<Result<q::RuleFields, RuleFormView>, AppError> {
     let t = lang.texts().alerts;
-    let near_place = form.near.as_str() == "place";
-    let near_route = form.near.as_str() == "route";
+    let near_place = form.near == Near::Place;
+    let near_route = form.near == Near::Route;
     let route = if near_route { along::owned(&state.db, uid, form.route.as_str()).await? } else { None };
     let place = if near_place && !form.place.as_str().trim().is_empty() {
         let index = place_index(state).await?;
@@ -738,4 +750,30 @@ pub fn router() -> axum::Router<AppState> {
 pub fn unsubscribe_router() -> axum::Router<AppState> {
     use axum::routing::get;
     axum::Router::new().route("/alerts/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn where_reads_as_near() {
+        use axum::extract::FromRequest;
+        let cases = [
+            ("where=place", Near::Place),
+            ("where=route&route=3", Near::Route),
+            ("where=mine", Near::Mine),
+            ("where=elsewhere", Near::Mine),
+            ("where=", Near::Mine),
+            ("kind=drop", Near::Mine),
+        ];
+        for (body, near) in cases {
+            let req = axum::http::Request::post("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .expect("a request");
+            let Ok(Form(form)) = Form::<RuleBody>::from_request(req, &()).await else { panic!("{body} is refused") };
+            assert_eq!(form.near, near, "{body}");
+        }
+    }
 }
