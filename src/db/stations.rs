@@ -7,6 +7,7 @@
 //! Decoded Rust types follow the PostgreSQL column types (SMALLINT → i16, INTEGER → i32, BIGINT →
 //! i64), which SQLite decodes as well.
 
+use crate::db::batch::{self, Texts};
 use crate::db::etl_runs::RunStatus;
 use crate::db::{Backend, Db, Tx, in_list};
 use crate::domain::{Fuel, RoadType, ShortageKind, StationId};
@@ -295,4 +296,89 @@ pub async fn current_data(db: &Db) -> Result<CurrentData, sqlx::Error> {
     // Read only: nothing to commit.
     tx.rollback().await?;
     Ok(data)
+}
+
+/// A station as an import writes it: the feed's attributes in their stored encodings.
+pub struct StationWrite {
+    pub id: i64,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub postcode: String,
+    pub department: String,
+    pub city: String,
+    pub address: String,
+    pub road_type: &'static str,
+    pub automate: bool,
+    pub hours: Option<String>,
+    pub services: String,
+    pub hash: i64,
+}
+
+/// Columns bound per [`StationWrite`] by [`write`].
+pub const STATION_COLUMNS: usize = 16;
+
+/// What an import needs of every stored station: id, content hash, updated_at,
+/// missing_since, département.
+pub async fn import_state(tx: &mut Tx) -> Result<Vec<(i64, i64, i64, Option<i64>, String)>, sqlx::Error> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as("SELECT id, content_hash, updated_at, missing_since, department FROM stations")
+            .fetch_all(&mut *conn)
+            .await?
+    }))
+}
+
+/// Writes stations seen in a file taken at `snapshot`: `new` ones are inserted, the others
+/// updated (and no longer missing; first and last seen widened to the snapshot).
+pub async fn write(
+    tx: &mut Tx,
+    texts: &mut Texts,
+    rows: &[StationWrite],
+    snapshot: i64,
+    new: bool,
+) -> Result<(), sqlx::Error> {
+    let head = "INSERT INTO stations (id, latitude, longitude, postcode, department, city, address, road_type, \
+                automate_24_24, opening_hours, services, content_hash, first_seen_at, last_seen_at, missing_since, \
+                updated_at) VALUES ";
+    let tail = if new {
+        ""
+    } else {
+        " ON CONFLICT (id) DO UPDATE SET latitude = excluded.latitude, longitude = excluded.longitude, \
+          postcode = excluded.postcode, department = excluded.department, city = excluded.city, \
+          address = excluded.address, road_type = excluded.road_type, automate_24_24 = excluded.automate_24_24, \
+          opening_hours = excluded.opening_hours, services = excluded.services, \
+          content_hash = excluded.content_hash, missing_since = NULL, \
+          first_seen_at = CASE WHEN excluded.first_seen_at < stations.first_seen_at \
+              THEN excluded.first_seen_at ELSE stations.first_seen_at END, \
+          last_seen_at = CASE WHEN excluded.last_seen_at > stations.last_seen_at \
+              THEN excluded.last_seen_at ELSE stations.last_seen_at END, \
+          updated_at = excluded.updated_at"
+    };
+    batch::rows(tx, texts, head, tail, STATION_COLUMNS, rows, |q, r| {
+        q.bind(r.id)
+            .bind(r.latitude)
+            .bind(r.longitude)
+            .bind(r.postcode.as_str())
+            .bind(r.department.as_str())
+            .bind(r.city.as_str())
+            .bind(r.address.as_str())
+            .bind(r.road_type)
+            .bind(r.automate)
+            .bind(r.hours.as_deref())
+            .bind(r.services.as_str())
+            .bind(r.hash)
+            .bind(snapshot)
+            .bind(snapshot)
+            .bind(None::<i64>)
+            .bind(snapshot)
+    })
+    .await
+}
+
+/// Marks stations missing since `snapshot` (a newer snapshot lacks them), last seen at
+/// `last_seen`.
+pub async fn mark_missing(tx: &mut Tx, snapshot: i64, last_seen: i64, ids: &[i64]) -> Result<(), sqlx::Error> {
+    batch::by_ids(tx, &[snapshot, last_seen], ids, |p, list| {
+        format!("UPDATE stations SET missing_since = {}, last_seen_at = {} WHERE id IN ({list})", p[0], p[1])
+    })
+    .await
 }

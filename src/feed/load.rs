@@ -13,14 +13,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use self::bulk::HistoryRow;
 use super::import::Chunk;
 use super::model::content_hash;
 use super::{FeedKind, FeedStation};
+use crate::db::batch::Texts;
 use crate::db::etl_runs::{self, RunCounts};
-use crate::db::{Backend, Db, Tx, in_list, values_placeholders};
+use crate::db::price_history::HistoryRow;
+use crate::db::shortages::ShortageRow;
+use crate::db::stations::{STATION_COLUMNS, StationWrite};
+use crate::db::{Backend, Db, Tx};
 use crate::domain::Fuel;
-use crate::on_tx;
 
 // The import's public names, where callers have always found them.
 pub use super::import::{
@@ -45,29 +47,12 @@ struct Current {
     at: i64,
 }
 
-struct StationRow {
-    id: i64,
-    latitude: f64,
-    longitude: f64,
-    postcode: String,
-    department: String,
-    city: String,
-    address: String,
-    road_type: &'static str,
-    automate: bool,
-    hours: Option<String>,
-    services: String,
-    hash: i64,
-}
-
-type ShortageRow = (i64, i16, &'static str, Option<i64>);
-
 /// Writes waiting for a batch (or, for those that depend on what the whole file turns out to
 /// be, for the end).
 #[derive(Default)]
 struct Pending {
-    stations_new: Vec<StationRow>,
-    stations_update: Vec<StationRow>,
+    stations_new: Vec<StationWrite>,
+    stations_update: Vec<StationWrite>,
     prices_upsert: Vec<(i64, i16, i32, i64)>,
     history_insert: Vec<HistoryRow>,
     /// Applied at the end, for the newest snapshot only.
@@ -112,12 +97,9 @@ pub(super) struct Loader {
     series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts.
     changes: Vec<crate::db::alerts::PriceChange>,
-    /// Multi-row statement texts built so far, by (head and tail, rows, width): a yearly
-    /// archive sends ~400 history statements of 8,192 rows, each text 50 KB long.
-    texts: HashMap<(String, usize, usize), String>,
+    /// Multi-row statement texts built so far.
+    texts: Texts,
 }
-
-const STATION_COLUMNS: usize = 16;
 
 /// Pending history points written at once: a yearly archive brings ~350 per station.
 const HISTORY_FLUSH_ROWS: usize = 16_384;
@@ -129,11 +111,7 @@ impl Loader {
         let mut tx = db.begin_import().await?;
         // First: the series' lock (one import at a time on PostgreSQL too) and its state.
         let state = crate::db::series::begin(&mut tx).await?;
-        let rows: Vec<(i64, i64, i64, Option<i64>, String)> = on_tx!(&mut tx, conn => {
-            sqlx::query_as("SELECT id, content_hash, updated_at, missing_since, department FROM stations")
-                .fetch_all(&mut *conn)
-                .await?
-        });
+        let rows = crate::db::stations::import_state(&mut tx).await?;
         let mut known = HashMap::with_capacity(rows.len());
         let mut departments = Vec::with_capacity(rows.len());
         for (id, hash, updated_at, missing_since, department) in rows {
@@ -155,12 +133,18 @@ impl Loader {
             pg_history_table: false,
             series: series::Tracker::new(state, departments.into_iter()),
             changes: Vec::new(),
-            texts: HashMap::new(),
+            texts: Texts::default(),
         })
     }
 
     fn tx(&mut self) -> Result<&mut Tx, ImportError> {
         self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))
+    }
+
+    /// The transaction and the texts of its multi-row statements.
+    fn tx_texts(&mut self) -> Result<(&mut Tx, &mut Texts), ImportError> {
+        let tx = self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
+        Ok((tx, &mut self.texts))
     }
 
     /// Stations in the database when the transaction opened.
@@ -226,28 +210,10 @@ impl Loader {
         let mut current = HashMap::new();
         let mut shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>> = HashMap::new();
         for part in ids.chunks(Backend::MAX_PARAMS) {
-            let list = in_list(self.backend, 1, part.len());
-            let sql = format!("SELECT station_id, fuel, price, updated_at FROM prices WHERE station_id IN ({list})");
-            // Not kept prepared: the list's length, so the text, changes with every chunk.
-            let rows: Vec<(i64, i16, i32, i64)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
-                for id in part {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(&mut *conn).await?
-            });
-            for (s, f, price, at) in rows {
+            for (s, f, price, at) in crate::db::prices::of_stations(self.tx()?, part).await? {
                 current.insert((s, f), Current { price, at });
             }
-            let sql = format!("SELECT station_id, fuel, kind, since FROM shortages WHERE station_id IN ({list})");
-            let rows: Vec<(i64, i16, String, Option<i64>)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
-                for id in part {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(&mut *conn).await?
-            });
-            for (s, f, kind, since) in rows {
+            for (s, f, kind, since) in crate::db::shortages::of_stations(self.tx()?, part).await? {
                 shortages.entry(s).or_default().push((f, kind, since));
             }
         }
@@ -281,7 +247,7 @@ impl Loader {
         let newer_than_station = known.is_none_or(|k| self.snapshot >= k.updated_at);
         if newer_than_station {
             // The station's strings move into its row: nothing is copied.
-            let row = StationRow {
+            let row = StationWrite {
                 id,
                 latitude,
                 longitude,
@@ -435,129 +401,9 @@ impl Loader {
         Ok(())
     }
 
-    async fn write_stations(&mut self, rows: &[StationRow], snapshot: i64, new: bool) -> Result<(), ImportError> {
-        let head = "INSERT INTO stations (id, latitude, longitude, postcode, department, city, address, road_type, \
-                    automate_24_24, opening_hours, services, content_hash, first_seen_at, last_seen_at, missing_since, \
-                    updated_at) VALUES ";
-        let tail = if new {
-            ""
-        } else {
-            " ON CONFLICT (id) DO UPDATE SET latitude = excluded.latitude, longitude = excluded.longitude, \
-              postcode = excluded.postcode, department = excluded.department, city = excluded.city, \
-              address = excluded.address, road_type = excluded.road_type, automate_24_24 = excluded.automate_24_24, \
-              opening_hours = excluded.opening_hours, services = excluded.services, \
-              content_hash = excluded.content_hash, missing_since = NULL, \
-              first_seen_at = CASE WHEN excluded.first_seen_at < stations.first_seen_at \
-                  THEN excluded.first_seen_at ELSE stations.first_seen_at END, \
-              last_seen_at = CASE WHEN excluded.last_seen_at > stations.last_seen_at \
-                  THEN excluded.last_seen_at ELSE stations.last_seen_at END, \
-              updated_at = excluded.updated_at"
-        };
-        self.batched(head, tail, STATION_COLUMNS, rows, |q, r| {
-            q.bind(r.id)
-                .bind(r.latitude)
-                .bind(r.longitude)
-                .bind(r.postcode.as_str())
-                .bind(r.department.as_str())
-                .bind(r.city.as_str())
-                .bind(r.address.as_str())
-                .bind(r.road_type)
-                .bind(r.automate)
-                .bind(r.hours.as_deref())
-                .bind(r.services.as_str())
-                .bind(r.hash)
-                .bind(snapshot)
-                .bind(snapshot)
-                .bind(None::<i64>)
-                .bind(snapshot)
-        })
-        .await
-    }
-
-    /// Runs `head VALUES (…),(…) tail` over `rows` in statements of at most
-    /// [`Backend::MAX_PARAMS`] parameters: the same text on both backends.
-    async fn batched<T, F>(
-        &mut self,
-        head: &str,
-        tail: &str,
-        width: usize,
-        rows: &[T],
-        bind: F,
-    ) -> Result<(), ImportError>
-    where
-        F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
-    {
-        self.batched_by(head, tail, width, Backend::batch_rows(width), rows, bind).await
-    }
-
-    /// [`Loader::batched`] with `per` rows per statement (`per * width` ≤ [`Backend::MAX_PARAMS`]).
-    async fn batched_by<T, F>(
-        &mut self,
-        head: &str,
-        tail: &str,
-        width: usize,
-        per: usize,
-        rows: &[T],
-        bind: F,
-    ) -> Result<(), ImportError>
-    where
-        F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
-    {
-        let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
-        for part in statement_parts(rows, per) {
-            let backend = self.backend;
-            let sql = self
-                .texts
-                .entry((format!("{head}\0{tail}"), part.len(), width))
-                .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)))
-                .clone();
-            match self.tx()? {
-                Tx::Sqlite(t) => {
-                    let mut q = AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql)));
-                    for r in part {
-                        q = bind(q, r);
-                    }
-                    if let AnyQuery::Sqlite(q) = q {
-                        q.execute(&mut **t).await?;
-                    }
-                }
-                Tx::Postgres(t) => {
-                    let mut q = AnyQuery::Postgres(sqlx::query(sqlx::AssertSqlSafe(sql)));
-                    for r in part {
-                        q = bind(q, r);
-                    }
-                    if let AnyQuery::Postgres(q) = q {
-                        q.execute(&mut **t).await?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs an `… IN (…)` statement over `ids` in batches. `sql` gets the placeholders of the
-    /// `leading` parameters (bound first, in every batch) and the list for the ids, both in the
-    /// backend's style (see [`in_list`]).
-    async fn by_ids(
-        &mut self,
-        leading: &[i64],
-        ids: &[i64],
-        sql: impl Fn(&[&str], &str) -> String,
-    ) -> Result<(), ImportError> {
-        let heads = in_list(self.backend, 1, leading.len());
-        let heads: Vec<&str> = heads.split(',').filter(|p| !p.is_empty()).collect();
-        for part in ids.chunks(Backend::MAX_PARAMS) {
-            let text = sql(&heads, &in_list(self.backend, 1 + leading.len(), part.len()));
-            on_tx!(self.tx()?, conn => {
-                // Not kept prepared: one text per length of the list.
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(text)).persistent(false);
-                for v in leading.iter().chain(part) {
-                    q = q.bind(*v);
-                }
-                q.execute(&mut *conn).await?;
-            });
-        }
-        Ok(())
+    async fn write_stations(&mut self, rows: &[StationWrite], snapshot: i64, new: bool) -> Result<(), ImportError> {
+        let (tx, texts) = self.tx_texts()?;
+        Ok(crate::db::stations::write(tx, texts, rows, snapshot, new).await?)
     }
 
     /// Applies what depends on the whole file (missing stations, removed prices, shortages,
@@ -613,10 +459,7 @@ impl Loader {
         if newest_snapshot && !missing.is_empty() {
             let last_seen = self.latest_loaded.unwrap_or(self.snapshot);
             let snapshot = self.snapshot;
-            self.by_ids(&[snapshot, last_seen], &missing, |p, list| {
-                format!("UPDATE stations SET missing_since = {}, last_seen_at = {} WHERE id IN ({list})", p[0], p[1])
-            })
-            .await?;
+            crate::db::stations::mark_missing(self.tx()?, snapshot, last_seen, &missing).await?;
             self.stats.counts.stations_missing = i32::try_from(missing.len()).unwrap_or(i32::MAX);
         }
 
@@ -624,24 +467,16 @@ impl Loader {
             let deletes = std::mem::take(&mut self.pending.prices_delete);
             self.stats.prices_removed = deletes.len();
             for (station, fuel) in deletes {
-                on_tx!(self.tx()?, conn => {
-                    sqlx::query("DELETE FROM prices WHERE station_id = $1 AND fuel = $2")
-                        .bind(station)
-                        .bind(fuel)
-                        .execute(&mut *conn)
-                        .await?;
-                });
+                crate::db::prices::delete(self.tx()?, station, fuel).await?;
             }
         }
 
         if has_shortages && self.is_newest {
             let replace = std::mem::take(&mut self.pending.shortages_replace);
-            self.by_ids(&[], &replace, |_, list| format!("DELETE FROM shortages WHERE station_id IN ({list})")).await?;
+            crate::db::shortages::delete_of(self.tx()?, &replace).await?;
             let rows = std::mem::take(&mut self.pending.shortages_insert);
-            self.batched("INSERT INTO shortages (station_id, fuel, kind, since) VALUES ", "", 4, &rows, |q, r| {
-                q.bind(r.0).bind(r.1).bind(r.2).bind(r.3)
-            })
-            .await?;
+            let (tx, texts) = self.tx_texts()?;
+            crate::db::shortages::insert(tx, texts, &rows).await?;
         } else {
             self.stats.shortages_changed = 0;
         }
@@ -667,25 +502,6 @@ impl Loader {
     }
 }
 
-/// Splits `rows` into statements of `per` rows, then the rest into powers of two: sqlx prepares
-/// and caches one statement per distinct text, and a prepared multi-row INSERT of thousands of
-/// rows weighs about a megabyte in SQLite, so the sizes used stay few (at most ~13 texts per
-/// table, where any remainder size used to add its own).
-fn statement_parts<T>(rows: &[T], per: usize) -> impl Iterator<Item = &[T]> {
-    let full = rows.len() / per * per;
-    let (head, mut rest) = rows.split_at(full);
-    let tail = std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = 1 << rest.len().ilog2();
-        let (part, more) = rest.split_at(n);
-        rest = more;
-        Some(part)
-    });
-    head.chunks(per).chain(tail)
-}
-
 /// Puts (time, price) points in time order, one per second: the stable sort keeps document
 /// order within a second, and the later point wins.
 fn sort_points(points: &mut Vec<(i64, i32)>) {
@@ -705,42 +521,4 @@ fn sort_points_by<T: Copy, K: Ord>(points: &mut Vec<T>, key: impl Fn(&T) -> K) {
             false
         }
     });
-}
-
-/// A query for either backend, so one binding closure serves both.
-pub enum AnyQuery<'q> {
-    Sqlite(sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>),
-    Postgres(sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>),
-}
-
-impl<'q> AnyQuery<'q> {
-    pub fn bind<T>(self, v: T) -> AnyQuery<'q>
-    where
-        T: 'q
-            + sqlx::Encode<'q, sqlx::Sqlite>
-            + sqlx::Type<sqlx::Sqlite>
-            + sqlx::Encode<'q, sqlx::Postgres>
-            + sqlx::Type<sqlx::Postgres>,
-    {
-        match self {
-            AnyQuery::Sqlite(q) => AnyQuery::Sqlite(q.bind(v)),
-            AnyQuery::Postgres(q) => AnyQuery::Postgres(q.bind(v)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::statement_parts;
-
-    #[test]
-    fn statement_sizes_are_few() {
-        let rows: Vec<u32> = (0..10_000).collect();
-        let sizes: Vec<usize> = statement_parts(&rows, 4096).map(<[u32]>::len).collect();
-        assert_eq!(sizes, [4096, 4096, 1024, 512, 256, 16]);
-        let back: Vec<u32> = statement_parts(&rows, 4096).flatten().copied().collect();
-        assert_eq!(back, rows);
-        assert_eq!(statement_parts(&rows[..0], 500).count(), 0);
-        assert_eq!(statement_parts(&rows[..1], 500).map(<[u32]>::len).collect::<Vec<_>>(), [1]);
-    }
 }

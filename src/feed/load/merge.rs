@@ -11,10 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::bulk::HistoryRow;
 use super::{ImportError, Loader, sort_points};
-use crate::db::{Backend, in_list, values_placeholders};
-use crate::on_tx;
+use crate::db::Backend;
+use crate::db::price_history::{self, HistoryRow};
 
 /// A (station, fuel) and its points (time, price).
 type KeyPoints = ((i64, i16), Vec<(i64, i32)>);
@@ -66,15 +65,8 @@ impl Loader {
         }
         // Series: what the merge moves, from the points before and after it.
         self.series_merge(&merges).await?;
-        for (station, fuel, at) in &deletes {
-            on_tx!(self.tx()?, conn => {
-                sqlx::query("DELETE FROM price_history WHERE station_id = $1 AND fuel = $2 AND at = $3")
-                    .bind(*station)
-                    .bind(*fuel)
-                    .bind(*at)
-                    .execute(&mut *conn)
-                    .await?;
-            });
+        for &(station, fuel, at) in &deletes {
+            price_history::delete_point(self.tx()?, station, fuel, at).await?;
         }
         self.stats.history_backfilled += inserts.len();
         self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
@@ -102,42 +94,21 @@ impl Loader {
         let mut stations: Vec<i64> = keys.iter().map(|((s, _), _)| *s).collect();
         stations.dedup();
         for part in stations.chunks(Backend::MAX_PARAMS - 2) {
-            let sql = match self.backend {
-                Backend::Sqlite => format!(
-                    "SELECT station_id, fuel, at, price FROM price_history WHERE at >= ? AND at <= ? \
-                     AND station_id IN ({})",
-                    in_list(self.backend, 3, part.len())
-                ),
-                Backend::Postgres => format!(
-                    "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
-                     AND station_id IN ({})",
-                    in_list(self.backend, 3, part.len())
-                ),
-            };
-            // Not kept prepared (as the neighbours below): the text changes with the chunk.
-            let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(lo).bind(hi);
-                for id in part {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(&mut *conn).await?
-            });
+            let rows = price_history::in_span(self.tx()?, lo, hi, part).await?;
             keep(rows, true);
         }
 
         // 2. The neighbours: per key, the last point before its span and the first after it.
         for part in keys.chunks(KEYS_PER_QUERY) {
-            let list = values_placeholders(self.backend, part.len(), 4);
+            let part: Vec<(i64, i16, i64, i64)> = part
+                .iter()
+                .map(|((s, f), points)| {
+                    let (lo, hi) = span(points);
+                    (*s, *f, lo, hi)
+                })
+                .collect();
             for before in [true, false] {
-                let sql = crate::db::series::neighbours_sql(&list, before);
-                let rows: Vec<(i64, i16, i64, i32)> = on_tx!(self.tx()?, conn => {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
-                    for ((s, f), points) in part {
-                        let (lo, hi) = span(points);
-                        q = q.bind(*s).bind(*f).bind(lo).bind(hi);
-                    }
-                    q.fetch_all(&mut *conn).await?
-                });
+                let rows = price_history::neighbours(self.tx()?, &part, before).await?;
                 keep(rows, false);
             }
         }

@@ -1,0 +1,59 @@
+//! The statements an import runs on `prices` (the current price of each station and fuel).
+
+use super::batch::{self, Texts};
+use super::price_history::{SQLITE_HISTORY_ROWS, packed};
+use super::{Backend, Tx};
+use crate::on_tx;
+
+/// A current price: station, fuel, price (thousandths), since (Unix seconds).
+pub type PriceRow = (i64, i16, i32, i64);
+
+/// The current prices, packed as the history rows (`station × 8 + fuel`, `at × 2^20 + price`).
+const PRICES_PACKED_HEAD: &str = "INSERT INTO prices (station_id, fuel, price, updated_at) \
+    SELECT column1 >> 3, column1 & 7, column2 & 1048575, column2 >> 20 FROM (VALUES ";
+const PRICES_TAIL: &str =
+    " ON CONFLICT (station_id, fuel) DO UPDATE SET price = excluded.price, updated_at = excluded.updated_at";
+
+/// The current prices of the given stations (at most [`Backend::MAX_PARAMS`]).
+pub async fn of_stations(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PriceRow>, sqlx::Error> {
+    batch::fetch_in(tx, ids, |list| {
+        format!("SELECT station_id, fuel, price, updated_at FROM prices WHERE station_id IN ({list})")
+    })
+    .await
+}
+
+/// Inserts or moves current prices.
+pub async fn upsert(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result<(), sqlx::Error> {
+    if tx.backend() == Backend::Sqlite
+        && let Some(packed) =
+            rows.iter().map(|&(s, f, price, at)| packed(&(s, f, at, price))).collect::<Option<Vec<_>>>()
+    {
+        let tail = format!(") WHERE true{PRICES_TAIL}");
+        return batch::rows_by(tx, texts, PRICES_PACKED_HEAD, &tail, 2, SQLITE_HISTORY_ROWS, &packed, |q, r| {
+            q.bind(r.0).bind(r.1)
+        })
+        .await;
+    }
+    batch::rows(
+        tx,
+        texts,
+        "INSERT INTO prices (station_id, fuel, price, updated_at) VALUES ",
+        PRICES_TAIL,
+        4,
+        rows,
+        |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
+    )
+    .await
+}
+
+/// Removes the current price of a fuel a station no longer sells (its history stays).
+pub async fn delete(tx: &mut Tx, station: i64, fuel: i16) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM prices WHERE station_id = $1 AND fuel = $2")
+            .bind(station)
+            .bind(fuel)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
