@@ -253,7 +253,7 @@ impl Application {
         let addr = self.listener.local_addr()?;
         let scheduler = self.etl_every.map(|every| {
             tracing::info!(every = %humantime::format_duration(every), url = %self.job.feed_url, "feed job scheduled");
-            tokio::spawn(etl::scheduler(self.job.clone(), every, shutdown.clone()))
+            tokio::spawn(etl::scheduler(self.job.clone(), every, self.state.alerts.kicker(), shutdown.clone()))
         });
         if scheduler.is_none() {
             tracing::info!("feed job disabled (--etl-every off)");
