@@ -17,7 +17,7 @@ use crate::feed::load::ImportOptions;
 use crate::services::accounts::AccountSettings;
 use crate::services::notify::Notifier;
 use crate::web::metrics::Metrics;
-use crate::web::state::{AppState, EtlHandle, SiteConfig};
+use crate::web::state::{AppState, EtlHandle, SiteConfig, StateParts};
 
 /// Everything `carburoam serve` needs, typed: built from the command line, the environment and
 /// the configuration file by [`crate::cli`], or by the tests. Secrets are [`SecretString`]s, so
@@ -121,6 +121,28 @@ impl Application {
     /// The application over an open, migrated database (`cfg.database_url` is then only
     /// informative): binds the listeners and wires every service, as `carburoam serve` runs it.
     pub async fn build_with_db(cfg: ServeConfig, db: Db) -> anyhow::Result<Application> {
+        // Each setting moves to the one part that uses it.
+        let ServeConfig {
+            database_url: _,
+            bind,
+            public_url,
+            behind_proxy,
+            mail,
+            feed_url,
+            etl_every,
+            webhook_url,
+            backups,
+            site,
+            metrics_token,
+            metrics_bind,
+            backfill_days,
+            archive_url,
+            names_every,
+            names_url,
+            alert_allow_hosts,
+            connections,
+            router,
+        } = cfg;
         let now = crate::db::now();
         // Runs left `running` by a process that died: only when no live import lease shows that
         // another instance is importing right now.
@@ -131,9 +153,8 @@ impl Application {
                 tracing::warn!(stale, "marked interrupted ETL runs as failed");
             }
         }
-        let listener =
-            TcpListener::bind(&cfg.bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.bind))?;
-        let metrics_listener = match &cfg.metrics_bind {
+        let listener = TcpListener::bind(&bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+        let metrics_listener = match &metrics_bind {
             Some(bind) => Some(
                 TcpListener::bind(bind)
                     .await
@@ -141,69 +162,75 @@ impl Application {
             ),
             None => None,
         };
-        let public_url = match &cfg.public_url {
+        let public_url = match public_url {
             Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_owned(),
             _ => format!("http://{}", listener.local_addr()?),
         };
-        let notifier = Notifier::new(cfg.webhook_url.as_ref().map(|u| u.expose_secret()))?;
+        let notifier = Notifier::new(webhook_url.as_ref().map(|u| u.expose_secret()))?;
         if notifier.is_enabled() {
             tracing::info!(webhook = ?notifier, "notifications enabled");
         }
         let job = Job {
             db: db.clone(),
             fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),
-            feed_url: cfg.feed_url.clone(),
+            feed_url,
             holder: etl::holder_id(),
             import: ImportOptions { trigger: crate::domain::Trigger::Schedule, ..ImportOptions::default() },
             notifier: notifier.clone(),
         };
-        let mailer = Mailer::new(cfg.mail.clone())?;
+        // Web Push signs as the mails' sender.
+        let mail_from = mail.from.clone();
+        let mailer = Mailer::new(mail)?;
         tracing::info!(mail = %mailer.describe(), public_url = %public_url, "accounts ready");
-        let mut state =
-            AppState::with_settings(db, cfg.site.clone(), AccountSettings::new(&public_url, cfg.behind_proxy), mailer);
-        state.notifier = notifier;
-        state.alerts.allow = cfg.alert_allow_hosts.clone();
-        state.metrics = Arc::new(Metrics::new(cfg.metrics_token.clone()));
-        state.router = crate::route::Router::new(&cfg.router).map_err(|e| anyhow::anyhow!("router: {e}"))?;
-        tracing::info!(router = state.router.kind().as_str(), "route search ready");
+        let router = crate::route::Router::new(&router).map_err(|e| anyhow::anyhow!("router: {e}"))?;
+        tracing::info!(router = router.kind().as_str(), "route search ready");
+        let overpass = crate::names::overpass::OverpassOptions {
+            endpoint: names_url,
+            public_url: Some(public_url.clone()),
+            ..crate::names::overpass::OverpassOptions::default()
+        };
+        // Web Push: the VAPID key pair is made at first start (and shared through the database).
+        crate::alerts::push::vapid_keys(&db).await?;
+        let push = crate::web::state::PushState {
+            settings: Arc::new(crate::alerts::push::PushSettings::new(
+                &public_url,
+                &mail_from,
+                alert_allow_hosts.clone(),
+            )),
+            http: Some(crate::alerts::push::http_client().map_err(|e| anyhow::anyhow!("push client: {e}"))?),
+        };
+        let parts = StateParts {
+            site,
+            accounts: AccountSettings::new(&public_url, behind_proxy),
+            mailer,
+            notifier,
+            alert_allow: alert_allow_hosts,
+            metrics: Metrics::new(metrics_token),
+            router,
+            // The console's "Run now" runs the same job as the scheduler (the import lease keeps
+            // the two from overlapping).
+            etl: Some(EtlHandle(Arc::new(job.clone()))),
+            // The console lists the scheduled backups; PostgreSQL has none.
+            backup_dir: matches!(db, Db::Sqlite(_)).then(|| backups.dir.clone()),
+            names_overpass: Some(overpass.clone()),
+            push,
+        };
+        let state = AppState::build(db, parts);
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");
         }
-        // The console's "Run now" runs the same job as the scheduler (the import lease keeps
-        // the two from overlapping).
-        state.etl = Some(EtlHandle(Arc::new(job.clone())));
-        // The console lists the scheduled backups; PostgreSQL has none.
-        if matches!(state.db, Db::Sqlite(_)) {
-            state.backup_dir = Some(cfg.backups.dir.clone());
-        }
-        let overpass = crate::names::overpass::OverpassOptions {
-            endpoint: cfg.names_url.clone(),
-            public_url: Some(public_url.clone()),
-            ..crate::names::overpass::OverpassOptions::default()
-        };
-        state.names_overpass = Some(overpass.clone());
-        // Web Push: the VAPID key pair is made at first start (and shared through the database).
-        crate::alerts::push::vapid_keys(&state.db).await?;
-        state.push = crate::web::state::PushState {
-            settings: Arc::new(crate::alerts::push::PushSettings::new(
-                &public_url,
-                &cfg.mail.from,
-                cfg.alert_allow_hosts.clone(),
-            )),
-            http: Some(crate::alerts::push::http_client().map_err(|e| anyhow::anyhow!("push client: {e}"))?),
-        };
-        let names = crate::names::schedule::NamesSchedule { every: cfg.names_every, overpass };
+        let names = crate::names::schedule::NamesSchedule { every: names_every, overpass };
         Ok(Application {
             listener,
             metrics_listener,
             state,
             job,
-            etl_every: cfg.etl_every,
-            backups: cfg.backups,
-            backfill: (cfg.backfill_days, cfg.archive_url),
+            etl_every,
+            backups,
+            backfill: (backfill_days, archive_url),
             names,
-            connections: cfg.connections,
+            connections,
         })
     }
 
@@ -226,7 +253,7 @@ impl Application {
         let addr = self.listener.local_addr()?;
         let scheduler = self.etl_every.map(|every| {
             tracing::info!(every = %humantime::format_duration(every), url = %self.job.feed_url, "feed job scheduled");
-            tokio::spawn(etl::scheduler(self.job.clone(), every, shutdown.clone()))
+            tokio::spawn(etl::scheduler(self.job.clone(), every, self.state.alerts.kicker(), shutdown.clone()))
         });
         if scheduler.is_none() {
             tracing::info!("feed job disabled (--etl-every off)");

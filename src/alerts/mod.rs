@@ -5,7 +5,8 @@
 //! scheduled job ([`digest`]). Every request to a user-given address goes through [`target`].
 //!
 //! The worker runs at start (what a previous process left in the outbox goes out), every
-//! [`TICK`], and at once after an import of this process ([`kick`]).
+//! [`TICK`], and at once when its [`Kicker`] is kicked: the server's scheduled import and the
+//! console's "Run now" hold it (see [`crate::etl::scheduler`]).
 
 pub mod bench;
 pub mod deliver;
@@ -19,7 +20,7 @@ pub mod render;
 pub mod rules;
 pub mod target;
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -31,14 +32,17 @@ use crate::email::Mailer;
 /// The worker's period when nothing wakes it.
 pub const TICK: Duration = Duration::from_secs(30);
 
-/// The workers of this process (one per running server; tests run several).
-static WORKERS: Mutex<Vec<Weak<Notify>>> = Mutex::new(Vec::new());
+/// Wakes one [`Alerts`] service's worker: given to what imports in the same process, so that
+/// the alerts of the prices an import changed are evaluated and sent at once rather than at the
+/// next [`TICK`]. A worker not started yet runs at its start anyway.
+#[derive(Clone, Debug)]
+pub struct Kicker(Arc<Notify>);
 
-/// Wakes the workers of this process: called after a successful import, so that the instance
-/// that ran it evaluates and sends at once.
-pub fn kick() {
-    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    workers.retain(|w| w.upgrade().map(|n| n.notify_one()).is_some());
+impl Kicker {
+    /// Wakes the worker (once, however many kicks come before it runs).
+    pub fn kick(&self) {
+        self.0.notify_one();
+    }
 }
 
 /// The alerts service: what evaluation and delivery need.
@@ -88,6 +92,11 @@ impl Alerts {
         self.wake.notify_one();
     }
 
+    /// What wakes this service's worker, for the code that imports prices.
+    pub fn kicker(&self) -> Kicker {
+        Kicker(self.wake.clone())
+    }
+
     /// Evaluates the waiting changes, queues the due digests, delivers the due outbox rows.
     pub async fn run_once(&self, now: i64) -> Result<Pass, sqlx::Error> {
         let evaluated = engine::evaluate_pending(&self.db, now).await?;
@@ -96,9 +105,9 @@ impl Alerts {
         Ok(Pass { evaluated, digests, delivered })
     }
 
-    /// Runs [`Alerts::run_once`] now, then at each [`kick`] or [`TICK`], until `shutdown`.
+    /// Runs [`Alerts::run_once`] now, then at each wake ([`Alerts::wake`], [`Kicker::kick`]) or
+    /// [`TICK`], until `shutdown`.
     pub fn spawn_worker(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::downgrade(&self.wake));
         tokio::spawn(async move {
             loop {
                 match self.run_once(crate::db::now()).await {

@@ -214,8 +214,6 @@ impl Job {
                 let mut opts = self.import.clone();
                 opts.trigger = trigger;
                 let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
-                // The alerts of the prices this import changed: evaluated and sent now, here.
-                crate::alerts::kick();
                 if report.changed_much() {
                     load::refresh_statistics(&self.db).await;
                 }
@@ -244,12 +242,17 @@ async fn record_failure(db: &Db, source: &str, trigger: Trigger, error: &str) {
 
 /// Runs the job now and then every `every`, until `shutdown` is cancelled. A run in progress
 /// when shutdown comes is allowed to finish (its transaction commits or rolls back whole).
-pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
+/// After each import, `alerts` wakes this server's alerts worker: the alerts of the prices it
+/// changed are evaluated and sent at once.
+pub async fn scheduler(job: Job, every: Duration, alerts: crate::alerts::Kicker, shutdown: CancellationToken) {
     // One run per interval across all instances, the first at once.
     let p = leases::Periodic { lease: SCHEDULE_LEASE, holder: &job.holder, every, first: Duration::ZERO };
     leases::every(&job.db, p, &shutdown, |_| async {
         match job.run_once(Trigger::Schedule).await {
-            Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
+            Ok(RunOutcome::Imported(report)) => {
+                alerts.kick();
+                tracing::info!(%report, "scheduled import done");
+            }
             Ok(RunOutcome::NotModified) => tracing::info!("scheduled run: feed not modified"),
             Ok(RunOutcome::Skipped) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled run failed"),

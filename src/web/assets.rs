@@ -8,6 +8,7 @@
 
 use std::sync::LazyLock;
 
+use crate::web::cache_control::CachePolicy;
 use crate::web::state::AppState;
 use axum::Router;
 use axum::extract::Path;
@@ -100,21 +101,17 @@ pub static INLINE_CSS_SOURCE: LazyLock<String> = LazyLock::new(|| {
     format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(INLINE_CSS.as_bytes())))
 });
 
-const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
-const SHORT: HeaderValue = HeaderValue::from_static("public, max-age=3600");
-
 /// `GET /static/{hash}/{*path}`.
 pub async fn serve(Path((hash, path)): Path<(String, String)>) -> Response {
     let Some(i) = ASSETS.iter().position(|a| a.path == path) else {
-        return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "not found")
-            .into_response();
+        return (StatusCode::NOT_FOUND, CachePolicy::NoStore, "not found").into_response();
     };
     let asset = &ASSETS[i];
-    let cache = if URLS[i].0 == hash { IMMUTABLE } else { SHORT };
+    let cache = if URLS[i].0 == hash { CachePolicy::Immutable } else { CachePolicy::PublicHour };
     (
+        cache,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
-            (header::CACHE_CONTROL, cache),
             (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         ],
         asset.bytes,

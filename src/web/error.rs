@@ -1,17 +1,17 @@
 //! The API's rendering of an [`AppError`]: the JSON envelope.
 
 use axum::Json;
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::AppError;
+use crate::web::cache_control::CachePolicy;
 
 /// An [`AppError`] rendered as the API's JSON envelope:
 /// `{"error": {"code": "not_found", "message": "station 42 not found"}}`.
 ///
-/// Error responses carry `Cache-Control: no-store`, so the API's caching header (set only when
-/// absent) never makes a proxy keep a failure.
+/// Error responses are [`CachePolicy::NoStore`], so the API's minute of caching (given to the
+/// answers that name no policy) never makes a proxy keep a failure.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
 
@@ -34,9 +34,7 @@ impl IntoResponse for ApiError {
         let err = self.0;
         err.log();
         let body = Envelope { error: Body { code: err.code(), message: err.public_message() } };
-        let mut resp = (err.status(), Json(body)).into_response();
-        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
+        (err.status(), CachePolicy::NoStore, Json(body)).into_response()
     }
 }
 

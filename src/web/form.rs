@@ -2,7 +2,7 @@
 //! with its errors, and the answers they give (never cached, 303 after a POST).
 
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 
@@ -106,9 +106,8 @@ pub fn field_name(f: Field) -> &'static str {
 }
 
 /// Account pages are never cached: they hold a CSRF token and personal data.
-pub fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+pub fn no_store(resp: Response) -> Response {
+    crate::web::cache_control::CachePolicy::NoStore.set(resp)
 }
 
 /// 303 See Other to `to` (after a POST, the browser GETs the target); `/` when `to` is not a

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::db::Db;
 use crate::db::etl_runs;
 use crate::db::usage::{self, UsageRow};
+use crate::web::cache_control::CachePolicy;
 use crate::web::state::AppState;
 
 /// The content type of the exposition (OpenMetrics text, which Prometheus reads).
@@ -260,7 +261,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 /// The `--metrics-bind` listener: `/metrics` without a token (the address is the protection),
 /// 404 for anything else.
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(state)
+    // Its own router: the cache layer of `web::router` is not on it.
+    Router::new().route("/metrics", get(scrape)).layer(crate::web::cache_control::layer()).with_state(state)
 }
 
 /// The request metrics, the ETL runs (read from `etl_runs` at scrape time, so every instance
@@ -285,8 +287,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     let mut resp = out.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    CachePolicy::NoStore.set(resp)
 }
 
 /// What `/metrics` reports about the feed job.

@@ -7,6 +7,7 @@
 pub mod assets;
 pub mod brand;
 pub mod cache;
+pub mod cache_control;
 pub mod error;
 pub mod extract;
 pub mod form;
@@ -40,6 +41,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::AppError;
+use crate::web::cache_control::CachePolicy;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 use routes::{
@@ -53,14 +55,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Gzip and brotli level of the answers compressed as they are sent.
 pub const COMPRESSION_QUALITY: i32 = 4;
-
-/// The API's data changes at most every ten minutes (the feed's period); one minute of caching
-/// by browsers and proxies is invisible to users and takes load off the database.
-pub const API_CACHE_CONTROL: &str = "public, max-age=60";
-
-/// Pages are revalidated at each visit: they show who is logged in (the account menu), which
-/// changes at login and logout. Account pages say `no-store`.
-pub const PAGE_CACHE_CONTROL: &str = "private, no-cache";
 
 /// The Content-Security-Policy of the pages without the map tiles' origin: no inline script,
 /// no inline style but `/`'s stylesheet (by its hash, added by [`content_security_policy`]), no
@@ -117,11 +111,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api_history::router())
         .merge(api_route::router())
         .fallback(api_not_found)
-        // Only when absent: error responses already say `no-store`.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(API_CACHE_CONTROL),
-        ));
+        // The answers that name no policy (errors are `NoStore`).
+        .layer(cache_control::default_layer(CachePolicy::PublicMinute));
 
     let pages_router = Router::new()
         .merge(home::router())
@@ -140,10 +131,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(page::not_found)
         .layer(
             ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(PAGE_CACHE_CONTROL),
-                ))
+                // Account pages and forms are `NoStore`.
+                .layer(cache_control::default_layer(CachePolicy::PrivateRevalidate))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::VARY,
                     HeaderValue::from_static("Accept-Language, Cookie, Accept-Encoding"),
@@ -199,7 +188,9 @@ pub fn router(state: AppState) -> Router {
                 // at a fraction of its time.
                 .layer(CompressionLayer::new().quality(CompressionLevel::Precise(COMPRESSION_QUALITY)))
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)),
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+                // Innermost: `Cache-Control` from each answer's policy (a timeout's 503 has none).
+                .layer(cache_control::layer()),
         )
         .with_state(state);
     // A 404 names no methods. The console's refusals (see `session::layer`) are 404s made inside
@@ -255,7 +246,8 @@ fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
-    ApiError(AppError::Internal(anyhow::anyhow!("handler panicked: {msg}"))).into_response()
+    // Made outside the cache layer: finished here.
+    cache_control::finish(ApiError(AppError::Internal(anyhow::anyhow!("handler panicked: {msg}"))).into_response())
 }
 
 /// Unknown paths under `/api/v1` answer in JSON like the rest of the API.
@@ -268,7 +260,7 @@ mod tests {
     use super::*;
 
     /// The files under `src/web`, recursively.
-    fn web_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    pub(super) fn web_sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("src/web") {
             let path = entry.expect("entry").path();
             if path.is_dir() {

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::index::places::{self, Place};
 use crate::web::assets;
 use crate::web::cache::Freshness;
+use crate::web::cache_control::CachePolicy;
 use crate::web::extract::QueryParams;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::state::AppState;
@@ -360,8 +361,7 @@ pub fn error_page(err: &AppError, lang: Lang) -> Response {
         text,
     };
     let body = page.render().unwrap_or_else(|_| format!("<!doctype html><title>{status}</title><h1>{heading}</h1>"));
-    let mut resp = (status, Html(body)).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut resp = (status, CachePolicy::NoStore, Html(body)).into_response();
     if let AppError::TooManyRequests(secs) = err {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*secs));
     }

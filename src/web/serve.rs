@@ -50,6 +50,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::web::cache_control::CachePolicy;
 use crate::web::i18n::Lang;
 
 /// Default of [`ConnectionLimits::header_timeout`].
@@ -151,12 +152,13 @@ async fn accept_failed(e: std::io::Error) {
 
 /// The answer to a connection past the bounds, in the visitor's language.
 async fn refuse(lang: Lang) -> Response<Body> {
-    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, lang.strings().too_many_connections).into_response();
+    let mut resp =
+        (StatusCode::SERVICE_UNAVAILABLE, CachePolicy::NoStore, lang.strings().too_many_connections).into_response();
     let h = resp.headers_mut();
     h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    // Made before any router: finished here.
+    crate::web::cache_control::finish(resp)
 }
 
 /// Serves one connection until it ends, times out, or is shut down gracefully.

@@ -101,6 +101,47 @@ pub struct AppState {
     pub router: crate::route::Router,
 }
 
+/// What a state is made of beside its database: the site, the accounts, the services `startup`
+/// configures. [`AppState::build`] takes it whole, so a state is complete when it exists and no
+/// field changes afterwards.
+#[derive(Debug)]
+pub struct StateParts {
+    pub site: SiteConfig,
+    pub accounts: AccountSettings,
+    pub mailer: Mailer,
+    /// The operator's webhook (new users).
+    pub notifier: crate::services::notify::Notifier,
+    /// Hosts price alerts may reach although private (see [`crate::alerts::target`]).
+    pub alert_allow: crate::alerts::target::AllowList,
+    pub metrics: crate::web::metrics::Metrics,
+    pub router: crate::route::Router,
+    pub etl: Option<EtlHandle>,
+    pub backup_dir: Option<std::path::PathBuf>,
+    pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
+    pub push: PushState,
+}
+
+impl StateParts {
+    /// The parts of tests and tools: `site`, `accounts` and `mailer`, no webhook, no private
+    /// alert target, `/metrics` closed, no route engine, no feed job, backups, names refresh
+    /// nor Web Push.
+    pub fn new(site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> StateParts {
+        StateParts {
+            site,
+            accounts,
+            mailer,
+            notifier: crate::services::notify::Notifier::disabled(),
+            alert_allow: Default::default(),
+            metrics: Default::default(),
+            router: crate::route::Router::off(),
+            etl: None,
+            backup_dir: None,
+            names_overpass: None,
+            push: PushState::default(),
+        }
+    }
+}
+
 impl AppState {
     /// Defaults for tests and tools: the public site's default settings, links in mails to
     /// `http://localhost:8080`, mail written to `data/outbox`, `/metrics` closed. An error when
@@ -111,33 +152,43 @@ impl AppState {
             from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
             outbox_dir: crate::config::default_data_dir().join("outbox"),
         })?;
-        Ok(AppState::with_settings(
-            db,
-            SiteConfig::default(),
-            AccountSettings::new("http://localhost:8080", false),
-            mailer,
-        ))
+        let accounts = AccountSettings::new("http://localhost:8080", false);
+        Ok(AppState::build(db, StateParts::new(SiteConfig::default(), accounts, mailer)))
     }
 
-    pub fn with_settings(db: Db, site: SiteConfig, accounts: AccountSettings, mailer: Mailer) -> AppState {
-        let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, Default::default());
-        let accounts = Accounts::new(db.clone(), accounts, mailer);
+    /// The state over `db` made of `parts`, complete: the services that need the database (the
+    /// accounts, the alerts, the price index) are made here.
+    pub fn build(db: Db, parts: StateParts) -> AppState {
+        let StateParts {
+            site,
+            accounts,
+            mailer,
+            notifier,
+            alert_allow,
+            metrics,
+            router,
+            etl,
+            backup_dir,
+            names_overpass,
+            push,
+        } = parts;
+        let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, alert_allow);
         AppState {
             index: crate::index::IndexHandle::new(db.clone()),
+            accounts: Accounts::new(db.clone(), accounts, mailer),
             db,
             started_at: Utc::now(),
             site: Arc::new(site),
             cache: Arc::new(PageCache::default()),
-            accounts,
-            metrics: Arc::new(crate::web::metrics::Metrics::default()),
-            notifier: crate::services::notify::Notifier::disabled(),
-            etl: None,
-            backup_dir: None,
+            metrics: Arc::new(metrics),
+            notifier,
+            etl,
+            backup_dir,
             backup_download: Default::default(),
-            names_overpass: None,
+            names_overpass,
             alerts,
-            push: PushState::default(),
-            router: crate::route::Router::off(),
+            push,
+            router,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::LazyLock;
 
+use crate::web::cache_control::CachePolicy;
 use crate::web::state::AppState;
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -21,24 +22,17 @@ static API_PAGE: LazyLock<String> = LazyLock::new(|| {
 pub const OPENAPI_JSON: &str = include_str!("../static/openapi.json");
 
 /// Documentation changes only with a new binary; an hour of caching is harmless.
-const CACHE: HeaderValue = HeaderValue::from_static("public, max-age=3600");
+const CACHE: CachePolicy = CachePolicy::PublicHour;
 
 #[tracing::instrument]
 pub async fn api_page() -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::CACHE_CONTROL, CACHE)],
-        API_PAGE.as_str(),
-    )
+    (CACHE, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], API_PAGE.as_str())
         .into_response()
 }
 
 #[tracing::instrument]
 pub async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (header::CACHE_CONTROL, CACHE)],
-        OPENAPI_JSON,
-    )
-        .into_response()
+    (CACHE, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
 }
 
 /// The API's documentation and its OpenAPI description.

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::web::cache_control::CachePolicy;
 use crate::web::state::AppState;
 
 /// A health check must answer quickly even when the pool is exhausted or the database hangs:
@@ -36,9 +37,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     };
-    let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    (status, CachePolicy::NoStore, body).into_response()
 }
 
 /// What `/readyz` answers, in JSON.
@@ -88,9 +87,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         }
     };
     let status = if r.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let mut resp = (status, axum::Json(r)).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    (status, CachePolicy::NoStore, axum::Json(r)).into_response()
 }
 
 /// The probes: `/healthz` and `/readyz`, outside the session layer.

@@ -13,7 +13,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
@@ -22,6 +21,7 @@ use crate::error::AppError;
 use crate::index::places;
 use crate::index::{Hit, NearbyQuery, Order};
 use crate::web::brand::Badge;
+use crate::web::cache_control::CachePolicy;
 use crate::web::i18n::{Lang, Strings};
 use crate::web::page::{
     DAY, FuelOption, HtmlResult, Layout, Lenient, freshness, fuel_options, layout, path_and_query, place_index,
@@ -616,7 +616,7 @@ pub async fn suggest(State(state): State<AppState>, RawQuery(raw): RawQuery) -> 
         Ok(_) => Vec::new(),
         Err(e) => return crate::web::error::ApiError(e).into_response(),
     };
-    ([(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))], axum::Json(list)).into_response()
+    (CachePolicy::PublicFiveMinutes, axum::Json(list)).into_response()
 }
 
 /// The search page and its suggestions.

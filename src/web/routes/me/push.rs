@@ -32,6 +32,7 @@ use crate::domain::ChannelKind;
 use crate::error::AppError;
 use crate::text::push::{PushStrings, strings};
 use crate::web::assets;
+use crate::web::cache_control::CachePolicy;
 use crate::web::form::{Form, no_store, query_param, see_other};
 use crate::web::i18n::Lang;
 use crate::web::page::{HtmlError, HtmlResult, Layout, freshness, layout, render};
@@ -297,9 +298,7 @@ pub async fn unsubscribe(
 /// `GET /push/key`: the VAPID public key browsers subscribe with.
 pub async fn public_key(State(state): State<AppState>) -> Result<Response, crate::web::error::ApiError> {
     let keys = push::vapid_keys(&state.db).await.map_err(|e| AppError::Internal(e.into()))?;
-    let mut resp = Json(serde_json::json!({ "publicKey": keys.public })).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    Ok(resp)
+    Ok((CachePolicy::PublicHour, Json(serde_json::json!({ "publicKey": keys.public }))).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,9 +390,9 @@ pub async fn manifest(lang: Lang) -> Response {
         ],
     });
     (
+        CachePolicy::PublicHour,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/manifest+json")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
             (header::VARY, HeaderValue::from_static("Accept-Language, Cookie")),
         ],
         body.to_string(),
@@ -429,10 +428,8 @@ static SW: std::sync::LazyLock<String> = std::sync::LazyLock::new(service_worker
 /// `GET /sw.js`: revalidated at each check (browsers look for a new worker at most daily anyway).
 pub async fn service_worker() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
+        CachePolicy::Revalidate,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"))],
         SW.as_str(),
     )
         .into_response()
@@ -458,9 +455,7 @@ pub async fn offline(lang: Lang) -> HtmlResult<Response> {
         viewer: Viewer::default(),
         a: crate::web::i18n_account::strings(lang),
     };
-    let mut resp = render(&OfflinePage { l, t })?;
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(resp)
+    Ok(CachePolicy::Revalidate.set(render(&OfflinePage { l, t })?))
 }
 
 /// `/me/push` and its forms, behind the session layer.
