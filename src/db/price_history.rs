@@ -75,13 +75,13 @@ pub async fn insert(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Resu
     .await
 }
 
-/// PostgreSQL: `rows`, sorted by key, into the history by binary `COPY`. When no stored point
-/// can conflict with them, straight into `price_history`; otherwise through the temporary table
-/// `history_load` (created when `create_staging`) and an upsert. Returns whether the staging
-/// table was used (it then exists until the transaction ends).
+/// PostgreSQL: `rows`, in key order (as the loader sends them: its flush sorts them, the
+/// backfill merge walks its keys and their times in order), into the history by binary `COPY`.
+/// When no stored point can conflict with them, straight into `price_history`; otherwise through
+/// the temporary table `history_load` (created when `create_staging`) and an upsert. Returns
+/// whether the staging table was used (it then exists until the transaction ends).
 pub async fn copy(conn: &mut PgConnection, rows: &[HistoryRow], create_staging: bool) -> Result<bool, sqlx::Error> {
-    let mut sorted = rows.to_vec();
-    sorted.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+    debug_assert!(rows.is_sorted_by_key(|r| (r.0, r.1, r.2)), "history rows in key order");
     // Whether a key may already be stored: one probe of the primary key per (station, fuel)
     // over the span of its times here, not one per row. Usually none (an archive of a past
     // year, new stations): the rows then go straight into the history by `COPY`, which
@@ -89,7 +89,7 @@ pub async fn copy(conn: &mut PgConnection, rows: &[HistoryRow], create_staging: 
     // speculative insertion of `ON CONFLICT`). Keys are unique within the rows (the loader
     // merges a key's points by second), so the COPY cannot conflict with itself; if one
     // ever did, the unique violation refuses the file.
-    let spans = key_spans(&sorted);
+    let spans = key_spans(rows);
     let (overlap,): (bool,) = sqlx::query_as(STORED_OVERLAP)
         .bind(spans.iter().map(|k| k.0).collect::<Vec<i64>>())
         .bind(spans.iter().map(|k| k.1).collect::<Vec<i16>>())
@@ -98,13 +98,8 @@ pub async fn copy(conn: &mut PgConnection, rows: &[HistoryRow], create_staging: 
         .fetch_one(&mut *conn)
         .await?;
     if !overlap {
-        copy_in(
-            conn,
-            "COPY price_history (station_id, fuel, at, price) FROM STDIN (FORMAT binary)",
-            &sorted,
-            copy_tuple,
-        )
-        .await?;
+        copy_in(conn, "COPY price_history (station_id, fuel, at, price) FROM STDIN (FORMAT binary)", rows, copy_tuple)
+            .await?;
         return Ok(false);
     }
     if create_staging {
@@ -116,7 +111,7 @@ pub async fn copy(conn: &mut PgConnection, rows: &[HistoryRow], create_staging: 
         .execute(&mut *conn)
         .await?;
     }
-    copy_in(conn, "COPY history_load (station_id, fuel, at, price) FROM STDIN (FORMAT binary)", &sorted, copy_tuple)
+    copy_in(conn, "COPY history_load (station_id, fuel, at, price) FROM STDIN (FORMAT binary)", rows, copy_tuple)
         .await?;
     sqlx::query(
         "INSERT INTO price_history (station_id, fuel, at, price) \

@@ -13,6 +13,9 @@ const PRICES_PACKED_HEAD: &str = "INSERT INTO prices (station_id, fuel, price, u
     SELECT column1 >> 3, column1 & 7, column2 & 1048575, column2 >> 20 FROM (VALUES ";
 const PRICES_TAIL: &str =
     " ON CONFLICT (station_id, fuel) DO UPDATE SET price = excluded.price, updated_at = excluded.updated_at";
+/// [`PRICES_TAIL`] after the packed rows' `SELECT … FROM (VALUES …)` (`WHERE true`: SQLite reads
+/// `ON CONFLICT` right after a `SELECT … FROM` as a join clause).
+const PRICES_PACKED_TAIL: &str = ") WHERE true ON CONFLICT (station_id, fuel) DO UPDATE SET price = excluded.price, updated_at = excluded.updated_at";
 
 /// The current prices of the given stations (at most [`Backend::MAX_PARAMS`]).
 pub async fn of_stations(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PriceRow>, sqlx::Error> {
@@ -28,10 +31,16 @@ pub async fn upsert(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result
         && let Some(packed) =
             rows.iter().map(|&(s, f, price, at)| packed(&(s, f, at, price))).collect::<Option<Vec<_>>>()
     {
-        let tail = format!(") WHERE true{PRICES_TAIL}");
-        return batch::rows_by(tx, texts, PRICES_PACKED_HEAD, &tail, 2, SQLITE_HISTORY_ROWS, &packed, |q, r| {
-            q.bind(r.0).bind(r.1)
-        })
+        return batch::rows_by(
+            tx,
+            texts,
+            PRICES_PACKED_HEAD,
+            PRICES_PACKED_TAIL,
+            2,
+            SQLITE_HISTORY_ROWS,
+            &packed,
+            |q, r| q.bind(r.0).bind(r.1),
+        )
         .await;
     }
     batch::rows(
