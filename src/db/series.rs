@@ -399,10 +399,10 @@ async fn copy_cells(
     // the unique violation refuses the file.
     let spans = cell_spans(rows);
     let (stored,): (bool,) = sqlx::query_as(STORED_CELLS)
-        .bind(spans.iter().map(|(k, _)| k.0).collect::<Vec<i16>>())
-        .bind(spans.iter().map(|(k, _)| k.1).collect::<Vec<&str>>())
-        .bind(spans.iter().map(|(_, d)| d.0).collect::<Vec<Day>>())
-        .bind(spans.iter().map(|(_, d)| d.1).collect::<Vec<Day>>())
+        .bind(spans.keys().map(|k| k.0).collect::<Vec<i16>>())
+        .bind(spans.keys().map(|k| k.1).collect::<Vec<&str>>())
+        .bind(spans.values().map(|d| d.0).collect::<Vec<Day>>())
+        .bind(spans.values().map(|d| d.1).collect::<Vec<Day>>())
         .fetch_one(&mut *conn)
         .await?;
     if !stored {
