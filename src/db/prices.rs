@@ -1,6 +1,9 @@
 //! The statements an import runs on `prices` (the current price of each station and fuel).
 
+use sqlx::postgres::PgConnection;
+
 use super::batch::{self, Texts};
+use super::copy::copy_in;
 use super::price_history::{SQLITE_HISTORY_ROWS, packed};
 use super::{Backend, Tx};
 use crate::on_tx;
@@ -52,6 +55,20 @@ pub async fn upsert(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result
         rows,
         |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
     )
+    .await
+}
+
+/// PostgreSQL: current prices of stations that had none when the import's transaction opened
+/// (stations new to the database), by binary `COPY` straight into `prices`: nothing stored can
+/// conflict with them, so there is no `ON CONFLICT` to run per row nor a statement of thousands
+/// of parameters to parse. A key present twice, or already stored, fails the COPY with a unique
+/// violation, which refuses the file.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn copy_new(conn: &mut PgConnection, rows: &[PriceRow]) -> Result<(), sqlx::Error> {
+    copy_in(conn, "COPY prices (station_id, fuel, price, updated_at) FROM STDIN (FORMAT binary)", rows, |out, r| {
+        // `BIGINT`, `SMALLINT`, `INTEGER`, `BIGINT`: the types of `prices`.
+        out.row(4).i64(r.0).i16(r.1).i32(r.2).i64(r.3);
+    })
     .await
 }
 

@@ -9,7 +9,7 @@
 //! before this table existed, or before 0013) is computed whole by the next import, or by
 //! `carburoam series rebuild`, which gives the same rows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures_util::TryStreamExt;
 
@@ -391,6 +391,30 @@ async fn copy_cells(
     rows: &[CellRow<'_>],
 ) -> Result<(), sqlx::Error> {
     let conn = &mut **t;
+    // Whether a cell may already be stored: one probe of the primary key per (fuel, area) over
+    // the span of its days here. Usually none (a first import, an archive of days never loaded):
+    // the cells then go straight into `price_series` by `COPY`, with no staging table and no
+    // speculative insertion of `ON CONFLICT` per row. Keys are unique within the rows (a
+    // settled cell is written once), so the COPY cannot conflict with itself; if it ever did,
+    // the unique violation refuses the file.
+    let spans = cell_spans(rows);
+    let (stored,): (bool,) = sqlx::query_as(STORED_CELLS)
+        .bind(spans.keys().map(|k| k.0).collect::<Vec<i16>>())
+        .bind(spans.keys().map(|k| k.1).collect::<Vec<&str>>())
+        .bind(spans.values().map(|d| d.0).collect::<Vec<Day>>())
+        .bind(spans.values().map(|d| d.1).collect::<Vec<Day>>())
+        .fetch_one(&mut *conn)
+        .await?;
+    if !stored {
+        return copy::copy_in(
+            conn,
+            "COPY price_series (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
+             FROM STDIN (FORMAT binary)",
+            rows,
+            copy_cell,
+        )
+        .await;
+    }
     sqlx::query(
         "CREATE TEMPORARY TABLE IF NOT EXISTS series_load (fuel SMALLINT NOT NULL, area TEXT NOT NULL, \
          day INTEGER NOT NULL, average INTEGER NOT NULL, stations INTEGER NOT NULL, min_price INTEGER NOT NULL, \
@@ -404,20 +428,7 @@ async fn copy_cells(
         "COPY series_load (fuel, area, day, average, stations, min_price, max_price, total, p10, p90, hist) \
          FROM STDIN (FORMAT binary)",
         rows,
-        |out, &(fuel, area, day, c, hist)| {
-            out.row(11)
-                .i16(fuel)
-                .bytes(area.as_bytes())
-                .i32(day)
-                .i32(c.average())
-                .i32(c.stations)
-                .i32(c.min)
-                .i32(c.max)
-                .i64(c.total)
-                .i32(c.p10)
-                .i32(c.p90)
-                .bytes(hist);
-        },
+        copy_cell,
     )
     .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -429,6 +440,36 @@ async fn copy_cells(
     .await?;
     sqlx::query("TRUNCATE series_load").execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Whether any of the given (fuel, area, first day, last day) has a stored cell in its span.
+const STORED_CELLS: &str = "SELECT EXISTS (SELECT 1 FROM unnest($1::int2[], $2::text[], $3::int4[], $4::int4[]) \
+     AS k (fuel, area, lo, hi) WHERE EXISTS (SELECT 1 FROM price_series s \
+     WHERE s.fuel = k.fuel AND s.area = k.area AND s.day BETWEEN k.lo AND k.hi))";
+
+/// Each (fuel, area) of the cells with its first and last day.
+fn cell_spans<'a>(rows: &[CellRow<'a>]) -> BTreeMap<(i16, &'a str), (Day, Day)> {
+    let mut spans: BTreeMap<(i16, &'a str), (Day, Day)> = BTreeMap::new();
+    for &(fuel, area, day, _, _) in rows {
+        spans.entry((fuel, area)).and_modify(|s| *s = (s.0.min(day), s.1.max(day))).or_insert((day, day));
+    }
+    spans
+}
+
+/// One cell in the binary COPY format (the types of `price_series` and of `series_load`).
+fn copy_cell(out: &mut copy::CopyRows, &(fuel, area, day, c, hist): &CellRow<'_>) {
+    out.row(11)
+        .i16(fuel)
+        .bytes(area.as_bytes())
+        .i32(day)
+        .i32(c.average())
+        .i32(c.stations)
+        .i32(c.min)
+        .i32(c.max)
+        .i64(c.total)
+        .i32(c.p10)
+        .i32(c.p90)
+        .bytes(hist);
 }
 
 /// Deletes cells (days left without any station).
@@ -826,7 +867,16 @@ pub async fn station_fuels(db: &Db, station: i64) -> Result<Vec<i16>, sqlx::Erro
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, packed_cell, unpack_shifted};
+    use super::{Cell, cell_spans, packed_cell, unpack_shifted};
+
+    #[test]
+    fn cell_spans_run_from_first_to_last_day() {
+        let c = Cell::of(&[(1_800, 1)]).expect("a cell");
+        let rows =
+            [(1, "75", 12, c, &[][..]), (1, "FR", 3, c, &[][..]), (1, "75", 10, c, &[][..]), (2, "75", 4, c, &[][..])];
+        let spans: Vec<_> = cell_spans(&rows).into_iter().collect();
+        assert_eq!(spans, vec![((1, "75"), (10, 12)), ((1, "FR"), (3, 3)), ((2, "75"), (4, 4))]);
+    }
 
     /// What the packed statement's shifts and masks compute, on the packed values.
     #[test]

@@ -7,9 +7,11 @@
 //! Decoded Rust types follow the PostgreSQL column types (SMALLINT → i16, INTEGER → i32, BIGINT →
 //! i64), which SQLite decodes as well.
 
+use sqlx::postgres::PgConnection;
+
 use crate::db::batch::{self, Texts};
 use crate::db::etl_runs::RunStatus;
-use crate::db::{Backend, Db, Tx, in_list};
+use crate::db::{Db, Tx};
 use crate::domain::{Fuel, RoadType, ShortageKind, StationId};
 use crate::{on_db, on_tx};
 
@@ -95,23 +97,17 @@ pub async fn station_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     Ok(row.is_some())
 }
 
-/// How many of `ids` (distinct) are stations, inside an import's transaction: the check of a
-/// batch of history rows on PostgreSQL, where the history has no foreign key (migration 0015).
-pub async fn count_existing(tx: &mut Tx, ids: &[i64]) -> Result<usize, sqlx::Error> {
-    let backend = tx.backend();
-    let mut found = 0usize;
-    for part in ids.chunks(Backend::MAX_PARAMS) {
-        let sql = format!("SELECT COUNT(*) FROM stations WHERE id IN ({})", in_list(backend, 1, part.len()));
-        let n: i64 = on_tx!(tx, c => {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_one(c).await
-        })?;
-        found += usize::try_from(n).unwrap_or(0);
-    }
-    Ok(found)
+/// PostgreSQL, inside an import's transaction: how many of `ids` (distinct) are not stations,
+/// by one anti-join over an array (the check of a file's history rows, where the history has
+/// no foreign key: migration 0015).
+pub async fn count_missing(conn: &mut PgConnection, ids: &[i64]) -> Result<usize, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM unnest($1::int8[]) AS k (id) WHERE NOT EXISTS (SELECT 1 FROM stations s WHERE s.id = k.id)",
+    )
+    .bind(ids)
+    .fetch_one(conn)
+    .await?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 /// Current prices of a station, in fuel id order.

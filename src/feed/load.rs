@@ -11,7 +11,7 @@
 //! - a snapshot newer than everything loaded marks the stations it lacks as missing (never
 //!   deletes them), and is refused when it holds far fewer stations than are loaded.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::import::Chunk;
 use super::model::content_hash;
@@ -93,6 +93,8 @@ pub(super) struct Loader {
     pg_copy: bool,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
+    /// PostgreSQL: the stations the file's history rows name, checked once before the commit.
+    history_stations: BTreeSet<i64>,
     /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
     series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts.
@@ -131,6 +133,7 @@ impl Loader {
             stats: Stats::default(),
             pg_copy,
             pg_history_table: false,
+            history_stations: BTreeSet::new(),
             series: series::Tracker::new(state, departments.into_iter()),
             changes: Vec::new(),
             texts: Texts::default(),
@@ -482,6 +485,9 @@ impl Loader {
         }
 
         self.merge_backfill().await?;
+        if self.backend == Backend::Postgres {
+            self.check_history_stations().await?;
+        }
 
         // Series (issues 12, 21): the cells this file moved, in this transaction.
         let snapshot = newest_snapshot.then(|| series::day_of(self.snapshot));

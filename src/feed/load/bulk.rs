@@ -11,11 +11,9 @@
 //!   [`ImportOptions::pg_copy`](super::ImportOptions::pg_copy) = false keeps the INSERT path
 //!   (the tests compare both).
 //! - The history has no foreign key on PostgreSQL (migration 0015; SQLite's imports run without
-//!   the checks): each batch's stations are checked at once ([`Loader::check_history_stations`]),
-//!   one set-based query instead of a trigger per row, and a row naming no station refuses the
-//!   file.
-
-use std::collections::BTreeSet;
+//!   the checks): the stations of the file's history rows are checked once, before the commit
+//!   ([`Loader::check_history_stations`]), one anti-join instead of a trigger per row, and a row
+//!   naming no station refuses the file.
 
 use super::{ImportError, Loader};
 use crate::db::price_history::{self, HistoryRow};
@@ -29,7 +27,7 @@ impl Loader {
             return Ok(());
         }
         if self.backend == Backend::Postgres {
-            self.check_history_stations(rows).await?;
+            self.note_history_stations(rows);
         }
         if self.backend == Backend::Postgres && self.pg_copy {
             return self.copy_history(rows).await;
@@ -38,8 +36,25 @@ impl Loader {
         Ok(price_history::insert(tx, texts, rows).await?)
     }
 
-    /// Inserts or moves current prices: `(station, fuel, price, at)`.
+    /// Inserts or moves current prices: `(station, fuel, price, at)`. On PostgreSQL (with
+    /// `COPY`), the prices of stations new to the database go by a plain `COPY`: they had no
+    /// current price when the transaction opened, and a file plans each station once.
     pub(super) async fn write_prices(&mut self, rows: &[PriceRow]) -> Result<(), ImportError> {
+        if self.backend == Backend::Postgres && self.pg_copy {
+            let (new, known): (Vec<PriceRow>, Vec<PriceRow>) =
+                rows.iter().partition(|r| !self.known.contains_key(&r.0));
+            if !new.is_empty() {
+                let Tx::Postgres(t) = self.tx()? else {
+                    return Err(ImportError::Internal("COPY on a SQLite transaction".into()));
+                };
+                prices::copy_new(t, &new).await?;
+            }
+            if known.is_empty() {
+                return Ok(());
+            }
+            let (tx, texts) = self.tx_texts()?;
+            return Ok(prices::upsert(tx, texts, &known).await?);
+        }
         let (tx, texts) = self.tx_texts()?;
         Ok(prices::upsert(tx, texts, rows).await?)
     }
@@ -57,13 +72,31 @@ impl Loader {
         Ok(())
     }
 
-    /// PostgreSQL: refuses the rows when one names a station that is neither in this file nor
-    /// loaded before: one query for the batch's distinct stations, where a foreign key would
-    /// run a lookup per row.
-    async fn check_history_stations(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect::<BTreeSet<_>>().into_iter().collect();
-        let found = crate::db::stations::count_existing(self.tx()?, &ids).await?;
-        match ids.len().saturating_sub(found) {
+    /// PostgreSQL: notes the stations the rows name, checked once for the whole file by
+    /// [`Loader::check_history_stations`].
+    fn note_history_stations(&mut self, rows: &[HistoryRow]) {
+        // Rows come in key order: one insert per run of a station's rows.
+        let mut last = None;
+        for r in rows {
+            if last != Some(r.0) {
+                self.history_stations.insert(r.0);
+                last = Some(r.0);
+            }
+        }
+    }
+
+    /// PostgreSQL: refuses the file when a history row it wrote names a station that is neither
+    /// in this file nor loaded before: one anti-join over the file's distinct stations, before
+    /// the commit, where a foreign key would run a lookup per row.
+    pub(super) async fn check_history_stations(&mut self) -> Result<(), ImportError> {
+        if self.history_stations.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = std::mem::take(&mut self.history_stations).into_iter().collect();
+        let Tx::Postgres(t) = self.tx()? else {
+            return Err(ImportError::Internal("the station check runs on PostgreSQL".into()));
+        };
+        match crate::db::stations::count_missing(t, &ids).await? {
             0 => Ok(()),
             missing => Err(ImportError::UnknownStations { missing }),
         }
