@@ -317,14 +317,41 @@ pub struct StationWrite {
 /// Columns bound per [`StationWrite`] by [`write`].
 pub const STATION_COLUMNS: usize = 16;
 
-/// What an import needs of every stored station: id, content hash, updated_at,
-/// missing_since, département.
-pub async fn import_state(tx: &mut Tx) -> Result<Vec<(i64, i64, i64, Option<i64>, String)>, sqlx::Error> {
+/// What an import reads of every stored station before its first chunk: enough to tell an
+/// unchanged station (same content hash) from a changed one, and which stations a newest
+/// snapshot may mark missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredStation {
+    pub id: i64,
+    pub content_hash: i64,
+    /// `missing_since` is set.
+    pub missing: bool,
+}
+
+/// Every stored station's [`StoredStation`]. Three integer columns and no text: a national
+/// database holds 10,000 stations, and each value read costs a copy in sqlx's SQLite driver.
+pub async fn import_state(tx: &mut Tx) -> Result<Vec<StoredStation>, sqlx::Error> {
     Ok(on_tx!(tx, conn => {
-        sqlx::query_as("SELECT id, content_hash, updated_at, missing_since, department FROM stations")
+        sqlx::query_as("SELECT id, content_hash, missing_since IS NOT NULL AS missing FROM stations")
             .fetch_all(&mut *conn)
             .await?
     }))
+}
+
+/// What an import needs of a stored station it is about to change: when its attributes were
+/// last set (an older file never overwrites them) and its département (the area its history
+/// counts in).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StationDetails {
+    pub id: i64,
+    pub updated_at: i64,
+    pub department: String,
+}
+
+/// [`StationDetails`] of the given stations (at most [`super::Backend::MAX_PARAMS`]).
+pub async fn import_details(tx: &mut Tx, ids: &[i64]) -> Result<Vec<StationDetails>, sqlx::Error> {
+    batch::fetch_in(tx, ids, |list| format!("SELECT id, updated_at, department FROM stations WHERE id IN ({list})"))
+        .await
 }
 
 /// Writes stations seen in a file taken at `snapshot`: `new` ones are inserted, the others
