@@ -287,6 +287,7 @@ async fn import_input(db: &Db, source: &str, input: Input, opts: &ImportOptions)
                 },
             )
             .await?;
+            tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "run finished");
             tracing::info!(%report, "import done");
             Ok(report)
         }
@@ -345,7 +346,11 @@ struct Queue {
 
 enum SieveState {
     /// The loader has not read the stored stations yet: parsed stations wait here.
-    Waiting { rx: oneshot::Receiver<Arc<KnownStations>>, stations: Vec<FeedStation>, prices: usize },
+    Waiting {
+        rx: oneshot::Receiver<Arc<KnownStations>>,
+        stations: Vec<FeedStation>,
+        prices: usize,
+    },
     On(Sieve),
     /// No sieve (a bare XML file, whose loader opens after the parse; a loader that failed):
     /// the loader sees every station.
