@@ -323,8 +323,9 @@ impl Db {
     pub async fn begin_import(&self) -> Result<Tx, sqlx::Error> {
         match self {
             Db::Sqlite(p) => {
-                // Rows cross from SQLite's thread to this task through a bounded queue: at sqlx's
-                // 50, reading the 10,000 stored stations took 200 hand-overs between the threads.
+                // Rows cross from SQLite's thread to the import through a bounded queue: with
+                // sqlx's 50, a read of thousands of rows (an archive's stored points around its
+                // changes) stops SQLite's thread at every 50th row until the import has taken them.
                 let opts = (*p.connect_options())
                     .clone()
                     .statement_cache_capacity(IMPORT_STATEMENT_CACHE)

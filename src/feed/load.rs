@@ -173,6 +173,7 @@ const HISTORY_FLUSH_ROWS: usize = 16_384;
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
     pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
+        // Debug timings (µs since the loader began) of what the import waits for before its first chunk.
         let t = std::time::Instant::now();
         let latest_loaded = etl_runs::latest_full_snapshot_at(db).await?;
         tracing::debug!(us = t.elapsed().as_micros() as u64, "latest snapshot read");
@@ -186,7 +187,7 @@ impl Loader {
         let stations: HashMap<i64, KnownStation> =
             rows.into_iter().map(|r| (r.id, KnownStation { hash: r.content_hash, missing: r.missing })).collect();
         let is_newest = latest_loaded.is_none_or(|l| snapshot >= l);
-        tracing::debug!(us = t.elapsed().as_micros() as u64, "known built");
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "stored stations indexed");
         Ok(Loader {
             backend: tx.backend(),
             tx: Some(tx),
@@ -204,7 +205,6 @@ impl Loader {
             changes: Vec::new(),
             texts: Texts::default(),
         })
-        .inspect(|_| tracing::debug!(us = t.elapsed().as_micros() as u64, "tracker built"))
     }
 
     fn tx(&mut self) -> Result<&mut Tx, ImportError> {
