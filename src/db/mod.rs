@@ -140,6 +140,10 @@ impl Tx {
 /// Prepared statements kept by an import's SQLite connection ([`Db::begin_import`]).
 const IMPORT_STATEMENT_CACHE: usize = 24;
 
+/// Rows the import connection's SQLite thread may read ahead of the import (see
+/// [`Db::begin_import`]).
+const IMPORT_ROW_CHANNEL: usize = 4096;
+
 /// How far a SQLite write-ahead log checkpoint goes ([`Db::checkpoint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoint {
@@ -319,7 +323,13 @@ impl Db {
     pub async fn begin_import(&self) -> Result<Tx, sqlx::Error> {
         match self {
             Db::Sqlite(p) => {
-                let opts = (*p.connect_options()).clone().statement_cache_capacity(IMPORT_STATEMENT_CACHE);
+                // Rows cross from SQLite's thread to the import through a bounded queue: with
+                // sqlx's 50, a read of thousands of rows (an archive's stored points around its
+                // changes) stops SQLite's thread at every 50th row until the import has taken them.
+                let opts = (*p.connect_options())
+                    .clone()
+                    .statement_cache_capacity(IMPORT_STATEMENT_CACHE)
+                    .row_buffer_size(IMPORT_ROW_CHANNEL);
                 let own = SqlitePoolOptions::new().max_connections(1).min_connections(0).connect_lazy_with(opts);
                 let mut conn = own.acquire().await?;
                 // Set before anything can fail: an error below drops the connection, closed.

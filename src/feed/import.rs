@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::archive::{self, Limits};
-use super::load::Loader;
+use super::load::{KnownStations, Loader, Sieve, Sieved};
 use super::model::FeedKind;
 use super::parse::{self, ParseOutcome};
 use super::{FeedError, FeedStation};
@@ -256,7 +256,9 @@ impl Input {
 async fn import_input(db: &Db, source: &str, input: Input, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (input, sha) = input.sha256(source).await?;
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "hashed");
     let run_id = etl_runs::start(db, source, opts.trigger, crate::db::now()).await?;
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "run recorded");
     let mut log = format!("received {} bytes from {source} (sha256 {sha})\n", input.len());
     let outcome = import_inner(db, source, input, &sha, opts, run_id, started).await;
     let now = crate::db::now();
@@ -285,6 +287,7 @@ async fn import_input(db: &Db, source: &str, input: Input, opts: &ImportOptions)
                 },
             )
             .await?;
+            tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "run finished");
             tracing::info!(%report, "import done");
             Ok(report)
         }
@@ -325,6 +328,133 @@ const CHUNKS_AHEAD: usize = 2;
 /// An archive station's prices grow by doubling (≈ 350 a year): the slack of more than this
 /// many is given back before the station waits in the queue.
 const PRICES_SLACK: usize = 64;
+/// Stations, and their prices, the parser may hold while the loader opens its transaction and
+/// reads the stored stations (which its [`Sieve`] needs): the parse overlaps that read, and a
+/// yearly archive's stations still wait no more than [`CHUNKS_AHEAD`] chunks' worth of prices.
+const WAITING_STATIONS: usize = 8 * CHUNK;
+const WAITING_PRICES: usize = CHUNKS_AHEAD * CHUNK_PRICES;
+
+/// The parsing thread's side of the queue to the loader: stations grouped in chunks, and,
+/// once the loader has read the stored stations, the [`Sieve`] that drops unchanged ones.
+struct Queue {
+    tx: mpsc::Sender<Chunk>,
+    chunk: Chunk,
+    chunk_prices: usize,
+    receiver_gone: bool,
+    sieve: SieveState,
+}
+
+enum SieveState {
+    /// The loader has not read the stored stations yet: parsed stations wait here.
+    Waiting {
+        rx: oneshot::Receiver<Arc<KnownStations>>,
+        stations: Vec<FeedStation>,
+        prices: usize,
+    },
+    On(Sieve),
+    /// No sieve (a bare XML file, whose loader opens after the parse; a loader that failed):
+    /// the loader sees every station.
+    Off,
+}
+
+impl Queue {
+    fn new(tx: mpsc::Sender<Chunk>, rx: oneshot::Receiver<Arc<KnownStations>>) -> Queue {
+        Queue {
+            tx,
+            chunk: Vec::with_capacity(CHUNK),
+            chunk_prices: 0,
+            receiver_gone: false,
+            sieve: SieveState::Waiting { rx, stations: Vec::new(), prices: 0 },
+        }
+    }
+
+    fn station(&mut self, mut station: FeedStation) {
+        if self.receiver_gone {
+            return;
+        }
+        if station.prices.capacity() - station.prices.len() > PRICES_SLACK {
+            station.prices.shrink_to_fit();
+        }
+        match &mut self.sieve {
+            SieveState::On(sieve) => {
+                if sieve.keep(&station) {
+                    self.push(station);
+                }
+            }
+            SieveState::Off => self.push(station),
+            SieveState::Waiting { rx, stations, prices } => match rx.try_recv() {
+                Ok(known) => {
+                    self.sieve_on(Some(known));
+                    self.station(station);
+                }
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    self.sieve_on(None);
+                    self.station(station);
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    *prices += station.prices.len();
+                    stations.push(station);
+                    if stations.len() >= WAITING_STATIONS || *prices >= WAITING_PRICES {
+                        self.wait_for_loader();
+                    }
+                }
+            },
+        }
+    }
+
+    /// Blocks until the loader has read the stored stations (or gave up), then passes the
+    /// waiting stations on.
+    fn wait_for_loader(&mut self) {
+        if !matches!(self.sieve, SieveState::Waiting { .. }) {
+            return;
+        }
+        if let SieveState::Waiting { rx, stations, .. } = std::mem::replace(&mut self.sieve, SieveState::Off) {
+            let known = rx.blocking_recv().ok();
+            self.pass_waiting(known, stations);
+        }
+    }
+
+    /// Sets the sieve on (`None`: off) and passes the stations that waited through it.
+    fn sieve_on(&mut self, known: Option<Arc<KnownStations>>) {
+        if !matches!(self.sieve, SieveState::Waiting { .. }) {
+            return;
+        }
+        if let SieveState::Waiting { stations, .. } = std::mem::replace(&mut self.sieve, SieveState::Off) {
+            self.pass_waiting(known, stations);
+        }
+    }
+
+    fn pass_waiting(&mut self, known: Option<Arc<KnownStations>>, waiting: Vec<FeedStation>) {
+        if let Some(k) = known {
+            self.sieve = SieveState::On(Sieve::new(k));
+        }
+        for st in waiting {
+            self.station(st);
+        }
+    }
+
+    fn push(&mut self, station: FeedStation) {
+        self.chunk_prices += station.prices.len();
+        self.chunk.push(station);
+        if self.chunk.len() == CHUNK || self.chunk_prices >= CHUNK_PRICES {
+            self.chunk_prices = 0;
+            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+            self.receiver_gone = self.tx.blocking_send(full).is_err();
+        }
+    }
+
+    /// At the end of the parse: what still waits goes out, and the sieve's findings back.
+    fn finish(mut self) -> Option<Sieved> {
+        self.wait_for_loader();
+        if !self.chunk.is_empty() && !self.receiver_gone {
+            let _ = self.tx.blocking_send(std::mem::take(&mut self.chunk));
+        }
+        match self.sieve {
+            SieveState::On(sieve) => Some(sieve.into_sieved()),
+            _ => None,
+        }
+    }
+}
 
 /// What opening the file told, before any station: sent by the parsing thread as soon as the
 /// file is open, so that a refused file fails before the transaction opens.
@@ -362,15 +492,17 @@ async fn import_inner(
         };
         return Ok((report, Vec::new()));
     }
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "not the last file");
 
     // One pass over the bytes: the parsing thread sniffs and opens the file once, tells what the
     // ZIP entry says, then decompresses and parses it as a stream of station chunks.
     let limits = opts.limits;
     let (tx_head, rx_head) = oneshot::channel::<Head>();
     let (tx_chunks, mut rx_chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
+    let (tx_known, rx_known) = oneshot::channel::<Arc<KnownStations>>();
     let input_len = input.len();
     let progress = opts.progress.clone();
-    let parser = tokio::task::spawn_blocking(move || -> Result<ParseOutcome, FeedError> {
+    let parser = tokio::task::spawn_blocking(move || -> Result<(ParseOutcome, Option<Sieved>), FeedError> {
         let held;
         let reader = match input {
             Input::Bytes(bytes) => {
@@ -394,28 +526,9 @@ async fn import_inner(
             p.total.store(total, Ordering::Relaxed);
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
-        let mut chunk = Vec::with_capacity(CHUNK);
-        let mut chunk_prices = 0;
-        let mut receiver_gone = false;
-        let outcome = parse::parse_stream(reader, |mut station| {
-            if receiver_gone {
-                return;
-            }
-            if station.prices.capacity() - station.prices.len() > PRICES_SLACK {
-                station.prices.shrink_to_fit();
-            }
-            chunk_prices += station.prices.len();
-            chunk.push(station);
-            if chunk.len() == CHUNK || chunk_prices >= CHUNK_PRICES {
-                chunk_prices = 0;
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                receiver_gone = tx_chunks.blocking_send(full).is_err();
-            }
-        })?;
-        if !chunk.is_empty() && !receiver_gone {
-            let _ = tx_chunks.blocking_send(chunk);
-        }
-        Ok(outcome)
+        let mut queue = Queue::new(tx_chunks, rx_known);
+        let outcome = parse::parse_stream(reader, |station| queue.station(station))?;
+        Ok((outcome, queue.finish()))
     });
 
     let head = match rx_head.await {
@@ -437,6 +550,8 @@ async fn import_inner(
             // Parse and write overlap: each chunk is diffed and written as it arrives.
             let snapshot_at = t.min(now);
             let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
+            // The parser drops the unchanged stations from now on (it stops if the import is gone).
+            let _ = tx_known.send(loader.known_stations());
             tracing::debug!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 known = loader.known(),
@@ -453,7 +568,12 @@ async fn import_inner(
             drop(rx_chunks);
             tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
             match (join_parser(parser).await, load_result) {
-                (Ok(outcome), Ok(())) => (loader, outcome, snapshot_at),
+                (Ok((outcome, sieved)), Ok(())) => {
+                    if let Some(sieved) = sieved {
+                        loader.absorb(sieved);
+                    }
+                    (loader, outcome, snapshot_at)
+                }
                 (Err(e), _) | (Ok(_), Err(e)) => {
                     loader.abort().await;
                     return Err(e);
@@ -463,12 +583,13 @@ async fn import_inner(
         None => {
             // A bare XML file: its time is the latest `maj`, known at the end of the parse. The
             // parsed stations wait in memory (the file itself is there already); the
-            // transaction opens once the file is known to be whole.
+            // transaction opens once the file is known to be whole, so the parser has no sieve.
+            drop(tx_known);
             let mut chunks = Vec::new();
             while let Some(chunk) = rx_chunks.recv().await {
                 chunks.push(chunk);
             }
-            let outcome = join_parser(parser).await?;
+            let (outcome, _) = join_parser(parser).await?;
             let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
             let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
             tracing::debug!(
@@ -515,9 +636,7 @@ fn internal(what: &str) -> ImportError {
 }
 
 /// The parsing thread's result, its panic as an [`ImportError::Internal`].
-async fn join_parser(
-    parser: tokio::task::JoinHandle<Result<ParseOutcome, FeedError>>,
-) -> Result<ParseOutcome, ImportError> {
+async fn join_parser<T>(parser: tokio::task::JoinHandle<Result<T, FeedError>>) -> Result<T, ImportError> {
     match parser.await {
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(feed_error)) => Err(feed_error.into()),

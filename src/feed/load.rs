@@ -34,11 +34,77 @@ mod bulk;
 mod merge;
 mod series;
 
+/// A station stored before the import, as read when the transaction opens.
 #[derive(Clone, Copy)]
 struct KnownStation {
     hash: i64,
-    updated_at: i64,
-    missing_since: Option<i64>,
+    missing: bool,
+}
+
+/// The stations stored when the import's transaction opened, shared with the parsing thread
+/// ([`Sieve`]) so that it drops unchanged stations as soon as they are parsed.
+pub(super) struct KnownStations {
+    stations: HashMap<i64, KnownStation>,
+    /// Whether this file is at least as recent as everything loaded before it.
+    is_newest: bool,
+}
+
+impl KnownStations {
+    fn get(&self, id: i64) -> Option<KnownStation> {
+        self.stations.get(&id).copied()
+    }
+
+    /// Whether a station of the file with content `hash` changes nothing: same hash, so same
+    /// attributes, prices, dates and shortages, and not coming back from missing in the newest
+    /// file.
+    fn unchanged(&self, k: KnownStation, hash: i64) -> bool {
+        k.hash == hash && (!k.missing || !self.is_newest)
+    }
+}
+
+/// The parsing thread's filter: drops the stations whose content hash is the stored one (9,839
+/// of 10,010 in a national snapshot ten minutes after the last) before they are queued for the
+/// loader, and counts them. The loader takes what it saw with [`Loader::absorb`].
+pub(super) struct Sieve {
+    known: std::sync::Arc<KnownStations>,
+    sieved: Sieved,
+}
+
+/// What the [`Sieve`] saw: every station id of the file, and the unchanged ones' counts.
+#[derive(Default)]
+pub(super) struct Sieved {
+    seen: HashSet<i64>,
+    stations_unchanged: i32,
+    prices_unchanged: i32,
+    shortages: i32,
+}
+
+impl Sieve {
+    pub(super) fn new(known: std::sync::Arc<KnownStations>) -> Sieve {
+        Sieve { known, sieved: Sieved::default() }
+    }
+
+    /// Whether the loader needs `st`: a new or changed station, at its first occurrence in the
+    /// file (a later one is dropped, as the loader would).
+    pub(super) fn keep(&mut self, st: &FeedStation) -> bool {
+        let id = st.id.get();
+        if !self.sieved.seen.insert(id) {
+            return false;
+        }
+        match self.known.get(id) {
+            Some(k) if self.known.unchanged(k, content_hash(st)) => {
+                self.sieved.stations_unchanged += 1;
+                self.sieved.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
+                self.sieved.shortages += i32::try_from(st.shortages.len()).unwrap_or(0);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    pub(super) fn into_sieved(self) -> Sieved {
+        self.sieved
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,7 +144,7 @@ pub(super) struct Stats {
 pub(super) struct Loader {
     tx: Option<Tx>,
     backend: Backend,
-    known: HashMap<i64, KnownStation>,
+    known: std::sync::Arc<KnownStations>,
     seen: HashSet<i64>,
     /// Whether this file is at least as recent as everything loaded before it.
     is_newest: bool,
@@ -109,23 +175,27 @@ const HISTORY_FLUSH_ROWS: usize = 16_384;
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
     pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
+        // Debug timings (µs since the loader began) of what the import waits for before its first chunk.
+        let t = std::time::Instant::now();
         let latest_loaded = etl_runs::latest_full_snapshot_at(db).await?;
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "latest snapshot read");
         let mut tx = db.begin_import().await?;
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "begun");
         // First: the series' lock (one import at a time on PostgreSQL too) and its state.
         let state = crate::db::series::begin(&mut tx).await?;
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "series state");
         let rows = crate::db::stations::import_state(&mut tx).await?;
-        let mut known = HashMap::with_capacity(rows.len());
-        let mut departments = Vec::with_capacity(rows.len());
-        for (id, hash, updated_at, missing_since, department) in rows {
-            known.insert(id, KnownStation { hash, updated_at, missing_since });
-            departments.push((id, department));
-        }
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "stations read");
+        let stations: HashMap<i64, KnownStation> =
+            rows.into_iter().map(|r| (r.id, KnownStation { hash: r.content_hash, missing: r.missing })).collect();
+        let is_newest = latest_loaded.is_none_or(|l| snapshot >= l);
+        tracing::debug!(us = t.elapsed().as_micros() as u64, "stored stations indexed");
         Ok(Loader {
             backend: tx.backend(),
             tx: Some(tx),
-            known,
+            known: std::sync::Arc::new(KnownStations { stations, is_newest }),
             seen: HashSet::new(),
-            is_newest: latest_loaded.is_none_or(|l| snapshot >= l),
+            is_newest,
             latest_loaded,
             snapshot,
             pending: Pending::default(),
@@ -134,7 +204,7 @@ impl Loader {
             pg_copy,
             pg_history_table: false,
             history_stations: BTreeSet::new(),
-            series: series::Tracker::new(state, departments.into_iter()),
+            series: series::Tracker::new(state),
             changes: Vec::new(),
             texts: Texts::default(),
         })
@@ -152,7 +222,22 @@ impl Loader {
 
     /// Stations in the database when the transaction opened.
     pub(super) fn known(&self) -> usize {
-        self.known.len()
+        self.known.stations.len()
+    }
+
+    /// The stored stations, for the parsing thread's [`Sieve`].
+    pub(super) fn known_stations(&self) -> std::sync::Arc<KnownStations> {
+        std::sync::Arc::clone(&self.known)
+    }
+
+    /// Takes in what the parsing thread's [`Sieve`] saw and dropped: before [`Loader::finish`],
+    /// which marks missing the stored stations the file did not list.
+    pub(super) fn absorb(&mut self, sieved: Sieved) {
+        tracing::debug!(seen = sieved.seen.len(), unchanged = sieved.stations_unchanged, "sieved");
+        self.seen.extend(sieved.seen);
+        self.stats.counts.stations_unchanged += sieved.stations_unchanged;
+        self.stats.counts.prices_unchanged += sieved.prices_unchanged;
+        self.stats.counts.shortages += sieved.shortages;
     }
 
     pub(super) async fn abort(mut self) {
@@ -173,9 +258,9 @@ impl Loader {
                 continue;
             }
             let hash = content_hash(&st);
-            let known = self.known.get(&id).copied();
+            let known = self.known.get(id);
             match known {
-                Some(k) if k.hash == hash && (k.missing_since.is_none() || !self.is_newest) => {
+                Some(k) if self.known.unchanged(k, hash) => {
                     // Same hash, same prices and dates: every price of it is unchanged too.
                     self.stats.counts.stations_unchanged += 1;
                     self.stats.counts.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
@@ -190,10 +275,13 @@ impl Loader {
         if plan.is_empty() {
             return Ok(());
         }
-        let (mut current, mut old_shortages) = self.load_current(&changed_known).await?;
+        let (mut current, mut old_shortages, updated_at) = self.load_current(&changed_known).await?;
         for (st, hash, known) in plan {
-            let old = old_shortages.remove(&st.id.get()).unwrap_or_default();
-            self.plan_station(st, hash, known, &mut current, old);
+            let id = st.id.get();
+            let old = old_shortages.remove(&id).unwrap_or_default();
+            // A known station's attributes were set by the file at `updated_at`.
+            let known_updated_at = known.and_then(|_| updated_at.get(&id).copied());
+            self.plan_station(st, hash, known_updated_at, &mut current, old);
         }
         if self.backfill.is_empty() {
             return self.flush(false).await;
@@ -204,15 +292,24 @@ impl Loader {
         self.merge_backfill().await
     }
 
-    /// Current prices and shortages of the given stations.
+    /// Current prices and shortages of the given stored stations, and when their attributes
+    /// were last set; their départements go to the series' tracker.
     #[allow(clippy::type_complexity)]
     async fn load_current(
         &mut self,
         ids: &[i64],
-    ) -> Result<(HashMap<(i64, i16), Current>, HashMap<i64, Vec<(i16, String, Option<i64>)>>), ImportError> {
+    ) -> Result<
+        (HashMap<(i64, i16), Current>, HashMap<i64, Vec<(i16, String, Option<i64>)>>, HashMap<i64, i64>),
+        ImportError,
+    > {
         let mut current = HashMap::new();
         let mut shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>> = HashMap::new();
+        let mut updated_at = HashMap::with_capacity(ids.len());
         for part in ids.chunks(Backend::MAX_PARAMS) {
+            for d in crate::db::stations::import_details(self.tx()?, part).await? {
+                self.series.station_known(d.id, &d.department);
+                updated_at.insert(d.id, d.updated_at);
+            }
             for (s, f, price, at) in crate::db::prices::of_stations(self.tx()?, part).await? {
                 current.insert((s, f), Current { price, at });
             }
@@ -220,14 +317,16 @@ impl Loader {
                 shortages.entry(s).or_default().push((f, kind, since));
             }
         }
-        Ok((current, shortages))
+        Ok((current, shortages, updated_at))
     }
 
+    /// Plans the writes of a new or changed station. `known_updated_at`: for a stored station,
+    /// the snapshot time of the file that last set its attributes (`None`: a new station).
     fn plan_station(
         &mut self,
         st: FeedStation,
         hash: i64,
-        known: Option<KnownStation>,
+        known_updated_at: Option<i64>,
         current: &mut HashMap<(i64, i16), Current>,
         old_shortages: Vec<(i16, String, Option<i64>)>,
     ) {
@@ -247,7 +346,8 @@ impl Loader {
         } = st;
         let id = id.get();
         // Attributes come from a file at least as recent as the one that last set them.
-        let newer_than_station = known.is_none_or(|k| self.snapshot >= k.updated_at);
+        let known = known_updated_at.is_some();
+        let newer_than_station = known_updated_at.is_none_or(|at| self.snapshot >= at);
         if newer_than_station {
             // The station's strings move into its row: nothing is copied.
             let row = StationWrite {
@@ -265,13 +365,13 @@ impl Loader {
                 hash,
             };
             self.series.station_written(id, &row.department);
-            if known.is_none() {
+            if !known {
                 self.pending.stations_new.push(row);
             } else {
                 self.pending.stations_update.push(row);
             }
         }
-        if known.is_none() {
+        if !known {
             self.stats.counts.stations_new += 1;
         } else {
             self.stats.counts.stations_updated += 1;
@@ -339,7 +439,7 @@ impl Loader {
 
         // A snapshot lists every current price: a fuel it no longer lists is no longer sold
         // there (kept in the history). Applied at the end if the file is the newest snapshot.
-        if known.is_some() {
+        if known {
             for fuel in Fuel::ALL {
                 let key = (id, fuel.id());
                 if fuels_listed & (1 << fuel.id()) == 0 && current.contains_key(&key) {
@@ -440,8 +540,9 @@ impl Loader {
         let newest_snapshot = kind == FeedKind::Snapshot && self.is_newest;
         let missing: Vec<i64> = if newest_snapshot {
             self.known
+                .stations
                 .iter()
-                .filter(|(id, k)| k.missing_since.is_none() && !self.seen.contains(id))
+                .filter(|(id, k)| !k.missing && !self.seen.contains(id))
                 .map(|(id, _)| *id)
                 .collect()
         } else {
@@ -450,7 +551,7 @@ impl Loader {
 
         // The truncated-upstream-file guard, before any more work.
         if newest_snapshot && !opts.force {
-            let loaded = self.known.values().filter(|k| k.missing_since.is_none()).count();
+            let loaded = self.known.stations.values().filter(|k| !k.missing).count();
             let found = self.seen.len();
             if loaded > 0 && (found as f64) < opts.min_station_ratio * loaded as f64 {
                 return Err(ImportError::TooFewStations { found, loaded });

@@ -489,3 +489,46 @@ db_test!(snapshot_time_is_the_zip_entry_time_else_the_latest_maj, |t| {
     let r = load::import_bytes(&t.db, "untimed.zip", zip_of("x.xml", &xml).into(), &forced).await.expect("import");
     assert!(r.snapshot_at.is_some_and(|s| s >= before - chrono::Duration::seconds(1)), "{:?}", r.snapshot_at);
 });
+
+/// Where `needle` first occurs in `hay` from `from` (the fixtures are ISO-8859-1 bytes).
+fn find_bytes(hay: &[u8], needle: &[u8], from: usize) -> usize {
+    from + hay[from..].windows(needle.len()).position(|w| w == needle).expect("in the fixture")
+}
+
+// ZIP files dated by no entry time are taken as of now, the newest: the parser's sieve (which
+// drops stations whose stored hash is the same) runs for them, unlike bare XML files.
+db_test!(zipped_snapshots_keep_the_first_occurrence_and_bring_missing_stations_back, |t| {
+    let db = &t.db;
+    let a = std::fs::read(fixture("snapshot_a.xml")).unwrap();
+    let b = std::fs::read(fixture("snapshot_b.xml")).unwrap();
+    let entry = "PrixCarburants_instantane.xml";
+    load::import_bytes(db, "a.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
+    let before = fingerprint(db).await;
+
+    // The first station listed again at the end with another address: the first occurrence
+    // (unchanged) wins, and the second is not counted.
+    let start = find_bytes(&a, b"<pdv ", 0);
+    let end = find_bytes(&a, b"</pdv>", start) + b"</pdv>".len();
+    let address = find_bytes(&a, b"<adresse>", start) + b"<adresse>".len();
+    let mut dup = a[start..address].to_vec();
+    dup.extend_from_slice(b"Autre ");
+    dup.extend_from_slice(&a[address..end]);
+    let close = find_bytes(&a, b"</pdv_liste>", 0);
+    let with_dup = [&a[..close], &dup, &a[close..]].concat();
+    let r = load::import_bytes(db, "dup.zip", zip_of(entry, &with_dup).into(), &opts()).await.unwrap();
+    assert_eq!((r.counts.stations_unchanged, r.counts.stations_updated, r.counts.stations_new), (8, 0, 0), "{r}");
+    assert_eq!(fingerprint(db).await, before);
+
+    // b lacks 13001005: marked missing. a again, newer, lists it unchanged: it comes back.
+    load::import_bytes(db, "b.zip", zip_of(entry, &b).into(), &opts()).await.unwrap();
+    let missing = || async {
+        on_db!(db, p => sqlx::query_scalar::<_, Option<i64>>("SELECT missing_since FROM stations WHERE id = 13001005")
+            .fetch_one(p)
+            .await)
+        .unwrap()
+    };
+    assert!(missing().await.is_some());
+    let r = load::import_bytes(db, "a2.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
+    assert!(missing().await.is_none(), "{r}");
+    assert_eq!(r.counts.stations_missing, 1, "b's new station is missing from a: {r}");
+});

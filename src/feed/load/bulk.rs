@@ -41,8 +41,7 @@ impl Loader {
     /// current price when the transaction opened, and a file plans each station once.
     pub(super) async fn write_prices(&mut self, rows: &[PriceRow]) -> Result<(), ImportError> {
         if self.backend == Backend::Postgres && self.pg_copy {
-            let (new, known): (Vec<PriceRow>, Vec<PriceRow>) =
-                rows.iter().partition(|r| !self.known.contains_key(&r.0));
+            let (new, known): (Vec<PriceRow>, Vec<PriceRow>) = rows.iter().partition(|r| self.known.get(r.0).is_none());
             if !new.is_empty() {
                 let Tx::Postgres(t) = self.tx()? else {
                     return Err(ImportError::Internal("COPY on a SQLite transaction".into()));

@@ -374,7 +374,8 @@ pub(super) struct Tracker {
     /// Areas (départements) by index, and back.
     areas: Vec<String>,
     area_index: HashMap<String, u16>,
-    /// Each station's area when the import began (new stations: the one they are written with).
+    /// The area of each station this import writes, as stored when the import began (new
+    /// stations: the one they are written with).
     area_of: HashMap<i64, Option<u16>>,
     /// Stations written with another département: (station, old area, new area).
     moved: Vec<(i64, Option<u16>, Option<u16>)>,
@@ -388,13 +389,13 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    pub(super) fn new(state: State, departments: impl Iterator<Item = (i64, String)>) -> Tracker {
+    pub(super) fn new(state: State) -> Tracker {
         let mode = match (state.has_series, state.last_day, state.has_history) {
             (true, Some(last), _) => Mode::Deltas(last),
             (false, _, false) => Mode::Fresh,
             _ => Mode::Whole,
         };
-        let mut t = Tracker {
+        Tracker {
             mode,
             state,
             deltas: Deltas::default(),
@@ -405,12 +406,14 @@ impl Tracker {
             newest_written: None,
             newest_deleted: None,
             spent: std::time::Duration::ZERO,
-        };
-        for (id, dept) in departments {
-            let a = t.area(&dept);
-            t.area_of.insert(id, a);
         }
-        t
+    }
+
+    /// A station stored before the import, with its stored `dept`: told before any of its rows
+    /// (the loader reads it with the station's other stored values when the station changed).
+    pub(super) fn station_known(&mut self, id: i64, dept: &str) {
+        let a = self.area(dept);
+        self.area_of.entry(id).or_insert(a);
     }
 
     /// Whether the import keeps deltas at all.
@@ -501,7 +504,7 @@ impl Loader {
         let stored_possible = self.series.mode != Mode::Fresh;
         let ask: Vec<(i64, i16, i64, i64)> = keys
             .iter()
-            .filter(|((s, _), _)| stored_possible && self.known.contains_key(s))
+            .filter(|((s, _), _)| stored_possible && self.known.get(*s).is_some())
             .map(|((s, f), pts)| (*s, *f, pts.first().map_or(0, |p| p.0), pts.last().map_or(0, |p| p.0)))
             .collect();
         let around =
