@@ -34,7 +34,7 @@ impl fmt::Display for StationId {
 }
 
 /// `pop`: R (road), A (autoroute = motorway); one old file has N.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoadType {
     Road,
@@ -69,7 +69,7 @@ impl RoadType {
 }
 
 /// `<rupture type>`: `temporaire`, `definitive`, or empty (and absent in old files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShortageKind {
     Temporary,
@@ -114,9 +114,11 @@ impl ShortageKind {
 
 /// One opening slot, in minutes since midnight. `close <= open` means it ends after midnight
 /// (`06:20`–`01:00`); `open == close` with a closed day is the feed's "24/24 by card" oddity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeSlot {
+    /// Minutes since midnight, local time.
     pub open: u16,
+    /// Minutes since midnight; not after `open` means past midnight.
     pub close: u16,
 }
 
@@ -127,15 +129,17 @@ impl TimeSlot {
 }
 
 /// One day of `<horaires>`: `day` is 1 (Monday) to 7 (Sunday).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayHours {
+    /// 1 Monday … 7 Sunday.
+    #[schema(minimum = 1, maximum = 7)]
     pub day: u8,
     pub closed: bool,
     pub slots: Vec<TimeSlot>,
 }
 
 /// `<horaires>` as published: the days listed, in order. Stored as JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpeningHours {
     pub days: Vec<DayHours>,
 }

@@ -190,7 +190,7 @@ impl Path {
 }
 
 /// Where a route's points come from, as the API says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Geoplateforme,

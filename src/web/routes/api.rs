@@ -31,15 +31,36 @@ fn rfc3339(ts: i64) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stored time {ts} is out of range")))
 }
 
+/// A [`Price`] as its `Serialize` writes it: euros per litre, a number with three decimals.
+impl utoipa::PartialSchema for Price {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .description(Some("Euros per litre, three decimals."))
+            .examples([serde_json::json!(1.739)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Price {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Euros".into()
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/stations/{id}
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StationJson {
+    #[schema(value_type = i64)]
     pub id: StationId,
     /// Canonical brand from OpenStreetMap (`null` when unknown).
+    #[schema(required = true)]
     pub brand: Option<String>,
     /// The shown name from OpenStreetMap ("TotalEnergies — Relais Beaune Tailly"; `null` when unknown).
+    #[schema(required = true)]
     pub name: Option<String>,
     pub latitude: f64,
     pub longitude: f64,
@@ -50,24 +71,31 @@ pub struct StationJson {
     pub road_type: RoadType,
     pub automate_24_24: bool,
     pub services: Vec<String>,
+    #[schema(required = true)]
     pub opening_hours: Option<OpeningHours>,
     pub prices: Vec<PriceJson>,
     pub shortages: Vec<ShortageJson>,
+    #[schema(format = DateTime)]
     pub first_seen: String,
+    /// Last time the station was in an imported snapshot.
+    #[schema(format = DateTime)]
     pub last_seen: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PriceJson {
     pub fuel: Fuel,
     pub price: Price,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShortageJson {
     pub fuel: Fuel,
     pub kind: ShortageKind,
+    #[schema(format = DateTime)]
+    #[schema(required = true)]
     pub since: Option<String>,
 }
 
@@ -181,22 +209,25 @@ impl FromQuery for NearbyParams {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NearbyJson {
     pub stations: Vec<NearbyStationJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NearbyStationJson {
     pub id: i64,
     /// Canonical brand from OpenStreetMap (`null` when unknown).
+    #[schema(required = true)]
     pub brand: Option<String>,
     /// The shown name from OpenStreetMap (`null` when unknown).
+    #[schema(required = true)]
     pub name: Option<String>,
     /// Great-circle distance, rounded to the metre.
     pub distance_km: f64,
     pub fuel: Fuel,
     pub price: Price,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub latitude: f64,
     pub longitude: f64,
@@ -287,12 +318,12 @@ pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> A
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/brands
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BrandsJson {
     pub brands: Vec<BrandJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BrandJson {
     /// Canonical name (the name-suggestion-index's), as `brand=` takes it.
     pub brand: String,
@@ -314,9 +345,13 @@ pub async fn brands(State(state): State<AppState>, _params: ApiQuery<NoParams>) 
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/status
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StatusJson {
+    /// End of the last import run that ended without error (status success, unchanged or not_modified).
+    #[schema(format = DateTime)]
+    #[schema(required = true)]
     pub last_success_at: Option<String>,
+    #[schema(required = true)]
     pub last_run: Option<RunJson>,
     pub stations: i64,
     pub prices: i64,
@@ -324,11 +359,16 @@ pub struct StatusJson {
     pub shortages: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunJson {
+    /// running, success, unchanged, not_modified or failed.
     pub status: String,
+    #[schema(format = DateTime)]
     pub started_at: String,
+    #[schema(format = DateTime)]
+    #[schema(required = true)]
     pub finished_at: Option<String>,
+    #[schema(required = true)]
     pub error: Option<String>,
 }
 

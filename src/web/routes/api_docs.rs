@@ -42,11 +42,123 @@ pub fn router() -> Router<AppState> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     #[test]
     fn api_page_has_no_inline_style_and_a_hashed_stylesheet() {
         let page = super::API_PAGE.as_str();
         assert!(!page.contains("<style") && !page.contains("style="), "the CSP forbids inline styles");
         assert!(page.contains(&format!("href=\"{}\"", crate::web::assets::url("css/api.css"))));
+    }
+
+    /// The answer types' schemas, as utoipa derives them from the types the handlers serialize.
+    #[derive(utoipa::OpenApi)]
+    #[openapi(components(schemas(
+        crate::web::routes::api::StationJson,
+        crate::web::routes::api::NearbyJson,
+        crate::web::routes::api::BrandsJson,
+        crate::web::routes::api::StatusJson,
+        crate::web::routes::api_history::HistoryJson,
+        crate::web::routes::api_history::TrendsJson,
+        crate::web::routes::api_route::RouteAnswerJson,
+    )))]
+    struct Answers;
+
+    /// What a client relies on in a schema, with `$ref`s followed: the type (with `null` apart as
+    /// `nullable`, whether written `["string", "null"]`, an enum with `null` or a one-of with
+    /// `{"type": "null"}`), the enum values, the properties, which are required, the items, and
+    /// the date formats. Descriptions, examples and integer widths are left out.
+    fn shape(root: &Value, schema: &Value) -> Value {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let target = root.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}"));
+            return shape(root, target);
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(alts) = schema.get(key).and_then(Value::as_array) {
+                let (nulls, rest): (Vec<&Value>, Vec<&Value>) =
+                    alts.iter().partition(|a| a.get("type") == Some(&json!("null")));
+                if !nulls.is_empty() && rest.len() == 1 {
+                    let mut inner = shape(root, rest[0]);
+                    inner["nullable"] = json!(true);
+                    return inner;
+                }
+            }
+        }
+        let mut out = serde_json::Map::new();
+        let mut types: Vec<&str> = match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let mut nullable = types.contains(&"null");
+        types.retain(|t| *t != "null");
+        if !types.is_empty() {
+            out.insert("type".into(), json!(types.join("|")));
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            nullable |= values.contains(&Value::Null);
+            let mut names: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            names.sort_unstable();
+            out.insert("enum".into(), json!(names));
+        }
+        if let Some(f) = schema.get("format").filter(|f| *f == "date" || *f == "date-time") {
+            out.insert("format".into(), f.clone());
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            let props: serde_json::Map<String, Value> =
+                props.iter().map(|(k, v)| (k.clone(), shape(root, v))).collect();
+            out.insert("properties".into(), Value::Object(props));
+            let mut required: Vec<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            required.sort_unstable();
+            out.insert("required".into(), json!(required));
+        }
+        if let Some(items) = schema.get("items") {
+            out.insert("items".into(), shape(root, items));
+        }
+        if nullable {
+            out.insert("nullable".into(), json!(true));
+        }
+        Value::Object(out)
+    }
+
+    /// Every answer of the hand-written document has the shape of the type its handler serializes.
+    #[test]
+    fn the_documented_answers_are_the_types_the_handlers_serialize() {
+        use utoipa::OpenApi;
+        let generated = serde_json::to_value(Answers::openapi()).expect("JSON");
+        let documented: Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
+        let answer = |path: &str, method: &str| {
+            format!("/paths/{}/{method}/responses/200/content/application~1json/schema", path.replace('/', "~1"))
+        };
+        let pairs = [
+            ("StationJson", answer("/api/v1/stations/{id}", "get")),
+            ("NearbyJson", answer("/api/v1/stations", "get")),
+            ("BrandsJson", answer("/api/v1/brands", "get")),
+            ("StatusJson", answer("/api/v1/status", "get")),
+            ("HistoryJson", answer("/api/v1/stations/{id}/history", "get")),
+            ("TrendsJson", answer("/api/v1/trends", "get")),
+            ("RouteAnswerJson", answer("/api/v1/route", "get")),
+            ("RouteAnswerJson", answer("/api/v1/route", "post")),
+        ];
+        let mut differences = Vec::new();
+        for (name, pointer) in pairs {
+            let want = shape(&documented, documented.pointer(&pointer).unwrap_or_else(|| panic!("no {pointer}")));
+            let got = shape(&generated, &generated["components"]["schemas"][name]);
+            if got != want {
+                differences.push(format!(
+                    "{name} vs {pointer}:\n  type:     {}\n  document: {}",
+                    serde_json::to_string(&got).unwrap_or_default(),
+                    serde_json::to_string(&want).unwrap_or_default()
+                ));
+            }
+        }
+        assert!(differences.is_empty(), "{}", differences.join("\n"));
     }
 
     #[test]

@@ -104,37 +104,51 @@ impl FromQuery for HistoryParams {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryJson {
+    #[schema(value_type = i64)]
     pub station_id: StationId,
     pub fuel: Fuel,
     /// `null` for the raw change points.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub step: Option<&'static str>,
+    #[schema(nullable = false)]
+    pub step: Option<StepName>,
     pub points: Vec<HistoryPointJson>,
     /// A daily answer bounded to its recent days ([`RECENT_DAILY_DAYS`]) with older closes left
     /// out: the path and query of the days before, with an explicit `from` and `to`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub earlier: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryPointJson {
     /// The change's time (RFC 3339), or the day (`YYYY-MM-DD`) that begins the step.
     pub at: String,
     /// The new price; with a step, the day's close or the mean of the closes.
     pub price: Price,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub min: Option<Price>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub max: Option<Price>,
 }
 
-fn step_name(step: Step) -> &'static str {
+/// A `step` as the answers write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StepName {
+    Day,
+    Week,
+    Month,
+}
+
+fn step_name(step: Step) -> StepName {
     match step {
-        Step::Day => "day",
-        Step::Week => "week",
-        Step::Month => "month",
+        Step::Day => StepName::Day,
+        Step::Week => StepName::Week,
+        Step::Month => StepName::Month,
     }
 }
 
@@ -292,18 +306,19 @@ impl FromQuery for TrendsParams {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrendsJson {
     pub fuel: Fuel,
     /// The département code, or `FR` for the whole country.
     pub area: String,
-    pub step: &'static str,
+    pub step: StepName,
     pub points: Vec<TrendPointJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrendPointJson {
     /// The day (`YYYY-MM-DD`) that begins the step.
+    #[schema(format = Date)]
     pub at: String,
     pub avg: Price,
     pub min: Price,

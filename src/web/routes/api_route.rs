@@ -182,16 +182,18 @@ pub fn search_error(e: SearchError) -> AppError {
 // ---------------------------------------------------------------------------------------------
 // The answer
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteAnswerJson<'a> {
     pub route: RouteJson<'a>,
     pub stations: Vec<RouteStationJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteJson<'a> {
     pub distance_km: f64,
+    #[schema(required = true)]
     pub duration_min: Option<f64>,
+    #[schema(inline)]
     pub points: PointsJson<'a>,
     pub source: Source,
 }
@@ -207,15 +209,32 @@ impl Serialize for PointsJson<'_> {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// `[[lat, lon], …]`: arrays of two numbers, as [`PointsJson`] writes them.
+impl utoipa::PartialSchema for PointsJson<'_> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        let pair = ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Number))
+            .min_items(Some(2))
+            .max_items(Some(2));
+        ArrayBuilder::new().items(pair).description(Some("[lat, lon] pairs.")).into()
+    }
+}
+
+impl utoipa::ToSchema for PointsJson<'_> {}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteStationJson {
     pub id: i64,
+    #[schema(required = true)]
     pub brand: Option<String>,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub latitude: f64,
     pub longitude: f64,
     pub fuel: Fuel,
     pub price: Price,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub km_from_start: f64,
     pub off_route_km: f64,
@@ -226,7 +245,9 @@ pub struct RouteStationJson {
     pub detour_cost: f64,
     pub net_cost: f64,
     pub motorway: bool,
+    #[schema(required = true)]
     pub open_on_arrival: Option<bool>,
+    #[schema(required = true)]
     pub shortage: Option<ShortageKind>,
 }
 
