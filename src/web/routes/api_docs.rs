@@ -1,8 +1,9 @@
 //! `GET /api` (human documentation) and `GET /api/openapi.json` (machine description), both
 //! embedded in the binary so a self-hosted server needs no asset folder.
 //!
-//! Both files are hand-written: keep them in step with `routes/api.rs` (the integration tests
-//! check that every path is described).
+//! Both files are hand-written. The tests below hold the OpenAPI file to the code: each answer
+//! it documents has the schema utoipa derives from the type the handler serializes, and each
+//! operation lists exactly the query parameters its handler reads.
 
 use std::sync::LazyLock;
 
@@ -159,6 +160,61 @@ mod tests {
             }
         }
         assert!(differences.is_empty(), "{}", differences.join("\n"));
+    }
+
+    /// The names of the query parameters the document gives an operation (`$ref`s followed).
+    fn documented_query(doc: &Value, path: &str, method: &str) -> Vec<String> {
+        let mut names: Vec<String> = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}")),
+                None => p,
+            })
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Every operation documents exactly the query parameters its handler reads (any other is a
+    /// 400 there), and the route's JSON body exactly the fields the handler takes.
+    #[test]
+    fn the_documented_parameters_are_the_ones_the_handlers_read() {
+        use crate::web::extract::FromQuery;
+        use crate::web::routes::api::{NearbyParams, NoParams};
+        use crate::web::routes::api_history::{HistoryParams, TrendsParams};
+        use crate::web::routes::api_route::FIELDS;
+        let doc: Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
+        let nearby = [NearbyParams::PARAMS, &["brand"]].concat();
+        // `department` is `dept`'s other spelling, described with it.
+        let trends: Vec<&str> = TrendsParams::PARAMS.iter().copied().filter(|n| *n != "department").collect();
+        let route_get = [FIELDS, &["from", "to", "via"]].concat();
+        let expected: [(&str, &str, &[&str]); 8] = [
+            ("/api/v1/stations", "get", &nearby),
+            ("/api/v1/stations/{id}", "get", NoParams::PARAMS),
+            ("/api/v1/stations/{id}/history", "get", HistoryParams::PARAMS),
+            ("/api/v1/trends", "get", &trends),
+            ("/api/v1/brands", "get", NoParams::PARAMS),
+            ("/api/v1/status", "get", NoParams::PARAMS),
+            ("/api/v1/route", "get", &route_get),
+            ("/api/v1/route", "post", FIELDS),
+        ];
+        for (path, method, names) in expected {
+            assert_eq!(documented_query(&doc, path, method), sorted(names), "{method} {path}");
+        }
+        let body = &doc["paths"]["/api/v1/route"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        let mut fields: Vec<String> = body["properties"].as_object().expect("properties").keys().cloned().collect();
+        fields.sort_unstable();
+        assert_eq!(fields, sorted(&[FIELDS, &["points", "from", "to", "via"]].concat()));
     }
 
     #[test]

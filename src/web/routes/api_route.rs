@@ -32,7 +32,7 @@ pub const MAX_VIA: usize = 3;
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 
 /// The fields of a route search other than where it goes.
-const FIELDS: &[&str] =
+pub(crate) const FIELDS: &[&str] =
     &["fuel", "litres", "consumption", "corridor_km", "avoid_motorway", "sort", "depart", "max_age_days"];
 
 /// A place as given: a position, or words for the place index.
