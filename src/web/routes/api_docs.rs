@@ -217,6 +217,38 @@ mod tests {
         assert_eq!(fields, sorted(&[FIELDS, &["points", "from", "to", "via"]].concat()));
     }
 
+    /// The document describes exactly the routes of the API's routers (`/api/v1/…`) and
+    /// `/healthz`, with their methods: read from the route table of `docs/architecture.md`,
+    /// which `web::tests::route_table_is_up_to_date` holds to the routers' declarations.
+    #[test]
+    fn the_documented_operations_are_the_routers_api_routes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let table = std::fs::read_to_string(root.join("docs/architecture.md")).expect("docs/architecture.md");
+        let mut declared: Vec<String> = table
+            .lines()
+            .filter_map(|row| {
+                let mut cells = row.split('|').map(str::trim).skip(1);
+                let path = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                let methods = cells.next()?;
+                (path.starts_with("/api/v1/") || path == "/healthz")
+                    .then(|| methods.split(", ").map(|m| format!("{} {path}", m.to_lowercase())).collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect();
+        declared.sort_unstable();
+        let doc: Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
+        let mut documented: Vec<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object().into_iter().flat_map(move |ops| ops.keys().map(move |m| format!("{m} {path}")))
+            })
+            .collect();
+        documented.sort_unstable();
+        assert_eq!(documented, declared);
+    }
+
     #[test]
     fn openapi_is_valid_json() {
         let v: serde_json::Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
