@@ -1,6 +1,7 @@
 //! `push_vapid` (the instance's VAPID key pair) and `push_subscriptions` (the devices where a
 //! user turned notifications on). See `migrations/*/0011_web_push.sql`.
 
+use crate::domain::UserId;
 use crate::db::Db;
 use crate::on_db;
 
@@ -47,7 +48,7 @@ pub async fn vapid_insert_or_get(db: &Db, row: &VapidRow, now: i64) -> Result<Va
 #[derive(Clone, sqlx::FromRow)]
 pub struct Subscription {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub endpoint: String,
     pub p256dh: String,
     pub auth: String,
@@ -78,7 +79,7 @@ pub struct NewSubscription<'a> {
 /// record starts afresh). An endpoint another account subscribed stays that account's: `None`,
 /// nothing changed (one statement, so two accounts racing for one endpoint cannot both win).
 /// Returns the row's id.
-pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn upsert(db: &Db, user_id: UserId, s: &NewSubscription<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -99,7 +100,7 @@ pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) ->
 }
 
 /// How many devices `user_id` has.
-pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(p)
@@ -107,7 +108,7 @@ pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
 }
 
 /// Whether `endpoint` is already one of `user_id`'s devices (re-subscribing it adds nothing).
-pub async fn owns_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool, sqlx::Error> {
+pub async fn owns_endpoint(db: &Db, user_id: UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
     )
@@ -119,7 +120,7 @@ pub async fn owns_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool
 }
 
 /// Every device of `user_id`, oldest first.
-pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Subscription>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId) -> Result<Vec<Subscription>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Subscription>(
         "SELECT id, user_id, endpoint, p256dh, auth, user_agent, created_at, last_success_at, last_error_at, \
                 last_error \
@@ -132,7 +133,7 @@ pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Subscription>, sqlx::
 
 /// Deletes `user_id`'s subscription of `endpoint`; another user's is left alone. Whether a row
 /// went.
-pub async fn delete_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_endpoint(db: &Db, user_id: UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2")
         .bind(user_id)
         .bind(endpoint)
@@ -143,7 +144,7 @@ pub async fn delete_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bo
 }
 
 /// Deletes `user_id`'s subscription `id`; another user's is left alone. Whether a row went.
-pub async fn delete_id(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn delete_id(db: &Db, user_id: UserId, id: i64) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(id)

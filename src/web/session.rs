@@ -23,6 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
+use crate::domain::UserId;
 use crate::auth::secret;
 use crate::db::sessions;
 use crate::error::AppError;
@@ -57,7 +58,7 @@ pub fn new_csrf_cookie(settings: &AccountSettings) -> HeaderValue {
 /// The logged-in user of a request.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,

@@ -40,7 +40,7 @@ db_test!(export_holds_alerts_without_secrets_and_delete_removes_them, |t| {
     let sink = SmtpSink::start().await;
     let (app, _state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
     register(&app, &sink, "ines").await;
-    let (uid,): (i64,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'ines'")
+    let (uid,): (carburoam::domain::UserId,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'ines'")
         .fetch_one(p)
         .await)
     .expect("user");
@@ -136,7 +136,7 @@ db_test!(unsubscribe_tokens_expire_and_are_swept, |t| {
     let sink = SmtpSink::start().await;
     let (app, _state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
     register(&app, &sink, "leo").await;
-    let (uid,): (i64,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'leo'")
+    let (uid,): (carburoam::domain::UserId,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'leo'")
         .fetch_one(p)
         .await)
     .expect("user");

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::db::{Db, alerts, push};
-use crate::domain::{ChannelKind, Fuel, RuleId, RuleKind, rfc3339};
+use crate::domain::{ChannelKind, Fuel, RuleId, RuleKind, rfc3339, UserId};
 
 #[derive(Debug, Serialize)]
 pub struct ExportAlerts {
@@ -79,7 +79,7 @@ fn without_credentials(url: &str) -> Option<String> {
     Some(u.into())
 }
 
-pub async fn export(db: &Db, user_id: i64) -> Result<ExportAlerts, sqlx::Error> {
+pub async fn export(db: &Db, user_id: UserId) -> Result<ExportAlerts, sqlx::Error> {
     let s = alerts::settings(db, user_id).await?;
     let rules = alerts::rules(db, user_id)
         .await?

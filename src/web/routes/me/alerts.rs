@@ -21,7 +21,7 @@ use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, users};
-use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind, UserId};
 use crate::error::AppError;
 use crate::index::places;
 use crate::text::AlertStrings;
@@ -315,7 +315,7 @@ fn new_form() -> RuleFormView {
     }
 }
 
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn alerts_page(
     State(state): State<AppState>,
     lang: Lang,
@@ -381,7 +381,7 @@ pub struct SettingsBody {
 async fn read_rule(
     state: &AppState,
     lang: Lang,
-    uid: i64,
+    uid: UserId,
     form: &RuleBody,
     action: String,
     editing: bool,
@@ -447,7 +447,7 @@ async fn read_rule(
 }
 
 /// Alerts go somewhere: the account's address unless the user chose otherwise.
-async fn ensure_a_channel(state: &AppState, uid: i64) -> Result<(), AppError> {
+async fn ensure_a_channel(state: &AppState, uid: UserId) -> Result<(), AppError> {
     if q::channels(&state.db, uid).await?.is_empty() {
         q::save_channel(&state.db, uid, ChannelKind::Email, None, None, false, crate::db::now()).await?;
     }
@@ -611,11 +611,11 @@ pub async fn channel_action(
 /// "Send a test" on one of the user's channels: never to an address not confirmed, and within
 /// the limits of tests (counted in the database, so every instance shares them; a test counts
 /// against the day's cap of alert messages too). `Err`: why not, and the answer's status.
-#[tracing::instrument(skip_all, fields(user_id = uid, channel = channel.id.get()))]
+#[tracing::instrument(skip_all, fields(user_id = uid.get(), channel = channel.id.get()))]
 async fn queue_test(
     state: &AppState,
     lang: Lang,
-    uid: i64,
+    uid: UserId,
     channel: &q::Channel,
 ) -> Result<Result<(), (StatusCode, String)>, AppError> {
     let t = lang.texts().alerts;

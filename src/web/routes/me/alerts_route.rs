@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::domain::UserId;
 use crate::db::{Db, routes};
 use crate::error::AppError;
 
@@ -14,7 +15,7 @@ pub struct RouteChoice {
 }
 
 /// The user's saved routes as choices, in the order `/me` lists them.
-pub async fn choices(db: &Db, user_id: i64) -> Result<Vec<RouteChoice>, AppError> {
+pub async fn choices(db: &Db, user_id: UserId) -> Result<Vec<RouteChoice>, AppError> {
     Ok(routes::list(db, user_id)
         .await?
         .into_iter()
@@ -23,14 +24,14 @@ pub async fn choices(db: &Db, user_id: i64) -> Result<Vec<RouteChoice>, AppError
 }
 
 /// The user's saved routes' names by id.
-pub async fn names(db: &Db, user_id: i64) -> Result<HashMap<i64, String>, AppError> {
+pub async fn names(db: &Db, user_id: UserId) -> Result<HashMap<i64, String>, AppError> {
     Ok(routes::list(db, user_id).await?.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
 /// The route a rule form posted: `Ok(None)` when none was chosen (the form says so),
 /// `Err(not found)` when the id is not one of the user's routes.
 #[tracing::instrument(skip(db))]
-pub async fn owned(db: &Db, user_id: i64, raw: &str) -> Result<Option<i64>, AppError> {
+pub async fn owned(db: &Db, user_id: UserId, raw: &str) -> Result<Option<i64>, AppError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);

@@ -4,6 +4,7 @@
 //! best stop now, ranked along their stored points (no engine call).
 
 use super::*;
+use crate::domain::UserId;
 use crate::db::routes::{self, NewRoute, SavedRoute, VehicleRow};
 use crate::route::{Path as RoutePath, RankQuery, Source, Trip, rank};
 use crate::web::routes::api_route::{
@@ -35,7 +36,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Saves the route shown (at most [`routes::MAX_ROUTES`]; past that `/me` says so).
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn save_route(
     State(state): State<AppState>,
     user: SignedIn,
@@ -72,7 +73,7 @@ pub async fn save_route(
 }
 
 /// `POST /me/routes/{id}/delete`.
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn delete_route(State(state): State<AppState>, user: SignedIn, Path(id): Path<i64>) -> HtmlResult<Response> {
     routes::remove(&state.db, user.user_id, id).await?;
     Ok(see_other("/me#routes"))
@@ -92,7 +93,7 @@ fn number_in(raw: &str, r: std::ops::RangeInclusive<f64>) -> Option<f64> {
 }
 
 /// Saves the vehicle, or the profile page again with a message next to each wrong field.
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn save_vehicle(
     State(state): State<AppState>,
     lang: Lang,
@@ -149,7 +150,7 @@ pub struct SavedRouteView {
 pub async fn saved_routes(
     state: &AppState,
     lang: Lang,
-    user_id: i64,
+    user_id: UserId,
     index: &crate::index::PriceIndex,
     reference: i64,
 ) -> Result<(Vec<SavedRouteView>, Option<String>), AppError> {
