@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::db::Db;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::{self, PriceChange};
-use crate::domain::{RuleId, RuleKind, UserId};
+use crate::domain::{RuleId, RuleKind, SavedRouteId, UserId};
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
@@ -146,17 +146,17 @@ async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(UserId, 
     ids.dedup();
     let at: HashMap<i64, (f64, f64)> =
         q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
-    let mut route_ids: Vec<i64> = met.iter().map(|(r, _)| r.route_id).collect();
+    let mut route_ids: Vec<SavedRouteId> = met.iter().map(|(r, _)| r.route_id).collect();
     route_ids.sort_unstable();
     route_ids.dedup();
-    let mut paths: HashMap<i64, (String, Vec<(f64, f64)>)> = HashMap::new();
+    let mut paths: HashMap<SavedRouteId, (String, Vec<(f64, f64)>)> = HashMap::new();
     for (id, name, points) in q::route_paths(db, &route_ids).await? {
         // Stored points were checked when saved; a row that no longer parses matches nothing.
         match crate::route::Path::from_text(&points, crate::route::MAX_SAVED_POINTS) {
             Ok(path) => {
                 paths.insert(id, (name, path.pairs()));
             }
-            Err(e) => tracing::warn!(route = id, error = %e, "alerts: a saved route's points do not parse"),
+            Err(e) => tracing::warn!(route = id.get(), error = %e, "alerts: a saved route's points do not parse"),
         }
     }
     let mut out = Vec::new();

@@ -20,9 +20,9 @@ use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest as _;
 
-use crate::domain::UserId;
 use crate::alerts::target::{AllowList, TargetError};
 use crate::db::{self, Db, push as q};
+use crate::domain::UserId;
 
 /// Longest a push service may take to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -302,11 +302,16 @@ pub async fn deliver(
                 delivered += 1;
             }
             Err(PushError::Gone(status)) => {
-                tracing::info!(subscription = s.id, user_id = user_id.get(), status, "push subscription expired: deleted");
+                tracing::info!(
+                    subscription = s.id.get(),
+                    user_id = user_id.get(),
+                    status,
+                    "push subscription expired: deleted"
+                );
                 q::delete_expired(db, s.id).await?;
             }
             Err(e) => {
-                tracing::warn!(subscription = s.id, user_id = user_id.get(), error = %e, "push delivery failed");
+                tracing::warn!(subscription = s.id.get(), user_id = user_id.get(), error = %e, "push delivery failed");
                 q::mark_error(db, s.id, now, &e.code()).await?;
                 // A transient failure is the one to report: it decides whether the outbox retries.
                 if failure.as_ref().is_none_or(|f| f.is_permanent()) {

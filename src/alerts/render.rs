@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
 use crate::db::{Db, favourites, users};
-use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, savings, UserId};
+use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, UserId, savings};
 use crate::index::places;
 
 use super::outbox::Payload;

@@ -2,8 +2,8 @@
 //! [`crate::services::admin`]). Every figure is one aggregate query; none reads personal data it does not
 //! show.
 
-use crate::domain::UserId;
 use crate::db::{Db, Tx};
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// The console's usage figures at `now`.

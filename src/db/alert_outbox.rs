@@ -4,7 +4,7 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
-use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind, UserId};
+use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
@@ -46,7 +46,7 @@ pub struct RouteRule {
     pub user_id: UserId,
     pub fuel: i16,
     pub price: i32,
-    pub route_id: i64,
+    pub route_id: SavedRouteId,
     /// Km each side of the route (NULL on a row no form wrote: the default width).
     pub corridor_km: Option<f64>,
 }
@@ -67,8 +67,12 @@ pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx:
 }
 
 /// Saved routes by id: (id, name, stored points `lat,lon;…`).
-pub async fn route_paths(db: &Db, route_ids: &[i64]) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-    by_ids(db, route_ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
+pub async fn route_paths(
+    db: &Db,
+    route_ids: &[SavedRouteId],
+) -> Result<Vec<(SavedRouteId, String, String)>, sqlx::Error> {
+    let ids: Vec<i64> = route_ids.iter().map(|r| r.get()).collect();
+    by_ids(db, &ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
 }
 
 /// An active threshold rule around a place.
@@ -155,7 +159,11 @@ pub async fn insert_dedup(
 }
 
 /// The user's alert message not yet being delivered, to merge new triggers into.
-pub async fn open_message(tx: &mut Tx, user_id: UserId, kind: MessageKind) -> Result<Option<(i64, String)>, sqlx::Error> {
+pub async fn open_message(
+    tx: &mut Tx,
+    user_id: UserId,
+    kind: MessageKind,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     on_tx!(tx, c => sqlx::query_as(
         "SELECT id, payload FROM alert_messages WHERE user_id = $1 AND kind = $2 AND NOT sealed ORDER BY id DESC LIMIT 1",
     )

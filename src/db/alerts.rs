@@ -4,7 +4,7 @@
 //! own. The outbox and the engine's reads live in [`super::alert_outbox`].
 
 use crate::db::{Db, Tx, in_list};
-use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind, UserId};
+use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// Most rules one user may have.
@@ -49,7 +49,7 @@ pub struct RuleFields {
     pub next_run_at: Option<i64>,
     /// Threshold along one of the user's saved routes (`saved_routes.id`).
     #[sqlx(default)]
-    pub route_id: Option<i64>,
+    pub route_id: Option<SavedRouteId>,
     /// Km each side of the route within which a station is along it (with `route_id` only).
     #[sqlx(default)]
     pub corridor_km: Option<f64>,

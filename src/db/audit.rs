@@ -1,13 +1,13 @@
 //! `audit_log`: what administrators did, newest first. Names are copied into each row, so the
 //! log outlives the accounts it mentions.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::{AuditId, UserId};
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct AuditRow {
-    pub id: i64,
+    pub id: AuditId,
     pub at: i64,
     pub actor: String,
     pub action: String,

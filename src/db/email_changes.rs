@@ -1,8 +1,8 @@
 //! `email_changes`: a new address waiting for its owner to click the link sent to it; the old
 //! address got a link that cancels it.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]

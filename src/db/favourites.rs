@@ -2,8 +2,8 @@
 //! prices the dashboard shows for them. Every statement is scoped by `user_id`: a user can only
 //! ever read or change their own rows.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// Most stations one user may follow: a dashboard, not a mirror of the feed.

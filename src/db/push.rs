@@ -1,8 +1,8 @@
 //! `push_vapid` (the instance's VAPID key pair) and `push_subscriptions` (the devices where a
 //! user turned notifications on). See `migrations/*/0011_web_push.sql`.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::{PushSubscriptionId, UserId};
 use crate::on_db;
 
 /// The stored VAPID key pair, base64url: the private scalar and the public point.
@@ -47,7 +47,7 @@ pub async fn vapid_insert_or_get(db: &Db, row: &VapidRow, now: i64) -> Result<Va
 /// A device's subscription.
 #[derive(Clone, sqlx::FromRow)]
 pub struct Subscription {
-    pub id: i64,
+    pub id: PushSubscriptionId,
     pub user_id: UserId,
     pub endpoint: String,
     pub p256dh: String,
@@ -79,8 +79,13 @@ pub struct NewSubscription<'a> {
 /// record starts afresh). An endpoint another account subscribed stays that account's: `None`,
 /// nothing changed (one statement, so two accounts racing for one endpoint cannot both win).
 /// Returns the row's id.
-pub async fn upsert(db: &Db, user_id: UserId, s: &NewSubscription<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
-    on_db!(db, p => sqlx::query_scalar::<_, i64>(
+pub async fn upsert(
+    db: &Db,
+    user_id: UserId,
+    s: &NewSubscription<'_>,
+    now: i64,
+) -> Result<Option<PushSubscriptionId>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_scalar::<_, PushSubscriptionId>(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (endpoint) DO UPDATE SET p256dh = excluded.p256dh, \
@@ -144,7 +149,7 @@ pub async fn delete_endpoint(db: &Db, user_id: UserId, endpoint: &str) -> Result
 }
 
 /// Deletes `user_id`'s subscription `id`; another user's is left alone. Whether a row went.
-pub async fn delete_id(db: &Db, user_id: UserId, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn delete_id(db: &Db, user_id: UserId, id: PushSubscriptionId) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(id)
@@ -155,7 +160,7 @@ pub async fn delete_id(db: &Db, user_id: UserId, id: i64) -> Result<bool, sqlx::
 }
 
 /// Deletes a subscription the push service says is gone (404, 410).
-pub async fn delete_expired(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+pub async fn delete_expired(db: &Db, id: PushSubscriptionId) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
         .bind(id)
         .execute(p)
@@ -165,7 +170,7 @@ pub async fn delete_expired(db: &Db, id: i64) -> Result<(), sqlx::Error> {
 }
 
 /// A delivery went through.
-pub async fn mark_success(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_success(db: &Db, id: PushSubscriptionId, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("UPDATE push_subscriptions SET last_success_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -176,7 +181,7 @@ pub async fn mark_success(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error>
 }
 
 /// A delivery failed: `error` says why, without secrets (no endpoint, no key).
-pub async fn mark_error(db: &Db, id: i64, now: i64, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_error(db: &Db, id: PushSubscriptionId, now: i64, error: &str) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("UPDATE push_subscriptions SET last_error_at = $1, last_error = $2 WHERE id = $3")
         .bind(now)
         .bind(error)

@@ -1,8 +1,8 @@
 //! `reset_codes`: single-use password reset codes, stored as digests, with an expiry and a count
 //! of wrong tries.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -7,8 +7,8 @@
 //! "remember me"), which nothing moves. `expires_at` never passes `absolute_expires_at` (the
 //! insert sets both alike and [`touch`] caps it), so the cleaning job only looks at `expires_at`.
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 /// A live session and the user it belongs to.

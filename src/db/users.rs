@@ -1,7 +1,7 @@
 //! `users` and `user_fuels`: accounts and their settings (failed logins: [`super::login_failures`]).
 
-use crate::domain::UserId;
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// An account as the pages show it (never the password hash).

@@ -2,8 +2,8 @@
 //! written to the audit log. Typed actions only: there is no free-form SQL and no shell, by
 //! design (the operator has the host's command line for that).
 
-use crate::domain::UserId;
 use crate::db::{admin, audit, email_changes, sessions, users};
+use crate::domain::UserId;
 use crate::services::accounts::{AccountError, Accounts};
 
 /// Who acted: an admin of the console, or the command line on the host.
@@ -91,7 +91,7 @@ pub async fn record(
 }
 
 /// Applies `action` to the user `user_id` and logs it. Only account actions are accepted here.
-#[tracing::instrument(skip(accounts, actor), fields(actor = %actor.name))]
+#[tracing::instrument(skip(accounts, actor, user_id), fields(actor = %actor.name, user_id = user_id.get()))]
 pub async fn act_on_user(
     accounts: &Accounts,
     actor: &Actor,

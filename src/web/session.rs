@@ -23,9 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
-use crate::domain::UserId;
 use crate::auth::secret;
 use crate::db::sessions;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::services::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::web::i18n::Lang;

@@ -1,8 +1,8 @@
 //! The address of an account: its confirmation link, a change (confirmed at the new address,
 //! cancellable from the old one) and the links that confirm or cancel it.
 
-use crate::domain::UserId;
 use super::*;
+use crate::domain::UserId;
 
 impl Accounts {
     /// Records the unconfirmed address of `user` as pending and mails it a confirmation link,

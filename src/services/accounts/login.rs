@@ -1,8 +1,8 @@
 //! Logging in, with a growing delay after repeated failures; sessions; the current-password
 //! check of the profile forms, counted like a login; changing the password.
 
-use crate::domain::UserId;
 use super::*;
+use crate::domain::UserId;
 
 impl Accounts {
     /// Checks a login (username or email) and password. The same argon2 work and the same

@@ -15,7 +15,9 @@ use crate::auth::rate_limit::{Action, RateKey, RateLimiter, client_key};
 use crate::auth::{password, secret};
 use crate::db::{Db, email_changes, favourites, login_failures, reset_codes, sessions, users};
 use crate::domain::Lang;
-use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username, rfc3339, UserId};
+use crate::domain::{
+    AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, SavedRouteId, UserId, Username, rfc3339,
+};
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
 
 mod email_change;
@@ -356,7 +358,10 @@ impl Accounts {
         self.outgoing.spawn(async move {
             match db.checkpoint(crate::db::Checkpoint::Truncate).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(user_id = user_id.get(), "the write-ahead log was not emptied at once (a reader holds it)"),
+                Ok(false) => tracing::warn!(
+                    user_id = user_id.get(),
+                    "the write-ahead log was not emptied at once (a reader holds it)"
+                ),
                 Err(e) => tracing::error!(user_id = user_id.get(), error = %e, "write-ahead log checkpoint failed"),
             }
             match mailer.forget_recipients(&addresses).await {
@@ -476,7 +481,7 @@ pub struct ExportVehicle {
 #[derive(Debug, Serialize)]
 pub struct ExportRoute {
     /// What an alert along the route names (`alerts.rules[].saved_route_id`).
-    pub id: i64,
+    pub id: SavedRouteId,
     pub name: String,
     pub from: String,
     pub to: String,

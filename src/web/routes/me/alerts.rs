@@ -21,7 +21,7 @@ use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, users};
-use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind, UserId};
+use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::error::AppError;
 use crate::index::places;
 use crate::text::AlertStrings;
@@ -102,7 +102,7 @@ pub struct AlertsPage {
 }
 
 /// A rule in words; `routes`: the user's saved routes' names (for a threshold along one).
-fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
+fn describe(lang: Lang, r: &Rule, routes: &HashMap<SavedRouteId, String>) -> String {
     let t = lang.texts().alerts;
     let fuel = r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("?", Fuel::name);
     match r.f.kind {
@@ -180,7 +180,7 @@ async fn page(
         q::settings(&state.db, uid),
     )?;
     let routes = along::choices(&state.db, uid).await?;
-    let route_names: HashMap<i64, String> =
+    let route_names: HashMap<SavedRouteId, String> =
         routes.iter().filter_map(|c| Some((c.id.parse().ok()?, c.name.clone()))).collect();
     let Some(account) = account else {
         return Err(AppError::not_found("account").into());
@@ -188,7 +188,7 @@ async fn page(
     let now = crate::db::now();
     let form = match extra.form {
         Some(f) => f,
-        None => match query_param(raw, "edit").and_then(|v| v.parse::<i64>().ok()).map(RuleId::new) {
+        None => match query_param(raw, "edit").and_then(|v| v.parse::<RuleId>().ok()) {
             Some(id) => {
                 let r = list.iter().find(|r| r.id == id).ok_or_else(|| AppError::not_found(format!("alert {id}")))?;
                 RuleFormView {

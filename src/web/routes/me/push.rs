@@ -28,7 +28,7 @@ use crate::alerts::rules::paris_day;
 use crate::alerts::target::{self, TargetError};
 use crate::db::alerts::{TESTS_PER_CHANNEL_HOUR, TESTS_PER_USER_DAY, TestSlot, take_test_slot};
 use crate::db::push as q;
-use crate::domain::{ChannelKind, UserId};
+use crate::domain::{ChannelKind, PushSubscriptionId, UserId};
 use crate::error::AppError;
 use crate::text::push::{PushStrings, strings};
 use crate::web::assets;
@@ -47,7 +47,7 @@ const DEFAULT_BACK: &str = "/me/push";
 
 /// One subscribed device as the block lists it.
 pub struct DeviceView {
-    pub id: i64,
+    pub id: PushSubscriptionId,
     pub label: String,
     pub added: String,
     pub success: Option<String>,
@@ -228,7 +228,7 @@ pub async fn subscribe(
     let new = q::NewSubscription { endpoint, p256dh: p256dh.trim(), auth: auth.trim(), user_agent: &ua };
     match store_subscription(&state.db, user.user_id, &new).await {
         Ok(Stored::Saved(id)) => {
-            tracing::info!(user_id = user.user_id.get(), subscription = id, "push subscription saved");
+            tracing::info!(user_id = user.user_id.get(), subscription = id.get(), "push subscription saved");
             json_ok(serde_json::json!({ "ok": true, "id": id }))
         }
         Ok(Stored::TooMany) => json_error(
@@ -250,7 +250,7 @@ pub async fn subscribe(
 
 /// What [`store_subscription`] did.
 enum Stored {
-    Saved(i64),
+    Saved(PushSubscriptionId),
     /// The user has [`push::MAX_DEVICES`] others already.
     TooMany,
     /// The endpoint is another account's device: it stays theirs.
@@ -316,7 +316,7 @@ pub async fn delete_device(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<PushSubscriptionId>,
     Form(form): Form<PushBody>,
 ) -> HtmlResult<Response> {
     if !q::delete_id(&state.db, user.user_id, id).await? {

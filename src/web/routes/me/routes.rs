@@ -4,8 +4,8 @@
 //! best stop now, ranked along their stored points (no engine call).
 
 use super::*;
-use crate::domain::UserId;
 use crate::db::routes::{self, NewRoute, SavedRoute, VehicleRow};
+use crate::domain::{SavedRouteId, UserId};
 use crate::route::{Path as RoutePath, RankQuery, Source, Trip, rank};
 use crate::web::routes::api_route::{
     DEFAULT_CONSUMPTION, DEFAULT_CORRIDOR_KM, DEFAULT_LITRES, MAX_CONSUMPTION, MAX_LITRES,
@@ -66,7 +66,7 @@ pub async fn save_route(
         distance_km: path.length_km(),
     };
     match routes::add(&state.db, user.user_id, &new, crate::db::now()).await? {
-        Some(id) => tracing::info!(route_id = id, "route saved"),
+        Some(id) => tracing::info!(route_id = id.get(), "route saved"),
         None => tracing::info!("route not saved: the user has the most routes"),
     }
     Ok(see_other("/me#routes"))
@@ -74,7 +74,11 @@ pub async fn save_route(
 
 /// `POST /me/routes/{id}/delete`.
 #[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
-pub async fn delete_route(State(state): State<AppState>, user: SignedIn, Path(id): Path<i64>) -> HtmlResult<Response> {
+pub async fn delete_route(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<SavedRouteId>,
+) -> HtmlResult<Response> {
     routes::remove(&state.db, user.user_id, id).await?;
     Ok(see_other("/me#routes"))
 }
@@ -133,7 +137,7 @@ pub async fn save_vehicle(
 
 /// One saved route on `/me`.
 pub struct SavedRouteView {
-    pub id: i64,
+    pub id: SavedRouteId,
     pub name: String,
     /// "Rennes → Vitré → Laval", or the GPX file's label.
     pub places: String,
