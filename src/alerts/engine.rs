@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::db::Db;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::{self, PriceChange};
-use crate::domain::{RuleId, RuleKind};
+use crate::domain::{RuleId, RuleKind, SavedRouteId, UserId};
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
@@ -82,7 +82,7 @@ fn threshold_item(rule: RuleId, price: i32, c: &PriceChange, route: Option<Strin
 /// Threshold rules around a place met by `changes`: (user, trigger). The rules of each fuel are
 /// sorted by the south edge of their box, so each change looks at the boxes that can hold it
 /// only (a band of [`q::MAX_BOX_DEGREES`]).
-async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
+async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(UserId, Item)>, sqlx::Error> {
     let mut rules = q::place_rules(db).await?;
     if rules.is_empty() || changes.is_empty() {
         return Ok(Vec::new());
@@ -113,7 +113,7 @@ async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
 /// station lies in the route's corridor (the rule's width, [`crate::route::DEFAULT_CORRIDOR_KM`]
 /// when it has none, around the stored points), by the route search's own measure ([`nearest_on_path`], what
 /// [`crate::index::PriceIndex::corridor`] keeps): never a scan of all stations.
-async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Item)>, sqlx::Error> {
+async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(UserId, Item)>, sqlx::Error> {
     let mut fuels: Vec<i16> = changes.iter().map(|c| c.fuel).collect();
     fuels.sort_unstable();
     fuels.dedup();
@@ -146,17 +146,17 @@ async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(i64, Ite
     ids.dedup();
     let at: HashMap<i64, (f64, f64)> =
         q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
-    let mut route_ids: Vec<i64> = met.iter().map(|(r, _)| r.route_id).collect();
+    let mut route_ids: Vec<SavedRouteId> = met.iter().map(|(r, _)| r.route_id).collect();
     route_ids.sort_unstable();
     route_ids.dedup();
-    let mut paths: HashMap<i64, (String, Vec<(f64, f64)>)> = HashMap::new();
+    let mut paths: HashMap<SavedRouteId, (String, Vec<(f64, f64)>)> = HashMap::new();
     for (id, name, points) in q::route_paths(db, &route_ids).await? {
         // Stored points were checked when saved; a row that no longer parses matches nothing.
         match crate::route::Path::from_text(&points, crate::route::MAX_SAVED_POINTS) {
             Ok(path) => {
                 paths.insert(id, (name, path.pairs()));
             }
-            Err(e) => tracing::warn!(route = id, error = %e, "alerts: a saved route's points do not parse"),
+            Err(e) => tracing::warn!(route = id.get(), error = %e, "alerts: a saved route's points do not parse"),
         }
     }
     let mut out = Vec::new();
@@ -189,7 +189,7 @@ pub async fn triggers(
     first: i64,
     last: i64,
     changes: &[PriceChange],
-) -> Result<BTreeMap<i64, Vec<Item>>, sqlx::Error> {
+) -> Result<BTreeMap<UserId, Vec<Item>>, sqlx::Error> {
     let t = std::time::Instant::now();
     let mine = q::mine_candidates(db, first, last).await?;
     let t_mine = t.elapsed();
@@ -202,9 +202,9 @@ pub async fn triggers(
         places = places.len(),
         "alerts: candidates"
     );
-    let mut by_user: BTreeMap<i64, Vec<Item>> = BTreeMap::new();
+    let mut by_user: BTreeMap<UserId, Vec<Item>> = BTreeMap::new();
     // The cheapest rules: (rule, user, fuel) → the changes at the user's stations.
-    let mut cheapest: HashMap<RuleId, (i64, i16)> = HashMap::new();
+    let mut cheapest: HashMap<RuleId, (UserId, i16)> = HashMap::new();
     for c in mine {
         let item = Item {
             rule: c.rule_id,

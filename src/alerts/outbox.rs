@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::Settings;
 use crate::db::{Db, Tx};
-use crate::domain::{MessageKind, RuleId, RuleKind};
+use crate::domain::{MessageKind, RuleId, RuleKind, UserId};
 
 use super::rules::{paris_day, quiet_until};
 
@@ -63,12 +63,12 @@ pub struct Stored {
 /// `changes` (the evaluated id range), so that a batch is consumed exactly once.
 pub async fn store(
     db: &Db,
-    items: BTreeMap<i64, Vec<Item>>,
+    items: BTreeMap<UserId, Vec<Item>>,
     changes: Option<(i64, i64)>,
     now: i64,
 ) -> Result<Stored, sqlx::Error> {
-    let users: Vec<i64> = items.keys().copied().collect();
-    let settings: BTreeMap<i64, Settings> = q::settings_of(db, &users)
+    let users: Vec<UserId> = items.keys().copied().collect();
+    let settings: BTreeMap<UserId, Settings> = q::settings_of(db, &users)
         .await?
         .into_iter()
         .map(|(u, quiet_start, quiet_end, daily_cap)| (u, Settings { quiet_start, quiet_end, daily_cap }))
@@ -94,7 +94,7 @@ pub async fn store(
 
 async fn store_user(
     tx: &mut Tx,
-    user: i64,
+    user: UserId,
     list: Vec<Item>,
     s: Settings,
     now: i64,

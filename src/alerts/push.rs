@@ -22,6 +22,7 @@ use sha2::Digest as _;
 
 use crate::alerts::target::{AllowList, TargetError};
 use crate::db::{self, Db, push as q};
+use crate::domain::UserId;
 
 /// Longest a push service may take to answer one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -281,7 +282,7 @@ pub async fn deliver(
     db: &Db,
     http: &reqwest::Client,
     settings: &PushSettings,
-    user_id: i64,
+    user_id: UserId,
     msg: &PushMessage,
 ) -> Result<PushOutcome, PushError> {
     let subs = q::for_user(db, user_id).await?;
@@ -301,11 +302,16 @@ pub async fn deliver(
                 delivered += 1;
             }
             Err(PushError::Gone(status)) => {
-                tracing::info!(subscription = s.id, user_id, status, "push subscription expired: deleted");
+                tracing::info!(
+                    subscription = s.id.get(),
+                    user_id = user_id.get(),
+                    status,
+                    "push subscription expired: deleted"
+                );
                 q::delete_expired(db, s.id).await?;
             }
             Err(e) => {
-                tracing::warn!(subscription = s.id, user_id, error = %e, "push delivery failed");
+                tracing::warn!(subscription = s.id.get(), user_id = user_id.get(), error = %e, "push delivery failed");
                 q::mark_error(db, s.id, now, &e.code()).await?;
                 // A transient failure is the one to report: it decides whether the outbox retries.
                 if failure.as_ref().is_none_or(|f| f.is_permanent()) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
 use crate::db::{Db, favourites, users};
-use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, savings};
+use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, UserId, savings};
 use crate::index::places;
 
 use super::outbox::Payload;
@@ -20,7 +20,7 @@ pub struct Rendered {
 }
 
 /// How the user names a station: their own name, else its OpenStreetMap name, with the town.
-async fn station_name(db: &Db, user_id: i64, station: i64) -> Result<String, sqlx::Error> {
+async fn station_name(db: &Db, user_id: UserId, station: i64) -> Result<String, sqlx::Error> {
     Ok(match q::station_label(db, user_id, station).await? {
         Some((city, own, osm)) => {
             let city = places::title_case(&city);

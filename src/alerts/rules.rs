@@ -5,7 +5,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Paris;
 
 use crate::db::alerts::{RuleFields, Settings};
-use crate::domain::RuleKind;
+use crate::domain::{RuleKind, SavedRouteId};
 
 /// A price typed as euros per litre (`1,65`, `1.659`, `1.65 €`) in thousandths, within 0.1–5 €.
 pub fn parse_price(s: &str) -> Option<i32> {
@@ -136,7 +136,7 @@ pub struct RuleForm<'a> {
     pub place: Option<(String, f64, f64)>,
     pub radius_km: &'a str,
     pub near_route: bool,
-    pub route: Option<i64>,
+    pub route: Option<SavedRouteId>,
     /// Km each side of the route (empty: [`crate::route::DEFAULT_CORRIDOR_KM`]).
     pub corridor_km: &'a str,
     pub weekday: &'a str,
@@ -283,9 +283,12 @@ mod tests {
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Place, Problem::Radius]);
         form.near_route = true;
         assert_eq!(check(&form, 0).unwrap_err(), vec![Problem::Route]);
-        form.route = Some(7);
+        form.route = Some(SavedRouteId::new(7));
         let f = check(&form, 0).unwrap();
-        assert_eq!((f.route_id, f.latitude, f.radius_km, f.corridor_km), (Some(7), None, None, Some(3.0)));
+        assert_eq!(
+            (f.route_id, f.latitude, f.radius_km, f.corridor_km),
+            (Some(SavedRouteId::new(7)), None, None, Some(3.0))
+        );
         form.corridor_km = "2,5";
         assert_eq!(check(&form, 0).unwrap().corridor_km, Some(2.5));
         for bad in ["0.4", "20.5", "large", "NaN"] {

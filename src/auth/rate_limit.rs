@@ -15,6 +15,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::UserId;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Login,
@@ -46,7 +48,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateKey {
     Ip(IpAddr),
-    User(i64),
+    User(UserId),
 }
 
 /// The network a client is counted by: an IPv6 address's /64, an IPv4 address (also when
@@ -134,7 +136,7 @@ mod tests {
         // Other clients and other actions have their own budget.
         assert!(rl.check_at(Action::Login, other, t0).is_ok());
         assert!(rl.check_at(Action::Forgot, ip, t0).is_ok());
-        assert!(rl.check_at(Action::Login, RateKey::User(1), t0).is_ok());
+        assert!(rl.check_at(Action::Login, RateKey::User(UserId::new(1)), t0).is_ok());
         assert!(rl.check_at(Action::Login, ip, t0 + Duration::from_secs(6)).is_ok());
         assert!(rl.check_at(Action::Login, ip, t0 + Duration::from_secs(7)).is_err());
     }

@@ -3,6 +3,7 @@
 //! show.
 
 use crate::db::{Db, Tx};
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// The console's usage figures at `now`.
@@ -70,7 +71,7 @@ pub async fn new_users_per_week(db: &Db, since: i64) -> Result<Vec<(i64, i64)>, 
 /// A user as listed by the console (no password hash, ever).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct UserListRow {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub email: String,
@@ -106,7 +107,7 @@ pub async fn search_users(db: &Db, q: &str, limit: i64) -> Result<Vec<UserListRo
         .collect())
 }
 
-pub async fn set_disabled(db: &Db, id: i64, at: Option<i64>) -> Result<bool, sqlx::Error> {
+pub async fn set_disabled(db: &Db, id: UserId, at: Option<i64>) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
         .bind(at)
         .bind(id)
@@ -116,7 +117,7 @@ pub async fn set_disabled(db: &Db, id: i64, at: Option<i64>) -> Result<bool, sql
     Ok(r == 1)
 }
 
-pub async fn set_admin(db: &Db, id: i64, admin: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_admin(db: &Db, id: UserId, admin: bool) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("UPDATE users SET is_admin = $1 WHERE id = $2")
         .bind(admin)
         .bind(id)
@@ -144,7 +145,7 @@ pub enum Guarded {
 /// statement that changes the row, inside one transaction holding the admins' rows (PostgreSQL:
 /// `FOR UPDATE`; SQLite: the write lock of `BEGIN IMMEDIATE`), so two admins revoking each other
 /// at once cannot both succeed. `false`: refused (or no such user).
-pub async fn unless_last_admin(db: &Db, id: i64, action: Guarded) -> Result<bool, sqlx::Error> {
+pub async fn unless_last_admin(db: &Db, id: UserId, action: Guarded) -> Result<bool, sqlx::Error> {
     const GUARD: &str = "(NOT is_admin OR disabled_at IS NOT NULL \
          OR (SELECT COUNT(*) FROM users WHERE is_admin AND disabled_at IS NULL) > 1)";
     let mut tx = db.begin().await?;

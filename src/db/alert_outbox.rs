@@ -4,7 +4,7 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
-use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
@@ -17,7 +17,7 @@ pub struct Candidate {
     pub new_price: i32,
     pub changed_at: i64,
     pub rule_id: RuleId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: RuleKind,
     pub price: Option<i32>,
 }
@@ -43,10 +43,10 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RouteRule {
     pub id: RuleId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub fuel: i16,
     pub price: i32,
-    pub route_id: i64,
+    pub route_id: SavedRouteId,
     /// Km each side of the route (NULL on a row no form wrote: the default width).
     pub corridor_km: Option<f64>,
 }
@@ -67,15 +67,19 @@ pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx:
 }
 
 /// Saved routes by id: (id, name, stored points `lat,lon;…`).
-pub async fn route_paths(db: &Db, route_ids: &[i64]) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-    by_ids(db, route_ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
+pub async fn route_paths(
+    db: &Db,
+    route_ids: &[SavedRouteId],
+) -> Result<Vec<(SavedRouteId, String, String)>, sqlx::Error> {
+    let ids: Vec<i64> = route_ids.iter().map(|r| r.get()).collect();
+    by_ids(db, &ids, |list| format!("SELECT id, name, points FROM saved_routes WHERE id IN ({list})")).await
 }
 
 /// An active threshold rule around a place.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlaceRule {
     pub id: RuleId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub fuel: i16,
     pub price: i32,
     pub latitude: f64,
@@ -122,8 +126,9 @@ pub async fn rule_station_prices(db: &Db, rule_ids: &[RuleId]) -> Result<Vec<(Ru
 }
 
 /// Quiet hours and cap of the given users (absent: defaults).
-pub async fn settings_of(db: &Db, user_ids: &[i64]) -> Result<Vec<(i64, i16, i16, i16)>, sqlx::Error> {
-    by_ids(db, user_ids, |list| {
+pub async fn settings_of(db: &Db, user_ids: &[UserId]) -> Result<Vec<(UserId, i16, i16, i16)>, sqlx::Error> {
+    let ids: Vec<i64> = user_ids.iter().map(|u| u.get()).collect();
+    by_ids(db, &ids, |list| {
         format!("SELECT user_id, quiet_start, quiet_end, daily_cap FROM alert_settings WHERE user_id IN ({list})")
     })
     .await
@@ -154,7 +159,11 @@ pub async fn insert_dedup(
 }
 
 /// The user's alert message not yet being delivered, to merge new triggers into.
-pub async fn open_message(tx: &mut Tx, user_id: i64, kind: MessageKind) -> Result<Option<(i64, String)>, sqlx::Error> {
+pub async fn open_message(
+    tx: &mut Tx,
+    user_id: UserId,
+    kind: MessageKind,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     on_tx!(tx, c => sqlx::query_as(
         "SELECT id, payload FROM alert_messages WHERE user_id = $1 AND kind = $2 AND NOT sealed ORDER BY id DESC LIMIT 1",
     )
@@ -176,7 +185,7 @@ pub async fn merge_into(tx: &mut Tx, id: i64, payload: &str) -> Result<bool, sql
 }
 
 /// Counts one more alert message on `day` for the user, unless `cap` are counted already.
-pub async fn take_daily_slot(tx: &mut Tx, user_id: i64, day: i32, cap: i16) -> Result<bool, sqlx::Error> {
+pub async fn take_daily_slot(tx: &mut Tx, user_id: UserId, day: i32, cap: i16) -> Result<bool, sqlx::Error> {
     let n = on_tx!(tx, c => sqlx::query(
         "INSERT INTO alert_daily (user_id, day, count) VALUES ($1, $2, 1) \
          ON CONFLICT (user_id, day) DO UPDATE SET count = alert_daily.count + 1 WHERE alert_daily.count < $3",
@@ -195,7 +204,7 @@ pub async fn take_daily_slot(tx: &mut Tx, user_id: i64, day: i32, cap: i16) -> R
 /// account's address is confirmed. Returns the message id and how many rows.
 pub async fn enqueue(
     tx: &mut Tx,
-    user_id: i64,
+    user_id: UserId,
     kind: MessageKind,
     payload: &str,
     deliver_after: i64,
@@ -298,7 +307,7 @@ pub struct Job {
     pub channel_kind: ChannelKind,
     pub target: Option<String>,
     pub secret: Option<String>,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
     /// Whether `email` is confirmed: nothing is mailed to it otherwise.
     pub email_confirmed: bool,
@@ -467,7 +476,7 @@ pub async fn advance_digest(tx: &mut Tx, rule_id: RuleId, from: i64, next: i64) 
 /// How a user sees a station: (city, the user's own name for it, its OpenStreetMap name).
 pub async fn station_label(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     station_id: i64,
 ) -> Result<Option<(String, Option<String>, Option<String>)>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as(

@@ -4,7 +4,7 @@
 //! own. The outbox and the engine's reads live in [`super::alert_outbox`].
 
 use crate::db::{Db, Tx, in_list};
-use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// Most rules one user may have.
@@ -23,7 +23,7 @@ pub const MAX_CHANGES_PER_IMPORT: usize = 100_000;
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Rule {
     pub id: RuleId,
-    pub user_id: i64,
+    pub user_id: UserId,
     #[sqlx(flatten)]
     pub f: RuleFields,
     pub paused: bool,
@@ -49,7 +49,7 @@ pub struct RuleFields {
     pub next_run_at: Option<i64>,
     /// Threshold along one of the user's saved routes (`saved_routes.id`).
     #[sqlx(default)]
-    pub route_id: Option<i64>,
+    pub route_id: Option<SavedRouteId>,
     /// Km each side of the route within which a station is along it (with `route_id` only).
     #[sqlx(default)]
     pub corridor_km: Option<f64>,
@@ -69,12 +69,12 @@ impl RuleFields {
     }
 }
 
-pub async fn rules(db: &Db, user_id: i64) -> Result<Vec<Rule>, sqlx::Error> {
+pub async fn rules(db: &Db, user_id: UserId) -> Result<Vec<Rule>, sqlx::Error> {
     let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE user_id = $1 ORDER BY id");
     on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(p).await)
 }
 
-pub async fn rule(db: &Db, user_id: i64, id: RuleId) -> Result<Option<Rule>, sqlx::Error> {
+pub async fn rule(db: &Db, user_id: UserId, id: RuleId) -> Result<Option<Rule>, sqlx::Error> {
     let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE user_id = $1 AND id = $2");
     on_db!(db, p => sqlx::query_as::<_, Rule>(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).fetch_optional(p).await)
 }
@@ -116,7 +116,7 @@ const OWN_ROUTE: &str =
 
 /// Adds a rule; `None` when the user already has [`MAX_RULES`]. A route not the user's is an
 /// error (`RowNotFound`) and stores nothing: callers check it first ([`super::routes::get`]).
-pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Result<Option<RuleId>, sqlx::Error> {
+pub async fn insert_rule(db: &Db, user_id: UserId, f: &RuleFields, now: i64) -> Result<Option<RuleId>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let (n,): (i64,) = on_tx!(&mut tx, c => sqlx::query_as("SELECT COUNT(*) FROM alert_rules WHERE user_id = $1")
         .bind(user_id)
@@ -150,7 +150,7 @@ pub async fn insert_rule(db: &Db, user_id: i64, f: &RuleFields, now: i64) -> Res
 
 /// Replaces the settings of one of the user's rules (its kind included). `false`: not theirs
 /// (nor is the route, when it names one).
-pub async fn update_rule(db: &Db, user_id: i64, id: RuleId, f: &RuleFields) -> Result<bool, sqlx::Error> {
+pub async fn update_rule(db: &Db, user_id: UserId, id: RuleId, f: &RuleFields) -> Result<bool, sqlx::Error> {
     let sql = format!("UPDATE alert_rules SET {RULE_SET} WHERE user_id = $18 AND id = $19 AND {OWN_ROUTE}");
     let n = on_db!(db, p => bind_fields!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
         .bind(user_id)
@@ -166,7 +166,7 @@ pub async fn update_rule(db: &Db, user_id: i64, id: RuleId, f: &RuleFields) -> R
 async fn on_own_row(
     db: &Db,
     sql: &'static str,
-    user_id: i64,
+    user_id: UserId,
     id: i64,
     extra: Option<bool>,
 ) -> Result<bool, sqlx::Error> {
@@ -180,12 +180,12 @@ async fn on_own_row(
     Ok(n == 1)
 }
 
-pub async fn set_rule_paused(db: &Db, user_id: i64, id: RuleId, paused: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_rule_paused(db: &Db, user_id: UserId, id: RuleId, paused: bool) -> Result<bool, sqlx::Error> {
     on_own_row(db, "UPDATE alert_rules SET paused = $3 WHERE user_id = $1 AND id = $2", user_id, id.get(), Some(paused))
         .await
 }
 
-pub async fn delete_rule(db: &Db, user_id: i64, id: RuleId) -> Result<bool, sqlx::Error> {
+pub async fn delete_rule(db: &Db, user_id: UserId, id: RuleId) -> Result<bool, sqlx::Error> {
     on_own_row(db, "DELETE FROM alert_rules WHERE user_id = $1 AND id = $2", user_id, id.get(), None).await
 }
 
@@ -203,7 +203,7 @@ impl Default for Settings {
     }
 }
 
-pub async fn settings(db: &Db, user_id: i64) -> Result<Settings, sqlx::Error> {
+pub async fn settings(db: &Db, user_id: UserId) -> Result<Settings, sqlx::Error> {
     let row = on_db!(db, p => sqlx::query_as::<_, Settings>(
         "SELECT quiet_start, quiet_end, daily_cap FROM alert_settings WHERE user_id = $1",
     )
@@ -213,7 +213,7 @@ pub async fn settings(db: &Db, user_id: i64) -> Result<Settings, sqlx::Error> {
     Ok(row.unwrap_or_default())
 }
 
-pub async fn save_settings(db: &Db, user_id: i64, s: Settings) -> Result<(), sqlx::Error> {
+pub async fn save_settings(db: &Db, user_id: UserId, s: Settings) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
         "INSERT INTO alert_settings (user_id, quiet_start, quiet_end, daily_cap) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id) DO UPDATE SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, \
@@ -232,7 +232,7 @@ pub async fn save_settings(db: &Db, user_id: i64, s: Settings) -> Result<(), sql
 #[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct Channel {
     pub id: ChannelId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: ChannelKind,
     pub target: Option<String>,
     pub secret: Option<String>,
@@ -261,12 +261,12 @@ impl std::fmt::Debug for Channel {
 const CHANNEL_COLUMNS: &str = "id, user_id, kind, target, secret, paused, created_at, last_delivered_at, last_error, \
      last_error_at, failing_since, delivered_count, failed_count";
 
-pub async fn channels(db: &Db, user_id: i64) -> Result<Vec<Channel>, sqlx::Error> {
+pub async fn channels(db: &Db, user_id: UserId) -> Result<Vec<Channel>, sqlx::Error> {
     let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE user_id = $1 ORDER BY id");
     on_db!(db, p => sqlx::query_as::<_, Channel>(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(p).await)
 }
 
-pub async fn channel(db: &Db, user_id: i64, id: ChannelId) -> Result<Option<Channel>, sqlx::Error> {
+pub async fn channel(db: &Db, user_id: UserId, id: ChannelId) -> Result<Option<Channel>, sqlx::Error> {
     let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE user_id = $1 AND id = $2");
     on_db!(db, p => sqlx::query_as::<_, Channel>(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(id).fetch_optional(p).await)
 }
@@ -276,7 +276,7 @@ pub async fn channel(db: &Db, user_id: i64, id: ChannelId) -> Result<Option<Chan
 /// `clear_secret`.
 pub async fn save_channel(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     kind: ChannelKind,
     target: Option<&str>,
     secret: Option<&str>,
@@ -303,12 +303,12 @@ pub async fn save_channel(
     Ok(id)
 }
 
-pub async fn set_channel_paused(db: &Db, user_id: i64, id: ChannelId, paused: bool) -> Result<bool, sqlx::Error> {
+pub async fn set_channel_paused(db: &Db, user_id: UserId, id: ChannelId, paused: bool) -> Result<bool, sqlx::Error> {
     let sql = "UPDATE alert_channels SET paused = $3, failing_since = NULL WHERE user_id = $1 AND id = $2";
     on_own_row(db, sql, user_id, id.get(), Some(paused)).await
 }
 
-pub async fn delete_channel(db: &Db, user_id: i64, id: ChannelId) -> Result<bool, sqlx::Error> {
+pub async fn delete_channel(db: &Db, user_id: UserId, id: ChannelId) -> Result<bool, sqlx::Error> {
     on_own_row(db, "DELETE FROM alert_channels WHERE user_id = $1 AND id = $2", user_id, id.get(), None).await
 }
 
@@ -333,7 +333,7 @@ pub enum TestSlot {
 /// first.
 pub async fn take_test_slot(
     tx: &mut Tx,
-    user_id: i64,
+    user_id: UserId,
     kind: ChannelKind,
     now: i64,
     day: i32,

@@ -2,25 +2,26 @@
 //! log outlives the accounts it mentions.
 
 use crate::db::Db;
+use crate::domain::{AuditId, UserId};
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct AuditRow {
-    pub id: i64,
+    pub id: AuditId,
     pub at: i64,
     pub actor: String,
     pub action: String,
-    pub target_id: Option<i64>,
+    pub target_id: Option<UserId>,
     pub target: Option<String>,
     pub detail: Option<String>,
 }
 
 pub struct Entry<'a> {
     pub at: i64,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub actor: &'a str,
     pub action: &'a str,
-    pub target_id: Option<i64>,
+    pub target_id: Option<UserId>,
     pub target: Option<&'a str>,
     pub detail: Option<&'a str>,
 }
@@ -43,7 +44,7 @@ pub async fn record(db: &Db, e: &Entry<'_>) -> Result<(), sqlx::Error> {
 }
 
 /// The latest entries, all of them or only those about one user.
-pub async fn recent(db: &Db, target_id: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+pub async fn recent(db: &Db, target_id: Option<UserId>, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
     match target_id {
         Some(id) => on_db!(db, p => sqlx::query_as::<_, AuditRow>(
             "SELECT id, at, actor, action, target_id, target, detail FROM audit_log WHERE target_id = $1 \

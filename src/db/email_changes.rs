@@ -2,11 +2,12 @@
 //! address got a link that cancels it.
 
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingChange {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub new_email: String,
 }
 
@@ -15,7 +16,7 @@ pub struct PendingChange {
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     new_email: &str,
     token_hash: &str,
     cancel_hash: Option<&str>,
@@ -52,7 +53,7 @@ pub async fn take(db: &Db, token_hash: &str, now: i64) -> Result<Option<PendingC
     .await)
 }
 
-pub async fn pending_for(db: &Db, user_id: i64, now: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn pending_for(db: &Db, user_id: UserId, now: i64) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> = on_db!(db, p => sqlx::query_as(
         "SELECT new_email FROM email_changes WHERE user_id = $1 AND expires_at > $2",
     )
@@ -86,7 +87,7 @@ pub async fn cancel(db: &Db, cancel_hash: &str, now: i64) -> Result<Option<Pendi
 }
 
 /// Drops the pending change of a user, if any (new password, reset, disabled account).
-pub async fn delete_for_user(db: &Db, user_id: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_for_user(db: &Db, user_id: UserId) -> Result<u64, sqlx::Error> {
     on_db!(db, p => sqlx::query("DELETE FROM email_changes WHERE user_id = $1")
         .bind(user_id)
         .execute(p)

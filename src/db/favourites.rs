@@ -3,6 +3,7 @@
 //! ever read or change their own rows.
 
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// Most stations one user may follow: a dashboard, not a mirror of the feed.
@@ -23,7 +24,7 @@ pub struct Favourite {
     pub missing_since: Option<i64>,
 }
 
-pub async fn list(db: &Db, user_id: i64) -> Result<Vec<Favourite>, sqlx::Error> {
+pub async fn list(db: &Db, user_id: UserId) -> Result<Vec<Favourite>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Favourite>(
         "SELECT f.station_id, f.name, f.position, f.added_at, s.city, s.address, s.postcode, s.department, \
                 s.latitude, s.longitude, s.missing_since \
@@ -44,7 +45,7 @@ pub enum Added {
 }
 
 /// Follows a station, at the end of the user's list.
-pub async fn add(db: &Db, user_id: i64, station_id: i64, now: i64) -> Result<Added, sqlx::Error> {
+pub async fn add(db: &Db, user_id: UserId, station_id: i64, now: i64) -> Result<Added, sqlx::Error> {
     let mut tx = db.begin().await?;
     let (exists, count, already, next): (i64, i64, i64, i64) = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM stations WHERE id = $2), \
@@ -80,7 +81,7 @@ pub async fn add(db: &Db, user_id: i64, station_id: i64, now: i64) -> Result<Add
 }
 
 /// Sets (or with `None` clears) the user's own name of a station. `false`: not followed.
-pub async fn rename(db: &Db, user_id: i64, station_id: i64, name: Option<&str>) -> Result<bool, sqlx::Error> {
+pub async fn rename(db: &Db, user_id: UserId, station_id: i64, name: Option<&str>) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("UPDATE user_stations SET name = $1 WHERE user_id = $2 AND station_id = $3")
         .bind(name)
         .bind(user_id)
@@ -91,7 +92,7 @@ pub async fn rename(db: &Db, user_id: i64, station_id: i64, name: Option<&str>) 
     Ok(r == 1)
 }
 
-pub async fn remove(db: &Db, user_id: i64, station_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, user_id: UserId, station_id: i64) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("DELETE FROM user_stations WHERE user_id = $1 AND station_id = $2")
         .bind(user_id)
         .bind(station_id)
@@ -103,7 +104,7 @@ pub async fn remove(db: &Db, user_id: i64, station_id: i64) -> Result<bool, sqlx
 
 /// Moves a station one place up (`up`) or down the user's list, swapping with its neighbour.
 /// Positions are renumbered 1..n in the same transaction, so gaps left by removals never matter.
-pub async fn move_one(db: &Db, user_id: i64, station_id: i64, up: bool) -> Result<bool, sqlx::Error> {
+pub async fn move_one(db: &Db, user_id: UserId, station_id: i64, up: bool) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let rows: Vec<(i64,)> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT station_id FROM user_stations WHERE user_id = $1 ORDER BY position, station_id",
@@ -142,7 +143,7 @@ pub struct FavPrice {
     pub updated_at: i64,
 }
 
-pub async fn prices(db: &Db, user_id: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
+pub async fn prices(db: &Db, user_id: UserId) -> Result<Vec<FavPrice>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, FavPrice>(
         "SELECT p.station_id, p.fuel, p.price, p.updated_at \
          FROM user_stations f JOIN prices p ON p.station_id = f.station_id WHERE f.user_id = $1",
@@ -154,7 +155,7 @@ pub async fn prices(db: &Db, user_id: i64) -> Result<Vec<FavPrice>, sqlx::Error>
 
 /// The price each (station, fuel) had at `at` (its last change point at or before then), for
 /// the "since a week ago" arrows. One indexed lookup per pair (primary key of `price_history`).
-pub async fn prices_at(db: &Db, user_id: i64, at: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
+pub async fn prices_at(db: &Db, user_id: UserId, at: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, FavPrice>(
         "SELECT h.station_id, h.fuel, h.price, h.at AS updated_at \
          FROM user_stations f JOIN price_history h ON h.station_id = f.station_id \
@@ -200,7 +201,7 @@ pub struct FavShortage {
     pub kind: String,
 }
 
-pub async fn shortages(db: &Db, user_id: i64) -> Result<Vec<FavShortage>, sqlx::Error> {
+pub async fn shortages(db: &Db, user_id: UserId) -> Result<Vec<FavShortage>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, FavShortage>(
         "SELECT s.station_id, s.fuel, s.kind FROM user_stations f JOIN shortages s ON s.station_id = f.station_id \
          WHERE f.user_id = $1",

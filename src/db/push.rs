@@ -2,6 +2,7 @@
 //! user turned notifications on). See `migrations/*/0011_web_push.sql`.
 
 use crate::db::Db;
+use crate::domain::{PushSubscriptionId, UserId};
 use crate::on_db;
 
 /// The stored VAPID key pair, base64url: the private scalar and the public point.
@@ -46,8 +47,8 @@ pub async fn vapid_insert_or_get(db: &Db, row: &VapidRow, now: i64) -> Result<Va
 /// A device's subscription.
 #[derive(Clone, sqlx::FromRow)]
 pub struct Subscription {
-    pub id: i64,
-    pub user_id: i64,
+    pub id: PushSubscriptionId,
+    pub user_id: UserId,
     pub endpoint: String,
     pub p256dh: String,
     pub auth: String,
@@ -78,8 +79,13 @@ pub struct NewSubscription<'a> {
 /// record starts afresh). An endpoint another account subscribed stays that account's: `None`,
 /// nothing changed (one statement, so two accounts racing for one endpoint cannot both win).
 /// Returns the row's id.
-pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
-    on_db!(db, p => sqlx::query_scalar::<_, i64>(
+pub async fn upsert(
+    db: &Db,
+    user_id: UserId,
+    s: &NewSubscription<'_>,
+    now: i64,
+) -> Result<Option<PushSubscriptionId>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_scalar::<_, PushSubscriptionId>(
         "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (endpoint) DO UPDATE SET p256dh = excluded.p256dh, \
@@ -99,7 +105,7 @@ pub async fn upsert(db: &Db, user_id: i64, s: &NewSubscription<'_>, now: i64) ->
 }
 
 /// How many devices `user_id` has.
-pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error> {
     on_db!(db, p => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(p)
@@ -107,7 +113,7 @@ pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
 }
 
 /// Whether `endpoint` is already one of `user_id`'s devices (re-subscribing it adds nothing).
-pub async fn owns_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool, sqlx::Error> {
+pub async fn owns_endpoint(db: &Db, user_id: UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
     )
@@ -119,7 +125,7 @@ pub async fn owns_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool
 }
 
 /// Every device of `user_id`, oldest first.
-pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Subscription>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId) -> Result<Vec<Subscription>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Subscription>(
         "SELECT id, user_id, endpoint, p256dh, auth, user_agent, created_at, last_success_at, last_error_at, \
                 last_error \
@@ -132,7 +138,7 @@ pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Subscription>, sqlx::
 
 /// Deletes `user_id`'s subscription of `endpoint`; another user's is left alone. Whether a row
 /// went.
-pub async fn delete_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_endpoint(db: &Db, user_id: UserId, endpoint: &str) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2")
         .bind(user_id)
         .bind(endpoint)
@@ -143,7 +149,7 @@ pub async fn delete_endpoint(db: &Db, user_id: i64, endpoint: &str) -> Result<bo
 }
 
 /// Deletes `user_id`'s subscription `id`; another user's is left alone. Whether a row went.
-pub async fn delete_id(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn delete_id(db: &Db, user_id: UserId, id: PushSubscriptionId) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(id)
@@ -154,7 +160,7 @@ pub async fn delete_id(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Err
 }
 
 /// Deletes a subscription the push service says is gone (404, 410).
-pub async fn delete_expired(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+pub async fn delete_expired(db: &Db, id: PushSubscriptionId) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
         .bind(id)
         .execute(p)
@@ -164,7 +170,7 @@ pub async fn delete_expired(db: &Db, id: i64) -> Result<(), sqlx::Error> {
 }
 
 /// A delivery went through.
-pub async fn mark_success(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_success(db: &Db, id: PushSubscriptionId, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("UPDATE push_subscriptions SET last_success_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
@@ -175,7 +181,7 @@ pub async fn mark_success(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error>
 }
 
 /// A delivery failed: `error` says why, without secrets (no endpoint, no key).
-pub async fn mark_error(db: &Db, id: i64, now: i64, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_error(db: &Db, id: PushSubscriptionId, now: i64, error: &str) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query("UPDATE push_subscriptions SET last_error_at = $1, last_error = $2 WHERE id = $3")
         .bind(now)
         .bind(error)

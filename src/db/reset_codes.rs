@@ -2,6 +2,7 @@
 //! of wrong tries.
 
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,7 +16,7 @@ pub struct ActiveCode {
 /// is used: someone else asking for a code does not kill the one the owner is typing.
 pub async fn issue(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     code_hash: &str,
     requested_from: Option<&str>,
     now: i64,
@@ -38,7 +39,7 @@ pub async fn issue(
 
 /// Codes issued to `user_id` since `since`: all of them, and those asked for by `client` (the
 /// per-account ceiling and the per-address allowance on reset mails).
-pub async fn issued_since(db: &Db, user_id: i64, since: i64, client: &str) -> Result<(i64, i64), sqlx::Error> {
+pub async fn issued_since(db: &Db, user_id: UserId, since: i64, client: &str) -> Result<(i64, i64), sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, (i64, i64)>(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN requested_from = $3 THEN 1 ELSE 0 END), 0) \
          FROM reset_codes WHERE user_id = $1 AND created_at >= $2",
@@ -54,7 +55,7 @@ pub async fn issued_since(db: &Db, user_id: i64, since: i64, client: &str) -> Re
 /// `max_total` wrong tries in all and under `max_from_client` from this client. Newest first.
 pub async fn usable(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     client: &str,
     now: i64,
     max_total: i32,
@@ -135,7 +136,7 @@ pub struct CodeRecord {
 }
 
 /// What the export shows of a user's codes (never the digest).
-pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<CodeRecord>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId) -> Result<Vec<CodeRecord>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, CodeRecord>(
         "SELECT created_at, expires_at, attempts, used_at FROM reset_codes WHERE user_id = $1 ORDER BY id",
     )

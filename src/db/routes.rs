@@ -4,6 +4,7 @@
 //! `user_id`.
 
 use crate::db::Db;
+use crate::domain::{SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// Most routes one user may save.
@@ -18,7 +19,7 @@ pub struct VehicleRow {
     pub updated_at: i64,
 }
 
-pub async fn vehicle(db: &Db, user_id: i64) -> Result<Option<VehicleRow>, sqlx::Error> {
+pub async fn vehicle(db: &Db, user_id: UserId) -> Result<Option<VehicleRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, VehicleRow>(
         "SELECT fuel, tank_litres, consumption, updated_at FROM user_vehicles WHERE user_id = $1",
     )
@@ -28,7 +29,7 @@ pub async fn vehicle(db: &Db, user_id: i64) -> Result<Option<VehicleRow>, sqlx::
 }
 
 /// Sets the user's vehicle (one per user).
-pub async fn set_vehicle(db: &Db, user_id: i64, v: &VehicleRow) -> Result<(), sqlx::Error> {
+pub async fn set_vehicle(db: &Db, user_id: UserId, v: &VehicleRow) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
         "INSERT INTO user_vehicles (user_id, fuel, tank_litres, consumption, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (user_id) DO UPDATE SET fuel = $2, tank_litres = $3, consumption = $4, updated_at = $5",
@@ -46,7 +47,7 @@ pub async fn set_vehicle(db: &Db, user_id: i64, v: &VehicleRow) -> Result<(), sq
 /// A saved route as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SavedRoute {
-    pub id: i64,
+    pub id: SavedRouteId,
     pub name: String,
     pub from_label: String,
     pub to_label: String,
@@ -71,7 +72,7 @@ pub struct NewRoute<'a> {
     pub distance_km: f64,
 }
 
-pub async fn list(db: &Db, user_id: i64) -> Result<Vec<SavedRoute>, sqlx::Error> {
+pub async fn list(db: &Db, user_id: UserId) -> Result<Vec<SavedRoute>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, SavedRoute>(
         "SELECT id, name, from_label, to_label, via_labels, fuel, points, distance_km, created_at \
          FROM saved_routes WHERE user_id = $1 ORDER BY created_at, id",
@@ -82,7 +83,7 @@ pub async fn list(db: &Db, user_id: i64) -> Result<Vec<SavedRoute>, sqlx::Error>
 }
 
 /// One of the user's routes; `None`: no such route of theirs.
-pub async fn get(db: &Db, user_id: i64, id: i64) -> Result<Option<SavedRoute>, sqlx::Error> {
+pub async fn get(db: &Db, user_id: UserId, id: SavedRouteId) -> Result<Option<SavedRoute>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, SavedRoute>(
         "SELECT id, name, from_label, to_label, via_labels, fuel, points, distance_km, created_at \
          FROM saved_routes WHERE user_id = $1 AND id = $2",
@@ -94,7 +95,7 @@ pub async fn get(db: &Db, user_id: i64, id: i64) -> Result<Option<SavedRoute>, s
 }
 
 /// Saves a route; `None` when the user has [`MAX_ROUTES`] already.
-pub async fn add(db: &Db, user_id: i64, r: &NewRoute<'_>, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn add(db: &Db, user_id: UserId, r: &NewRoute<'_>, now: i64) -> Result<Option<SavedRouteId>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let (count,): (i64,) = on_tx!(&mut tx, c => sqlx::query_as("SELECT COUNT(*) FROM saved_routes WHERE user_id = $1")
         .bind(user_id)
@@ -104,7 +105,7 @@ pub async fn add(db: &Db, user_id: i64, r: &NewRoute<'_>, now: i64) -> Result<Op
         tx.rollback().await?;
         return Ok(None);
     }
-    let (id,): (i64,) = on_tx!(&mut tx, c => sqlx::query_as(
+    let (id,): (SavedRouteId,) = on_tx!(&mut tx, c => sqlx::query_as(
         "INSERT INTO saved_routes (user_id, name, from_label, to_label, via_labels, fuel, points, distance_km, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
@@ -125,7 +126,7 @@ pub async fn add(db: &Db, user_id: i64, r: &NewRoute<'_>, now: i64) -> Result<Op
 
 /// Deletes one of the user's routes, and with it the alerts along it (the foreign key cascades);
 /// `false`: no such route of theirs.
-pub async fn remove(db: &Db, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, user_id: UserId, id: SavedRouteId) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM saved_routes WHERE user_id = $1 AND id = $2")
         .bind(user_id)
         .bind(id)

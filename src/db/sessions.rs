@@ -8,12 +8,13 @@
 //! insert sets both alike and [`touch`] caps it), so the cleaning job only looks at `expires_at`.
 
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::on_db;
 
 /// A live session and the user it belongs to.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,
@@ -44,7 +45,7 @@ pub struct SessionRow {
 pub async fn insert(
     db: &Db,
     id_hash: &str,
-    user_id: i64,
+    user_id: UserId,
     now: i64,
     expires_at: i64,
     persistent: bool,
@@ -101,7 +102,7 @@ pub async fn delete(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Ends every session of a user except `keep` (the one changing the password). Returns how many.
-pub async fn delete_for_user(db: &Db, user_id: i64, keep: Option<&str>) -> Result<u64, sqlx::Error> {
+pub async fn delete_for_user(db: &Db, user_id: UserId, keep: Option<&str>) -> Result<u64, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user_id)
         .bind(keep.unwrap_or(""))
@@ -116,7 +117,7 @@ pub async fn delete_expired(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     Ok(r)
 }
 
-pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId) -> Result<Vec<SessionRow>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, SessionRow>(
         "SELECT created_at, last_seen_at, expires_at, persistent FROM sessions WHERE user_id = $1 \
          ORDER BY created_at",

@@ -1,12 +1,13 @@
 //! `users` and `user_fuels`: accounts and their settings (failed logins: [`super::login_failures`]).
 
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::{on_db, on_tx};
 
 /// An account as the pages show it (never the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     /// The address as typed: confirmed, or waiting for confirmation (`email_confirmed`).
@@ -27,7 +28,7 @@ const USER_COLUMNS: &str = "id, username, display_name, email, email_confirmed, 
 /// What a login needs to decide.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Credentials {
-    pub id: i64,
+    pub id: UserId,
     pub password_hash: String,
     pub disabled_at: Option<i64>,
 }
@@ -68,9 +69,9 @@ fn unique_violation(e: &sqlx::Error) -> Option<InsertUserError> {
 }
 
 /// Creates an account and its fuels in one transaction.
-pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
+pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<UserId, InsertUserError> {
     let mut tx = db.begin().await?;
-    let inserted: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_as(
+    let inserted: Result<(UserId,), sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_as(
         "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, lang, \
                             created_at, password_changed_at, last_login_at, email_confirmed) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9) RETURNING id",
@@ -105,7 +106,7 @@ pub async fn insert(db: &Db, u: &NewUser<'_>) -> Result<i64, InsertUserError> {
     Ok(id)
 }
 
-pub async fn by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
     on_db!(db, p => sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
 }
@@ -147,7 +148,7 @@ pub async fn unconfirmed_with_email(db: &Db, email_key: &str) -> Result<Vec<User
 }
 
 /// Whether an account other than `user_id` confirmed the address `email_key`.
-pub async fn confirmed_by_other(db: &Db, email_key: &str, user_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn confirmed_by_other(db: &Db, email_key: &str, user_id: UserId) -> Result<bool, sqlx::Error> {
     let row: Option<(i64,)> = on_db!(db, p => sqlx::query_as(
         "SELECT id FROM users WHERE email_key = $1 AND email_confirmed AND id <> $2",
     )
@@ -158,7 +159,7 @@ pub async fn confirmed_by_other(db: &Db, email_key: &str, user_id: i64) -> Resul
     Ok(row.is_some())
 }
 
-pub async fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, sqlx::Error> {
+pub async fn credentials(db: &Db, id: UserId) -> Result<Option<Credentials>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Credentials>(
         "SELECT id, password_hash, disabled_at FROM users WHERE id = $1",
     )
@@ -167,7 +168,7 @@ pub async fn credentials(db: &Db, id: i64) -> Result<Option<Credentials>, sqlx::
     .await)
 }
 
-pub async fn record_login(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn record_login(db: &Db, id: UserId, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
         "UPDATE users SET last_login_at = $1 WHERE id = $2",
     )
@@ -180,7 +181,7 @@ pub async fn record_login(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error>
 }
 
 /// New password hash.
-pub async fn set_password(db: &Db, id: i64, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_password(db: &Db, id: UserId, hash: &str, now: i64) -> Result<(), sqlx::Error> {
     on_db!(db, p => sqlx::query(
         "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3",
     )
@@ -195,7 +196,7 @@ pub async fn set_password(db: &Db, id: i64, hash: &str, now: i64) -> Result<(), 
 
 pub async fn update_profile(
     db: &Db,
-    id: i64,
+    id: UserId,
     display_name: &str,
     lang: &str,
     litres_per_year: i32,
@@ -214,7 +215,7 @@ pub async fn update_profile(
 }
 
 /// A confirmed address (its link was followed): `EmailTaken` when another account confirmed it first.
-pub async fn set_email(db: &Db, id: i64, email: &str, email_key: &str) -> Result<(), InsertUserError> {
+pub async fn set_email(db: &Db, id: UserId, email: &str, email_key: &str) -> Result<(), InsertUserError> {
     let r = on_db!(db, p => sqlx::query("UPDATE users SET email = $1, email_key = $2, email_confirmed = TRUE WHERE id = $3")
         .bind(email)
         .bind(email_key)
@@ -229,7 +230,7 @@ pub async fn set_email(db: &Db, id: i64, email: &str, email_key: &str) -> Result
 }
 
 /// The fuels a user follows, by fuel id.
-pub async fn fuels(db: &Db, id: i64) -> Result<Vec<i16>, sqlx::Error> {
+pub async fn fuels(db: &Db, id: UserId) -> Result<Vec<i16>, sqlx::Error> {
     let rows: Vec<(i16,)> = on_db!(db, p => sqlx::query_as(
         "SELECT fuel FROM user_fuels WHERE user_id = $1 ORDER BY fuel",
     )
@@ -239,7 +240,7 @@ pub async fn fuels(db: &Db, id: i64) -> Result<Vec<i16>, sqlx::Error> {
     Ok(rows.into_iter().map(|(f,)| f).collect())
 }
 
-pub async fn set_fuels(db: &Db, id: i64, fuels: &[i16]) -> Result<(), sqlx::Error> {
+pub async fn set_fuels(db: &Db, id: UserId, fuels: &[i16]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, c => sqlx::query("DELETE FROM user_fuels WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
     for fuel in fuels {
@@ -254,7 +255,7 @@ pub async fn set_fuels(db: &Db, id: i64, fuels: &[i16]) -> Result<(), sqlx::Erro
 }
 
 /// Erases the account; sessions, codes, fuels and followed stations go with it (ON DELETE CASCADE).
-pub async fn delete(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn delete(db: &Db, id: UserId) -> Result<bool, sqlx::Error> {
     let n = on_db!(db, p => sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(p).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }

@@ -32,6 +32,15 @@ macro_rules! row_id {
                 fmt::Display::fmt(&self.0, f)
             }
         }
+
+        /// The plain number, as a form field or a query parameter carries it.
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(s: &str) -> Result<$name, Self::Err> {
+                s.parse().map($name)
+            }
+        }
     };
 }
 
@@ -47,6 +56,18 @@ row_id!(
     /// `alert_channels.id`: one of a user's delivery channels (email, ntfy, push).
     ChannelId
 );
+row_id!(
+    /// `push_subscriptions.id`: one browser or device a user receives notifications on.
+    PushSubscriptionId
+);
+row_id!(
+    /// `saved_routes.id`: one of a user's saved routes (an alert along a route names it).
+    SavedRouteId
+);
+row_id!(
+    /// `audit_log.id`: one entry of the administrators' audit log.
+    AuditId
+);
 
 #[cfg(test)]
 mod tests {
@@ -59,5 +80,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&id).expect("json"), "42");
         assert_eq!(format!("/me/alerts/rules/{id}/save"), "/me/alerts/rules/42/save");
         assert!(serde_json::from_str::<UserId>("\"x\"").is_err());
+        assert_eq!("7".parse::<SavedRouteId>(), Ok(SavedRouteId::new(7)));
+        assert!("x".parse::<PushSubscriptionId>().is_err());
     }
 }

@@ -3,12 +3,13 @@
 //! design (the operator has the host's command line for that).
 
 use crate::db::{admin, audit, email_changes, sessions, users};
+use crate::domain::UserId;
 use crate::services::accounts::{AccountError, Accounts};
 
 /// Who acted: an admin of the console, or the command line on the host.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub id: Option<i64>,
+    pub id: Option<UserId>,
     pub name: String,
 }
 
@@ -90,12 +91,12 @@ pub async fn record(
 }
 
 /// Applies `action` to the user `user_id` and logs it. Only account actions are accepted here.
-#[tracing::instrument(skip(accounts, actor), fields(actor = %actor.name))]
+#[tracing::instrument(skip(accounts, actor, user_id), fields(actor = %actor.name, user_id = user_id.get()))]
 pub async fn act_on_user(
     accounts: &Accounts,
     actor: &Actor,
     action: Action,
-    user_id: i64,
+    user_id: UserId,
     now: i64,
 ) -> Result<users::UserRow, AdminError> {
     let db = &accounts.db;
@@ -145,6 +146,6 @@ pub async fn act_on_user(
         }
     }
     record(accounts, actor, action, Some(&user), None, now).await?;
-    tracing::info!(user_id = user.id, action = action.as_str(), "admin action");
+    tracing::info!(user_id = user.id.get(), action = action.as_str(), "admin action");
     Ok(user)
 }

@@ -25,6 +25,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::auth::secret;
 use crate::db::sessions;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::services::accounts::{AccountSettings, SESSION_IDLE_SECS, SESSION_TOUCH_SECS};
 use crate::web::i18n::Lang;
@@ -57,7 +58,7 @@ pub fn new_csrf_cookie(settings: &AccountSettings) -> HeaderValue {
 /// The logged-in user of a request.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,

@@ -346,7 +346,7 @@ db_test!(reset_codes_expire_and_die_after_five_tries_from_one_client, |t| {
         .expect("mailer"),
     );
     let now = carburoam::db::now();
-    let invalid = |r: Result<i64, AccountError>| matches!(r, Err(AccountError::Invalid(_)));
+    let invalid = |r: Result<carburoam::domain::UserId, AccountError>| matches!(r, Err(AccountError::Invalid(_)));
 
     // Expired after 15 minutes.
     assert!(accounts.send_reset_code("noe", now).await.expect("send"));

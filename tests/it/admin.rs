@@ -23,7 +23,7 @@ async fn setup(db: &Db) -> (TestApp, SmtpSink) {
 }
 
 /// Registers, then confirms the address with the link mailed to it (what its owner does first).
-async fn register(app: &TestApp, sink: &SmtpSink, username: &str) -> i64 {
+async fn register(app: &TestApp, sink: &SmtpSink, username: &str) -> carburoam::domain::UserId {
     let email = format!("{username}@example.org");
     let r = app
         .post_form(

@@ -56,7 +56,7 @@ pub(crate) async fn import(db: &Db, bytes: Bytes) {
     import_bytes(db, "test", bytes, &opts).await.expect("import");
 }
 
-async fn user(db: &Db, name: &str) -> i64 {
+async fn user(db: &Db, name: &str) -> carburoam::domain::UserId {
     let email = format!("{name}@example.org");
     users::insert(
         db,
@@ -87,7 +87,7 @@ pub(crate) fn rule(kind: &str, price: Option<i32>, drop_by: Option<i32>) -> Rule
     }
 }
 
-async fn no_quiet(db: &Db, uid: i64, cap: i16) {
+async fn no_quiet(db: &Db, uid: carburoam::domain::UserId, cap: i16) {
     q::save_settings(db, uid, Settings { quiet_start: 0, quiet_end: 0, daily_cap: cap }).await.expect("settings");
 }
 

@@ -40,10 +40,11 @@ db_test!(export_holds_alerts_without_secrets_and_delete_removes_them, |t| {
     let sink = SmtpSink::start().await;
     let (app, _state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
     register(&app, &sink, "ines").await;
-    let (uid,): (i64,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'ines'")
+    let (uid,): (carburoam::domain::UserId,) =
+        carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'ines'")
         .fetch_one(p)
         .await)
-    .expect("user");
+        .expect("user");
 
     // Set through the pages, as the user would.
     assert_eq!(app.post_form("/me/stations/add", &[("station_id", &BREST.to_string())]).await.status, 303);
@@ -136,10 +137,11 @@ db_test!(unsubscribe_tokens_expire_and_are_swept, |t| {
     let sink = SmtpSink::start().await;
     let (app, _state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
     register(&app, &sink, "leo").await;
-    let (uid,): (i64,) = carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'leo'")
+    let (uid,): (carburoam::domain::UserId,) =
+        carburoam::on_db!(&t.db, p => sqlx::query_as("SELECT id FROM users WHERE username = 'leo'")
         .fetch_one(p)
         .await)
-    .expect("user");
+        .expect("user");
     let now = carburoam::db::now();
     let year = q::UNSUBSCRIBE_TOKEN_LIFETIME;
     let old = q::insert_rule(&t.db, uid, &rule("threshold", Some(1600), None), now).await.unwrap().expect("rule");

@@ -16,7 +16,7 @@ pub use crate::offline::local_config;
 pub const PASSWORD: &str = "plume cerise fenêtre 42";
 
 /// The id of a registered user.
-pub async fn user_id(db: &Db, username: &str) -> i64 {
+pub async fn user_id(db: &Db, username: &str) -> carburoam::domain::UserId {
     carburoam::db::users::by_login(db, username).await.expect("query").expect("user").id
 }
 

@@ -478,7 +478,7 @@ db_test!(cleanup_deletes_exactly_what_has_expired, |t| {
     let db = &t.db;
     let now: i64 = 1_760_000_000;
     let day = 86_400;
-    let user: i64 = on_db!(db, p => sqlx::query_scalar(
+    let user: carburoam::domain::UserId = on_db!(db, p => sqlx::query_scalar(
         "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, \
                             created_at, password_changed_at) \
          VALUES ('ada', 'ada', 'Ada', 'ada@example.org', 'ada@example.org', 'x', $1, $1) RETURNING id",

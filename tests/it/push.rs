@@ -184,8 +184,8 @@ async fn subscribe(app: &TestApp, endpoint: &str, dev: &Device) -> crate::app::R
         .await
 }
 
-async fn subscriptions(db: &Db) -> Vec<(i64, String)> {
-    on_db!(db, p => sqlx::query_as::<_, (i64, String)>("SELECT user_id, endpoint FROM push_subscriptions ORDER BY id")
+async fn subscriptions(db: &Db) -> Vec<(carburoam::domain::UserId, String)> {
+    on_db!(db, p => sqlx::query_as::<_, (carburoam::domain::UserId, String)>("SELECT user_id, endpoint FROM push_subscriptions ORDER BY id")
         .fetch_all(p)
         .await)
     .expect("subscriptions")

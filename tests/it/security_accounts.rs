@@ -97,7 +97,7 @@ async fn count(db: &Db, sql: &'static str) -> i64 {
     n.0
 }
 
-async fn email_of(db: &Db, id: i64) -> String {
+async fn email_of(db: &Db, id: carburoam::domain::UserId) -> String {
     carburoam::db::users::by_id(db, id).await.expect("query").expect("user").email
 }
 

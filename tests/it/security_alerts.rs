@@ -203,8 +203,8 @@ async fn subscribe(app: &TestApp, endpoint: &str, keys: &(String, String)) -> Re
     app.post_form("/me/push/subscribe", &fields).await
 }
 
-async fn devices(db: &Db) -> Vec<(i64, String, String)> {
-    carburoam::on_db!(db, p => sqlx::query_as::<_, (i64, String, String)>(
+async fn devices(db: &Db) -> Vec<(carburoam::domain::UserId, String, String)> {
+    carburoam::on_db!(db, p => sqlx::query_as::<_, (carburoam::domain::UserId, String, String)>(
         "SELECT user_id, endpoint, p256dh FROM push_subscriptions ORDER BY id",
     )
     .fetch_all(p)

@@ -2,6 +2,7 @@
 //! cancellable from the old one) and the links that confirm or cancel it.
 
 use super::*;
+use crate::domain::UserId;
 
 impl Accounts {
     /// Records the unconfirmed address of `user` as pending and mails it a confirmation link,
@@ -28,7 +29,7 @@ impl Accounts {
         .await?;
         match owner {
             Some(owner) => {
-                tracing::info!(user_id = user.id, "address confirmed by another account: no link sent");
+                tracing::info!(user_id = user.id.get(), "address confirmed by another account: no link sent");
                 if tell_owner {
                     self.tell_address_in_use(&owner);
                 }
@@ -48,7 +49,7 @@ impl Accounts {
 
     /// "Resend the link" of the profile, while the address waits for confirmation: the same
     /// answer whether or not another account confirmed the address (then nothing is sent).
-    pub async fn resend_confirmation(&self, user_id: i64, now: i64) -> Result<(), AccountError> {
+    pub async fn resend_confirmation(&self, user_id: UserId, now: i64) -> Result<(), AccountError> {
         self.rate(Action::EmailChange, RateKey::User(user_id))?;
         match users::by_id(&self.db, user_id).await? {
             Some(user) if !user.email_confirmed => self.send_confirmation(&user, false, now).await,
@@ -62,7 +63,7 @@ impl Accounts {
     /// the same answer, but no link: its owner is told instead.
     pub async fn request_email_change(
         &self,
-        user_id: i64,
+        user_id: UserId,
         ip: IpAddr,
         current: &str,
         new_email: &str,
@@ -103,7 +104,7 @@ impl Accounts {
         }
         match owner {
             Some(owner) => {
-                tracing::info!(user_id, "email change to an address in use: its owner is told");
+                tracing::info!(user_id = user_id.get(), "email change to an address in use: its owner is told");
                 self.tell_address_in_use(&owner);
             }
             None => {
@@ -142,7 +143,7 @@ impl Accounts {
             return Ok(false);
         };
         let ended = sessions::delete_for_user(&self.db, change.user_id, None).await?;
-        tracing::info!(user_id = change.user_id, sessions_ended = ended, "email change cancelled");
+        tracing::info!(user_id = change.user_id.get(), sessions_ended = ended, "email change cancelled");
         Ok(true)
     }
 
@@ -158,13 +159,13 @@ impl Accounts {
             .map_err(|e| AccountError::Invalid(vec![(Field::Email, Problem::Input(e))]))?;
         if !user.email_confirmed && email.key() == address_key(&user.email) {
             users::set_email(&self.db, user.id, email.as_str(), &email.key()).await?;
-            tracing::info!(user_id = user.id, "address confirmed");
+            tracing::info!(user_id = user.id.get(), "address confirmed");
             return Ok(Some(Confirmed::Address));
         }
         // Where the old address may be told, found before it changes.
         let old = self.mailbox(&user).await?;
         users::set_email(&self.db, user.id, email.as_str(), &email.key()).await?;
-        tracing::info!(user_id = user.id, "email changed");
+        tracing::info!(user_id = user.id.get(), "email changed");
         // Told at the old address: if it was not its owner, they know.
         if let Some(mailbox) = old {
             let what = SecurityEvent::EmailChanged { new_address: email.as_str().to_owned() };

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::db::{Db, alerts, push};
-use crate::domain::{ChannelKind, Fuel, RuleId, RuleKind, rfc3339};
+use crate::domain::{ChannelKind, Fuel, RuleId, RuleKind, SavedRouteId, UserId, rfc3339};
 
 #[derive(Debug, Serialize)]
 pub struct ExportAlerts {
@@ -36,7 +36,7 @@ pub struct ExportRule {
     pub longitude: Option<f64>,
     pub radius_km: Option<f64>,
     /// A threshold along one of the user's saved routes (`routes[].id` of the export).
-    pub saved_route_id: Option<i64>,
+    pub saved_route_id: Option<SavedRouteId>,
     /// How far from that route a station may be, in km.
     pub corridor_km: Option<f64>,
     /// Digest: 1 = Monday … 7 = Sunday, and the hour (Europe/Paris).
@@ -79,7 +79,7 @@ fn without_credentials(url: &str) -> Option<String> {
     Some(u.into())
 }
 
-pub async fn export(db: &Db, user_id: i64) -> Result<ExportAlerts, sqlx::Error> {
+pub async fn export(db: &Db, user_id: UserId) -> Result<ExportAlerts, sqlx::Error> {
     let s = alerts::settings(db, user_id).await?;
     let rules = alerts::rules(db, user_id)
         .await?

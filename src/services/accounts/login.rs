@@ -2,6 +2,7 @@
 //! check of the profile forms, counted like a login; changing the password.
 
 use super::*;
+use crate::domain::UserId;
 
 impl Accounts {
     /// Checks a login (username or email) and password. The same argon2 work and the same
@@ -10,7 +11,7 @@ impl Accounts {
     /// another client still works, unless the name took [`FAILED_LOGINS_CEILING`] failures in the
     /// hour from everywhere.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, ip: IpAddr, login: &str, pw: &str, now: i64) -> Result<i64, AccountError> {
+    pub async fn login(&self, ip: IpAddr, login: &str, pw: &str, now: i64) -> Result<UserId, AccountError> {
         self.rate(Action::Login, RateKey::Ip(ip))?;
         let key = login.trim().to_lowercase();
         let (subject, client) = (login_subject(&key), client_key(ip));
@@ -23,7 +24,7 @@ impl Accounts {
         let ok = password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await?;
         let Some(c) = creds.filter(|_| ok) else {
             let wait = self.count_failure(&subject, &client, now).await?;
-            tracing::info!(user_id = user.map(|u| u.id), wait, "failed login");
+            tracing::info!(user_id = user.map(|u| u.id.get()), wait, "failed login");
             return Err(if wait > 0 { AccountError::Blocked(wait) } else { AccountError::BadLogin });
         };
         if c.disabled_at.is_some() {
@@ -31,7 +32,7 @@ impl Accounts {
         }
         login_failures::clear(&self.db, &subject, &client).await?;
         users::record_login(&self.db, c.id, now).await?;
-        tracing::info!(user_id = c.id, "logged in");
+        tracing::info!(user_id = c.id.get(), "logged in");
         Ok(c.id)
     }
 
@@ -71,7 +72,7 @@ impl Accounts {
 
     /// Opens a session for `user_id` with a fresh random id (a new id at every login: a session
     /// id planted before login is worthless).
-    pub async fn start_session(&self, user_id: i64, remember: bool, now: i64) -> Result<NewSession, AccountError> {
+    pub async fn start_session(&self, user_id: UserId, remember: bool, now: i64) -> Result<NewSession, AccountError> {
         let token = secret::token();
         let expires_at = now + if remember { SESSION_REMEMBER_SECS } else { SESSION_IDLE_SECS };
         sessions::insert(&self.db, &secret::digest(&token), user_id, now, expires_at, remember).await?;
@@ -87,7 +88,7 @@ impl Accounts {
     /// counters, same waits).
     pub(super) async fn check_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         ip: IpAddr,
         pw: &str,
         field: Field,
@@ -99,7 +100,7 @@ impl Accounts {
         let creds = users::credentials(&self.db, user_id).await?;
         if !password::verify(&Password::new(pw), creds.as_ref().map(|c| c.password_hash.as_str())).await? {
             let wait = self.count_failure(&subject, &client, now).await?;
-            tracing::info!(user_id, wait, "wrong current password");
+            tracing::info!(user_id = user_id.get(), wait, "wrong current password");
             return Err(if wait > 0 {
                 AccountError::Blocked(wait)
             } else {
@@ -115,7 +116,7 @@ impl Accounts {
     #[allow(clippy::too_many_arguments)]
     pub async fn change_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         ip: IpAddr,
         current: &str,
         new: &str,
@@ -130,7 +131,7 @@ impl Accounts {
         let ended = sessions::delete_for_user(&self.db, user_id, Some(&secret::digest(keep_session))).await?;
         email_changes::delete_for_user(&self.db, user_id).await?;
         self.clear_failures(&user).await?;
-        tracing::info!(user_id, sessions_ended = ended, "password changed");
+        tracing::info!(user_id = user_id.get(), sessions_ended = ended, "password changed");
         self.notify(&user, SecurityEvent::PasswordChanged).await?;
         Ok(())
     }

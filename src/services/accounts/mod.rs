@@ -15,7 +15,9 @@ use crate::auth::rate_limit::{Action, RateKey, RateLimiter, client_key};
 use crate::auth::{password, secret};
 use crate::db::{Db, email_changes, favourites, login_failures, reset_codes, sessions, users};
 use crate::domain::Lang;
-use crate::domain::{AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, Username, rfc3339};
+use crate::domain::{
+    AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, SavedRouteId, UserId, Username, rfc3339,
+};
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
 
 mod email_change;
@@ -248,7 +250,7 @@ impl Accounts {
     /// gives the same account and the same answer, but no link: the owner of the address is told
     /// instead, and the new account can never confirm it. A taken username is still said.
     #[tracing::instrument(skip_all, fields(username = %r.username))]
-    pub async fn register(&self, ip: IpAddr, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
+    pub async fn register(&self, ip: IpAddr, r: &Registration<'_>, now: i64) -> Result<UserId, AccountError> {
         self.rate(Action::Register, RateKey::Ip(ip))?;
         let id = self.insert_account(r, false, now).await?;
         let user = users::by_id(&self.db, id).await?.ok_or(AccountError::BadLogin)?;
@@ -258,11 +260,11 @@ impl Accounts {
 
     /// [`Accounts::register`] without the rate limit, the address confirmed (the operator typed
     /// it): for the operator's command line.
-    pub async fn create(&self, r: &Registration<'_>, now: i64) -> Result<i64, AccountError> {
+    pub async fn create(&self, r: &Registration<'_>, now: i64) -> Result<UserId, AccountError> {
         self.insert_account(r, true, now).await
     }
 
-    async fn insert_account(&self, r: &Registration<'_>, confirmed: bool, now: i64) -> Result<i64, AccountError> {
+    async fn insert_account(&self, r: &Registration<'_>, confirmed: bool, now: i64) -> Result<UserId, AccountError> {
         let mut errors = FieldErrors::new();
         let username = input(&mut errors, Field::Username, Username::parse(r.username));
         let display = input(&mut errors, Field::DisplayName, DisplayName::parse(r.display_name));
@@ -298,7 +300,7 @@ impl Accounts {
             },
         )
         .await?;
-        tracing::info!(user_id = id, "account created");
+        tracing::info!(user_id = id.get(), "account created");
         Ok(id)
     }
 
@@ -331,11 +333,11 @@ impl Accounts {
     }
 
     /// Erases the account and everything tied to it (password required).
-    pub async fn delete_account(&self, user_id: i64, ip: IpAddr, pw: &str, now: i64) -> Result<(), AccountError> {
+    pub async fn delete_account(&self, user_id: UserId, ip: IpAddr, pw: &str, now: i64) -> Result<(), AccountError> {
         let user = self.check_password(user_id, ip, pw, Field::Current, now).await?;
         let pending = email_changes::pending_for(&self.db, user_id, now).await?;
         users::delete(&self.db, user_id).await?;
-        tracing::info!(user_id, "account deleted");
+        tracing::info!(user_id = user_id.get(), "account deleted");
         self.forget_account(&user, pending).await?;
         Ok(())
     }
@@ -356,12 +358,15 @@ impl Accounts {
         self.outgoing.spawn(async move {
             match db.checkpoint(crate::db::Checkpoint::Truncate).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(user_id, "the write-ahead log was not emptied at once (a reader holds it)"),
-                Err(e) => tracing::error!(user_id, error = %e, "write-ahead log checkpoint failed"),
+                Ok(false) => tracing::warn!(
+                    user_id = user_id.get(),
+                    "the write-ahead log was not emptied at once (a reader holds it)"
+                ),
+                Err(e) => tracing::error!(user_id = user_id.get(), error = %e, "write-ahead log checkpoint failed"),
             }
             match mailer.forget_recipients(&addresses).await {
-                Ok(n) => tracing::info!(user_id, outbox_files = n, "account data erased"),
-                Err(e) => tracing::error!(user_id, error = %e, "could not clean the outbox"),
+                Ok(n) => tracing::info!(user_id = user_id.get(), outbox_files = n, "account data erased"),
+                Err(e) => tracing::error!(user_id = user_id.get(), error = %e, "could not clean the outbox"),
             }
         });
         if !self.mailer.writes_files() {
@@ -371,7 +376,7 @@ impl Accounts {
     }
 
     /// Everything stored about a user, for `/me/export`.
-    pub async fn export(&self, user_id: i64, now: i64) -> Result<Option<Export>, AccountError> {
+    pub async fn export(&self, user_id: UserId, now: i64) -> Result<Option<Export>, AccountError> {
         let Some(user) = users::by_id(&self.db, user_id).await? else {
             return Ok(None);
         };
@@ -476,7 +481,7 @@ pub struct ExportVehicle {
 #[derive(Debug, Serialize)]
 pub struct ExportRoute {
     /// What an alert along the route names (`alerts.rules[].saved_route_id`).
-    pub id: i64,
+    pub id: SavedRouteId,
     pub name: String,
     pub from: String,
     pub to: String,

@@ -34,14 +34,14 @@ impl Accounts {
             return Ok(false);
         }
         let Some(mailbox) = self.mailbox(&user).await? else {
-            tracing::info!(user_id = user.id, "reset code not sent: the address is another account's");
+            tracing::info!(user_id = user.id.get(), "reset code not sent: the address is another account's");
             return Ok(false);
         };
         let client = from.map(client_key);
         let (all, mine) =
             reset_codes::issued_since(&self.db, user.id, now - 3600, client.as_deref().unwrap_or("")).await?;
         if all >= RESET_CODES_PER_HOUR_ACCOUNT || (client.is_some() && mine >= RESET_CODES_PER_HOUR) {
-            tracing::info!(user_id = user.id, all, mine, "reset code not sent: hourly allowance spent");
+            tracing::info!(user_id = user.id.get(), all, mine, "reset code not sent: hourly allowance spent");
             return Ok(false);
         }
         let code = secret::reset_code();
@@ -67,7 +67,7 @@ impl Accounts {
                 valid_minutes: (RESET_CODE_SECS / 60) as u32,
             },
         };
-        tracing::info!(user_id = user.id, "password reset code issued");
+        tracing::info!(user_id = user.id.get(), "password reset code issued");
         self.send_later(mailbox.to, email);
         Ok(true)
     }
@@ -98,7 +98,7 @@ impl Accounts {
             .filter(|u| {
                 let ok = self.limiter.check(Action::ForgotUsername, RateKey::User(u.id)).is_ok();
                 if !ok {
-                    tracing::info!(user_id = u.id, "username reminder not sent: allowance spent");
+                    tracing::info!(user_id = u.id.get(), "username reminder not sent: allowance spent");
                 }
                 ok
             })
@@ -132,7 +132,7 @@ impl Accounts {
         new: &str,
         confirm: &str,
         now: i64,
-    ) -> Result<i64, AccountError> {
+    ) -> Result<UserId, AccountError> {
         self.rate(Action::Reset, RateKey::Ip(ip))?;
         let bad = || AccountError::Invalid(vec![(Field::Code, Problem::BadCode)]);
         let key = login.trim().to_lowercase();
@@ -147,7 +147,7 @@ impl Accounts {
             for c in &codes {
                 reset_codes::record_attempt(&self.db, c.id, &client).await?;
             }
-            tracing::info!(user_id = user.id, "wrong reset code");
+            tracing::info!(user_id = user.id.get(), "wrong reset code");
             return Err(bad());
         };
         let pw = chosen_password(new, confirm, &user)?;
@@ -159,13 +159,13 @@ impl Accounts {
         let ended = sessions::delete_for_user(&self.db, user.id, None).await?;
         email_changes::delete_for_user(&self.db, user.id).await?;
         self.clear_failures(&user).await?;
-        tracing::info!(user_id = user.id, sessions_ended = ended, "password reset");
+        tracing::info!(user_id = user.id.get(), sessions_ended = ended, "password reset");
         if !user.email_confirmed {
             // The code was mailed to this address (never to another account's): it is proven.
             match users::set_email(&self.db, user.id, &user.email, &address_key(&user.email)).await {
-                Ok(()) => tracing::info!(user_id = user.id, "address confirmed by a reset code"),
+                Ok(()) => tracing::info!(user_id = user.id.get(), "address confirmed by a reset code"),
                 Err(users::InsertUserError::Db(e)) => return Err(e.into()),
-                Err(_) => tracing::info!(user_id = user.id, "address confirmed by another account meanwhile"),
+                Err(_) => tracing::info!(user_id = user.id.get(), "address confirmed by another account meanwhile"),
             }
         }
         self.notify(&user, SecurityEvent::PasswordChanged).await?;

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
-use crate::domain::DAY;
+use crate::domain::{DAY, UserId};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
 use crate::services::admin::{Action, Actor, AdminError};
@@ -369,7 +369,7 @@ pub struct AuditView {
     pub actor: String,
     pub action: String,
     pub target: String,
-    pub target_id: Option<i64>,
+    pub target_id: Option<UserId>,
 }
 
 fn audit_views(lang: Lang, rows: Vec<audit::AuditRow>) -> Vec<AuditView> {
@@ -417,11 +417,10 @@ pub async fn user(
     State(state): State<AppState>,
     lang: Lang,
     admin: AdminUser,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<UserId>,
     RawQuery(raw): RawQuery,
 ) -> HtmlResult<Response> {
     {
-        let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("user {id}")))?;
         let db = &state.db;
         let user = users::by_id(db, id).await?.ok_or_else(|| AppError::not_found(format!("user {id}")))?;
         let (stations, sessions, audit) = tokio::try_join!(
@@ -494,11 +493,8 @@ impl From<UserAction> for Action {
 pub async fn user_action(
     State(state): State<AppState>,
     admin: AdminUser,
-    PagePath((id, action)): PagePath<(String, UserAction)>,
+    PagePath((id, action)): PagePath<(UserId, UserAction)>,
 ) -> HtmlResult<Response> {
-    let Ok(id) = id.parse::<i64>() else {
-        return Err(AppError::not_found(format!("user {id}")).into());
-    };
     let action = Action::from(action);
     Ok(match crate::services::admin::act_on_user(&state.accounts, &admin.actor(), action, id, crate::db::now()).await {
         Ok(_) if action == Action::Delete => see_other("/admin/users"),

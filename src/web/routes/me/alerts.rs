@@ -21,7 +21,7 @@ use crate::alerts::target::{MAX_URL_LEN, TargetError};
 use crate::auth::secret;
 use crate::db::alerts::{self as q, Rule, Settings};
 use crate::db::{alert_outbox, users};
-use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind};
+use crate::domain::{ChannelId, ChannelKind, Fuel, MessageKind, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::error::AppError;
 use crate::index::places;
 use crate::text::AlertStrings;
@@ -102,7 +102,7 @@ pub struct AlertsPage {
 }
 
 /// A rule in words; `routes`: the user's saved routes' names (for a threshold along one).
-fn describe(lang: Lang, r: &Rule, routes: &HashMap<i64, String>) -> String {
+fn describe(lang: Lang, r: &Rule, routes: &HashMap<SavedRouteId, String>) -> String {
     let t = lang.texts().alerts;
     let fuel = r.f.fuel.and_then(|f| Fuel::from_id(i64::from(f))).map_or("?", Fuel::name);
     match r.f.kind {
@@ -180,7 +180,7 @@ async fn page(
         q::settings(&state.db, uid),
     )?;
     let routes = along::choices(&state.db, uid).await?;
-    let route_names: HashMap<i64, String> =
+    let route_names: HashMap<SavedRouteId, String> =
         routes.iter().filter_map(|c| Some((c.id.parse().ok()?, c.name.clone()))).collect();
     let Some(account) = account else {
         return Err(AppError::not_found("account").into());
@@ -188,7 +188,7 @@ async fn page(
     let now = crate::db::now();
     let form = match extra.form {
         Some(f) => f,
-        None => match query_param(raw, "edit").and_then(|v| v.parse::<i64>().ok()).map(RuleId::new) {
+        None => match query_param(raw, "edit").and_then(|v| v.parse::<RuleId>().ok()) {
             Some(id) => {
                 let r = list.iter().find(|r| r.id == id).ok_or_else(|| AppError::not_found(format!("alert {id}")))?;
                 RuleFormView {
@@ -315,7 +315,7 @@ fn new_form() -> RuleFormView {
     }
 }
 
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn alerts_page(
     State(state): State<AppState>,
     lang: Lang,
@@ -381,7 +381,7 @@ pub struct SettingsBody {
 async fn read_rule(
     state: &AppState,
     lang: Lang,
-    uid: i64,
+    uid: UserId,
     form: &RuleBody,
     action: String,
     editing: bool,
@@ -447,7 +447,7 @@ async fn read_rule(
 }
 
 /// Alerts go somewhere: the account's address unless the user chose otherwise.
-async fn ensure_a_channel(state: &AppState, uid: i64) -> Result<(), AppError> {
+async fn ensure_a_channel(state: &AppState, uid: UserId) -> Result<(), AppError> {
     if q::channels(&state.db, uid).await?.is_empty() {
         q::save_channel(&state.db, uid, ChannelKind::Email, None, None, false, crate::db::now()).await?;
     }
@@ -611,11 +611,11 @@ pub async fn channel_action(
 /// "Send a test" on one of the user's channels: never to an address not confirmed, and within
 /// the limits of tests (counted in the database, so every instance shares them; a test counts
 /// against the day's cap of alert messages too). `Err`: why not, and the answer's status.
-#[tracing::instrument(skip_all, fields(user_id = uid, channel = channel.id.get()))]
+#[tracing::instrument(skip_all, fields(user_id = uid.get(), channel = channel.id.get()))]
 async fn queue_test(
     state: &AppState,
     lang: Lang,
-    uid: i64,
+    uid: UserId,
     channel: &q::Channel,
 ) -> Result<Result<(), (StatusCode, String)>, AppError> {
     let t = lang.texts().alerts;

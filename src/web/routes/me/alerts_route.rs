@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::db::{Db, routes};
+use crate::domain::{SavedRouteId, UserId};
 use crate::error::AppError;
 
 /// One choice of the form's route select: the route's id (as the form posts it) and its name.
@@ -14,7 +15,7 @@ pub struct RouteChoice {
 }
 
 /// The user's saved routes as choices, in the order `/me` lists them.
-pub async fn choices(db: &Db, user_id: i64) -> Result<Vec<RouteChoice>, AppError> {
+pub async fn choices(db: &Db, user_id: UserId) -> Result<Vec<RouteChoice>, AppError> {
     Ok(routes::list(db, user_id)
         .await?
         .into_iter()
@@ -23,19 +24,19 @@ pub async fn choices(db: &Db, user_id: i64) -> Result<Vec<RouteChoice>, AppError
 }
 
 /// The user's saved routes' names by id.
-pub async fn names(db: &Db, user_id: i64) -> Result<HashMap<i64, String>, AppError> {
+pub async fn names(db: &Db, user_id: UserId) -> Result<HashMap<SavedRouteId, String>, AppError> {
     Ok(routes::list(db, user_id).await?.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
 /// The route a rule form posted: `Ok(None)` when none was chosen (the form says so),
 /// `Err(not found)` when the id is not one of the user's routes.
-#[tracing::instrument(skip(db))]
-pub async fn owned(db: &Db, user_id: i64, raw: &str) -> Result<Option<i64>, AppError> {
+#[tracing::instrument(skip(db, user_id), fields(user_id = user_id.get()))]
+pub async fn owned(db: &Db, user_id: UserId, raw: &str) -> Result<Option<SavedRouteId>, AppError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    let Ok(id) = raw.parse::<i64>() else {
+    let Ok(id) = raw.parse::<SavedRouteId>() else {
         return Ok(None);
     };
     match routes::get(db, user_id, id).await? {

@@ -93,7 +93,7 @@ pub fn fuel_sections(
     out
 }
 
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn) -> HtmlResult<Response> {
     {
         let db = &state.db;

@@ -28,7 +28,7 @@ use crate::alerts::rules::paris_day;
 use crate::alerts::target::{self, TargetError};
 use crate::db::alerts::{TESTS_PER_CHANNEL_HOUR, TESTS_PER_USER_DAY, TestSlot, take_test_slot};
 use crate::db::push as q;
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelKind, PushSubscriptionId, UserId};
 use crate::error::AppError;
 use crate::text::push::{PushStrings, strings};
 use crate::web::assets;
@@ -47,7 +47,7 @@ const DEFAULT_BACK: &str = "/me/push";
 
 /// One subscribed device as the block lists it.
 pub struct DeviceView {
-    pub id: i64,
+    pub id: PushSubscriptionId,
     pub label: String,
     pub added: String,
     pub success: Option<String>,
@@ -72,7 +72,7 @@ impl PushBlock {
     pub async fn load(
         state: &AppState,
         lang: Lang,
-        user_id: i64,
+        user_id: UserId,
         csrf: &str,
         back: &str,
         raw_query: &Option<String>,
@@ -212,7 +212,7 @@ pub async fn subscribe(
     };
     let (endpoint, p256dh, auth) = (form.endpoint.as_str().trim(), form.p256dh.as_str(), form.auth.as_str());
     if let Err(e) = push::validate(&state.push.settings.allow, endpoint, p256dh, auth) {
-        tracing::info!(user_id = user.user_id, error = %e, "push subscription refused");
+        tracing::info!(user_id = user.user_id.get(), error = %e, "push subscription refused");
         return match e {
             SubscribeError::Target(TargetError::TooLong) => json_error(
                 StatusCode::BAD_REQUEST,
@@ -228,7 +228,7 @@ pub async fn subscribe(
     let new = q::NewSubscription { endpoint, p256dh: p256dh.trim(), auth: auth.trim(), user_agent: &ua };
     match store_subscription(&state.db, user.user_id, &new).await {
         Ok(Stored::Saved(id)) => {
-            tracing::info!(user_id = user.user_id, subscription = id, "push subscription saved");
+            tracing::info!(user_id = user.user_id.get(), subscription = id.get(), "push subscription saved");
             json_ok(serde_json::json!({ "ok": true, "id": id }))
         }
         Ok(Stored::TooMany) => json_error(
@@ -237,7 +237,7 @@ pub async fn subscribe(
             &(t.too_many_devices)(push::MAX_DEVICES.unsigned_abs()),
         ),
         Ok(Stored::OtherAccount) => {
-            tracing::info!(user_id = user.user_id, "push endpoint of another account: refused");
+            tracing::info!(user_id = user.user_id.get(), "push endpoint of another account: refused");
             json_error(StatusCode::CONFLICT, "endpoint_taken", t.endpoint_taken)
         }
         Err(e) => {
@@ -250,7 +250,7 @@ pub async fn subscribe(
 
 /// What [`store_subscription`] did.
 enum Stored {
-    Saved(i64),
+    Saved(PushSubscriptionId),
     /// The user has [`push::MAX_DEVICES`] others already.
     TooMany,
     /// The endpoint is another account's device: it stays theirs.
@@ -261,7 +261,7 @@ enum Stored {
 /// another account's.
 async fn store_subscription(
     db: &crate::db::Db,
-    user_id: i64,
+    user_id: UserId,
     new: &q::NewSubscription<'_>,
 ) -> Result<Stored, sqlx::Error> {
     let known = q::owns_endpoint(db, user_id, new.endpoint).await?;
@@ -316,7 +316,7 @@ pub async fn delete_device(
     State(state): State<AppState>,
     lang: Lang,
     user: SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<PushSubscriptionId>,
     Form(form): Form<PushBody>,
 ) -> HtmlResult<Response> {
     if !q::delete_id(&state.db, user.user_id, id).await? {
@@ -328,7 +328,7 @@ pub async fn delete_device(
 /// `POST /me/push/test`: a test notification to every device of the caller, within the limits
 /// of tests (counted in the database, shared by every instance; a test counts against the day's
 /// cap of alert messages too).
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn send_test(
     State(state): State<AppState>,
     lang: Lang,

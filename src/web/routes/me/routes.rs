@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::db::routes::{self, NewRoute, SavedRoute, VehicleRow};
+use crate::domain::{SavedRouteId, UserId};
 use crate::route::{Path as RoutePath, RankQuery, Source, Trip, rank};
 use crate::web::routes::api_route::{
     DEFAULT_CONSUMPTION, DEFAULT_CORRIDOR_KM, DEFAULT_LITRES, MAX_CONSUMPTION, MAX_LITRES,
@@ -35,7 +36,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Saves the route shown (at most [`routes::MAX_ROUTES`]; past that `/me` says so).
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn save_route(
     State(state): State<AppState>,
     user: SignedIn,
@@ -65,15 +66,19 @@ pub async fn save_route(
         distance_km: path.length_km(),
     };
     match routes::add(&state.db, user.user_id, &new, crate::db::now()).await? {
-        Some(id) => tracing::info!(route_id = id, "route saved"),
+        Some(id) => tracing::info!(route_id = id.get(), "route saved"),
         None => tracing::info!("route not saved: the user has the most routes"),
     }
     Ok(see_other("/me#routes"))
 }
 
 /// `POST /me/routes/{id}/delete`.
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
-pub async fn delete_route(State(state): State<AppState>, user: SignedIn, Path(id): Path<i64>) -> HtmlResult<Response> {
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
+pub async fn delete_route(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<SavedRouteId>,
+) -> HtmlResult<Response> {
     routes::remove(&state.db, user.user_id, id).await?;
     Ok(see_other("/me#routes"))
 }
@@ -92,7 +97,7 @@ fn number_in(raw: &str, r: std::ops::RangeInclusive<f64>) -> Option<f64> {
 }
 
 /// Saves the vehicle, or the profile page again with a message next to each wrong field.
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn save_vehicle(
     State(state): State<AppState>,
     lang: Lang,
@@ -132,7 +137,7 @@ pub async fn save_vehicle(
 
 /// One saved route on `/me`.
 pub struct SavedRouteView {
-    pub id: i64,
+    pub id: SavedRouteId,
     pub name: String,
     /// "Rennes → Vitré → Laval", or the GPX file's label.
     pub places: String,
@@ -149,7 +154,7 @@ pub struct SavedRouteView {
 pub async fn saved_routes(
     state: &AppState,
     lang: Lang,
-    user_id: i64,
+    user_id: UserId,
     index: &crate::index::PriceIndex,
     reference: i64,
 ) -> Result<(Vec<SavedRouteView>, Option<String>), AppError> {

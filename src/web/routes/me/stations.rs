@@ -40,7 +40,7 @@ pub struct MyStationsPage {
     pub tile_attribution: String,
 }
 
-#[tracing::instrument(skip_all, fields(user_id = user.user_id))]
+#[tracing::instrument(skip_all, fields(user_id = user.user_id.get()))]
 pub async fn my_stations(
     State(state): State<AppState>,
     lang: Lang,
