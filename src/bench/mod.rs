@@ -227,10 +227,7 @@ impl Scratch {
         }
         let name = format!("carburoam_bench_{}_{i}", std::process::id());
         let admin = Db::connect_without_migrating(url).await?;
-        if let Db::Postgres(p) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(p).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await?;
-        }
+        crate::db::bench::create_database(&admin, &name, true).await?;
         admin.close().await;
         let mut u = url::Url::parse(url)?;
         u.set_path(&format!("/{name}"));
@@ -256,11 +253,7 @@ impl Scratch {
         if let Some((admin, name)) = self.pg
             && let Ok(admin) = Db::connect_without_migrating(&admin).await
         {
-            if let Db::Postgres(p) = &admin {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(p)
-                    .await;
-            }
+            let _ = crate::db::bench::drop_database(&admin, &name).await;
             admin.close().await;
         }
     }

@@ -326,23 +326,13 @@ async fn years(a: YearsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     load::refresh_statistics(&db).await;
-    let (points, stations): (i64, i64) = match &db {
-        Db::Sqlite(p) => {
-            sqlx::query_as("SELECT (SELECT COUNT(*) FROM price_history), (SELECT COUNT(*) FROM stations)")
-                .fetch_one(p)
-                .await?
-        }
+    // Counted on the SQLite file only; a PostgreSQL run prints zeros.
+    let (points, stations) = match &db {
+        Db::Sqlite(_) => crate::db::bench::history_and_stations(&db).await?,
         Db::Postgres(_) => (0, 0),
     };
-    let busiest: Option<(i64, i16, i64)> = match &db {
-        Db::Sqlite(p) => {
-            sqlx::query_as(
-                "SELECT station_id, fuel, COUNT(*) AS n FROM price_history WHERE fuel = 1 \
-                 GROUP BY station_id, fuel ORDER BY n DESC LIMIT 1",
-            )
-            .fetch_optional(p)
-            .await?
-        }
+    let busiest = match &db {
+        Db::Sqlite(_) => crate::db::bench::busiest_gazole_chart(&db).await?,
         Db::Postgres(_) => None,
     };
     db.close().await;
