@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crate::db::bench::{self as rows, Generated, Value};
 use crate::db::{Backend, Db};
 use crate::domain::{ChannelKind, RuleKind};
-use crate::feed::load::{self, ImportOptions};
 use crate::feed::synth;
+use crate::feed::{self, ImportOptions};
 
 /// The sizes of the generated population.
 pub struct Sizes {
@@ -134,7 +134,7 @@ fn ms(d: Duration) -> String {
 pub async fn run(url: &str, sizes: Sizes, runs: usize) -> anyhow::Result<()> {
     let db = Db::connect(url).await?;
     let opts = ImportOptions { trigger: crate::domain::Trigger::Bench, ..ImportOptions::default() };
-    load::import_bytes(&db, "bench", synth::generate_zip(sizes.stations, 1).into(), &opts).await?;
+    feed::import_bytes(&db, "bench", synth::generate_zip(sizes.stations, 1).into(), &opts).await?;
     let now = crate::db::now();
     let t = Instant::now();
     populate(&db, &sizes, now).await?;
@@ -151,7 +151,7 @@ pub async fn run(url: &str, sizes: Sizes, runs: usize) -> anyhow::Result<()> {
     for revision in 1..=runs.max(1) as u32 {
         let zip = synth::generate_zip_with(sizes.stations, 1, revision);
         let t = Instant::now();
-        load::import_bytes(&db, "bench", zip.into(), &opts).await?;
+        feed::import_bytes(&db, "bench", zip.into(), &opts).await?;
         let import = t.elapsed();
         let t = Instant::now();
         let e = super::engine::evaluate_pending(&db, now).await?;

@@ -16,9 +16,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{self, EtlEvery};
 use crate::db::Db;
 use crate::domain::Trigger;
-use crate::etl::{self, ImportLease, Job, RunOutcome};
+use crate::etl::{self, AfterImport, ImportLease, Job, RunOutcome};
 use crate::feed::download::{Conditional, FetchOptions, Fetched, Fetcher};
-use crate::feed::load::{self, ImportOptions, Progress};
+use crate::feed::{ImportOptions, Progress};
 use crate::web::state::{DEFAULT_SOURCE_URL, DEFAULT_TILE_ATTRIBUTION, DEFAULT_TILE_URL, SiteConfig};
 
 mod admin;
