@@ -215,7 +215,7 @@ impl Application {
             names_overpass: Some(overpass.clone()),
             push,
         };
-        let state = AppState::build(db, parts);
+        let state = AppState::build(db, parts)?;
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");

@@ -100,6 +100,7 @@ pub(crate) fn alerts(db: &Db, sink: &SmtpSink, allow: &str) -> Alerts {
     })
     .expect("mailer");
     Alerts::new(db.clone(), mailer, "http://carburoam.test", AllowList::parse(allow).expect("allow"))
+        .expect("http client")
 }
 
 pub(crate) async fn count(db: &Db, sql: &'static str) -> i64 {
