@@ -2,8 +2,9 @@
 //!
 //! `download` → `archive` (sniff, unzip with caps) → `parse` (pure, DB-free) → `load` (the
 //! writer, one transaction), driven by `import` (one pass over the file, the run recorded), the one
-//! public entry: [`import_file`], [`import_bytes`], then [`after_import`]. Only `load` and `import`
-//! touch the database; `report` holds the types both share.
+//! public entry: [`import_file`], [`import_bytes`]; the step after imports is
+//! [`crate::etl::AfterImport`]. Only `load` and `import` touch the database; `report` holds the
+//! types both share.
 
 pub mod archive;
 pub mod download;
