@@ -12,8 +12,8 @@ use crate::db::Db;
 use crate::db::etl_runs;
 use crate::email::{MailSettings, Mailer};
 use crate::etl::{self, Job};
+use crate::feed::ImportOptions;
 use crate::feed::download::{FetchOptions, Fetcher};
-use crate::feed::load::ImportOptions;
 use crate::services::accounts::AccountSettings;
 use crate::services::notify::Notifier;
 use crate::web::metrics::Metrics;
@@ -215,7 +215,7 @@ impl Application {
             names_overpass: Some(overpass.clone()),
             push,
         };
-        let state = AppState::build(db, parts);
+        let state = AppState::build(db, parts)?;
         // The first visitor should not wait for the price index (~130 ms on the national file).
         if let Err(e) = state.index.get().await {
             tracing::warn!(error = %e, "price index not built at start; the first request will retry");

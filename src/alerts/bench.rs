@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::db::{Backend, Db, values_placeholders};
+use crate::db::bench::{self as rows, Generated, Value};
+use crate::db::{Backend, Db};
 use crate::domain::{ChannelKind, RuleKind};
-use crate::feed::load::{self, ImportOptions};
 use crate::feed::synth;
-use crate::on_db;
+use crate::feed::{self, ImportOptions};
 
 /// The sizes of the generated population.
 pub struct Sizes {
@@ -39,50 +39,10 @@ impl Rng {
     }
 }
 
-async fn insert_rows<const W: usize>(db: &Db, head: &str, rows: &[[Value; W]]) -> anyhow::Result<()> {
-    let backend = db.backend();
-    for part in rows.chunks(Backend::batch_rows(W)) {
-        let sql = format!("{head} VALUES {}", values_placeholders(backend, part.len(), W));
-        on_db!(db, p => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for row in part {
-                for v in row {
-                    q = match v {
-                        Value::I(i) => q.bind(*i),
-                        Value::F(f) => q.bind(*f),
-                        Value::S(s) => q.bind(s.clone()),
-                        Value::N => q.bind(None::<i64>),
-                        Value::NF => q.bind(None::<f64>),
-                        Value::B(b) => q.bind(*b),
-                    };
-                }
-            }
-            q.execute(p).await?;
-        });
-    }
-    Ok(())
-}
-
-#[derive(Clone)]
-enum Value {
-    I(i64),
-    F(f64),
-    S(String),
-    /// NULL of an integer or text column.
-    N,
-    /// NULL of a floating-point column. Not [`Value::N`]: PostgreSQL keeps each prepared
-    /// statement with the types of its first binds, so a later batch of the same SQL binding an
-    /// f64 where the first bound an i64 NULL sends the f64's bytes as an INT8 (43.7 read as
-    /// 4.6e18): the place rules' coordinates came out garbage on PostgreSQL only.
-    NF,
-    B(bool),
-}
-
 /// Generates the population over the stations loaded in `db`.
 pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
     use Value::*;
-    let stations: Vec<(i64, f64, f64)> =
-        on_db!(db, p => sqlx::query_as("SELECT id, latitude, longitude FROM stations ORDER BY id").fetch_all(p).await)?;
+    let stations = rows::station_points(db).await?;
     anyhow::ensure!(!stations.is_empty(), "no stations loaded");
     let mut rng = Rng(42);
     let users: Vec<[Value; 10]> = (0..sizes.users)
@@ -101,18 +61,12 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    insert_rows(
-        db,
-        "INSERT INTO users (username, username_key, display_name, email, email_key, email_confirmed, password_hash, lang, \
-         created_at, password_changed_at)",
-        &users,
-    )
-    .await?;
-    let ids: Vec<(i64,)> = on_db!(db, p => sqlx::query_as("SELECT id FROM users ORDER BY id").fetch_all(p).await)?;
+    rows::insert_rows(db, Generated::Users, &users).await?;
+    let ids = rows::user_ids(db).await?;
     let mut follows = Vec::with_capacity(ids.len() * sizes.follows_per_user);
     let mut rules = Vec::with_capacity(ids.len() * sizes.rules_per_user);
     let mut channels = Vec::with_capacity(ids.len());
-    for (uid,) in &ids {
+    for uid in &ids {
         let mut mine: Vec<usize> = Vec::new();
         while mine.len() < sizes.follows_per_user.min(stations.len()) {
             let s = rng.below(stations.len() as u64) as usize;
@@ -165,16 +119,10 @@ pub async fn populate(db: &Db, sizes: &Sizes, now: i64) -> anyhow::Result<()> {
         }
         channels.push([I(*uid), S(ChannelKind::Email.as_str().into()), I(now)]);
     }
-    insert_rows(db, "INSERT INTO user_stations (user_id, station_id, position, added_at)", &follows).await?;
-    insert_rows(
-        db,
-        "INSERT INTO alert_rules (user_id, kind, fuel, price, drop_by, latitude, longitude, radius_km, min_lat, max_lat, \
-         min_lon, max_lon, weekday, hour, next_run_at, created_at)",
-        &rules,
-    )
-    .await?;
-    insert_rows(db, "INSERT INTO alert_channels (user_id, kind, created_at)", &channels).await?;
-    on_db!(db, p => sqlx::query("ANALYZE").execute(p).await.map(|_| ()))?;
+    rows::insert_rows(db, Generated::Follows, &follows).await?;
+    rows::insert_rows(db, Generated::Rules, &rules).await?;
+    rows::insert_rows(db, Generated::Channels, &channels).await?;
+    rows::analyze_all(db).await?;
     Ok(())
 }
 
@@ -186,15 +134,11 @@ fn ms(d: Duration) -> String {
 pub async fn run(url: &str, sizes: Sizes, runs: usize) -> anyhow::Result<()> {
     let db = Db::connect(url).await?;
     let opts = ImportOptions { trigger: crate::domain::Trigger::Bench, ..ImportOptions::default() };
-    load::import_bytes(&db, "bench", synth::generate_zip(sizes.stations, 1).into(), &opts).await?;
+    feed::import_bytes(&db, "bench", synth::generate_zip(sizes.stations, 1).into(), &opts).await?;
     let now = crate::db::now();
     let t = Instant::now();
     populate(&db, &sizes, now).await?;
-    let counts: (i64, i64, i64) = on_db!(&db, p => sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM user_stations), (SELECT COUNT(*) FROM alert_rules)",
-    )
-    .fetch_one(p)
-    .await)?;
+    let counts = rows::population(&db).await?;
     println!(
         "# alerts: {} stations, {} users, {} followed stations, {} rules (generated in {})",
         sizes.stations,
@@ -207,7 +151,7 @@ pub async fn run(url: &str, sizes: Sizes, runs: usize) -> anyhow::Result<()> {
     for revision in 1..=runs.max(1) as u32 {
         let zip = synth::generate_zip_with(sizes.stations, 1, revision);
         let t = Instant::now();
-        load::import_bytes(&db, "bench", zip.into(), &opts).await?;
+        feed::import_bytes(&db, "bench", zip.into(), &opts).await?;
         let import = t.elapsed();
         let t = Instant::now();
         let e = super::engine::evaluate_pending(&db, now).await?;
@@ -250,17 +194,11 @@ pub async fn run_cli(postgres: Option<String>, runs: usize, stations: usize) -> 
     if let Some(pg) = postgres {
         let name = format!("carburoam_bench_alerts_{}", std::process::id());
         let admin = Db::connect_without_migrating(&pg).await?;
-        if let Db::Postgres(p) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await?;
-        }
+        rows::create_database(&admin, &name, false).await?;
         let mut u = url::Url::parse(&pg)?;
         u.set_path(&format!("/{name}"));
         let result = run(u.as_str(), Sizes { stations, ..Sizes::default() }, runs).await;
-        if let Db::Postgres(p) = &admin {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(p)
-                .await;
-        }
+        let _ = rows::drop_database(&admin, &name).await;
         admin.close().await;
         result?;
     }

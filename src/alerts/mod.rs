@@ -70,13 +70,12 @@ pub struct Pass {
 }
 
 impl Alerts {
-    pub fn new(db: Db, mailer: Mailer, public_url: &str, allow: target::AllowList) -> Alerts {
-        let http = reqwest::Client::builder()
-            .timeout(target::TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Alerts {
+    /// The service, with its client for webhooks and push. Fails at start-up when that client
+    /// cannot be made (no TLS backend), rather than sending without its timeout and redirect rule.
+    pub fn new(db: Db, mailer: Mailer, public_url: &str, allow: target::AllowList) -> Result<Alerts, reqwest::Error> {
+        let http =
+            reqwest::Client::builder().timeout(target::TIMEOUT).redirect(reqwest::redirect::Policy::none()).build()?;
+        Ok(Alerts {
             db,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -84,7 +83,7 @@ impl Alerts {
             holder: crate::db::leases::new_holder_id(),
             http,
             wake: Arc::new(Notify::new()),
-        }
+        })
     }
 
     /// Wakes this service's worker (a test message to send now).

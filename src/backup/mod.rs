@@ -12,11 +12,9 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, SqliteConnection};
 
 use crate::db;
 
@@ -209,56 +207,6 @@ async fn sync_parent(path: &Path) {
     }
 }
 
-/// Opens a database file read-only without taking locks or looking for a WAL: for files that
-/// nothing else writes (a backup being checked, a file about to be restored).
-async fn open_read_only(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .immutable(true)
-        .log_statements(log::LevelFilter::Off)
-        .log_slow_statements(log::LevelFilter::Off, Duration::from_secs(3600))
-        .connect()
-        .await
-}
-
-/// `PRAGMA integrity_check`: `Err` with the first problems found when it is not `ok`. A file
-/// damaged enough makes the pragma itself fail; that is a failed check too.
-async fn integrity_check(conn: &mut SqliteConnection) -> Result<(), String> {
-    match sqlx::query_scalar::<_, String>("PRAGMA integrity_check").fetch_all(&mut *conn).await {
-        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(()),
-        Ok(rows) => Err(rows.into_iter().take(5).collect::<Vec<_>>().join("; ")),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// A row of `_sqlx_migrations`.
-struct Applied {
-    version: i64,
-    success: bool,
-    checksum: Vec<u8>,
-}
-
-async fn has_table(conn: &mut SqliteConnection, name: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1")
-        .bind(name)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(n > 0)
-}
-
-/// The migrations recorded in the file, `None` when it has no `_sqlx_migrations` table.
-async fn applied_migrations(conn: &mut SqliteConnection) -> Result<Option<Vec<Applied>>, sqlx::Error> {
-    if !has_table(conn, "_sqlx_migrations").await? {
-        return Ok(None);
-    }
-    let rows: Vec<(i64, bool, Vec<u8>)> =
-        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(Some(rows.into_iter().map(|(version, success, checksum)| Applied { version, success, checksum }).collect()))
-}
-
 /// `12.3 MB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
@@ -279,6 +227,8 @@ pub fn human_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -8,10 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteLockingMode};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 
-use super::{
-    NAME_TIME, RemoveOnDrop, applied_migrations, has_table, human_size, integrity_check, open_read_only, sqlite_file,
-    sync_parent,
-};
+use super::{NAME_TIME, RemoveOnDrop, human_size, sqlite_file, sync_parent};
+use crate::db::files::{applied_migrations, has_table, integrity_check, journal_mode_delete, open_read_only};
 use crate::db::{self, Backend};
 
 /// How long `restore` waits for the lock on the target database before concluding that another
@@ -228,12 +226,8 @@ async fn prepare_copy(tmp: &Path) -> Result<(), RestoreError> {
         .await
         .map_err(rdb(tmp))?;
     let result = async {
-        if has_table(&mut conn, "job_leases").await? {
-            sqlx::query("UPDATE job_leases SET holder = NULL, expires_at = 0, acquired_at = NULL")
-                .execute(&mut conn)
-                .await?;
-        }
-        sqlx::query_scalar::<_, String>("PRAGMA journal_mode = DELETE").fetch_one(&mut conn).await
+        db::files::release_leases(&mut conn).await?;
+        journal_mode_delete(&mut conn).await
     }
     .await;
     let _ = conn.close().await;
@@ -280,26 +274,9 @@ async fn lock_target(target: &Path) -> Result<SqliteConnection, RestoreError> {
         .await
         .map_err(rdb(target))?;
     let now = db::now();
-    let checked: Result<Option<(String, i64)>, sqlx::Error> = async {
-        sqlx::raw_sql("BEGIN EXCLUSIVE").execute(&mut conn).await?;
-        // The lock shows that no process on this host has the file open; a live import lease
-        // catches an import that the lock cannot see (a network file system without locks).
-        let lease = if has_table(&mut conn, "job_leases").await? {
-            sqlx::query_as(
-                "SELECT holder, expires_at FROM job_leases \
-                 WHERE name = $1 AND holder IS NOT NULL AND expires_at > $2",
-            )
-            .bind(crate::etl::IMPORT_LEASE)
-            .bind(now)
-            .fetch_optional(&mut conn)
-            .await?
-        } else {
-            None
-        };
-        sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
-        Ok(lease)
-    }
-    .await;
+    // The lock shows that no process on this host has the file open; a live import lease
+    // catches an import that the lock cannot see (a network file system without locks).
+    let checked = db::files::lock_and_read_lease(&mut conn, crate::etl::IMPORT_LEASE, now).await;
     match checked {
         Ok(None) => {}
         Ok(Some((holder, until))) => {
@@ -325,7 +302,7 @@ async fn lock_target(target: &Path) -> Result<SqliteConnection, RestoreError> {
             return Err(rdb(target)(e));
         }
     }
-    let mode = sqlx::query_scalar::<_, String>("PRAGMA journal_mode = DELETE").fetch_one(&mut conn).await;
+    let mode = journal_mode_delete(&mut conn).await;
     match mode {
         Ok(m) if m.eq_ignore_ascii_case("delete") => Ok(conn),
         Ok(m) => {

@@ -7,9 +7,9 @@ use chrono::Utc;
 use sqlx::Connection;
 
 use super::{
-    BackupError, BackupFile, RemoveOnDrop, applied_migrations, backup_name, integrity_check, io_err, open_read_only,
-    parse_backup_name, pg_dump_command, sync_parent,
+    BackupError, BackupFile, RemoveOnDrop, backup_name, io_err, parse_backup_name, pg_dump_command, sync_parent,
 };
+use crate::db::files::{applied_migrations, integrity_check, open_read_only};
 use crate::db::{self, Backend, Db};
 
 /// Serialises the backups of this process: the scheduled task and the admin console may ask at
@@ -80,7 +80,7 @@ pub async fn write_backup(db: &Db, path: &Path) -> Result<BackupFile, BackupErro
     let guard = RemoveOnDrop(Some(tmp.clone()));
     db::set_private(&claimed.into_std().await).map_err(io_err(&tmp))?;
 
-    sqlx::query("VACUUM INTO $1").bind(tmp_text).execute(pool).await?;
+    db::files::vacuum_into(pool, &tmp_text).await?;
     sync_file(&tmp).await?;
     verify_backup(&tmp).await?;
 

@@ -15,7 +15,7 @@ use clap::Args;
 
 use crate::db::Db;
 use crate::feed::archive::{self, Limits};
-use crate::feed::load::{self, ImportOptions};
+use crate::feed::{self, ImportOptions};
 use crate::feed::{FeedError, parse, synth};
 use crate::index::PriceIndex;
 
@@ -145,7 +145,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             let db = &scratch.db;
             let opts = ImportOptions { trigger: crate::domain::Trigger::Bench, ..ImportOptions::default() };
             let t = Instant::now();
-            load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
+            feed::import_bytes(db, "bench", bytes.clone(), &opts).await?;
             first.push(t.elapsed());
             // The peer right after, on the same file: side by side under the same load.
             if let (Some(p @ peer::Peer::Ready { .. }), true) = (&peer, scratch.pg.is_none()) {
@@ -154,14 +154,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             // Same content, bytes re-read: the content-diff path (forced past the hash check).
             let forced = ImportOptions { force: true, ..opts.clone() };
             let t = Instant::now();
-            load::import_bytes(db, "bench", bytes.clone(), &forced).await?;
+            feed::import_bytes(db, "bench", bytes.clone(), &forced).await?;
             again.push(t.elapsed());
             let t = Instant::now();
-            load::import_bytes(db, "bench", bytes.clone(), &opts).await?;
+            feed::import_bytes(db, "bench", bytes.clone(), &opts).await?;
             identical.push(t.elapsed());
             if let Some(next) = &next {
                 let t = Instant::now();
-                load::import_bytes(db, "bench", next.clone(), &opts).await?;
+                feed::import_bytes(db, "bench", next.clone(), &opts).await?;
                 incremental.push(t.elapsed());
             }
             let index = PriceIndex::load(db).await?;
@@ -227,10 +227,7 @@ impl Scratch {
         }
         let name = format!("carburoam_bench_{}_{i}", std::process::id());
         let admin = Db::connect_without_migrating(url).await?;
-        if let Db::Postgres(p) = &admin {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(p).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await?;
-        }
+        crate::db::bench::create_database(&admin, &name, true).await?;
         admin.close().await;
         let mut u = url::Url::parse(url)?;
         u.set_path(&format!("/{name}"));
@@ -256,11 +253,7 @@ impl Scratch {
         if let Some((admin, name)) = self.pg
             && let Ok(admin) = Db::connect_without_migrating(&admin).await
         {
-            if let Db::Postgres(p) = &admin {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(p)
-                    .await;
-            }
+            let _ = crate::db::bench::drop_database(&admin, &name).await;
             admin.close().await;
         }
     }

@@ -183,7 +183,7 @@ async fn import_years(url: &str, years: &[PathBuf]) -> anyhow::Result<()> {
         let report = super::yearly::import(&db, file, bytes::Bytes::from(std::fs::read(file)?)).await?;
         println!("imported {}: {} <prix>", file.display(), report.price_elements);
     }
-    crate::feed::load::refresh_statistics(&db).await;
+    crate::feed::refresh_statistics(&db).await;
     db.close().await;
     println!("synthetic years imported in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())
@@ -192,21 +192,8 @@ async fn import_years(url: &str, years: &[PathBuf]) -> anyhow::Result<()> {
 /// The database's size on disk: SQLite's file with its WAL, PostgreSQL's `pg_database_size`.
 async fn size_of(url: &str) -> anyhow::Result<String> {
     let db = crate::db::Db::connect(url).await?;
-    let bytes: i64 = match &db {
-        crate::db::Db::Sqlite(p) => {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await?;
-            sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
-                .fetch_one(p)
-                .await?
-        }
-        crate::db::Db::Postgres(p) => {
-            sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(p).await?
-        }
-    };
-    let points: i64 = match &db {
-        crate::db::Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM price_history").fetch_one(p).await?,
-        crate::db::Db::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM price_history").fetch_one(p).await?,
-    };
+    let bytes = crate::db::bench::size_bytes(&db).await?;
+    let points = crate::db::bench::history_points(&db).await?;
     db.close().await;
     Ok(format!("{:.0} MB, {points} history points", bytes as f64 / 1e6))
 }

@@ -18,8 +18,8 @@ use clap::{Args, Subcommand};
 use super::{Scratch, import_peak_rss, median, peak_rss};
 use crate::db::Db;
 use crate::feed::archive::{self, Limits};
-use crate::feed::load::{self, ImportOptions, ImportReport};
 use crate::feed::synth::{YearSpec, write_year_zip};
+use crate::feed::{self, ImportOptions, ImportReport};
 use crate::feed::{FeedError, parse};
 
 #[derive(Subcommand, Debug)]
@@ -295,7 +295,7 @@ pub(super) async fn import(db: &Db, file: &Path, bytes: Bytes) -> anyhow::Result
         limits: Limits { max_input_bytes: u64::MAX, ..Limits::default() },
         ..ImportOptions::default()
     };
-    Ok(load::import_bytes(db, &file.display().to_string(), bytes, &opts).await?)
+    Ok(feed::import_bytes(db, &file.display().to_string(), bytes, &opts).await?)
 }
 
 async fn years(a: YearsArgs) -> anyhow::Result<ExitCode> {
@@ -325,24 +325,14 @@ async fn years(a: YearsArgs) -> anyhow::Result<ExitCode> {
             sqlite_mb(&db_path)
         );
     }
-    load::refresh_statistics(&db).await;
-    let (points, stations): (i64, i64) = match &db {
-        Db::Sqlite(p) => {
-            sqlx::query_as("SELECT (SELECT COUNT(*) FROM price_history), (SELECT COUNT(*) FROM stations)")
-                .fetch_one(p)
-                .await?
-        }
+    feed::refresh_statistics(&db).await;
+    // Counted on the SQLite file only; a PostgreSQL run prints zeros.
+    let (points, stations) = match &db {
+        Db::Sqlite(_) => crate::db::bench::history_and_stations(&db).await?,
         Db::Postgres(_) => (0, 0),
     };
-    let busiest: Option<(i64, i16, i64)> = match &db {
-        Db::Sqlite(p) => {
-            sqlx::query_as(
-                "SELECT station_id, fuel, COUNT(*) AS n FROM price_history WHERE fuel = 1 \
-                 GROUP BY station_id, fuel ORDER BY n DESC LIMIT 1",
-            )
-            .fetch_optional(p)
-            .await?
-        }
+    let busiest = match &db {
+        Db::Sqlite(_) => crate::db::bench::busiest_gazole_chart(&db).await?,
         Db::Postgres(_) => None,
     };
     db.close().await;

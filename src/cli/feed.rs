@@ -102,7 +102,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let lease = ImportLease::acquire(&db, &holder, Duration::from_secs(120)).await?;
     let fetcher = Fetcher::new(FetchOptions::default())?;
     let mut failed = false;
-    let mut changed_much = false;
+    let mut after = AfterImport::default();
     for source in &args.sources {
         let progress = Arc::new(Progress::default());
         let opts = ImportOptions {
@@ -115,7 +115,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let result = if source.starts_with("http://") || source.starts_with("https://") {
             match fetcher.fetch(source, &Conditional::default()).await {
                 Ok(Fetched::Body { bytes, source: s, .. }) => {
-                    load::import_bytes(&db, &s, bytes, &opts).await.map_err(anyhow::Error::from)
+                    crate::feed::import_bytes(&db, &s, bytes, &opts).await.map_err(anyhow::Error::from)
                 }
                 Ok(Fetched::NotModified) => {
                     Err(anyhow::anyhow!("the server answered 304 Not Modified to an unconditional request"))
@@ -123,7 +123,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => Err(e.into()),
             }
         } else {
-            load::import_file(&db, std::path::Path::new(source), &opts).await.map_err(anyhow::Error::from)
+            crate::feed::import_file(&db, std::path::Path::new(source), &opts).await.map_err(anyhow::Error::from)
         };
         if let Some((bar, task)) = bar {
             task.abort();
@@ -131,7 +131,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         match result {
             Ok(report) => {
-                changed_much |= report.changed_much();
+                after.imported(&report);
                 if args.json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
@@ -145,8 +145,8 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if changed_much {
-        load::refresh_statistics(&db).await;
+    if let Err(e) = after.run(&db).await {
+        tracing::warn!(error = %e, "the step after the imports failed");
     }
     lease.release().await;
     db.close().await;

@@ -16,9 +16,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::{self, EtlEvery};
 use crate::db::Db;
 use crate::domain::Trigger;
-use crate::etl::{self, ImportLease, Job, RunOutcome};
+use crate::etl::{self, AfterImport, ImportLease, Job, RunOutcome};
 use crate::feed::download::{Conditional, FetchOptions, Fetched, Fetcher};
-use crate::feed::load::{self, ImportOptions, Progress};
+use crate::feed::{ImportOptions, Progress};
 use crate::web::state::{DEFAULT_SOURCE_URL, DEFAULT_TILE_ATTRIBUTION, DEFAULT_TILE_URL, SiteConfig};
 
 mod admin;
@@ -36,6 +36,15 @@ pub use feed::{
 use feed::{backfill, etl_run, import};
 pub use serve::{MailArgs, MetricsArgs, ServeArgs, SiteArgs};
 
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "carburoam",
@@ -47,8 +56,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "CARBUROAM_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log format on stderr.
-    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text", env = "CARBUROAM_LOG_FORMAT")]
-    pub log_format: String,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CARBUROAM_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -135,7 +144,7 @@ pub fn main() -> ExitCode {
             | Command::Backup(_)
             | Command::Restore(_)
     );
-    crate::telemetry::init(cli.log_format == "json", if quiet_default { "warn" } else { "info" });
+    crate::telemetry::init(cli.log_format == LogFormat::Json, if quiet_default { "warn" } else { "info" });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -18,7 +18,11 @@ use crate::db::etl_runs::{self, RunStatus};
 use crate::db::leases;
 use crate::domain::Trigger;
 use crate::feed::download::{self, Conditional, DownloadError, Fetched, Fetcher};
-use crate::feed::load::{self, ImportError, ImportOptions, ImportReport};
+use crate::feed::{ImportError, ImportOptions, ImportReport};
+
+mod after;
+
+pub use after::{AfterImport, SourceState};
 
 pub const IMPORT_LEASE: &str = "feed-import";
 pub const SCHEDULE_LEASE: &str = "feed-schedule";
@@ -213,21 +217,12 @@ impl Job {
             Fetched::Body { bytes, etag, last_modified, source } => {
                 let mut opts = self.import.clone();
                 opts.trigger = trigger;
-                let report = load::import_bytes(&self.db, &source, bytes, &opts).await?;
-                if report.changed_much() {
-                    load::refresh_statistics(&self.db).await;
-                }
+                let report = crate::feed::import_bytes(&self.db, &source, bytes, &opts).await?;
                 // Only a successful import moves the conditional-GET state forward: after a
                 // failure the next run downloads the file again.
-                crate::db::feed_sources::save_state(
-                    &self.db,
-                    &self.feed_url,
-                    etag.as_deref(),
-                    last_modified.as_deref(),
-                    None,
-                    crate::db::now(),
-                )
-                .await?;
+                let state =
+                    SourceState { url: &self.feed_url, etag: etag.as_deref(), last_modified: last_modified.as_deref() };
+                AfterImport::default().imported(&report).source_state(state).run(&self.db).await?;
                 Ok(RunOutcome::Imported(report))
             }
         }

@@ -169,13 +169,7 @@ fn zip_err(e: impl std::fmt::Display) -> FeedError {
 fn open_zip<'a>(bytes: &'a [u8], limits: &Limits) -> Result<FeedReader<'a>, FeedError> {
     let entry = xml_entry(Cursor::new(bytes))?;
     let data = entry_data(bytes, entry.header_start, entry.compressed)?;
-    let source = match entry.method {
-        CompressionMethod::Stored => Source::Stored(data),
-        CompressionMethod::Deflated => Source::Deflate(Box::new(DeflateDecoder::new(data))),
-        other => {
-            return Err(FeedError::Zip(format!("unsupported compression method {other:?}")));
-        }
-    };
+    let source = Source::of(entry.method, data, Source::Stored, Source::Deflate)?;
     Ok(entry.reader(source, data.len() as u64, limits))
 }
 
@@ -216,13 +210,7 @@ pub fn open_file(mut file: File, limits: &Limits) -> Result<FeedReader<'static>,
             }
             file.seek(SeekFrom::Start(start))?;
             let data = BufReader::with_capacity(64 * 1024, file.take(entry.compressed));
-            let source = match entry.method {
-                CompressionMethod::Stored => Source::StoredFile(data),
-                CompressionMethod::Deflated => Source::DeflateFile(Box::new(DeflateDecoder::new(data))),
-                other => {
-                    return Err(FeedError::Zip(format!("unsupported compression method {other:?}")));
-                }
-            };
+            let source = Source::of(entry.method, data, Source::StoredFile, Source::DeflateFile)?;
             let compressed = entry.compressed;
             Ok(entry.reader(source, compressed, limits))
         }
@@ -328,6 +316,24 @@ enum Source<'a> {
     /// The same, read from a file ([`open_file`]).
     StoredFile(BufReader<Take<File>>),
     DeflateFile(Box<DeflateDecoder<BufReader<Take<File>>>>),
+}
+
+impl<'a> Source<'a> {
+    /// The entry's `data` read through its compression `method`: stored or deflated (the only
+    /// two the feed's archives use), wrapped by `stored` or `deflated` into this enum's variant
+    /// for the reader at hand (bytes in memory or a file).
+    fn of<R: BufRead>(
+        method: CompressionMethod,
+        data: R,
+        stored: fn(R) -> Source<'a>,
+        deflated: fn(Box<DeflateDecoder<R>>) -> Source<'a>,
+    ) -> Result<Source<'a>, FeedError> {
+        match method {
+            CompressionMethod::Stored => Ok(stored(data)),
+            CompressionMethod::Deflated => Ok(deflated(Box::new(DeflateDecoder::new(data)))),
+            other => Err(FeedError::Zip(format!("unsupported compression method {other:?}"))),
+        }
+    }
 }
 
 /// Decompresses one entry, counting and checksumming what it really produces.

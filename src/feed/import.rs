@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,107 +17,15 @@ use chrono::{DateTime, Datelike, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
-use super::archive::{self, Limits};
+use super::archive;
 use super::load::{KnownStations, Loader, Sieve, Sieved};
-use super::model::FeedKind;
+use super::model::Chunk;
 use super::parse::{self, ParseOutcome};
+pub use super::report::{ImportError, ImportOptions, ImportReport, Progress};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
-use crate::domain::{Rejection, Trigger};
-
-/// Why an import was refused or failed. Displayed as one line after the file name.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error(transparent)]
-    Feed(#[from] FeedError),
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error(
-        "refused: the snapshot holds {found} stations but {loaded} are loaded (a truncated upstream file?); \
-         use --force to load it anyway"
-    )]
-    TooFewStations { found: usize, loaded: usize },
-    #[error("refused: history rows name {missing} stations that are neither in the file nor loaded")]
-    UnknownStations { missing: usize },
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("the parser stopped unexpectedly: {0}")]
-    Internal(String),
-}
-
-/// Bytes of XML read so far and the total when known, for progress bars.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub read: AtomicU64,
-    pub total: AtomicU64,
-}
-
-#[derive(Clone)]
-pub struct ImportOptions {
-    /// Load a snapshot even when it holds far fewer stations than are loaded, and a file
-    /// identical to the last one imported.
-    pub force: bool,
-    pub limits: Limits,
-    /// A newest snapshot with fewer than this share of the stations present in the database is
-    /// refused (truncated upstream file).
-    pub min_station_ratio: f64,
-    /// Who asked, stored with the run.
-    pub trigger: Trigger,
-    pub progress: Option<Arc<Progress>>,
-    /// PostgreSQL: history points go through `COPY` (the default); false keeps multi-row
-    /// INSERTs, as on SQLite. Same result either way (a test compares them).
-    pub pg_copy: bool,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        ImportOptions {
-            force: false,
-            limits: Limits::default(),
-            min_station_ratio: 0.8,
-            trigger: Trigger::Cli,
-            progress: None,
-            pg_copy: true,
-        }
-    }
-}
-
-/// What one import did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ImportReport {
-    pub run_id: i64,
-    pub source: String,
-    /// `Success` or `Unchanged` (the file was the last one imported).
-    pub status: RunStatus,
-    pub kind: Option<FeedKind>,
-    pub snapshot_at: Option<DateTime<Utc>>,
-    pub stations_in_file: usize,
-    /// `<prix>` elements read (valid or not).
-    pub price_elements: usize,
-    pub counts: RunCounts,
-    pub prices_removed: usize,
-    pub shortages_changed: usize,
-    pub history_backfilled: usize,
-    #[serde(serialize_with = "ser_duration")]
-    pub elapsed: Duration,
-    /// Of `elapsed`, the recomputation of the daily averages the file moved.
-    #[serde(serialize_with = "ser_duration")]
-    pub series_elapsed: Duration,
-}
-
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
-
-impl ImportReport {
-    /// Whether a good part of the data changed (a first import, an archive): the planner's
-    /// statistics are then worth refreshing ([`refresh_statistics`]).
-    pub fn changed_much(&self) -> bool {
-        let touched = i64::from(self.counts.stations_new) + i64::from(self.counts.stations_updated);
-        touched > 1000 || touched * 5 > self.stations_in_file as i64
-    }
-}
+use crate::domain::Rejection;
 
 /// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
 /// callers after the import (it is not part of loading a file); a failure only logs.
@@ -145,41 +53,6 @@ fn checkpoint_in_background(db: &Db) {
             Err(e) => tracing::warn!(error = %e, "checkpoint failed (a later write will do it)"),
         }
     });
-}
-
-impl std::fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let c = &self.counts;
-        if self.status != RunStatus::Success {
-            return write!(
-                f,
-                "{}: {} (identical to the last file imported), {:.3} s",
-                self.source,
-                self.status,
-                self.elapsed.as_secs_f64()
-            );
-        }
-        write!(
-            f,
-            "{}: {} {} stations (new {}, updated {}, unchanged {}, missing {}); prices changed {}, re-dated {}, unchanged {}, \
-             removed {}; history +{}; shortages {}; rejected {}; {:.3} s",
-            self.source,
-            self.kind.map_or("?", FeedKind::as_str),
-            self.stations_in_file,
-            c.stations_new,
-            c.stations_updated,
-            c.stations_unchanged,
-            c.stations_missing,
-            c.prices_changed,
-            c.prices_redated,
-            c.prices_unchanged,
-            self.prices_removed,
-            c.history_added,
-            c.shortages,
-            c.rejected,
-            self.elapsed.as_secs_f64()
-        )
-    }
 }
 
 /// Reads a file (any name: the content says what it is) and imports it.
@@ -316,7 +189,6 @@ async fn import_input(db: &Db, source: &str, input: Input, opts: &ImportOptions)
     }
 }
 
-pub(super) type Chunk = Vec<FeedStation>;
 /// Stations per chunk sent to the loader, or fewer when they carry [`CHUNK_PRICES`] prices (an
 /// archive's station brings hundreds): the queue between parser and loader stays a few MB.
 const CHUNK: usize = 512;
@@ -475,30 +347,89 @@ async fn import_inner(
     started: Instant,
 ) -> Result<(ImportReport, Vec<Rejection>), ImportError> {
     if !opts.force && etl_runs::latest_loaded_sha256(db).await?.as_deref() == Some(sha) {
-        let report = ImportReport {
-            run_id,
-            source: source.to_owned(),
-            status: RunStatus::Unchanged,
-            kind: None,
-            snapshot_at: None,
-            stations_in_file: 0,
-            price_elements: 0,
-            counts: RunCounts::default(),
-            prices_removed: 0,
-            shortages_changed: 0,
-            history_backfilled: 0,
-            series_elapsed: Duration::ZERO,
-            elapsed: started.elapsed(),
-        };
-        return Ok((report, Vec::new()));
+        return Ok((unchanged_report(source, run_id, started), Vec::new()));
     }
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "not the last file");
 
-    // One pass over the bytes: the parsing thread sniffs and opens the file once, tells what the
-    // ZIP entry says, then decompresses and parses it as a stream of station chunks.
+    let (parsing, rx_head) = spawn_parser(input, opts);
+    let head = match rx_head.await {
+        Ok(head) => head,
+        // The file could not be opened: the parser's error says why.
+        Err(_) => {
+            return Err(join_parser(parsing.parser).await.err().unwrap_or_else(|| internal("no file was opened")));
+        }
+    };
+    let now = Utc::now();
+    // The snapshot time: the ZIP entry's (UTC); for a bare XML file, the latest `maj` in it, known
+    // once it is parsed; never in the future. A ZIP without a time is taken as of now.
+    let known_time = match (&head.entry_name, head.entry_time) {
+        (_, Some(t)) => Some(t),
+        (Some(_), None) => Some(now),
+        (None, None) => None,
+    };
+    let (loader, outcome, snapshot_at) = match known_time {
+        Some(t) => load_while_parsing(db, parsing, t.min(now), opts, started).await?,
+        None => load_after_parsing(db, parsing, now, opts, started).await?,
+    };
+
+    let kind = head.entry_name.as_deref().and_then(archive::kind_hint).unwrap_or(outcome.kind);
+    let stats = loader.finish(kind, outcome.has_shortages, opts).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "committed");
+    checkpoint_in_background(db);
+    let mut counts = stats.counts;
+    counts.rejected = i32::try_from(outcome.rejections.len()).unwrap_or(i32::MAX);
+    let report = ImportReport {
+        run_id,
+        source: source.to_owned(),
+        status: RunStatus::Success,
+        kind: Some(kind),
+        snapshot_at: Some(snapshot_at),
+        stations_in_file: outcome.stations,
+        price_elements: outcome.price_elements,
+        counts,
+        prices_removed: stats.prices_removed,
+        shortages_changed: stats.shortages_changed,
+        history_backfilled: stats.history_backfilled,
+        elapsed: started.elapsed(),
+        series_elapsed: stats.series_elapsed,
+    };
+    Ok((report, outcome.rejections))
+}
+
+/// The report of a file identical to the last one loaded: nothing done.
+fn unchanged_report(source: &str, run_id: i64, started: Instant) -> ImportReport {
+    ImportReport {
+        run_id,
+        source: source.to_owned(),
+        status: RunStatus::Unchanged,
+        kind: None,
+        snapshot_at: None,
+        stations_in_file: 0,
+        price_elements: 0,
+        counts: RunCounts::default(),
+        prices_removed: 0,
+        shortages_changed: 0,
+        history_backfilled: 0,
+        series_elapsed: Duration::ZERO,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The parsing thread and its channels: the station chunks, and the stations already stored
+/// (sent once the transaction is open, for the parser's sieve).
+struct Parsing {
+    parser: tokio::task::JoinHandle<Result<(ParseOutcome, Option<Sieved>), FeedError>>,
+    chunks: mpsc::Receiver<Chunk>,
+    known: oneshot::Sender<Arc<KnownStations>>,
+}
+
+/// One pass over the bytes: the parsing thread sniffs and opens the file once, tells what the
+/// ZIP entry says (the receiver returned beside), then decompresses and parses it as a stream
+/// of station chunks.
+fn spawn_parser(input: Input, opts: &ImportOptions) -> (Parsing, oneshot::Receiver<Head>) {
     let limits = opts.limits;
     let (tx_head, rx_head) = oneshot::channel::<Head>();
-    let (tx_chunks, mut rx_chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
+    let (tx_chunks, rx_chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
     let (tx_known, rx_known) = oneshot::channel::<Arc<KnownStations>>();
     let input_len = input.len();
     let progress = opts.progress.clone();
@@ -530,105 +461,74 @@ async fn import_inner(
         let outcome = parse::parse_stream(reader, |station| queue.station(station))?;
         Ok((outcome, queue.finish()))
     });
+    (Parsing { parser, chunks: rx_chunks, known: tx_known }, rx_head)
+}
 
-    let head = match rx_head.await {
-        Ok(head) => head,
-        // The file could not be opened: the parser's error says why.
-        Err(_) => return Err(join_parser(parser).await.err().unwrap_or_else(|| internal("no file was opened"))),
-    };
-    let now = Utc::now();
-    // The snapshot time: the ZIP entry's (UTC); for a bare XML file, the latest `maj` in it, known
-    // once it is parsed; never in the future. A ZIP without a time is taken as of now.
-    let known_time = match (&head.entry_name, head.entry_time) {
-        (_, Some(t)) => Some(t),
-        (Some(_), None) => Some(now),
-        (None, None) => None,
-    };
-
-    let (loader, outcome, snapshot_at) = match known_time {
-        Some(t) => {
-            // Parse and write overlap: each chunk is diffed and written as it arrives.
-            let snapshot_at = t.min(now);
-            let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
-            // The parser drops the unchanged stations from now on (it stops if the import is gone).
-            let _ = tx_known.send(loader.known_stations());
-            tracing::debug!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                known = loader.known(),
-                "transaction open"
-            );
-            let mut load_result: Result<(), ImportError> = Ok(());
-            while let Some(chunk) = rx_chunks.recv().await {
-                if let Err(e) = loader.add_chunk(chunk).await {
-                    load_result = Err(e);
-                    break;
-                }
-            }
-            // Dropping the receiver tells the parser to stop sending.
-            drop(rx_chunks);
-            tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
-            match (join_parser(parser).await, load_result) {
-                (Ok((outcome, sieved)), Ok(())) => {
-                    if let Some(sieved) = sieved {
-                        loader.absorb(sieved);
-                    }
-                    (loader, outcome, snapshot_at)
-                }
-                (Err(e), _) | (Ok(_), Err(e)) => {
-                    loader.abort().await;
-                    return Err(e);
-                }
-            }
+/// A snapshot whose time is known from the start (a ZIP): parse and write overlap, each chunk
+/// diffed and written as it arrives.
+async fn load_while_parsing(
+    db: &Db,
+    parsing: Parsing,
+    snapshot_at: DateTime<Utc>,
+    opts: &ImportOptions,
+    started: Instant,
+) -> Result<(Loader, ParseOutcome, DateTime<Utc>), ImportError> {
+    let Parsing { parser, chunks: mut rx_chunks, known: tx_known } = parsing;
+    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
+    // The parser drops the unchanged stations from now on (it stops if the import is gone).
+    let _ = tx_known.send(loader.known_stations());
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
+    let mut load_result: Result<(), ImportError> = Ok(());
+    while let Some(chunk) = rx_chunks.recv().await {
+        if let Err(e) = loader.add_chunk(chunk).await {
+            load_result = Err(e);
+            break;
         }
-        None => {
-            // A bare XML file: its time is the latest `maj`, known at the end of the parse. The
-            // parsed stations wait in memory (the file itself is there already); the
-            // transaction opens once the file is known to be whole, so the parser has no sieve.
-            drop(tx_known);
-            let mut chunks = Vec::new();
-            while let Some(chunk) = rx_chunks.recv().await {
-                chunks.push(chunk);
+    }
+    // Dropping the receiver tells the parser to stop sending.
+    drop(rx_chunks);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "file streamed");
+    match (join_parser(parser).await, load_result) {
+        (Ok((outcome, sieved)), Ok(())) => {
+            if let Some(sieved) = sieved {
+                loader.absorb(sieved);
             }
-            let (outcome, _) = join_parser(parser).await?;
-            let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
-            let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
-            tracing::debug!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                known = loader.known(),
-                "transaction open"
-            );
-            for chunk in chunks {
-                if let Err(e) = loader.add_chunk(chunk).await {
-                    loader.abort().await;
-                    return Err(e);
-                }
-            }
-            (loader, outcome, snapshot_at)
+            Ok((loader, outcome, snapshot_at))
         }
-    };
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            loader.abort().await;
+            Err(e)
+        }
+    }
+}
 
-    let kind = head.entry_name.as_deref().and_then(archive::kind_hint).unwrap_or(outcome.kind);
-    let stats = loader.finish(kind, outcome.has_shortages, opts).await?;
-    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "committed");
-    checkpoint_in_background(db);
-    let mut counts = stats.counts;
-    counts.rejected = i32::try_from(outcome.rejections.len()).unwrap_or(i32::MAX);
-    let report = ImportReport {
-        run_id,
-        source: source.to_owned(),
-        status: RunStatus::Success,
-        kind: Some(kind),
-        snapshot_at: Some(snapshot_at),
-        stations_in_file: outcome.stations,
-        price_elements: outcome.price_elements,
-        counts,
-        prices_removed: stats.prices_removed,
-        shortages_changed: stats.shortages_changed,
-        history_backfilled: stats.history_backfilled,
-        elapsed: started.elapsed(),
-        series_elapsed: stats.series_elapsed,
-    };
-    Ok((report, outcome.rejections))
+/// A bare XML file: its time is the latest `maj`, known at the end of the parse. The parsed
+/// stations wait in memory (the file itself is there already); the transaction opens once the
+/// file is known to be whole, so the parser has no sieve.
+async fn load_after_parsing(
+    db: &Db,
+    parsing: Parsing,
+    now: DateTime<Utc>,
+    opts: &ImportOptions,
+    started: Instant,
+) -> Result<(Loader, ParseOutcome, DateTime<Utc>), ImportError> {
+    let Parsing { parser, chunks: mut rx_chunks, known: tx_known } = parsing;
+    drop(tx_known);
+    let mut chunks = Vec::new();
+    while let Some(chunk) = rx_chunks.recv().await {
+        chunks.push(chunk);
+    }
+    let (outcome, _) = join_parser(parser).await?;
+    let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
+    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
+    for chunk in chunks {
+        if let Err(e) = loader.add_chunk(chunk).await {
+            loader.abort().await;
+            return Err(e);
+        }
+    }
+    Ok((loader, outcome, snapshot_at))
 }
 
 fn internal(what: &str) -> ImportError {

@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::import::Chunk;
-use super::model::content_hash;
+use super::model::{Chunk, content_hash};
+use super::report::{ImportError, ImportOptions};
 use super::{FeedKind, FeedStation};
 use crate::db::batch::Texts;
 use crate::db::etl_runs::{self, RunCounts};
@@ -24,10 +24,6 @@ use crate::db::stations::{STATION_COLUMNS, StationWrite};
 use crate::db::{Backend, Db, Tx};
 use crate::domain::Fuel;
 
-// The import's public names, where callers have always found them.
-pub use super::import::{
-    ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics,
-};
 pub use super::model::department_of;
 
 mod bulk;

@@ -59,6 +59,9 @@ pub struct ParsedFeed {
     pub price_elements: usize,
 }
 
+/// A batch of parsed stations, as the parser hands them to the loader.
+pub type Chunk = Vec<FeedStation>;
+
 /// Département code from a postcode: `06110` → `06`; Corsica `20xxx` → `2A`/`2B`; overseas
 /// `97x`/`98x` → three digits.
 pub fn department_of(postcode: &str) -> String {

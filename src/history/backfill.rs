@@ -2,7 +2,7 @@
 //!
 //! The yearly archive of each full past year (`BASE/annee/YYYY`), then the daily archives of the
 //! last year up to the last day (`BASE/jour/YYYYMMDD`). Each file goes through the ordinary
-//! importer ([`crate::feed::load::import_bytes`]: one transaction per file, so a file cut by a
+//! importer ([`crate::feed::import_bytes`]: one transaction per file, so a file cut by a
 //! kill is rolled back as a whole) under the import lease, taken per file so that a running
 //! server's feed job interleaves. A file whose source and SHA-256 were already loaded is skipped,
 //! so a second run resumes where the first stopped. A missing file (404) is reported and
@@ -19,7 +19,7 @@ use crate::db::etl_runs;
 use crate::domain::Trigger;
 use crate::etl::{self, ImportLease};
 use crate::feed::download::{Conditional, DownloadError, FetchOptions, Fetched, Fetcher};
-use crate::feed::load::{self, ImportOptions, ImportReport, Progress};
+use crate::feed::{self, ImportOptions, ImportReport, Progress};
 
 /// Where the official archives live.
 pub const DEFAULT_ARCHIVE_URL: &str = "https://donnees.roulez-eco.fr/opendata";
@@ -302,8 +302,10 @@ pub async fn run(
         summary.files.push(result);
     }
     bars.finish();
-    if summary.imported() > 0 {
-        load::refresh_statistics(db).await;
+    if summary.imported() > 0
+        && let Err(e) = etl::AfterImport::default().refresh_statistics().run(db).await
+    {
+        tracing::warn!(error = %e, "the step after the imports failed");
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -388,7 +390,7 @@ async fn import_once(
             ..ImportOptions::default()
         };
         let ticker = bars.follow(progress);
-        let report = load::import_bytes(db, &file.url, bytes, &import).await;
+        let report = feed::import_bytes(db, &file.url, bytes, &import).await;
         if let Some(t) = ticker {
             t.abort();
         }

@@ -46,7 +46,7 @@ pub async fn run_cli(file: Option<PathBuf>, runs: usize, stations: usize) -> any
             p
         }
     };
-    crate::feed::load::import_file(&db, &feed, &Default::default()).await?;
+    crate::feed::import_file(&db, &feed, &Default::default()).await?;
     let index = PriceIndex::load(&db).await?;
     let points = paris_marseille(500);
     let path = Path::new(points)?;

@@ -341,18 +341,13 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     a[..].ct_eq(&b[..]).into()
 }
 
+/// The methods labelled by their own name; any other is "other".
+static LABELLED_METHODS: [Method; 7] =
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::OPTIONS];
+
 /// A bounded set of method labels: a client may send any token as a method.
 fn method_label(m: &Method) -> &'static str {
-    match *m {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
+    LABELLED_METHODS.iter().find(|known| *known == m).map_or("other", Method::as_str)
 }
 
 /// Page views and API calls; not assets, probes, scrapes or unmatched paths.
@@ -368,6 +363,14 @@ fn is_api(route: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_are_labelled_by_name_or_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap()), "other");
+        assert_eq!(method_label(&Method::TRACE), "other");
+    }
 
     fn render(m: &Metrics) -> String {
         m.encode(None).expect("encode")

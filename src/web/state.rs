@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use crate::db::Db;
@@ -146,19 +147,20 @@ impl AppState {
     /// Defaults for tests and tools: the public site's default settings, links in mails to
     /// `http://localhost:8080`, mail written to `data/outbox`, `/metrics` closed. An error when
     /// the default mail settings do not make a mailer.
-    pub fn new(db: Db) -> Result<AppState, crate::email::EmailError> {
+    pub fn new(db: Db) -> anyhow::Result<AppState> {
         let mailer = Mailer::new(MailSettings {
             smtp: None,
             from: crate::config::DEFAULT_MAIL_FROM.to_owned(),
             outbox_dir: crate::config::default_data_dir().join("outbox"),
         })?;
         let accounts = AccountSettings::new("http://localhost:8080", false);
-        Ok(AppState::build(db, StateParts::new(SiteConfig::default(), accounts, mailer)))
+        AppState::build(db, StateParts::new(SiteConfig::default(), accounts, mailer))
     }
 
     /// The state over `db` made of `parts`, complete: the services that need the database (the
-    /// accounts, the alerts, the price index) are made here.
-    pub fn build(db: Db, parts: StateParts) -> AppState {
+    /// accounts, the alerts, the price index) are made here. Fails when the alerts' HTTP client
+    /// cannot be made.
+    pub fn build(db: Db, parts: StateParts) -> anyhow::Result<AppState> {
         let StateParts {
             site,
             accounts,
@@ -172,8 +174,9 @@ impl AppState {
             names_overpass,
             push,
         } = parts;
-        let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, alert_allow);
-        AppState {
+        let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, alert_allow)
+            .context("cannot make the HTTP client of webhook and push alerts")?;
+        Ok(AppState {
             index: crate::index::IndexHandle::new(db.clone()),
             accounts: Accounts::new(db.clone(), accounts, mailer),
             db,
@@ -189,6 +192,6 @@ impl AppState {
             alerts,
             push,
             router,
-        }
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use carburoam::db::Db;
-use carburoam::feed::load::import_file;
+use carburoam::feed::import_file;
 use carburoam::services::accounts::{AccountError, Accounts, RESET_CODE_SECS};
 
 use crate::app::{Reply, TestApp, spawn_app_with_mail};

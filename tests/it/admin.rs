@@ -4,7 +4,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use carburoam::db::Db;
-use carburoam::feed::load::import_file;
+use carburoam::feed::import_file;
 use tokio::io::AsyncWriteExt;
 
 use crate::app::{TestApp, spawn_app_with_mail};

@@ -13,7 +13,7 @@ use carburoam::db::alerts::{self as q, RuleFields, Settings};
 use carburoam::db::{Db, favourites, users};
 use carburoam::domain::{ChannelKind, RuleKind};
 use carburoam::email::{MailSettings, Mailer};
-use carburoam::feed::load::{ImportOptions, import_bytes, import_file};
+use carburoam::feed::{ImportOptions, import_bytes, import_file};
 
 use crate::app::{TestApp, spawn_app_and_state};
 use crate::db_test;
@@ -100,6 +100,7 @@ pub(crate) fn alerts(db: &Db, sink: &SmtpSink, allow: &str) -> Alerts {
     })
     .expect("mailer");
     Alerts::new(db.clone(), mailer, "http://carburoam.test", AllowList::parse(allow).expect("allow"))
+        .expect("http client")
 }
 
 pub(crate) async fn count(db: &Db, sql: &'static str) -> i64 {

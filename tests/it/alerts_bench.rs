@@ -3,14 +3,14 @@
 //! batches of the same SQL, see `Value::NF` in src/alerts/bench.rs).
 
 use carburoam::alerts::bench::{Sizes, populate};
-use carburoam::feed::load::{self, ImportOptions};
 use carburoam::feed::synth;
+use carburoam::feed::{self, ImportOptions};
 
 use crate::db_test;
 
 db_test!(bench_population_is_sound_on_both_backends, |t| {
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Bench, ..ImportOptions::default() };
-    load::import_bytes(&t.db, "bench", synth::generate_zip(300, 1).into(), &opts).await.expect("feed");
+    feed::import_bytes(&t.db, "bench", synth::generate_zip(300, 1).into(), &opts).await.expect("feed");
     // 12,000 rules: three batches of the rules' INSERT on PostgreSQL (4,095 rows of 16 columns each).
     let sizes = Sizes { stations: 300, users: 6_000, follows_per_user: 3, rules_per_user: 2 };
     populate(&t.db, &sizes, 1_700_000_000).await.expect("populate");

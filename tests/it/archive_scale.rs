@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use carburoam::db::{Backend, Db};
 use carburoam::feed::FeedKind;
-use carburoam::feed::load::{self, ImportOptions, ImportReport};
 use carburoam::feed::parse::parse_stream;
 use carburoam::feed::synth::{YearSpec, write_year_zip};
+use carburoam::feed::{self, ImportOptions, ImportReport};
 use carburoam::on_db;
 
 use crate::db_test;
@@ -25,7 +25,7 @@ fn year_zip(year: i32) -> Vec<u8> {
 
 async fn import(db: &Db, year: i32, zip: &[u8], pg_copy: bool) -> ImportReport {
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, pg_copy, ..ImportOptions::default() };
-    load::import_bytes(db, &format!("annuel_{year}"), zip.to_vec().into(), &opts)
+    feed::import_bytes(db, &format!("annuel_{year}"), zip.to_vec().into(), &opts)
         .await
         .unwrap_or_else(|e| panic!("{year}: {e}"))
 }
@@ -159,7 +159,7 @@ db_test!(damaged_yearly_file_changes_nothing, |t| {
     zip[i] ^= 0x55;
     zip[i + 1] ^= 0x55;
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
-    let err = load::import_bytes(&t.db, "annuel_2023_damaged", zip.into(), &opts).await;
+    let err = feed::import_bytes(&t.db, "annuel_2023_damaged", zip.into(), &opts).await;
     assert!(err.is_err());
     assert_eq!(fingerprint(&t.db).await, before);
     crate::series::assert_series_rebuilds(&t.db, "after the damaged 2023 file").await;
@@ -176,7 +176,7 @@ db_test!(no_row_outlives_its_station, |t| {
     for name in ["old_2014.xml", "archive_day.xml", "snapshot_a.xml", "snapshot_b.xml"] {
         let bytes = std::fs::read(fixtures.join(name)).expect("fixture");
         let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, force: true, ..ImportOptions::default() };
-        load::import_bytes(&t.db, name, bytes.into(), &opts).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        feed::import_bytes(&t.db, name, bytes.into(), &opts).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for table in ["prices", "price_history", "shortages", "station_names", "user_stations"] {
         let orphans: i64 = on_db!(&t.db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(

@@ -338,9 +338,9 @@ db_test!(serve_backfills_the_last_days_once_under_a_lease, |t| {
     assert_eq!(loaded_runs(&t.db).await.len(), 3);
 });
 
-async fn import(db: &Db, name: &str, bytes: Vec<u8>) -> carburoam::feed::load::ImportReport {
-    let opts = carburoam::feed::load::ImportOptions { force: true, ..Default::default() };
-    carburoam::feed::load::import_bytes(db, name, bytes.into(), &opts).await.expect(name)
+async fn import(db: &Db, name: &str, bytes: Vec<u8>) -> carburoam::feed::ImportReport {
+    let opts = carburoam::feed::ImportOptions { force: true, ..Default::default() };
+    carburoam::feed::import_bytes(db, name, bytes.into(), &opts).await.expect(name)
 }
 
 /// A daily file of 2025-12-30, as the yearly archive holds that day.

@@ -10,7 +10,7 @@ use carburoam::db::Db;
 use carburoam::db::stations::latest_snapshot_at;
 use carburoam::domain::Fuel;
 use carburoam::domain::geo::haversine_km;
-use carburoam::feed::load::import_file;
+use carburoam::feed::import_file;
 use carburoam::index::{AVERAGE_WINDOW_SECS, CHECK_EVERY, FuelAverage, IndexHandle, NearbyQuery, Order, PriceIndex};
 use carburoam::on_db;
 

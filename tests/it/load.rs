@@ -6,7 +6,7 @@ use std::io::Write;
 use carburoam::db::Db;
 use carburoam::db::etl_runs::RunStatus;
 use carburoam::feed::FeedKind;
-use carburoam::feed::load::{self, ImportError, ImportOptions};
+use carburoam::feed::{self, ImportError, ImportOptions};
 use carburoam::on_db;
 use sha2::{Digest, Sha256};
 
@@ -76,8 +76,8 @@ fn opts() -> ImportOptions {
     ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
-async fn import_fixture(db: &Db, name: &str) -> load::ImportReport {
-    load::import_file(db, &fixture(name), &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+async fn import_fixture(db: &Db, name: &str) -> feed::ImportReport {
+    feed::import_file(db, &fixture(name), &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// A ZIP holding one entry, like the publisher's.
@@ -204,14 +204,14 @@ db_test!(reimport_is_idempotent, |t| {
     assert_eq!(r.status, RunStatus::Unchanged);
     // Forced through the content diff: nothing changes either.
     let forced = ImportOptions { force: true, ..opts() };
-    let r = load::import_file(db, &fixture("snapshot_a.xml"), &forced).await.unwrap();
+    let r = feed::import_file(db, &fixture("snapshot_a.xml"), &forced).await.unwrap();
     assert_eq!(r.status, RunStatus::Success);
     assert_eq!(r.counts.stations_unchanged, 8, "{r}");
     assert_eq!(r.counts.history_added, 0);
     assert_eq!(fingerprint(db).await, before);
     // The same XML in a ZIP (other bytes, same content): unchanged too.
     let xml = std::fs::read(fixture("snapshot_a.xml")).unwrap();
-    let r = load::import_bytes(db, "a.zip", zip_of("PrixCarburants_instantane_ruptures.xml", &xml).into(), &opts())
+    let r = feed::import_bytes(db, "a.zip", zip_of("PrixCarburants_instantane_ruptures.xml", &xml).into(), &opts())
         .await
         .unwrap();
     assert_eq!(r.counts.history_added, 0, "{r}");
@@ -258,7 +258,7 @@ db_test!(older_file_never_moves_prices_backwards, |t| {
   </pdv>
 </pdv_liste>"#;
     // Bare XML: dated by its latest `maj`, older than the snapshot.
-    let r = load::import_bytes(db, "jour.xml", xml.as_bytes().to_vec().into(), &opts()).await.unwrap();
+    let r = feed::import_bytes(db, "jour.xml", xml.as_bytes().to_vec().into(), &opts()).await.unwrap();
     assert_eq!(r.kind, Some(FeedKind::Archive));
     assert_eq!(price(db, 6110002, 1).await, current, "the current price did not move");
     // History: change points only, in time order, before the snapshot's points.
@@ -288,7 +288,7 @@ db_test!(old_schema_loads, |t| {
 /// Every bad input: a clear error, a failed run recorded, the data exactly as before.
 async fn refused(db: &Db, name: &str, bytes: Vec<u8>, expect: &str) {
     let before = fingerprint(db).await;
-    let err = load::import_bytes(db, name, bytes.into(), &opts()).await.expect_err(name);
+    let err = feed::import_bytes(db, name, bytes.into(), &opts()).await.expect_err(name);
     let text = err.to_string();
     assert!(text.to_lowercase().contains(expect), "{name}: {text:?} should mention {expect:?}");
     assert_eq!(fingerprint(db).await, before, "{name} changed the data");
@@ -334,7 +334,7 @@ db_test!(bad_inputs_change_nothing, |t| {
         ..opts()
     };
     let before = fingerprint(db).await;
-    let err = load::import_bytes(db, "bomb.zip", bomb.into(), &small).await.expect_err("bomb");
+    let err = feed::import_bytes(db, "bomb.zip", bomb.into(), &small).await.expect_err("bomb");
     assert!(err.to_string().contains("too large") || err.to_string().contains("exceeds"), "{err}");
     assert_eq!(fingerprint(db).await, before);
     crate::series::assert_series_rebuilds(db, "after the refused bomb.zip").await;
@@ -344,7 +344,7 @@ db_test!(bad_inputs_change_nothing, |t| {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x55;
     let before = fingerprint(db).await;
-    assert!(load::import_bytes(db, "flipped.zip", flipped.into(), &opts()).await.is_err());
+    assert!(feed::import_bytes(db, "flipped.zip", flipped.into(), &opts()).await.is_err());
     assert_eq!(fingerprint(db).await, before);
     crate::series::assert_series_rebuilds(db, "after the refused flipped.zip").await;
 });
@@ -362,13 +362,13 @@ db_test!(far_fewer_stations_refused_unless_forced, |t| {
 </pdv_liste>"#;
     let zip = zip_of("PrixCarburants_instantane_ruptures.xml", xml.as_bytes());
     let before = fingerprint(db).await;
-    let err = load::import_bytes(db, "short.zip", zip.clone().into(), &opts()).await.expect_err("refused");
+    let err = feed::import_bytes(db, "short.zip", zip.clone().into(), &opts()).await.expect_err("refused");
     assert!(matches!(err, ImportError::TooFewStations { found: 2, loaded: 8 }), "{err}");
     assert!(err.to_string().contains("--force"));
     assert_eq!(fingerprint(db).await, before);
     crate::series::assert_series_rebuilds(db, "after the refused short.zip").await;
     let forced = ImportOptions { force: true, ..opts() };
-    let r = load::import_bytes(db, "short.zip", zip.into(), &forced).await.unwrap();
+    let r = feed::import_bytes(db, "short.zip", zip.into(), &forced).await.unwrap();
     assert_eq!(r.counts.stations_missing, 6);
 });
 
@@ -377,9 +377,9 @@ db_test!(concurrent_imports_serialise, |t| {
     // is the same as importing them in sequence.
     let db = t.db.clone();
     let other = Db::connect(&t.url).await.unwrap();
-    let a = tokio::spawn(async move { load::import_file(&db, &fixture("snapshot_a.xml"), &opts()).await.map(|_| ()) });
+    let a = tokio::spawn(async move { feed::import_file(&db, &fixture("snapshot_a.xml"), &opts()).await.map(|_| ()) });
     let b = tokio::spawn(async move {
-        let r = load::import_file(&other, &fixture("archive_day.xml"), &opts()).await.map(|_| ());
+        let r = feed::import_file(&other, &fixture("archive_day.xml"), &opts()).await.map(|_| ());
         other.close().await;
         r
     });
@@ -407,7 +407,7 @@ mod fuzz {
 
     fn check(t: &TestDb, rt: &tokio::runtime::Runtime, bytes: Vec<u8>, before: &str, min_stations: usize) {
         rt.block_on(async {
-            match load::import_bytes(&t.db, "fuzz", bytes.into(), &ImportOptions { force: true, ..opts() }).await {
+            match feed::import_bytes(&t.db, "fuzz", bytes.into(), &ImportOptions { force: true, ..opts() }).await {
                 Ok(r) => {
                     // A damaged file may only load if it still held the whole document (a flipped
                     // digit may merge two station ids, nothing more).
@@ -429,7 +429,7 @@ mod fuzz {
             let t = rt.block_on(TestDb::sqlite());
             // Load a first version so that there is something to protect.
             let base = zip_of("PrixCarburants_instantane_ruptures.xml", &carburoam::feed::synth::generate_xml_with(60, 7, 1));
-            rt.block_on(load::import_bytes(&t.db, "base", base.into(), &opts())).unwrap();
+            rt.block_on(feed::import_bytes(&t.db, "base", base.into(), &opts())).unwrap();
             let before = rt.block_on(fingerprint(&t.db));
             let (sample, stations) = sample();
             let min = stations - flips.len();
@@ -482,11 +482,11 @@ db_test!(snapshot_time_is_the_zip_entry_time_else_the_latest_maj, |t| {
         z.finish().expect("finish");
     }
     let forced = ImportOptions { force: true, ..opts() };
-    let r = load::import_bytes(&t.db, "timed.zip", out.into_inner().into(), &forced).await.expect("import");
+    let r = feed::import_bytes(&t.db, "timed.zip", out.into_inner().into(), &forced).await.expect("import");
     assert_eq!(r.snapshot_at.map(|t| t.to_rfc3339()).as_deref(), Some("2025-11-02T10:00:00+00:00"));
     // A ZIP without a time (1980, the DOS epoch): taken as of now, as before.
     let before = chrono::Utc::now();
-    let r = load::import_bytes(&t.db, "untimed.zip", zip_of("x.xml", &xml).into(), &forced).await.expect("import");
+    let r = feed::import_bytes(&t.db, "untimed.zip", zip_of("x.xml", &xml).into(), &forced).await.expect("import");
     assert!(r.snapshot_at.is_some_and(|s| s >= before - chrono::Duration::seconds(1)), "{:?}", r.snapshot_at);
 });
 
@@ -502,7 +502,7 @@ db_test!(zipped_snapshots_keep_the_first_occurrence_and_bring_missing_stations_b
     let a = std::fs::read(fixture("snapshot_a.xml")).unwrap();
     let b = std::fs::read(fixture("snapshot_b.xml")).unwrap();
     let entry = "PrixCarburants_instantane.xml";
-    load::import_bytes(db, "a.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
+    feed::import_bytes(db, "a.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
     let before = fingerprint(db).await;
 
     // The first station listed again at the end with another address: the first occurrence
@@ -515,12 +515,12 @@ db_test!(zipped_snapshots_keep_the_first_occurrence_and_bring_missing_stations_b
     dup.extend_from_slice(&a[address..end]);
     let close = find_bytes(&a, b"</pdv_liste>", 0);
     let with_dup = [&a[..close], &dup, &a[close..]].concat();
-    let r = load::import_bytes(db, "dup.zip", zip_of(entry, &with_dup).into(), &opts()).await.unwrap();
+    let r = feed::import_bytes(db, "dup.zip", zip_of(entry, &with_dup).into(), &opts()).await.unwrap();
     assert_eq!((r.counts.stations_unchanged, r.counts.stations_updated, r.counts.stations_new), (8, 0, 0), "{r}");
     assert_eq!(fingerprint(db).await, before);
 
     // b lacks 13001005: marked missing. a again, newer, lists it unchanged: it comes back.
-    load::import_bytes(db, "b.zip", zip_of(entry, &b).into(), &opts()).await.unwrap();
+    feed::import_bytes(db, "b.zip", zip_of(entry, &b).into(), &opts()).await.unwrap();
     let missing = || async {
         on_db!(db, p => sqlx::query_scalar::<_, Option<i64>>("SELECT missing_since FROM stations WHERE id = 13001005")
             .fetch_one(p)
@@ -528,7 +528,7 @@ db_test!(zipped_snapshots_keep_the_first_occurrence_and_bring_missing_stations_b
         .unwrap()
     };
     assert!(missing().await.is_some());
-    let r = load::import_bytes(db, "a2.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
+    let r = feed::import_bytes(db, "a2.zip", zip_of(entry, &a).into(), &opts()).await.unwrap();
     assert!(missing().await.is_none(), "{r}");
     assert_eq!(r.counts.stations_missing, 1, "b's new station is missing from a: {r}");
 });

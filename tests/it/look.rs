@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use carburoam::db::Db;
-use carburoam::feed::load::import_file;
+use carburoam::feed::import_file;
 use chrono::{Duration, Utc};
 
 use crate::app::{TestApp, spawn_app};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use carburoam::db::Db;
 use carburoam::db::station_names;
 use carburoam::domain::StationId;
-use carburoam::feed::load::{self, ImportOptions};
+use carburoam::feed::{self, ImportOptions};
 use carburoam::names::overpass::OverpassOptions;
 use carburoam::names::{NamesImportOptions, import_bytes, import_source};
 
@@ -18,7 +18,7 @@ use crate::helpers::{fixture, shared_file};
 
 async fn load_snapshot_a(db: &Db) {
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
-    load::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
+    feed::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
 }
 
 fn opts() -> NamesImportOptions {
@@ -226,7 +226,7 @@ db_test!(names_shared_csv, |t| {
         return;
     };
     let opts_feed = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
-    load::import_file(&t.db, &feed, &opts_feed).await.expect("feed imports");
+    feed::import_file(&t.db, &feed, &opts_feed).await.expect("feed imports");
     let started = Instant::now();
     let r = import_source(&t.db, &csv.display().to_string(), &opts()).await.expect("shared csv imports");
     println!("{r} (wall {:?}, backend {:?})", started.elapsed(), t.db.backend());

@@ -3,7 +3,7 @@
 //! brand filter and `/api/v1/brands`, on both backends.
 
 use carburoam::db::Db;
-use carburoam::feed::load::{self, ImportOptions};
+use carburoam::feed::{self, ImportOptions};
 use carburoam::names::{NamesImportOptions, import_source};
 
 use crate::app::{spawn_app, spawn_app_and_state};
@@ -12,7 +12,7 @@ use crate::helpers::fixture;
 
 async fn load_snapshot_a(db: &Db) {
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
-    load::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
+    feed::import_file(db, &fixture("snapshot_a.xml"), &opts).await.expect("snapshot_a imports");
 }
 
 async fn import_names(db: &Db) {

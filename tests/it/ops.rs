@@ -11,7 +11,7 @@ use carburoam::db::Db;
 use carburoam::db::usage::{self, UsageRow};
 use carburoam::etl::Job;
 use carburoam::feed::download::{FetchOptions, Fetcher};
-use carburoam::feed::load::{ImportOptions, import_file};
+use carburoam::feed::{ImportOptions, import_file};
 use carburoam::services::notify::Notifier;
 use carburoam::startup::ServeConfig;
 use carburoam::web::state::AppState;

@@ -2,7 +2,7 @@
 //! feed fixtures (see tests/fixtures/README.md for what they hold).
 
 use carburoam::db::Db;
-use carburoam::feed::load::import_file;
+use carburoam::feed::import_file;
 
 use crate::app::{Reply, TestApp, spawn_app};
 use crate::db_test;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use carburoam::db::Db;
 use carburoam::db::etl_runs::RunStatus;
-use carburoam::feed::load::{self, ImportOptions};
+use carburoam::feed::{self, ImportOptions};
 use carburoam::feed::{archive, parse};
 use carburoam::on_db;
 
@@ -62,9 +62,9 @@ fn opts() -> ImportOptions {
     ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
-async fn import(db: &Db, name: &str) -> load::ImportReport {
+async fn import(db: &Db, name: &str) -> feed::ImportReport {
     let path = shared_file(name).expect("shared file");
-    load::import_file(db, &path, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+    feed::import_file(db, &path, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn have_shared() -> bool {

@@ -600,7 +600,7 @@ fn test_paths() -> Vec<Vec<(f64, f64)>> {
 
 db_test!(corridor_equals_brute_force_on_fixtures, |t| {
     for name in ["old_2014.xml", "archive_day.xml", "snapshot_a.xml", "snapshot_b.xml"] {
-        carburoam::feed::load::import_file(&t.db, &fixture(name), &Default::default()).await.expect("import");
+        carburoam::feed::import_file(&t.db, &fixture(name), &Default::default()).await.expect("import");
     }
     seed(&t.db).await;
     let index = PriceIndex::load(&t.db).await.expect("index");
@@ -618,7 +618,7 @@ async fn corridor_equals_brute_force_on_real_snapshots() {
         return;
     };
     let t = crate::helpers::TestDb::sqlite().await;
-    carburoam::feed::load::import_file(&t.db, &path, &Default::default()).await.expect("import");
+    carburoam::feed::import_file(&t.db, &path, &Default::default()).await.expect("import");
     let index = PriceIndex::load(&t.db).await.expect("index");
     assert!(index.stats().stations > 9000);
     let found = compare_corridors(&index, &test_paths());

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use carburoam::domain::{MAX_SEARCH_CHARS, MAX_SEARCH_WORDS};
-use carburoam::feed::load::{self, ImportOptions};
 use carburoam::feed::synth;
+use carburoam::feed::{self, ImportOptions};
 
 use crate::app::{TestApp, spawn_app};
 use crate::db_test;
@@ -33,7 +33,7 @@ async fn get_en(app: &TestApp, client: &reqwest::Client, path_and_query: &str) -
 /// starts one of their place words).
 async fn national(t: &crate::helpers::TestDb) {
     let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() };
-    load::import_bytes(&t.db, "national", synth::generate_zip(10_000, 19).into(), &opts).await.expect("feed");
+    feed::import_bytes(&t.db, "national", synth::generate_zip(10_000, 19).into(), &opts).await.expect("feed");
 }
 
 db_test!(long_searches_are_refused_with_a_message, |t| {
@@ -134,7 +134,7 @@ db_test!(health_answers_while_eight_clients_send_the_worst_search, |t| {
 });
 
 db_test!(a_history_ends_at_the_newest_snapshot, |t| {
-    carburoam::feed::load::import_file(&t.db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");
+    carburoam::feed::import_file(&t.db, &fixture("snapshot_a.xml"), &Default::default()).await.expect("import a");
     let newest = carburoam::db::stations::latest_snapshot_at(&t.db).await.expect("query").expect("a snapshot");
     let last_day = chrono::DateTime::from_timestamp(newest, 0).expect("time").date_naive();
     let app = spawn_app(t.db.clone()).await;

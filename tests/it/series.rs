@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use carburoam::db::Db;
 use carburoam::feed::FeedKind;
-use carburoam::feed::load::{self, ImportOptions};
+use carburoam::feed::{self, ImportOptions};
 use carburoam::on_db;
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Europe::Paris;
@@ -122,8 +122,8 @@ fn opts() -> ImportOptions {
     ImportOptions { trigger: carburoam::domain::Trigger::Cli, ..ImportOptions::default() }
 }
 
-pub(crate) async fn import(db: &Db, name: &str, bytes: Bytes) -> load::ImportReport {
-    load::import_bytes(db, name, bytes, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
+pub(crate) async fn import(db: &Db, name: &str, bytes: Bytes) -> feed::ImportReport {
+    feed::import_bytes(db, name, bytes, &opts()).await.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// A stored cell, its histogram and percentiles included.
@@ -270,7 +270,7 @@ db_test!(series_from_snapshots_and_from_an_archive_agree, |t| {
     let kept = series(&t.db).await;
     let cut = snapshot(DAYS - 1);
     let cut = cut.slice(..cut.len() / 2);
-    assert!(load::import_bytes(&t.db, "cut", cut, &opts()).await.is_err());
+    assert!(feed::import_bytes(&t.db, "cut", cut, &opts()).await.is_err());
     assert_eq!(series(&t.db).await, kept);
     assert_series_rebuilds(&t.db, "after the cut file").await;
 });
@@ -654,7 +654,7 @@ fn synthetic_files(rng: &mut Rng) -> Vec<(String, Bytes)> {
 async fn import_checking(db: &Db, files: &[(String, Bytes)], seed: u64) {
     let forced = ImportOptions { force: true, ..opts() };
     for (n, (name, bytes)) in files.iter().enumerate() {
-        load::import_bytes(db, name, bytes.clone(), &forced)
+        feed::import_bytes(db, name, bytes.clone(), &forced)
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: {name}: {e}"));
         let order: Vec<&str> = files[..=n].iter().map(|f| f.0.as_str()).collect();

@@ -299,6 +299,21 @@ pub async fn route_post(
     r.map_err(|e| HtmlError(e, lang))
 }
 
+/// A part of the route form: the GPX file input, or a text field by its name.
+enum FormPart {
+    Gpx,
+    Text(String),
+}
+
+impl FormPart {
+    fn of(name: &str) -> FormPart {
+        match name {
+            "gpx" => FormPart::Gpx,
+            other => FormPart::Text(other.to_owned()),
+        }
+    }
+}
+
 /// The text fields as `name=value&…`, and the GPX file when one was chosen: its name and bytes
 /// (at most [`MAX_GPX_BYTES`]; more is [`GpxError::TooLarge`], as is a body past the route's
 /// limit). A field that cannot be read ends the reading (the rest keeps its defaults).
@@ -316,42 +331,42 @@ async fn read_form(mut m: Multipart) -> (String, Option<(String, Result<Vec<u8>,
                 break;
             }
         };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "gpx" {
-            let file_name: String = field.file_name().unwrap_or_default().chars().take(80).collect();
-            let mut doc: Vec<u8> = Vec::new();
-            let mut size = 0usize;
-            let mut failed = false;
-            loop {
-                match field.chunk().await {
-                    Ok(Some(c)) => {
-                        size += c.len();
-                        if size <= MAX_GPX_BYTES {
-                            doc.extend_from_slice(&c);
+        match FormPart::of(field.name().unwrap_or_default()) {
+            FormPart::Gpx => {
+                let file_name: String = field.file_name().unwrap_or_default().chars().take(80).collect();
+                let mut doc: Vec<u8> = Vec::new();
+                let mut size = 0usize;
+                let mut failed = false;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(c)) => {
+                            size += c.len();
+                            if size <= MAX_GPX_BYTES {
+                                doc.extend_from_slice(&c);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            failed = true;
+                            break;
                         }
                     }
-                    Ok(None) => break,
-                    Err(_) => {
-                        failed = true;
-                        break;
-                    }
+                }
+                // An empty file input sends a part with no name and no bytes: no file chosen.
+                if failed {
+                    file = Some((file_name, Err(GpxError::TooLarge(size.max(MAX_GPX_BYTES + 1)))));
+                    break;
+                } else if size > MAX_GPX_BYTES {
+                    file = Some((file_name, Err(GpxError::TooLarge(size))));
+                } else if !file_name.is_empty() || size > 0 {
+                    file = Some((file_name, Ok(doc)));
                 }
             }
-            // An empty file input sends a part with no name and no bytes: no file chosen.
-            if failed {
-                file = Some((file_name, Err(GpxError::TooLarge(size.max(MAX_GPX_BYTES + 1)))));
-                break;
-            } else if size > MAX_GPX_BYTES {
-                file = Some((file_name, Err(GpxError::TooLarge(size))));
-            } else if !file_name.is_empty() || size > 0 {
-                file = Some((file_name, Ok(doc)));
-            }
-        } else {
-            match field.text().await {
+            FormPart::Text(name) => match field.text().await {
                 Ok(v) if v.len() <= 1_000 && text.len() < 50 => text.push((name, v)),
                 Ok(_) => {}
                 Err(_) => break,
-            }
+            },
         }
     }
     (url::form_urlencoded::Serializer::new(String::new()).extend_pairs(text).finish(), file)

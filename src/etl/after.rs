@@ -1,0 +1,55 @@
+//! The step after imports, shared by the feed job, `carburoam import` and the backfill: the
+//! planner's statistics refreshed when the imports changed much, and the feed's conditional-GET
+//! state saved when a download brought the file.
+
+use crate::db::Db;
+use crate::feed::{ImportReport, refresh_statistics};
+
+/// What a download answered, to be asked again next time ("if modified since").
+#[derive(Debug, Clone, Copy)]
+pub struct SourceState<'a> {
+    pub url: &'a str,
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+}
+
+/// What follows one or more imports. Built with [`AfterImport::default`], then told what
+/// happened; [`AfterImport::run`] does it once, however many files were imported.
+#[derive(Debug, Default)]
+pub struct AfterImport<'a> {
+    refresh_statistics: bool,
+    source_state: Option<SourceState<'a>>,
+}
+
+impl<'a> AfterImport<'a> {
+    /// An import done: the statistics are refreshed if it changed a good part of the data.
+    pub fn imported(&mut self, report: &ImportReport) -> &mut Self {
+        self.refresh_statistics |= report.changed_much();
+        self
+    }
+
+    /// Files loaded that change the data however little they touch (a backfill's archives):
+    /// the statistics are refreshed.
+    pub fn refresh_statistics(&mut self) -> &mut Self {
+        self.refresh_statistics = true;
+        self
+    }
+
+    /// The download's state, saved for the next conditional request.
+    pub fn source_state(&mut self, state: SourceState<'a>) -> &mut Self {
+        self.source_state = Some(state);
+        self
+    }
+
+    /// Refreshes the statistics (a failure only logs), then saves the source state.
+    #[tracing::instrument(skip_all, fields(statistics = self.refresh_statistics, source = self.source_state.is_some()))]
+    pub async fn run(&self, db: &Db) -> Result<(), sqlx::Error> {
+        if self.refresh_statistics {
+            refresh_statistics(db).await;
+        }
+        if let Some(s) = self.source_state {
+            crate::db::feed_sources::save_state(db, s.url, s.etag, s.last_modified, None, crate::db::now()).await?;
+        }
+        Ok(())
+    }
+}
