@@ -52,26 +52,11 @@ where
             .entry((format!("{head}\0{tail}"), part.len(), width))
             .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)))
             .clone();
-        match &mut *tx {
-            Tx::Sqlite(t) => {
-                let mut q = AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql)));
-                for r in part {
-                    q = bind(q, r);
-                }
-                if let AnyQuery::Sqlite(q) = q {
-                    q.execute(&mut **t).await?;
-                }
-            }
-            Tx::Postgres(t) => {
-                let mut q = AnyQuery::Postgres(sqlx::query(sqlx::AssertSqlSafe(sql)));
-                for r in part {
-                    q = bind(q, r);
-                }
-                if let AnyQuery::Postgres(q) = q {
-                    q.execute(&mut **t).await?;
-                }
-            }
+        let mut q = AnyQuery::new(backend, sql);
+        for r in part {
+            q = bind(q, r);
         }
+        q.execute(tx).await?;
     }
     Ok(())
 }
@@ -148,6 +133,28 @@ pub enum AnyQuery<'q> {
 }
 
 impl<'q> AnyQuery<'q> {
+    /// A statement of `sql` for `backend`'s driver.
+    fn new(backend: Backend, sql: String) -> AnyQuery<'q> {
+        match backend {
+            Backend::Sqlite => AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql))),
+            Backend::Postgres => AnyQuery::Postgres(sqlx::query(sqlx::AssertSqlSafe(sql))),
+        }
+    }
+
+    /// Runs the statement in `tx`, which must be of the backend it was made for.
+    async fn execute(self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        match (self, tx) {
+            (AnyQuery::Sqlite(q), Tx::Sqlite(t)) => {
+                q.execute(&mut **t).await?;
+            }
+            (AnyQuery::Postgres(q), Tx::Postgres(t)) => {
+                q.execute(&mut **t).await?;
+            }
+            _ => return Err(sqlx::Error::Protocol("a statement made for the other backend's transaction".into())),
+        }
+        Ok(())
+    }
+
     pub fn bind<T>(self, v: T) -> AnyQuery<'q>
     where
         T: 'q
