@@ -97,6 +97,14 @@ pub async fn station_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     Ok(row.is_some())
 }
 
+/// Whether any station is stored (an import into an empty database has none to compare with).
+pub async fn any(db: &Db) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = on_db!(db, p => sqlx::query_as("SELECT id FROM stations LIMIT 1")
+        .fetch_optional(p)
+        .await)?;
+    Ok(row.is_some())
+}
+
 /// PostgreSQL, inside an import's transaction: how many of `ids` (distinct) are not stations,
 /// by one anti-join over an array (the check of a file's history rows, where the history has
 /// no foreign key: migration 0015).

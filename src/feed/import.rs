@@ -224,19 +224,23 @@ enum SieveState {
         prices: usize,
     },
     On(Sieve),
-    /// No sieve (a bare XML file, whose loader opens after the parse; a loader that failed):
-    /// the loader sees every station.
+    /// No sieve (no station stored; a bare XML file, whose loader opens after the parse; a
+    /// loader that failed): the loader sees every station.
     Off,
 }
 
 impl Queue {
-    fn new(tx: mpsc::Sender<Chunk>, rx: oneshot::Receiver<Arc<KnownStations>>) -> Queue {
+    /// `rx`: where the stored stations will come from; `None`, no sieve.
+    fn new(tx: mpsc::Sender<Chunk>, rx: Option<oneshot::Receiver<Arc<KnownStations>>>) -> Queue {
         Queue {
             tx,
             chunk: Vec::with_capacity(CHUNK),
             chunk_prices: 0,
             receiver_gone: false,
-            sieve: SieveState::Waiting { rx, stations: Vec::new(), prices: 0 },
+            sieve: match rx {
+                Some(rx) => SieveState::Waiting { rx, stations: Vec::new(), prices: 0 },
+                None => SieveState::Off,
+            },
         }
     }
 
@@ -351,7 +355,13 @@ async fn import_inner(
     }
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "not the last file");
 
-    let (parsing, rx_head) = spawn_parser(input, opts);
+    // With no station stored, the sieve would drop none: the parser sends every station on
+    // from the start instead of holding them while the loader opens its transaction. Another
+    // import storing stations meanwhile changes nothing: without a sieve the loader diffs
+    // every station itself.
+    let sieve = crate::db::stations::any(db).await?;
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, sieve, "stations stored");
+    let (parsing, rx_head) = spawn_parser(input, opts, sieve);
     let head = match rx_head.await {
         Ok(head) => head,
         // The file could not be opened: the parser's error says why.
@@ -426,7 +436,7 @@ struct Parsing {
 /// One pass over the bytes: the parsing thread sniffs and opens the file once, tells what the
 /// ZIP entry says (the receiver returned beside), then decompresses and parses it as a stream
 /// of station chunks.
-fn spawn_parser(input: Input, opts: &ImportOptions) -> (Parsing, oneshot::Receiver<Head>) {
+fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, oneshot::Receiver<Head>) {
     let limits = opts.limits;
     let (tx_head, rx_head) = oneshot::channel::<Head>();
     let (tx_chunks, rx_chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
@@ -457,7 +467,7 @@ fn spawn_parser(input: Input, opts: &ImportOptions) -> (Parsing, oneshot::Receiv
             p.total.store(total, Ordering::Relaxed);
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
-        let mut queue = Queue::new(tx_chunks, rx_known);
+        let mut queue = Queue::new(tx_chunks, sieve.then_some(rx_known));
         let outcome = parse::parse_stream(reader, |station| queue.station(station))?;
         Ok((outcome, queue.finish()))
     });
