@@ -547,12 +547,17 @@ pub async fn exact_cells(
              FROM stations s{filter}"
         )
     };
+    // The subquery's price is read once per station: written as a subquery in FROM, SQLite's
+    // flattener copies the correlated seek into each use of `x.p` (the filter, the grouping
+    // and the output), one seek per use; `AS MATERIALIZED` (SQLite ≥ 3.35, PostgreSQL ≥ 12)
+    // keeps it a table computed once.
     // (area, price, stations at that price).
     type Row = (String, i32, i64);
     let mut rows: Vec<Row> = Vec::new();
     for part in areas.chunks(Backend::MAX_PARAMS - 3) {
         let sql = format!(
-            "SELECT x.area, x.p, COUNT(*) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.area, x.p",
+            "WITH x AS MATERIALIZED ({}) SELECT x.area, x.p, COUNT(*) FROM x WHERE x.p IS NOT NULL \
+             GROUP BY x.area, x.p",
             inner(&format!(" WHERE s.department IN ({})", in_list(backend, 4, part.len())))
         );
         let part_rows: Vec<Row> = on_tx!(tx, conn => {
@@ -565,8 +570,10 @@ pub async fn exact_cells(
         rows.extend(part_rows);
     }
     if national {
-        let sql =
-            format!("SELECT '{NATIONAL}', x.p, COUNT(*) FROM ({}) AS x WHERE x.p IS NOT NULL GROUP BY x.p", inner(""));
+        let sql = format!(
+            "WITH x AS MATERIALIZED ({}) SELECT '{NATIONAL}', x.p, COUNT(*) FROM x WHERE x.p IS NOT NULL GROUP BY x.p",
+            inner("")
+        );
         let national_rows: Vec<Row> = on_tx!(tx, conn => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(fuel).bind(end).bind(from).fetch_all(&mut *conn).await?
         });
@@ -626,7 +633,8 @@ pub async fn history_around(
 
 /// The statement that reads, for each `(station, fuel, lo, hi)` of the `VALUES` list `list`,
 /// the last stored point before `lo` (`before`) or the first after `hi`: `(station, fuel, at,
-/// price)`, one index seek each.
+/// price)`, one index seek each. Materialized: as a subquery in FROM, SQLite's flattener would
+/// copy the `at` seek into the filter too (three seeks per key instead of two).
 pub fn neighbours_sql(list: &str, before: bool) -> String {
     let (cmp, order, bound) = if before { ("<", "DESC", "k.column3") } else { (">", "ASC", "k.column4") };
     let one = |col: &str| {
@@ -636,8 +644,8 @@ pub fn neighbours_sql(list: &str, before: bool) -> String {
         )
     };
     format!(
-        "SELECT station_id, fuel, at, price FROM (SELECT k.column1 AS station_id, k.column2 AS fuel, \
-         {} AS at, {} AS price FROM (VALUES {list}) AS k) AS n WHERE at IS NOT NULL",
+        "WITH n AS MATERIALIZED (SELECT k.column1 AS station_id, k.column2 AS fuel, {} AS at, {} AS price \
+         FROM (VALUES {list}) AS k) SELECT station_id, fuel, at, price FROM n WHERE at IS NOT NULL",
         one("at"),
         one("price")
     )
