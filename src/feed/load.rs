@@ -155,8 +155,9 @@ pub(super) struct Loader {
     pg_copy: bool,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
-    /// PostgreSQL: the stations the file's history rows name, checked once before the commit.
-    history_stations: BTreeSet<i64>,
+    /// PostgreSQL: the stations the file's current prices and history rows name, checked once
+    /// before the commit.
+    written_stations: BTreeSet<i64>,
     /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
     series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts.
@@ -199,7 +200,7 @@ impl Loader {
             stats: Stats::default(),
             pg_copy,
             pg_history_table: false,
-            history_stations: BTreeSet::new(),
+            written_stations: BTreeSet::new(),
             series: series::Tracker::new(state),
             changes: Vec::new(),
             texts: Texts::default(),
@@ -583,7 +584,7 @@ impl Loader {
 
         self.merge_backfill().await?;
         if self.backend == Backend::Postgres {
-            self.check_history_stations().await?;
+            self.check_written_stations().await?;
         }
 
         // Series (issues 12, 21): the cells this file moved, in this transaction.

@@ -10,10 +10,10 @@
 //!   the rows reach the primary key's B-tree in its order.
 //!   [`ImportOptions::pg_copy`](super::ImportOptions::pg_copy) = false keeps the INSERT path
 //!   (the tests compare both).
-//! - The history has no foreign key on PostgreSQL (migration 0015; SQLite's imports run without
-//!   the checks): the stations of the file's history rows are checked once, before the commit
-//!   ([`Loader::check_history_stations`]), one anti-join instead of a trigger per row, and a row
-//!   naming no station refuses the file.
+//! - Neither the history nor the current prices have a foreign key on PostgreSQL (migrations 0015
+//!   and 0020; SQLite's imports run without the checks): the stations the file's rows name are
+//!   checked once, before the commit ([`Loader::check_written_stations`]), one anti-join instead
+//!   of a trigger per row, and a row naming no station refuses the file.
 
 use super::{ImportError, Loader};
 use crate::db::price_history::{self, HistoryRow};
@@ -27,7 +27,7 @@ impl Loader {
             return Ok(());
         }
         if self.backend == Backend::Postgres {
-            self.note_history_stations(rows);
+            self.note_stations(rows.iter().map(|r| r.0));
         }
         if self.backend == Backend::Postgres && self.pg_copy {
             return self.copy_history(rows).await;
@@ -40,6 +40,9 @@ impl Loader {
     /// `COPY`), the prices of stations new to the database go by a plain `COPY`: they had no
     /// current price when the transaction opened, and a file plans each station once.
     pub(super) async fn write_prices(&mut self, rows: &[PriceRow]) -> Result<(), ImportError> {
+        if self.backend == Backend::Postgres {
+            self.note_stations(rows.iter().map(|r| r.0));
+        }
         if self.backend == Backend::Postgres && self.pg_copy {
             let (new, known): (Vec<PriceRow>, Vec<PriceRow>) = rows.iter().partition(|r| self.known.get(r.0).is_none());
             if !new.is_empty() {
@@ -71,27 +74,27 @@ impl Loader {
         Ok(())
     }
 
-    /// PostgreSQL: notes the stations the rows name, checked once for the whole file by
-    /// [`Loader::check_history_stations`].
-    fn note_history_stations(&mut self, rows: &[HistoryRow]) {
+    /// PostgreSQL: notes the stations that rows name (their `station_id`s, in row order), checked
+    /// once for the whole file by [`Loader::check_written_stations`].
+    fn note_stations(&mut self, stations: impl Iterator<Item = i64>) {
         // Rows come in key order: one insert per run of a station's rows.
         let mut last = None;
-        for r in rows {
-            if last != Some(r.0) {
-                self.history_stations.insert(r.0);
-                last = Some(r.0);
+        for s in stations {
+            if last != Some(s) {
+                self.written_stations.insert(s);
+                last = Some(s);
             }
         }
     }
 
-    /// PostgreSQL: refuses the file when a history row it wrote names a station that is neither
-    /// in this file nor loaded before: one anti-join over the file's distinct stations, before
-    /// the commit, where a foreign key would run a lookup per row.
-    pub(super) async fn check_history_stations(&mut self) -> Result<(), ImportError> {
-        if self.history_stations.is_empty() {
+    /// PostgreSQL: refuses the file when a current price or history row it wrote names a station
+    /// that is neither in this file nor loaded before: one anti-join over the file's distinct
+    /// stations, before the commit, where a foreign key would run a lookup per row.
+    pub(super) async fn check_written_stations(&mut self) -> Result<(), ImportError> {
+        if self.written_stations.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i64> = std::mem::take(&mut self.history_stations).into_iter().collect();
+        let ids: Vec<i64> = std::mem::take(&mut self.written_stations).into_iter().collect();
         let Tx::Postgres(t) = self.tx()? else {
             return Err(ImportError::Internal("the station check runs on PostgreSQL".into()));
         };
