@@ -22,7 +22,9 @@ use crate::db::{Backend, Tx};
 
 impl Loader {
     /// Inserts (or re-prices) history points.
-    pub(super) async fn write_history(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
+    /// With `COPY` (PostgreSQL), the rows go on their own task, which holds the transaction
+    /// until [`Loader::settle`] takes it back: the loader plans the next chunk meanwhile.
+    pub(super) async fn write_history(&mut self, rows: Vec<HistoryRow>) -> Result<(), ImportError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -30,10 +32,10 @@ impl Loader {
             self.note_stations(rows.iter().map(|r| r.0));
         }
         if self.backend == Backend::Postgres && self.pg_copy {
-            return self.copy_history(rows).await;
+            return self.copy_history(rows);
         }
         let (tx, texts) = self.tx_texts()?;
-        Ok(price_history::insert(tx, texts, rows).await?)
+        Ok(price_history::insert(tx, texts, &rows).await?)
     }
 
     /// Inserts or moves current prices: `(station, fuel, price, at)`. On PostgreSQL (with
@@ -62,13 +64,36 @@ impl Loader {
     }
 
     /// PostgreSQL: the rows by binary `COPY`, the staging table kept for the next batches once
-    /// it exists.
-    async fn copy_history(&mut self, rows: &[HistoryRow]) -> Result<(), ImportError> {
+    /// it exists. The COPY runs on a task of its own, which takes the transaction: the server
+    /// writes the rows (its heap, the primary key's B-tree: a second of an archive of a quarter)
+    /// while this task goes on with the next chunk, up to the next write, which waits for it
+    /// ([`Loader::settle`]). One connection: the chunk's stations and prices were written before.
+    fn copy_history(&mut self, rows: Vec<HistoryRow>) -> Result<(), ImportError> {
+        if self.backend != Backend::Postgres || self.copying.is_some() {
+            return Err(ImportError::Internal("COPY on a SQLite transaction, or a second one at once".into()));
+        }
         let first = !self.pg_history_table;
-        let Tx::Postgres(t) = self.tx()? else {
-            return Err(ImportError::Internal("COPY on a SQLite transaction".into()));
+        let mut tx = self.tx.take().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
+        self.copying = Some(tokio::spawn(async move {
+            let done = match &mut tx {
+                Tx::Postgres(t) => price_history::copy(t, &rows, first).await,
+                Tx::Sqlite(_) => Ok(false),
+            };
+            (tx, done)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the history's `COPY` in flight, if any, and takes the transaction back. Its
+    /// error, if it failed, is the import's (the transaction is then rolled back).
+    pub(super) async fn settle(&mut self) -> Result<(), ImportError> {
+        let Some(copying) = self.copying.take() else {
+            return Ok(());
         };
-        if price_history::copy(t, rows, first).await? {
+        let (tx, done) =
+            copying.await.map_err(|e| ImportError::Internal(format!("the history's COPY task stopped: {e}")))?;
+        self.tx = Some(tx);
+        if done? {
             self.pg_history_table = true;
         }
         Ok(())
