@@ -106,8 +106,8 @@ pub async fn any(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 /// PostgreSQL, inside an import's transaction: how many of `ids` (distinct) are not stations,
-/// by one anti-join over an array (the check of a file's history rows, where the history has
-/// no foreign key: migration 0015).
+/// by one anti-join over an array (the check of the stations a file's current prices and history
+/// rows name, where those tables have no foreign key: migrations 0015 and 0020).
 pub async fn count_missing(conn: &mut PgConnection, ids: &[i64]) -> Result<usize, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM unnest($1::int8[]) AS k (id) WHERE NOT EXISTS (SELECT 1 FROM stations s WHERE s.id = k.id)",

@@ -155,8 +155,12 @@ pub(super) struct Loader {
     pg_copy: bool,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
-    /// PostgreSQL: the stations the file's history rows name, checked once before the commit.
-    history_stations: BTreeSet<i64>,
+    /// PostgreSQL: the history's `COPY` of the last batch, on its own task with the transaction
+    /// (`tx` is `None` meanwhile) until [`Loader::settle`] takes it back.
+    copying: Option<tokio::task::JoinHandle<(Tx, Result<bool, sqlx::Error>)>>,
+    /// PostgreSQL: the stations the file's current prices and history rows name, checked once
+    /// before the commit.
+    written_stations: BTreeSet<i64>,
     /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
     series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts.
@@ -199,7 +203,8 @@ impl Loader {
             stats: Stats::default(),
             pg_copy,
             pg_history_table: false,
-            history_stations: BTreeSet::new(),
+            copying: None,
+            written_stations: BTreeSet::new(),
             series: series::Tracker::new(state),
             changes: Vec::new(),
             texts: Texts::default(),
@@ -237,6 +242,10 @@ impl Loader {
     }
 
     pub(super) async fn abort(mut self) {
+        // A COPY in flight gives the transaction back, failed or not: it is rolled back below.
+        if let Err(e) = self.settle().await {
+            tracing::debug!(error = %e, "the history's COPY failed before the rollback");
+        }
         if let Some(tx) = self.tx.take()
             && let Err(e) = tx.rollback().await
         {
@@ -301,6 +310,9 @@ impl Loader {
         let mut current = HashMap::new();
         let mut shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>> = HashMap::new();
         let mut updated_at = HashMap::with_capacity(ids.len());
+        if !ids.is_empty() {
+            self.settle().await?;
+        }
         for part in ids.chunks(Backend::MAX_PARAMS) {
             for d in crate::db::stations::import_details(self.tx()?, part).await? {
                 self.series.station_known(d.id, &d.department);
@@ -463,39 +475,55 @@ impl Loader {
     }
 
     /// Sends pending writes in full multi-row batches; with `all`, everything left. Stations go
-    /// first: prices and history rows reference them.
+    /// first: prices and history rows reference them. On PostgreSQL the history's `COPY` may
+    /// still run when it returns, except with `all` (what follows reads the stored history).
     async fn flush(&mut self, all: bool) -> Result<(), ImportError> {
         let full = |n: usize, width: usize| n > 0 && (all || n >= Backend::batch_rows(width));
         let history_full = {
             let n = self.pending.history_insert.len();
             n > 0 && (all || n >= HISTORY_FLUSH_ROWS)
         };
-        let children = full(self.pending.prices_upsert.len(), 4) || history_full;
+        let prices_full = full(self.pending.prices_upsert.len(), 4);
+        let children = prices_full || history_full;
+        let stations_new = children || full(self.pending.stations_new.len(), STATION_COLUMNS);
+        let stations_update = children || full(self.pending.stations_update.len(), STATION_COLUMNS);
+        let history = if history_full {
+            let mut rows = std::mem::take(&mut self.pending.history_insert);
+            self.pending.history_insert = Vec::with_capacity(rows.len());
+            // In key order: the file lists stations in no order, and B-tree inserts in key order
+            // touch each page once. A key is written once per file (its points merged by second).
+            // Sorted before waiting for the last batch's COPY, which runs meanwhile.
+            rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+            Some(rows)
+        } else {
+            None
+        };
+        if !(all || stations_new || stations_update) {
+            return Ok(());
+        }
+        self.settle().await?;
         let snapshot = self.snapshot;
-        if children || full(self.pending.stations_new.len(), STATION_COLUMNS) {
+        if stations_new {
             let mut rows = std::mem::take(&mut self.pending.stations_new);
             rows.sort_unstable_by_key(|r| r.id);
             self.write_stations(&rows, snapshot, true).await?;
         }
-        if children || full(self.pending.stations_update.len(), STATION_COLUMNS) {
+        if stations_update {
             let mut rows = std::mem::take(&mut self.pending.stations_update);
             rows.sort_unstable_by_key(|r| r.id);
             self.write_stations(&rows, snapshot, false).await?;
         }
-        if full(self.pending.prices_upsert.len(), 4) {
+        if prices_full {
             let mut rows = std::mem::take(&mut self.pending.prices_upsert);
             rows.sort_unstable_by_key(|r| (r.0, r.1));
             self.write_prices(&rows).await?;
         }
-        if history_full {
-            let mut rows = std::mem::take(&mut self.pending.history_insert);
-            // In key order: the file lists stations in no order, and B-tree inserts in key order
-            // touch each page once. A key is written once per file (its points merged by second).
-            rows.sort_unstable_by_key(|r| (r.0, r.1, r.2));
+        if let Some(rows) = history {
             self.series_before_insert(&rows).await?;
-            self.write_history(&rows).await?;
-            rows.clear();
-            self.pending.history_insert = rows;
+            self.write_history(rows).await?;
+        }
+        if all {
+            self.settle().await?;
         }
         Ok(())
     }
@@ -513,7 +541,11 @@ impl Loader {
         has_shortages: bool,
         opts: &ImportOptions,
     ) -> Result<Stats, ImportError> {
-        match self.finish_inner(kind, has_shortages, opts).await {
+        let done = match self.finish_inner(kind, has_shortages, opts).await {
+            Ok(()) => self.settle().await,
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(()) => {
                 let tx =
                     self.tx.take().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))?;
@@ -582,8 +614,9 @@ impl Loader {
         }
 
         self.merge_backfill().await?;
+        self.settle().await?;
         if self.backend == Backend::Postgres {
-            self.check_history_stations().await?;
+            self.check_written_stations().await?;
         }
 
         // Series (issues 12, 21): the cells this file moved, in this transaction.

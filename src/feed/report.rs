@@ -26,7 +26,7 @@ pub enum ImportError {
          use --force to load it anyway"
     )]
     TooFewStations { found: usize, loaded: usize },
-    #[error("refused: history rows name {missing} stations that are neither in the file nor loaded")]
+    #[error("refused: prices or history rows name {missing} stations that are neither in the file nor loaded")]
     UnknownStations { missing: usize },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),

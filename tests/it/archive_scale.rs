@@ -240,3 +240,57 @@ db_test!(history_batches_are_checked_against_the_stations, |t| {
         assert_eq!(fks, 0, "the history's foreign key is dropped: the loader checks once per file");
     }
 });
+
+// A station row that does not get written (a trigger drops it, standing in for a loader that
+// would lose it) leaves its current prices and history rows naming no station. PostgreSQL keeps
+// no per-row foreign key on either table (migrations 0015 and 0020): the loader's once-per-file
+// anti-join refuses the file, with the error that says so, and nothing is stored, through `COPY`
+// or the multi-row INSERTs. SQLite's imports check no foreign keys (`Db::begin_import`): they rely
+// on the loader writing each station first, which `no_row_outlives_its_station` checks there.
+db_test!(prices_naming_no_station_refuse_the_file, |t| {
+    let zip = year_zip(2023);
+    let mut first = None;
+    parse_stream(carburoam::feed::archive::open(&zip, &Default::default()).expect("open"), |s| {
+        if first.is_none() && !s.prices.is_empty() {
+            first = Some(s.id.get());
+        }
+    })
+    .expect("parse");
+    let dropped = first.expect("a station with prices");
+    let Db::Postgres(p) = &t.db else {
+        return;
+    };
+    let fks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'prices'::regclass AND contype = 'f'")
+            .fetch_one(p)
+            .await
+            .expect("constraints");
+    assert_eq!(fks, 0, "the prices' foreign key is dropped: the loader checks once per file");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE FUNCTION drop_one_station() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN IF NEW.id = {dropped} THEN RETURN NULL; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER drop_one_station BEFORE INSERT ON stations FOR EACH ROW EXECUTE FUNCTION drop_one_station();"
+    )))
+    .execute(p)
+    .await
+    .expect("trigger");
+    let before = fingerprint(&t.db).await;
+    for pg_copy in [true, false] {
+        let opts = ImportOptions { trigger: carburoam::domain::Trigger::Cli, pg_copy, ..ImportOptions::default() };
+        let err = feed::import_bytes(&t.db, "annuel_2023_station_lost", zip.clone().into(), &opts).await;
+        match err {
+            Err(e @ feed::ImportError::UnknownStations { missing: 1 }) => {
+                assert!(e.to_string().contains("name 1 stations"), "{e}");
+            }
+            other => panic!("pg_copy {pg_copy}: expected a refusal naming one station, got {other:?}"),
+        }
+        assert_eq!(fingerprint(&t.db).await, before, "pg_copy {pg_copy}: nothing stored");
+    }
+    sqlx::raw_sql("DROP TRIGGER drop_one_station ON stations; DROP FUNCTION drop_one_station();")
+        .execute(p)
+        .await
+        .expect("drop trigger");
+    let r = import(&t.db, 2023, &zip, true).await;
+    assert!(r.counts.history_added > 0);
+    assert!(prices(&t.db).await.iter().any(|r| r.0 == dropped));
+});

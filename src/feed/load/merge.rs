@@ -29,6 +29,8 @@ impl Loader {
         if backfill.is_empty() {
             return Ok(());
         }
+        // The stored history read here includes the last batch's rows.
+        self.settle().await?;
         // Each key's points in time order, the same second once (the later in the file wins,
         // as for a key's current points), and the key's span.
         let mut keys: Vec<KeyPoints> = Vec::with_capacity(backfill.len());
@@ -70,7 +72,8 @@ impl Loader {
         }
         self.stats.history_backfilled += inserts.len();
         self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
-        self.write_history(&inserts).await
+        // On PostgreSQL the COPY may run on after this returns: the next write waits for it.
+        self.write_history(inserts).await
     }
 
     /// The stored points that can matter to each key (see the module's comment), per key, in

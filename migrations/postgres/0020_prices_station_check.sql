@@ -1,0 +1,11 @@
+-- Current prices checked against their station once per file, not per row (issue 21),
+-- PostgreSQL flavour. Keep in step with migrations/sqlite/0020_prices_station_check.sql.
+--
+-- The foreign key ran one parent lookup (a trigger) per inserted or updated current price: an
+-- archive's first import writes one per (station, fuel), by `COPY`. As for the history
+-- (migration 0015), the loader writes every station before the prices that name it, in the
+-- import's transaction, and stations are never deleted; it collects the stations of the prices
+-- and history rows it writes and runs one anti-join before the commit, refusing the file when one
+-- names no station (`feed::load::bulk`). `tests/it/archive_scale.rs` counts orphans after imports
+-- of every kind, on both backends, and refuses a file whose station row did not get written.
+ALTER TABLE prices DROP CONSTRAINT IF EXISTS prices_station_id_fkey;
