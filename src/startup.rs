@@ -170,6 +170,8 @@ impl Application {
         if notifier.is_enabled() {
             tracing::info!(webhook = ?notifier, "notifications enabled");
         }
+        // The feed job wakes the alerts worker that the state starts below.
+        let alerts_kicker = crate::alerts::Kicker::new();
         let job = Job {
             db: db.clone(),
             fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),
@@ -177,6 +179,7 @@ impl Application {
             holder: etl::holder_id(),
             import: ImportOptions { trigger: crate::domain::Trigger::Schedule, ..ImportOptions::default() },
             notifier: notifier.clone(),
+            alerts: Some(alerts_kicker.clone()),
         };
         // Web Push signs as the mails' sender.
         let mail_from = mail.from.clone();
@@ -210,6 +213,7 @@ impl Application {
             // The console's "Run now" runs the same job as the scheduler (the import lease keeps
             // the two from overlapping).
             etl: Some(EtlHandle(Arc::new(job.clone()))),
+            alerts_kicker,
             // The console lists the scheduled backups; PostgreSQL has none.
             backup_dir: matches!(db, Db::Sqlite(_)).then(|| backups.dir.clone()),
             names_overpass: Some(overpass.clone()),
@@ -253,7 +257,7 @@ impl Application {
         let addr = self.listener.local_addr()?;
         let scheduler = self.etl_every.map(|every| {
             tracing::info!(every = %humantime::format_duration(every), url = %self.job.feed_url, "feed job scheduled");
-            tokio::spawn(etl::scheduler(self.job.clone(), every, self.state.alerts.kicker(), shutdown.clone()))
+            tokio::spawn(etl::scheduler(self.job.clone(), every, shutdown.clone()))
         });
         if scheduler.is_none() {
             tracing::info!("feed job disabled (--etl-every off)");

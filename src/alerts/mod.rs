@@ -5,8 +5,8 @@
 //! scheduled job ([`digest`]). Every request to a user-given address goes through [`target`].
 //!
 //! The worker runs at start (what a previous process left in the outbox goes out), every
-//! [`TICK`], and at once when its [`Kicker`] is kicked: the server's scheduled import and the
-//! console's "Run now" hold it (see [`crate::etl::scheduler`]).
+//! [`TICK`], and at once when its [`Kicker`] is kicked: the server's feed job holds it and kicks
+//! it after each import, scheduled or asked for in the console (see [`crate::etl::AfterImport`]).
 
 pub mod bench;
 pub mod deliver;
@@ -38,7 +38,19 @@ pub const TICK: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct Kicker(Arc<Notify>);
 
+impl Default for Kicker {
+    fn default() -> Kicker {
+        Kicker::new()
+    }
+}
+
 impl Kicker {
+    /// A kicker for a service made later ([`Alerts::woken_by`]): the feed job is built before
+    /// the application's state, and wakes the worker the state starts.
+    pub fn new() -> Kicker {
+        Kicker(Arc::new(Notify::new()))
+    }
+
     /// Wakes the worker (once, however many kicks come before it runs).
     pub fn kick(&self) {
         self.0.notify_one();
@@ -84,6 +96,11 @@ impl Alerts {
             http,
             wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The same service, its worker woken by `kicker` (and by [`Alerts::wake`]).
+    pub fn woken_by(self, kicker: Kicker) -> Alerts {
+        Alerts { wake: kicker.0, ..self }
     }
 
     /// Wakes this service's worker (a test message to send now).

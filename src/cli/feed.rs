@@ -220,6 +220,7 @@ pub(super) async fn etl_run(args: EtlRunArgs) -> anyhow::Result<ExitCode> {
         import: ImportOptions { force: args.force, trigger: Trigger::Cli, ..ImportOptions::default() },
         // The process exits right after the run, before a background notification could leave.
         notifier: crate::services::notify::Notifier::disabled(),
+        alerts: None,
     };
     let outcome = job.run_once(Trigger::Cli).await;
     db.close().await;

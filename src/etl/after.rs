@@ -1,7 +1,8 @@
 //! The step after imports, shared by the feed job, `carburoam import` and the backfill: the
-//! planner's statistics refreshed when the imports changed much, and the feed's conditional-GET
-//! state saved when a download brought the file.
+//! planner's statistics refreshed when the imports changed much, this server's alerts worker
+//! woken, and the feed's conditional-GET state saved when a download brought the file.
 
+use crate::alerts::Kicker;
 use crate::db::Db;
 use crate::feed::{ImportReport, refresh_statistics};
 
@@ -18,6 +19,8 @@ pub struct SourceState<'a> {
 #[derive(Debug, Default)]
 pub struct AfterImport<'a> {
     refresh_statistics: bool,
+    imported: bool,
+    alerts: Option<&'a Kicker>,
     source_state: Option<SourceState<'a>>,
 }
 
@@ -25,6 +28,14 @@ impl<'a> AfterImport<'a> {
     /// An import done: the statistics are refreshed if it changed a good part of the data.
     pub fn imported(&mut self, report: &ImportReport) -> &mut Self {
         self.refresh_statistics |= report.changed_much();
+        self.imported = true;
+        self
+    }
+
+    /// The alerts worker to wake once something was imported (its prices' alerts go out at
+    /// once); `None` where no worker runs in this process.
+    pub fn wake_alerts(&mut self, alerts: Option<&'a Kicker>) -> &mut Self {
+        self.alerts = alerts;
         self
     }
 
@@ -41,11 +52,17 @@ impl<'a> AfterImport<'a> {
         self
     }
 
-    /// Refreshes the statistics (a failure only logs), then saves the source state.
+    /// Refreshes the statistics (a failure only logs), wakes the alerts worker, then saves the
+    /// source state: the import is committed whatever that last write does.
     #[tracing::instrument(skip_all, fields(statistics = self.refresh_statistics, source = self.source_state.is_some()))]
     pub async fn run(&self, db: &Db) -> Result<(), sqlx::Error> {
         if self.refresh_statistics {
             refresh_statistics(db).await;
+        }
+        if self.imported
+            && let Some(alerts) = self.alerts
+        {
+            alerts.kick();
         }
         if let Some(s) = self.source_state {
             crate::db::feed_sources::save_state(db, s.url, s.etag, s.last_modified, None, crate::db::now()).await?;

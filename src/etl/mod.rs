@@ -128,6 +128,10 @@ pub struct Job {
     pub import: ImportOptions,
     /// Told when runs fail [`FAILURES_TO_NOTIFY`] times in a row.
     pub notifier: crate::services::notify::Notifier,
+    /// This server's alerts worker, woken after each import so that the alerts of the prices it
+    /// changed go out at once. `None` in a one-shot run (`carburoam etl run`): a serving
+    /// process finds the changes at its worker's next tick.
+    pub alerts: Option<crate::alerts::Kicker>,
 }
 
 impl Job {
@@ -222,7 +226,12 @@ impl Job {
                 // failure the next run downloads the file again.
                 let state =
                     SourceState { url: &self.feed_url, etag: etag.as_deref(), last_modified: last_modified.as_deref() };
-                AfterImport::default().imported(&report).source_state(state).run(&self.db).await?;
+                AfterImport::default()
+                    .imported(&report)
+                    .wake_alerts(self.alerts.as_ref())
+                    .source_state(state)
+                    .run(&self.db)
+                    .await?;
                 Ok(RunOutcome::Imported(report))
             }
         }
@@ -237,17 +246,12 @@ async fn record_failure(db: &Db, source: &str, trigger: Trigger, error: &str) {
 
 /// Runs the job now and then every `every`, until `shutdown` is cancelled. A run in progress
 /// when shutdown comes is allowed to finish (its transaction commits or rolls back whole).
-/// After each import, `alerts` wakes this server's alerts worker: the alerts of the prices it
-/// changed are evaluated and sent at once.
-pub async fn scheduler(job: Job, every: Duration, alerts: crate::alerts::Kicker, shutdown: CancellationToken) {
+pub async fn scheduler(job: Job, every: Duration, shutdown: CancellationToken) {
     // One run per interval across all instances, the first at once.
     let p = leases::Periodic { lease: SCHEDULE_LEASE, holder: &job.holder, every, first: Duration::ZERO };
     leases::every(&job.db, p, &shutdown, |_| async {
         match job.run_once(Trigger::Schedule).await {
-            Ok(RunOutcome::Imported(report)) => {
-                alerts.kick();
-                tracing::info!(%report, "scheduled import done");
-            }
+            Ok(RunOutcome::Imported(report)) => tracing::info!(%report, "scheduled import done"),
             Ok(RunOutcome::NotModified) => tracing::info!("scheduled run: feed not modified"),
             Ok(RunOutcome::Skipped) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled run failed"),

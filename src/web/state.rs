@@ -117,6 +117,8 @@ pub struct StateParts {
     pub metrics: crate::web::metrics::Metrics,
     pub router: crate::route::Router,
     pub etl: Option<EtlHandle>,
+    /// Wakes the alerts worker; the feed job holds a copy and kicks it after each import.
+    pub alerts_kicker: crate::alerts::Kicker,
     pub backup_dir: Option<std::path::PathBuf>,
     pub names_overpass: Option<crate::names::overpass::OverpassOptions>,
     pub push: PushState,
@@ -136,6 +138,7 @@ impl StateParts {
             metrics: Default::default(),
             router: crate::route::Router::off(),
             etl: None,
+            alerts_kicker: crate::alerts::Kicker::new(),
             backup_dir: None,
             names_overpass: None,
             push: PushState::default(),
@@ -170,12 +173,14 @@ impl AppState {
             metrics,
             router,
             etl,
+            alerts_kicker,
             backup_dir,
             names_overpass,
             push,
         } = parts;
         let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, alert_allow)
-            .context("cannot make the HTTP client of webhook and push alerts")?;
+            .context("cannot make the HTTP client of webhook and push alerts")?
+            .woken_by(alerts_kicker);
         Ok(AppState {
             index: crate::index::IndexHandle::new(db.clone()),
             accounts: Accounts::new(db.clone(), accounts, mailer),

@@ -596,3 +596,40 @@ db_test!(the_weekly_digest_goes_once_per_week, |t| {
     assert_eq!(a.run_once(NOON + HOUR).await.unwrap().digests, 0);
     sink.none_within(Duration::from_millis(300)).await;
 });
+
+db_test!(the_feed_job_wakes_the_alerts_worker_after_its_import, |t| {
+    seed(&t.db).await;
+    let sink = SmtpSink::start().await;
+    let kicker = carburoam::alerts::Kicker::new();
+    let worker = alerts(&t.db, &sink, "").woken_by(kicker.clone());
+    let uid = user(&t.db, "yann").await;
+    no_quiet(&t.db, uid, 3).await;
+    favourites::add(&t.db, uid, BREST, NOON).await.expect("follow");
+    q::insert_rule(&t.db, uid, &rule("threshold", Some(1640), None), NOON).await.expect("rule");
+    q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.expect("channel");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = worker.spawn_worker(shutdown.clone());
+    // Its first pass, at start, finds nothing to send; the next tick is 30 s away.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // The feed job imports Brest's Gazole under the threshold, from a local file as its feed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = dir.path().join("feed.xml");
+    std::fs::write(&feed, brest_at("1.629", "11:06:00")).expect("feed");
+    let job = carburoam::etl::Job {
+        db: t.db.clone(),
+        fetcher: Arc::new(carburoam::feed::download::Fetcher::new(Default::default()).expect("fetcher")),
+        feed_url: feed.display().to_string(),
+        holder: carburoam::etl::holder_id(),
+        import: ImportOptions { force: true, ..ImportOptions::default() },
+        notifier: carburoam::services::notify::Notifier::disabled(),
+        alerts: Some(kicker),
+    };
+    let outcome = job.run_once(carburoam::domain::Trigger::Admin).await.expect("run");
+    assert!(matches!(outcome, carburoam::etl::RunOutcome::Imported(_)), "{outcome:?}");
+    // The mail comes within `next`'s 10 s, long before the worker's next tick: the job woke it.
+    let mail = sink.next().await;
+    assert_eq!(mail.to_header().as_deref(), Some("yann@example.org"), "{:?}", mail.subject);
+    shutdown.cancel();
+    running.await.expect("worker");
+});

@@ -359,6 +359,7 @@ fn job(db: &Db, feed: &std::path::Path, notifier: &Notifier) -> Job {
         holder: carburoam::etl::holder_id(),
         import: ImportOptions::default(),
         notifier: notifier.clone(),
+        alerts: None,
     }
 }
 

@@ -296,16 +296,10 @@ pub async fn run_now(State(state): State<AppState>, admin: AdminUser) -> HtmlRes
         return Ok(see_other("/admin/etl?msg=busy"));
     }
     crate::services::admin::record(&state.accounts, &admin.actor(), Action::RunEtl, None, None, now).await?;
-    let alerts = state.alerts.kicker();
     tokio::spawn(async move {
+        // The job wakes the alerts worker after its import (`etl::AfterImport`).
         match job.0.run_once(crate::domain::Trigger::Admin).await {
-            Ok(outcome) => {
-                // The alerts of the prices it changed: evaluated and sent now.
-                if matches!(outcome, crate::etl::RunOutcome::Imported(_)) {
-                    alerts.kick();
-                }
-                tracing::info!(?outcome, "run started from the console finished");
-            }
+            Ok(outcome) => tracing::info!(?outcome, "run started from the console finished"),
             Err(e) => tracing::warn!(error = %e, "run started from the console failed"),
         }
     });
