@@ -183,7 +183,7 @@ async fn import_years(url: &str, years: &[PathBuf]) -> anyhow::Result<()> {
         let report = super::yearly::import(&db, file, bytes::Bytes::from(std::fs::read(file)?)).await?;
         println!("imported {}: {} <prix>", file.display(), report.price_elements);
     }
-    crate::feed::refresh_statistics(&db).await;
+    crate::etl::AfterImport::default().refresh_statistics().run(&db).await?;
     db.close().await;
     println!("synthetic years imported in {:.0} s", t.elapsed().as_secs_f64());
     Ok(())

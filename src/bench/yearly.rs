@@ -325,7 +325,7 @@ async fn years(a: YearsArgs) -> anyhow::Result<ExitCode> {
             sqlite_mb(&db_path)
         );
     }
-    feed::refresh_statistics(&db).await;
+    crate::etl::AfterImport::default().refresh_statistics().run(&db).await?;
     // Counted on the SQLite file only; a PostgreSQL run prints zeros.
     let (points, stations) = match &db {
         Db::Sqlite(_) => crate::db::bench::history_and_stations(&db).await?,

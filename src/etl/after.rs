@@ -4,7 +4,7 @@
 
 use crate::alerts::Kicker;
 use crate::db::Db;
-use crate::feed::{ImportReport, refresh_statistics};
+use crate::feed::ImportReport;
 
 /// What a download answered, to be asked again next time ("if modified since").
 #[derive(Debug, Clone, Copy)]
@@ -68,5 +68,15 @@ impl<'a> AfterImport<'a> {
             crate::db::feed_sources::save_state(db, s.url, s.etag, s.last_modified, None, crate::db::now()).await?;
         }
         Ok(())
+    }
+}
+
+/// Refreshes the planner's statistics. Maintenance after imports, not part of loading a file;
+/// a failure only logs (queries keep their older plans).
+async fn refresh_statistics(db: &Db) {
+    let t = std::time::Instant::now();
+    match db.analyze().await {
+        Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "statistics refreshed"),
+        Err(e) => tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)"),
     }
 }

@@ -27,16 +27,6 @@ use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
 use crate::domain::Rejection;
 
-/// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
-/// callers after the import (it is not part of loading a file); a failure only logs.
-pub async fn refresh_statistics(db: &Db) {
-    let t = Instant::now();
-    match db.analyze().await {
-        Ok(()) => tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "statistics refreshed"),
-        Err(e) => tracing::warn!(error = %e, "ANALYZE failed (queries may be slower until the next one)"),
-    }
-}
-
 /// SQLite: copies the write-ahead log into the database file in a task of its own, after the
 /// commit. The import's connection does not checkpoint at its commit ([`Db::begin_import`]):
 /// for a yearly archive that was 0.18 s of it. A checkpoint runs beside readers and the next

@@ -19,5 +19,5 @@ mod text;
 
 pub use crate::domain::Rejection;
 pub use error::FeedError;
-pub use import::{ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file, refresh_statistics};
+pub use import::{ImportError, ImportOptions, ImportReport, Progress, import_bytes, import_file};
 pub use model::{FeedKind, FeedPrice, FeedShortage, FeedStation, ParsedFeed};

@@ -100,7 +100,7 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
 
 impl ImportReport {
     /// Whether a good part of the data changed (a first import, an archive): the planner's
-    /// statistics are then worth refreshing ([`super::import::refresh_statistics`]).
+    /// statistics are then worth refreshing ([`crate::etl::AfterImport`]).
     pub fn changed_much(&self) -> bool {
         let touched = i64::from(self.counts.stations_new) + i64::from(self.counts.stations_updated);
         touched > 1000 || touched * 5 > self.stations_in_file as i64
