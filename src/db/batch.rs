@@ -8,9 +8,10 @@ use super::{Backend, Tx, in_list, values_placeholders};
 use crate::on_tx;
 
 /// Multi-row statement texts built so far, by (head and tail, rows, width): a yearly archive
-/// sends ~400 history statements of 8,192 rows, each text 50 KB long.
+/// sends ~400 history statements of 8,192 rows, each text 50 KB long. Shared with each statement
+/// (an `Arc`), not copied.
 #[derive(Default)]
-pub struct Texts(HashMap<(String, usize, usize), String>);
+pub struct Texts(HashMap<(String, usize, usize), std::sync::Arc<str>>);
 
 /// Runs `head VALUES (…),(…) tail` over `rows` in statements of at most
 /// [`Backend::MAX_PARAMS`] parameters: the same text on both backends.
@@ -50,7 +51,7 @@ where
         let sql = texts
             .0
             .entry((format!("{head}\0{tail}"), part.len(), width))
-            .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)))
+            .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)).into())
             .clone();
         let mut q = AnyQuery::new(backend, sql);
         for r in part {
@@ -133,8 +134,12 @@ pub enum AnyQuery<'q> {
 }
 
 impl<'q> AnyQuery<'q> {
-    /// A statement of `sql` for `backend`'s driver.
-    fn new(backend: Backend, sql: String) -> AnyQuery<'q> {
+    /// A statement of `sql` (a `String`, or an `Arc<str>` shared with a cache) for `backend`'s
+    /// driver.
+    fn new<S>(backend: Backend, sql: S) -> AnyQuery<'q>
+    where
+        sqlx::AssertSqlSafe<S>: sqlx::SqlSafeStr,
+    {
         match backend {
             Backend::Sqlite => AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql))),
             Backend::Postgres => AnyQuery::Postgres(sqlx::query(sqlx::AssertSqlSafe(sql))),
