@@ -25,7 +25,7 @@ pub use super::report::{ImportError, ImportOptions, ImportReport, Progress};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
-use crate::domain::Rejection;
+use crate::domain::{Rejection, RunId};
 
 /// Refreshes the planner's statistics after imports that changed much. Maintenance, run by the
 /// callers after the import (it is not part of loading a file); a failure only logs.
@@ -347,7 +347,7 @@ async fn import_inner(
     input: Input,
     sha: &str,
     opts: &ImportOptions,
-    run_id: i64,
+    run_id: RunId,
     started: Instant,
 ) -> Result<(ImportReport, Vec<Rejection>), ImportError> {
     if !opts.force && etl_runs::latest_loaded_sha256(db).await?.as_deref() == Some(sha) {
@@ -407,7 +407,7 @@ async fn import_inner(
 }
 
 /// The report of a file identical to the last one loaded: nothing done.
-fn unchanged_report(source: &str, run_id: i64, started: Instant) -> ImportReport {
+fn unchanged_report(source: &str, run_id: RunId, started: Instant) -> ImportReport {
     ImportReport {
         run_id,
         source: source.to_owned(),
