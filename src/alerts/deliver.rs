@@ -43,7 +43,7 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
     let mut out = Delivered::default();
     let mut seen = std::collections::HashSet::new();
     loop {
-        let ids: Vec<i64> = q::due(&a.db, now, PASS).await?.into_iter().filter(|id| seen.insert(*id)).collect();
+        let ids: Vec<_> = q::due(&a.db, now, PASS).await?.into_iter().filter(|id| seen.insert(*id)).collect();
         if ids.is_empty() {
             return Ok(out);
         }
@@ -58,7 +58,7 @@ pub async fn deliver_due(a: &Alerts, now: i64) -> Result<Delivered, sqlx::Error>
                     out.sent += 1;
                 }
                 Err(error) => {
-                    tracing::warn!(outbox = id, channel = job.channel_id.get(), kind = %job.channel_kind, %error, "alert delivery failed");
+                    tracing::warn!(outbox = id.get(), channel = job.channel_id.get(), kind = %job.channel_kind, %error, "alert delivery failed");
                     let retry = retried(&job, now).then(|| now + backoff(job.attempts));
                     let paused = q::failed(&a.db, &job, &a.holder, &error, retry, now, now - PAUSE_AFTER_SECS).await?;
                     out.failed += 1;

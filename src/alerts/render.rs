@@ -100,11 +100,11 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
     let mut paragraphs = vec![t.digest_intro.to_owned()];
     let mut names = BTreeMap::new();
     for f in &favs {
-        names.insert(f.station_id, station_name(db, uid, f.station_id).await?);
+        names.insert(f.station_id, station_name(db, uid, f.station_id.get()).await?);
     }
     for fid in fuel_ids {
         let fuel = fuel_name(fid);
-        let mut rows: Vec<(i32, i64)> = prices
+        let mut rows: Vec<(i32, _)> = prices
             .iter()
             .filter(|p| p.fuel == fid && names.contains_key(&p.station_id))
             .map(|p| (p.price, p.station_id))
@@ -129,7 +129,7 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
         if let Some(s) = savings::saving(&values, job.litres_per_year).filter(|s| s.per_year > 0.0) {
             paragraphs.push((t.digest_saving)(&lang.euros(s.per_year)));
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let ids: Vec<i64> = rows.iter().map(|r| r.1.get()).collect();
         if let Some(day) = cheapest_weekday(db, &ids, fid, now).await? {
             paragraphs.push((t.digest_weekday)(fuel, lang.day_name(day)));
         }

@@ -4,13 +4,14 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
-use crate::domain::{ChannelId, ChannelKind, MessageKind, RuleId, RuleKind, SavedRouteId, UserId};
+use crate::domain::{ChannelId, ChannelKind, MessageId, MessageKind, OutboxId, RuleId, RuleKind, SavedRouteId, UserId};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
 /// condition the change may meet (threshold and drop are already checked here).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Candidate {
+    /// The raw number, as in [`crate::db::alerts::PriceChange`].
     pub station_id: i64,
     pub fuel: i16,
     pub old_price: i32,
@@ -163,7 +164,7 @@ pub async fn open_message(
     tx: &mut Tx,
     user_id: UserId,
     kind: MessageKind,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
+) -> Result<Option<(MessageId, String)>, sqlx::Error> {
     on_tx!(tx, c => sqlx::query_as(
         "SELECT id, payload FROM alert_messages WHERE user_id = $1 AND kind = $2 AND NOT sealed ORDER BY id DESC LIMIT 1",
     )
@@ -174,7 +175,7 @@ pub async fn open_message(
 }
 
 /// Replaces the payload of a message nobody started delivering. `false`: it was sealed meanwhile.
-pub async fn merge_into(tx: &mut Tx, id: i64, payload: &str) -> Result<bool, sqlx::Error> {
+pub async fn merge_into(tx: &mut Tx, id: MessageId, payload: &str) -> Result<bool, sqlx::Error> {
     let n = on_tx!(tx, c => sqlx::query("UPDATE alert_messages SET payload = $1 WHERE id = $2 AND NOT sealed")
         .bind(payload)
         .bind(id)
@@ -210,8 +211,8 @@ pub async fn enqueue(
     deliver_after: i64,
     channel: Option<ChannelId>,
     now: i64,
-) -> Result<(i64, u64), sqlx::Error> {
-    let (id,): (i64,) = on_tx!(tx, c => sqlx::query_as(
+) -> Result<(MessageId, u64), sqlx::Error> {
+    let (id,): (MessageId,) = on_tx!(tx, c => sqlx::query_as(
         "INSERT INTO alert_messages (user_id, kind, payload, created_at, deliver_after, sealed) \
          VALUES ($1, $2, $3, $4, $5, FALSE) RETURNING id",
     )
@@ -254,8 +255,8 @@ pub async fn delete_changes(tx: &mut Tx, first: i64, last: i64) -> Result<u64, s
 // Delivery
 
 /// Outbox rows due at `now`: pending and due, or claimed by a holder whose lease ran out.
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<i64>, sqlx::Error> {
-    let rows: Vec<(i64,)> = on_db!(db, p => sqlx::query_as(
+pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxId>, sqlx::Error> {
+    let rows: Vec<(OutboxId,)> = on_db!(db, p => sqlx::query_as(
         "SELECT id FROM alert_outbox WHERE (state = 'pending' AND next_attempt_at <= $1) \
              OR (state = 'sending' AND lease_until <= $1) ORDER BY id LIMIT $2",
     )
@@ -268,7 +269,7 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<i64>, sqlx::Error>
 
 /// Claims one row for `holder` until `now + lease`: a single conditional UPDATE, so two processes
 /// never both win it. Also seals its message (nothing more merges into what is being sent).
-pub async fn claim(db: &Db, id: i64, holder: &str, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
+pub async fn claim(db: &Db, id: OutboxId, holder: &str, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let n = on_tx!(&mut tx, c => sqlx::query(
         "UPDATE alert_outbox SET state = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
@@ -297,10 +298,10 @@ pub async fn claim(db: &Db, id: i64, holder: &str, now: i64, lease: i64) -> Resu
 /// Everything the delivery of one claimed row needs.
 #[derive(Clone, sqlx::FromRow)]
 pub struct Job {
-    pub outbox_id: i64,
+    pub outbox_id: OutboxId,
     pub attempts: i32,
     pub created_at: i64,
-    pub message_id: i64,
+    pub message_id: MessageId,
     pub message_kind: MessageKind,
     pub payload: String,
     pub channel_id: ChannelId,
@@ -316,7 +317,7 @@ pub struct Job {
     pub litres_per_year: i32,
 }
 
-pub async fn job(db: &Db, outbox_id: i64) -> Result<Option<Job>, sqlx::Error> {
+pub async fn job(db: &Db, outbox_id: OutboxId) -> Result<Option<Job>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, Job>(
         "SELECT o.id AS outbox_id, o.attempts, o.created_at, m.id AS message_id, m.kind AS message_kind, m.payload, \
                 ch.id AS channel_id, ch.kind AS channel_kind, ch.target, ch.secret, u.id AS user_id, u.email, \

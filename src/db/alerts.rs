@@ -453,6 +453,9 @@ pub async fn delete_expired_unsubscribe(db: &Db, now: i64) -> Result<u64, sqlx::
 /// A current price an import moved: the identity of a price change is (station, fuel, at).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct PriceChange {
+    /// The raw number: the loader writes it from its own raw-keyed tables, and the alert
+    /// engine's position and dedup keys use the same number (a digest's dedup row uses 0, no
+    /// station).
     pub station_id: i64,
     pub fuel: i16,
     pub old_price: i32,

@@ -2,7 +2,7 @@
 
 use crate::db::{Backend, Db};
 use crate::domain::Rejection;
-use crate::domain::{FeedKind, Trigger};
+use crate::domain::{FeedKind, RunId, StationId, Trigger};
 use crate::on_db;
 
 /// What an import changed, as stored in `etl_runs`.
@@ -52,7 +52,7 @@ crate::text_column!(RunStatus, "run status", RunStatus::ALL);
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RunRow {
-    pub id: i64,
+    pub id: RunId,
     pub source: String,
     pub trigger: String,
     pub started_at: i64,
@@ -79,9 +79,9 @@ const RUN_COLUMNS: &str = "id, source, trigger, started_at, finished_at, status,
      prices_unchanged, history_added, shortages, rejected, error";
 
 /// Opens a run record in state `running` and returns its id.
-pub async fn start(db: &Db, source: &str, trigger: Trigger, now: i64) -> Result<i64, sqlx::Error> {
+pub async fn start(db: &Db, source: &str, trigger: Trigger, now: i64) -> Result<RunId, sqlx::Error> {
     on_db!(db, p => {
-        sqlx::query_scalar::<_, i64>(
+        sqlx::query_scalar::<_, RunId>(
             "INSERT INTO etl_runs (source, trigger, started_at, status) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(source)
@@ -136,7 +136,7 @@ impl<'a> Finish<'a> {
 }
 
 /// The step-by-step log of a run, if it kept one.
-pub async fn log(db: &Db, run_id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn log(db: &Db, run_id: RunId) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(Option<String>,)> = on_db!(db, p => sqlx::query_as("SELECT log FROM etl_runs WHERE id = $1")
         .bind(run_id)
         .fetch_optional(p)
@@ -152,7 +152,7 @@ pub async fn record(
     status: RunStatus,
     error: Option<&str>,
     now: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<RunId, sqlx::Error> {
     let id = start(db, source, trigger, now).await?;
     let log = match error {
         Some(e) => format!("{}: {e}", status.as_str()),
@@ -163,7 +163,7 @@ pub async fn record(
 }
 
 /// Closes a run record with its outcome and stores its rejected records, in one transaction.
-pub async fn finish(db: &Db, run_id: i64, f: Finish<'_>) -> Result<(), sqlx::Error> {
+pub async fn finish(db: &Db, run_id: RunId, f: Finish<'_>) -> Result<(), sqlx::Error> {
     let c = f.counts;
     let mut tx = db.begin().await?;
     crate::on_tx!(&mut tx, conn => {
@@ -300,7 +300,7 @@ pub async fn last_duration_secs(db: &Db) -> Result<Option<i64>, sqlx::Error> {
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<RunRow>, sqlx::Error> {
+pub async fn get(db: &Db, id: RunId) -> Result<Option<RunRow>, sqlx::Error> {
     let sql = format!("SELECT {RUN_COLUMNS} FROM etl_runs WHERE id = $1");
     on_db!(db, p => sqlx::query_as::<_, RunRow>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await)
 }
@@ -313,13 +313,13 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RejectionRow {
     pub seq: i32,
-    pub station_id: Option<i64>,
+    pub station_id: Option<StationId>,
     pub fuel: Option<i16>,
     pub value: String,
     pub reason: String,
 }
 
-pub async fn rejections(db: &Db, run_id: i64) -> Result<Vec<RejectionRow>, sqlx::Error> {
+pub async fn rejections(db: &Db, run_id: RunId) -> Result<Vec<RejectionRow>, sqlx::Error> {
     on_db!(db, p => {
         sqlx::query_as::<_, RejectionRow>(
             "SELECT seq, station_id, fuel, value, reason FROM etl_rejections WHERE run_id = $1 ORDER BY seq",

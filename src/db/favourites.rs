@@ -3,7 +3,7 @@
 //! ever read or change their own rows.
 
 use crate::db::Db;
-use crate::domain::UserId;
+use crate::domain::{StationId, UserId};
 use crate::{on_db, on_tx};
 
 /// Most stations one user may follow: a dashboard, not a mirror of the feed.
@@ -11,7 +11,7 @@ pub const MAX_STATIONS: i64 = 50;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Favourite {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub name: Option<String>,
     pub position: i32,
     pub added_at: i64,
@@ -45,7 +45,7 @@ pub enum Added {
 }
 
 /// Follows a station, at the end of the user's list.
-pub async fn add(db: &Db, user_id: UserId, station_id: i64, now: i64) -> Result<Added, sqlx::Error> {
+pub async fn add(db: &Db, user_id: UserId, station_id: StationId, now: i64) -> Result<Added, sqlx::Error> {
     let mut tx = db.begin().await?;
     let (exists, count, already, next): (i64, i64, i64, i64) = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM stations WHERE id = $2), \
@@ -81,7 +81,7 @@ pub async fn add(db: &Db, user_id: UserId, station_id: i64, now: i64) -> Result<
 }
 
 /// Sets (or with `None` clears) the user's own name of a station. `false`: not followed.
-pub async fn rename(db: &Db, user_id: UserId, station_id: i64, name: Option<&str>) -> Result<bool, sqlx::Error> {
+pub async fn rename(db: &Db, user_id: UserId, station_id: StationId, name: Option<&str>) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("UPDATE user_stations SET name = $1 WHERE user_id = $2 AND station_id = $3")
         .bind(name)
         .bind(user_id)
@@ -92,7 +92,7 @@ pub async fn rename(db: &Db, user_id: UserId, station_id: i64, name: Option<&str
     Ok(r == 1)
 }
 
-pub async fn remove(db: &Db, user_id: UserId, station_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, user_id: UserId, station_id: StationId) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("DELETE FROM user_stations WHERE user_id = $1 AND station_id = $2")
         .bind(user_id)
         .bind(station_id)
@@ -104,15 +104,15 @@ pub async fn remove(db: &Db, user_id: UserId, station_id: i64) -> Result<bool, s
 
 /// Moves a station one place up (`up`) or down the user's list, swapping with its neighbour.
 /// Positions are renumbered 1..n in the same transaction, so gaps left by removals never matter.
-pub async fn move_one(db: &Db, user_id: UserId, station_id: i64, up: bool) -> Result<bool, sqlx::Error> {
+pub async fn move_one(db: &Db, user_id: UserId, station_id: StationId, up: bool) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let rows: Vec<(i64,)> = on_tx!(&mut tx, c => sqlx::query_as(
+    let rows: Vec<(StationId,)> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT station_id FROM user_stations WHERE user_id = $1 ORDER BY position, station_id",
     )
     .bind(user_id)
     .fetch_all(c)
     .await)?;
-    let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+    let mut ids: Vec<StationId> = rows.into_iter().map(|(id,)| id).collect();
     let Some(i) = ids.iter().position(|id| *id == station_id) else {
         tx.rollback().await?;
         return Ok(false);
@@ -137,7 +137,7 @@ pub async fn move_one(db: &Db, user_id: UserId, station_id: i64, up: bool) -> Re
 /// A current price at one of the user's stations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct FavPrice {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub fuel: i16,
     pub price: i32,
     pub updated_at: i64,
@@ -169,7 +169,7 @@ pub async fn prices_at(db: &Db, user_id: UserId, at: i64) -> Result<Vec<FavPrice
 }
 
 /// [`prices_at`] for any stations (the demo's, which no user owns).
-pub async fn prices_at_stations(db: &Db, ids: &[i64], at: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
+pub async fn prices_at_stations(db: &Db, ids: &[StationId], at: i64) -> Result<Vec<FavPrice>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -196,7 +196,7 @@ pub async fn prices_at_stations(db: &Db, ids: &[i64], at: i64) -> Result<Vec<Fav
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FavShortage {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub fuel: i16,
     pub kind: String,
 }

@@ -2,12 +2,12 @@
 //! of wrong tries.
 
 use crate::db::Db;
-use crate::domain::UserId;
+use crate::domain::{ResetCodeId, UserId};
 use crate::on_db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ActiveCode {
-    pub id: i64,
+    pub id: ResetCodeId,
     pub code_hash: String,
 }
 
@@ -78,7 +78,7 @@ pub async fn usable(
 }
 
 /// Counts a wrong try from `client` on the code `id` (and in its total).
-pub async fn record_attempt(db: &Db, id: i64, client: &str) -> Result<(), sqlx::Error> {
+pub async fn record_attempt(db: &Db, id: ResetCodeId, client: &str) -> Result<(), sqlx::Error> {
     on_db!(db, p => {
         sqlx::query(
             "INSERT INTO reset_code_tries (code_id, client, attempts) VALUES ($1, $2, 1) \
@@ -100,7 +100,7 @@ pub async fn record_attempt(db: &Db, id: i64, client: &str) -> Result<(), sqlx::
 
 /// Marks the code used and revokes every other unused code of its user. `false` when it already
 /// was used (two tabs racing): only one use wins.
-pub async fn consume(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn consume(db: &Db, id: ResetCodeId, now: i64) -> Result<bool, sqlx::Error> {
     let r = on_db!(db, p => sqlx::query("UPDATE reset_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(now)
         .bind(id)

@@ -6,6 +6,7 @@
 //! from one grouped query ([`place_rows`]); the web layer caches that index for a few minutes.
 
 use crate::db::Db;
+use crate::domain::StationId;
 use crate::on_db;
 
 /// One (city, postcode, département) of the station table, with the centre of its stations.
@@ -36,7 +37,7 @@ pub async fn place_rows(db: &Db) -> Result<Vec<PlaceRow>, sqlx::Error> {
 /// A station of the demo's dashboard read from the database: where it is and what it is called.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NearStationRow {
-    pub id: i64,
+    pub id: StationId,
     pub latitude: f64,
     pub longitude: f64,
     pub address: String,
@@ -45,7 +46,7 @@ pub struct NearStationRow {
 
 /// Stations by id whatever their state, in no particular order. The demo reads the few stations
 /// of a shared link that the price index does not hold (gone from the feed) this way.
-pub async fn stations_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<NearStationRow>, sqlx::Error> {
+pub async fn stations_by_ids(db: &Db, ids: &[StationId]) -> Result<Vec<NearStationRow>, sqlx::Error> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let row: Option<NearStationRow> = on_db!(db, p => sqlx::query_as::<_, NearStationRow>(

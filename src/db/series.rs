@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures_util::TryStreamExt;
 
 use crate::db::{Backend, Db, Tx, copy, in_list, values_placeholders};
+use crate::domain::StationId;
 use crate::domain::histogram::{self, Histogram};
 use crate::domain::series::{self, DailyAverages, Day, NATIONAL};
 use crate::on_tx;
@@ -824,7 +825,12 @@ pub async fn needs_rebuild(db: &Db) -> Result<bool, sqlx::Error> {
 /// One row comes back, the points packed (see [`unpack_shifted`]): sqlx hands every SQLite row
 /// from its worker thread to the request's task, and a chart over twenty years reads 1,500+
 /// points.
-pub async fn station_points(db: &Db, station: i64, fuel: i16, before: i64) -> Result<Vec<(i64, i32)>, sqlx::Error> {
+pub async fn station_points(
+    db: &Db,
+    station: StationId,
+    fuel: i16,
+    before: i64,
+) -> Result<Vec<(i64, i32)>, sqlx::Error> {
     let packed: Option<String> = crate::on_db!(db, p => sqlx::query_scalar(
         "SELECT string_agg(CAST(at * 16777216 + price AS TEXT), ',') FROM price_history \
          WHERE station_id = $1 AND fuel = $2 AND at < $3",
@@ -864,7 +870,7 @@ pub async fn points_in_force_since(
 }
 
 /// The fuels a station has history for (a station gone from the feed has no current price).
-pub async fn station_fuels(db: &Db, station: i64) -> Result<Vec<i16>, sqlx::Error> {
+pub async fn station_fuels(db: &Db, station: StationId) -> Result<Vec<i16>, sqlx::Error> {
     crate::on_db!(db, p => sqlx::query_scalar::<_, i16>(
         "SELECT DISTINCT fuel FROM price_history WHERE station_id = $1 ORDER BY fuel",
     )

@@ -89,7 +89,7 @@ pub async fn station(db: &Db, id: StationId) -> Result<Option<StationRow>, sqlx:
     .await)
 }
 
-pub async fn station_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn station_exists(db: &Db, id: StationId) -> Result<bool, sqlx::Error> {
     let row: Option<(i64,)> = on_db!(db, p => sqlx::query_as("SELECT id FROM stations WHERE id = $1")
         .bind(id)
         .fetch_optional(p)
@@ -150,7 +150,7 @@ pub async fn shortages(db: &Db, station_id: StationId) -> Result<Vec<ShortageRow
 /// already. `string_agg` is the same text on both backends (SQLite ≥ 3.44).
 pub async fn history(
     db: &Db,
-    station_id: i64,
+    station_id: StationId,
     fuel: i16,
     since: i64,
 ) -> Result<Option<Vec<HistoryPoint>>, sqlx::Error> {
@@ -198,7 +198,7 @@ pub async fn counts(db: &Db) -> Result<Counts, sqlx::Error> {
 /// A station still in the feed, with what the in-memory index keeps of it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CurrentStationRow {
-    pub id: i64,
+    pub id: StationId,
     pub latitude: f64,
     pub longitude: f64,
     pub address: String,
@@ -216,7 +216,7 @@ pub struct CurrentStationRow {
 /// One current price of any station (missing ones included: the index drops them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct CurrentPriceRow {
-    pub station_id: i64,
+    pub station_id: StationId,
     /// The feed's fuel id, kept as stored: the index drops an id none of [`Fuel`] has.
     pub fuel: i16,
     pub price: i32,
@@ -226,7 +226,7 @@ pub struct CurrentPriceRow {
 /// One current shortage of any station.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CurrentShortageRow {
-    pub station_id: i64,
+    pub station_id: StationId,
     /// As in [`CurrentPriceRow`].
     pub fuel: i16,
     pub kind: ShortageKind,
@@ -302,7 +302,9 @@ pub async fn current_data(db: &Db) -> Result<CurrentData, sqlx::Error> {
     Ok(data)
 }
 
-/// A station as an import writes it: the feed's attributes in their stored encodings.
+/// A station as an import writes it: the feed's attributes in their stored encodings. The id
+/// stays the raw `i64` the loader packs into its multi-row binds (import hot path; the feed's
+/// parser has checked it as a [`StationId`] already).
 pub struct StationWrite {
     pub id: i64,
     pub latitude: f64,
@@ -323,7 +325,8 @@ pub const STATION_COLUMNS: usize = 16;
 
 /// What an import reads of every stored station before its first chunk: enough to tell an
 /// unchanged station (same content hash) from a changed one, and which stations a newest
-/// snapshot may mark missing.
+/// snapshot may mark missing. The id is the raw `i64` the loader's `KnownStations` table is
+/// keyed by (import hot path: read 10,000 at a time from SQLite's packed text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredStation {
     pub id: i64,
@@ -370,7 +373,7 @@ fn unpack_stored(text: &str) -> Result<Vec<StoredStation>, String> {
 
 /// What an import needs of a stored station it is about to change: when its attributes were
 /// last set (an older file never overwrites them) and its département (the area its history
-/// counts in).
+/// counts in). The id is raw, as in [`StoredStation`].
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StationDetails {
     pub id: i64,

@@ -68,6 +68,23 @@ row_id!(
     /// `audit_log.id`: one entry of the administrators' audit log.
     AuditId
 );
+row_id!(
+    /// `etl_runs.id`: one import run (the admin's `/admin/etl/runs/{id}`, the loader's report).
+    RunId
+);
+row_id!(
+    /// `reset_codes.id`: one reset code sent to a user.
+    ResetCodeId
+);
+row_id!(
+    /// `alert_messages.id`: one message to a user (several triggers coalesced), sent on each of
+    /// their channels.
+    MessageId
+);
+row_id!(
+    /// `alert_outbox.id`: the delivery of one message on one channel.
+    OutboxId
+);
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,9 @@ pub use alert::{ChannelKind, MessageKind, RuleKind};
 pub use department::{department_label, department_name};
 pub use feed_kind::FeedKind;
 pub use fuel::{Fuel, UnknownFuel};
-pub use ids::{AuditId, ChannelId, PushSubscriptionId, RuleId, SavedRouteId, UserId};
+pub use ids::{
+    AuditId, ChannelId, MessageId, OutboxId, PushSubscriptionId, ResetCodeId, RuleId, RunId, SavedRouteId, UserId,
+};
 pub use lang::{LANG_COOKIE, Lang};
 pub use price::{Price, PriceError};
 pub use rejection::Rejection;

@@ -25,7 +25,7 @@ pub use super::report::{ImportError, ImportOptions, ImportReport, Progress};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
-use crate::domain::Rejection;
+use crate::domain::{Rejection, RunId};
 
 /// SQLite: copies the write-ahead log into the database file in a task of its own, after the
 /// commit. The import's connection does not checkpoint at its commit ([`Db::begin_import`]):
@@ -337,7 +337,7 @@ async fn import_inner(
     input: Input,
     sha: &str,
     opts: &ImportOptions,
-    run_id: i64,
+    run_id: RunId,
     started: Instant,
 ) -> Result<(ImportReport, Vec<Rejection>), ImportError> {
     if !opts.force && etl_runs::latest_loaded_sha256(db).await?.as_deref() == Some(sha) {
@@ -397,7 +397,7 @@ async fn import_inner(
 }
 
 /// The report of a file identical to the last one loaded: nothing done.
-fn unchanged_report(source: &str, run_id: i64, started: Instant) -> ImportReport {
+fn unchanged_report(source: &str, run_id: RunId, started: Instant) -> ImportReport {
     ImportReport {
         run_id,
         source: source.to_owned(),

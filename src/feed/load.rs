@@ -38,7 +38,10 @@ struct KnownStation {
 }
 
 /// The stations stored when the import's transaction opened, shared with the parsing thread
-/// ([`Sieve`]) so that it drops unchanged stations as soon as they are parsed.
+/// ([`Sieve`]) so that it drops unchanged stations as soon as they are parsed. Keyed by the
+/// station's raw number, as [`crate::db::stations::import_state`] reads it from SQLite's packed
+/// text and as the loader's multi-row binds and COPY rows write it: the table never leaves the
+/// loader, and the parser has checked every id of the file as a [`crate::domain::StationId`].
 pub(super) struct KnownStations {
     stations: HashMap<i64, KnownStation>,
     /// Whether this file is at least as recent as everything loaded before it.

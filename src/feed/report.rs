@@ -12,7 +12,7 @@ use super::FeedError;
 use super::archive::Limits;
 use super::model::FeedKind;
 use crate::db::etl_runs::{RunCounts, RunStatus};
-use crate::domain::Trigger;
+use crate::domain::{RunId, Trigger};
 
 /// Why an import was refused or failed. Displayed as one line after the file name.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ impl Default for ImportOptions {
 /// What one import did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {
-    pub run_id: i64,
+    pub run_id: RunId,
     pub source: String,
     /// `Success` or `Unchanged` (the file was the last one imported).
     pub status: RunStatus,

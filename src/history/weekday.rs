@@ -9,7 +9,7 @@
 
 use crate::db::Db;
 use crate::domain::series::{Day, day_start, weekday};
-use crate::domain::{Fuel, Lang};
+use crate::domain::{Fuel, Lang, StationId};
 use crate::history::series::closes;
 
 /// How many weeks of data the line needs.
@@ -58,13 +58,18 @@ pub fn window_closes(points: &[(i64, i32)], last: Day) -> Vec<(Day, i32)> {
 }
 
 /// The closes of one station's fuel over the [`WEEKS`] weeks ending on `last`.
-async fn station_closes(db: &Db, station: i64, fuel: Fuel, last: Day) -> Result<Vec<(Day, i32)>, sqlx::Error> {
+async fn station_closes(db: &Db, station: StationId, fuel: Fuel, last: Day) -> Result<Vec<(Day, i32)>, sqlx::Error> {
     let points = crate::db::series::station_points(db, station, fuel.id(), day_start(last + 1)).await?;
     Ok(window_closes(&points, last))
 }
 
 /// The cheapest weekday of `fuel` over `stations`, up to the day `last`.
-pub async fn for_stations(db: &Db, stations: &[i64], fuel: Fuel, last: Day) -> Result<Option<Cheapest>, sqlx::Error> {
+pub async fn for_stations(
+    db: &Db,
+    stations: &[StationId],
+    fuel: Fuel,
+    last: Day,
+) -> Result<Option<Cheapest>, sqlx::Error> {
     let mut all = Vec::with_capacity(stations.len());
     for &s in stations {
         all.push(station_closes(db, s, fuel, last).await?);
@@ -85,7 +90,7 @@ pub fn sentence(lang: Lang, c: &Cheapest, mine: bool) -> String {
 
 /// `/me`: per fuel, the line about the user's stations (`stations`) for each of `fuels` that has
 /// one; `last` is the last day of data.
-pub async fn me_lines(db: &Db, lang: Lang, stations: &[i64], fuels: &[Fuel], last: Day) -> Vec<(Fuel, String)> {
+pub async fn me_lines(db: &Db, lang: Lang, stations: &[StationId], fuels: &[Fuel], last: Day) -> Vec<(Fuel, String)> {
     let mut out = Vec::new();
     for &fuel in fuels {
         match for_stations(db, stations, fuel, last).await {

@@ -45,7 +45,7 @@ impl PriceIndex {
         let mut service_ids: HashMap<String, u16> = HashMap::new();
         let mut offers: Vec<Vec<Offer>> = vec![Vec::new(); rows.len()];
         let mut outages: Vec<Vec<Shortage>> = vec![Vec::new(); rows.len()];
-        let position = |id: i64| rows.binary_search_by_key(&id, |r| r.id).ok();
+        let position = |id: StationId| rows.binary_search_by_key(&id, |r| r.id).ok();
         for p in &prices {
             if let (Some(i), Some(fuel)) = (position(p.station_id), Fuel::from_id(p.fuel.into())) {
                 offers[i].push(Offer { fuel, price: p.price, updated_at: p.updated_at, shortage: None });
@@ -68,7 +68,7 @@ impl PriceIndex {
                 shortages.sort_by_key(|s| s.fuel.id());
                 // Written by our own loader; unreadable, the station just matches no service.
                 let names = serde_json::from_str::<Vec<String>>(&r.services).unwrap_or_else(|e| {
-                    tracing::warn!(station = r.id, error = %e, "unreadable services JSON");
+                    tracing::warn!(station = r.id.get(), error = %e, "unreadable services JSON");
                     Vec::new()
                 });
                 let ids = names
@@ -83,7 +83,7 @@ impl PriceIndex {
                         Some(id)
                     })
                     .collect();
-                let osm = StationId::new(r.id).and_then(|id| osm_names.remove(&id));
+                let osm = osm_names.remove(&r.id);
                 let brand = osm.as_ref().and_then(|n| n.brand.as_deref()).map(Box::from);
                 let name = osm.as_ref().and_then(StationName::display).map(Box::from);
                 let name_words = word_key(
@@ -92,7 +92,9 @@ impl PriceIndex {
                 let place_words = word_key([r.city.as_str(), r.postcode.as_str(), r.department.as_str()]);
                 let opening_hours = r.opening_hours.as_deref().and_then(|h| {
                     serde_json::from_str::<OpeningHours>(h)
-                        .inspect_err(|e| tracing::warn!(station = r.id, error = %e, "unreadable opening hours JSON"))
+                        .inspect_err(
+                            |e| tracing::warn!(station = r.id.get(), error = %e, "unreadable opening hours JSON"),
+                        )
                         .ok()
                         .map(Box::new)
                 });

@@ -38,7 +38,7 @@ pub use handle::{CHECK_EVERY, IndexHandle};
 /// A station still in the feed, with what lists show and filter on.
 #[derive(Debug, Clone)]
 pub struct Station {
-    pub id: i64,
+    pub id: StationId,
     pub latitude: f64,
     pub longitude: f64,
     pub address: Box<str>,
@@ -301,7 +301,7 @@ impl PriceIndex {
         &self.stations
     }
 
-    pub fn station(&self, id: i64) -> Option<&Station> {
+    pub fn station(&self, id: StationId) -> Option<&Station> {
         self.stations.binary_search_by_key(&id, |s| s.id).ok().map(|i| &self.stations[i])
     }
 

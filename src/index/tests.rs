@@ -3,9 +3,13 @@
 use super::*;
 use crate::db::stations::{CurrentPriceRow, CurrentShortageRow, CurrentStationRow};
 
+fn sid(n: i64) -> StationId {
+    StationId::new(n).expect("a station id")
+}
+
 fn station(id: i64, lat: f64, lon: f64, dept: &str, services: &str) -> CurrentStationRow {
     CurrentStationRow {
-        id,
+        id: sid(id),
         latitude: lat,
         longitude: lon,
         address: format!("{id} rue"),
@@ -20,7 +24,7 @@ fn station(id: i64, lat: f64, lon: f64, dept: &str, services: &str) -> CurrentSt
 }
 
 fn price(station_id: i64, fuel: i16, price: i32, updated_at: i64) -> CurrentPriceRow {
-    CurrentPriceRow { station_id, fuel, price, updated_at }
+    CurrentPriceRow { station_id: sid(station_id), fuel, price, updated_at }
 }
 
 fn sample() -> PriceIndex {
@@ -44,8 +48,8 @@ fn sample() -> PriceIndex {
             price(99, 1, 1, 1),
         ],
         shortages: vec![
-            CurrentShortageRow { station_id: 3, fuel: 1, kind: ShortageKind::Temporary, since: Some(5) },
-            CurrentShortageRow { station_id: 1, fuel: 3, kind: ShortageKind::Permanent, since: None },
+            CurrentShortageRow { station_id: sid(3), fuel: 1, kind: ShortageKind::Temporary, since: Some(5) },
+            CurrentShortageRow { station_id: sid(1), fuel: 3, kind: ShortageKind::Permanent, since: None },
         ],
     })
 }
@@ -68,7 +72,7 @@ fn query(fuel: Fuel) -> NearbyQuery<'static> {
 }
 
 fn ids(hits: &[Hit<'_>]) -> Vec<i64> {
-    hits.iter().map(|h| h.station.id).collect()
+    hits.iter().map(|h| h.station.id.get()).collect()
 }
 
 #[test]
@@ -100,15 +104,15 @@ fn nearby_filters_and_orders() {
 #[test]
 fn nearest_and_lookup() {
     let idx = sample();
-    let near: Vec<i64> = idx.nearest(48.85, 2.35, 2, 50.0).iter().map(|(s, _)| s.id).collect();
+    let near: Vec<i64> = idx.nearest(48.85, 2.35, 2, 50.0).iter().map(|(s, _)| s.id.get()).collect();
     assert_eq!(near, [1, 3]);
     assert_eq!(idx.nearest(48.85, 2.35, 10, 50.0).len(), 3);
-    assert_eq!(idx.station(4).map(|s| s.prices.len()), Some(1));
-    assert!(idx.station(99).is_none());
-    assert_eq!(idx.station(3).and_then(|s| s.price_of(Fuel::E10)).map(|o| o.price), Some(1750));
+    assert_eq!(idx.station(sid(4)).map(|s| s.prices.len()), Some(1));
+    assert!(idx.station(sid(99)).is_none());
+    assert_eq!(idx.station(sid(3)).and_then(|s| s.price_of(Fuel::E10)).map(|o| o.price), Some(1750));
     // A shortage of a fuel without a price is kept for the station page.
     assert_eq!(
-        idx.station(1).map(|s| &*s.shortages),
+        idx.station(sid(1)).map(|s| &*s.shortages),
         Some(&[Shortage { fuel: Fuel::E85, kind: ShortageKind::Permanent, since: None }][..])
     );
 }

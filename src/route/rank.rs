@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Europe::Paris;
 
 use super::{LatLon, Router, Trip};
-use crate::domain::{Fuel, RoadType, ShortageKind};
+use crate::domain::{Fuel, RoadType, ShortageKind, StationId};
 use crate::index::PriceIndex;
 
 /// How many of the best candidates get an exact detour from the engine's matrix.
@@ -81,7 +81,7 @@ impl RankQuery {
 /// One station of the answer.
 #[derive(Debug, Clone)]
 pub struct Stop {
-    pub id: i64,
+    pub id: StationId,
     pub brand: Option<String>,
     pub name: Option<String>,
     pub address: String,
@@ -108,7 +108,7 @@ pub struct Stop {
 impl Stop {
     /// A stop at `price` (thousandths of a euro), `km_from_start` along the trip and
     /// `off_route_km` from it, with nothing else known yet (no costs until [`Stop::set_detour`]).
-    pub fn new(id: i64, price: i32, km_from_start: f64, off_route_km: f64) -> Stop {
+    pub fn new(id: StationId, price: i32, km_from_start: f64, off_route_km: f64) -> Stop {
         Stop {
             id,
             brand: None,
@@ -287,7 +287,7 @@ mod tests {
         let (km, min) = estimated_detour(1.0);
         assert!((km - 2.6).abs() < 1e-9 && (min - 3.12).abs() < 1e-9);
         let q = RankQuery::defaults(Fuel::Gazole, Utc::now());
-        let mut s = Stop::new(1, 1_800, 0.0, 1.0);
+        let mut s = Stop::new(StationId::new(1).expect("an id"), 1_800, 0.0, 1.0);
         s.set_detour(10.0, 12.0, false, &q);
         assert!((s.fill_cost - 72.0).abs() < 1e-9);
         assert!((s.detour_cost - 10.0 * 0.065 * 1.8).abs() < 1e-9);

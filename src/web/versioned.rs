@@ -27,6 +27,7 @@ use bytes::Bytes;
 
 use crate::domain::Fuel;
 use crate::domain::Lang;
+use crate::domain::StationId;
 use crate::domain::series::Day;
 use crate::error::AppError;
 use crate::history::series::Step;
@@ -47,15 +48,15 @@ pub enum Key {
     Frame { path: &'static str, query: String, layout: u64 },
     /// A station page's data (the station, its name, its chart).
     /// `fuel` and `range` as the query gives them (the chart's choice).
-    Station { id: i64, lang: Lang, fuel: Option<String>, range: Option<String>, last: Day },
+    Station { id: StationId, lang: Lang, fuel: Option<String>, range: Option<String>, last: Day },
     /// Where the text of a search leads (a place, or stations by name).
     Place { text: String },
     /// The daily averages of an area, whole (the faint lines of a station's chart).
     AreaLine { fuel: Fuel, area: String },
     /// `GET /api/v1/stations/{id}`.
-    ApiStation { id: i64 },
+    ApiStation { id: StationId },
     /// `GET /api/v1/stations/{id}/history` with the days resolved.
-    ApiHistory { id: i64, fuel: Fuel, from: Option<Day>, to: Option<Day>, step: Option<Step>, last: Day },
+    ApiHistory { id: StationId, fuel: Fuel, from: Option<Day>, to: Option<Day>, step: Option<Step>, last: Day },
     /// `GET /api/v1/trends`.
     ApiTrends { fuel: Fuel, area: String, from: Option<Day>, to: Option<Day>, step: Step },
 }

@@ -17,7 +17,7 @@ use carburoam::feed::{ImportOptions, import_bytes, import_file};
 
 use crate::app::{TestApp, spawn_app_and_state};
 use crate::db_test;
-use crate::helpers::fixture;
+use crate::helpers::{fixture, sid};
 use crate::smtp::{SmtpSink, find_link};
 
 /// 2025-10-27 12:00 in Paris (winter time): outside the default quiet hours.
@@ -114,7 +114,7 @@ db_test!(each_rule_type_fires_once_in_one_message, |t| {
     let uid = user(&t.db, "zoe").await;
     no_quiet(&t.db, uid, 3).await;
     for s in [CANNET, SCEAUX, BREST] {
-        favourites::add(&t.db, uid, s, NOON).await.expect("follow");
+        favourites::add(&t.db, uid, sid(s), NOON).await.expect("follow");
     }
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1640), None), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(30)), NOON).await.unwrap();
@@ -182,7 +182,7 @@ db_test!(quiet_hours_wait_and_the_daily_cap_holds, |t| {
     let a = alerts(&t.db, &sink, "");
     let uid = user(&t.db, "lea").await;
     q::save_settings(&t.db, uid, Settings { quiet_start: 22 * 60, quiet_end: 7 * 60, daily_cap: 1 }).await.unwrap();
-    favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap();
     q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
 
@@ -214,7 +214,7 @@ db_test!(two_instances_deliver_once_and_a_crash_loses_nothing, |t| {
     let sink = SmtpSink::start().await;
     let uid = user(&t.db, "max").await;
     no_quiet(&t.db, uid, 3).await;
-    favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1650), None), NOON).await.unwrap();
     q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
     // A second process on the same database (its own pool).
@@ -284,7 +284,7 @@ db_test!(ntfy_delivers_retries_and_pauses_after_a_week, |t| {
     let a = alerts(&t.db, &sink, "127.0.0.1");
     let uid = user(&t.db, "ana").await;
     no_quiet(&t.db, uid, 5).await;
-    favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap();
     let ch =
         q::save_channel(&t.db, uid, ChannelKind::Ntfy, Some(&format!("{base}/ok")), Some("tok-secret"), false, NOON)
@@ -336,7 +336,7 @@ db_test!(alert_targets_refuse_private_and_local_addresses, |t| {
     let a = alerts(&t.db, &sink, "");
     let uid = user(&t.db, "eve").await;
     no_quiet(&t.db, uid, 20).await;
-    favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.unwrap();
     q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap();
     let mut price = 1.690;
     for (i, target) in [
@@ -521,7 +521,7 @@ db_test!(unsubscribe_pauses_only_that_rule_without_login, |t| {
     let (app, state) = spawn_app_and_state(t.db.clone(), |c| c.mail.smtp = Some(sink.settings())).await;
     let uid = user(&t.db, "ugo").await;
     no_quiet(&t.db, uid, 5).await;
-    favourites::add(&t.db, uid, BREST, NOON).await.unwrap();
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.unwrap();
     let drop = q::insert_rule(&t.db, uid, &rule("drop", None, Some(10)), NOON).await.unwrap().unwrap();
     let cheap = q::insert_rule(&t.db, uid, &RuleFields { fuel: Some(2), ..rule("drop", None, Some(10)) }, NOON)
         .await
@@ -575,7 +575,7 @@ db_test!(the_weekly_digest_goes_once_per_week, |t| {
     let a = alerts(&t.db, &sink, "");
     let uid = user(&t.db, "dan").await;
     for s in [CANNET, SCEAUX, BREST] {
-        favourites::add(&t.db, uid, s, NOON).await.unwrap();
+        favourites::add(&t.db, uid, sid(s), NOON).await.unwrap();
     }
     q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.unwrap();
     let f = RuleFields {

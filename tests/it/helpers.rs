@@ -4,6 +4,12 @@
 use std::path::PathBuf;
 
 use carburoam::db::Db;
+use carburoam::domain::StationId;
+
+/// A station id written as a literal in a test.
+pub fn sid(n: i64) -> StationId {
+    StationId::new(n).expect("a station id")
+}
 
 /// Once per test process, what `main` does before anything else: the rustls provider that the
 /// HTTP clients (the tests' own and the app's) need. Called by the [`TestDb`] constructors, and

@@ -16,7 +16,7 @@ use carburoam::on_db;
 
 use crate::app::spawn_app;
 use crate::db_test;
-use crate::helpers::{fixture, shared_file};
+use crate::helpers::{fixture, shared_file, sid};
 
 // ---------------------------------------------------------------------------------------------
 // The reference: plain rows and brute force
@@ -124,7 +124,7 @@ fn compare_stations(raw: &[RawStation], index: &PriceIndex) {
     let kept: Vec<&RawStation> = raw.iter().filter(|s| !s.missing).collect();
     assert_eq!(index.stations().len(), kept.len());
     for (s, r) in index.stations().iter().zip(kept) {
-        assert_eq!((s.id, s.latitude, s.longitude, &*s.department), (r.id, r.lat, r.lon, r.department.as_str()));
+        assert_eq!((s.id.get(), s.latitude, s.longitude, &*s.department), (r.id, r.lat, r.lon, r.department.as_str()));
         let prices: Vec<(i16, i32, i64)> = s.prices.iter().map(|o| (o.fuel.id(), o.price, o.updated_at)).collect();
         let want: Vec<(i16, i32, i64)> = (1..=6)
             .zip(&r.prices)
@@ -143,7 +143,7 @@ fn index_nearby(index: &PriceIndex, q: &NearbyQuery<'_>) -> Vec<Row> {
         .iter()
         .map(|h| {
             let shortage = h.offer.shortage.map(|k| k.as_str().to_owned());
-            (h.station.id, h.offer.price, h.offer.updated_at, shortage, h.distance_km)
+            (h.station.id.get(), h.offer.price, h.offer.updated_at, shortage, h.distance_km)
         })
         .collect()
 }
@@ -294,11 +294,11 @@ db_test!(index_matches_brute_force_on_fixtures, |t| {
     // 13001005 left the feed with snapshot_b but keeps its prices in the table: never listed.
     let gone = raw.iter().find(|s| s.id == 13001005).expect("13001005");
     assert!(gone.missing && gone.prices[0].is_some());
-    assert!(index.station(13001005).is_none());
+    assert!(index.station(sid(13001005)).is_none());
 
     // The demo's nearest stations.
     for &(lat, lon) in &points {
-        let got: Vec<(i64, f64)> = index.nearest(lat, lon, 12, 50.0).iter().map(|(s, d)| (s.id, *d)).collect();
+        let got: Vec<(i64, f64)> = index.nearest(lat, lon, 12, 50.0).iter().map(|(s, d)| (s.id.get(), *d)).collect();
         assert_eq!(got, brute_nearest(&raw, lat, lon, 12, 50.0), "{lat} {lon}");
     }
 
@@ -344,7 +344,7 @@ db_test!(index_matches_brute_force_on_the_national_file, |t| {
     assert!(queries >= 4000 && results > 50_000, "{queries} queries, {results} results");
 
     for &(lat, lon) in &points {
-        let got: Vec<(i64, f64)> = index.nearest(lat, lon, 12, 50.0).iter().map(|(s, d)| (s.id, *d)).collect();
+        let got: Vec<(i64, f64)> = index.nearest(lat, lon, 12, 50.0).iter().map(|(s, d)| (s.id.get(), *d)).collect();
         assert_eq!(got, brute_nearest(&raw, lat, lon, 12, 50.0), "{lat} {lon}");
     }
 
@@ -366,7 +366,7 @@ db_test!(index_matches_brute_force_on_the_national_file, |t| {
 
 /// The current Gazole price of a station according to the index.
 fn gazole(index: &PriceIndex, id: i64) -> Option<i32> {
-    index.station(id).and_then(|s| s.price_of(Fuel::Gazole)).map(|o| o.price)
+    index.station(sid(id)).and_then(|s| s.price_of(Fuel::Gazole)).map(|o| o.price)
 }
 
 /// Calls `get` until the index's version differs from `old`: the background rebuild.

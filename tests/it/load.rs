@@ -142,7 +142,7 @@ db_test!(snapshot_a_loads_exactly, |t| {
     let run = carburoam::db::etl_runs::recent(db, 1).await.unwrap().remove(0);
     let rej = carburoam::db::etl_runs::rejections(db, run.id).await.unwrap();
     let mut got: Vec<(Option<i64>, Option<i16>, String)> =
-        rej.into_iter().map(|r| (r.station_id, r.fuel, r.value)).collect();
+        rej.into_iter().map(|r| (r.station_id.map(|s| s.get()), r.fuel, r.value)).collect();
     got.sort();
     assert_eq!(
         got,

@@ -544,7 +544,7 @@ fn brute_force(index: &PriceIndex, path: &[(f64, f64)], width: f64, fuel: Fuel) 
         .offers_of(fuel)
         .filter_map(|(s, _)| {
             let (d, along) = nearest_on_path((s.latitude, s.longitude), path, &cum)?;
-            (d <= width).then_some((s.id, d, along))
+            (d <= width).then_some((s.id.get(), d, along))
         })
         .collect();
     out.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
@@ -559,7 +559,7 @@ fn compare_corridors(index: &PriceIndex, paths: &[Vec<(f64, f64)>]) -> usize {
                 let got: Vec<(i64, f64, f64)> = index
                     .corridor(path, width, fuel, 0)
                     .iter()
-                    .map(|h| (h.station.id, h.off_route_km, h.along_km))
+                    .map(|h| (h.station.id.get(), h.off_route_km, h.along_km))
                     .collect();
                 let want = brute_force(index, path, width, fuel);
                 assert_eq!(got.len(), want.len(), "{} points, {width} km, {fuel:?}", path.len());

@@ -16,7 +16,8 @@ use crate::auth::{password, secret};
 use crate::db::{Db, email_changes, favourites, login_failures, reset_codes, sessions, users};
 use crate::domain::Lang;
 use crate::domain::{
-    AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, SavedRouteId, UserId, Username, rfc3339,
+    AccountInputError, DisplayName, EmailAddress, Fuel, NewPassword, Password, SavedRouteId, StationId, UserId,
+    Username, rfc3339,
 };
 use crate::email::{Email, EmailKind, Mailer, Recipient, SecurityEvent};
 
@@ -509,7 +510,7 @@ pub struct ExportAccount {
 
 #[derive(Debug, Serialize)]
 pub struct ExportStation {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub name: Option<String>,
     pub position: i32,
     pub added_at: String,

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::db::{admin as q, audit, etl_runs, leases, stations, usage, users};
-use crate::domain::{DAY, UserId};
+use crate::domain::{DAY, RunId, UserId};
 use crate::error::AppError;
 use crate::etl::{IMPORT_LEASE, SCHEDULE_LEASE};
 use crate::services::admin::{Action, Actor, AdminError};
@@ -135,7 +135,7 @@ pub async fn overview(State(state): State<AppState>, lang: Lang, _admin: AdminUs
 // GET /admin/etl, POST /admin/etl/run, GET /admin/etl/runs/{id}
 
 pub struct RunView {
-    pub id: i64,
+    pub id: RunId,
     pub started: String,
     pub duration: String,
     pub source: String,
@@ -326,7 +326,7 @@ pub async fn run(
     Path(id): Path<String>,
 ) -> HtmlResult<Response> {
     {
-        let id: i64 = id.parse().map_err(|_| AppError::not_found(format!("run {id}")))?;
+        let id: RunId = id.parse().map_err(|_| AppError::not_found(format!("run {id}")))?;
         let db = &state.db;
         let (run, rejections, log) =
             tokio::try_join!(etl_runs::get(db, id), etl_runs::rejections(db, id), etl_runs::log(db, id))?;

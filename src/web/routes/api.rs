@@ -111,7 +111,7 @@ pub async fn station(
     let body = state
         .cache
         .data
-        .get_or_try(index.data_version(), Key::ApiStation { id: id.get() }, || async {
+        .get_or_try(index.data_version(), Key::ApiStation { id }, || async {
             Body::json(&station_json(&state, id).await?)
         })
         .await?;
@@ -216,7 +216,8 @@ pub struct NearbyJson {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NearbyStationJson {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: StationId,
     /// Canonical brand from OpenStreetMap (`null` when unknown).
     #[schema(required = true)]
     pub brand: Option<String>,

@@ -163,7 +163,7 @@ pub async fn last_data_day(state: &AppState) -> Result<Day, AppError> {
 /// first change (`None` when it has none).
 async fn station_closes(
     state: &AppState,
-    id: i64,
+    id: StationId,
     fuel: Fuel,
     from: Option<Day>,
     to: Day,
@@ -190,7 +190,7 @@ pub async fn history(
         None => params.from,
     };
     let (last, index) = tokio::try_join!(last_data_day(&state), async { Ok(state.index.get().await?) })?;
-    let key = Key::ApiHistory { id: id.get(), fuel: params.fuel, from, to: params.to, step: params.step, last };
+    let key = Key::ApiHistory { id, fuel: params.fuel, from, to: params.to, step: params.step, last };
     let body = state
         .cache
         .data
@@ -214,7 +214,7 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
                 None => from.map_or(i64::MIN, day_start),
             };
             let until = params.to.map_or(i64::MAX, |t| day_start(t + 1));
-            q::history(&state.db, id.get(), params.fuel.id(), since)
+            q::history(&state.db, id, params.fuel.id(), since)
                 .await?
                 .ok_or_else(missing)?
                 .into_iter()
@@ -230,14 +230,14 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
                 .collect::<Result<Vec<_>, AppError>>()?
         }
         Some(step) => {
-            if !q::station_exists(&state.db, id.get()).await? {
+            if !q::station_exists(&state.db, id).await? {
                 return Err(missing());
             }
             let last = last_data_day(state).await?;
             let to = params.to.map_or(last, |t| t.min(last));
             // Daily closes with no start asked: the recent ones only.
             let recent = (step == Step::Day && from.is_none()).then(|| to - (RECENT_DAILY_DAYS - 1));
-            let (c, first) = station_closes(state, id.get(), params.fuel, from.or(recent), to).await?;
+            let (c, first) = station_closes(state, id, params.fuel, from.or(recent), to).await?;
             if let (Some(start), Some(first)) = (recent, first)
                 && first < start
             {

@@ -15,7 +15,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Fuel, Price, ShortageKind};
+use crate::domain::{Fuel, Price, ShortageKind, StationId};
 use crate::error::AppError;
 use crate::route::{self, EngineError, LatLon, Path, PathError, RankQuery, SearchError, Sort, Source, Stop, TripInput};
 use crate::web::error::ApiResult;
@@ -225,7 +225,8 @@ impl utoipa::ToSchema for PointsJson<'_> {}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteStationJson {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: StationId,
     #[schema(required = true)]
     pub brand: Option<String>,
     #[schema(required = true)]

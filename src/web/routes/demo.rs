@@ -27,14 +27,14 @@ pub const LITRES_PER_YEAR: f64 = 650.0;
 
 /// A station of the demo's list, with the link that removes it.
 pub struct DemoRow {
-    pub id: i64,
+    pub id: StationId,
     pub city: String,
     pub address: String,
     pub remove_url: String,
 }
 
 pub struct DemoCandidate {
-    pub id: i64,
+    pub id: StationId,
     pub city: String,
     pub address: String,
     pub distance: String,
@@ -72,7 +72,7 @@ const DEMO_SEARCH_KM: f64 = 50.0;
 async fn demo_watched(
     state: &AppState,
     index: &PriceIndex,
-    ids: &[i64],
+    ids: &[StationId],
 ) -> Result<(Vec<favourites::Favourite>, Vec<favourites::FavPrice>, Vec<favourites::FavShortage>), AppError> {
     let (mut favs, mut prices, mut shortages) = (Vec::new(), Vec::new(), Vec::new());
     for (position, id) in ids.iter().enumerate() {
@@ -107,13 +107,13 @@ async fn demo_watched(
                 )
             }
             None => {
-                let Some(sid) = StationId::new(*id) else { continue };
+                let sid = *id;
                 let Some(row) = q::station(&state.db, sid).await? else { continue };
                 let offers =
                     q::prices(&state.db, sid).await?.iter().map(|p| (p.fuel.id(), p.price, p.updated_at)).collect();
                 (
                     favourites::Favourite {
-                        station_id: row.id.get(),
+                        station_id: row.id,
                         name: None,
                         position: position as i32,
                         added_at: 0,
@@ -137,8 +137,8 @@ async fn demo_watched(
     Ok((favs, prices, shortages))
 }
 
-fn demo_url(ids: &[i64], fuels: [Fuel; 2], lat: f64, lon: f64) -> String {
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+fn demo_url(ids: &[StationId], fuels: [Fuel; 2], lat: f64, lon: f64) -> String {
+    let ids: Vec<String> = ids.iter().map(StationId::to_string).collect();
     format!("/demo?ids={}&fuel1={}&fuel2={}&lat={lat:.4}&lon={lon:.4}", ids.join("%2C"), fuels[0], fuels[1])
 }
 
@@ -151,13 +151,13 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
     let lon = p.f64_in("lon", -180.0..=180.0).unwrap_or(DEFAULT_PLACE.1);
     let explicit_ids = p.str("ids");
     let explicit = explicit_ids.is_some();
-    let mut ids: Vec<i64> = Vec::new();
+    let mut ids: Vec<StationId> = Vec::new();
     for s in explicit_ids.as_deref().unwrap_or("").split([',', ' ']) {
         if let Some(id) = StationId::parse(s)
-            && !ids.contains(&id.get())
+            && !ids.contains(&id)
             && ids.len() < DEMO_MAX_STATIONS
         {
-            ids.push(id.get());
+            ids.push(id);
         }
     }
     let (f, index) = tokio::try_join!(freshness(&state), async { state.index.get().await.map_err(AppError::from) })?;
@@ -175,7 +175,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
     let rows = favs
         .iter()
         .map(|s| {
-            let others: Vec<i64> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
+            let others: Vec<StationId> = ids.iter().copied().filter(|x| *x != s.station_id).collect();
             DemoRow {
                 id: s.station_id,
                 city: index
@@ -211,7 +211,7 @@ pub async fn demo(State(state): State<AppState>, lang: Lang, RawQuery(raw): RawQ
         fuel_names: fuels.iter().map(|f| f.name()).collect(),
         fuels1: fuel_options(fuels[0]),
         fuels2: fuel_options(fuels[1]),
-        ids: ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+        ids: ids.iter().map(StationId::to_string).collect::<Vec<_>>().join(","),
         explicit,
         rows,
         sections,

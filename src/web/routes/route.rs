@@ -18,7 +18,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 
 use crate::db::routes::VehicleRow;
-use crate::domain::{Fuel, Lang};
+use crate::domain::{Fuel, Lang, StationId};
 use crate::error::AppError;
 use crate::route::gpx::{GpxError, MAX_GPX_BYTES};
 use crate::route::{self, EngineError, LatLon, Path, PathError, RankQuery, SearchError, Sort, Source, Stop, TripInput};
@@ -40,7 +40,7 @@ pub use crate::route::MAX_SAVED_POINTS;
 
 /// One station of the list, formatted.
 pub struct StopView {
-    pub id: i64,
+    pub id: StationId,
     pub name: String,
     pub city: String,
     pub price: String,

@@ -59,7 +59,7 @@ pub struct CompareView {
 #[template(path = "station.html")]
 pub struct StationPage {
     pub l: Layout,
-    pub id: i64,
+    pub id: StationId,
     /// The OpenStreetMap name, when known: the heading, with the address below it.
     pub name: Option<String>,
     pub badge: Option<crate::web::brand::Badge>,
@@ -123,7 +123,7 @@ async fn station_prices(
     index: &PriceIndex,
     id: StationId,
 ) -> Result<(Vec<q::PriceRow>, Vec<q::ShortageRow>), AppError> {
-    let Some(s) = index.station(id.get()) else {
+    let Some(s) = index.station(id) else {
         return Ok(tokio::try_join!(q::prices(&state.db, id), q::shortages(&state.db, id))?);
     };
     let prices =
@@ -167,7 +167,7 @@ async fn station_data(
     )?;
     let chart_fuels: Vec<&'static str> = prices.iter().map(|p| p.fuel.name()).collect();
     let chart =
-        crate::web::routes::trends::station_chart(state, lang, id.get(), &row.department, &chart_fuels, query).await?;
+        crate::web::routes::trends::station_chart(state, lang, id, &row.department, &chart_fuels, query).await?;
     let services = serde_json::from_str::<Vec<String>>(&row.services).unwrap_or_default();
     let hours = row.opening_hours.as_deref().and_then(|s| serde_json::from_str::<OpeningHours>(s).ok());
     Ok(StationData { row, osm, prices, shortages, chart: chart.map(Arc::new), services, hours })
@@ -187,13 +187,7 @@ pub async fn station(
     // by the price index for exactly this window).
     let since = reference - crate::index::AVERAGE_WINDOW_SECS;
     let mut params = crate::web::page::Lenient::new(&query);
-    let key = Key::Station {
-        id: id.get(),
-        lang,
-        fuel: params.str("fuel"),
-        range: params.str("range"),
-        last: day_of(reference),
-    };
+    let key = Key::Station { id, lang, fuel: params.str("fuel"), range: params.str("range"), last: day_of(reference) };
     let data = state
         .cache
         .data
@@ -283,7 +277,7 @@ pub async fn station(
     };
     Ok(render(&StationPage {
         l: layout(lang, title, "", format!("/stations/{id}"), &f),
-        id: id.get(),
+        id,
         name,
         badge,
         city,

@@ -16,7 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, rfc3339, search_echo};
+use crate::domain::{Fuel, SearchText, SearchTextError, ShortageKind, StationId, rfc3339, search_echo};
 use crate::error::AppError;
 use crate::index::places;
 use crate::index::{Hit, NearbyQuery, Order};
@@ -50,7 +50,7 @@ pub const SERVICES: [&str; 8] = [
 
 /// A station of a list, formatted.
 pub struct StationItem {
-    pub id: i64,
+    pub id: StationId,
     /// The OpenStreetMap name ("TotalEnergies — Relais Beaune Tailly"), when known: the first
     /// line, with the address and town as the second.
     pub name: Option<String>,

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::db::series as s;
 use crate::domain::series::{Day, NATIONAL, day_of, day_start};
-use crate::domain::{Fuel, Lang, department_label};
+use crate::domain::{Fuel, Lang, StationId, department_label};
 use crate::error::AppError;
 use crate::history::series::{NationalFigure, Point, Step, aggregate, aggregate_closes, national_figure};
 use crate::history::weekday::{self, WEEKS};
@@ -121,7 +121,7 @@ async fn area_line(state: &AppState, fuel: Fuel, area: &str) -> Result<DailyLine
 pub async fn station_chart(
     state: &AppState,
     lang: Lang,
-    id: i64,
+    id: StationId,
     department: &str,
     fuels: &[&'static str],
     raw: &Option<String>,
@@ -237,7 +237,7 @@ pub async fn national_figures(state: &AppState, version: &Freshness) -> Result<V
 
 /// `/me`'s weekday lines: per fuel the user follows, which day has been cheapest at their
 /// stations over the last 8 weeks.
-pub async fn me_weekday_lines(state: &AppState, lang: Lang, stations: &[i64], fuels: &[Fuel]) -> Vec<String> {
+pub async fn me_weekday_lines(state: &AppState, lang: Lang, stations: &[StationId], fuels: &[Fuel]) -> Vec<String> {
     let last = match freshness(state).await {
         Ok(f) => day_of(reference_time(&f)),
         Err(_) => return Vec::new(),

@@ -3,7 +3,7 @@
 use super::*;
 
 pub struct DashRow {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub name: String,
     pub badge: Option<crate::web::brand::Badge>,
     pub address: String,
@@ -115,7 +115,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
         let index = state.index.get().await?;
         let watched = Watched { favs: &favs, prices: &prices, before: &before, shortages: &shortages };
         let dash = fuel_sections(lang, &fuels, reference, &watched, account.litres_per_year, &index);
-        let ids: Vec<i64> = favs.iter().map(|f| f.station_id).collect();
+        let ids: Vec<StationId> = favs.iter().map(|f| f.station_id).collect();
         let weekday = crate::web::routes::trends::me_weekday_lines(&state, lang, &ids, &fuels).await;
         let (routes, routes_full) = super::saved_routes(&state, lang, uid, &index, reference).await?;
         let a = strings(lang);
@@ -135,7 +135,7 @@ pub async fn dashboard(State(state): State<AppState>, lang: Lang, user: SignedIn
 /// The cheapest usable price of a fuel and where.
 #[derive(Debug, Clone, Copy)]
 struct Cheapest {
-    station: i64,
+    station: StationId,
     cheapest: i32,
 }
 
@@ -153,7 +153,7 @@ fn dashboard_fuel(
     let a = strings(lang);
     let fid = fuel.id();
     let mut rows: Vec<(bool, i32, DashRow)> = Vec::new();
-    let mut usable: Vec<(i64, i32)> = Vec::new();
+    let mut usable: Vec<(StationId, i32)> = Vec::new();
     for f in favs {
         let Some(p) = prices.iter().find(|p| p.station_id == f.station_id && p.fuel == fid) else {
             continue;

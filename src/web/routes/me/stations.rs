@@ -4,7 +4,7 @@ use super::*;
 use crate::web::extract::PagePath;
 
 pub struct MineView {
-    pub station_id: i64,
+    pub station_id: StationId,
     pub lat: f64,
     pub lon: f64,
     pub shown_name: String,
@@ -14,7 +14,7 @@ pub struct MineView {
 }
 
 pub struct PickCandidate {
-    pub id: i64,
+    pub id: StationId,
     pub city: String,
     pub address: String,
     pub distance: String,
@@ -161,7 +161,7 @@ pub async fn add_station(
     let Some(id) = id else {
         return Ok(see_other(&back_to(&form.back, "unknown")));
     };
-    let msg = match favourites::add(&state.db, user.user_id, id.get(), crate::db::now()).await? {
+    let msg = match favourites::add(&state.db, user.user_id, id, crate::db::now()).await? {
         favourites::Added::Added => "added",
         favourites::Added::AlreadyThere => "already",
         favourites::Added::NoSuchStation => "unknown",
@@ -170,8 +170,8 @@ pub async fn add_station(
     Ok(see_other(&back_to(&form.back, msg)))
 }
 
-fn station_path(raw: &str) -> Result<i64, AppError> {
-    StationId::parse(raw).map(StationId::get).ok_or_else(|| AppError::not_found(format!("station {raw}")))
+fn station_path(raw: &str) -> Result<StationId, AppError> {
+    StationId::parse(raw).ok_or_else(|| AppError::not_found(format!("station {raw}")))
 }
 
 /// The fields of a station action: the new name (`rename`) and where to go back.
