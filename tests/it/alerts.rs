@@ -604,7 +604,7 @@ db_test!(the_feed_job_wakes_the_alerts_worker_after_its_import, |t| {
     let worker = alerts(&t.db, &sink, "").woken_by(kicker.clone());
     let uid = user(&t.db, "yann").await;
     no_quiet(&t.db, uid, 3).await;
-    favourites::add(&t.db, uid, BREST, NOON).await.expect("follow");
+    favourites::add(&t.db, uid, sid(BREST), NOON).await.expect("follow");
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1640), None), NOON).await.expect("rule");
     q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.expect("channel");
     let shutdown = tokio_util::sync::CancellationToken::new();
