@@ -164,7 +164,7 @@ pub(super) struct Loader {
     /// PostgreSQL: the stations the file's current prices and history rows name, checked once
     /// before the commit.
     written_stations: BTreeSet<i64>,
-    /// Series (issues 12, 21): the cells this file's changes move, applied before the commit.
+    /// The daily averages: the cells this file's changes move, applied before the commit.
     series: series::Tracker,
     /// Current prices this file moved to another value, for the price alerts.
     changes: Vec<crate::db::alerts::PriceChange>,
@@ -622,7 +622,7 @@ impl Loader {
             self.check_written_stations().await?;
         }
 
-        // Series (issues 12, 21): the cells this file moved, in this transaction.
+        // The daily averages: the cells this file moved, in this transaction.
         let snapshot = newest_snapshot.then(|| series::day_of(self.snapshot));
         let done = self.finish_series(snapshot).await?;
         self.stats.series_elapsed = done.elapsed;
