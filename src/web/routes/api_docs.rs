@@ -36,6 +36,142 @@ pub async fn openapi() -> Response {
     (CACHE, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
 }
 
+/// The OpenAPI document, generated from the handlers' `#[utoipa::path]` attributes and the
+/// types they serialize.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Carburoam API",
+        version = "1.0.0",
+        description = "Read-only JSON API over the official French fuel-price feed. Prices are euros per litre with three decimals; times are RFC 3339 in UTC; fuels are Gazole, SP95, E85, GPLc, E10, SP98 (case-insensitive, or their ids 1 to 6). Unknown query parameters are refused with 400. Successful responses may be cached for 60 seconds. Data: prix-carburants.gouv.fr, Ministère de l'Économie, under the Licence Ouverte 2.0 (Etalab).",
+        license(name = "AGPL-3.0-or-later (software); data under Licence Ouverte 2.0", identifier = "AGPL-3.0-or-later"),
+    ),
+    external_docs(
+        url = "https://www.prix-carburants.gouv.fr/rubrique/opendata/",
+        description = "Data source: prix-carburants.gouv.fr (Licence Ouverte 2.0)"
+    ),
+    paths(
+        crate::web::routes::health::healthz,
+        crate::web::routes::api::nearby,
+        crate::web::routes::api::station,
+        crate::web::routes::api_history::history,
+        crate::web::routes::api_history::trends,
+        crate::web::routes::api::brands,
+        crate::web::routes::api_route::get_route,
+        crate::web::routes::api_route::post_route,
+        crate::web::routes::api::status,
+    ),
+    components(schemas(FuelParam, DayParam, BrandName, ErrorJson)),
+    modifiers(&RouteBodyAlternatives)
+)]
+pub struct ApiDoc;
+
+/// `POST /api/v1/route`'s JSON body names its path by `points` or by `from` and `to`: an `anyOf`
+/// of the two `required` lists beside the properties, which utoipa's `Object` has no field for
+/// (it goes through the object's flattened extension map, which serializes any key).
+struct RouteBodyAlternatives;
+
+impl utoipa::Modify for RouteBodyAlternatives {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let body = doc.components.as_mut().and_then(|c| c.schemas.get_mut("RouteBody"));
+        if let Some(RefOr::T(Schema::Object(body))) = body {
+            let alternatives = serde_json::json!([{"required": ["points"]}, {"required": ["from", "to"]}]);
+            body.extensions.get_or_insert_with(Default::default).insert("anyOf".to_owned(), alternatives);
+        }
+    }
+}
+
+/// A `brand` query value: a name, not empty (an empty one is a 400).
+pub struct BrandName;
+
+impl utoipa::PartialSchema for BrandName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).into()
+    }
+}
+
+impl utoipa::ToSchema for BrandName {}
+
+/// A fuel as the query parameters read it (`Fuel::from_str`): a name in any case or the feed's id.
+pub struct FuelParam;
+
+impl utoipa::PartialSchema for FuelParam {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::domain::Fuel;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let names = Fuel::ALL.iter().map(|f| f.name().to_owned());
+        let lower = Fuel::ALL.iter().map(|f| f.name().to_lowercase());
+        let ids = Fuel::ALL.iter().map(|f| f.id().to_string());
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "Gazole, SP95, E85, GPLc, E10 or SP98, or the feed's id 1 to 6. The names are read in any case: \
+                 the enum lists the two usual spellings.",
+            ))
+            .enum_values(Some(names.chain(lower).chain(ids)))
+            .examples([serde_json::json!("Gazole"), serde_json::json!("e10"), serde_json::json!("6")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FuelParam {}
+
+/// A day as the query parameters read it: `YYYY-MM-DD` from 2000 to 2199, or empty (as absent).
+pub struct DayParam;
+
+impl utoipa::PartialSchema for DayParam {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        AnyOfBuilder::new()
+            .description(Some(
+                "A day YYYY-MM-DD, years 2000 to 2199. An empty value is the same as none (as for every query parameter).",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+                    .pattern(Some("^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([""])))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DayParam {}
+
+/// The error envelope of every API failure, as `web::error::ApiError` writes it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)]
+pub struct ErrorJson {
+    error: ErrorBody,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorBody {
+    code: ErrorCode,
+    message: String,
+}
+
+/// `AppError::code()`'s values.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ErrorCode {
+    BadRequest,
+    NotFound,
+    Forbidden,
+    TooManyRequests,
+    Unprocessable,
+    Unavailable,
+    BadGateway,
+    Internal,
+}
+
 /// The API's documentation and its OpenAPI description.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api", get(api_page)).route("/api/openapi.json", get(openapi))
@@ -119,7 +255,7 @@ mod tests {
             required.sort_unstable();
             out.insert("required".into(), json!(required));
         }
-        if let Some(items) = schema.get("items") {
+        if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
             out.insert("items".into(), shape(root, items));
         }
         if nullable {
@@ -160,6 +296,82 @@ mod tests {
             }
         }
         assert!(differences.is_empty(), "{}", differences.join("\n"));
+    }
+
+    /// What a client relies on in an operation: its parameters (where, whether required, the
+    /// schema's shape), its request body's media types and shapes, its answers' codes, media types
+    /// and shapes. Descriptions, examples and bounds are left out.
+    fn operations(doc: &Value) -> std::collections::BTreeMap<String, Value> {
+        let follow = |v: &Value| -> Value {
+            match v.get("$ref").and_then(Value::as_str) {
+                Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}")).clone(),
+                None => v.clone(),
+            }
+        };
+        let contents = |v: &Value| -> Value {
+            let v = follow(v);
+            let media: serde_json::Map<String, Value> = v["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(t, c)| (t.clone(), shape(doc, &c["schema"])))
+                .collect();
+            Value::Object(media)
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let params: serde_json::Map<String, Value> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        let p = follow(p);
+                        let name = p["name"].as_str().expect("name").to_owned();
+                        let required = p.get("required").cloned().unwrap_or(json!(false));
+                        (name, json!({"in": p["in"], "required": required, "schema": shape(doc, &p["schema"])}))
+                    })
+                    .collect();
+                let responses: serde_json::Map<String, Value> = op["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .iter()
+                    .map(|(code, r)| (code.clone(), contents(r)))
+                    .collect();
+                let body = op.get("requestBody").map(contents).unwrap_or(Value::Null);
+                out.insert(
+                    format!("{method} {path}"),
+                    json!({"parameters": params, "requestBody": body, "responses": responses}),
+                );
+            }
+        }
+        out
+    }
+
+    /// The generated document describes what the hand-written one does.
+    #[test]
+    fn the_generated_document_agrees_with_the_hand_written_one() {
+        use utoipa::OpenApi;
+        let generated = serde_json::to_value(super::ApiDoc::openapi()).expect("JSON");
+        let documented: Value = serde_json::from_str(super::OPENAPI_JSON).expect("JSON");
+        let (got, want) = (operations(&generated), operations(&documented));
+        assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "operations");
+        let mut differences = Vec::new();
+        for (op, want) in &want {
+            for part in ["parameters", "requestBody", "responses"] {
+                let mut keys: Vec<&String> = want[part].as_object().into_iter().flat_map(|o| o.keys()).collect();
+                keys.extend(got[op][part].as_object().into_iter().flat_map(|o| o.keys()));
+                keys.sort_unstable();
+                keys.dedup();
+                for key in keys {
+                    let (g, w) = (&got[op][part][key], &want[part][key]);
+                    if g != w {
+                        differences.push(format!("{op} {part} {key}:\n  generated:    {g}\n  hand-written: {w}"));
+                    }
+                }
+            }
+        }
+        assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
     }
 
     /// The names of the query parameters the document gives an operation (`$ref`s followed).
