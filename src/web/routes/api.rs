@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1`. Shapes are a public contract (people script against them):
-//! change them only together with `src/web/static/openapi.json` and `api.html`.
+//! their `#[utoipa::path]` attributes make the OpenAPI document; change `api.html` with them.
 //!
 //! Conventions: prices are euros per litre with three decimals (`1.739`), times are RFC 3339 in
 //! UTC (`2025-02-07T07:30:00Z`), fuels are the feed's names (`Gazole`, `SP95`, `E85`, `GPLc`,
@@ -53,6 +53,7 @@ impl utoipa::ToSchema for Price {
 // GET /api/v1/stations/{id}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Station)]
 pub struct StationJson {
     #[schema(value_type = i64)]
     pub id: StationId,
@@ -230,6 +231,7 @@ pub struct NearbyJson {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = NearbyStation)]
 pub struct NearbyStationJson {
     pub id: i64,
     /// Canonical brand from OpenStreetMap (`null` when unknown).

@@ -1,6 +1,6 @@
 //! `GET /api/v1/route` and `POST /api/v1/route`: the stations along a trip, ranked by what the
-//! stop costs (see [`crate::route`]). Shapes are a public contract, described in
-//! `src/web/static/openapi.json`.
+//! stop costs (see [`crate::route`]). Shapes are a public contract, described by the
+//! `#[utoipa::path]` attributes below (the OpenAPI document, [`super::api_docs::ApiDoc`]).
 //!
 //! GET takes `from`, `to` (a position `LAT,LON` or a place of the site's index: a town, a
 //! postcode, a département) and up to 3 `via`; POST takes the same fields as JSON with
@@ -183,6 +183,7 @@ pub fn search_error(e: SearchError) -> AppError {
 // The answer
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RouteAnswer)]
 pub struct RouteAnswerJson<'a> {
     pub route: RouteJson<'a>,
     pub stations: Vec<RouteStationJson>,
@@ -224,6 +225,7 @@ impl utoipa::PartialSchema for PointsJson<'_> {
 impl utoipa::ToSchema for PointsJson<'_> {}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RouteStation)]
 pub struct RouteStationJson {
     pub id: i64,
     #[schema(required = true)]
