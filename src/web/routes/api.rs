@@ -110,9 +110,9 @@ pub struct ShortageJson {
     ),
     responses(
         (status = 200, description = "The station.", body = StationJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 404, description = "No such station (or endpoint).", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 404, response = crate::web::routes::api_docs::NotFound),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state, headers))]
@@ -298,8 +298,8 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
     ),
     responses(
         (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -378,8 +378,8 @@ pub struct BrandJson {
     description = "Brands come from OpenStreetMap (© OpenStreetMap contributors, ODbL, https://www.openstreetmap.org/copyright), brought to one spelling with the name-suggestion-index. Stations of the current feed only; most stations first.",
     responses(
         (status = 200, description = "The brands.", body = BrandsJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -441,8 +441,8 @@ impl FromQuery for NoParams {
     summary = "Freshness of the data and table sizes",
     responses(
         (status = 200, description = "Status.", body = StatusJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state))]

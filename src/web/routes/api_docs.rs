@@ -69,7 +69,12 @@ pub async fn openapi() -> Response {
         crate::web::routes::api_route::post_route,
         crate::web::routes::api::status,
     ),
-    components(schemas(FuelParam, DayParam, BrandName, ErrorJson)),
+    components(
+        // The route's answer is named by `RouteAnswers` (an `IntoResponses`), which does not
+        // collect the schemas it refers to.
+        schemas(FuelParam, DayParam, BrandName, ErrorJson, crate::web::routes::api_route::RouteAnswerJson),
+        responses(BadRequest, NotFound, Internal, Unprocessable, EngineFailed, EngineBusy)
+    ),
     modifiers(&RouteBodyAlternatives)
 )]
 pub struct ApiDoc;
@@ -149,6 +154,31 @@ impl utoipa::PartialSchema for DayParam {
 }
 
 impl utoipa::ToSchema for DayParam {}
+
+/// The API's failures as the document names them (`#/components/responses/…`), each with an example.
+#[derive(utoipa::ToResponse)]
+#[response(description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", example = json!({"error": {"code": "bad_request", "message": "parameter `lat` must be a number from -90 to 90, got \"91\""}}))]
+pub struct BadRequest(#[allow(dead_code)] ErrorJson);
+
+#[derive(utoipa::ToResponse)]
+#[response(description = "No such station (or endpoint).", example = json!({"error": {"code": "not_found", "message": "station 99999999 not found"}}))]
+pub struct NotFound(#[allow(dead_code)] ErrorJson);
+
+#[derive(utoipa::ToResponse)]
+#[response(description = "Server-side failure; the cause is logged, the message is generic.", example = json!({"error": {"code": "internal", "message": "internal server error; the cause has been logged"}}))]
+pub struct Internal(#[allow(dead_code)] ErrorJson);
+
+#[derive(utoipa::ToResponse)]
+#[response(description = "The input cannot be used: a GPX file that is not one, too big, with too many points or coordinates out of range; an unknown place; the same start and end; a path outside France; no road route. The message names the problem.", example = json!({"error": {"code": "unprocessable", "message": "GPX: point 2: latitude 95 is out of range (-90 to 90)"}}))]
+pub struct Unprocessable(#[allow(dead_code)] ErrorJson);
+
+#[derive(utoipa::ToResponse)]
+#[response(description = "The routing engine is down or answered garbage. The message offers to send the path itself (points or GPX).", example = json!({"error": {"code": "bad_gateway", "message": "the routing service is unavailable (HTTP 500); send the path itself instead: POST /api/v1/route with \"points\" or a GPX file"}}))]
+pub struct EngineFailed(#[allow(dead_code)] ErrorJson);
+
+#[derive(utoipa::ToResponse)]
+#[response(description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", example = json!({"error": {"code": "unavailable", "message": "the routing service is busy (rate limit); send the path itself instead: POST /api/v1/route with \"points\" or a GPX file"}}))]
+pub struct EngineBusy(#[allow(dead_code)] ErrorJson);
 
 /// The error envelope of every API failure, as `web::error::ApiError` writes it.
 #[derive(utoipa::ToSchema)]
@@ -291,6 +321,27 @@ mod tests {
             .collect();
         documented.sort_unstable();
         assert_eq!(documented, declared);
+    }
+
+    /// Every `$ref` of the document points at a component it has.
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Object(m) => {
+                    out.extend(m.get("$ref").and_then(Value::as_str));
+                    m.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = generated();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        let dangling: Vec<&&str> = all.iter().filter(|r| doc.pointer(r.trim_start_matches('#')).is_none()).collect();
+        assert!(dangling.is_empty(), "dangling: {dangling:?}");
     }
 
     /// `/api/openapi.json` serves exactly the generated document, an OpenAPI 3.1 JSON document,

@@ -188,9 +188,9 @@ async fn station_closes(
     ),
     responses(
         (status = 200, description = "Recorded prices, oldest first (empty when there are none).", body = HistoryJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 404, description = "No such station (or endpoint).", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 404, response = crate::web::routes::api_docs::NotFound),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state, headers))]
@@ -383,8 +383,8 @@ pub async fn trend_points(
     ),
     responses(
         (status = 200, description = "The points in day order (empty when there are none).", body = TrendsJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
     )
 )]
 #[tracing::instrument(skip(state, headers))]

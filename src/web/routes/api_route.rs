@@ -332,14 +332,7 @@ async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Rout
         ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
         RankFields,
     ),
-    responses(
-        (status = 200, description = "The route and the stations of its corridor, sorted as asked.", body = RouteAnswerJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 422, description = "The input cannot be used: a GPX file that is not one, too big, with too many points or coordinates out of range; an unknown place; the same start and end; a path outside France; no road route. The message names the problem.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 502, description = "The routing engine is down or answered garbage. The message offers to send the path itself (points or GPX).", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 503, description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", body = crate::web::routes::api_docs::ErrorJson),
-    )
+    responses(RouteAnswers)
 )]
 #[tracing::instrument(skip(state))]
 pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<RouteAnswer> {
@@ -347,6 +340,25 @@ pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -
     let q = rank_query(&rest, Utc::now(), crate::web::page::reference(&state).await?)?;
     let stops = stops(&state, &ends).await?;
     run(&state, TripInput::Stops(stops), q).await
+}
+
+/// The answers of both methods, as the document lists them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum RouteAnswers {
+    /// The route and the stations of its corridor, sorted as asked.
+    #[response(status = 200)]
+    Found(RouteAnswerJson<'static>),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] super::api_docs::BadRequest),
+    #[response(status = 422)]
+    Unprocessable(#[ref_response] super::api_docs::Unprocessable),
+    #[response(status = 500)]
+    Internal(#[ref_response] super::api_docs::Internal),
+    #[response(status = 502)]
+    EngineFailed(#[ref_response] super::api_docs::EngineFailed),
+    #[response(status = 503)]
+    EngineBusy(#[ref_response] super::api_docs::EngineBusy),
 }
 
 /// The ranking fields of a route search as the document describes them (the query string of
@@ -467,14 +479,7 @@ impl RouteBody {
         ("fuel" = Option<crate::web::routes::api_docs::FuelParam>, Query, description = "Required with a GPX body. With a JSON body every field goes in the body and none in the query string: a query parameter there is a 400."),
         RankFields,
     ),
-    responses(
-        (status = 200, description = "The route and the stations of its corridor, sorted as asked.", body = RouteAnswerJson),
-        (status = 400, description = "A parameter is missing, malformed, out of range, repeated or unknown; the message names it.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 422, description = "The input cannot be used: a GPX file that is not one, too big, with too many points or coordinates out of range; an unknown place; the same start and end; a path outside France; no road route. The message names the problem.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 500, description = "Server-side failure; the cause is logged, the message is generic.", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 502, description = "The routing engine is down or answered garbage. The message offers to send the path itself (points or GPX).", body = crate::web::routes::api_docs::ErrorJson),
-        (status = 503, description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", body = crate::web::routes::api_docs::ErrorJson),
-    )
+    responses(RouteAnswers)
 )]
 #[tracing::instrument(skip(state, headers, body), fields(bytes = body.len()))]
 pub async fn post_route(
