@@ -22,7 +22,8 @@ pub const DETOUR_FACTOR: f64 = 1.3;
 pub const DETOUR_SPEED_KMH: f64 = 50.0;
 
 /// How the list is sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Sort {
     /// Net cost (fill + detour), cheapest first.
     #[default]

@@ -1,5 +1,5 @@
 //! The JSON API under `/api/v1`. Shapes are a public contract (people script against them):
-//! change them only together with `src/web/static/openapi.json` and `api.html`.
+//! their `#[utoipa::path]` attributes make the OpenAPI document; change `api.html` with them.
 //!
 //! Conventions: prices are euros per litre with three decimals (`1.739`), times are RFC 3339 in
 //! UTC (`2025-02-07T07:30:00Z`), fuels are the feed's names (`Gazole`, `SP95`, `E85`, `GPLc`,
@@ -53,6 +53,7 @@ impl utoipa::ToSchema for Price {
 // GET /api/v1/stations/{id}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Station)]
 pub struct StationJson {
     #[schema(value_type = i64)]
     pub id: StationId,
@@ -99,6 +100,21 @@ pub struct ShortageJson {
     pub since: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations/{id}",
+    operation_id = "getStation",
+    summary = "One station with its current prices and shortages",
+    params(
+        ("id" = i64, Path, description = "Station id as in the feed (7 or 8 digits, no leading zero). Not a whole number, or more than 18 digits: 400; a number that is no station: 404. The example is a station of the repository's test fixtures (tests/fixtures/snapshot_b.xml).", minimum = 1, maximum = 999_999_999_999_999_999_i64, example = json!(92330002)),
+    ),
+    responses(
+        (status = 200, description = "The station.", body = StationJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 404, response = crate::web::routes::api_docs::NotFound),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
+    )
+)]
 #[tracing::instrument(skip(state, headers))]
 pub async fn station(
     State(state): State<AppState>,
@@ -215,6 +231,7 @@ pub struct NearbyJson {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = NearbyStation)]
 pub struct NearbyStationJson {
     #[schema(value_type = i64)]
     pub id: StationId,
@@ -265,6 +282,27 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
 }
 
 /// Answered from the in-memory price index (no SQL): stations still in the feed only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stations",
+    operation_id = "nearbyStations",
+    summary = "Cheapest stations near a point",
+    description = "Stations within `radius_km` of (`lat`, `lon`) selling `fuel` at a price updated in the last `max_age_days` days, and reporting no shortage of it; stations no longer in the latest feed are left out. Sorted by price, then distance, then id.",
+    params(
+        ("lat" = f64, Query, description = "Latitude in degrees (WGS 84).", minimum = -90, maximum = 90, example = json!(48.8566)),
+        ("lon" = f64, Query, description = "Longitude in degrees (WGS 84).", minimum = -180, maximum = 180, example = json!(2.3522)),
+        ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
+        ("radius_km" = Option<f64>, Query, description = "Search radius in km (great-circle distance).", minimum = 0, maximum = 100),
+        ("limit" = Option<u32>, Query, description = "Most stations returned.", minimum = 1, maximum = 200),
+        ("max_age_days" = Option<u32>, Query, description = "Leave out prices not updated for this many days, counted back from the newest snapshot loaded (not from now: a feed that stopped changing still answers with its last prices).", minimum = 1, maximum = 3650),
+        ("brand" = Option<Vec<crate::web::routes::api_docs::BrandName>>, Query, description = "Only stations of this canonical brand (as `/api/v1/brands` lists them; repeatable: `brand=Esso&brand=E.Leclerc`). An empty value, or a brand no station has, is a 400 naming `brand`.", style = Form, explode, example = json!(["TotalEnergies"])),
+    ),
+    responses(
+        (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
+    )
+)]
 #[tracing::instrument(skip(state))]
 pub async fn nearby(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<NearbyJson>> {
     let (params, brands) = nearby_params(raw.as_deref())?;
@@ -333,6 +371,18 @@ pub struct BrandJson {
 }
 
 /// Canonical brands of the stations in the feed, most stations first (from the price index).
+#[utoipa::path(
+    get,
+    path = "/api/v1/brands",
+    operation_id = "listBrands",
+    summary = "Canonical brands of the stations, with their station counts",
+    description = "Brands come from OpenStreetMap (© OpenStreetMap contributors, ODbL, https://www.openstreetmap.org/copyright), brought to one spelling with the name-suggestion-index. Stations of the current feed only; most stations first.",
+    responses(
+        (status = 200, description = "The brands.", body = BrandsJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
+    )
+)]
 #[tracing::instrument(skip(state))]
 pub async fn brands(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<BrandsJson>> {
     let index = state.index.get().await.map_err(AppError::from)?;
@@ -385,6 +435,17 @@ impl FromQuery for NoParams {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    operation_id = "getStatus",
+    summary = "Freshness of the data and table sizes",
+    responses(
+        (status = 200, description = "Status.", body = StatusJson),
+        (status = 400, response = crate::web::routes::api_docs::BadRequest),
+        (status = 500, response = crate::web::routes::api_docs::Internal),
+    )
+)]
 #[tracing::instrument(skip(state))]
 pub async fn status(State(state): State<AppState>, _params: ApiQuery<NoParams>) -> ApiResult<Json<StatusJson>> {
     let db = &state.db;

@@ -1,6 +1,6 @@
 //! `GET /api/v1/route` and `POST /api/v1/route`: the stations along a trip, ranked by what the
-//! stop costs (see [`crate::route`]). Shapes are a public contract, described in
-//! `src/web/static/openapi.json`.
+//! stop costs (see [`crate::route`]). Shapes are a public contract, described by the
+//! `#[utoipa::path]` attributes below (the OpenAPI document, [`super::api_docs::ApiDoc`]).
 //!
 //! GET takes `from`, `to` (a position `LAT,LON` or a place of the site's index: a town, a
 //! postcode, a département) and up to 3 `via`; POST takes the same fields as JSON with
@@ -183,6 +183,7 @@ pub fn search_error(e: SearchError) -> AppError {
 // The answer
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RouteAnswer)]
 pub struct RouteAnswerJson<'a> {
     pub route: RouteJson<'a>,
     pub stations: Vec<RouteStationJson>,
@@ -224,6 +225,7 @@ impl utoipa::PartialSchema for PointsJson<'_> {
 impl utoipa::ToSchema for PointsJson<'_> {}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = RouteStation)]
 pub struct RouteStationJson {
     #[schema(value_type = i64)]
     pub id: StationId,
@@ -318,6 +320,21 @@ async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Rout
 }
 
 /// `GET /api/v1/route?from=&to=&via=…&fuel=…`
+#[utoipa::path(
+    get,
+    path = "/api/v1/route",
+    operation_id = "routeStations",
+    summary = "The cheapest stop on the way",
+    description = "Plans the route from `from` to `to` (through `via`) with the server's routing engine (the Géoplateforme's by default; answers are cached a day by rounded end points), then ranks the stations selling `fuel` within `corridor_km` of it by what the stop really costs: the fill (litres × price) plus the fuel the detour burns. Detours are exact (start → station → end minus the route, per leg) for the best 25 candidates when the engine has a distance matrix (Valhalla, OSRM), otherwise estimated as 2 × off-route distance × 1.3 at 50 km/h and marked `detour_estimated`. `open_on_arrival` comes from the station's published hours at the time the route reaches it (`null` when unknown). Stations gone from the feed and prices older than `max_age_days` are left out.",
+    params(
+        ("from" = String, Query, description = "A position `LAT,LON`, or a place of the site's own index (a town, a postcode, a département), as the list search takes it. A place the index does not know is a 422.", min_length = 1, example = json!("Rennes")),
+        ("to" = String, Query, description = "A position `LAT,LON`, or a place of the site's own index (a town, a postcode, a département), as the list search takes it. A place the index does not know is a 422.", min_length = 1, example = json!("48.0707,-0.7734")),
+        ("via" = Option<Vec<String>>, Query, description = "Up to 3 places to pass through, in order (repeatable).", max_items = 3, style = Form, explode),
+        ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
+        RankFields,
+    ),
+    responses(RouteAnswers)
+)]
 #[tracing::instrument(skip(state))]
 pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<RouteAnswer> {
     let (ends, rest) = split_query(raw.as_deref())?;
@@ -326,23 +343,102 @@ pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -
     run(&state, TripInput::Stops(stops), q).await
 }
 
+/// The answers of both methods, as the document lists them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum RouteAnswers {
+    /// The route and the stations of its corridor, sorted as asked.
+    #[response(status = 200)]
+    Found(RouteAnswerJson<'static>),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] super::api_docs::BadRequest),
+    #[response(status = 422)]
+    Unprocessable(#[ref_response] super::api_docs::Unprocessable),
+    #[response(status = 500)]
+    Internal(#[ref_response] super::api_docs::Internal),
+    #[response(status = 502)]
+    EngineFailed(#[ref_response] super::api_docs::EngineFailed),
+    #[response(status = 503)]
+    EngineBusy(#[ref_response] super::api_docs::EngineBusy),
+}
+
+/// The ranking fields of a route search as the document describes them (the query string of
+/// both methods; [`rank_query`] reads them, [`FIELDS`] names them with `fuel`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct RankFields {
+    /// Litres to buy: the fill cost is litres × price.
+    #[param(minimum = 1.0, maximum = 200.0, default = json!(DEFAULT_LITRES))]
+    litres: Option<f64>,
+    /// The car's consumption in L/100 km: the detour cost is detour km × consumption / 100 × price.
+    #[param(minimum = 1.0, maximum = 40.0, default = json!(DEFAULT_CONSUMPTION))]
+    consumption: Option<f64>,
+    /// Stations up to this far from the route (shortest distance to the path).
+    #[param(minimum = 0.5, maximum = 20.0, default = json!(DEFAULT_CORRIDOR_KM))]
+    corridor_km: Option<f64>,
+    /// Leave out motorway stations.
+    #[param(default = false)]
+    avoid_motorway: Option<bool>,
+    /// `net` (fill + detour cost), `price` (per litre) or `along` (order along the route).
+    /// Stations short of the fuel come last in the first two.
+    #[param(inline)]
+    sort: Option<Sort>,
+    /// Departure time (RFC 3339), for "open on arrival"; default now.
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-06-05T07:30:00Z")]
+    depart: Option<String>,
+    /// Leave out prices not updated for this many days (counted from now), as `/api/v1/stations`.
+    #[param(minimum = 1, maximum = 3650, default = json!(super::api::DEFAULT_MAX_AGE_DAYS))]
+    max_age_days: Option<u32>,
+}
+
 /// The JSON body of `POST /api/v1/route`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "`points`, or `from` and `to` (with `via`) to have the path routed: not both (400).",
+    example = json!({"points": [[48.1147, -1.6794], [48.0707, -0.7734]], "fuel": "Gazole", "litres": 40, "consumption": 6.5})
+)]
 struct RouteBody {
+    #[schema(schema_with = points_schema)]
     points: Option<Vec<[f64; 2]>>,
+    #[schema(min_length = 1, nullable = false)]
     from: Option<String>,
+    #[schema(min_length = 1, nullable = false)]
     to: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 3)]
     via: Vec<String>,
+    #[schema(value_type = crate::web::routes::api_docs::FuelParam)]
     fuel: Option<serde_json::Value>,
+    #[schema(minimum = 1.0, maximum = 200.0, nullable = false)]
     litres: Option<f64>,
+    #[schema(minimum = 1.0, maximum = 40.0, nullable = false)]
     consumption: Option<f64>,
+    #[schema(minimum = 0.5, maximum = 20.0, nullable = false)]
     corridor_km: Option<f64>,
+    #[schema(nullable = false)]
     avoid_motorway: Option<bool>,
+    #[schema(value_type = crate::route::rank::Sort, required = false)]
     sort: Option<String>,
+    #[schema(value_type = String, format = DateTime, required = false)]
     depart: Option<String>,
+    #[schema(minimum = 1, maximum = 3650, nullable = false)]
     max_age_days: Option<u32>,
+}
+
+/// `points`: 2 to [`crate::route::MAX_POINTS`] pairs `[lat, lon]` in range (serde reads them as
+/// `[f64; 2]`, which utoipa writes without the bounds).
+fn points_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, Type};
+    let coordinate =
+        |bound: f64| ObjectBuilder::new().schema_type(Type::Number).minimum(Some(-bound)).maximum(Some(bound));
+    let pair = ArrayBuilder::new()
+        .items(ArrayItems::False)
+        .prefix_items([coordinate(90.0), coordinate(180.0)])
+        .min_items(Some(2))
+        .max_items(Some(2));
+    ArrayBuilder::new().items(pair).min_items(Some(2)).max_items(Some(crate::route::MAX_POINTS)).build()
 }
 
 impl RouteBody {
@@ -373,6 +469,19 @@ impl RouteBody {
 }
 
 /// `POST /api/v1/route`: JSON (`points`, or `from`/`to`/`via`) or a GPX document.
+#[utoipa::path(
+    post,
+    path = "/api/v1/route",
+    operation_id = "routeStationsAlongPath",
+    summary = "The cheapest stop along a path you have",
+    description = "The same search over a path the client already has, without any routing engine: a JSON body with `\"points\": [[lat, lon], …]` (2 to 50,000) and the fields of the GET (or `from`, `to`, `via` to have it routed), or a GPX document (`Content-Type: application/gpx+xml`, at most 5 MB and 50,000 points; the points of its tracks, else of its routes; no DTD) with the fields in the query string. `duration_min` is then `null`, and so is `open_on_arrival` unless the station is open round the clock.",
+    request_body(content((RouteBody = "application/json"), (String = "application/gpx+xml"))),
+    params(
+        ("fuel" = Option<crate::web::routes::api_docs::FuelParam>, Query, description = "Required with a GPX body. With a JSON body every field goes in the body and none in the query string: a query parameter there is a 400."),
+        RankFields,
+    ),
+    responses(RouteAnswers)
+)]
 #[tracing::instrument(skip(state, headers, body), fields(bytes = body.len()))]
 pub async fn post_route(
     State(state): State<AppState>,

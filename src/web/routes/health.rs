@@ -24,6 +24,16 @@ const PING_TIMEOUT: Duration = Duration::from_secs(3);
 pub const MAX_DATA_AGE_SECS: i64 = 2 * 3600;
 
 /// `200 ok` when the database answers `SELECT 1`, `503` otherwise. Plain text, never cached.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    summary = "Liveness and database health",
+    responses(
+        (status = 200, description = "The database answers.", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer (within 3 seconds).", body = String, content_type = "text/plain"),
+    )
+)]
 #[tracing::instrument(skip(state))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let (status, body) = match tokio::time::timeout(PING_TIMEOUT, state.db.ping()).await {
