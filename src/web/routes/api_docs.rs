@@ -75,7 +75,7 @@ pub async fn openapi() -> Response {
         schemas(FuelParam, DayParam, BrandName, ErrorJson, crate::web::routes::api_route::RouteAnswerJson),
         responses(BadRequest, NotFound, Internal, Unprocessable, EngineFailed, EngineBusy)
     ),
-    modifiers(&RouteBodyAlternatives)
+    modifiers(&RouteBodyAlternatives, &QueryDefaults)
 )]
 pub struct ApiDoc;
 
@@ -92,6 +92,47 @@ impl utoipa::Modify for RouteBodyAlternatives {
         if let Some(RefOr::T(Schema::Object(body))) = body {
             let alternatives = serde_json::json!([{"required": ["points"]}, {"required": ["from", "to"]}]);
             body.extensions.get_or_insert_with(Default::default).insert("anyOf".to_owned(), alternatives);
+        }
+    }
+}
+
+/// The values the handlers give absent query parameters, from the constants they use: the
+/// `params(...)` form of `#[utoipa::path]` has no `default`.
+struct QueryDefaults;
+
+impl QueryDefaults {
+    fn all() -> [(&'static str, &'static str, serde_json::Value); 4] {
+        use crate::web::routes::{api, api_history};
+        [
+            ("/api/v1/stations", "radius_km", serde_json::json!(api::DEFAULT_RADIUS_KM)),
+            ("/api/v1/stations", "limit", serde_json::json!(api::DEFAULT_LIMIT)),
+            ("/api/v1/stations", "max_age_days", serde_json::json!(api::DEFAULT_MAX_AGE_DAYS)),
+            ("/api/v1/trends", "step", serde_json::json!(api_history::step_name(api_history::TRENDS_STEP))),
+        ]
+    }
+}
+
+impl utoipa::Modify for QueryDefaults {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AllOfBuilder, Schema};
+        for (path, name, value) in QueryDefaults::all() {
+            let get = doc.paths.paths.get_mut(path).and_then(|item| item.get.as_mut());
+            let params = get.and_then(|op| op.parameters.as_mut()).into_iter().flatten();
+            for p in params.filter_map(|p| match p {
+                RefOr::T(p) if p.name == name => Some(p),
+                _ => None,
+            }) {
+                p.schema = match p.schema.take() {
+                    Some(RefOr::T(Schema::Object(mut o))) => {
+                        o.default = Some(value.clone());
+                        Some(RefOr::T(Schema::Object(o)))
+                    }
+                    // A named schema (`StepName`): its reference with the default beside it.
+                    Some(other) => Some(AllOfBuilder::new().item(other).default(Some(value.clone())).into()),
+                    None => None,
+                };
+            }
         }
     }
 }
@@ -321,6 +362,17 @@ mod tests {
             .collect();
         documented.sort_unstable();
         assert_eq!(documented, declared);
+    }
+
+    /// Each default the handlers give an absent query parameter is in the document.
+    #[test]
+    fn the_query_defaults_are_documented() {
+        let doc = generated();
+        for (path, name, value) in super::QueryDefaults::all() {
+            let params = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters");
+            let p = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"));
+            assert_eq!(p["schema"]["default"], value, "{path} {name}: {}", p["schema"]);
+        }
     }
 
     /// Every `$ref` of the document points at a component it has.

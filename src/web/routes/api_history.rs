@@ -144,7 +144,10 @@ pub enum StepName {
     Month,
 }
 
-fn step_name(step: Step) -> StepName {
+/// The trends' step when the query names none.
+pub const TRENDS_STEP: Step = Step::Day;
+
+pub fn step_name(step: Step) -> StepName {
     match step {
         Step::Day => StepName::Day,
         Step::Week => StepName::Week,
@@ -322,7 +325,7 @@ impl FromQuery for TrendsParams {
         }
         let (from, to) = (day_param(p, "from")?, day_param(p, "to")?);
         check_order(from, to)?;
-        Ok(TrendsParams { fuel, dept, from, to, step: step_param(p)?.unwrap_or(Step::Day) })
+        Ok(TrendsParams { fuel, dept, from, to, step: step_param(p)?.unwrap_or(TRENDS_STEP) })
     }
 }
 
