@@ -12,6 +12,20 @@
 
 use axum::http::StatusCode;
 
+/// The stable, machine-readable code of a failure: scripts match on it, not on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    Forbidden,
+    TooManyRequests,
+    Unprocessable,
+    Unavailable,
+    BadGateway,
+    Internal,
+}
+
 /// What went wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -69,16 +83,16 @@ impl AppError {
     }
 
     /// The stable, machine-readable code of the error (scripts match on it, not on messages).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::NotFound(_) => "not_found",
-            AppError::BadRequest(_) => "bad_request",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::TooManyRequests(_) => "too_many_requests",
-            AppError::Unprocessable(_) => "unprocessable",
-            AppError::Unavailable(_) => "unavailable",
-            AppError::BadGateway(_) => "bad_gateway",
-            AppError::Database(_) | AppError::Internal(_) => "internal",
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::BadRequest(_) => ErrorCode::BadRequest,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            AppError::Unprocessable(_) => ErrorCode::Unprocessable,
+            AppError::Unavailable(_) => ErrorCode::Unavailable,
+            AppError::BadGateway(_) => ErrorCode::BadGateway,
+            AppError::Database(_) | AppError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -153,6 +167,7 @@ mod tests {
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.public_message().contains("SELECT"));
         assert_eq!(AppError::not_found("station 42").public_message(), "station 42 not found");
-        assert_eq!(AppError::bad_request("x").code(), "bad_request");
+        assert_eq!(AppError::bad_request("x").code(), ErrorCode::BadRequest);
+        assert_eq!(serde_json::to_value(ErrorCode::TooManyRequests).expect("JSON"), "too_many_requests");
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::web::cache_control::CachePolicy;
 
 /// An [`AppError`] rendered as the API's JSON envelope:
@@ -18,14 +18,17 @@ pub struct ApiError(pub AppError);
 /// What API handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// The envelope of every API failure: a stable code and a message naming the problem.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Envelope {
+    error: Body,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+struct Body {
+    code: ErrorCode,
     message: String,
 }
 

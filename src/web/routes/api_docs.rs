@@ -9,6 +9,8 @@
 use std::sync::LazyLock;
 
 use crate::web::cache_control::CachePolicy;
+// The error envelope of every API failure: the type `web::error::ApiError` writes.
+use crate::web::error::Envelope as ErrorJson;
 use crate::web::state::AppState;
 use axum::Router;
 use axum::body::Bytes;
@@ -220,36 +222,6 @@ pub struct EngineFailed(#[allow(dead_code)] ErrorJson);
 #[derive(utoipa::ToResponse)]
 #[response(description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", example = json!({"error": {"code": "unavailable", "message": "the routing service is busy (rate limit); send the path itself instead: POST /api/v1/route with \"points\" or a GPX file"}}))]
 pub struct EngineBusy(#[allow(dead_code)] ErrorJson);
-
-/// The error envelope of every API failure, as `web::error::ApiError` writes it.
-#[derive(utoipa::ToSchema)]
-#[schema(as = Error)]
-#[allow(dead_code)]
-pub struct ErrorJson {
-    error: ErrorBody,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct ErrorBody {
-    code: ErrorCode,
-    message: String,
-}
-
-/// `AppError::code()`'s values.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum ErrorCode {
-    BadRequest,
-    NotFound,
-    Forbidden,
-    TooManyRequests,
-    Unprocessable,
-    Unavailable,
-    BadGateway,
-    Internal,
-}
 
 /// The API's documentation and its OpenAPI description.
 pub fn router() -> Router<AppState> {
