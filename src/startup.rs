@@ -171,7 +171,7 @@ impl Application {
             tracing::info!(webhook = ?notifier, "notifications enabled");
         }
         // The feed job wakes the alerts worker that the state starts below.
-        let alerts_kicker = crate::alerts::Kicker::new();
+        let alerts_kicker = crate::alerts::Kicker::default();
         let job = Job {
             db: db.clone(),
             fetcher: Arc::new(Fetcher::new(FetchOptions::default())?),

@@ -34,23 +34,13 @@ pub const TICK: Duration = Duration::from_secs(30);
 
 /// Wakes one [`Alerts`] service's worker: given to what imports in the same process, so that
 /// the alerts of the prices an import changed are evaluated and sent at once rather than at the
-/// next [`TICK`]. A worker not started yet runs at its start anyway.
-#[derive(Clone, Debug)]
+/// next [`TICK`]. A worker not started yet runs at its start anyway. `Kicker::default()` makes
+/// one for a service made later ([`Alerts::woken_by`]): the feed job is built before the
+/// application's state, and wakes the worker the state starts.
+#[derive(Clone, Debug, Default)]
 pub struct Kicker(Arc<Notify>);
 
-impl Default for Kicker {
-    fn default() -> Kicker {
-        Kicker::new()
-    }
-}
-
 impl Kicker {
-    /// A kicker for a service made later ([`Alerts::woken_by`]): the feed job is built before
-    /// the application's state, and wakes the worker the state starts.
-    pub fn new() -> Kicker {
-        Kicker(Arc::new(Notify::new()))
-    }
-
     /// Wakes the worker (once, however many kicks come before it runs).
     pub fn kick(&self) {
         self.0.notify_one();

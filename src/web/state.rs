@@ -138,7 +138,7 @@ impl StateParts {
             metrics: Default::default(),
             router: crate::route::Router::off(),
             etl: None,
-            alerts_kicker: crate::alerts::Kicker::new(),
+            alerts_kicker: crate::alerts::Kicker::default(),
             backup_dir: None,
             names_overpass: None,
             push: PushState::default(),

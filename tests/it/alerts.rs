@@ -600,7 +600,7 @@ db_test!(the_weekly_digest_goes_once_per_week, |t| {
 db_test!(the_feed_job_wakes_the_alerts_worker_after_its_import, |t| {
     seed(&t.db).await;
     let sink = SmtpSink::start().await;
-    let kicker = carburoam::alerts::Kicker::new();
+    let kicker = carburoam::alerts::Kicker::default();
     let worker = alerts(&t.db, &sink, "").woken_by(kicker.clone());
     let uid = user(&t.db, "yann").await;
     no_quiet(&t.db, uid, 3).await;
