@@ -25,7 +25,7 @@ pub async fn rows<T, F>(
     bind: F,
 ) -> Result<(), sqlx::Error>
 where
-    F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    F: for<'a> Fn(&'a mut AnyArgs, &T) -> &'a mut AnyArgs,
 {
     rows_by(tx, texts, head, tail, width, Backend::batch_rows(width), rows, bind).await
 }
@@ -43,23 +43,57 @@ pub async fn rows_by<T, F>(
     bind: F,
 ) -> Result<(), sqlx::Error>
 where
-    F: for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+    F: for<'a> Fn(&'a mut AnyArgs, &T) -> &'a mut AnyArgs,
 {
     let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
     let backend = tx.backend();
     for part in statement_parts(rows, per) {
-        let sql = texts
-            .0
-            .entry((format!("{head}\0{tail}"), part.len(), width))
-            .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, part.len(), width)).into())
-            .clone();
-        let mut q = AnyQuery::new(backend, sql);
+        let sql = text(texts, backend, head, tail, part.len(), width);
+        let mut args = AnyArgs::new(backend, part.len() * width);
         for r in part {
-            q = bind(q, r);
+            bind(&mut args, r);
         }
-        q.execute(tx).await?;
+        args.execute(tx, sql).await?;
     }
     Ok(())
+}
+
+/// [`rows`] taking the rows by value: `bind` moves their values (a `String` bound by value is
+/// handed to the driver as it is, where a borrowed one is copied).
+pub async fn rows_owned<T, F>(
+    tx: &mut Tx,
+    texts: &mut Texts,
+    head: &str,
+    tail: &str,
+    width: usize,
+    rows: Vec<T>,
+    bind: F,
+) -> Result<(), sqlx::Error>
+where
+    F: Fn(&mut AnyArgs, T),
+{
+    let per = Backend::batch_rows(width);
+    let backend = tx.backend();
+    let sizes: Vec<usize> = statement_parts(&rows, per).map(<[T]>::len).collect();
+    let mut rows = rows.into_iter();
+    for n in sizes {
+        let sql = text(texts, backend, head, tail, n, width);
+        let mut args = AnyArgs::new(backend, n * width);
+        for r in rows.by_ref().take(n) {
+            bind(&mut args, r);
+        }
+        args.execute(tx, sql).await?;
+    }
+    Ok(())
+}
+
+/// The text of `head VALUES (…),(…) tail` for `n` rows of `width`, built once.
+fn text(texts: &mut Texts, backend: Backend, head: &str, tail: &str, n: usize, width: usize) -> std::sync::Arc<str> {
+    texts
+        .0
+        .entry((format!("{head}\0{tail}"), n, width))
+        .or_insert_with(|| format!("{head}{}{tail}", values_placeholders(backend, n, width)).into())
+        .clone()
 }
 
 /// Runs an `… IN (…)` statement over `ids` in batches. `sql` gets the placeholders of the
@@ -127,51 +161,75 @@ fn statement_parts<T>(rows: &[T], per: usize) -> impl Iterator<Item = &[T]> {
     head.chunks(per).chain(tail)
 }
 
-/// A query for either backend, so one binding closure serves both.
-pub enum AnyQuery<'q> {
-    Sqlite(sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>),
-    Postgres(sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>),
+/// The parameters of one statement for either backend, so one binding closure serves both.
+/// Bound in place, reserved to their count: a statement of thousands of rows binds tens of
+/// thousands of values, and a query moved by value at each bind cost the loader memmoves.
+pub struct AnyArgs {
+    args: Args,
+    /// The first value that failed to encode: the statement then fails with it.
+    error: Option<sqlx::error::BoxDynError>,
 }
 
-impl<'q> AnyQuery<'q> {
-    /// A statement of `sql` (a `String`, or an `Arc<str>` shared with a cache) for `backend`'s
-    /// driver.
-    fn new<S>(backend: Backend, sql: S) -> AnyQuery<'q>
-    where
-        sqlx::AssertSqlSafe<S>: sqlx::SqlSafeStr,
-    {
-        match backend {
-            Backend::Sqlite => AnyQuery::Sqlite(sqlx::query(sqlx::AssertSqlSafe(sql))),
-            Backend::Postgres => AnyQuery::Postgres(sqlx::query(sqlx::AssertSqlSafe(sql))),
-        }
+enum Args {
+    Sqlite(sqlx::sqlite::SqliteArguments),
+    Postgres(sqlx::postgres::PgArguments),
+}
+
+impl AnyArgs {
+    /// Room for `n` values for `backend`'s driver.
+    fn new(backend: Backend, n: usize) -> AnyArgs {
+        use sqlx::Arguments;
+        let args = match backend {
+            Backend::Sqlite => {
+                let mut a = sqlx::sqlite::SqliteArguments::default();
+                a.reserve(n, 0);
+                Args::Sqlite(a)
+            }
+            Backend::Postgres => {
+                let mut a = sqlx::postgres::PgArguments::default();
+                a.reserve(n, n * 8);
+                Args::Postgres(a)
+            }
+        };
+        AnyArgs { args, error: None }
     }
 
-    /// Runs the statement in `tx`, which must be of the backend it was made for.
-    async fn execute(self, tx: &mut Tx) -> Result<(), sqlx::Error> {
-        match (self, tx) {
-            (AnyQuery::Sqlite(q), Tx::Sqlite(t)) => {
-                q.execute(&mut **t).await?;
+    /// Runs `sql` with these parameters in `tx`, which must be of the backend they were made for.
+    async fn execute(self, tx: &mut Tx, sql: std::sync::Arc<str>) -> Result<(), sqlx::Error> {
+        if let Some(e) = self.error {
+            return Err(sqlx::Error::Encode(e));
+        }
+        match (self.args, tx) {
+            (Args::Sqlite(a), Tx::Sqlite(t)) => {
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), a).execute(&mut **t).await?;
             }
-            (AnyQuery::Postgres(q), Tx::Postgres(t)) => {
-                q.execute(&mut **t).await?;
+            (Args::Postgres(a), Tx::Postgres(t)) => {
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), a).execute(&mut **t).await?;
             }
             _ => return Err(sqlx::Error::Protocol("a statement made for the other backend's transaction".into())),
         }
         Ok(())
     }
 
-    pub fn bind<T>(self, v: T) -> AnyQuery<'q>
+    pub fn bind<'t, T>(&mut self, v: T) -> &mut AnyArgs
     where
-        T: 'q
-            + sqlx::Encode<'q, sqlx::Sqlite>
+        T: 't
+            + sqlx::Encode<'t, sqlx::Sqlite>
             + sqlx::Type<sqlx::Sqlite>
-            + sqlx::Encode<'q, sqlx::Postgres>
+            + sqlx::Encode<'t, sqlx::Postgres>
             + sqlx::Type<sqlx::Postgres>,
     {
-        match self {
-            AnyQuery::Sqlite(q) => AnyQuery::Sqlite(q.bind(v)),
-            AnyQuery::Postgres(q) => AnyQuery::Postgres(q.bind(v)),
+        use sqlx::Arguments;
+        if self.error.is_none() {
+            let added = match &mut self.args {
+                Args::Sqlite(a) => a.add(v),
+                Args::Postgres(a) => a.add(v),
+            };
+            if let Err(e) = added {
+                self.error = Some(e);
+            }
         }
+        self
     }
 }
 

@@ -43,6 +43,11 @@ const PACKED_HEAD: &str = "INSERT INTO price_history (station_id, fuel, at, pric
 /// `WHERE true`: SQLite reads `ON CONFLICT` right after a `SELECT … FROM` as a join clause.
 const PACKED_TAIL: &str = ") WHERE true ON CONFLICT (station_id, fuel, at) DO UPDATE SET price = excluded.price";
 
+/// [`PACKED_HEAD`] as a plain insert, for the points of stations new to the database (`OR
+/// FAIL`: see `db::prices`; no statement journal).
+const PACKED_NEW_HEAD: &str = "INSERT OR FAIL INTO price_history (station_id, fuel, at, price) \
+    SELECT column1 >> 3, column1 & 7, column2 >> 20, column2 & 1048575 FROM (VALUES ";
+
 /// Whether any of the given (station, fuel, first, last) has a stored point between its first
 /// and last time: one probe of the primary key per key.
 const STORED_OVERLAP: &str = "SELECT EXISTS (SELECT 1 FROM unnest($1::int8[], $2::int2[], $3::int8[], $4::int8[]) \
@@ -73,6 +78,22 @@ pub async fn insert(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Resu
         |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
     )
     .await
+}
+
+/// SQLite: history points of stations that had none when the import's transaction opened, by a
+/// plain insert (a key's points are unique in a file: merged by second). A point already stored
+/// fails the statement, which refuses the file. Rows that do not pack, and PostgreSQL, go
+/// through [`insert`].
+pub async fn insert_new(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Result<(), sqlx::Error> {
+    if tx.backend() == Backend::Sqlite
+        && let Some(packed) = rows.iter().map(packed).collect::<Option<Vec<_>>>()
+    {
+        return batch::rows_by(tx, texts, PACKED_NEW_HEAD, ")", 2, SQLITE_HISTORY_ROWS, &packed, |q, r| {
+            q.bind(r.0).bind(r.1)
+        })
+        .await;
+    }
+    insert(tx, texts, rows).await
 }
 
 /// PostgreSQL: `rows`, in key order (as the loader sends them: its flush sorts them, the

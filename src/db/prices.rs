@@ -20,6 +20,12 @@ const PRICES_TAIL: &str =
 /// `ON CONFLICT` right after a `SELECT … FROM` as a join clause).
 const PRICES_PACKED_TAIL: &str = ") WHERE true ON CONFLICT (station_id, fuel) DO UPDATE SET price = excluded.price, updated_at = excluded.updated_at";
 
+/// [`PRICES_PACKED_HEAD`] as a plain insert (`OR FAIL`: a failing statement leaves its rows
+/// written and fails, and the import rolls its transaction back; so SQLite keeps no statement
+/// journal of the pages it changes, which `ON CONFLICT DO UPDATE` or the default `ABORT` need).
+const PRICES_NEW_HEAD: &str = "INSERT OR FAIL INTO prices (station_id, fuel, price, updated_at) \
+    SELECT column1 >> 3, column1 & 7, column2 & 1048575, column2 >> 20 FROM (VALUES ";
+
 /// The current prices of the given stations (at most [`Backend::MAX_PARAMS`]).
 pub async fn of_stations(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PriceRow>, sqlx::Error> {
     batch::fetch_in(tx, ids, |list| {
@@ -56,6 +62,23 @@ pub async fn upsert(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result
         |q, r| q.bind(r.0).bind(r.1).bind(r.2).bind(r.3),
     )
     .await
+}
+
+/// SQLite: current prices of stations that had none when the import's transaction opened
+/// (stations new to the database), by a plain insert: nothing stored can conflict with them. A
+/// key present twice, or already stored, fails the statement, which refuses the file. Rows that
+/// do not pack (never for validated feed values) and PostgreSQL go through [`upsert`].
+pub async fn insert_new(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result<(), sqlx::Error> {
+    if tx.backend() == Backend::Sqlite
+        && let Some(packed) =
+            rows.iter().map(|&(s, f, price, at)| packed(&(s, f, at, price))).collect::<Option<Vec<_>>>()
+    {
+        return batch::rows_by(tx, texts, PRICES_NEW_HEAD, ")", 2, SQLITE_HISTORY_ROWS, &packed, |q, r| {
+            q.bind(r.0).bind(r.1)
+        })
+        .await;
+    }
+    upsert(tx, texts, rows).await
 }
 
 /// PostgreSQL: current prices of stations that had none when the import's transaction opened

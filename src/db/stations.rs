@@ -392,13 +392,19 @@ pub async fn import_details(tx: &mut Tx, ids: &[i64]) -> Result<Vec<StationDetai
 pub async fn write(
     tx: &mut Tx,
     texts: &mut Texts,
-    rows: &[StationWrite],
+    rows: Vec<StationWrite>,
     snapshot: i64,
     new: bool,
 ) -> Result<(), sqlx::Error> {
-    let head = "INSERT INTO stations (id, latitude, longitude, postcode, department, city, address, road_type, \
-                automate_24_24, opening_hours, services, content_hash, first_seen_at, last_seen_at, missing_since, \
-                updated_at) VALUES ";
+    // SQLite: new stations by `INSERT OR FAIL` (see `db::prices::insert_new`: no statement journal;
+    // a station already stored fails the statement, and the import rolls back). PostgreSQL has
+    // no such clause; it has no statement journal either.
+    let or_fail = if new && tx.backend() == super::Backend::Sqlite { " OR FAIL" } else { "" };
+    let head = format!(
+        "INSERT{or_fail} INTO stations (id, latitude, longitude, postcode, department, city, address, road_type, \
+         automate_24_24, opening_hours, services, content_hash, first_seen_at, last_seen_at, missing_since, \
+         updated_at) VALUES "
+    );
     let tail = if new {
         ""
     } else {
@@ -413,23 +419,23 @@ pub async fn write(
               THEN excluded.last_seen_at ELSE stations.last_seen_at END, \
           updated_at = excluded.updated_at"
     };
-    batch::rows(tx, texts, head, tail, STATION_COLUMNS, rows, |q, r| {
+    batch::rows_owned(tx, texts, &head, tail, STATION_COLUMNS, rows, |q, r| {
         q.bind(r.id)
             .bind(r.latitude)
             .bind(r.longitude)
-            .bind(r.postcode.as_str())
-            .bind(r.department.as_str())
-            .bind(r.city.as_str())
-            .bind(r.address.as_str())
+            .bind(r.postcode)
+            .bind(r.department)
+            .bind(r.city)
+            .bind(r.address)
             .bind(r.road_type)
             .bind(r.automate)
-            .bind(r.hours.as_deref())
-            .bind(r.services.as_str())
+            .bind(r.hours)
+            .bind(r.services)
             .bind(r.hash)
             .bind(snapshot)
             .bind(snapshot)
             .bind(None::<i64>)
-            .bind(snapshot)
+            .bind(snapshot);
     })
     .await
 }
