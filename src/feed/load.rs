@@ -538,41 +538,29 @@ impl Loader {
         if prices_full {
             let mut rows = std::mem::take(&mut self.pending.prices_upsert);
             rows.sort_unstable_by_key(|r| (r.0, r.1));
-            let rows = self.insert_new_prices(rows).await?;
+            // Stations new to the database: a plain insert (nothing stored can conflict, and the
+            // file plans each station once); the others' prices are upserted.
+            let (new, rows) = self.split_new(rows, |r| r.0);
+            if !new.is_empty() {
+                let (tx, texts) = self.tx_texts()?;
+                crate::db::prices::insert_new(tx, texts, &new).await?;
+            }
             self.write_prices(&rows).await?;
         }
         if let Some(rows) = history {
             self.series_before_insert(&rows).await?;
-            let rows = self.insert_new_history(rows).await?;
+            // The same for the history (a key's points are unique in a file: merged by second).
+            let (new, rows) = self.split_new(rows, |r| r.0);
+            if !new.is_empty() {
+                let (tx, texts) = self.tx_texts()?;
+                crate::db::price_history::insert_new(tx, texts, &new).await?;
+            }
             self.write_history(rows).await?;
         }
         if all {
             self.settle().await?;
         }
         Ok(())
-    }
-
-    /// SQLite: inserts the current prices of stations new to the database by a plain insert
-    /// (nothing stored can conflict with them, and the file plans each station once) and returns
-    /// the others, for the upsert.
-    async fn insert_new_prices(&mut self, rows: Vec<PriceRow>) -> Result<Vec<PriceRow>, ImportError> {
-        let (new, known) = self.split_new(rows, |r| r.0);
-        if !new.is_empty() {
-            let (tx, texts) = self.tx_texts()?;
-            crate::db::prices::insert_new(tx, texts, &new).await?;
-        }
-        Ok(known)
-    }
-
-    /// [`Loader::insert_new_prices`] for history rows (a key's points are unique in a file:
-    /// merged by second).
-    async fn insert_new_history(&mut self, rows: Vec<HistoryRow>) -> Result<Vec<HistoryRow>, ImportError> {
-        let (new, known) = self.split_new(rows, |r| r.0);
-        if !new.is_empty() {
-            let (tx, texts) = self.tx_texts()?;
-            crate::db::price_history::insert_new(tx, texts, &new).await?;
-        }
-        Ok(known)
     }
 
     /// SQLite: `rows` of stations not stored when the transaction opened, and the others (order
