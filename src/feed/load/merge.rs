@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::{ImportError, Loader, sort_points};
 use crate::db::Backend;
-use crate::db::price_history::{self, HistoryRow};
+use crate::db::price_history::{self, HistoryRow, SQLITE_HISTORY_ROWS};
 
 /// A (station, fuel) and its points (time, price).
 type KeyPoints = ((i64, i16), Vec<(i64, i32)>);
@@ -60,8 +60,31 @@ impl Loader {
         }
         self.stats.history_backfilled += inserts.len();
         self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
+        if self.backend == Backend::Sqlite {
+            self.pending.history_merged.extend(inserts);
+            return self.write_merged(false).await;
+        }
         // On PostgreSQL the COPY may run on after this returns: the next write waits for it.
         self.write_history(inserts).await
+    }
+
+    /// SQLite: writes the merged points waiting, in whole statements of
+    /// [`SQLITE_HISTORY_ROWS`] rows; with `all`, every one. A chunk's merge gives a few
+    /// thousand rows of no fixed count: written per chunk, they would end in statements of
+    /// every power of two below 8,192 rows, each a text of its own to prepare, pushing the full
+    /// statement out of the connection's small statement cache. They can wait for the next
+    /// chunk's: a chunk's stations appear in no other chunk, so no later read of the history
+    /// (the merges and the averages' deltas read only their own chunk's keys) needs them before
+    /// [`Loader::finish`] writes the rest.
+    pub(super) async fn write_merged(&mut self, all: bool) -> Result<(), ImportError> {
+        let waiting = self.pending.history_merged.len();
+        let now = if all { waiting } else { waiting / SQLITE_HISTORY_ROWS * SQLITE_HISTORY_ROWS };
+        if now == 0 {
+            return Ok(());
+        }
+        let rest = self.pending.history_merged.split_off(now);
+        let rows = std::mem::replace(&mut self.pending.history_merged, rest);
+        self.write_history(rows).await
     }
 
     /// The stored points that can matter to each key (see the module's comment), per key, in
