@@ -121,6 +121,9 @@ struct Pending {
     stations_update: Vec<StationWrite>,
     prices_upsert: Vec<PriceRow>,
     history_insert: Vec<HistoryRow>,
+    /// SQLite: points merged into the history of earlier chunks' keys, waiting for a whole
+    /// statement ([`Loader::write_merged`]).
+    history_merged: Vec<HistoryRow>,
     /// Applied at the end, for the newest snapshot only.
     prices_delete: Vec<(i64, i16)>,
     /// Applied at the end, when the file carries shortages and is the newest.
@@ -661,6 +664,7 @@ impl Loader {
         }
 
         self.merge_backfill().await?;
+        self.write_merged(true).await?;
         self.settle().await?;
         if self.backend == Backend::Postgres {
             self.check_written_stations().await?;
