@@ -68,10 +68,24 @@ pub struct PushState {
     pub http: Option<reqwest::Client>,
 }
 
-/// Shared by all handlers and cloned per request by axum: keep every field cheap to clone (pools
-/// and `Arc`s, not data).
+/// What every request handler shares, built once by [`AppState::build`]: a handle that axum
+/// clones per request (one reference count, whatever the fields hold), read through `Deref` as
+/// [`App`].
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`]: the services, caches and counters of the site. No field changes
+/// once built.
+#[derive(Debug)]
+pub struct App {
     pub db: Db,
     /// When this process started serving (for uptime in logs and future status pages).
     pub started_at: DateTime<Utc>,
@@ -181,7 +195,7 @@ impl AppState {
         let alerts = crate::alerts::Alerts::new(db.clone(), mailer.clone(), &accounts.public_url, alert_allow)
             .context("cannot make the HTTP client of webhook and push alerts")?
             .woken_by(alerts_kicker);
-        Ok(AppState {
+        Ok(AppState(Arc::new(App {
             index: crate::index::IndexHandle::new(db.clone()),
             accounts: Accounts::new(db.clone(), accounts, mailer),
             db,
@@ -197,6 +211,6 @@ impl AppState {
             alerts,
             push,
             router,
-        })
+        })))
     }
 }
