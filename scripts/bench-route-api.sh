@@ -1,5 +1,5 @@
 #!/bin/sh
-# The route API under load (issue 20), as docs/benchmarks.md reports it:
+# The route API under load, as docs/benchmarks.md reports it:
 #   1. POST /api/v1/route with a JSON body of 2,001 points Paris → Marseille (Gazole, 3 km);
 #   2. GET /api/v1/route?from=Paris&to=Marseille with the engine's answer cached (a local fake
 #      engine answers once with the same 2,001 points; every later request is the cache's):

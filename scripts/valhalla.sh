@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real Valhalla for the route search's tests (issue 20): the binaries of PyPI's pyvalhalla 3.9.1
+# A real Valhalla for the route search's tests: the binaries of PyPI's pyvalhalla 3.9.1
 # wheel (valhalla_build_tiles, valhalla_service and the libraries they need), unpacked into
 # ${CARBUROAM_VALHALLA_DIR:-~/.cache/carburoam-valhalla/wheel}, and Debian's osmium-tool (the
 # tests write their road network as OSM XML and osmium turns it into .osm.pbf).

@@ -266,7 +266,7 @@ impl Application {
             self.state.metrics.spawn_flusher(self.state.db.clone(), crate::web::metrics::FLUSH_EVERY, shutdown.clone());
         let backups = crate::backup::spawn_scheduler(
             self.state.db.clone(),
-            self.backups.clone(),
+            self.backups,
             self.job.holder.clone(),
             shutdown.clone(),
         );
@@ -287,7 +287,7 @@ impl Application {
                 tracing::warn!(error = %e, "price index: refresh failed (the next check retries)");
             }
         });
-        let (backfill_days, archive_url) = self.backfill.clone();
+        let (backfill_days, archive_url) = self.backfill;
         let history_backfill = (backfill_days > 0).then(|| {
             tokio::spawn(crate::history::backfill::at_start(
                 self.state.db.clone(),
@@ -302,7 +302,7 @@ impl Application {
         });
         let names = crate::names::schedule::spawn_scheduler(
             self.state.db.clone(),
-            self.names.clone(),
+            self.names,
             self.job.holder.clone(),
             shutdown.clone(),
         );

@@ -1,4 +1,4 @@
-// Accessibility of every page (issue 14, WCAG 2.1 AA / RGAA 4.1), in a real browser (Debian's
+// Accessibility of every page (WCAG 2.1 AA / RGAA 4.1), in a real browser (Debian's
 // Chromium driven by playwright-core) against the real binary that run.sh started (BASE_URL):
 // - keyboard only: a visitor registers (going through the error summary first), adds a station
 //   from the list (skipping the map), renames it and logs out with Tab, Shift+Tab, Enter, Space

@@ -1,4 +1,4 @@
-// Price alerts (issue 13) end to end, in Debian's Chromium against the real binary run.sh started:
+// Price alerts end to end, in Debian's Chromium against the real binary run.sh started:
 // a user follows a station, creates a threshold alert on /me/alerts (in the page, as a person
 // would), an operator imports with the real CLI a feed file where that station dropped below the
 // threshold, the server's alert worker picks the change up (as from another instance's import:

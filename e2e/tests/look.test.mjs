@@ -1,4 +1,4 @@
-// What the pages say and look like (issue 22), in Debian's Chromium against the real binary
+// What the pages say and look like, in Debian's Chromium against the real binary
 // that run.sh started (BASE_URL):
 // - the freshness banner: the data loaded by run.sh is a file of months ago, so every page says
 //   since when the official feed has not changed, with the feed's date, in both languages;

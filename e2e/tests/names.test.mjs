@@ -1,4 +1,4 @@
-// Station names from OpenStreetMap (issue 11), at 360 px: run.sh imported the shared CSV of
+// Station names from OpenStreetMap, at 360 px: run.sh imported the shared CSV of
 // names (départements 01–49; the repository's fixture without ../shared/data). Brands in the
 // list with their badge, a map popup, the station page, the dashboard; the brand filter; a
 // search for "leclerc" and a town. axe checks the pages with names (badge contrast, labels).

@@ -1,4 +1,4 @@
-// The installable web app (issue 13) in Debian's Chromium: the manifest and its icons, the
+// The installable web app in Debian's Chromium: the manifest and its icons, the
 // service worker registered at scope /, the "notifications on this device" block (its button
 // only where the Push API exists, its explanation without JavaScript), and the last prices seen
 // kept for offline use (and forgotten at logout, or as soon as a page shows the session is over).

@@ -1,4 +1,4 @@
-// The route search (issue 20) in a real browser (Debian's Chromium driven by playwright-core)
+// The route search in a real browser (Debian's Chromium driven by playwright-core)
 // against the real binary:
 // - a GPX track chosen in the page's form of the server run.sh started (which plans no route
 //   itself: a GPX file needs no engine): the best stop sentence, the list, the route line on the

@@ -3,11 +3,11 @@
 //! occurrence. The de-duplication record of (rule, occurrence) is written in the same
 //! transaction as the message, so a replay never sends one week twice.
 
-use crate::db::alert_outbox as q;
+use crate::db::alert_outbox::{self as q, Occurrence};
 use crate::db::{Db, leases};
-use crate::domain::{MessageKind, RuleKind};
+use crate::domain::MessageKind;
 
-use super::outbox::{Item, Payload};
+use super::outbox::{DigestItem, DigestPayload};
 use super::rules::next_digest;
 
 pub const LEASE: &str = "alerts_digest";
@@ -31,24 +31,14 @@ async fn queue_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
     for rule in q::due_digests(db, now, 1000).await? {
         let (Some(at), Some(day), Some(hour)) = (rule.f.next_run_at, rule.f.weekday, rule.f.hour) else { continue };
         let mut tx = db.begin().await?;
-        let fresh = !rule.paused && q::insert_dedup(&mut tx, rule.id, 0, 0, at, now).await?;
+        let fresh = !rule.paused && q::insert_dedup(&mut tx, rule.id, Occurrence::Digest { at }, now).await?;
         if fresh {
-            let item = Item {
-                rule: rule.id,
-                kind: RuleKind::Digest,
-                station: 0,
-                fuel: 0,
-                old: 0,
-                new: 0,
-                at,
-                threshold: None,
-                route: None,
-            };
+            let item = DigestItem { rule: rule.id, at };
             q::enqueue(
                 &mut tx,
                 rule.user_id,
                 MessageKind::Digest,
-                &Payload { items: vec![item] }.to_json(),
+                &DigestPayload { items: vec![item] }.to_json(),
                 now,
                 None,
                 now,

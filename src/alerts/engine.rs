@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::db::Db;
 use crate::db::alert_outbox as q;
 use crate::db::alerts::{self, PriceChange};
-use crate::domain::{RuleId, RuleKind, SavedRouteId, UserId};
+use crate::domain::{RuleId, RuleKind, SavedRouteId, StationId, UserId};
 
 use super::outbox::{Item, Stored, store};
 use super::rules::distance_km;
@@ -88,10 +88,10 @@ async fn place_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(UserId, 
         return Ok(Vec::new());
     }
     rules.sort_by(|a, b| (a.fuel, a.min_lat).partial_cmp(&(b.fuel, b.min_lat)).unwrap_or(std::cmp::Ordering::Equal));
-    let mut ids: Vec<i64> = changes.iter().map(|c| c.station_id).collect();
+    let mut ids: Vec<StationId> = changes.iter().map(|c| c.station_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let at: HashMap<i64, (f64, f64)> =
+    let at: HashMap<StationId, (f64, f64)> =
         q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
     let mut out = Vec::new();
     for c in changes {
@@ -141,10 +141,10 @@ async fn route_matches(db: &Db, changes: &[PriceChange]) -> Result<Vec<(UserId, 
     if met.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ids: Vec<i64> = met.iter().flat_map(|(_, l)| l.iter().map(|c| c.station_id)).collect();
+    let mut ids: Vec<StationId> = met.iter().flat_map(|(_, l)| l.iter().map(|c| c.station_id)).collect();
     ids.sort_unstable();
     ids.dedup();
-    let at: HashMap<i64, (f64, f64)> =
+    let at: HashMap<StationId, (f64, f64)> =
         q::positions(db, &ids).await?.into_iter().map(|(id, la, lo)| (id, (la, lo))).collect();
     let mut route_ids: Vec<SavedRouteId> = met.iter().map(|(r, _)| r.route_id).collect();
     route_ids.sort_unstable();
@@ -229,17 +229,18 @@ pub async fn triggers(
     if !cheapest.is_empty() {
         let mut ids: Vec<RuleId> = cheapest.keys().copied().collect();
         ids.sort_unstable();
-        let mut prices: HashMap<RuleId, Vec<(i64, i32)>> = HashMap::new();
+        let mut prices: HashMap<RuleId, Vec<(StationId, i32)>> = HashMap::new();
         for (rule, station, price) in q::rule_station_prices(db, &ids).await? {
             prices.entry(rule).or_default().push((station, price));
         }
-        let by_key: HashMap<(i64, i16), &PriceChange> = changes.iter().map(|c| ((c.station_id, c.fuel), c)).collect();
+        let by_key: HashMap<(StationId, i16), &PriceChange> =
+            changes.iter().map(|c| ((c.station_id, c.fuel), c)).collect();
         for rule in ids {
             let (user, fuel) = cheapest[&rule];
             let now_prices = prices.remove(&rule).unwrap_or_default();
-            let before: Vec<(i64, i32)> =
+            let before: Vec<(StationId, i32)> =
                 now_prices.iter().map(|&(s, p)| (s, by_key.get(&(s, fuel)).map_or(p, |c| c.old_price))).collect();
-            let best = |v: &[(i64, i32)]| v.iter().min_by_key(|(s, p)| (*p, *s)).copied();
+            let best = |v: &[(StationId, i32)]| v.iter().min_by_key(|(s, p)| (*p, *s)).copied();
             let (Some(after), Some(prev)) = (best(&now_prices), best(&before)) else { continue };
             if after.0 == prev.0 {
                 continue;

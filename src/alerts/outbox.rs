@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::db::alert_outbox as q;
+use crate::db::alert_outbox::{self as q, Occurrence};
 use crate::db::alerts::Settings;
 use crate::db::{Db, Tx};
-use crate::domain::{MessageKind, RuleId, RuleKind, UserId};
+use crate::domain::{MessageKind, RuleId, RuleKind, StationId, UserId};
 
 use super::rules::{paris_day, quiet_until};
 
@@ -18,7 +18,7 @@ use super::rules::{paris_day, quiet_until};
 pub struct Item {
     pub rule: RuleId,
     pub kind: RuleKind,
-    pub station: i64,
+    pub station: StationId,
     pub fuel: i16,
     pub old: i32,
     pub new: i32,
@@ -31,7 +31,7 @@ pub struct Item {
     pub route: Option<String>,
 }
 
-/// What a message carries.
+/// What an alert message carries.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Payload {
     #[serde(default)]
@@ -40,12 +40,46 @@ pub struct Payload {
 
 impl Payload {
     pub fn parse(s: &str) -> Payload {
-        serde_json::from_str(s).unwrap_or_default()
+        parse_or_default(s)
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+        to_json(self)
     }
+}
+
+/// What a digest message carries: the rule and the occurrence it was queued for (its figures
+/// are computed at delivery). The same `{"items": [...]}` shape as [`Payload`]; the fields of
+/// an alert's trigger that digest rows hold as zeros (station, fuel, prices) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DigestPayload {
+    #[serde(default)]
+    pub items: Vec<DigestItem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DigestItem {
+    pub rule: RuleId,
+    pub at: i64,
+}
+
+impl DigestPayload {
+    pub fn parse(s: &str) -> DigestPayload {
+        parse_or_default(s)
+    }
+
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+}
+
+/// A stored payload that does not parse reads as an empty one: the message still goes out.
+fn parse_or_default<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".into())
 }
 
 /// What [`store`] did.
@@ -102,7 +136,8 @@ async fn store_user(
 ) -> Result<(), sqlx::Error> {
     let mut fresh = Vec::with_capacity(list.len());
     for it in list {
-        if q::insert_dedup(tx, it.rule, it.station, it.fuel, it.at, now).await? {
+        let what = Occurrence::Change { station: it.station, fuel: it.fuel, at: it.at };
+        if q::insert_dedup(tx, it.rule, what, now).await? {
             fresh.push(it);
         } else {
             out.duplicates += 1;

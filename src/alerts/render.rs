@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::db::alert_outbox::{self as q, Job};
 use crate::db::{Db, favourites, users};
-use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, UserId, savings};
+use crate::domain::{Fuel, Lang, MessageKind, RuleId, RuleKind, StationId, UserId, savings};
 use crate::index::places;
 
-use super::outbox::Payload;
+use super::outbox::{DigestPayload, Payload};
 
 pub struct Rendered {
     pub subject: String,
@@ -20,7 +20,7 @@ pub struct Rendered {
 }
 
 /// How the user names a station: their own name, else its OpenStreetMap name, with the town.
-async fn station_name(db: &Db, user_id: UserId, station: i64) -> Result<String, sqlx::Error> {
+async fn station_name(db: &Db, user_id: UserId, station: StationId) -> Result<String, sqlx::Error> {
     Ok(match q::station_label(db, user_id, station).await? {
         Some((city, own, osm)) => {
             let city = places::title_case(&city);
@@ -100,7 +100,7 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
     let mut paragraphs = vec![t.digest_intro.to_owned()];
     let mut names = BTreeMap::new();
     for f in &favs {
-        names.insert(f.station_id, station_name(db, uid, f.station_id.get()).await?);
+        names.insert(f.station_id, station_name(db, uid, f.station_id).await?);
     }
     for fid in fuel_ids {
         let fuel = fuel_name(fid);
@@ -129,7 +129,7 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
         if let Some(s) = savings::saving(&values, job.litres_per_year).filter(|s| s.per_year > 0.0) {
             paragraphs.push((t.digest_saving)(&lang.euros(s.per_year)));
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.1.get()).collect();
+        let ids: Vec<StationId> = rows.iter().map(|r| r.1).collect();
         if let Some(day) = cheapest_weekday(db, &ids, fid, now).await? {
             paragraphs.push((t.digest_weekday)(fuel, lang.day_name(day)));
         }
@@ -137,7 +137,7 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
     if paragraphs.len() == 1 {
         paragraphs.push(t.digest_nothing.to_owned());
     }
-    let p = Payload::parse(&job.payload);
+    let p = DigestPayload::parse(&job.payload);
     Ok(Rendered {
         subject: t.digest_subject.to_owned(),
         paragraphs,
@@ -149,13 +149,13 @@ async fn digest(db: &Db, public_url: &str, job: &Job, lang: Lang, now: i64) -> R
 /// The Paris weekday (1 = Monday) whose noon price, averaged over the user's stations and the
 /// last 8 weeks, is the lowest — when at least 4 weeks of history and a real difference (half a
 /// cent) say so.
-async fn cheapest_weekday(db: &Db, stations: &[i64], fuel: i16, now: i64) -> Result<Option<u8>, sqlx::Error> {
+async fn cheapest_weekday(db: &Db, stations: &[StationId], fuel: i16, now: i64) -> Result<Option<u8>, sqlx::Error> {
     use chrono::{Datelike, TimeZone};
     let weeks = 8;
     let from = now - weeks * 7 * 86_400;
     let mut sums = [(0i64, 0i64); 7];
     for station in stations {
-        let points = crate::db::series::points_in_force_since(db, *station, fuel, from, now).await?;
+        let points = crate::db::series::points_in_force_since(db, station.get(), fuel, from, now).await?;
         let Some(first) = points.first() else { continue };
         if first.0 > now - 4 * 7 * 86_400 {
             continue;

@@ -4,15 +4,16 @@
 
 use crate::db::alerts::by_ids;
 use crate::db::{Db, Tx};
-use crate::domain::{ChannelId, ChannelKind, MessageId, MessageKind, OutboxId, RuleId, RuleKind, SavedRouteId, UserId};
+use crate::domain::{
+    ChannelId, ChannelKind, MessageId, MessageKind, OutboxId, RuleId, RuleKind, SavedRouteId, StationId, UserId,
+};
 use crate::{on_db, on_tx};
 
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
 /// condition the change may meet (threshold and drop are already checked here).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Candidate {
-    /// The raw number, as in [`crate::db::alerts::PriceChange`].
-    pub station_id: i64,
+    pub station_id: StationId,
     pub fuel: i16,
     pub old_price: i32,
     pub new_price: i32,
@@ -108,12 +109,13 @@ pub async fn place_rules(db: &Db) -> Result<Vec<PlaceRule>, sqlx::Error> {
 }
 
 /// Positions of stations: (id, latitude, longitude).
-pub async fn positions(db: &Db, ids: &[i64]) -> Result<Vec<(i64, f64, f64)>, sqlx::Error> {
-    by_ids(db, ids, |list| format!("SELECT id, latitude, longitude FROM stations WHERE id IN ({list})")).await
+pub async fn positions(db: &Db, ids: &[StationId]) -> Result<Vec<(StationId, f64, f64)>, sqlx::Error> {
+    let ids: Vec<i64> = ids.iter().map(|s| s.get()).collect();
+    by_ids(db, &ids, |list| format!("SELECT id, latitude, longitude FROM stations WHERE id IN ({list})")).await
 }
 
 /// The current prices at the stations of the given `cheapest` rules: (rule, station, price).
-pub async fn rule_station_prices(db: &Db, rule_ids: &[RuleId]) -> Result<Vec<(RuleId, i64, i32)>, sqlx::Error> {
+pub async fn rule_station_prices(db: &Db, rule_ids: &[RuleId]) -> Result<Vec<(RuleId, StationId, i32)>, sqlx::Error> {
     let ids: Vec<i64> = rule_ids.iter().map(|r| r.get()).collect();
     by_ids(db, &ids, |list| {
         format!(
@@ -135,15 +137,30 @@ pub async fn settings_of(db: &Db, user_ids: &[UserId]) -> Result<Vec<(UserId, i1
     .await
 }
 
+/// What a rule fired on, the identity of a trigger beside its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occurrence {
+    /// A price change: the station, the fuel and when the new price was set.
+    Change { station: StationId, fuel: i16, at: i64 },
+    /// A digest's scheduled time (no station, no fuel).
+    Digest { at: i64 },
+}
+
+impl Occurrence {
+    /// The `alert_dedup` key columns (station_id, fuel, changed_at). They are the primary key,
+    /// NOT NULL: a digest stores 0 as its station and fuel, a value no station id takes
+    /// ([`StationId::new`] starts at 1) nor any fuel (ids start at 1).
+    fn columns(self) -> (i64, i16, i64) {
+        match self {
+            Occurrence::Change { station, fuel, at } => (station.get(), fuel, at),
+            Occurrence::Digest { at } => (0, 0, at),
+        }
+    }
+}
+
 /// Records a trigger unless it was already recorded. `true`: new, it must be delivered.
-pub async fn insert_dedup(
-    tx: &mut Tx,
-    rule_id: RuleId,
-    station_id: i64,
-    fuel: i16,
-    changed_at: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn insert_dedup(tx: &mut Tx, rule_id: RuleId, what: Occurrence, now: i64) -> Result<bool, sqlx::Error> {
+    let (station_id, fuel, changed_at) = what.columns();
     let n = on_tx!(tx, c => sqlx::query(
         "INSERT INTO alert_dedup (rule_id, station_id, fuel, changed_at, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (rule_id, station_id, fuel, changed_at) DO NOTHING",
@@ -478,7 +495,7 @@ pub async fn advance_digest(tx: &mut Tx, rule_id: RuleId, from: i64, next: i64) 
 pub async fn station_label(
     db: &Db,
     user_id: UserId,
-    station_id: i64,
+    station_id: StationId,
 ) -> Result<Option<(String, Option<String>, Option<String>)>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as(
         "SELECT s.city, us.name, n.name FROM stations s \

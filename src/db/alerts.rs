@@ -4,7 +4,7 @@
 //! own. The outbox and the engine's reads live in [`super::alert_outbox`].
 
 use crate::db::{Db, Tx, in_list};
-use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind, SavedRouteId, UserId};
+use crate::domain::{ChannelId, ChannelKind, RuleId, RuleKind, SavedRouteId, StationId, UserId};
 use crate::{on_db, on_tx};
 
 /// Most rules one user may have.
@@ -453,10 +453,7 @@ pub async fn delete_expired_unsubscribe(db: &Db, now: i64) -> Result<u64, sqlx::
 /// A current price an import moved: the identity of a price change is (station, fuel, at).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct PriceChange {
-    /// The raw number: the loader writes it from its own raw-keyed tables, and the alert
-    /// engine's position and dedup keys use the same number (a digest's dedup row uses 0, no
-    /// station).
-    pub station_id: i64,
+    pub station_id: StationId,
     pub fuel: i16,
     pub old_price: i32,
     pub new_price: i32,

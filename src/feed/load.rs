@@ -356,7 +356,7 @@ impl Loader {
         old_shortages: Vec<(i16, String, Option<i64>)>,
     ) {
         let FeedStation {
-            id,
+            id: station,
             latitude,
             longitude,
             postcode,
@@ -369,7 +369,7 @@ impl Loader {
             prices,
             shortages,
         } = st;
-        let id = id.get();
+        let id = station.get();
         // Attributes come from a file at least as recent as the one that last set them.
         let known = known_updated_at.is_some();
         let newer_than_station = known_updated_at.is_none_or(|at| self.snapshot >= at);
@@ -451,7 +451,7 @@ impl Loader {
                 {
                     let (old_price, new_price, changed_at) = (b.price, c.price, c.at);
                     self.changes.push(crate::db::alerts::PriceChange {
-                        station_id: id,
+                        station_id: station,
                         fuel,
                         old_price,
                         new_price,

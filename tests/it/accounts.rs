@@ -1,5 +1,6 @@
 //! Accounts over HTTP against the real router, on both backends, with mail delivered over real
-//! SMTP to a listener on loopback (`smtp.rs`): every rule of issue 4.
+//! SMTP to a listener on loopback (`smtp.rs`): registration, sessions, CSRF and origin checks, rate limits,
+//! password reset, private stations, profile, export and deletion, and no secret in the logs.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -491,7 +492,7 @@ db_test!(profile_password_email_export_delete, |t| {
 
     // Export: everything, no secrets.
     app.post_form("/me/stations/add", &[("station_id", "75013008")]).await;
-    // The route search's vehicle and a saved route (issue 20).
+    // The route search's vehicle and a saved route.
     let r = app.post_form("/me/vehicle", &[("fuel", "SP98"), ("tank_litres", "48"), ("consumption", "6.1")]).await;
     assert_eq!(r.status, 303, "{}", r.text);
     let fields = [

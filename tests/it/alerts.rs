@@ -1,4 +1,4 @@
-//! Price alerts (issue 13), on both backends: each rule type, quiet hours, the daily cap,
+//! Price alerts, on both backends: each rule type, quiet hours, the daily cap,
 //! coalescing, de-duplication across imports and instances, a crash between import and delivery,
 //! unsubscribe without login, ntfy through a real local HTTP server, the SSRF guard, and the
 //! `/me/alerts` pages (owners only). Mail goes through the real SMTP listener of `smtp.rs`.

@@ -1,4 +1,4 @@
-//! Price alerts and the account (issue 13), on both backends: `/me/export` holds the user's alert
+//! Price alerts and the account, on both backends: `/me/export` holds the user's alert
 //! settings, rules, channels and push devices without a secret, and deleting the account deletes
 //! all of them (rules, settings, channels, messages, outbox, de-duplication records, daily
 //! counts, unsubscribe tokens, push devices). Unsubscribe tokens expire and the cleanup job

@@ -1,6 +1,6 @@
-//! `carburoam bench alerts` generates the same population on both backends (issue 13: on
-//! PostgreSQL its place rules' coordinates came out as garbage once the bulk insert took several
-//! batches of the same SQL, see `Value::NF` in src/alerts/bench.rs).
+//! `carburoam bench alerts` generates the same population on both backends: on PostgreSQL, a
+//! bulk insert of several batches of the same SQL must bind the place rules' coordinates with
+//! their own type, or they come out as garbage (see `Value::NF` in src/alerts/bench.rs).
 
 use carburoam::alerts::bench::{Sizes, populate};
 use carburoam::feed::synth;

@@ -1,4 +1,4 @@
-//! Threshold alerts along a saved route (issue 20), on both backends: the rule made through the
+//! Threshold alerts along a saved route, on both backends: the rule made through the
 //! `/me/alerts` form, an import that drops a price under the threshold at a station in the
 //! route's corridor sends one message naming the route (mail through the real SMTP listener of
 //! `smtp.rs`), a station off the route does not, another user's route id is refused, deleting

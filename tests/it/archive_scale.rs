@@ -1,4 +1,4 @@
-//! Yearly archives at scale (issue 12): synthetic yearly files through the whole import, the
+//! Yearly archives at scale: synthetic yearly files through the whole import, the
 //! history as change points whatever order the years come in, the streamed merge of older years
 //! into a newer history, and PostgreSQL's `COPY` path equal to the INSERT path.
 

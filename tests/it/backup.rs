@@ -550,7 +550,7 @@ db_test!(cleanup_deletes_exactly_what_has_expired, |t| {
 });
 
 // ---------------------------------------------------------------------------------------------
-// File modes (issue 9 point 12): SQLite only, PostgreSQL keeps no file of ours.
+// File modes: SQLite only, PostgreSQL keeps no file of ours.
 
 /// The permission bits of `path`, in octal (`"600"`).
 fn mode(path: &Path) -> String {

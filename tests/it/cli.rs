@@ -221,7 +221,7 @@ async fn scalar(db: &carburoam::db::Db, sql: &'static str) -> i64 {
     carburoam::on_db!(db, p => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).unwrap()
 }
 
-/// Several stateless instances on one database, as issue 5 asks: the instance importing is
+/// Several stateless instances on one database: the instance importing is
 /// killed (SIGKILL) in the middle of its import; the other takes over at its next tick once the
 /// dead holder's lease has expired, and the history holds every price exactly once. Then a user
 /// logged in on one instance is logged in on another.

@@ -1,4 +1,4 @@
-//! What the pages say (issue 22): the freshness line and banner follow the feed's own date, one
+//! What the pages say: the freshness line and banner follow the feed's own date, one
 //! clock for price ages (HTML list and JSON API), départements by name on the trends page, the
 //! home page's national averages, and the new-alert form grouped by kind. Both backends.
 

@@ -1,4 +1,4 @@
-//! Station names on the site and in the API (issue 11 step 2): the price index picks up a names
+//! Station names on the site and in the API: the price index picks up a names
 //! import, the lists, the station page and the JSON show brand and name, `q=` matches brands, the
 //! brand filter and `/api/v1/brands`, on both backends.
 

@@ -1,4 +1,4 @@
-//! Operations (issue 5): `/readyz`, `/metrics`, the in-house usage counts and the operator's
+//! Operations: `/readyz`, `/metrics`, the in-house usage counts and the operator's
 //! webhook, against the real router and a real HTTP listener standing in for Discord or Slack.
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! The page cache (issue 22): what the pages show that changes only with the data is served
+//! The page cache: what the pages show that changes only with the data is served
 //! from memory per data version. A cached answer must be exactly what a server with an empty
 //! cache answers at the same version (nothing outside the version and the parameters may
 //! change it), an import or a series rebuild (by another process too) must move the version and

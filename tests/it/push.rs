@@ -1,4 +1,4 @@
-//! Web Push (issue 13): the installable app's files, subscribing and unsubscribing (owner only,
+//! Web Push: the installable app's files, subscribing and unsubscribing (owner only,
 //! CSRF), and delivery to a local push endpoint — a real HTTP server standing in for the
 //! browser's push service, which checks the VAPID signature against the instance's public key
 //! and decrypts the payload with the subscription's private key, as a browser would (RFC 8291,

@@ -1,4 +1,4 @@
-//! Route search (issue 20): `GET`/`POST /api/v1/route` over HTTP on both backends, with the
+//! Route search: `GET`/`POST /api/v1/route` over HTTP on both backends, with the
 //! Géoplateforme and OSRM clients against local servers answering in their documented formats
 //! (and garbage, 429, 500, slowness), GPX paths, and the corridor against a brute-force scan.
 

@@ -1,4 +1,4 @@
-//! The route page beyond the plain search (issue 20), on both backends: a GPX file posted by the
+//! The route page beyond the plain search, on both backends: a GPX file posted by the
 //! form (no engine), its refusals named on the page, positions typed as `LAT,LON`, and the
 //! account side — the vehicle's defaults, saving a route, `/me` with its best stop now (from the
 //! stored points, no engine call), deleting it.

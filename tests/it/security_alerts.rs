@@ -240,7 +240,7 @@ db_test!(a_push_endpoint_of_another_account_stays_theirs, |t| {
     assert_eq!(devices(&t.db).await, vec![(lea_id, endpoint.to_owned(), renewed.0)]);
 });
 
-/// IPv6 spellings of private IPv4 addresses (issue 19, point 5).
+/// IPv6 spellings of private IPv4 addresses: refused like the IPv4 address they spell.
 const EMBEDDED: [&str; 7] = [
     "https://[::127.0.0.1]/t",
     "https://[::ffff:0:7f00:1]/t",

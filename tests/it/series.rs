@@ -1,4 +1,4 @@
-//! The stored daily averages (issue 12): kept by every import (snapshots and archives) equal to
+//! The stored daily averages: kept by every import (snapshots and archives) equal to
 //! a full recomputation, equal between a run of snapshots and an archive of the same prices,
 //! checked against a brute-force average, untouched by a failed import; the trends API, the
 //! station history steps, the station chart's ranges and the weekday line. Both backends.
@@ -581,7 +581,7 @@ db_test!(me_shows_the_cheapest_weekday_at_the_users_stations, |t| {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Imports in random orders (issue 21): the series kept by deltas equals a full recomputation
+// Imports in random orders: the series kept by deltas equals a full recomputation
 // after every file, whatever files come in whatever order.
 
 /// A small pseudo-random generator (xorshift), seeded per case: a failure names its seed.
