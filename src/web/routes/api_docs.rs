@@ -77,7 +77,7 @@ pub async fn openapi() -> Response {
         schemas(FuelParam, DayParam, BrandName, ErrorJson, crate::web::routes::api_route::RouteAnswerJson),
         responses(BadRequest, NotFound, Internal, Unprocessable, EngineFailed, EngineBusy)
     ),
-    modifiers(&RouteBodyAlternatives, &QueryDefaults)
+    modifiers(&RouteBodyAlternatives, &InfoSummary, &CacheHeaders)
 )]
 pub struct ApiDoc;
 
@@ -98,42 +98,72 @@ impl utoipa::Modify for RouteBodyAlternatives {
     }
 }
 
-/// The values the handlers give absent query parameters, from the constants they use: the
-/// `params(...)` form of `#[utoipa::path]` has no `default`.
-struct QueryDefaults;
+/// `info.summary` (OpenAPI 3.1), which utoipa's `Info` has no field for: through its flattened
+/// extension map, as [`RouteBodyAlternatives`].
+struct InfoSummary;
 
-impl QueryDefaults {
-    fn all() -> [(&'static str, &'static str, serde_json::Value); 4] {
-        use crate::web::routes::{api, api_history};
-        [
-            ("/api/v1/stations", "radius_km", serde_json::json!(api::DEFAULT_RADIUS_KM)),
-            ("/api/v1/stations", "limit", serde_json::json!(api::DEFAULT_LIMIT)),
-            ("/api/v1/stations", "max_age_days", serde_json::json!(api::DEFAULT_MAX_AGE_DAYS)),
-            ("/api/v1/trends", "step", serde_json::json!(api_history::step_name(api_history::TRENDS_STEP))),
-        ]
+/// The API in one line (`info.summary`).
+pub const SUMMARY: &str =
+    "Current and past French fuel prices by station, nearby searches, trends and stations along a route, in JSON.";
+
+impl utoipa::Modify for InfoSummary {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.info.extensions.get_or_insert_with(Default::default).insert("summary".to_owned(), SUMMARY.into());
     }
 }
 
-impl utoipa::Modify for QueryDefaults {
+/// The `Cache-Control` header of each answer, from the [`CachePolicy`] the server gives it:
+/// the `/api/v1` routes' successful answers have the policy `web::router` gives that group
+/// ([`API_CACHE`]), `/healthz` and every error answer [`CachePolicy::NoStore`]. The server
+/// applies the group's policy by one layer; the document by this one modifier.
+struct CacheHeaders;
+
+/// The policy of the `/api/v1` answers that name none: all their successful ones.
+pub const API_CACHE: CachePolicy = CachePolicy::PublicMinute;
+
+/// The header of `policy`: a string whose only value is the one the server writes.
+fn cache_header(policy: CachePolicy) -> utoipa::openapi::header::Header {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    // The values are ASCII constants (`CachePolicy::header_value`).
+    let value = policy.header_value().to_str().unwrap_or_default().to_owned();
+    let described = match policy {
+        CachePolicy::NoStore => "Never kept by a cache.",
+        _ => "How long browsers and proxies may keep the answer.",
+    };
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([value]))))
+        .description(Some(described))
+        .build()
+}
+
+impl utoipa::Modify for CacheHeaders {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::RefOr;
-        use utoipa::openapi::schema::{AllOfBuilder, Schema};
-        for (path, name, value) in QueryDefaults::all() {
-            let get = doc.paths.paths.get_mut(path).and_then(|item| item.get.as_mut());
-            let params = get.and_then(|op| op.parameters.as_mut()).into_iter().flatten();
-            for p in params.filter_map(|p| match p {
-                RefOr::T(p) if p.name == name => Some(p),
-                _ => None,
-            }) {
-                p.schema = match p.schema.take() {
-                    Some(RefOr::T(Schema::Object(mut o))) => {
-                        o.default = Some(value.clone());
-                        Some(RefOr::T(Schema::Object(o)))
-                    }
-                    // A named schema (`StepName`): its reference with the default beside it.
-                    Some(other) => Some(AllOfBuilder::new().item(other).default(Some(value.clone())).into()),
-                    None => None,
-                };
+        use utoipa::openapi::header::Header;
+        fn add(responses: &mut utoipa::openapi::Responses, header: impl Fn(&str) -> Option<Header>) {
+            for (status, response) in responses.responses.iter_mut() {
+                if let (RefOr::T(response), Some(h)) = (response, header(status)) {
+                    response.headers.insert("Cache-Control".to_owned(), h.into());
+                }
+            }
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let api = path.starts_with(crate::web::API_V1);
+            let header = |status: &str| match (api, status.starts_with('2')) {
+                (true, true) => Some(cache_header(API_CACHE)),
+                (false, _) => Some(cache_header(CachePolicy::NoStore)),
+                // The errors are named responses, given their header below.
+                (true, false) => None,
+            };
+            for op in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+                add(&mut op.responses, header);
+            }
+        }
+        let named = doc.components.as_mut().map(|c| c.responses.values_mut());
+        for response in named.into_iter().flatten() {
+            if let RefOr::T(response) = response {
+                response.headers.insert("Cache-Control".to_owned(), cache_header(CachePolicy::NoStore).into());
             }
         }
     }
@@ -222,6 +252,46 @@ pub struct EngineFailed(#[allow(dead_code)] ErrorJson);
 #[derive(utoipa::ToResponse)]
 #[response(description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", example = json!({"error": {"code": "unavailable", "message": "the routing service is busy (rate limit); send the path itself instead: POST /api/v1/route with \"points\" or a GPX file"}}))]
 pub struct EngineBusy(#[allow(dead_code)] ErrorJson);
+
+/// The failures of a GET that reads a query string: a refused parameter, a server failure.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum QueryErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+}
+
+/// The failures of a GET of one station (`/api/v1/stations/{id}…`): those of [`QueryErrors`]
+/// and an id that is no station.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum StationErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 404)]
+    NotFound(#[ref_response] NotFound),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+}
+
+/// The failures of a route search (both methods): those of [`QueryErrors`], an input that
+/// cannot be used and the routing engine's failures.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum RouteErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 422)]
+    Unprocessable(#[ref_response] Unprocessable),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+    #[response(status = 502)]
+    EngineFailed(#[ref_response] EngineFailed),
+    #[response(status = 503)]
+    EngineBusy(#[ref_response] EngineBusy),
+}
 
 /// The API's documentation and its OpenAPI description.
 pub fn router() -> Router<AppState> {
@@ -336,13 +406,22 @@ mod tests {
         assert_eq!(documented, declared);
     }
 
-    /// Each default the handlers give an absent query parameter is in the document.
+    /// Each default the handlers give an absent query parameter is in the document, from the
+    /// constants they read.
     #[test]
     fn the_query_defaults_are_documented() {
+        use crate::web::routes::{api, api_history};
         let doc = generated();
-        for (path, name, value) in super::QueryDefaults::all() {
+        let defaults = [
+            ("/api/v1/stations", "radius_km", serde_json::json!(api::DEFAULT_RADIUS_KM)),
+            ("/api/v1/stations", "limit", serde_json::json!(api::DEFAULT_LIMIT)),
+            ("/api/v1/stations", "max_age_days", serde_json::json!(api::DEFAULT_MAX_AGE_DAYS)),
+            ("/api/v1/trends", "step", serde_json::json!(api_history::step_name(api_history::TRENDS_STEP))),
+        ];
+        for (path, name, value) in defaults {
             let params = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters");
             let p = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"));
+            assert_eq!(p["required"], false, "{path} {name}");
             assert_eq!(p["schema"]["default"], value, "{path} {name}: {}", p["schema"]);
         }
     }
