@@ -109,7 +109,7 @@ pub struct ShortageJson {
         ("id" = i64, Path, description = "Station id as in the feed (7 or 8 digits, no leading zero). Not a whole number, or more than 18 digits: 400; a number that is no station: 404. The example is a station of the repository's test fixtures (tests/fixtures/snapshot_b.xml).", minimum = 1, maximum = 999_999_999_999_999_999_i64, example = json!(92330002)),
     ),
     responses(
-        (status = 200, description = "The station.", body = StationJson),
+        (status = 200, description = "The station.", body = StationJson, example = json!(crate::web::routes::api_docs::example("station"))),
         crate::web::routes::api_docs::StationErrors,
     )
 )]
@@ -305,7 +305,7 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
         ("brand" = Option<Vec<crate::web::routes::api_docs::BrandName>>, Query, description = "Only stations of this canonical brand (as `/api/v1/brands` lists them; repeatable: `brand=Esso&brand=E.Leclerc`). An empty value, or a brand no station has, is a 400 naming `brand`.", style = Form, explode, example = json!(["TotalEnergies"])),
     ),
     responses(
-        (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson),
+        (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson, example = json!(crate::web::routes::api_docs::example("nearby"))),
         crate::web::routes::api_docs::QueryErrors,
     )
 )]
@@ -384,7 +384,7 @@ pub struct BrandJson {
     summary = "Canonical brands of the stations, with their station counts",
     description = "Brands come from OpenStreetMap (© OpenStreetMap contributors, ODbL, https://www.openstreetmap.org/copyright), brought to one spelling with the name-suggestion-index. Stations of the current feed only; most stations first.",
     responses(
-        (status = 200, description = "The brands.", body = BrandsJson),
+        (status = 200, description = "The brands.", body = BrandsJson, example = json!(crate::web::routes::api_docs::example("brands"))),
         crate::web::routes::api_docs::QueryErrors,
     )
 )]
@@ -446,7 +446,7 @@ impl FromQuery for NoParams {
     operation_id = "getStatus",
     summary = "Freshness of the data and table sizes",
     responses(
-        (status = 200, description = "Status.", body = StatusJson),
+        (status = 200, description = "Status.", body = StatusJson, example = json!(crate::web::routes::api_docs::example("status"))),
         crate::web::routes::api_docs::QueryErrors,
     )
 )]

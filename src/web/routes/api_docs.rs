@@ -169,6 +169,27 @@ impl utoipa::Modify for CacheHeaders {
     }
 }
 
+/// The example bodies of the 200 answers, by name: real answers of the repository's fixtures
+/// (`tests/fixtures`, loaded as `scripts/schemathesis.sh` loads them; station 92330002 is the
+/// path examples' station), with the opening hours, a shortage and the run's times made
+/// readable. The test `every_example_is_valid_against_its_schema` holds each to its
+/// operation's schema.
+const EXAMPLES: [(&str, &str); 6] = [
+    ("station", include_str!("api_examples/station.json")),
+    ("nearby", include_str!("api_examples/nearby.json")),
+    ("history", include_str!("api_examples/history.json")),
+    ("trends", include_str!("api_examples/trends.json")),
+    ("brands", include_str!("api_examples/brands.json")),
+    ("status", include_str!("api_examples/status.json")),
+];
+
+/// The example body `name` ([`EXAMPLES`]); `null` for a name it does not have, which the tests
+/// refuse.
+pub fn example(name: &str) -> serde_json::Value {
+    let text = EXAMPLES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text);
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
+
 /// A `brand` query value: a name, not empty (an empty one is a 400).
 pub struct BrandName;
 
@@ -424,6 +445,127 @@ mod tests {
             assert_eq!(p["required"], false, "{path} {name}");
             assert_eq!(p["schema"]["default"], value, "{path} {name}: {}", p["schema"]);
         }
+    }
+
+    /// Where `value` breaks `schema` (JSON Schema as utoipa writes it: `$ref`, `type`,
+    /// `properties`, `required`, `items`, `enum`, `minimum`, `maximum`, `allOf`, `anyOf`,
+    /// `oneOf`); a property the schema does not name is a break too, so that an example cannot
+    /// carry a field the answers do not have.
+    fn breaks(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let target = doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}"));
+            breaks(doc, target, value, at, out);
+        }
+        let ok = |s: &Value| {
+            let mut o = Vec::new();
+            breaks(doc, s, value, at, &mut o);
+            o.is_empty()
+        };
+        for s in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+            breaks(doc, s, value, at, out);
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(alternatives) = schema.get(key).and_then(Value::as_array) {
+                let n = alternatives.iter().filter(|s| ok(s)).count();
+                if n == 0 || (key == "oneOf" && n > 1) {
+                    out.push(format!("{at}: {n} of the {key} alternatives match"));
+                }
+            }
+        }
+        if let Some(types) = schema.get("type") {
+            let types: Vec<&str> = match types {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                t => t.as_str().into_iter().collect(),
+            };
+            let is = |t: &str| match t {
+                "null" => value.is_null(),
+                "boolean" => value.is_boolean(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "number" => value.is_number(),
+                "string" => value.is_string(),
+                "array" => value.is_array(),
+                "object" => value.is_object(),
+                _ => false,
+            };
+            if !types.iter().any(|t| is(t)) {
+                out.push(format!("{at}: {value} is not {types:?}"));
+            }
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            if !values.contains(value) {
+                out.push(format!("{at}: {value} is not one of {values:?}"));
+            }
+        }
+        if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64()) {
+            if v < min {
+                out.push(format!("{at}: {v} < {min}"));
+            }
+        }
+        if let (Some(max), Some(v)) = (schema.get("maximum").and_then(Value::as_f64), value.as_f64()) {
+            if v > max {
+                out.push(format!("{at}: {v} > {max}"));
+            }
+        }
+        if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in values.iter().enumerate() {
+                breaks(doc, items, v, &format!("{at}[{i}]"), out);
+            }
+        }
+        if let Some(object) = value.as_object() {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+                let name = name.as_str().unwrap_or_default();
+                if !object.contains_key(name) {
+                    out.push(format!("{at}: no `{name}`"));
+                }
+            }
+            if let Some(properties) = properties {
+                for (name, v) in object {
+                    match properties.get(name) {
+                        Some(s) => breaks(doc, s, v, &format!("{at}.{name}"), out),
+                        None => out.push(format!("{at}: `{name}` is not in the schema")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every 200 JSON answer of the API has an example body, and each is valid against its
+    /// operation's schema (so that it cannot drift from the answer types).
+    #[test]
+    fn every_example_is_valid_against_its_schema() {
+        let doc = generated();
+        let mut checked = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                let content = &op["responses"]["200"]["content"]["application/json"];
+                if content.is_null() {
+                    continue;
+                }
+                let at = format!("{method} {path}");
+                let example = &content["example"];
+                if path == "/api/v1/route" {
+                    // The route's answer (a path of thousands of points) has no example.
+                    continue;
+                }
+                assert!(!example.is_null(), "{at}: no example");
+                let mut out = Vec::new();
+                breaks(&doc, &content["schema"], example, &at, &mut out);
+                assert!(out.is_empty(), "{}", out.join("\n"));
+                checked.push(at);
+            }
+        }
+        assert_eq!(checked.len(), super::EXAMPLES.len(), "{checked:?}");
+        // The checker finds a break: a field the schema lacks, a wrong type, a missing field.
+        let station = super::example("station");
+        let schema = serde_json::json!({"$ref": "#/components/schemas/Station"});
+        let mut broken = station.clone();
+        broken["extra"] = Value::Bool(true);
+        broken["latitude"] = Value::String("48".into());
+        broken.as_object_mut().expect("object").remove("city");
+        let mut out = Vec::new();
+        breaks(&doc, &schema, &broken, "station", &mut out);
+        assert_eq!(out.len(), 3, "{out:?}");
     }
 
     /// Every `$ref` of the document points at a component it has.

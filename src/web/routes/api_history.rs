@@ -204,7 +204,7 @@ async fn station_closes(
         HistoryParams,
     ),
     responses(
-        (status = 200, description = "Recorded prices, oldest first (empty when there are none).", body = HistoryJson),
+        (status = 200, description = "Recorded prices, oldest first (empty when there are none).", body = HistoryJson, example = json!(crate::web::routes::api_docs::example("history"))),
         crate::web::routes::api_docs::StationErrors,
     )
 )]
@@ -407,7 +407,7 @@ pub async fn trend_points(
         TrendsParams,
     ),
     responses(
-        (status = 200, description = "The points in day order (empty when there are none).", body = TrendsJson),
+        (status = 200, description = "The points in day order (empty when there are none).", body = TrendsJson, example = json!(crate::web::routes::api_docs::example("trends"))),
         crate::web::routes::api_docs::QueryErrors,
     )
 )]
