@@ -491,20 +491,20 @@ mod tests {
                 out.push(format!("{at}: {value} is not {types:?}"));
             }
         }
-        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            if !values.contains(value) {
-                out.push(format!("{at}: {value} is not one of {values:?}"));
-            }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array)
+            && !values.contains(value)
+        {
+            out.push(format!("{at}: {value} is not one of {values:?}"));
         }
-        if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64()) {
-            if v < min {
-                out.push(format!("{at}: {v} < {min}"));
-            }
+        if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64())
+            && v < min
+        {
+            out.push(format!("{at}: {v} < {min}"));
         }
-        if let (Some(max), Some(v)) = (schema.get("maximum").and_then(Value::as_f64), value.as_f64()) {
-            if v > max {
-                out.push(format!("{at}: {v} > {max}"));
-            }
+        if let (Some(max), Some(v)) = (schema.get("maximum").and_then(Value::as_f64), value.as_f64())
+            && v > max
+        {
+            out.push(format!("{at}: {v} > {max}"));
         }
         if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
             for (i, v) in values.iter().enumerate() {
