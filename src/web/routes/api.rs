@@ -109,10 +109,8 @@ pub struct ShortageJson {
         ("id" = i64, Path, description = "Station id as in the feed (7 or 8 digits, no leading zero). Not a whole number, or more than 18 digits: 400; a number that is no station: 404. The example is a station of the repository's test fixtures (tests/fixtures/snapshot_b.xml).", minimum = 1, maximum = 999_999_999_999_999_999_i64, example = json!(92330002)),
     ),
     responses(
-        (status = 200, description = "The station.", body = StationJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 404, response = crate::web::routes::api_docs::NotFound),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "The station.", body = StationJson, example = json!(crate::web::routes::api_docs::example("station"))),
+        crate::web::routes::api_docs::StationErrors,
     )
 )]
 #[tracing::instrument(skip(state, headers))]
@@ -198,14 +196,28 @@ pub const MAX_LIMIT: u32 = 200;
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
 pub const MAX_AGE_DAYS: u32 = 3650;
 
-/// The parameters of the nearby search, parsed and in range.
-#[derive(Debug, Clone, Copy)]
+/// The parameters of the nearby search, parsed and in range. The OpenAPI document describes
+/// them from this type (`IntoParams`), with the defaults [`FromQuery::from_query`] gives.
+#[derive(Debug, Clone, Copy, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NearbyParams {
+    /// Latitude in degrees (WGS 84).
+    #[param(minimum = -90, maximum = 90, example = json!(48.8566))]
     pub lat: f64,
+    /// Longitude in degrees (WGS 84).
+    #[param(minimum = -180, maximum = 180, example = json!(2.3522))]
     pub lon: f64,
+    /// Search radius in km (great-circle distance).
+    #[param(required = false, minimum = 0, maximum = 100, default = json!(DEFAULT_RADIUS_KM))]
     pub radius_km: f64,
+    #[param(value_type = crate::web::routes::api_docs::FuelParam)]
     pub fuel: Fuel,
+    /// Most stations returned.
+    #[param(required = false, minimum = 1, maximum = 200, default = json!(DEFAULT_LIMIT))]
     pub limit: u32,
+    /// Leave out prices not updated for this many days, counted back from the newest snapshot
+    /// loaded (not from now: a feed that stopped changing still answers with its last prices).
+    #[param(required = false, minimum = 1, maximum = 3650, default = json!(DEFAULT_MAX_AGE_DAYS))]
     pub max_age_days: u32,
 }
 
@@ -289,18 +301,12 @@ fn nearby_params(raw: Option<&str>) -> Result<(NearbyParams, Vec<String>), AppEr
     summary = "Cheapest stations near a point",
     description = "Stations within `radius_km` of (`lat`, `lon`) selling `fuel` at a price updated in the last `max_age_days` days, and reporting no shortage of it; stations no longer in the latest feed are left out. Sorted by price, then distance, then id.",
     params(
-        ("lat" = f64, Query, description = "Latitude in degrees (WGS 84).", minimum = -90, maximum = 90, example = json!(48.8566)),
-        ("lon" = f64, Query, description = "Longitude in degrees (WGS 84).", minimum = -180, maximum = 180, example = json!(2.3522)),
-        ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
-        ("radius_km" = Option<f64>, Query, description = "Search radius in km (great-circle distance).", minimum = 0, maximum = 100),
-        ("limit" = Option<u32>, Query, description = "Most stations returned.", minimum = 1, maximum = 200),
-        ("max_age_days" = Option<u32>, Query, description = "Leave out prices not updated for this many days, counted back from the newest snapshot loaded (not from now: a feed that stopped changing still answers with its last prices).", minimum = 1, maximum = 3650),
+        NearbyParams,
         ("brand" = Option<Vec<crate::web::routes::api_docs::BrandName>>, Query, description = "Only stations of this canonical brand (as `/api/v1/brands` lists them; repeatable: `brand=Esso&brand=E.Leclerc`). An empty value, or a brand no station has, is a 400 naming `brand`.", style = Form, explode, example = json!(["TotalEnergies"])),
     ),
     responses(
-        (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "Matching stations, cheapest first.", body = NearbyJson, example = json!(crate::web::routes::api_docs::example("nearby"))),
+        crate::web::routes::api_docs::QueryErrors,
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -378,9 +384,8 @@ pub struct BrandJson {
     summary = "Canonical brands of the stations, with their station counts",
     description = "Brands come from OpenStreetMap (© OpenStreetMap contributors, ODbL, https://www.openstreetmap.org/copyright), brought to one spelling with the name-suggestion-index. Stations of the current feed only; most stations first.",
     responses(
-        (status = 200, description = "The brands.", body = BrandsJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "The brands.", body = BrandsJson, example = json!(crate::web::routes::api_docs::example("brands"))),
+        crate::web::routes::api_docs::QueryErrors,
     )
 )]
 #[tracing::instrument(skip(state))]
@@ -441,9 +446,8 @@ impl FromQuery for NoParams {
     operation_id = "getStatus",
     summary = "Freshness of the data and table sizes",
     responses(
-        (status = 200, description = "Status.", body = StatusJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "Status.", body = StatusJson, example = json!(crate::web::routes::api_docs::example("status"))),
+        crate::web::routes::api_docs::QueryErrors,
     )
 )]
 #[tracing::instrument(skip(state))]

@@ -77,7 +77,7 @@ pub async fn openapi() -> Response {
         schemas(FuelParam, DayParam, BrandName, ErrorJson, crate::web::routes::api_route::RouteAnswerJson),
         responses(BadRequest, NotFound, Internal, Unprocessable, EngineFailed, EngineBusy)
     ),
-    modifiers(&RouteBodyAlternatives, &QueryDefaults)
+    modifiers(&RouteBodyAlternatives, &InfoSummary, &CacheHeaders)
 )]
 pub struct ApiDoc;
 
@@ -98,45 +98,96 @@ impl utoipa::Modify for RouteBodyAlternatives {
     }
 }
 
-/// The values the handlers give absent query parameters, from the constants they use: the
-/// `params(...)` form of `#[utoipa::path]` has no `default`.
-struct QueryDefaults;
+/// `info.summary` (OpenAPI 3.1), which utoipa's `Info` has no field for: through its flattened
+/// extension map, as [`RouteBodyAlternatives`].
+struct InfoSummary;
 
-impl QueryDefaults {
-    fn all() -> [(&'static str, &'static str, serde_json::Value); 4] {
-        use crate::web::routes::{api, api_history};
-        [
-            ("/api/v1/stations", "radius_km", serde_json::json!(api::DEFAULT_RADIUS_KM)),
-            ("/api/v1/stations", "limit", serde_json::json!(api::DEFAULT_LIMIT)),
-            ("/api/v1/stations", "max_age_days", serde_json::json!(api::DEFAULT_MAX_AGE_DAYS)),
-            ("/api/v1/trends", "step", serde_json::json!(api_history::step_name(api_history::TRENDS_STEP))),
-        ]
+/// The API in one line (`info.summary`).
+pub const SUMMARY: &str =
+    "Current and past French fuel prices by station, nearby searches, trends and stations along a route, in JSON.";
+
+impl utoipa::Modify for InfoSummary {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.info.extensions.get_or_insert_with(Default::default).insert("summary".to_owned(), SUMMARY.into());
     }
 }
 
-impl utoipa::Modify for QueryDefaults {
+/// The `Cache-Control` header of each answer, from the [`CachePolicy`] the server gives it:
+/// the `/api/v1` routes' successful answers have the policy `web::router` gives that group
+/// ([`API_CACHE`]), `/healthz` and every error answer [`CachePolicy::NoStore`]. The server
+/// applies the group's policy by one layer; the document by this one modifier.
+struct CacheHeaders;
+
+/// The policy of the `/api/v1` answers that name none: all their successful ones.
+pub const API_CACHE: CachePolicy = CachePolicy::PublicMinute;
+
+/// The header of `policy`: a string whose only value is the one the server writes.
+fn cache_header(policy: CachePolicy) -> utoipa::openapi::header::Header {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    // The values are ASCII constants (`CachePolicy::header_value`).
+    let value = policy.header_value().to_str().unwrap_or_default().to_owned();
+    let described = match policy {
+        CachePolicy::NoStore => "Never kept by a cache.",
+        _ => "How long browsers and proxies may keep the answer.",
+    };
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some([value]))))
+        .description(Some(described))
+        .build()
+}
+
+impl utoipa::Modify for CacheHeaders {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::RefOr;
-        use utoipa::openapi::schema::{AllOfBuilder, Schema};
-        for (path, name, value) in QueryDefaults::all() {
-            let get = doc.paths.paths.get_mut(path).and_then(|item| item.get.as_mut());
-            let params = get.and_then(|op| op.parameters.as_mut()).into_iter().flatten();
-            for p in params.filter_map(|p| match p {
-                RefOr::T(p) if p.name == name => Some(p),
-                _ => None,
-            }) {
-                p.schema = match p.schema.take() {
-                    Some(RefOr::T(Schema::Object(mut o))) => {
-                        o.default = Some(value.clone());
-                        Some(RefOr::T(Schema::Object(o)))
-                    }
-                    // A named schema (`StepName`): its reference with the default beside it.
-                    Some(other) => Some(AllOfBuilder::new().item(other).default(Some(value.clone())).into()),
-                    None => None,
-                };
+        use utoipa::openapi::header::Header;
+        fn add(responses: &mut utoipa::openapi::Responses, header: impl Fn(&str) -> Option<Header>) {
+            for (status, response) in responses.responses.iter_mut() {
+                if let (RefOr::T(response), Some(h)) = (response, header(status)) {
+                    response.headers.insert("Cache-Control".to_owned(), h.into());
+                }
+            }
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let api = path.starts_with(crate::web::API_V1);
+            let header = |status: &str| match (api, status.starts_with('2')) {
+                (true, true) => Some(cache_header(API_CACHE)),
+                (false, _) => Some(cache_header(CachePolicy::NoStore)),
+                // The errors are named responses, given their header below.
+                (true, false) => None,
+            };
+            for op in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+                add(&mut op.responses, header);
+            }
+        }
+        let named = doc.components.as_mut().map(|c| c.responses.values_mut());
+        for response in named.into_iter().flatten() {
+            if let RefOr::T(response) = response {
+                response.headers.insert("Cache-Control".to_owned(), cache_header(CachePolicy::NoStore).into());
             }
         }
     }
+}
+
+/// The example bodies of the 200 answers, by name: real answers of the repository's fixtures
+/// (`tests/fixtures`, loaded as `scripts/schemathesis.sh` loads them; station 92330002 is the
+/// path examples' station), with the opening hours, a shortage and the run's times made
+/// readable. The test `every_example_is_valid_against_its_schema` holds each to its
+/// operation's schema.
+const EXAMPLES: [(&str, &str); 6] = [
+    ("station", include_str!("api_examples/station.json")),
+    ("nearby", include_str!("api_examples/nearby.json")),
+    ("history", include_str!("api_examples/history.json")),
+    ("trends", include_str!("api_examples/trends.json")),
+    ("brands", include_str!("api_examples/brands.json")),
+    ("status", include_str!("api_examples/status.json")),
+];
+
+/// The example body `name` ([`EXAMPLES`]); `null` for a name it does not have, which the tests
+/// refuse.
+pub fn example(name: &str) -> serde_json::Value {
+    let text = EXAMPLES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text);
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
 /// A `brand` query value: a name, not empty (an empty one is a 400).
@@ -222,6 +273,46 @@ pub struct EngineFailed(#[allow(dead_code)] ErrorJson);
 #[derive(utoipa::ToResponse)]
 #[response(description = "The routing engine is rate-limited, slow (10 s) or off on this server. The message offers to send the path itself (points or GPX).", example = json!({"error": {"code": "unavailable", "message": "the routing service is busy (rate limit); send the path itself instead: POST /api/v1/route with \"points\" or a GPX file"}}))]
 pub struct EngineBusy(#[allow(dead_code)] ErrorJson);
+
+/// The failures of a GET that reads a query string: a refused parameter, a server failure.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum QueryErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+}
+
+/// The failures of a GET of one station (`/api/v1/stations/{id}…`): those of [`QueryErrors`]
+/// and an id that is no station.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum StationErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 404)]
+    NotFound(#[ref_response] NotFound),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+}
+
+/// The failures of a route search (both methods): those of [`QueryErrors`], an input that
+/// cannot be used and the routing engine's failures.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum RouteErrors {
+    #[response(status = 400)]
+    BadRequest(#[ref_response] BadRequest),
+    #[response(status = 422)]
+    Unprocessable(#[ref_response] Unprocessable),
+    #[response(status = 500)]
+    Internal(#[ref_response] Internal),
+    #[response(status = 502)]
+    EngineFailed(#[ref_response] EngineFailed),
+    #[response(status = 503)]
+    EngineBusy(#[ref_response] EngineBusy),
+}
 
 /// The API's documentation and its OpenAPI description.
 pub fn router() -> Router<AppState> {
@@ -336,15 +427,145 @@ mod tests {
         assert_eq!(documented, declared);
     }
 
-    /// Each default the handlers give an absent query parameter is in the document.
+    /// Each default the handlers give an absent query parameter is in the document, from the
+    /// constants they read.
     #[test]
     fn the_query_defaults_are_documented() {
+        use crate::web::routes::{api, api_history};
         let doc = generated();
-        for (path, name, value) in super::QueryDefaults::all() {
+        let defaults = [
+            ("/api/v1/stations", "radius_km", serde_json::json!(api::DEFAULT_RADIUS_KM)),
+            ("/api/v1/stations", "limit", serde_json::json!(api::DEFAULT_LIMIT)),
+            ("/api/v1/stations", "max_age_days", serde_json::json!(api::DEFAULT_MAX_AGE_DAYS)),
+            ("/api/v1/trends", "step", serde_json::json!(api_history::step_name(api_history::TRENDS_STEP))),
+        ];
+        for (path, name, value) in defaults {
             let params = doc["paths"][path]["get"]["parameters"].as_array().expect("parameters");
             let p = params.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"));
+            assert_eq!(p["required"], false, "{path} {name}");
             assert_eq!(p["schema"]["default"], value, "{path} {name}: {}", p["schema"]);
         }
+    }
+
+    /// Where `value` breaks `schema` (JSON Schema as utoipa writes it: `$ref`, `type`,
+    /// `properties`, `required`, `items`, `enum`, `minimum`, `maximum`, `allOf`, `anyOf`,
+    /// `oneOf`); a property the schema does not name is a break too, so that an example cannot
+    /// carry a field the answers do not have.
+    fn breaks(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let target = doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling {r}"));
+            breaks(doc, target, value, at, out);
+        }
+        let ok = |s: &Value| {
+            let mut o = Vec::new();
+            breaks(doc, s, value, at, &mut o);
+            o.is_empty()
+        };
+        for s in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+            breaks(doc, s, value, at, out);
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(alternatives) = schema.get(key).and_then(Value::as_array) {
+                let n = alternatives.iter().filter(|s| ok(s)).count();
+                if n == 0 || (key == "oneOf" && n > 1) {
+                    out.push(format!("{at}: {n} of the {key} alternatives match"));
+                }
+            }
+        }
+        if let Some(types) = schema.get("type") {
+            let types: Vec<&str> = match types {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                t => t.as_str().into_iter().collect(),
+            };
+            let is = |t: &str| match t {
+                "null" => value.is_null(),
+                "boolean" => value.is_boolean(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "number" => value.is_number(),
+                "string" => value.is_string(),
+                "array" => value.is_array(),
+                "object" => value.is_object(),
+                _ => false,
+            };
+            if !types.iter().any(|t| is(t)) {
+                out.push(format!("{at}: {value} is not {types:?}"));
+            }
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array)
+            && !values.contains(value)
+        {
+            out.push(format!("{at}: {value} is not one of {values:?}"));
+        }
+        if let (Some(min), Some(v)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64())
+            && v < min
+        {
+            out.push(format!("{at}: {v} < {min}"));
+        }
+        if let (Some(max), Some(v)) = (schema.get("maximum").and_then(Value::as_f64), value.as_f64())
+            && v > max
+        {
+            out.push(format!("{at}: {v} > {max}"));
+        }
+        if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in values.iter().enumerate() {
+                breaks(doc, items, v, &format!("{at}[{i}]"), out);
+            }
+        }
+        if let Some(object) = value.as_object() {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+                let name = name.as_str().unwrap_or_default();
+                if !object.contains_key(name) {
+                    out.push(format!("{at}: no `{name}`"));
+                }
+            }
+            if let Some(properties) = properties {
+                for (name, v) in object {
+                    match properties.get(name) {
+                        Some(s) => breaks(doc, s, v, &format!("{at}.{name}"), out),
+                        None => out.push(format!("{at}: `{name}` is not in the schema")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every 200 JSON answer of the API has an example body, and each is valid against its
+    /// operation's schema (so that it cannot drift from the answer types).
+    #[test]
+    fn every_example_is_valid_against_its_schema() {
+        let doc = generated();
+        let mut checked = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("operations") {
+                let content = &op["responses"]["200"]["content"]["application/json"];
+                if content.is_null() {
+                    continue;
+                }
+                let at = format!("{method} {path}");
+                let example = &content["example"];
+                if path == "/api/v1/route" {
+                    // The route's answer (a path of thousands of points) has no example.
+                    continue;
+                }
+                assert!(!example.is_null(), "{at}: no example");
+                let mut out = Vec::new();
+                breaks(&doc, &content["schema"], example, &at, &mut out);
+                assert!(out.is_empty(), "{}", out.join("\n"));
+                checked.push(at);
+            }
+        }
+        assert_eq!(checked.len(), super::EXAMPLES.len(), "{checked:?}");
+        // The checker finds a break: a field the schema lacks, a wrong type, a missing field.
+        let station = super::example("station");
+        let schema = serde_json::json!({"$ref": "#/components/schemas/Station"});
+        let mut broken = station.clone();
+        broken["extra"] = Value::Bool(true);
+        broken["latitude"] = Value::String("48".into());
+        broken.as_object_mut().expect("object").remove("city");
+        let mut out = Vec::new();
+        breaks(&doc, &schema, &broken, "station", &mut out);
+        assert_eq!(out.len(), 3, "{out:?}");
     }
 
     /// Every `$ref` of the document points at a component it has.

@@ -74,14 +74,32 @@ fn day_string(day: Day) -> String {
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/stations/{id}/history?fuel=&days=&from=&to=&step=
 
-#[derive(Debug, Clone, Copy)]
+/// The history's parameters, parsed and checked together. The OpenAPI document describes them
+/// from this type (`IntoParams`).
+#[derive(Debug, Clone, Copy, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
+    #[param(value_type = crate::web::routes::api_docs::FuelParam)]
     pub fuel: Fuel,
-    /// Only the last `days` days; `None` for the whole history.
+    /// Only the last `days` days (counted from now); the whole history when absent. Not with
+    /// `from`: both together is a 400 (the two would say where the series starts).
+    #[param(minimum = 1, maximum = 36500)]
     pub days: Option<u32>,
+    /// First day (Paris time), YYYY-MM-DD, years 2000 to 2199. Not with `days` (400). After
+    /// `to`: 400. When absent: the first change, but with `step=day` the 1,096 days (three
+    /// years) up to `to` only; ask older daily closes with an explicit `from` (the answer's
+    /// `earlier` gives the URL of the three years before).
+    #[param(value_type = Option<crate::web::routes::api_docs::DayParam>)]
     pub from: Option<Day>,
+    /// Last day (Paris time), YYYY-MM-DD, years 2000 to 2199, included; today when absent.
+    #[param(value_type = Option<crate::web::routes::api_docs::DayParam>)]
     pub to: Option<Day>,
-    /// `None`: the raw change points.
+    /// Absent: the raw change points (`at` is the time of the change). `day`: the daily closes,
+    /// the price in effect at the end of each day (Paris time) from the first change on; without
+    /// `from` nor `days`, those of the last 1,096 days up to `to` only. `week` (from Monday) and
+    /// `month`: the mean of the daily closes, with their `min` and `max`; `at` is the first day
+    /// of the step.
+    #[param(value_type = Option<StepName>)]
     pub step: Option<Step>,
 }
 
@@ -183,17 +201,11 @@ async fn station_closes(
     summary = "Price history of one fuel at one station: its change points, or its daily closes by day, week or month",
     params(
         ("id" = i64, Path, description = "Station id as in the feed (7 or 8 digits, no leading zero). Not a whole number, or more than 18 digits: 400; a number that is no station: 404. The example is a station of the repository's test fixtures (tests/fixtures/snapshot_b.xml).", minimum = 1, maximum = 999_999_999_999_999_999_i64, example = json!(92330002)),
-        ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
-        ("days" = Option<u32>, Query, description = "Only the last `days` days (counted from now); the whole history when absent. Not with `from`: both together is a 400 (the two would say where the series starts).", minimum = 1, maximum = 36500),
-        ("from" = Option<crate::web::routes::api_docs::DayParam>, Query, description = "First day (Paris time), YYYY-MM-DD, years 2000 to 2199. Not with `days` (400). After `to`: 400. When absent: the first change, but with `step=day` the 1,096 days (three years) up to `to` only; ask older daily closes with an explicit `from` (the answer's `earlier` gives the URL of the three years before)."),
-        ("to" = Option<crate::web::routes::api_docs::DayParam>, Query, description = "Last day (Paris time), YYYY-MM-DD, years 2000 to 2199, included; today when absent."),
-        ("step" = Option<StepName>, Query, description = "Absent: the raw change points (`at` is the time of the change). `day`: the daily closes, the price in effect at the end of each day (Paris time) from the first change on; without `from` nor `days`, those of the last 1,096 days up to `to` only. `week` (from Monday) and `month`: the mean of the daily closes, with their `min` and `max`; `at` is the first day of the step."),
+        HistoryParams,
     ),
     responses(
-        (status = 200, description = "Recorded prices, oldest first (empty when there are none).", body = HistoryJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 404, response = crate::web::routes::api_docs::NotFound),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "Recorded prices, oldest first (empty when there are none).", body = HistoryJson, example = json!(crate::web::routes::api_docs::example("history"))),
+        crate::web::routes::api_docs::StationErrors,
     )
 )]
 #[tracing::instrument(skip(state, headers))]
@@ -295,13 +307,27 @@ async fn history_json(state: &AppState, id: StationId, params: HistoryParams) ->
 // ---------------------------------------------------------------------------------------------
 // GET /api/v1/trends?fuel=&dept=&from=&to=&step=
 
-#[derive(Debug, Clone)]
+/// The trends' parameters, parsed. The OpenAPI document describes them from this type
+/// (`IntoParams`); `department`, `dept`'s other spelling, is said in `dept`'s description.
+#[derive(Debug, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TrendsParams {
+    #[param(value_type = crate::web::routes::api_docs::FuelParam)]
     pub fuel: Fuel,
-    /// A département code, or `None` for the whole country.
+    /// A département code (`01`–`95`, `2A`, `2B`, `971`–`989`); the whole country when absent.
+    /// `department` is accepted too (one of the two); anything else is a 400.
+    #[param(pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-9]|98[0-9])$", example = json!("29"))]
     pub dept: Option<String>,
+    /// First day, YYYY-MM-DD, years 2000 to 2199; 29 days before `to` when absent. After `to`: 400.
+    #[param(value_type = Option<crate::web::routes::api_docs::DayParam>)]
     pub from: Option<Day>,
+    /// Last day, YYYY-MM-DD, years 2000 to 2199, included; the last stored day when absent.
+    #[param(value_type = Option<crate::web::routes::api_docs::DayParam>)]
     pub to: Option<Day>,
+    /// `day`, `week` (from Monday) or `month`: a week or month is the mean of its daily
+    /// averages, with the lowest `min`, the highest `max`, the means of `p10` and `p90` and the
+    /// mean number of stations.
+    #[param(value_type = Option<StepName>, default = json!(step_name(TRENDS_STEP)))]
     pub step: Step,
 }
 
@@ -378,16 +404,11 @@ pub async fn trend_points(
     summary = "Daily average prices of a fuel, nationally or in one département",
     description = "Stored daily series, kept up to date by every import. The average of a day is the mean of the prices in effect at the end of that day (Paris time) over the stations whose price changed within the 30 days before; `min` and `max` are the lowest and highest of those prices, `p10` and `p90` their 10th and 90th percentiles (nearest rank), `stations` how many there were. A day without any such station has no point.",
     params(
-        ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
-        ("dept" = Option<String>, Query, description = "A département code (`01`–`95`, `2A`, `2B`, `971`–`989`); the whole country when absent. `department` is accepted too (one of the two); anything else is a 400.", pattern = "^(0[1-9]|1[0-9]|2[1-9AaBb]|[3-8][0-9]|9[0-5]|97[1-9]|98[0-9])$", example = json!("29")),
-        ("from" = Option<crate::web::routes::api_docs::DayParam>, Query, description = "First day, YYYY-MM-DD, years 2000 to 2199; 29 days before `to` when absent. After `to`: 400."),
-        ("to" = Option<crate::web::routes::api_docs::DayParam>, Query, description = "Last day, YYYY-MM-DD, years 2000 to 2199, included; the last stored day when absent."),
-        ("step" = Option<StepName>, Query, description = "`day`, `week` (from Monday) or `month`: a week or month is the mean of its daily averages, with the lowest `min`, the highest `max`, the means of `p10` and `p90` and the mean number of stations."),
+        TrendsParams,
     ),
     responses(
-        (status = 200, description = "The points in day order (empty when there are none).", body = TrendsJson),
-        (status = 400, response = crate::web::routes::api_docs::BadRequest),
-        (status = 500, response = crate::web::routes::api_docs::Internal),
+        (status = 200, description = "The points in day order (empty when there are none).", body = TrendsJson, example = json!(crate::web::routes::api_docs::example("trends"))),
+        crate::web::routes::api_docs::QueryErrors,
     )
 )]
 #[tracing::instrument(skip(state, headers))]

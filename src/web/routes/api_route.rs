@@ -333,7 +333,7 @@ async fn run(state: &AppState, input: TripInput, q: RankQuery) -> ApiResult<Rout
         ("fuel" = crate::web::routes::api_docs::FuelParam, Query),
         RankFields,
     ),
-    responses(RouteAnswers)
+    responses(RouteAnswers, super::api_docs::RouteErrors)
 )]
 #[tracing::instrument(skip(state))]
 pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<RouteAnswer> {
@@ -343,23 +343,14 @@ pub async fn get_route(State(state): State<AppState>, RawQuery(raw): RawQuery) -
     run(&state, TripInput::Stops(stops), q).await
 }
 
-/// The answers of both methods, as the document lists them.
+/// The answers of both methods, as the document lists them: the route, or one of the failures
+/// of a route search ([`RouteErrors`](super::api_docs::RouteErrors)).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 enum RouteAnswers {
     /// The route and the stations of its corridor, sorted as asked.
     #[response(status = 200)]
     Found(RouteAnswerJson<'static>),
-    #[response(status = 400)]
-    BadRequest(#[ref_response] super::api_docs::BadRequest),
-    #[response(status = 422)]
-    Unprocessable(#[ref_response] super::api_docs::Unprocessable),
-    #[response(status = 500)]
-    Internal(#[ref_response] super::api_docs::Internal),
-    #[response(status = 502)]
-    EngineFailed(#[ref_response] super::api_docs::EngineFailed),
-    #[response(status = 503)]
-    EngineBusy(#[ref_response] super::api_docs::EngineBusy),
 }
 
 /// The ranking fields of a route search as the document describes them (the query string of
@@ -480,7 +471,7 @@ impl RouteBody {
         ("fuel" = Option<crate::web::routes::api_docs::FuelParam>, Query, description = "Required with a GPX body. With a JSON body every field goes in the body and none in the query string: a query parameter there is a 400."),
         RankFields,
     ),
-    responses(RouteAnswers)
+    responses(RouteAnswers, super::api_docs::RouteErrors)
 )]
 #[tracing::instrument(skip(state, headers, body), fields(bytes = body.len()))]
 pub async fn post_route(
