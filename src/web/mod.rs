@@ -112,7 +112,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_route::router())
         .fallback(api_not_found)
         // The answers that name no policy (errors are `NoStore`).
-        .layer(cache_control::default_layer(CachePolicy::PublicMinute));
+        .layer(cache_control::default_layer(routes::api_docs::API_CACHE));
 
     let pages_router = Router::new()
         .merge(home::router())

@@ -118,7 +118,8 @@ impl utoipa::Modify for InfoSummary {
 /// applies the group's policy by one layer; the document by this one modifier.
 struct CacheHeaders;
 
-/// The policy of the `/api/v1` answers that name none: all their successful ones.
+/// The policy of the `/api/v1` answers that name none (all their successful ones): the one
+/// `web::router` layers on that group, and the one the document gives their `Cache-Control`.
 pub const API_CACHE: CachePolicy = CachePolicy::PublicMinute;
 
 /// The header of `policy`: a string whose only value is the one the server writes.
