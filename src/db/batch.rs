@@ -46,16 +46,11 @@ where
     F: for<'a> Fn(&'a mut AnyArgs, &T) -> &'a mut AnyArgs,
 {
     let per = per.clamp(1, Backend::MAX_PARAMS / width.max(1));
-    let backend = tx.backend();
-    for part in statement_parts(rows, per) {
-        let sql = text(texts, backend, head, tail, part.len(), width);
-        let mut args = AnyArgs::new(backend, part.len() * width);
-        for r in part {
-            bind(&mut args, r);
-        }
-        args.execute(tx, sql).await?;
-    }
-    Ok(())
+    let sizes: Vec<usize> = statement_parts(rows, per).map(<[T]>::len).collect();
+    execute_parts(tx, texts, head, tail, width, &sizes, rows.iter(), |args, r| {
+        bind(args, r);
+    })
+    .await
 }
 
 /// [`rows`] taking the rows by value: `bind` moves their values (a `String` bound by value is
@@ -72,11 +67,25 @@ pub async fn rows_owned<T, F>(
 where
     F: Fn(&mut AnyArgs, T),
 {
-    let per = Backend::batch_rows(width);
+    let sizes: Vec<usize> = statement_parts(&rows, Backend::batch_rows(width)).map(<[T]>::len).collect();
+    execute_parts(tx, texts, head, tail, width, &sizes, rows.into_iter(), bind).await
+}
+
+/// One statement per entry of `sizes`, each binding that many of `rows` by `bind`: the loop of
+/// [`rows_by`] (rows borrowed) and [`rows_owned`] (rows moved).
+#[allow(clippy::too_many_arguments)]
+async fn execute_parts<I: Iterator>(
+    tx: &mut Tx,
+    texts: &mut Texts,
+    head: &str,
+    tail: &str,
+    width: usize,
+    sizes: &[usize],
+    mut rows: I,
+    bind: impl Fn(&mut AnyArgs, I::Item),
+) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
-    let sizes: Vec<usize> = statement_parts(&rows, per).map(<[T]>::len).collect();
-    let mut rows = rows.into_iter();
-    for n in sizes {
+    for &n in sizes {
         let sql = text(texts, backend, head, tail, n, width);
         let mut args = AnyArgs::new(backend, n * width);
         for r in rows.by_ref().take(n) {
