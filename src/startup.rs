@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
 use crate::db::etl_runs;
@@ -255,68 +256,67 @@ impl Application {
     /// lets a running import finish or roll back, and returns.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
-        let scheduler = self.etl_every.map(|every| {
-            tracing::info!(every = %humantime::format_duration(every), url = %self.job.feed_url, "feed job scheduled");
-            tokio::spawn(etl::scheduler(self.job.clone(), every, shutdown.clone()))
-        });
-        if scheduler.is_none() {
-            tracing::info!("feed job disabled (--etl-every off)");
+        let (db, state, holder) = (&self.state.db, &self.state, &self.job.holder);
+        // Every background task below runs until `shutdown`; all are awaited after the
+        // listener has stopped.
+        let tasks = Tasks::default();
+        match self.etl_every {
+            Some(every) => {
+                tracing::info!(every = %humantime::format_duration(every), url = %self.job.feed_url, "feed job scheduled");
+                tasks.spawn("feed job", etl::scheduler(self.job.clone(), every, shutdown.clone()));
+            }
+            None => tracing::info!("feed job disabled (--etl-every off)"),
         }
-        let flusher =
-            self.state.metrics.spawn_flusher(self.state.db.clone(), crate::web::metrics::FLUSH_EVERY, shutdown.clone());
-        let backups = crate::backup::spawn_scheduler(
-            self.state.db.clone(),
-            self.backups,
-            self.job.holder.clone(),
-            shutdown.clone(),
-        );
+        let flush_every = crate::web::metrics::FLUSH_EVERY;
+        tasks.spawn("usage counts", Arc::clone(&state.metrics).flusher(db.clone(), flush_every, shutdown.clone()));
+        // A backup being written is finished (one read transaction) before its task stops.
+        if let Some(backups) = crate::backup::scheduled(db.clone(), self.backups, holder.clone(), shutdown.clone()) {
+            tasks.spawn("backups", backups);
+        }
         // What a previous process left in the outbox goes out now.
-        let alerts = self.state.alerts.clone().spawn_worker(shutdown.clone());
-        let cleanup =
-            crate::services::cleanup::spawn_scheduler(self.state.db.clone(), self.job.holder.clone(), shutdown.clone());
+        tasks.spawn("alerts", state.alerts.clone().worker(shutdown.clone()));
+        let cleanup_every = crate::services::cleanup::EVERY;
+        tasks.spawn(
+            "cleanup",
+            crate::services::cleanup::scheduler(db.clone(), cleanup_every, holder.clone(), shutdown.clone()),
+        );
         // Another process's imports, names imports and series rebuilds, even with no request.
-        let watch = self.state.index.spawn_watch(shutdown.clone());
+        tasks.spawn("index watch", state.index.clone().watch(shutdown.clone()));
         // Daily averages of a history that has none yet (loaded before the series table, or after a
         // migration that emptied it), in the background.
         // Computing them moves the data version: the pages cached meanwhile are dropped at once.
-        let (db, index) = (self.state.db.clone(), self.state.index.clone());
-        tokio::spawn(async move {
-            if crate::history::series::rebuild_if_needed(db).await
+        let (series_db, index) = (db.clone(), state.index.clone());
+        tasks.spawn("series rebuild", async move {
+            if crate::history::series::rebuild_if_needed(series_db).await
                 && let Err(e) = index.refresh().await
             {
                 tracing::warn!(error = %e, "price index: refresh failed (the next check retries)");
             }
         });
         let (backfill_days, archive_url) = self.backfill;
-        let history_backfill = (backfill_days > 0).then(|| {
-            tokio::spawn(crate::history::backfill::at_start(
-                self.state.db.clone(),
-                archive_url,
-                backfill_days,
-                crate::history::backfill::BackfillOptions {
-                    trigger: crate::domain::Trigger::Startup,
-                    ..Default::default()
-                },
-                shutdown.clone(),
-            ))
-        });
-        let names = crate::names::schedule::spawn_scheduler(
-            self.state.db.clone(),
-            self.names,
-            self.job.holder.clone(),
-            shutdown.clone(),
-        );
-        let metrics_server = match self.metrics_listener {
-            Some(listener) => {
-                let metrics_addr = listener.local_addr()?;
-                tracing::info!(addr = %metrics_addr, "metrics listening");
-                let app = crate::web::metrics::router(self.state.clone());
-                let token = shutdown.clone();
-                Some(tokio::spawn(crate::web::serve::serve(listener, app, self.connections, token)))
-            }
-            None => None,
-        };
-        let app = crate::web::router(self.state.clone());
+        if backfill_days > 0 {
+            let opts = crate::history::backfill::BackfillOptions {
+                trigger: crate::domain::Trigger::Startup,
+                ..Default::default()
+            };
+            let backfill =
+                crate::history::backfill::at_start(db.clone(), archive_url, backfill_days, opts, shutdown.clone());
+            tasks.spawn("history backfill", async move {
+                backfill.await;
+            });
+        }
+        if let Some(names) = crate::names::schedule::scheduled(db.clone(), self.names, holder.clone(), shutdown.clone())
+        {
+            tasks.spawn("names refresh", names);
+        }
+        if let Some(listener) = self.metrics_listener {
+            let metrics_addr = listener.local_addr()?;
+            tracing::info!(addr = %metrics_addr, "metrics listening");
+            let app = crate::web::metrics::router(state.clone());
+            tasks
+                .spawn("metrics listener", crate::web::serve::serve(listener, app, self.connections, shutdown.clone()));
+        }
+        let app = crate::web::router(state.clone());
         // stdout, one line, so scripts and end-to-end tests learn the port.
         println!("listening on http://{addr}");
         tracing::info!(%addr, "listening");
@@ -327,39 +327,41 @@ impl Application {
             signal_token.cancel();
         });
         crate::web::serve::serve(self.listener, app, self.connections, shutdown.clone()).await;
-        if let Some(m) = metrics_server {
-            // The main server stopped for a cancellation: the metrics one follows.
-            shutdown.cancel();
-            if let Err(e) = m.await {
-                tracing::warn!(error = %e, "the metrics listener panicked");
-            }
-        }
-        if let Some(s) = scheduler {
-            let _ = s.await;
-        }
-        // A backup being written is finished (one read transaction), then the jobs stop.
-        if let Some(b) = backups {
-            let _ = b.await;
-        }
-        let _ = cleanup.await;
-        let _ = watch.await;
-        let _ = alerts.await;
-        if let Some(b) = history_backfill {
-            let _ = b.await;
-        }
-        if let Some(n) = names {
-            let _ = n.await;
-        }
+        // The main listener stopped for a cancellation: everything else follows.
+        shutdown.cancel();
+        tasks.wait().await;
         // The requests served while shutting down are counted too.
-        let _ = flusher.await;
-        if let Err(e) = self.state.metrics.flush(&self.state.db).await {
+        if let Err(e) = state.metrics.flush(db).await {
             tracing::warn!(error = %e, "could not save the last usage counts");
         }
         // Mails already handed over (a reset code, a notice) still leave.
-        self.state.accounts.finish_sending().await;
-        self.state.db.close().await;
+        state.accounts.finish_sending().await;
+        db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The server's background tasks (the scheduled jobs, the workers, the metrics listener): one
+/// place spawns them and [`Tasks::wait`] awaits them all at shutdown. A task that panics is
+/// logged by name; the others run on.
+#[derive(Default)]
+struct Tasks(TaskTracker);
+
+impl Tasks {
+    fn spawn(&self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        let running = tokio::spawn(task);
+        self.0.spawn(async move {
+            if let Err(e) = running.await {
+                tracing::error!(task = name, error = %e, "background task ended abnormally");
+            }
+        });
+    }
+
+    /// Waits for every task spawned (each stops on the shutdown token).
+    async fn wait(self) {
+        self.0.close();
+        self.0.wait().await;
     }
 }
 

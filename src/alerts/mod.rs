@@ -113,21 +113,19 @@ impl Alerts {
 
     /// Runs [`Alerts::run_once`] now, then at each wake ([`Alerts::wake`], [`Kicker::kick`]) or
     /// [`TICK`], until `shutdown`.
-    pub fn spawn_worker(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                match self.run_once(crate::db::now()).await {
-                    Ok(p) if p != Pass::default() => tracing::info!(?p, "alerts pass"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "alerts pass failed; retried at the next tick"),
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(TICK) => {}
-                }
+    pub async fn worker(self, shutdown: CancellationToken) {
+        loop {
+            match self.run_once(crate::db::now()).await {
+                Ok(p) if p != Pass::default() => tracing::info!(?p, "alerts pass"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "alerts pass failed; retried at the next tick"),
             }
-            tracing::info!("alerts worker stopped");
-        })
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+        tracing::info!("alerts worker stopped");
     }
 }

@@ -23,7 +23,7 @@ mod schedule;
 mod write;
 
 pub use restore::{RestoreError, RestoreReport, check_restorable, restore};
-pub use schedule::{BACKUP_LEASE, BackupEvery, BackupSchedule, prune, scheduler, spawn_scheduler};
+pub use schedule::{BACKUP_LEASE, BackupEvery, BackupSchedule, prune, scheduled, scheduler};
 pub use write::{backup_now, write_backup};
 
 /// Scheduled backups are named `carburoam-YYYYMMDDTHHMMSSZ.db` (UTC), so that names sort by age

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::write::{BACKUP_LOCK, backup_into};
@@ -56,13 +55,14 @@ pub async fn prune(dir: &Path, keep: usize) -> std::io::Result<Vec<BackupFile>> 
     Ok(old)
 }
 
-/// Starts the scheduled backups, or says (once) why there are none.
-pub fn spawn_scheduler(
+/// The scheduled backups' task ([`scheduler`] with the schedule's settings), or `None` after
+/// saying (once) why there are none.
+pub fn scheduled(
     db: Db,
     schedule: BackupSchedule,
     holder: String,
     shutdown: CancellationToken,
-) -> Option<JoinHandle<()>> {
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let every = match (schedule.every, db.backend()) {
         (None, _) => {
             tracing::info!("scheduled backups disabled (--backup-every off)");
@@ -82,7 +82,7 @@ pub fn spawn_scheduler(
         keep = schedule.keep,
         "backups scheduled"
     );
-    Some(tokio::spawn(scheduler(db, schedule.dir, every, schedule.keep, holder, shutdown)))
+    Some(scheduler(db, schedule.dir, every, schedule.keep, holder, shutdown))
 }
 
 /// Writes a backup every `every` and keeps the newest `keep`, until `shutdown`. The first one is

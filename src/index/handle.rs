@@ -122,21 +122,18 @@ impl IndexHandle {
 
     /// Checks every period even without requests (`serve`): the first visitor after a quiet
     /// spell gets the new data too, not the snapshot of before it. Stops with `shutdown`.
-    pub fn spawn_watch(&self, shutdown: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(this.inner.check_every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
-                if this.inner.loaded.load(Ordering::Acquire) {
-                    this.check_in_background_if_due();
-                }
+    pub async fn watch(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut ticker = tokio::time::interval(self.inner.check_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
             }
-        })
+            if self.inner.loaded.load(Ordering::Acquire) {
+                self.check_in_background_if_due();
+            }
+        }
     }
 
     fn check_in_background_if_due(&self) {

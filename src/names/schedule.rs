@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::import::{NamesImportOptions, NamesReport, OVERPASS, import_source};
@@ -64,13 +63,13 @@ pub async fn refresh_now(
     Ok(result?)
 }
 
-/// Starts the scheduled refresh, or says it is off.
-pub fn spawn_scheduler(
+/// The scheduled refresh's task, or `None` after saying it is off.
+pub fn scheduled(
     db: Db,
     schedule: NamesSchedule,
     holder: String,
     shutdown: CancellationToken,
-) -> Option<JoinHandle<()>> {
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let Some(every) = schedule.every else {
         tracing::info!("names refresh disabled (--names-every off)");
         return None;
@@ -80,7 +79,7 @@ pub fn spawn_scheduler(
         url = %schedule.overpass.endpoint,
         "names refresh scheduled"
     );
-    Some(tokio::spawn(scheduler(db, every, schedule.overpass, holder, shutdown)))
+    Some(scheduler(db, every, schedule.overpass, holder, shutdown))
 }
 
 async fn scheduler(db: Db, every: Duration, overpass: OverpassOptions, holder: String, shutdown: CancellationToken) {

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, Db, leases, reset_codes, sessions};
@@ -76,11 +75,6 @@ pub async fn run_once(db: &Db, now: i64) -> Result<CleanupReport, sqlx::Error> {
 /// [`USAGE_DAYS_KEPT`] days before it.
 pub fn usage_cutoff(now: i64) -> i64 {
     now.div_euclid(DAY) * DAY - USAGE_DAYS_KEPT * DAY
-}
-
-/// Starts the hourly job; it stops when `shutdown` is cancelled.
-pub fn spawn_scheduler(db: Db, holder: String, shutdown: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(scheduler(db, EVERY, holder, shutdown))
 }
 
 /// Runs the job now and then every `every`, once per interval across the instances sharing the

@@ -53,7 +53,7 @@ pub const DURATION_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 /// The route label of requests that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
-/// How often [`Metrics::spawn_flusher`] writes the usage counts by default: losing at most a
+/// How often [`Metrics::flusher`] writes the usage counts by default: losing at most a
 /// minute of counts in a crash is fine, one write per request is not.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(60);
 
@@ -175,28 +175,20 @@ impl Metrics {
 
     /// Flushes the usage counts every `every` until `shutdown` is cancelled. The caller flushes
     /// once more after the server has stopped, for the requests served during the shutdown.
-    pub fn spawn_flusher(
-        self: &Arc<Self>,
-        db: Db,
-        every: Duration,
-        shutdown: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        let metrics = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            // The first tick is immediate and there is nothing to write yet.
-            ticker.tick().await;
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
-                if let Err(e) = metrics.flush(&db).await {
-                    tracing::warn!(error = %e, "could not save the usage counts (kept for the next try)");
-                }
+    pub async fn flusher(self: Arc<Self>, db: Db, every: Duration, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate and there is nothing to write yet.
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
             }
-        })
+            if let Err(e) = self.flush(&db).await {
+                tracing::warn!(error = %e, "could not save the usage counts (kept for the next try)");
+            }
+        }
     }
 
     /// The exposition: the build, the request metrics, and the feed job's figures when read.

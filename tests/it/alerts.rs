@@ -608,7 +608,7 @@ db_test!(the_feed_job_wakes_the_alerts_worker_after_its_import, |t| {
     q::insert_rule(&t.db, uid, &rule("threshold", Some(1640), None), NOON).await.expect("rule");
     q::save_channel(&t.db, uid, ChannelKind::Email, None, None, false, NOON).await.expect("channel");
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let running = worker.spawn_worker(shutdown.clone());
+    let running = tokio::spawn(worker.worker(shutdown.clone()));
     // Its first pass, at start, finds nothing to send; the next tick is 30 s away.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
