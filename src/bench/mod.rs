@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use clap::Args;
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::feed::archive::{self, Limits};
 use crate::feed::{self, ImportOptions};
 use crate::feed::{FeedError, parse, synth};
@@ -126,12 +126,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("python peer: {how}");
     }
     let mut peer_runs = Vec::new();
-    let mut backends: Vec<(String, UrlFor)> = Vec::new();
+    let mut backends: Vec<(Backend, UrlFor)> = Vec::new();
     let base = dir.path().to_owned();
     backends
-        .push(("sqlite".into(), Box::new(move |i| format!("sqlite://{}", base.join(format!("b{i}.db")).display()))));
+        .push((Backend::Sqlite, Box::new(move |i| format!("sqlite://{}", base.join(format!("b{i}.db")).display()))));
     if let Some(pg) = args.postgres.clone() {
-        backends.push(("postgres".into(), Box::new(move |_| pg.clone())));
+        backends.push((Backend::Postgres, Box::new(move |_| pg.clone())));
     }
     for (backend, url_for) in &backends {
         let mut first = Vec::new();
@@ -173,7 +173,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         let first = median(first);
         println!("{backend}: first import (unzip to commit): {}", ms(first));
-        if backend == "sqlite" && !peer_runs.is_empty() {
+        if *backend == Backend::Sqlite && !peer_runs.is_empty() {
             let parser = peer_runs[0].parser.clone();
             let theirs = median(peer_runs.drain(..).map(|r| r.elapsed).collect());
             println!("python peer ({parser}): first import (open to commit): {}", ms(theirs));

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::Scratch;
+use crate::db::Backend;
 
 #[derive(Args, Debug)]
 pub struct PagesArgs {
@@ -96,19 +97,19 @@ pub async fn run(a: PagesArgs) -> anyhow::Result<ExitCode> {
     let dir = a.dir.clone().unwrap_or_else(|| tmp.path().to_owned());
     std::fs::create_dir_all(&dir)?;
     println!("# bench pages: {} cores, load average {}", num_cpus(), load_average());
-    let mut backends = vec![("sqlite".to_owned(), format!("sqlite://{}", dir.join("pages.db").display()), None)];
+    let mut backends = vec![(Backend::Sqlite, format!("sqlite://{}", dir.join("pages.db").display()), None)];
     if let Some(pg) = &a.postgres {
         let scratch = Scratch::open(pg, 0).await?;
         let url = scratch.url();
         scratch.db.close().await;
-        backends.push(("postgres".to_owned(), url, Some(scratch)));
+        backends.push((Backend::Postgres, url, Some(scratch)));
     }
     let years = match a.years {
         Some((from, to)) => synth_years(&a.data, &dir, from, to)?,
         None => Vec::new(),
     };
     for (backend, url, scratch) in backends {
-        let built = dir.join("pages.db").exists() && backend == "sqlite" && keep;
+        let built = dir.join("pages.db").exists() && backend == Backend::Sqlite && keep;
         if built {
             println!("{backend}: database kept from a previous run ({})", dir.join("pages.db").display());
         } else {
@@ -117,7 +118,7 @@ pub async fn run(a: PagesArgs) -> anyhow::Result<ExitCode> {
             build(&url, &files)?;
             println!("{backend}: database built in {:.0} s, {}", t.elapsed().as_secs_f64(), size_of(&url).await?);
         }
-        let result = measure(&a, &backend, &url).await;
+        let result = measure(&a, backend, &url).await;
         if let Some(s) = scratch {
             s.close().await;
         }
@@ -228,7 +229,7 @@ impl Drop for Server {
     }
 }
 
-async fn measure(a: &PagesArgs, backend: &str, url: &str) -> anyhow::Result<()> {
+async fn measure(a: &PagesArgs, backend: Backend, url: &str) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Server(

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 
 use super::{Scratch, import_peak_rss, median, peak_rss};
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::feed::archive::{self, Limits};
 use crate::feed::synth::{YearSpec, write_year_zip};
 use crate::feed::{self, ImportOptions, ImportReport};
@@ -209,10 +209,10 @@ async fn archive_bench(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let parsed = median(times);
     println!("unzip + parse: {:.0} ms, {} ({rows} <prix>)", parsed.as_secs_f64() * 1e3, rate(rows, parsed));
 
-    let mut backends: Vec<(&str, String)> = Vec::new();
-    backends.push(("sqlite", String::new()));
+    let mut backends: Vec<(Backend, String)> = Vec::new();
+    backends.push((Backend::Sqlite, String::new()));
     if let Some(pg) = &a.postgres {
-        backends.push(("postgres", pg.clone()));
+        backends.push((Backend::Postgres, pg.clone()));
     }
     for (backend, pg) in backends {
         let mut first = Vec::new();
@@ -222,14 +222,14 @@ async fn archive_bench(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
         for i in 0..runs {
             let db_path = dir.join(format!("archive_{i}.db"));
             remove_sqlite(&db_path);
-            let url = if backend == "sqlite" { format!("sqlite://{}", db_path.display()) } else { pg.clone() };
+            let url = if backend == Backend::Sqlite { format!("sqlite://{}", db_path.display()) } else { pg.clone() };
             let scratch = Scratch::open(&url, i).await?;
             let t = Instant::now();
             let r = import(&scratch.db, &file, bytes.clone()).await?;
             first.push(t.elapsed());
             series.push(r.series_elapsed);
             report = Some(r);
-            if backend == "sqlite" && i == 0 {
+            if backend == Backend::Sqlite && i == 0 {
                 println!("sqlite: database after the first import: {:.0} MB", sqlite_mb(&db_path));
             }
             scratch.close().await;
