@@ -439,9 +439,30 @@ async fn geoplateforme_route(http: &reqwest::Client, url: &str, stops: &[LatLon]
 // "routes":[{"distance" m,"duration" s,"geometry":{"coordinates":[[lon,lat]…]}}]};
 // GET /table/v1/driving/…?sources=…&destinations=…&annotations=distance,duration.
 
+/// OSRM's answer `code`: `Ok`, or why there is no answer (the other codes are kept as text for
+/// the error message).
+#[derive(Deserialize, Debug, PartialEq)]
+enum OsrmCode {
+    Ok,
+    NoRoute,
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl OsrmCode {
+    /// The answer's data when the code is `Ok`; otherwise the error it stands for.
+    fn check(self) -> Result<(), EngineError> {
+        match self {
+            OsrmCode::Ok => Ok(()),
+            OsrmCode::NoRoute => Err(EngineError::NoRoute),
+            OsrmCode::Other(code) => Err(EngineError::Garbage(code)),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct OsrmRouteAnswer {
-    code: String,
+    code: OsrmCode,
     #[serde(default)]
     routes: Vec<OsrmRoute>,
 }
@@ -455,7 +476,7 @@ struct OsrmRoute {
 
 #[derive(Deserialize)]
 struct OsrmTableAnswer {
-    code: String,
+    code: OsrmCode,
     #[serde(default)]
     distances: Vec<Vec<Option<f64>>>,
     #[serde(default)]
@@ -471,9 +492,7 @@ async fn osrm_route(http: &reqwest::Client, url: &str, stops: &[LatLon]) -> Resu
     let u = with_query(&u, &[("overview", "full"), ("geometries", "geojson"), ("steps", "false")])?;
     let body = fetch(http.get(u)).await?;
     let a: OsrmRouteAnswer = json(&body)?;
-    if a.code != "Ok" {
-        return Err(if a.code == "NoRoute" { EngineError::NoRoute } else { EngineError::Garbage(a.code) });
-    }
+    a.code.check()?;
     let r = a.routes.into_iter().next().ok_or(EngineError::NoRoute)?;
     Ok((
         lon_lat(&r.geometry.coordinates)?,
@@ -501,9 +520,7 @@ async fn osrm_matrix(
     )?;
     let body = fetch(http.get(u)).await?;
     let a: OsrmTableAnswer = json(&body)?;
-    if a.code != "Ok" {
-        return Err(EngineError::Garbage(a.code));
-    }
+    a.code.check()?;
     if a.distances.len() != sources.len() || a.durations.len() != sources.len() {
         return Err(EngineError::Garbage("matrix of the wrong size".into()));
     }
@@ -668,6 +685,17 @@ mod tests {
         let off = Router::new(&RouterSettings { kind: RouterKind::Off, url: None }).expect("off");
         assert_eq!(off.kind(), RouterKind::Off);
         assert!(!off.has_matrix());
+    }
+
+    #[test]
+    fn osrm_codes() {
+        let code = |text: &str| serde_json::from_str::<OsrmCode>(text).expect("a code");
+        assert_eq!(code(r#""Ok""#), OsrmCode::Ok);
+        assert_eq!(code(r#""NoRoute""#), OsrmCode::NoRoute);
+        assert_eq!(code(r#""TooBig""#), OsrmCode::Other("TooBig".into()));
+        assert!(code(r#""Ok""#).check().is_ok());
+        assert!(matches!(code(r#""NoRoute""#).check(), Err(EngineError::NoRoute)));
+        assert!(matches!(code(r#""NoSegment""#).check(), Err(EngineError::Garbage(c)) if c == "NoSegment"));
     }
 
     #[test]
