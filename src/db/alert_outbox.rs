@@ -9,6 +9,32 @@ use crate::domain::{
 };
 use crate::{on_db, on_tx};
 
+/// Where an outbox row stands, stored as its word in `alert_outbox.state`: waiting for its
+/// attempt, claimed by a delivering process under a lease, delivered, or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub const ALL: [OutboxState; 4] =
+        [OutboxState::Pending, OutboxState::Sending, OutboxState::Sent, OutboxState::Failed];
+}
+
+crate::text_column!(OutboxState, "outbox state", OutboxState::ALL);
+
 /// A rule of a user who follows the changed station, for the fuel that changed, and whose
 /// condition the change may meet (threshold and drop are already checked here).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -242,9 +268,9 @@ pub async fn enqueue(
     .await)?;
     let rows = on_tx!(tx, c => sqlx::query(
         "INSERT INTO alert_outbox (message_id, channel_id, state, attempts, next_attempt_at, created_at) \
-         SELECT $1, id, 'pending', 0, $2, $3 FROM alert_channels \
+         SELECT $1, id, $7, 0, $2, $3 FROM alert_channels \
          WHERE user_id = $4 AND (($5 AND NOT paused) OR id = $6) \
-           AND (kind <> 'email' OR EXISTS (SELECT 1 FROM users u WHERE u.id = $4 AND u.email_confirmed))",
+           AND (kind <> $8 OR EXISTS (SELECT 1 FROM users u WHERE u.id = $4 AND u.email_confirmed))",
     )
     .bind(id)
     .bind(deliver_after)
@@ -252,6 +278,8 @@ pub async fn enqueue(
     .bind(user_id)
     .bind(channel.is_none())
     .bind(channel.map_or(-1, ChannelId::get))
+    .bind(OutboxState::Pending)
+    .bind(ChannelKind::Email)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -274,11 +302,13 @@ pub async fn delete_changes(tx: &mut Tx, first: i64, last: i64) -> Result<u64, s
 /// Outbox rows due at `now`: pending and due, or claimed by a holder whose lease ran out.
 pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxId>, sqlx::Error> {
     let rows: Vec<(OutboxId,)> = on_db!(db, p => sqlx::query_as(
-        "SELECT id FROM alert_outbox WHERE (state = 'pending' AND next_attempt_at <= $1) \
-             OR (state = 'sending' AND lease_until <= $1) ORDER BY id LIMIT $2",
+        "SELECT id FROM alert_outbox WHERE (state = $3 AND next_attempt_at <= $1) \
+             OR (state = $4 AND lease_until <= $1) ORDER BY id LIMIT $2",
     )
     .bind(now)
     .bind(limit)
+    .bind(OutboxState::Pending)
+    .bind(OutboxState::Sending)
     .fetch_all(p)
     .await)?;
     Ok(rows.into_iter().map(|r| r.0).collect())
@@ -289,13 +319,15 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxId>, sqlx::E
 pub async fn claim(db: &Db, id: OutboxId, holder: &str, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let n = on_tx!(&mut tx, c => sqlx::query(
-        "UPDATE alert_outbox SET state = 'sending', claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
-         WHERE id = $3 AND ((state = 'pending' AND next_attempt_at <= $4) OR (state = 'sending' AND lease_until <= $4))",
+        "UPDATE alert_outbox SET state = $5, claimed_by = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id = $3 AND ((state = $6 AND next_attempt_at <= $4) OR (state = $5 AND lease_until <= $4))",
     )
     .bind(holder)
     .bind(now + lease)
     .bind(id)
     .bind(now)
+    .bind(OutboxState::Sending)
+    .bind(OutboxState::Pending)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -353,7 +385,7 @@ async fn close_row(
     tx: &mut Tx,
     job: &Job,
     holder: &str,
-    (state, sent_at, next): (&str, Option<i64>, i64),
+    (state, sent_at, next): (OutboxState, Option<i64>, i64),
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     on_tx!(tx, c => sqlx::query(
@@ -374,7 +406,7 @@ async fn close_row(
 /// The row was delivered: done, and the channel's streak of failures ends.
 pub async fn delivered(db: &Db, job: &Job, holder: &str, now: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    close_row(&mut tx, job, holder, ("sent", Some(now), now), None).await?;
+    close_row(&mut tx, job, holder, (OutboxState::Sent, Some(now), now), None).await?;
     on_tx!(&mut tx, c => sqlx::query(
         "UPDATE alert_channels SET last_delivered_at = $1, failing_since = NULL, delivered_count = delivered_count + 1 \
          WHERE id = $2",
@@ -400,7 +432,7 @@ pub async fn failed(
     pause_before: i64,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let state = if retry_at.is_some() { "pending" } else { "failed" };
+    let state = if retry_at.is_some() { OutboxState::Pending } else { OutboxState::Failed };
     close_row(&mut tx, job, holder, (state, None, retry_at.unwrap_or(now)), Some(error)).await?;
     on_tx!(&mut tx, c => sqlx::query(
         "UPDATE alert_channels SET last_error = $1, last_error_at = $2, failed_count = failed_count + 1, \
@@ -423,10 +455,12 @@ pub async fn failed(
     if paused == 1 {
         // What was waiting for the paused channel will not go.
         on_tx!(&mut tx, c => sqlx::query(
-            "UPDATE alert_outbox SET state = 'failed', last_error = 'channel paused' \
-             WHERE channel_id = $1 AND state = 'pending'",
+            "UPDATE alert_outbox SET state = $2, last_error = 'channel paused' \
+             WHERE channel_id = $1 AND state = $3",
         )
         .bind(job.channel_id)
+        .bind(OutboxState::Failed)
+        .bind(OutboxState::Pending)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -457,11 +491,14 @@ pub async fn stats(db: &Db) -> Result<Vec<KindStats>, sqlx::Error> {
                 CAST(SUM(COALESCE(o.waiting, 0)) AS BIGINT) AS waiting, \
                 CAST(SUM(COALESCE(o.given_up, 0)) AS BIGINT) AS given_up \
          FROM alert_channels ch LEFT JOIN (SELECT channel_id, \
-                SUM(CASE WHEN state IN ('pending', 'sending') THEN 1 ELSE 0 END) AS waiting, \
-                SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS given_up \
+                SUM(CASE WHEN state IN ($1, $2) THEN 1 ELSE 0 END) AS waiting, \
+                SUM(CASE WHEN state = $3 THEN 1 ELSE 0 END) AS given_up \
               FROM alert_outbox GROUP BY channel_id) o ON o.channel_id = ch.id \
          GROUP BY ch.kind ORDER BY ch.kind",
     )
+    .bind(OutboxState::Pending)
+    .bind(OutboxState::Sending)
+    .bind(OutboxState::Failed)
     .fetch_all(p)
     .await)
 }

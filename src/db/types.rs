@@ -7,6 +7,7 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
+use crate::db::alert_outbox::OutboxState;
 use crate::db::etl_runs::RunStatus;
 use crate::domain::{ChannelKind, Fuel, MessageKind, RoadType, RuleKind, ShortageKind, StationId};
 use crate::domain::{FeedKind, Trigger};
@@ -57,6 +58,7 @@ stored_as!(MessageKind, str, &'static str, &'r str, MessageKind::as_str, Message
 stored_as!(RoadType, str, &'static str, &'r str, RoadType::as_str, |s| Some(RoadType::from_db(s)));
 stored_as!(ShortageKind, str, &'static str, &'r str, ShortageKind::as_str, |s| Some(ShortageKind::from_db(s)));
 stored_as!(RunStatus, str, &'static str, &'r str, RunStatus::as_str, |s| s.parse().ok());
+stored_as!(OutboxState, str, &'static str, &'r str, OutboxState::as_str, |s| s.parse().ok());
 stored_as!(Trigger, str, &'static str, &'r str, Trigger::as_str, Trigger::parse);
 stored_as!(FeedKind, str, &'static str, &'r str, FeedKind::as_str, |s| s.parse().ok());
 // A fuel is stored as its feed id, a `SMALLINT` ([`Fuel::id`]).
