@@ -57,12 +57,15 @@ pub async fn mine_candidates(db: &Db, first: i64, last: i64) -> Result<Vec<Candi
          FROM alert_changes c CROSS JOIN user_stations us CROSS JOIN alert_rules r \
          WHERE us.station_id = c.station_id AND r.user_id = us.user_id AND r.fuel = c.fuel \
            AND c.id >= $1 AND c.id <= $2 AND NOT r.paused AND ( \
-             (r.kind = 'threshold' AND r.latitude IS NULL AND r.route_id IS NULL AND c.new_price <= r.price AND c.old_price > r.price) \
-             OR (r.kind = 'drop' AND c.old_price - c.new_price >= r.drop_by) \
-             OR r.kind = 'cheapest')",
+             (r.kind = $3 AND r.latitude IS NULL AND r.route_id IS NULL AND c.new_price <= r.price AND c.old_price > r.price) \
+             OR (r.kind = $4 AND c.old_price - c.new_price >= r.drop_by) \
+             OR r.kind = $5)",
     )
     .bind(first)
     .bind(last)
+    .bind(RuleKind::Threshold)
+    .bind(RuleKind::Drop)
+    .bind(RuleKind::Cheapest)
     .fetch_all(p)
     .await)
 }
@@ -87,8 +90,9 @@ pub async fn route_rules(db: &Db, fuels: &[i16]) -> Result<Vec<RouteRule>, sqlx:
         format!(
             "SELECT r.id, r.user_id, r.fuel, r.price, r.route_id, r.corridor_km FROM alert_rules r \
              JOIN saved_routes s ON s.id = r.route_id AND s.user_id = r.user_id \
-             WHERE r.kind = 'threshold' AND r.route_id IS NOT NULL AND NOT r.paused AND r.price IS NOT NULL \
-               AND r.fuel IN ({list}) ORDER BY r.id"
+             WHERE r.kind = '{threshold}' AND r.route_id IS NOT NULL AND NOT r.paused AND r.price IS NOT NULL \
+               AND r.fuel IN ({list}) ORDER BY r.id",
+            threshold = RuleKind::Threshold.as_str()
         )
     })
     .await
@@ -128,8 +132,9 @@ pub const MAX_BOX_DEGREES: f64 = 1.85;
 pub async fn place_rules(db: &Db) -> Result<Vec<PlaceRule>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, PlaceRule>(
         "SELECT id, user_id, fuel, price, latitude, longitude, radius_km, min_lat, max_lat, min_lon, max_lon \
-         FROM alert_rules WHERE kind = 'threshold' AND latitude IS NOT NULL AND NOT paused",
+         FROM alert_rules WHERE kind = $1 AND latitude IS NOT NULL AND NOT paused",
     )
+    .bind(RuleKind::Threshold)
     .fetch_all(p)
     .await)
 }
@@ -503,7 +508,9 @@ pub async fn stats(db: &Db) -> Result<Vec<KindStats>, sqlx::Error> {
     .await)
 }
 
-/// Digest rules due at `now`.
+/// Digest rules due at `now`. The kind is written in the text ([`RuleKind::Digest`]'s word), not
+/// bound: the partial index `alert_rules_digest` (`WHERE kind = 'digest'`) serves the query only
+/// when the planner sees the constant (PostgreSQL's generic plans never match a parameter to it).
 pub async fn due_digests(db: &Db, now: i64, limit: i64) -> Result<Vec<crate::db::alerts::Rule>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as::<_, crate::db::alerts::Rule>(
         "SELECT id, user_id, kind, fuel, price, drop_by, place, latitude, longitude, radius_km, weekday, hour, \

@@ -473,8 +473,9 @@ pub async fn record_changes(tx: &mut Tx, changes: &[PriceChange], now: i64) -> R
         return Ok(0);
     }
     let (active,): (i64,) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM alert_rules WHERE NOT paused AND kind <> 'digest' LIMIT 1) x",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM alert_rules WHERE NOT paused AND kind <> $1 LIMIT 1) x",
     )
+    .bind(RuleKind::Digest)
     .fetch_one(c)
     .await)?;
     if active == 0 {
