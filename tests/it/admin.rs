@@ -72,7 +72,7 @@ db_test!(only_admins_see_the_console, |t| {
     assert!(!user.get("/me").await.text.contains("href=\"/admin\""), "no admin link for users");
 });
 
-// Issue 19, point 8: the console answers every method with the site's 404 page to anyone but an
+// The console answers every method with the site's 404 page to anyone but an
 // admin (no 405 with `Allow: POST`, no 403 from the form checks); an admin still gets the 405.
 db_test!(every_method_on_the_console_is_a_404_to_non_admins, |t| {
     use reqwest::Method;
@@ -117,7 +117,7 @@ db_test!(every_method_on_the_console_is_a_404_to_non_admins, |t| {
     assert_eq!(r.header("allow"), "POST");
 });
 
-// Issue 19: one backup download at a time; a second one while the first is being made gets the
+// One backup download at a time; a second one while the first is being made gets the
 // backups page again, saying so, with 429 and Retry-After.
 db_test!(backup_downloads_run_one_at_a_time, |t| {
     import_file(&t.db, &fixture("snapshot_b.xml"), &Default::default()).await.expect("import");

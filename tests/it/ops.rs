@@ -150,7 +150,7 @@ db_test!(metrics_require_the_bearer_token_when_set, |t| {
     assert!(r.text.contains("carburoam_last_successful_refresh_timestamp_seconds 0\n"), "{}", r.text);
 });
 
-// Issue 9 point 10: the figures list the admin routes' hits, so they are not public by default.
+// The figures list the admin routes' hits, so they are not public by default.
 db_test!(metrics_are_closed_without_a_token_and_open_on_their_own_listener, |t| {
     let (app, _) = spawn_with(&t.db, |_| {}).await;
     for r in [app.get("/metrics").await, scrape(&app).await] {

@@ -1,4 +1,4 @@
-//! Issue 9, account side: each weak point of the audit, over the real router or the account
+//! Security, the account side: each weak point of the audit, over the real router or the account
 //! rules, on both backends. Every test here failed on the code before the fix.
 
 use std::net::IpAddr;

@@ -1,4 +1,4 @@
-//! Issue 19, the alerts' part, on both backends: "send a test" and price alerts go only to a
+//! The alerts' security, on both backends: "send a test" and price alerts go only to a
 //! confirmed address and tests are limited in the database (hole 2), IPv6 forms embedding a
 //! private IPv4 address are refused (5), a push endpoint of another account stays theirs (7),
 //! ntfy tokens with control characters and URLs over 2 KB are refused when saved. Every test

@@ -1,4 +1,4 @@
-//! Issue 19, hole 3: slow or idle connections held forever. Raw sockets against the real server
+//! Slow or idle connections held forever. Raw sockets against the real server
 //! (`src/web/serve.rs`): the header timeout, the idle timeout of kept-alive connections, the
 //! bounds on open connections in all and per client address, and a shutdown that a slow client
 //! cannot hold up. Timeouts are set to a second here; connections come from several loopback
@@ -233,7 +233,7 @@ async fn a_slow_client_does_not_hold_up_the_shutdown() {
         .expect("run");
 }
 
-// Issue 19, point 6: every page names the session it was made for (`X-Session-Tag`, an opaque
+// Every page names the session it was made for (`X-Session-Tag`, an opaque
 // digest, empty without a session), so that the service worker drops the pages it kept for
 // another session (e2e/tests/pwa.test.mjs runs it in a browser).
 crate::db_test!(every_page_names_its_session_without_revealing_it, |t| {

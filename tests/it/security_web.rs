@@ -1,4 +1,4 @@
-//! Issue 9, the web side: redirects that stay on the site, the sessions' absolute lifetime, the
+//! Security, the web side: redirects that stay on the site, the sessions' absolute lifetime, the
 //! backup download as a CSRF-checked POST, security headers on every response, the client
 //! address behind a proxy, and the CSRF cookie (`__Host-` under HTTPS, renewed at login). Over
 //! HTTP against the real router, on both backends.
