@@ -15,7 +15,7 @@ use sqlx::postgres::PgConnection;
 
 use super::batch::{self, Texts};
 use super::copy::{CopyRows, copy_in};
-use super::{Backend, Tx, in_list, values_placeholders};
+use super::{Backend, Tx};
 use crate::on_tx;
 
 /// A history point: station, fuel, time (Unix seconds), price (thousandths).
@@ -158,48 +158,48 @@ pub async fn delete_point(tx: &mut Tx, station: i64, fuel: i16, at: i64) -> Resu
     Ok(())
 }
 
-/// Points of the given stations (at most [`Backend::MAX_PARAMS`] − 2) with a time in `lo..=hi`:
-/// `(station, fuel, at, price)`, a range scan of each station.
+/// Points of the given stations with a time in `lo..=hi`: `(station, fuel, at, price)`, a range
+/// scan of each station. One fixed text whatever the number of stations (bound as one list:
+/// a JSON array read by `json_each` on SQLite, an array on PostgreSQL), so it stays prepared.
 pub async fn in_span(tx: &mut Tx, lo: i64, hi: i64, stations: &[i64]) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let backend = tx.backend();
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "SELECT station_id, fuel, at, price FROM price_history WHERE at >= ? AND at <= ? \
-             AND station_id IN ({})",
-            in_list(backend, 3, stations.len())
-        ),
-        Backend::Postgres => format!(
-            "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
-             AND station_id IN ({})",
-            in_list(backend, 3, stations.len())
-        ),
-    };
-    // Not kept prepared (as the neighbours below): the text changes with the list.
-    Ok(on_tx!(tx, conn => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false).bind(lo).bind(hi);
-        for id in stations {
-            q = q.bind(*id);
+    if stations.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query_as(
+                "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
+                 AND station_id IN (SELECT value FROM json_each($3))",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(super::series::ints_json(stations))
+            .fetch_all(&mut **t)
+            .await?
         }
-        q.fetch_all(&mut *conn).await?
-    }))
+        Tx::Postgres(t) => {
+            sqlx::query_as(
+                "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
+                 AND station_id = ANY($3)",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(stations)
+            .fetch_all(&mut **t)
+            .await?
+        }
+    })
 }
 
-/// For each `(station, fuel, lo, hi)` (at most [`Backend::MAX_PARAMS`] / 4), the last stored point
-/// before `lo` (`before`) or the first after `hi`: `(station, fuel, at, price)`.
+/// For each `(station, fuel, lo, hi)`, the last stored point before `lo` (`before`) or the first
+/// after `hi`: `(station, fuel, at, price)`. One fixed text whatever the number of keys.
 pub async fn neighbours(
     tx: &mut Tx,
     keys: &[(i64, i16, i64, i64)],
     before: bool,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let list = values_placeholders(tx.backend(), keys.len(), 4);
-    let sql = super::series::neighbours_sql(&list, before);
-    Ok(on_tx!(tx, conn => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
-        for (s, f, lo, hi) in keys {
-            q = q.bind(*s).bind(*f).bind(*lo).bind(*hi);
-        }
-        q.fetch_all(&mut *conn).await?
-    }))
+    let sql = super::series::neighbours_sql(tx.backend(), before);
+    super::series::keyed_points(tx, sql, keys).await
 }
 
 /// Each key's first and last time in rows sorted by key: (station, fuel, first, last).

@@ -597,32 +597,29 @@ pub struct Around {
 }
 
 /// [`Around`] for each `(station, fuel, lo, hi)`, read before the import writes them: three
-/// statements per batch of keys, index seeks into the history's primary key.
+/// statements of fixed texts (the keys bound as one list, [`keys_cte`]), index seeks into the
+/// history's primary key.
 pub async fn history_around(
     tx: &mut Tx,
     keys: &[(i64, i16, i64, i64)],
 ) -> Result<HashMap<(i64, i16), Around>, sqlx::Error> {
     let backend = tx.backend();
     let mut out: HashMap<(i64, i16), Around> = HashMap::with_capacity(keys.len());
-    for part in keys.chunks(Backend::MAX_PARAMS / 4) {
-        let list = values_placeholders(backend, part.len(), 4);
-        let inside = format!(
-            "SELECT h.station_id, h.fuel, h.at, h.price FROM (VALUES {list}) AS k CROSS JOIN price_history h \
-             WHERE h.station_id = k.column1 AND h.fuel = k.column2 AND h.at >= k.column3 AND h.at <= k.column4"
-        );
-        let rows = fetch_points(tx, &inside, part).await?;
-        for (s, f, at, price) in rows {
-            out.entry((s, f)).or_default().inside.push((at, price));
-        }
-        for first in [true, false] {
-            let sql = neighbours_sql(&list, first);
-            for (s, f, at, price) in fetch_points(tx, &sql, part).await? {
-                let a = out.entry((s, f)).or_default();
-                if first {
-                    a.before = Some((at, price));
-                } else {
-                    a.after = Some((at, price));
-                }
+    let inside = format!(
+        "WITH {} SELECT h.station_id, h.fuel, h.at, h.price FROM k CROSS JOIN price_history h \
+         WHERE h.station_id = k.column1 AND h.fuel = k.column2 AND h.at >= k.column3 AND h.at <= k.column4",
+        keys_cte(backend)
+    );
+    for (s, f, at, price) in keyed_points(tx, inside, keys).await? {
+        out.entry((s, f)).or_default().inside.push((at, price));
+    }
+    for first in [true, false] {
+        for (s, f, at, price) in keyed_points(tx, neighbours_sql(backend, first), keys).await? {
+            let a = out.entry((s, f)).or_default();
+            if first {
+                a.before = Some((at, price));
+            } else {
+                a.after = Some((at, price));
             }
         }
     }
@@ -632,11 +629,35 @@ pub async fn history_around(
     Ok(out)
 }
 
-/// The statement that reads, for each `(station, fuel, lo, hi)` of the `VALUES` list `list`,
-/// the last stored point before `lo` (`before`) or the first after `hi`: `(station, fuel, at,
-/// price)`, one index seek each. Materialized: as a subquery in FROM, SQLite's flattener would
-/// copy the `at` seek into the filter too (three seeks per key instead of two).
-pub fn neighbours_sql(list: &str, before: bool) -> String {
+/// The `WITH` item `k (column1, column2, column3, column4)`: the keys `(station, fuel, lo, hi)`
+/// of a read of the history, whatever their number, in one fixed text ([`keyed_points`] binds
+/// them). SQLite reads them from ONE parameter, a JSON array of `[station, fuel, lo, hi]`,
+/// materialized so that each key is unpacked once; `->>` gives JSON integers as SQL integers,
+/// so the history's primary key is seeked as with bound integers. `jsonb_each` hands each key
+/// to `->>` as binary JSON where `json_each` would print it as text for `->>` to parse again
+/// (about a third less time per key on SQLite 3.51). PostgreSQL reads one array per column
+/// (`unnest`). A `VALUES` list of placeholders would make each number of keys a text of its
+/// own, parsed for one use (0.95 MB of SQL in an archive's import into a live instance,
+/// docs/benchmarks.md, session 13); a fixed text is prepared once per import connection and
+/// stays in its statement cache.
+fn keys_cte(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "k AS MATERIALIZED (SELECT value ->> 0 AS column1, value ->> 1 AS column2, value ->> 2 AS column3, \
+             value ->> 3 AS column4 FROM jsonb_each($1))"
+        }
+        Backend::Postgres => {
+            "k AS (SELECT * FROM unnest($1::int8[], $2::int2[], $3::int8[], $4::int8[]) \
+             AS u (column1, column2, column3, column4))"
+        }
+    }
+}
+
+/// The statement that reads, for each key `(station, fuel, lo, hi)` of [`keys_cte`], the last
+/// stored point before `lo` (`before`) or the first after `hi`: `(station, fuel, at, price)`,
+/// one index seek each. Materialized: as a subquery in FROM, SQLite's flattener would copy the
+/// `at` seek into the filter too (three seeks per key instead of two).
+pub(crate) fn neighbours_sql(backend: Backend, before: bool) -> String {
     let (cmp, order, bound) = if before { ("<", "DESC", "k.column3") } else { (">", "ASC", "k.column4") };
     let one = |col: &str| {
         format!(
@@ -645,25 +666,67 @@ pub fn neighbours_sql(list: &str, before: bool) -> String {
         )
     };
     format!(
-        "WITH n AS MATERIALIZED (SELECT k.column1 AS station_id, k.column2 AS fuel, {} AS at, {} AS price \
-         FROM (VALUES {list}) AS k) SELECT station_id, fuel, at, price FROM n WHERE at IS NOT NULL",
+        "WITH {}, n AS MATERIALIZED (SELECT k.column1 AS station_id, k.column2 AS fuel, {} AS at, {} AS price \
+         FROM k) SELECT station_id, fuel, at, price FROM n WHERE at IS NOT NULL",
+        keys_cte(backend),
         one("at"),
         one("price")
     )
 }
 
-async fn fetch_points(
+/// Runs `sql` (a statement on [`keys_cte`]) for `keys`: `(station, fuel, at, price)` rows. The
+/// text is the same for any keys, so it is kept prepared.
+pub(crate) async fn keyed_points(
     tx: &mut Tx,
-    sql: &str,
+    sql: String,
     keys: &[(i64, i16, i64, i64)],
 ) -> Result<Vec<(i64, i16, i64, i32)>, sqlx::Error> {
-    Ok(on_tx!(tx, conn => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()));
-        for (s, f, lo, hi) in keys {
-            q = q.bind(*s).bind(*f).bind(*lo).bind(*hi);
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sqlx::AssertSqlSafe(sql);
+    Ok(match tx {
+        Tx::Sqlite(t) => sqlx::query_as(sql).bind(keys_json(keys)).fetch_all(&mut **t).await?,
+        Tx::Postgres(t) => {
+            sqlx::query_as(sql)
+                .bind(keys.iter().map(|k| k.0).collect::<Vec<i64>>())
+                .bind(keys.iter().map(|k| k.1).collect::<Vec<i16>>())
+                .bind(keys.iter().map(|k| k.2).collect::<Vec<i64>>())
+                .bind(keys.iter().map(|k| k.3).collect::<Vec<i64>>())
+                .fetch_all(&mut **t)
+                .await?
         }
-        q.fetch_all(&mut *conn).await?
-    }))
+    })
+}
+
+/// `[[station,fuel,lo,hi],…]`: SQLite's one parameter of [`keys_cte`].
+fn keys_json(keys: &[(i64, i16, i64, i64)]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(keys.len() * 36 + 2);
+    s.push('[');
+    for (i, (station, fuel, lo, hi)) in keys.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "[{station},{fuel},{lo},{hi}]");
+    }
+    s.push(']');
+    s
+}
+
+/// `[v,v,…]`: a list of integers as SQLite's one parameter of `json_each`.
+pub(crate) fn ints_json(values: &[i64]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(values.len() * 10 + 2);
+    s.push('[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{v}");
+    }
+    s.push(']');
+    s
 }
 
 /// Every change point of the given stations (all fuels): `(station, fuel, at, price)`, in

@@ -294,3 +294,86 @@ db_test!(prices_naming_no_station_refuse_the_file, |t| {
     assert!(r.counts.history_added > 0);
     assert!(prices(&t.db).await.iter().any(|r| r.0 == dropped));
 });
+
+// The merge's and the daily averages' reads of the stored history bind their keys as one list
+// (a JSON array on SQLite, arrays on PostgreSQL), in one statement whatever their number: more
+// keys than one statement could carry as bind parameters (30,000), and none, answer as a plain
+// filter of the rows does.
+db_test!(history_reads_of_many_keys_equal_a_plain_filter, |t| {
+    use carburoam::db::{batch::Texts, price_history, series};
+
+    // 31,000 stations with Gazole, the first 2,000 with SP95 and E85 too: 35,000 keys, three
+    // points each at times that vary per key.
+    let mut rows: Vec<(i64, i16, i64, i32)> = Vec::new();
+    for s in 1..=31_000i64 {
+        let fuels: &[i16] = if s <= 2_000 { &[1, 2, 3] } else { &[1] };
+        for &f in fuels {
+            let base = 1_000 + (s % 17) * 10 + i64::from(f);
+            for (i, at) in [base, base + 500, base + 1_000].into_iter().enumerate() {
+                rows.push((s, f, at, 1_500 + i32::try_from(i).unwrap() + i32::from(f)));
+            }
+        }
+    }
+    let mut tx = t.db.begin_import().await.expect("begin");
+    price_history::insert(&mut tx, &mut Texts::default(), &rows).await.expect("insert");
+
+    // Each key asks around a span of its own; the last one names no stored key.
+    let mut keys: Vec<(i64, i16, i64, i64)> = rows
+        .iter()
+        .filter(|r| r.2 % 3 == 0 || r.0 % 2 == 0)
+        .map(|&(s, f, at, _)| (s, f, at - (s % 3) * 300, at + (s % 5) * 200))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup_by_key(|k| (k.0, k.1));
+    keys.push((99_999_999, 1, 0, i64::MAX));
+    assert!(keys.len() > 30_000 / 4, "{} keys", keys.len());
+
+    let mut by_key: BTreeMap<(i64, i16), Vec<(i64, i32)>> = BTreeMap::new();
+    for &(s, f, at, price) in &rows {
+        by_key.entry((s, f)).or_default().push((at, price));
+    }
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    // A key's last point before its span, its points inside, its first point after.
+    type Near = (Option<(i64, i32)>, Vec<(i64, i32)>, Option<(i64, i32)>);
+    let mut around: BTreeMap<(i64, i16), Near> = BTreeMap::new();
+    for &(s, f, lo, hi) in &keys {
+        let points = by_key.get(&(s, f)).map(Vec::as_slice).unwrap_or_default();
+        let b = points.iter().filter(|p| p.0 < lo).max_by_key(|p| p.0).copied();
+        let a = points.iter().filter(|p| p.0 > hi).min_by_key(|p| p.0).copied();
+        let inside: Vec<(i64, i32)> = points.iter().filter(|p| (lo..=hi).contains(&p.0)).copied().collect();
+        before.extend(b.map(|p| (s, f, p.0, p.1)));
+        after.extend(a.map(|p| (s, f, p.0, p.1)));
+        if b.is_some() || a.is_some() || !inside.is_empty() {
+            around.insert((s, f), (b, inside, a));
+        }
+    }
+    assert!(before.len() > 1_000 && after.len() > 1_000 && around.len() > 7_500, "the reads find rows");
+    for (is_before, expected) in [(true, before), (false, after)] {
+        let mut got = price_history::neighbours(&mut tx, &keys, is_before).await.expect("neighbours");
+        got.sort_unstable();
+        assert_eq!(got, expected, "neighbours, before = {is_before}");
+    }
+    let got: BTreeMap<_, _> = series::history_around(&mut tx, &keys)
+        .await
+        .expect("around")
+        .into_iter()
+        .map(|(k, a)| (k, (a.before, a.inside, a.after)))
+        .collect();
+    assert_eq!(got, around);
+
+    // Every station, listed twice, and a station with no points.
+    let (lo, hi) = (1_200, 1_600);
+    let mut stations: Vec<i64> = (1..=31_000).chain(1..=31_000).collect();
+    stations.push(99_999_999);
+    let mut got = price_history::in_span(&mut tx, lo, hi, &stations).await.expect("in span");
+    got.sort_unstable();
+    let expected: Vec<_> = rows.iter().filter(|r| (lo..=hi).contains(&r.2)).copied().collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+
+    assert!(price_history::in_span(&mut tx, 0, i64::MAX, &[]).await.expect("no stations").is_empty());
+    assert!(price_history::neighbours(&mut tx, &[], true).await.expect("no keys").is_empty());
+    assert!(series::history_around(&mut tx, &[]).await.expect("no keys").is_empty());
+    tx.rollback().await.expect("rollback");
+});

@@ -7,7 +7,8 @@
 //! compared with) and the first one after `hi` (dropped when it no longer changes the price).
 //! The stored history is already a list of change points, so the rest is untouched. They are
 //! read in three statements per chunk (a range scan and two index seeks per key), not the whole
-//! history of every station: cost and memory stay flat over twenty years of history.
+//! history of every station: cost and memory stay flat over twenty years of history. Each is of
+//! a fixed text whatever the number of keys (`db::price_history`): prepared once per import.
 
 use std::collections::HashMap;
 
@@ -17,9 +18,6 @@ use crate::db::price_history::{self, HistoryRow, SQLITE_HISTORY_ROWS};
 
 /// A (station, fuel) and its points (time, price).
 type KeyPoints = ((i64, i16), Vec<(i64, i32)>);
-
-/// Keys per neighbour query: 4 parameters each.
-const KEYS_PER_QUERY: usize = Backend::MAX_PARAMS / 4;
 
 impl Loader {
     /// Merges the points collected in `self.backfill` (this chunk's) and empties it. The
@@ -107,24 +105,20 @@ impl Loader {
         let (lo, hi) = spans.values().fold((i64::MAX, i64::MIN), |(a, b), &(l, h)| (a.min(l), b.max(h)));
         let mut stations: Vec<i64> = keys.iter().map(|((s, _), _)| *s).collect();
         stations.dedup();
-        for part in stations.chunks(Backend::MAX_PARAMS - 2) {
-            let rows = price_history::in_span(self.tx()?, lo, hi, part).await?;
-            keep(rows, true);
-        }
+        let rows = price_history::in_span(self.tx()?, lo, hi, &stations).await?;
+        keep(rows, true);
 
         // 2. The neighbours: per key, the last point before its span and the first after it.
-        for part in keys.chunks(KEYS_PER_QUERY) {
-            let part: Vec<(i64, i16, i64, i64)> = part
-                .iter()
-                .map(|((s, f), points)| {
-                    let (lo, hi) = span(points);
-                    (*s, *f, lo, hi)
-                })
-                .collect();
-            for before in [true, false] {
-                let rows = price_history::neighbours(self.tx()?, &part, before).await?;
-                keep(rows, false);
-            }
+        let bounds: Vec<(i64, i16, i64, i64)> = keys
+            .iter()
+            .map(|((s, f), points)| {
+                let (lo, hi) = span(points);
+                (*s, *f, lo, hi)
+            })
+            .collect();
+        for before in [true, false] {
+            let rows = price_history::neighbours(self.tx()?, &bounds, before).await?;
+            keep(rows, false);
         }
         for points in stored.values_mut() {
             points.sort_unstable();
