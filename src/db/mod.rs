@@ -149,8 +149,18 @@ const READ_CACHE_KIB: u32 = 4_000;
 /// the prices' and the series' B-trees at once, whose inner pages it revisits at every batch.
 const IMPORT_CACHE_KIB: u32 = 16_000;
 
-/// Prepared statements kept by an import's SQLite connection ([`Db::begin_import`]).
-const IMPORT_STATEMENT_CACHE: usize = 24;
+/// Prepared statements kept by an import's SQLite connection ([`Db::begin_import`]), least
+/// recently used first out. An import sends texts of a bounded set: the multi-row writes in a
+/// few sizes per table (whole statements, then the rest by powers of two: `db::batch`) and the
+/// reads of the stored history in fixed texts whatever their number of keys (`db::series`'s
+/// `keys_cte`), about 160 distinct texts in the import of a quarter's archive into a live
+/// instance. With this cache each is prepared about once per import: 175 preparations, 0.26 MB
+/// of SQL, where a cache of 24 with reads of one text per number of keys prepared 826, 2.8 MB
+/// (the 8,192-row history `INSERT`, 49 kB, pushed out and prepared again at each of the file's
+/// 20 chunks), for 4–9 MB more peak memory (docs/benchmarks.md, session 15). The reads' texts
+/// must stay fixed: with one text per number of keys, a cache this large fills with statements
+/// prepared for one use (up to a few MB each).
+const IMPORT_STATEMENT_CACHE: usize = 128;
 
 /// Rows the import connection's SQLite thread may read ahead of the import (see
 /// [`Db::begin_import`]).
@@ -336,13 +346,7 @@ impl Db {
     /// after imports of every kind. PostgreSQL keeps its checks: a plain [`Db::begin`].
     ///
     /// It is opened with the pool's settings but a page cache of [`IMPORT_CACHE_KIB`] and a cache
-    /// of [`IMPORT_STATEMENT_CACHE`] prepared
-    /// statements: an import sends multi-row statements of thousands of parameters (a prepared
-    /// one holds up to a few MB in SQLite), many of whose texts vary with the batch (the reads
-    /// of the daily averages' deltas); sqlx's default cache of 100 lets them reach ~18 MB in a
-    /// yearly archive's import. The few hot texts (the history's 8,192-row INSERT, the
-    /// stations', the prices') are used at every batch, so a small least-recently-used cache
-    /// keeps them prepared.
+    /// of [`IMPORT_STATEMENT_CACHE`] prepared statements (see there).
     pub async fn begin_import(&self) -> Result<Tx, sqlx::Error> {
         match self {
             Db::Sqlite(p) => {
