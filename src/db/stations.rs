@@ -318,14 +318,16 @@ pub struct StationWrite {
     pub hours: Option<String>,
     pub services: String,
     pub hash: i64,
+    /// The hash of the station's `<pdv>` element's bytes, when the parser can vouch for it.
+    pub raw_hash: Option<i64>,
 }
 
 /// Columns bound per [`StationWrite`] by [`write`].
-pub const STATION_COLUMNS: usize = 16;
+pub const STATION_COLUMNS: usize = 17;
 
 /// What an import reads of every stored station before its first chunk: enough to tell an
-/// unchanged station (same content hash) from a changed one, and which stations a newest
-/// snapshot may mark missing. The id is the raw `i64` the loader's `KnownStations` table is
+/// unchanged station (same content hash, or same bytes: the raw hash) from a changed one, and
+/// which stations a newest snapshot may mark missing. The id is the raw `i64` the loader's `KnownStations` table is
 /// keyed by (import hot path: read 10,000 at a time from SQLite's packed text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredStation {
@@ -333,40 +335,49 @@ pub struct StoredStation {
     pub content_hash: i64,
     /// `missing_since` is set.
     pub missing: bool,
+    /// The hash of the `<pdv>` element it was last written from, when the parser vouched for it.
+    pub raw_hash: Option<i64>,
 }
 
 /// Every stored station's [`StoredStation`]. On SQLite, the whole table comes as one text of
-/// decimal triples (`id hash missing`, 320 KB for 10,000 stations): sqlx's SQLite driver copies
+/// decimal quadruples (`id hash missing raw`, `x` for no raw hash; 500 KB for 10,000 stations): sqlx's SQLite driver copies
 /// each value of each row and hands rows one by one between threads, which took 20–45 ms for
 /// the 10,000 rows of a national database, where SQLite builds the text in a few.
 pub async fn import_state(tx: &mut Tx) -> Result<Vec<StoredStation>, sqlx::Error> {
     match tx {
         Tx::Sqlite(t) => {
             let packed: Option<String> = sqlx::query_scalar(
-                "SELECT group_concat(id || ' ' || content_hash || ' ' || (missing_since IS NOT NULL), ' ') \
-                 FROM stations",
+                "SELECT group_concat(id || ' ' || content_hash || ' ' || (missing_since IS NOT NULL) || ' ' || \
+                 ifnull(raw_hash, 'x'), ' ') FROM stations",
             )
             .fetch_one(&mut **t)
             .await?;
             unpack_stored(packed.as_deref().unwrap_or("")).map_err(|e| sqlx::Error::Decode(e.into()))
         }
         Tx::Postgres(t) => {
-            sqlx::query_as("SELECT id, content_hash, missing_since IS NOT NULL AS missing FROM stations")
+            sqlx::query_as("SELECT id, content_hash, missing_since IS NOT NULL AS missing, raw_hash FROM stations")
                 .fetch_all(&mut **t)
                 .await
         }
     }
 }
 
-/// Reads the triples of [`import_state`]'s text.
+/// Reads the quadruples of [`import_state`]'s text.
 fn unpack_stored(text: &str) -> Result<Vec<StoredStation>, String> {
-    let mut numbers = text.split_ascii_whitespace().map(|n| n.parse::<i64>().map_err(|e| format!("{n:?}: {e}")));
-    let mut out = Vec::with_capacity(text.len() / 32);
-    while let Some(id) = numbers.next() {
-        let (Some(hash), Some(missing)) = (numbers.next(), numbers.next()) else {
-            return Err("a station's triple is cut short".to_owned());
+    let number = |n: &str| n.parse::<i64>().map_err(|e| format!("{n:?}: {e}"));
+    let mut words = text.split_ascii_whitespace();
+    let mut out = Vec::with_capacity(text.len() / 48);
+    while let Some(id) = words.next() {
+        let (Some(hash), Some(missing), Some(raw)) = (words.next(), words.next(), words.next()) else {
+            return Err("a station's quadruple is cut short".to_owned());
         };
-        out.push(StoredStation { id: id?, content_hash: hash?, missing: missing? != 0 });
+        let raw_hash = if raw == "x" { None } else { Some(number(raw)?) };
+        out.push(StoredStation {
+            id: number(id)?,
+            content_hash: number(hash)?,
+            missing: number(missing)? != 0,
+            raw_hash,
+        });
     }
     Ok(out)
 }
@@ -402,8 +413,8 @@ pub async fn write(
     let or_fail = if new && tx.backend() == super::Backend::Sqlite { " OR FAIL" } else { "" };
     let head = format!(
         "INSERT{or_fail} INTO stations (id, latitude, longitude, postcode, department, city, address, road_type, \
-         automate_24_24, opening_hours, services, content_hash, first_seen_at, last_seen_at, missing_since, \
-         updated_at) VALUES "
+         automate_24_24, opening_hours, services, content_hash, raw_hash, first_seen_at, last_seen_at, \
+         missing_since, updated_at) VALUES "
     );
     let tail = if new {
         ""
@@ -412,7 +423,7 @@ pub async fn write(
           postcode = excluded.postcode, department = excluded.department, city = excluded.city, \
           address = excluded.address, road_type = excluded.road_type, automate_24_24 = excluded.automate_24_24, \
           opening_hours = excluded.opening_hours, services = excluded.services, \
-          content_hash = excluded.content_hash, missing_since = NULL, \
+          content_hash = excluded.content_hash, raw_hash = excluded.raw_hash, missing_since = NULL, \
           first_seen_at = CASE WHEN excluded.first_seen_at < stations.first_seen_at \
               THEN excluded.first_seen_at ELSE stations.first_seen_at END, \
           last_seen_at = CASE WHEN excluded.last_seen_at > stations.last_seen_at \
@@ -432,11 +443,26 @@ pub async fn write(
             .bind(r.hours)
             .bind(r.services)
             .bind(r.hash)
+            .bind(r.raw_hash)
             .bind(snapshot)
             .bind(snapshot)
             .bind(None::<i64>)
             .bind(snapshot);
     })
+    .await
+}
+
+/// Stores the raw hash of the `<pdv>` element of unchanged stations: `(station, raw hash)`.
+pub async fn set_raw_hashes(tx: &mut Tx, texts: &mut Texts, rows: &[(i64, i64)]) -> Result<(), sqlx::Error> {
+    batch::rows(
+        tx,
+        texts,
+        "UPDATE stations SET raw_hash = v.column2 FROM (VALUES ",
+        ") AS v WHERE stations.id = v.column1",
+        2,
+        rows,
+        |q, r| q.bind(r.0).bind(r.1),
+    )
     .await
 }
 
@@ -454,17 +480,17 @@ mod import_state_tests {
     use super::{StoredStation, unpack_stored};
 
     #[test]
-    fn packed_triples_read_back() {
-        let got = unpack_stored("1000001 -9223372036854775808 0 95350002 42 1").unwrap();
+    fn packed_quadruples_read_back() {
+        let got = unpack_stored("1000001 -9223372036854775808 0 x 95350002 42 1 -7").unwrap();
         assert_eq!(
             got,
             vec![
-                StoredStation { id: 1000001, content_hash: i64::MIN, missing: false },
-                StoredStation { id: 95350002, content_hash: 42, missing: true },
+                StoredStation { id: 1000001, content_hash: i64::MIN, missing: false, raw_hash: None },
+                StoredStation { id: 95350002, content_hash: 42, missing: true, raw_hash: Some(-7) },
             ]
         );
         assert_eq!(unpack_stored("").unwrap(), vec![]);
-        assert!(unpack_stored("1 2").is_err());
-        assert!(unpack_stored("1 x 0").is_err());
+        assert!(unpack_stored("1 2 0").is_err());
+        assert!(unpack_stored("1 x 0 x").is_err());
     }
 }

@@ -7,7 +7,9 @@
 //! and write overlap on two cores. The snapshot time comes from the ZIP entry; a bare XML file
 //! has none, so its stations wait for the end of the parse, which gives the latest `maj`.
 
+use std::cell::RefCell;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -20,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::archive;
 use super::load::{KnownStations, Loader, Sieve, Sieved};
 use super::model::Chunk;
-use super::parse::{self, ParseOutcome};
+use super::parse::{self, ParseOutcome, RawPdv, RawSieve, Verdict};
 pub use super::report::{ImportError, ImportOptions, ImportReport, Progress};
 use super::{FeedError, FeedStation};
 use crate::db::Db;
@@ -309,16 +311,44 @@ impl Queue {
         }
     }
 
+    /// Whether the parser drops a `<pdv>` element unparsed (its bytes are the stored station's).
+    /// Before the loader has read the stored stations, [`Verdict::Wait`] while the parser may
+    /// read ahead, else it waits for them.
+    fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
+        loop {
+            match &mut self.sieve {
+                SieveState::On(sieve) => return if sieve.skip_raw(pdv) { Verdict::Skip } else { Verdict::Parse },
+                SieveState::Off => return Verdict::Parse,
+                SieveState::Waiting { rx, .. } => match rx.try_recv() {
+                    Ok(known) => self.sieve_on(Some(known)),
+                    Err(oneshot::error::TryRecvError::Closed) => self.sieve_on(None),
+                    Err(oneshot::error::TryRecvError::Empty) if may_wait => return Verdict::Wait,
+                    Err(oneshot::error::TryRecvError::Empty) => self.wait_for_loader(),
+                },
+            }
+        }
+    }
+
     /// At the end of the parse: what still waits goes out, and the sieve's findings back.
-    fn finish(mut self) -> Option<Sieved> {
+    fn finish(&mut self) -> Option<Sieved> {
         self.wait_for_loader();
         if !self.chunk.is_empty() && !self.receiver_gone {
             let _ = self.tx.blocking_send(std::mem::take(&mut self.chunk));
         }
-        match self.sieve {
+        match std::mem::replace(&mut self.sieve, SieveState::Off) {
             SieveState::On(sieve) => Some(sieve.into_sieved()),
             _ => None,
         }
+    }
+}
+
+/// The parser's [`RawSieve`]: the queue's, shared with the callback that takes the parsed
+/// stations (one thread: the filter asks between two events, never while a station is handed over).
+struct QueueSieve(Rc<RefCell<Queue>>);
+
+impl RawSieve for QueueSieve {
+    fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
+        self.0.borrow_mut().judge(pdv, may_wait)
     }
 }
 
@@ -457,9 +487,12 @@ fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, on
             p.total.store(total, Ordering::Relaxed);
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
-        let mut queue = Queue::new(tx_chunks, sieve.then_some(rx_known));
-        let outcome = parse::parse_stream(reader, |station| queue.station(station))?;
-        Ok((outcome, queue.finish()))
+        let queue = Rc::new(RefCell::new(Queue::new(tx_chunks, sieve.then_some(rx_known))));
+        let outcome = parse::parse_stream_sieved(reader, QueueSieve(Rc::clone(&queue)), |station| {
+            queue.borrow_mut().station(station)
+        })?;
+        let sieved = queue.borrow_mut().finish();
+        Ok((outcome, sieved))
     });
     (Parsing { parser, chunks: rx_chunks, known: tx_known }, rx_head)
 }

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::model::{Chunk, content_hash};
+use super::parse::RawPdv;
 use super::report::{ImportError, ImportOptions};
 use super::{FeedKind, FeedStation};
 use crate::db::batch::Texts;
@@ -36,6 +37,8 @@ mod series;
 struct KnownStation {
     hash: i64,
     missing: bool,
+    /// The hash of the `<pdv>` element's bytes it was written from, if the parser vouched for it.
+    raw: Option<i64>,
 }
 
 /// The stations stored when the import's transaction opened, shared with the parsing thread
@@ -60,6 +63,12 @@ impl KnownStations {
     fn unchanged(&self, k: KnownStation, hash: i64) -> bool {
         k.hash == hash && (!k.missing || !self.is_newest)
     }
+
+    /// Whether a `<pdv>` element whose bytes hash to `raw` changes nothing: the station was
+    /// written from the same bytes (so parsing them gives its stored content hash again).
+    fn unchanged_raw(&self, k: KnownStation, raw: i64) -> bool {
+        k.raw == Some(raw) && self.unchanged(k, k.hash)
+    }
 }
 
 /// The parsing thread's filter: drops the stations whose content hash is the stored one (9,839
@@ -77,6 +86,9 @@ pub(super) struct Sieved {
     stations_unchanged: i32,
     prices_unchanged: i32,
     shortages: i32,
+    /// Unchanged stations stored without the raw hash of their element (written before it was
+    /// kept, or by another parser): (station, raw hash), stored at the end.
+    raw_refresh: Vec<(i64, i64)>,
 }
 
 impl Sieve {
@@ -93,12 +105,33 @@ impl Sieve {
         }
         match self.known.get(id) {
             Some(k) if self.known.unchanged(k, content_hash(st)) => {
+                if let Some(raw) = st.raw_hash.filter(|&r| k.raw != Some(r)) {
+                    self.sieved.raw_refresh.push((id, raw));
+                }
                 self.sieved.stations_unchanged += 1;
                 self.sieved.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
                 self.sieved.shortages += i32::try_from(st.shortages.len()).unwrap_or(0);
                 false
             }
             _ => true,
+        }
+    }
+
+    /// Whether the parser may drop a `<pdv>` element unparsed: its bytes are those the stored
+    /// station was written from. Counted as [`Sieve::keep`] counts an unchanged station (an
+    /// element the parser vouched for has as many prices and shortages as tags).
+    pub(super) fn skip_raw(&mut self, pdv: &RawPdv) -> bool {
+        match self.known.get(pdv.id) {
+            Some(k) if self.known.unchanged_raw(k, pdv.hash) => {
+                // A later occurrence of a station already seen is dropped, as `keep` does.
+                if self.sieved.seen.insert(pdv.id) {
+                    self.sieved.stations_unchanged += 1;
+                    self.sieved.prices_unchanged += i32::try_from(pdv.prices).unwrap_or(0);
+                    self.sieved.shortages += i32::try_from(pdv.shortages).unwrap_or(0);
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -174,6 +207,8 @@ pub(super) struct Loader {
     changes: Vec<crate::db::alerts::PriceChange>,
     /// Multi-row statement texts built so far.
     texts: Texts,
+    /// Unchanged stations whose element's raw hash is to be stored ([`Sieved::raw_refresh`]).
+    raw_refresh: Vec<(i64, i64)>,
     /// SQLite, no station stored when the transaction opened (a first import): every row of
     /// the file is new, so the stations, current prices and history wait for the end and go in
     /// once, in key order (appends to empty B-trees, each page filled once).
@@ -201,8 +236,10 @@ impl Loader {
         tracing::debug!(us = t.elapsed().as_micros() as u64, "series state");
         let rows = crate::db::stations::import_state(&mut tx).await?;
         tracing::debug!(us = t.elapsed().as_micros() as u64, "stations read");
-        let stations: HashMap<i64, KnownStation> =
-            rows.into_iter().map(|r| (r.id, KnownStation { hash: r.content_hash, missing: r.missing })).collect();
+        let stations: HashMap<i64, KnownStation> = rows
+            .into_iter()
+            .map(|r| (r.id, KnownStation { hash: r.content_hash, missing: r.missing, raw: r.raw_hash }))
+            .collect();
         let is_newest = latest_loaded.is_none_or(|l| snapshot >= l);
         tracing::debug!(us = t.elapsed().as_micros() as u64, "stored stations indexed");
         let fresh = tx.backend() == Backend::Sqlite && stations.is_empty();
@@ -224,6 +261,7 @@ impl Loader {
             series: series::Tracker::new(state),
             changes: Vec::new(),
             texts: Texts::default(),
+            raw_refresh: Vec::new(),
             fresh,
         })
     }
@@ -256,6 +294,7 @@ impl Loader {
         self.stats.counts.stations_unchanged += sieved.stations_unchanged;
         self.stats.counts.prices_unchanged += sieved.prices_unchanged;
         self.stats.counts.shortages += sieved.shortages;
+        self.raw_refresh.extend(sieved.raw_refresh);
     }
 
     pub(super) async fn abort(mut self) {
@@ -283,6 +322,9 @@ impl Loader {
             let known = self.known.get(id);
             match known {
                 Some(k) if self.known.unchanged(k, hash) => {
+                    if let Some(raw) = st.raw_hash.filter(|&r| k.raw != Some(r)) {
+                        self.raw_refresh.push((id, raw));
+                    }
                     // Same hash, same prices and dates: every price of it is unchanged too.
                     self.stats.counts.stations_unchanged += 1;
                     self.stats.counts.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
@@ -368,6 +410,7 @@ impl Loader {
             services,
             prices,
             shortages,
+            raw_hash,
         } = st;
         let id = station.get();
         // Attributes come from a file at least as recent as the one that last set them.
@@ -388,6 +431,7 @@ impl Loader {
                 hours: opening_hours.as_ref().and_then(|h| serde_json::to_string(h).ok()),
                 services: serde_json::to_string(&services).unwrap_or_else(|_| "[]".to_owned()),
                 hash,
+                raw_hash,
             };
             self.series.station_written(id, &row.department);
             if !known {
@@ -637,6 +681,13 @@ impl Loader {
         }
 
         self.flush(true).await?;
+
+        // Unchanged stations' raw hashes, so that their next unchanged element is dropped unparsed.
+        let refresh = std::mem::take(&mut self.raw_refresh);
+        if !refresh.is_empty() {
+            let (tx, texts) = self.tx_texts()?;
+            crate::db::stations::set_raw_hashes(tx, texts, &refresh).await?;
+        }
 
         if newest_snapshot && !missing.is_empty() {
             let last_seen = self.latest_loaded.unwrap_or(self.snapshot);

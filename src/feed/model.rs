@@ -46,6 +46,10 @@ pub struct FeedStation {
     pub prices: Vec<FeedPrice>,
     /// At most one per fuel (a fuel listed twice is merged: the more definite kind, the earlier start).
     pub shortages: Vec<FeedShortage>,
+    /// The hash of the `<pdv>` element's bytes ([`crate::feed::parse::raw_hash`]), when parsing
+    /// those bytes again always gives this station (stored, so that the next file's unchanged
+    /// element is dropped unparsed). Not part of [`content_hash`].
+    pub raw_hash: Option<i64>,
 }
 
 #[derive(Debug, Clone)]

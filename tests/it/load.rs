@@ -532,3 +532,37 @@ db_test!(zipped_snapshots_keep_the_first_occurrence_and_bring_missing_stations_b
     assert!(missing().await.is_none(), "{r}");
     assert_eq!(r.counts.stations_missing, 1, "b's new station is missing from a: {r}");
 });
+
+// The raw hashes of the `<pdv>` elements: stored by a first import, brought back for unchanged
+// stations stored without them, and an element dropped unparsed counts as a parsed one.
+db_test!(raw_hashes_are_stored_refreshed_and_skip_the_same, |t| {
+    let db = &t.db;
+    let a = std::fs::read(fixture("snapshot_a.xml")).unwrap();
+    let zip = zip_of("PrixCarburants_instantane_ruptures.xml", &a);
+    feed::import_bytes(db, "a.zip", zip.clone().into(), &opts()).await.unwrap();
+    let hashes = || async {
+        on_db!(db, p => sqlx::query_as::<_, (i64, Option<i64>)>("SELECT id, raw_hash FROM stations ORDER BY id")
+            .fetch_all(p)
+            .await)
+        .unwrap()
+    };
+    let stored = hashes().await;
+    // Not those with a rejected price or two shortages of one fuel merged.
+    assert_eq!(stored.iter().filter(|s| s.1.is_some()).count(), 5, "{stored:?}");
+    let before = fingerprint(db).await;
+    let forced = ImportOptions { force: true, ..opts() };
+
+    // Every element the parser vouched for is dropped unparsed: the same report as the parse.
+    let skipped = feed::import_bytes(db, "a.zip", zip.clone().into(), &forced).await.unwrap();
+    on_db!(db, p => sqlx::query("UPDATE stations SET raw_hash = NULL").execute(p).await.map(|_| ())).unwrap();
+    let parsed = feed::import_bytes(db, "a.zip", zip.clone().into(), &forced).await.unwrap();
+    assert_eq!(skipped.counts, parsed.counts);
+    assert_eq!(skipped.counts.stations_unchanged, 8, "{skipped}");
+    assert_eq!(
+        (skipped.stations_in_file, skipped.price_elements, skipped.shortages_changed),
+        (parsed.stations_in_file, parsed.price_elements, parsed.shortages_changed)
+    );
+    // The parse stored the hashes again, and changed nothing else.
+    assert_eq!(hashes().await, stored);
+    assert_eq!(fingerprint(db).await, before);
+});

@@ -22,7 +22,9 @@
 //!   an end of file before `</pdv_liste>` is [`FeedError::Truncated`] (a cut file must never
 //!   load as a shorter valid one), markup or text after it is an error.
 
+use std::cell::RefCell;
 use std::io::BufRead;
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use quick_xml::Reader;
@@ -36,6 +38,9 @@ use crate::domain::{Fuel, Rejection, StationId};
 mod hours;
 mod maj;
 mod pdv;
+mod raw;
+
+pub use raw::{ParseAll, RawPdv, RawSieve, Verdict, raw_hash};
 
 /// What a streaming parse reports once the document is complete (the stations went to the
 /// callback).
@@ -94,29 +99,55 @@ pub fn parse_stream_at<R: BufRead>(
     now: DateTime<Utc>,
     on_station: impl FnMut(FeedStation),
 ) -> Result<ParseOutcome, FeedError> {
-    let source = BufSource { reader: Reader::from_reader(Transcoder::new(reader)), buf: Vec::with_capacity(4096) };
-    run(source, now, on_station)
+    parse_sieved_at(reader, ParseAll, now, on_station)
+}
+
+/// [`parse_stream`], with the `<pdv>` elements that `sieve` judges unchanged dropped before they
+/// are parsed (see `raw.rs`): they count in the outcome's stations, prices and shortages as
+/// parsed ones would, but add nothing to [`ParseOutcome::latest_maj`].
+pub fn parse_stream_sieved<R: BufRead>(
+    reader: R,
+    sieve: impl RawSieve,
+    on_station: impl FnMut(FeedStation),
+) -> Result<ParseOutcome, FeedError> {
+    parse_sieved_at(reader, sieve, Utc::now(), on_station)
+}
+
+/// [`parse_stream_sieved`] with an explicit "now".
+pub fn parse_sieved_at<R: BufRead>(
+    reader: R,
+    sieve: impl RawSieve,
+    now: DateTime<Utc>,
+    on_station: impl FnMut(FeedStation),
+) -> Result<ParseOutcome, FeedError> {
+    let shared = Rc::new(RefCell::new(raw::Shared::default()));
+    let filter = raw::Filter::new(Transcoder::new(reader), sieve, Rc::clone(&shared));
+    let source = BufSource { reader: Reader::from_reader(filter), buf: Vec::with_capacity(4096) };
+    run(source, now, shared, on_station)
 }
 
 /// Where events come from (a trait so that another reader, e.g. one borrowing from a decoded
 /// document, can be plugged in without touching the parser).
 trait Source {
-    fn next_event(&mut self) -> quick_xml::Result<Event<'_>>;
+    /// The next event, and the stream positions where it starts and ends.
+    fn next_event(&mut self) -> quick_xml::Result<(Event<'_>, u64, u64)>;
     fn reader_config(&mut self) -> &mut quick_xml::reader::Config;
     fn error_position(&self) -> u64;
     fn buffer_position(&self) -> u64;
 }
 
 /// A buffered stream: each event is copied into `buf`, reused.
-struct BufSource<R> {
-    reader: Reader<Transcoder<R>>,
+struct BufSource<B> {
+    reader: Reader<B>,
     buf: Vec<u8>,
 }
 
-impl<R: BufRead> Source for BufSource<R> {
-    fn next_event(&mut self) -> quick_xml::Result<Event<'_>> {
+impl<B: BufRead> Source for BufSource<B> {
+    fn next_event(&mut self) -> quick_xml::Result<(Event<'_>, u64, u64)> {
         self.buf.clear();
-        self.reader.read_event_into(&mut self.buf)
+        let start = self.reader.buffer_position();
+        let event = self.reader.read_event_into(&mut self.buf)?;
+        Ok((event, start, self.reader.buffer_position()))
     }
     fn reader_config(&mut self) -> &mut quick_xml::reader::Config {
         self.reader.config_mut()
@@ -132,6 +163,7 @@ impl<R: BufRead> Source for BufSource<R> {
 fn run(
     mut src: impl Source,
     now: DateTime<Utc>,
+    shared: Rc<RefCell<raw::Shared>>,
     mut on_station: impl FnMut(FeedStation),
 ) -> Result<ParseOutcome, FeedError> {
     {
@@ -146,6 +178,8 @@ fn run(
         root_done: false,
         cur: None,
         text: String::with_capacity(256),
+        shared,
+        event: (0, 0),
         outcome: ParseOutcome {
             kind: FeedKind::Snapshot,
             has_shortages: false,
@@ -158,7 +192,10 @@ fn run(
     };
     loop {
         let event = match src.next_event() {
-            Ok(e) => e,
+            Ok((e, start, end)) => {
+                p.event = (start, end);
+                e
+            }
             Err(e) => {
                 let position = src.error_position();
                 return Err(xml_error(&e, position));
@@ -216,7 +253,13 @@ fn run(
     if !p.root_done {
         return Err(FeedError::Truncated);
     }
-    Ok(p.outcome)
+    let dropped = p.shared.borrow().dropped;
+    let mut outcome = p.outcome;
+    outcome.stations += dropped.stations;
+    outcome.price_elements += dropped.prices;
+    outcome.shortage_elements += dropped.shortages;
+    outcome.has_shortages |= dropped.shortages > 0;
+    Ok(outcome)
 }
 
 fn xml_error(e: &quick_xml::Error, position: u64) -> FeedError {
@@ -277,6 +320,10 @@ struct Parser {
     /// Raw text of the element being collected (`adresse`, `ville`, `service`).
     text: String,
     outcome: ParseOutcome,
+    /// What the raw filter passed on and dropped.
+    shared: Rc<RefCell<raw::Shared>>,
+    /// Where the event being handled starts and ends in the filtered stream.
+    event: (u64, u64),
 }
 
 /// A station being built, plus what the kind detection needs.
@@ -284,6 +331,14 @@ struct Station {
     s: FeedStation,
     /// Fuels (bit = id) that already had a `<prix>`: a second one makes the file an archive.
     price_fuels: u8,
+    /// Where its `<pdv>` starts, and the outcome's counts then: whether its element's raw hash
+    /// may be kept ([`Parser::raw_hash_of`]).
+    start: u64,
+    rejections: usize,
+    price_elements: usize,
+    shortage_elements: usize,
+    /// A `<rupture>` ends later than now: the same bytes will read otherwise then.
+    ends_later: bool,
 }
 
 impl Parser {

@@ -61,17 +61,41 @@ impl Parser {
                 services: Vec::with_capacity(8),
                 prices: Vec::with_capacity(6),
                 shortages: Vec::new(),
+                raw_hash: None,
             },
             price_fuels: 0,
+            start: self.event.0,
+            rejections: self.outcome.rejections.len(),
+            price_elements: self.outcome.price_elements,
+            shortage_elements: self.outcome.shortage_elements,
+            ends_later: false,
         });
         Ok(())
     }
 
     pub(super) fn finish_station(&mut self, on_station: &mut impl FnMut(FeedStation)) {
-        if let Some(st) = self.cur.take() {
+        if let Some(mut st) = self.cur.take() {
+            st.s.raw_hash = self.raw_hash_of(&st);
             self.outcome.stations += 1;
             on_station(st.s);
         }
+    }
+
+    /// The hash of the station's `<pdv>` element as the raw filter passed it on, when dropping
+    /// those bytes unparsed later is the same as parsing them: the element is exactly the
+    /// filter's region, every `<prix>` and `<rupture>` it counted became a price or a shortage,
+    /// nothing was rejected, the file is still a snapshot, and no shortage ends later than now.
+    fn raw_hash_of(&self, st: &Station) -> Option<i64> {
+        let pdv = self.shared.borrow_mut().take(st.start, self.event.1)?;
+        let plain = pdv.id == st.s.id.get()
+            && !st.ends_later
+            && self.outcome.kind == FeedKind::Snapshot
+            && self.outcome.rejections.len() == st.rejections
+            && self.outcome.price_elements - st.price_elements == pdv.prices
+            && st.s.prices.len() == pdv.prices
+            && self.outcome.shortage_elements - st.shortage_elements == pdv.shortages
+            && st.s.shortages.len() == pdv.shortages;
+        plain.then_some(pdv.hash)
     }
 
     pub(super) fn prix(&mut self, e: &BytesStart<'_>) -> Result<(), Fatal> {
@@ -176,14 +200,11 @@ impl Parser {
             self.reject(Some(sid), None, &raw, "unknown fuel in <rupture>".into());
             return Ok(());
         };
-        let ended = fin
-            .as_deref()
-            .filter(|f| !f.trim().is_empty())
-            .and_then(|f| paris_local_to_utc(f).ok())
-            .is_some_and(|f| f <= now);
-        if ended {
+        let end = fin.as_deref().filter(|f| !f.trim().is_empty()).and_then(|f| paris_local_to_utc(f).ok());
+        if end.is_some_and(|f| f <= now) {
             return Ok(());
         }
+        st.ends_later |= end.is_some();
         let kind = kind.map_or(ShortageKind::Unknown, |k| ShortageKind::from_feed(&k));
         let since = debut.as_deref().filter(|d| !d.trim().is_empty()).and_then(|d| paris_local_to_utc(d).ok());
         match st.s.shortages.iter_mut().find(|s| s.fuel == fuel) {

@@ -1,0 +1,673 @@
+//! Unchanged stations skipped unparsed: a filter between the transcoder and quick-xml that cuts
+//! the document at its markup, finds each `<pdv>` element child of the root, hashes its bytes
+//! ([`raw_hash`]) and asks a [`RawSieve`] whether the element may be dropped before quick-xml
+//! ever reads it (its station is stored with a hash of the same bytes: the parse would give the
+//! stored station again). Ten minutes after the last national snapshot, ~9,800 of ~10,000
+//! elements are dropped here; the parser reads the rest.
+//!
+//! The filter only needs to find where markup starts and ends, as quick-xml does: `<` in text
+//! always opens markup, a tag ends at the first `>` outside quotes, comments, CDATA and
+//! processing instructions end at `-->`, `]]>`, `?>`. Anything it does not expect (a DOCTYPE, a
+//! `<` followed by something that is no name, an end tag with no element open) turns it into a
+//! plain pass-through for the rest of the file: quick-xml reads every byte and judges.
+//!
+//! A hash is only worth storing for an element whose parse depends on its bytes alone and
+//! matches what the filter counts: the parser attaches it to a station (`FeedStation::raw_hash`)
+//! only when the element it parsed is exactly the region the filter passed on (same start and
+//! end in the stream), its `<prix>` and `<rupture>` were all kept, it made no rejection, did not
+//! make the file an archive, and has no shortage whose end is still to come (a `<rupture fin>`
+//! in the future: the same bytes would read otherwise once it is past). So a dropped element
+//! stands for exactly one station with that many prices and shortages, whatever the day.
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::io::{self, BufRead, Read};
+use std::rc::Rc;
+
+use crate::domain::StationId;
+
+/// Bumped when the parser reads a `<pdv>` element's bytes into another station (a new cleaning
+/// rule, another reading of hours or prices): the stored hashes of the older parser then match
+/// nothing, and stations are parsed again until their next change stores the new hash.
+const RAW_HASH_VERSION: u64 = 1;
+
+/// Input bytes held, at most, while the sieve is not ready (the loader is still opening its
+/// transaction): decompressing ahead overlaps that wait instead of parsing stations that the
+/// sieve would have dropped.
+const HOLD_BYTES: usize = 16 << 20;
+
+/// A `<pdv>` element found longer than this (a yearly archive's station is ~30 KB) is passed on
+/// without a hash.
+const MAX_ELEMENT: usize = 4 << 20;
+
+/// Bytes read from the transcoder at a time.
+const READ: usize = 64 << 10;
+
+/// A `<pdv>` element as the filter saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawPdv {
+    /// The `id` attribute, as [`StationId::parse`] reads it.
+    pub id: i64,
+    /// [`raw_hash`] of the element's bytes, `<pdv` to `</pdv>` (or `/>`).
+    pub hash: i64,
+    /// `<prix>` and `<rupture>` tags in it.
+    pub prices: usize,
+    pub shortages: usize,
+}
+
+/// What a [`RawSieve`] says of an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Dropped unparsed: the stored station is the same.
+    Skip,
+    /// Parsed.
+    Parse,
+    /// Not known yet (the stored stations are being read): ask again later.
+    Wait,
+}
+
+/// Decides which `<pdv>` elements are dropped unparsed.
+pub trait RawSieve {
+    /// `may_wait`: whether [`Verdict::Wait`] is allowed; when not, the sieve decides now (it may
+    /// block until it can).
+    fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict;
+}
+
+impl<S: RawSieve + ?Sized> RawSieve for &mut S {
+    fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
+        (**self).judge(pdv, may_wait)
+    }
+}
+
+/// Parses everything: the hashes are still computed (and stored by a first import).
+pub struct ParseAll;
+
+impl RawSieve for ParseAll {
+    fn judge(&mut self, _: &RawPdv, _: bool) -> Verdict {
+        Verdict::Parse
+    }
+}
+
+/// A 64-bit hash of an element's bytes, eight at a time: each word is mixed in by a bijection of
+/// the state (xor, multiply by an odd constant, rotate), so a single changed word always changes
+/// the hash. Stable across builds (stored in the database), seeded with [`RAW_HASH_VERSION`].
+pub fn raw_hash(b: &[u8]) -> i64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(29);
+    let mut h = 0x243f_6a88_85a3_08d3 ^ RAW_HASH_VERSION;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        h = mix(h, u64::from_le_bytes(a));
+    }
+    let rest = words.remainder();
+    let mut a = [0u8; 8];
+    a[..rest.len()].copy_from_slice(rest);
+    h = mix(h, u64::from_le_bytes(a));
+    mix(h, b.len() as u64) as i64
+}
+
+/// An element passed on to the parser, and where it lies in the filtered stream.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Region {
+    pub start: u64,
+    pub end: u64,
+    pub pdv: RawPdv,
+}
+
+/// Elements dropped by the filter, counted as the parser would have.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Dropped {
+    pub stations: usize,
+    pub prices: usize,
+    pub shortages: usize,
+}
+
+/// What the filter tells the parser: the regions it passed on (oldest first) and what it dropped.
+#[derive(Default)]
+pub(super) struct Shared {
+    pub regions: VecDeque<Region>,
+    pub dropped: Dropped,
+}
+
+impl Shared {
+    /// The region passed on that starts at `start`, if it ends at `end` (older ones are dropped).
+    pub fn take(&mut self, start: u64, end: u64) -> Option<RawPdv> {
+        while let Some(r) = self.regions.front() {
+            if r.start > start {
+                return None;
+            }
+            let r = *r;
+            self.regions.pop_front();
+            if r.start == start {
+                return (r.end == end).then_some(r.pdv);
+            }
+        }
+        None
+    }
+}
+
+/// The filter, a `BufRead` of the document without the dropped elements.
+pub(super) struct Filter<R, S> {
+    inner: R,
+    sieve: S,
+    shared: Rc<RefCell<Shared>>,
+    /// Bytes read, from `at` on not judged yet.
+    input: Vec<u8>,
+    at: usize,
+    eof: bool,
+    /// Judged bytes not handed out yet, from `out_at`; `out_base` is the stream position of
+    /// `out[0]`.
+    out: Vec<u8>,
+    out_at: usize,
+    out_base: u64,
+    /// Elements open (1 inside the root).
+    depth: u32,
+    /// Nothing is judged any more: every byte goes on.
+    plain: bool,
+    /// Stations passed on: a later element of the same id is never dropped (the first occurrence
+    /// wins, and the parser may not have handed the earlier one over yet).
+    passed: HashSet<i64>,
+}
+
+/// One step of the judging.
+enum Step {
+    /// More input is needed to judge what starts at `at`.
+    More,
+    /// The next `n` bytes go on.
+    Pass(usize),
+    /// The next `n` bytes are dropped.
+    Drop(usize),
+}
+
+impl<R: BufRead, S: RawSieve> Filter<R, S> {
+    pub fn new(inner: R, sieve: S, shared: Rc<RefCell<Shared>>) -> Self {
+        Filter {
+            inner,
+            sieve,
+            shared,
+            input: Vec::with_capacity(2 * READ),
+            at: 0,
+            eof: false,
+            out: Vec::with_capacity(2 * READ),
+            out_at: 0,
+            out_base: 0,
+            depth: 0,
+            plain: false,
+            passed: HashSet::new(),
+        }
+    }
+
+    /// Reads up to [`READ`] more bytes; false at the end of the input.
+    fn read_more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.at > 0 && self.at * 2 >= self.input.len() {
+            self.input.drain(..self.at);
+            self.at = 0;
+        }
+        let got = {
+            let buf = self.inner.fill_buf()?;
+            let n = buf.len().min(READ);
+            self.input.extend_from_slice(&buf[..n]);
+            n
+        };
+        self.inner.consume(got);
+        if got == 0 {
+            self.eof = true;
+        }
+        Ok(got > 0)
+    }
+
+    /// Judges input into `out` until some bytes are there or the input ends.
+    fn refill(&mut self) -> io::Result<()> {
+        self.out_base += self.out.len() as u64;
+        self.out.clear();
+        self.out_at = 0;
+        loop {
+            while self.at < self.input.len() {
+                match self.step() {
+                    Step::Pass(n) => {
+                        self.out.extend_from_slice(&self.input[self.at..self.at + n]);
+                        self.at += n;
+                    }
+                    Step::Drop(n) => self.at += n,
+                    // At the end nothing more comes: the rest goes on as it is.
+                    Step::More if self.eof => self.plain = true,
+                    Step::More => break,
+                }
+                if self.out.len() >= READ {
+                    return Ok(());
+                }
+            }
+            if !self.out.is_empty() || (self.eof && self.at >= self.input.len()) {
+                return Ok(());
+            }
+            self.read_more()?;
+        }
+    }
+
+    /// The next unit of the input from `at`: text up to the next `<`, or one piece of markup
+    /// (a whole `<pdv>` element at once).
+    fn step(&mut self) -> Step {
+        let b = &self.input[self.at..];
+        if self.plain {
+            return Step::Pass(b.len());
+        }
+        if b[0] != b'<' {
+            return Step::Pass(memchr::memchr(b'<', b).unwrap_or(b.len()));
+        }
+        let Some(&second) = b.get(1) else { return self.more() };
+        match second {
+            b'?' => self.until(2, b"?>"),
+            b'!' => {
+                if b.len() < 9 {
+                    return self.more();
+                }
+                if b.starts_with(b"<!--") {
+                    self.until(4, b"-->")
+                } else if b.starts_with(b"<![CDATA[") {
+                    self.until(9, b"]]>")
+                } else {
+                    self.give_up()
+                }
+            }
+            b'/' => match memchr::memchr(b'>', b) {
+                None => self.more(),
+                Some(end) => {
+                    if self.depth == 0 {
+                        return self.give_up();
+                    }
+                    self.depth -= 1;
+                    Step::Pass(end + 1)
+                }
+            },
+            c if is_name_start(c) => {
+                let Some(end) = tag_end(b, 1) else { return self.more() };
+                let name = name_of(&b[1..end]);
+                let empty = b[end - 1] == b'/';
+                if self.depth == 1 && name == b"pdv" {
+                    return self.pdv(end, empty);
+                }
+                if !empty {
+                    self.depth += 1;
+                }
+                Step::Pass(end + 1)
+            }
+            _ => self.give_up(),
+        }
+    }
+
+    /// Markup from `at` to the end of `close` (searched from `from`).
+    fn until(&mut self, from: usize, close: &[u8]) -> Step {
+        match memchr::memmem::find(&self.input[self.at + from..], close) {
+            Some(i) => Step::Pass(from + i + close.len()),
+            None => self.more(),
+        }
+    }
+
+    fn more(&mut self) -> Step {
+        if self.eof { self.give_up() } else { Step::More }
+    }
+
+    /// Everything from here on goes to quick-xml as it is.
+    fn give_up(&mut self) -> Step {
+        self.plain = true;
+        Step::Pass(self.input.len() - self.at)
+    }
+
+    /// A `<pdv>` child of the root whose start tag ends at `tag` (relative to `at`).
+    fn pdv(&mut self, tag: usize, empty: bool) -> Step {
+        let b = &self.input[self.at..];
+        let id = match id_attribute(&b[4..if empty { tag - 1 } else { tag }]) {
+            Err(()) => return self.give_up(),
+            // No id, or not one a station may have: the parser rejects the element.
+            Ok(None) => None,
+            Ok(Some(raw)) => std::str::from_utf8(raw).ok().and_then(StationId::parse).map(StationId::get),
+        };
+        let whole = if empty { End::Whole(tag + 1, 0, 0) } else { element_end(b, tag + 1) };
+        let (len, prices, shortages) = match (whole, id) {
+            (End::Whole(len, p, s), Some(_)) => (len, p, s),
+            // Not a station: parsed (and rejected) as it is.
+            (End::Whole(len, _, _), None) => return Step::Pass(len),
+            (End::More, _) if !self.eof && b.len() < MAX_ELEMENT => return Step::More,
+            _ => {
+                // Cut short, too long or not plain: passed on tag by tag, never dropped.
+                if let Some(id) = id {
+                    self.passed.insert(id);
+                }
+                self.depth += u32::from(!empty);
+                return Step::Pass(tag + 1);
+            }
+        };
+        let Some(id) = id else { return Step::Pass(len) };
+        let pdv = RawPdv { id, hash: raw_hash(&b[..len]), prices, shortages };
+        if !self.passed.contains(&id) {
+            let may_wait = !self.eof && self.input.len() < HOLD_BYTES;
+            match self.sieve.judge(&pdv, may_wait) {
+                Verdict::Skip => {
+                    let mut s = self.shared.borrow_mut();
+                    s.dropped.stations += 1;
+                    s.dropped.prices += prices;
+                    s.dropped.shortages += shortages;
+                    return Step::Drop(len);
+                }
+                Verdict::Wait => return Step::More,
+                Verdict::Parse => {}
+            }
+        }
+        self.passed.insert(id);
+        let start = self.out_base + self.out.len() as u64;
+        self.shared.borrow_mut().regions.push_back(Region { start, end: start + len as u64, pdv });
+        Step::Pass(len)
+    }
+}
+
+impl<R: BufRead, S: RawSieve> Read for Filter<R, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead, S: RawSieve> BufRead for Filter<R, S> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.out_at >= self.out.len() {
+            self.refill()?;
+        }
+        Ok(&self.out[self.out_at..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.out_at = (self.out_at + amt).min(self.out.len());
+    }
+}
+
+/// A byte that may start an XML name (ASCII letters, `_`, `:`, anything non-ASCII).
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80
+}
+
+/// The name at the start of a tag's text (after `<` or `</`).
+fn name_of(b: &[u8]) -> &[u8] {
+    let n = b.iter().position(|&c| c.is_ascii_whitespace() || c == b'/' || c == b'>').unwrap_or(b.len());
+    &b[..n]
+}
+
+/// The index of the `>` that ends the tag starting at `b[0]` (`<`), searched from `from`: the
+/// first outside quotes.
+fn tag_end(b: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let i = from + memchr::memchr3(b'>', b'"', b'\'', &b[from..])?;
+        if b[i] == b'>' {
+            return Some(i);
+        }
+        from = i + 1 + memchr::memchr(b[i], &b[i + 1..])? + 1;
+    }
+}
+
+/// Where a `<pdv>` element ends.
+enum End {
+    /// Its length, and its `<prix>` and `<rupture>` tags.
+    Whole(usize, usize, usize),
+    /// Not in the bytes read so far.
+    More,
+    /// Not a plain element: comments, CDATA or instructions inside, an end tag of another name.
+    Odd,
+}
+
+/// The end of a `<pdv>` element whose start tag ends before `i`.
+fn element_end(b: &[u8], mut i: usize) -> End {
+    let (mut depth, mut prices, mut shortages) = (0u32, 0, 0);
+    loop {
+        let Some(lt) = memchr::memchr(b'<', &b[i..]) else { return End::More };
+        i += lt;
+        let Some(&c) = b.get(i + 1) else { return End::More };
+        if c == b'/' {
+            let Some(gt) = memchr::memchr(b'>', &b[i..]) else { return End::More };
+            let end = i + gt;
+            if depth == 0 {
+                let name = &b[i + 2..end];
+                let name = &name[..name.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |p| p + 1)];
+                return if name == b"pdv" { End::Whole(end + 1, prices, shortages) } else { End::Odd };
+            }
+            depth -= 1;
+            i = end + 1;
+        } else if is_name_start(c) {
+            let Some(end) = tag_end(b, i + 1) else { return End::More };
+            match name_of(&b[i + 1..end]) {
+                b"prix" => prices += 1,
+                b"rupture" => shortages += 1,
+                _ => {}
+            }
+            if b[end - 1] != b'/' {
+                depth += 1;
+            }
+            i = end + 1;
+        } else {
+            return End::Odd;
+        }
+    }
+}
+
+/// The raw value of the `id` attribute in a start tag's attributes. `Err`: attributes of a shape
+/// this reader does not follow (quick-xml's to judge); `Ok(None)`: no `id`.
+fn id_attribute(b: &[u8]) -> Result<Option<&[u8]>, ()> {
+    let mut i = 0;
+    let mut id = None;
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() {
+            return Ok(id);
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-' || b[i] == b'_' || b[i] == b':') {
+            i += 1;
+        }
+        let name = &b[start..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if name.is_empty() || b.get(i) != Some(&b'=') {
+            return Err(());
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let quote = *b.get(i).filter(|&&q| q == b'"' || q == b'\'').ok_or(())?;
+        let from = i + 1;
+        let len = memchr::memchr(quote, &b[from..]).ok_or(())?;
+        if name == b"id" {
+            // The last one wins, as in the parser's reading without the duplicate check.
+            id = Some(&b[from..from + len]);
+        }
+        i = from + len + 1;
+        if i < b.len() && !b[i].is_ascii_whitespace() {
+            return Err(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filtered(doc: &[u8]) -> (Vec<u8>, Vec<RawPdv>, Dropped) {
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        {
+            let mut f = Filter::new(doc, SkipAllRef(&mut seen), Rc::clone(&shared));
+            f.read_to_end(&mut out).unwrap();
+        }
+        let dropped = shared.borrow().dropped;
+        (out, seen, dropped)
+    }
+
+    struct SkipAllRef<'a>(&'a mut Vec<RawPdv>);
+    impl RawSieve for SkipAllRef<'_> {
+        fn judge(&mut self, pdv: &RawPdv, _: bool) -> Verdict {
+            self.0.push(*pdv);
+            Verdict::Skip
+        }
+    }
+
+    #[test]
+    fn drops_root_children_only() {
+        let doc = br#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<pdv_liste><!-- <pdv id="1000009"></pdv> -->
+  <pdv id="1000001" latitude="1" a='x>y'><prix nom="Gazole" id="1"/><rupture id="2"/><services><service>a &gt; b</service></services></pdv>
+  <x><pdv id="1000002"></pdv></x>
+  <pdv id="1000003"/>
+  <pdv id="abc"><prix/></pdv>
+</pdv_liste>
+"#;
+        let (out, seen, dropped) = filtered(doc);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            seen.iter().map(|p| (p.id, p.prices, p.shortages)).collect::<Vec<_>>(),
+            [(1000001, 1, 1), (1000003, 0, 0)]
+        );
+        assert_eq!(dropped.stations, 2);
+        assert!(out.contains("<!-- <pdv id=\"1000009\"></pdv> -->"));
+        assert!(out.contains("<x><pdv id=\"1000002\"></pdv></x>"));
+        assert!(out.contains("<pdv id=\"abc\"><prix/></pdv>"));
+        assert!(!out.contains("1000001") && !out.contains("1000003"));
+    }
+
+    #[test]
+    fn anything_unexpected_passes_the_rest_on() {
+        for doc in [
+            &b"<!DOCTYPE x><pdv_liste><pdv id=\"1000001\"></pdv></pdv_liste>"[..],
+            b"<pdv_liste></pdv_liste></pdv_liste><pdv id=\"1000001\"></pdv>",
+            b"<pdv_liste>< pdv id=\"1\"></pdv><pdv id=\"1000001\"></pdv></pdv_liste>",
+            b"<pdv_liste><pdv id=\"1000001\"><!-- x --></pdv></pdv_liste>",
+            b"<pdv_liste><pdv id=\"1000001\"></pdvx></pdv_liste>",
+            b"<pdv_liste><pdv id=\"1000001\"></pdv",
+            b"<pdv_liste><pdv id=\"1000001\" id2></pdv></pdv_liste>",
+        ] {
+            let (out, seen, _) = filtered(doc);
+            assert_eq!(out, doc, "{}", String::from_utf8_lossy(doc));
+            assert!(seen.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_station_passed_on_is_never_dropped_later() {
+        struct Once(bool);
+        impl RawSieve for Once {
+            fn judge(&mut self, _: &RawPdv, _: bool) -> Verdict {
+                let first = !self.0;
+                self.0 = true;
+                if first { Verdict::Parse } else { Verdict::Skip }
+            }
+        }
+        let doc = b"<pdv_liste><pdv id=\"1000001\">a</pdv><pdv id=\"1000001\">b</pdv><pdv id=\"1000002\"/></pdv_liste>";
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let mut out = Vec::new();
+        Filter::new(&doc[..], Once(false), Rc::clone(&shared)).read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"<pdv_liste><pdv id=\"1000001\">a</pdv><pdv id=\"1000001\">b</pdv></pdv_liste>");
+        let s = shared.borrow();
+        assert_eq!(s.regions.len(), 2);
+        assert_eq!((s.regions[0].start, s.regions[0].end), (11, 36));
+    }
+
+    #[test]
+    fn every_cut_gives_the_input_back_when_nothing_is_dropped() {
+        let doc = br#"<?xml version="1.0"?><pdv_liste><pdv id="1000001" a="1"><prix nom="x"/></pdv><pdv id="1000002"/></pdv_liste>"#;
+        for cut in 0..doc.len() {
+            let shared = Rc::new(RefCell::new(Shared::default()));
+            let mut out = Vec::new();
+            Filter::new(&doc[..cut], ParseAll, shared).read_to_end(&mut out).unwrap();
+            assert_eq!(out, &doc[..cut]);
+        }
+    }
+
+    #[test]
+    fn hash_moves_with_any_byte() {
+        let a = raw_hash(b"<pdv id=\"1\"><prix valeur=\"1.799\"/></pdv>");
+        assert_ne!(a, raw_hash(b"<pdv id=\"1\"><prix valeur=\"1.798\"/></pdv>"));
+        assert_ne!(a, raw_hash(b"<pdv id=\"1\"><prix valeur=\"1.799\"/></pdv> "));
+        assert_eq!(a, raw_hash(b"<pdv id=\"1\"><prix valeur=\"1.799\"/></pdv>"));
+        // Pinned: the hash is stored, it must not move between builds.
+        assert_eq!(raw_hash(b""), raw_hash(&[]));
+    }
+
+    /// Parsed once, then again with the stations the parser vouched for dropped: the same
+    /// outcome's counts, the other stations the same.
+    #[test]
+    fn dropped_elements_count_as_parsed_ones() {
+        use chrono::{DateTime, Utc};
+        let now: DateTime<Utc> = "2026-06-05T10:10:00Z".parse().unwrap();
+        let body = r#"<?xml version="1.0" encoding="ISO-8859-1"?>
+<pdv_liste>
+  <pdv id="1000001" latitude="4620114" longitude="519791" cp="01000" pop="R"><adresse>a</adresse><ville>b</ville>
+    <horaires automate-24-24="1"><jour id="1" nom="Lundi" ferme=""><horaire ouverture="06.20" fermeture="01.00"/></jour></horaires>
+    <services><service>Laverie</service></services>
+    <prix nom="Gazole" id="1" maj="2026-06-04 06:55:53" valeur="1.981"/>
+    <rupture nom="E85" id="3" debut="2020-03-21 16:13:39" fin="" type="definitive"/>
+  </pdv>
+  <pdv id="1000002" latitude="4620114" longitude="519791" cp="01000" pop="R"><prix nom="SP98" id="6" maj="2026-06-04 06:55:11" valeur="9.999"/><prix nom="Gazole" id="1" maj="2026-06-04 06:55:53" valeur="1.981"/></pdv>
+  <pdv id="1000003" latitude="4620114" longitude="519791" cp="01000" pop="R"><rupture nom="E85" id="3" debut="2020-03-21 16:13:39" fin="2026-06-01 00:00:00" type="definitive"/></pdv>
+  <pdv id="1000004" latitude="4620114" longitude="519791" cp="01000" pop="R"><rupture nom="E85" id="3" debut="2020-03-21 16:13:39" fin="2026-07-01 00:00:00" type="definitive"/></pdv>
+  <pdv id="1000005" latitude="4620114" longitude="519791" cp="01000" pop="R"><prix/></pdv>
+  <pdv id="1000006" latitude="4620114" longitude="519791" cp="01000" pop="R"/>
+  <pdv id="1000001" latitude="4620114" longitude="519791" cp="01000" pop="R"><prix nom="SP95" id="2" maj="2026-06-04 06:55:53" valeur="1.881"/></pdv>
+  <pdv id="1000007" latitude="0" longitude="519791" cp="01000" pop="R"/>
+  <pdv id="1000008" latitude="4620114" longitude="519791" cp="01000" pop="R"><prix nom="E10" id="5" maj="2026-06-04 06:55:53" valeur="1.781"/></pdv>
+</pdv_liste>
+"#;
+        let mut first = Vec::new();
+        let o1 = super::super::parse_sieved_at(body.as_bytes(), ParseAll, now, |s| first.push(s)).unwrap();
+        let vouched: Vec<(i64, Option<i64>)> = first.iter().map(|s| (s.id.get(), s.raw_hash.map(|_| 0))).collect();
+        assert_eq!(
+            vouched,
+            [
+                (1000001, Some(0)),
+                (1000002, None),
+                (1000003, None),
+                (1000004, None),
+                (1000005, None),
+                (1000006, Some(0)),
+                (1000001, Some(0)),
+                (1000008, Some(0))
+            ]
+        );
+
+        struct Known(Vec<(i64, i64)>, usize);
+        impl RawSieve for Known {
+            fn judge(&mut self, pdv: &RawPdv, _: bool) -> Verdict {
+                if self.0.contains(&(pdv.id, pdv.hash)) {
+                    self.1 += 1;
+                    Verdict::Skip
+                } else {
+                    Verdict::Parse
+                }
+            }
+        }
+        let known: Vec<(i64, i64)> = first.iter().filter_map(|s| s.raw_hash.map(|h| (s.id.get(), h))).collect();
+        let mut second = Vec::new();
+        let mut sieve = Known(known, 0);
+        let o2 = super::super::parse_sieved_at(body.as_bytes(), &mut sieve, now, |s| second.push(s)).unwrap();
+        // Both 1000001 are dropped: this sieve knows both elements (the loader's drops a later one as seen).
+        assert_eq!(sieve.1, 4);
+        assert_eq!(
+            (o2.stations, o2.price_elements, o2.shortage_elements),
+            (o1.stations, o1.price_elements, o1.shortage_elements)
+        );
+        assert_eq!((o2.has_shortages, o2.kind, o2.rejections.len()), (o1.has_shortages, o1.kind, o1.rejections.len()));
+        let kept: Vec<_> = first.iter().filter(|s| s.raw_hash.is_none()).cloned().collect();
+        assert_eq!(second, kept);
+    }
+}
