@@ -62,6 +62,8 @@ pub struct ParseOutcome {
     /// The latest valid `maj` of any `<prix>` (even one rejected for its value or its station):
     /// the capture time of a file that carries no other (a bare XML file).
     pub latest_maj: Option<DateTime<Utc>>,
+    /// `<pdv>` elements dropped unparsed by the sieve (counted in `stations` too).
+    pub skipped: usize,
 }
 
 /// Parses a whole document held in memory (fixtures, a snapshot) and collects everything.
@@ -188,6 +190,7 @@ fn run(
             shortage_elements: 0,
             rejections: Vec::new(),
             latest_maj: None,
+            skipped: 0,
         },
     };
     loop {
@@ -197,7 +200,7 @@ fn run(
                 e
             }
             Err(e) => {
-                let position = src.error_position();
+                let position = p.shared.borrow().unfiltered(src.error_position());
                 return Err(xml_error(&e, position));
             }
         };
@@ -247,7 +250,7 @@ fn run(
         match step {
             Ok(true) => {}
             Ok(false) => break,
-            Err(f) => return Err(f.at(src.buffer_position())),
+            Err(f) => return Err(f.at(p.shared.borrow().unfiltered(src.buffer_position()))),
         }
     }
     if !p.root_done {
@@ -256,6 +259,7 @@ fn run(
     let dropped = p.shared.borrow().dropped;
     let mut outcome = p.outcome;
     outcome.stations += dropped.stations;
+    outcome.skipped = dropped.stations;
     outcome.price_elements += dropped.prices;
     outcome.shortage_elements += dropped.shortages;
     outcome.has_shortages |= dropped.shortages > 0;

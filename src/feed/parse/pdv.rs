@@ -85,11 +85,16 @@ impl Parser {
     /// those bytes unparsed later is the same as parsing them: the element is exactly the
     /// filter's region, every `<prix>` and `<rupture>` it counted became a price or a shortage,
     /// nothing was rejected, the file is still a snapshot, and no shortage ends later than now.
+    /// Once the file is an archive, the filter is told to stop judging.
     fn raw_hash_of(&self, st: &Station) -> Option<i64> {
-        let pdv = self.shared.borrow_mut().take(st.start, self.event.1)?;
+        let mut shared = self.shared.borrow_mut();
+        if self.outcome.kind != FeedKind::Snapshot {
+            shared.archive = true;
+            return None;
+        }
+        let pdv = shared.take(st.start, self.event.1)?;
         let plain = pdv.id == st.s.id.get()
             && !st.ends_later
-            && self.outcome.kind == FeedKind::Snapshot
             && self.outcome.rejections.len() == st.rejections
             && self.outcome.price_elements - st.price_elements == pdv.prices
             && st.s.prices.len() == pdv.prices

@@ -129,9 +129,21 @@ pub(super) struct Dropped {
 pub(super) struct Shared {
     pub regions: VecDeque<Region>,
     pub dropped: Dropped,
+    /// Set by the parser once the file is an archive: no element of it is vouched for, so the
+    /// filter stops judging and passes every byte on.
+    pub archive: bool,
+    /// Where bytes were dropped: (position in the filtered stream, bytes dropped before it in
+    /// all), in stream order, so that an error's position is told in the document's bytes.
+    cuts: Vec<(u64, u64)>,
 }
 
 impl Shared {
+    /// The position in the unfiltered document of `position` in the filtered stream.
+    pub fn unfiltered(&self, position: u64) -> u64 {
+        let i = self.cuts.partition_point(|c| c.0 <= position);
+        position + i.checked_sub(1).map_or(0, |i| self.cuts[i].1)
+    }
+
     /// The region passed on that starts at `start`, if it ends at `end` (older ones are dropped).
     pub fn take(&mut self, start: u64, end: u64) -> Option<RawPdv> {
         while let Some(r) = self.regions.front() {
@@ -162,6 +174,9 @@ pub(super) struct Filter<R, S> {
     out: Vec<u8>,
     out_at: usize,
     out_base: u64,
+    /// Bytes of a UTF-8 byte order mark at the start of the stream: quick-xml consumes it
+    /// without counting it in its positions, so the positions told the parser leave it out.
+    bom: Option<u64>,
     /// Elements open (1 inside the root).
     depth: u32,
     /// Nothing is judged any more: every byte goes on.
@@ -193,10 +208,16 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
             out: Vec::with_capacity(2 * READ),
             out_at: 0,
             out_base: 0,
+            bom: None,
             depth: 0,
             plain: false,
             passed: HashSet::new(),
         }
+    }
+
+    /// Where the next byte passed on lies in the stream quick-xml reads, as it counts.
+    fn position(&self) -> u64 {
+        (self.out_base + self.out.len() as u64).saturating_sub(self.bom.unwrap_or(0))
     }
 
     /// Reads up to [`READ`] more bytes; false at the end of the input.
@@ -227,6 +248,13 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
         self.out.clear();
         self.out_at = 0;
         loop {
+            if self.bom.is_none() {
+                if self.input.len() < 3 && !self.eof {
+                    self.read_more()?;
+                    continue;
+                }
+                self.bom = Some(if self.input.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 });
+            }
             while self.at < self.input.len() {
                 match self.step() {
                     Step::Pass(n) => {
@@ -261,7 +289,8 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
         }
         let Some(&second) = b.get(1) else { return self.more() };
         match second {
-            b'?' => self.until(2, b"?>"),
+            // quick-xml ends an instruction at the first `?>` after `<`, even `<?>`.
+            b'?' => self.until(1, b"?>"),
             b'!' => {
                 if b.len() < 9 {
                     return self.more();
@@ -320,6 +349,9 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
 
     /// A `<pdv>` child of the root whose start tag ends at `tag` (relative to `at`).
     fn pdv(&mut self, tag: usize, empty: bool) -> Step {
+        if self.shared.borrow().archive {
+            return self.give_up();
+        }
         let b = &self.input[self.at..];
         let id = match id_attribute(&b[4..if empty { tag - 1 } else { tag }]) {
             Err(()) => return self.give_up(),
@@ -348,7 +380,10 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
             let may_wait = !self.eof && self.input.len() < HOLD_BYTES;
             match self.sieve.judge(&pdv, may_wait) {
                 Verdict::Skip => {
+                    let at = self.position();
                     let mut s = self.shared.borrow_mut();
+                    let before = s.cuts.last().map_or(0, |c| c.1);
+                    s.cuts.push((at, before + len as u64));
                     s.dropped.stations += 1;
                     s.dropped.prices += prices;
                     s.dropped.shortages += shortages;
@@ -359,7 +394,7 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
             }
         }
         self.passed.insert(id);
-        let start = self.out_base + self.out.len() as u64;
+        let start = self.position();
         self.shared.borrow_mut().regions.push_back(Region { start, end: start + len as u64, pdv });
         Step::Pass(len)
     }
@@ -367,15 +402,20 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
 
 impl<R: BufRead, S: RawSieve> Read for Filter<R, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let avail = self.fill_buf()?;
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, buf)
     }
+}
+
+/// `Read::read` of a reader whose buffer is the source: a copy of what `fill_buf` holds.
+fn read_buffered(r: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let n = {
+        let avail = r.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        n
+    };
+    r.consume(n);
+    Ok(n)
 }
 
 impl<R: BufRead, S: RawSieve> BufRead for Filter<R, S> {
@@ -669,5 +709,210 @@ mod tests {
         assert_eq!((o2.has_shortages, o2.kind, o2.rejections.len()), (o1.has_shortages, o1.kind, o1.rejections.len()));
         let kept: Vec<_> = first.iter().filter(|s| s.raw_hash.is_none()).cloned().collect();
         assert_eq!(second, kept);
+    }
+
+    /// A reader that hands `data` out in pieces ending at `cuts` (and at its end).
+    struct Pieces<'a> {
+        data: &'a [u8],
+        cuts: Vec<usize>,
+        at: usize,
+    }
+
+    impl<'a> Pieces<'a> {
+        fn new(data: &'a [u8], mut cuts: Vec<usize>) -> Self {
+            cuts.retain(|&c| c > 0 && c < data.len());
+            cuts.push(data.len());
+            Pieces { data, cuts, at: 0 }
+        }
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            read_buffered(self, buf)
+        }
+    }
+
+    impl BufRead for Pieces<'_> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            let end = self.cuts.iter().copied().find(|&c| c > self.at).unwrap_or(self.at);
+            Ok(&self.data[self.at..end])
+        }
+        fn consume(&mut self, amt: usize) {
+            self.at += amt;
+        }
+    }
+
+    /// A document with what the filter must follow as quick-xml does: a byte order mark,
+    /// instructions and comments around the root (one holding a `<pdv>`), quotes holding `>`
+    /// and `<`, references, non-ASCII text, white space in tags, a `<pdv>` deeper than the
+    /// root's children, one with a comment and CDATA holding markup inside, one with no valid id.
+    const DOC: &str = "\u{feff}<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n\
+<!-- before <pdv id=\"1000009\"></pdv> --><?pi <pdv>?>\n\
+<pdv_liste>\n\
+  <pdv id=\"1000001\" latitude=\"1\" a='x>y' b=\"<\">\n\
+    <adresse>a &lt;b&gt; c</adresse><ville>Évry &amp; co</ville>\n\
+    <prix nom=\"Gazole\" id=\"1\" maj=\"2026-06-04 06:55:53\" valeur=\"1.981\"/>\n\
+    <rupture nom=\"E85\" id=\"3\"/><prix nom=\"E10\" id=\"5\"></prix>\n\
+  </pdv>\n\
+  <pdv id=\"1000002\"/>\n\
+  <x><pdv id=\"1000003\"></pdv></x>\n\
+  <pdv id=\"1000004\"><!-- odd --><adresse><![CDATA[a <b> ]] c]]></adresse></pdv>\n\
+  <pdv  id = \"1000005\" ><services><service>a</service></services></pdv >\n\
+  <pdv id=\"abc\"><prix/></pdv>\n\
+  <pdv id='1000006'>text &#233; only</pdv>\n\
+</pdv_liste>\n\
+<!-- after -->\n";
+
+    /// quick-xml's view of `doc`: where each `<pdv>` child of the root starts and ends.
+    fn quick_xml_pdvs(doc: &[u8]) -> Vec<(u64, u64)> {
+        use quick_xml::events::Event;
+        let mut r = quick_xml::Reader::from_reader(doc);
+        r.config_mut().check_end_names = true;
+        let (mut buf, mut depth, mut open, mut out) = (Vec::new(), 0u32, None, Vec::new());
+        loop {
+            buf.clear();
+            let start = r.buffer_position();
+            match r.read_event_into(&mut buf).unwrap() {
+                Event::Eof => return out,
+                Event::Start(e) => {
+                    if depth == 1 && e.name().into_inner() == "pdv" {
+                        open = Some(start);
+                    }
+                    depth += 1;
+                }
+                Event::Empty(e) if depth == 1 && e.name().into_inner() == "pdv" => {
+                    out.push((start, r.buffer_position()));
+                }
+                Event::End(_) => {
+                    depth -= 1;
+                    if depth == 1
+                        && let Some(s) = open.take()
+                    {
+                        out.push((s, r.buffer_position()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Records what it is asked, and says `verdict` (after `waits` times [`Verdict::Wait`]
+    /// whenever waiting is allowed).
+    struct Record {
+        seen: Vec<RawPdv>,
+        verdict: Verdict,
+        waits: usize,
+    }
+
+    impl RawSieve for Record {
+        fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
+            if may_wait && self.waits > 0 {
+                self.waits -= 1;
+                return Verdict::Wait;
+            }
+            self.seen.push(*pdv);
+            self.verdict
+        }
+    }
+
+    fn run_filter(doc: &[u8], cuts: Vec<usize>, verdict: Verdict, waits: usize) -> (Vec<u8>, Vec<RawPdv>, Shared) {
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        let mut sieve = Record { seen: Vec::new(), verdict, waits };
+        let mut out = Vec::new();
+        Filter::new(Pieces::new(doc, cuts), &mut sieve, Rc::clone(&shared)).read_to_end(&mut out).unwrap();
+        let shared = std::mem::take(&mut *shared.borrow_mut());
+        (out, sieve.seen, shared)
+    }
+
+    /// Every split of the document in two, and in pieces of 1 to 9 bytes: the filter finds the
+    /// `<pdv>` children of the root exactly where quick-xml finds them (but the one holding a
+    /// comment, passed on tag by tag, and the one whose id is no station's), hashes those bytes,
+    /// and either passes everything on or drops exactly those elements.
+    #[test]
+    fn every_split_finds_the_elements_quick_xml_finds() {
+        let doc = DOC.as_bytes();
+        let spans = quick_xml_pdvs(doc);
+        assert_eq!(spans.len(), 6, "{spans:?}");
+        // quick-xml's positions leave the byte order mark out.
+        let bom = 3;
+        let text = |s: &(u64, u64)| &doc[bom + s.0 as usize..bom + s.1 as usize];
+        let judged: Vec<(u64, u64)> = spans
+            .iter()
+            .copied()
+            .filter(|s| {
+                let t = String::from_utf8_lossy(text(s)).into_owned();
+                !t.contains("1000004") && !t.contains("\"abc\"")
+            })
+            .collect();
+        assert_eq!(judged.len(), 4);
+        let expected: Vec<RawPdv> = judged
+            .iter()
+            .zip([(1000001, 2, 1), (1000002, 0, 0), (1000005, 0, 0), (1000006, 0, 0)])
+            .map(|(s, (id, prices, shortages))| RawPdv { id, hash: raw_hash(text(s)), prices, shortages })
+            .collect();
+        let mut without = Vec::new();
+        let mut from = 0;
+        for s in &judged {
+            without.extend_from_slice(&doc[from..bom + s.0 as usize]);
+            from = bom + s.1 as usize;
+        }
+        without.extend_from_slice(&doc[from..]);
+
+        let mut splits: Vec<Vec<usize>> = (0..=doc.len()).map(|c| vec![c]).collect();
+        splits.extend((1..10).map(|n| (0..doc.len()).step_by(n).collect()));
+        for cuts in splits {
+            let (out, seen, shared) = run_filter(doc, cuts.clone(), Verdict::Parse, 0);
+            assert_eq!(out, doc, "cuts {cuts:?}");
+            assert_eq!(seen, expected, "cuts {cuts:?}");
+            let regions: Vec<(u64, u64)> = shared.regions.iter().map(|r| (r.start, r.end)).collect();
+            assert_eq!(regions, judged, "cuts {cuts:?}");
+
+            for waits in [0, 3] {
+                let (out, seen, shared) = run_filter(doc, cuts.clone(), Verdict::Skip, waits);
+                assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&without), "cuts {cuts:?}");
+                assert_eq!(seen, expected, "cuts {cuts:?}");
+                assert_eq!(shared.dropped.stations, 4);
+                // Positions after a dropped element are told in the document's bytes.
+                let last = judged[3];
+                let filtered_end = out.len() as u64 - (doc.len() as u64 - bom as u64 - last.1) - bom as u64;
+                assert_eq!(shared.unfiltered(filtered_end), last.1);
+                assert_eq!(shared.unfiltered(0), 0);
+            }
+        }
+    }
+
+    /// A damaged document is refused as the parser alone refuses it, at the same place in the
+    /// document, whatever the filter dropped before the damage.
+    #[test]
+    fn errors_after_dropped_elements_are_the_parsers() {
+        use crate::feed::FeedError;
+        use chrono::{DateTime, Utc};
+        // Skips the two first stations, as a sieve that stored them from an earlier file would:
+        // only bytes that parsed once are ever skipped, so a damaged element is never judged
+        // the same as a stored one.
+        struct SkipTwo;
+        impl RawSieve for SkipTwo {
+            fn judge(&mut self, pdv: &RawPdv, _: bool) -> Verdict {
+                if pdv.id <= 1000002 { Verdict::Skip } else { Verdict::Parse }
+            }
+        }
+        let now: DateTime<Utc> = "2026-06-05T10:10:00Z".parse().unwrap();
+        let head = "<?xml version=\"1.0\"?>\n<pdv_liste>\n  <pdv id=\"1000001\" latitude=\"4620114\" longitude=\"519791\"><prix/></pdv>\n  <pdv id=\"1000002\" latitude=\"4620114\" longitude=\"519791\"/>\n";
+        for tail in [
+            "  <a></b>\n</pdv_liste>\n",
+            "  <pdv id=\"1000003\"><x></y></pdv>\n</pdv_liste>\n",
+            "</pdv_liste>\n<pdv id=\"1000004\"/>",
+            "</pdv_liste>\ntext",
+            "  <pdv id=\"1000005\" latitude=\"4620114\" longitude=\"519791\"></pdv>\n",
+            "  <pdv id=\"1000005\" latitude=\"4620114\"",
+        ] {
+            let doc = format!("{head}{tail}");
+            let alone = super::super::parse_sieved_at(doc.as_bytes(), ParseAll, now, |_| {}).unwrap_err();
+            let dropped = super::super::parse_sieved_at(doc.as_bytes(), SkipTwo, now, |_| {}).unwrap_err();
+            assert_eq!(format!("{dropped:?}"), format!("{alone:?}"), "{tail}");
+            if let FeedError::Xml { position, .. } = alone {
+                assert!(position as usize > head.len(), "{tail}: {position}");
+            }
+        }
     }
 }
