@@ -138,6 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let mut again = Vec::new();
         let mut identical = Vec::new();
         let mut incremental = Vec::new();
+        let mut next_skipped = None;
         let (mut index_read, mut index_build, mut index_size) = (Vec::new(), Vec::new(), None);
         for i in 0..runs {
             let url = url_for(i);
@@ -161,8 +162,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             identical.push(t.elapsed());
             if let Some(next) = &next {
                 let t = Instant::now();
-                feed::import_bytes(db, "bench", next.clone(), &opts).await?;
+                let r = feed::import_bytes(db, "bench", next.clone(), &opts).await?;
                 incremental.push(t.elapsed());
+                next_skipped = Some((r.elements_skipped, r.stations_in_file));
             }
             let index = PriceIndex::load(db).await?;
             let s = index.stats();
@@ -182,7 +184,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{backend}: re-import, same content (content diff): {}", ms(median(again)));
         println!("{backend}: re-import, identical file (hash check): {}", ms(median(identical)));
         if !incremental.is_empty() {
-            println!("{backend}: next snapshot: {}", ms(median(incremental)));
+            let (skipped, listed) = next_skipped.unwrap_or_default();
+            println!(
+                "{backend}: next snapshot: {} ({skipped} of {listed} stations' elements dropped unparsed)",
+                ms(median(incremental))
+            );
         }
         if let Some(s) = index_size {
             println!(

@@ -343,12 +343,19 @@ impl Queue {
 }
 
 /// The parser's [`RawSieve`]: the queue's, shared with the callback that takes the parsed
-/// stations (one thread: the filter asks between two events, never while a station is handed over).
-struct QueueSieve(Rc<RefCell<Queue>>);
+/// stations (one thread: the filter asks between two events, never while a station is handed
+/// over). Off ([`ImportOptions::raw_skip`] false): every element is parsed.
+struct QueueSieve {
+    queue: Rc<RefCell<Queue>>,
+    on: bool,
+}
 
 impl RawSieve for QueueSieve {
     fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
-        self.0.borrow_mut().judge(pdv, may_wait)
+        if !self.on {
+            return Verdict::Parse;
+        }
+        self.queue.borrow_mut().judge(pdv, may_wait)
     }
 }
 
@@ -422,6 +429,7 @@ async fn import_inner(
         history_backfilled: stats.history_backfilled,
         elapsed: started.elapsed(),
         series_elapsed: stats.series_elapsed,
+        elements_skipped: outcome.skipped,
     };
     Ok((report, outcome.rejections))
 }
@@ -442,6 +450,7 @@ fn unchanged_report(source: &str, run_id: RunId, started: Instant) -> ImportRepo
         history_backfilled: 0,
         series_elapsed: Duration::ZERO,
         elapsed: started.elapsed(),
+        elements_skipped: 0,
     }
 }
 
@@ -458,6 +467,7 @@ struct Parsing {
 /// of station chunks.
 fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, oneshot::Receiver<Head>) {
     let limits = opts.limits;
+    let raw_skip = opts.raw_skip;
     let (tx_head, rx_head) = oneshot::channel::<Head>();
     let (tx_chunks, rx_chunks) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
     let (tx_known, rx_known) = oneshot::channel::<Arc<KnownStations>>();
@@ -488,9 +498,10 @@ fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, on
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
         let queue = Rc::new(RefCell::new(Queue::new(tx_chunks, sieve.then_some(rx_known))));
-        let outcome = parse::parse_stream_sieved(reader, QueueSieve(Rc::clone(&queue)), |station| {
-            queue.borrow_mut().station(station)
-        })?;
+        let outcome =
+            parse::parse_stream_sieved(reader, QueueSieve { queue: Rc::clone(&queue), on: raw_skip }, |station| {
+                queue.borrow_mut().station(station)
+            })?;
         let sieved = queue.borrow_mut().finish();
         Ok((outcome, sieved))
     });

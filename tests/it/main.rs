@@ -41,6 +41,7 @@ mod names_web;
 mod offline;
 mod ops;
 mod parse;
+mod raw_skip;
 mod real_data;
 mod smtp;
 
