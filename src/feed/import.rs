@@ -348,11 +348,6 @@ impl Queue {
 struct QueueSieve {
     queue: Rc<RefCell<Queue>>,
     on: bool,
-    /// Stations are stored. With none (a first import) no element can be dropped, so none is
-    /// hashed either: the first import costs what a plain parse costs, and the stations get
-    /// their raw hashes from the next import (the unchanged ones in one `UPDATE` at its end),
-    /// whose successors drop them unparsed.
-    stored: bool,
 }
 
 impl RawSieve for QueueSieve {
@@ -361,10 +356,6 @@ impl RawSieve for QueueSieve {
             return Verdict::Parse;
         }
         self.queue.borrow_mut().judge(pdv, may_wait)
-    }
-
-    fn hashes(&self) -> bool {
-        self.stored
     }
 }
 
@@ -507,11 +498,10 @@ fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, on
         }
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
         let queue = Rc::new(RefCell::new(Queue::new(tx_chunks, sieve.then_some(rx_known))));
-        let outcome = parse::parse_stream_sieved(
-            reader,
-            QueueSieve { queue: Rc::clone(&queue), on: raw_skip, stored: sieve },
-            |station| queue.borrow_mut().station(station),
-        )?;
+        let outcome =
+            parse::parse_stream_sieved(reader, QueueSieve { queue: Rc::clone(&queue), on: raw_skip }, |station| {
+                queue.borrow_mut().station(station)
+            })?;
         let sieved = queue.borrow_mut().finish();
         Ok((outcome, sieved))
     });

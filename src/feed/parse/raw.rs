@@ -71,21 +71,11 @@ pub trait RawSieve {
     /// `may_wait`: whether [`Verdict::Wait`] is allowed; when not, the sieve decides now (it may
     /// block until it can).
     fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict;
-
-    /// Whether the elements are to be found and hashed at all. When not, the filter passes the
-    /// document on as it is: nothing is dropped and no station gets a raw hash.
-    fn hashes(&self) -> bool {
-        true
-    }
 }
 
 impl<S: RawSieve + ?Sized> RawSieve for &mut S {
     fn judge(&mut self, pdv: &RawPdv, may_wait: bool) -> Verdict {
         (**self).judge(pdv, may_wait)
-    }
-
-    fn hashes(&self) -> bool {
-        (**self).hashes()
     }
 }
 
@@ -208,7 +198,6 @@ enum Step {
 
 impl<R: BufRead, S: RawSieve> Filter<R, S> {
     pub fn new(inner: R, sieve: S, shared: Rc<RefCell<Shared>>) -> Self {
-        let plain = !sieve.hashes();
         Filter {
             inner,
             sieve,
@@ -221,7 +210,7 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
             out_base: 0,
             bom: None,
             depth: 0,
-            plain,
+            plain: false,
             passed: HashSet::new(),
         }
     }
