@@ -222,12 +222,21 @@ impl<R: BufRead> Transcoder<R> {
 
 impl<R: BufRead> Read for Transcoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
+        read_buffered(self, buf)
+    }
+}
+
+/// `Read::read` of a reader whose buffer is the source: a copy of what `fill_buf` holds (the
+/// [`Transcoder`], and the parser's raw filter after it).
+pub(super) fn read_buffered(r: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let n = {
+        let avail = r.fill_buf()?;
         let n = avail.len().min(buf.len());
         buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
-    }
+        n
+    };
+    r.consume(n);
+    Ok(n)
 }
 
 impl<R: BufRead> BufRead for Transcoder<R> {

@@ -402,20 +402,8 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
 
 impl<R: BufRead, S: RawSieve> Read for Filter<R, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_buffered(self, buf)
+        crate::feed::text::read_buffered(self, buf)
     }
-}
-
-/// `Read::read` of a reader whose buffer is the source: a copy of what `fill_buf` holds.
-fn read_buffered(r: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
-    let n = {
-        let avail = r.fill_buf()?;
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        n
-    };
-    r.consume(n);
-    Ok(n)
 }
 
 impl<R: BufRead, S: RawSieve> BufRead for Filter<R, S> {
@@ -840,7 +828,7 @@ mod tests {
 
     impl Read for Pieces<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            read_buffered(self, buf)
+            crate::feed::text::read_buffered(self, buf)
         }
     }
 
