@@ -91,6 +91,15 @@ pub(super) struct Sieved {
     raw_refresh: Vec<(i64, i64)>,
 }
 
+impl Sieved {
+    /// One unchanged station dropped before the loader, with its prices and shortages.
+    fn count_unchanged(&mut self, prices: usize, shortages: usize) {
+        self.stations_unchanged += 1;
+        self.prices_unchanged += i32::try_from(prices).unwrap_or(0);
+        self.shortages += i32::try_from(shortages).unwrap_or(0);
+    }
+}
+
 impl Sieve {
     pub(super) fn new(known: std::sync::Arc<KnownStations>) -> Sieve {
         Sieve { known, sieved: Sieved::default() }
@@ -108,9 +117,7 @@ impl Sieve {
                 if let Some(raw) = st.raw_hash.filter(|&r| k.raw != Some(r)) {
                     self.sieved.raw_refresh.push((id, raw));
                 }
-                self.sieved.stations_unchanged += 1;
-                self.sieved.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
-                self.sieved.shortages += i32::try_from(st.shortages.len()).unwrap_or(0);
+                self.sieved.count_unchanged(st.prices.len(), st.shortages.len());
                 false
             }
             _ => true,
@@ -125,9 +132,7 @@ impl Sieve {
             Some(k) if self.known.unchanged_raw(k, pdv.hash) => {
                 // A later occurrence of a station already seen is dropped, as `keep` does.
                 if self.sieved.seen.insert(pdv.id) {
-                    self.sieved.stations_unchanged += 1;
-                    self.sieved.prices_unchanged += i32::try_from(pdv.prices).unwrap_or(0);
-                    self.sieved.shortages += i32::try_from(pdv.shortages).unwrap_or(0);
+                    self.sieved.count_unchanged(pdv.prices, pdv.shortages);
                 }
                 true
             }
