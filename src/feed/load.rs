@@ -214,18 +214,10 @@ pub(super) struct Loader {
     texts: Texts,
     /// Unchanged stations whose element's raw hash is to be stored ([`Sieved::raw_refresh`]).
     raw_refresh: Vec<(i64, i64)>,
-    /// SQLite, no station stored when the transaction opened (a first import): every row of
-    /// the file is new, so the stations, current prices and history wait for the end and go in
-    /// once, in key order (appends to empty B-trees, each page filled once).
-    fresh: bool,
 }
 
 /// Pending history points written at once: a yearly archive brings ~350 per station.
 const HISTORY_FLUSH_ROWS: usize = 16_384;
-
-/// Pending history points of a first import that may wait for the end (a national snapshot
-/// brings ~34,000; 1.5 MB): beyond, the file is an archive, written batch by batch.
-const FRESH_HISTORY_ROWS: usize = 4 * HISTORY_FLUSH_ROWS;
 
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
@@ -247,7 +239,6 @@ impl Loader {
             .collect();
         let is_newest = latest_loaded.is_none_or(|l| snapshot >= l);
         tracing::debug!(us = t.elapsed().as_micros() as u64, "stored stations indexed");
-        let fresh = tx.backend() == Backend::Sqlite && stations.is_empty();
         Ok(Loader {
             backend: tx.backend(),
             tx: Some(tx),
@@ -267,7 +258,6 @@ impl Loader {
             changes: Vec::new(),
             texts: Texts::default(),
             raw_refresh: Vec::new(),
-            fresh,
         })
     }
 
@@ -544,13 +534,6 @@ impl Loader {
     /// first: prices and history rows reference them. On PostgreSQL the history's `COPY` may
     /// still run when it returns, except with `all` (what follows reads the stored history).
     async fn flush(&mut self, all: bool) -> Result<(), ImportError> {
-        if self.fresh && !all {
-            if self.pending.history_insert.len() < FRESH_HISTORY_ROWS {
-                return Ok(());
-            }
-            // Not a snapshot (an archive's points): from now on written batch by batch.
-            self.fresh = false;
-        }
         let full = |n: usize, width: usize| n > 0 && (all || n >= Backend::batch_rows(width));
         let history_full = {
             let n = self.pending.history_insert.len();
