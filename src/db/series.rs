@@ -34,6 +34,8 @@ pub struct Refreshed {
     pub rows: usize,
     /// How long it took.
     pub elapsed: std::time::Duration,
+    /// Of which writing the cells (an import's deltas).
+    pub written: std::time::Duration,
 }
 
 /// One stored cell: the prices in effect at the end of a day in one area, as their exact sum,
@@ -285,6 +287,30 @@ async fn compute_piece(
         .collect();
     write_cells(tx, &rows).await?;
     Ok(Refreshed { points: read, rows: out.len(), ..Refreshed::default() })
+}
+
+/// SQLite: the index of every area's cell on one day, as migration 0009 creates it.
+const DAY_INDEX: &str = "CREATE INDEX price_series_day ON price_series (fuel, day)";
+
+/// SQLite: drops the index of the cells by day while an empty series is filled in one
+/// transaction ([`fill_done`] builds it again). The cells go in sorted by key, (fuel, area,
+/// day), but the index, by (fuel, day), takes them one area after the other, each in another
+/// place; built after the table, it is one sort. The 46,000 cells of a first national snapshot
+/// in the `sqlite3` shell: 70 ms with the index kept up, 26 ms + 16 ms to build it after.
+/// Nothing to do on PostgreSQL.
+pub async fn fill_begin(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if let Tx::Sqlite(t) = tx {
+        sqlx::query("DROP INDEX price_series_day").execute(&mut **t).await?;
+    }
+    Ok(())
+}
+
+/// Builds the index [`fill_begin`] dropped, in the same transaction.
+pub async fn fill_done(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if let Tx::Sqlite(t) = tx {
+        sqlx::query(DAY_INDEX).execute(&mut **t).await?;
+    }
+    Ok(())
 }
 
 /// Cells per packed SQLite statement: 6 parameters each ([`packed_cell`] and the histogram).

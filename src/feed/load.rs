@@ -718,6 +718,7 @@ impl Loader {
             points = done.points,
             rows = done.rows,
             ms = done.elapsed.as_millis() as u64,
+            written_ms = done.written.as_millis() as u64,
             "daily averages refreshed"
         );
         // Alerts hook: the changes are committed with the prices, or not at all, so
