@@ -228,6 +228,11 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
         if self.at > 0 && self.at * 2 >= self.input.len() {
             self.input.drain(..self.at);
             self.at = 0;
+            // What was held while the sieve waited (up to HOLD_BYTES) is given back once it has
+            // gone on: it would stay for the rest of an archive's import, beside its peak.
+            if self.input.capacity() > 4 * READ && self.input.len() <= READ {
+                self.input.shrink_to(2 * READ);
+            }
         }
         let got = {
             let buf = self.inner.fill_buf()?;
@@ -247,6 +252,9 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
         self.out_base += self.out.len() as u64;
         self.out.clear();
         self.out_at = 0;
+        if self.out.capacity() > 4 * READ {
+            self.out.shrink_to(2 * READ);
+        }
         loop {
             if self.bom.is_none() {
                 if self.input.len() < 3 && !self.eof {
@@ -282,7 +290,8 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
     fn step(&mut self) -> Step {
         let b = &self.input[self.at..];
         if self.plain {
-            return Step::Pass(b.len());
+            // At most a read's worth at a time: `out` never holds what was read ahead whole.
+            return Step::Pass(b.len().min(READ));
         }
         if b[0] != b'<' {
             return Step::Pass(memchr::memchr(b'<', b).unwrap_or(b.len()));
@@ -344,7 +353,7 @@ impl<R: BufRead, S: RawSieve> Filter<R, S> {
     /// Everything from here on goes to quick-xml as it is.
     fn give_up(&mut self) -> Step {
         self.plain = true;
-        Step::Pass(self.input.len() - self.at)
+        Step::Pass((self.input.len() - self.at).min(READ))
     }
 
     /// A `<pdv>` child of the root whose start tag ends at `tag` (relative to `at`).
