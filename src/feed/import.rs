@@ -24,7 +24,7 @@ use super::load::{KnownStations, Loader, Sieve, Sieved};
 use super::model::Chunk;
 use super::parse::{self, ParseOutcome, RawPdv, RawSieve, Verdict};
 pub use super::report::{ImportError, ImportOptions, ImportReport, Progress};
-use super::{FeedError, FeedStation};
+use super::{FeedError, FeedKind, FeedStation};
 use crate::db::Db;
 use crate::db::etl_runs::{self, Finish, RunCounts, RunStatus};
 use crate::domain::{Rejection, RunId};
@@ -496,12 +496,14 @@ fn spawn_parser(input: Input, opts: &ImportOptions, sieve: bool) -> (Parsing, on
             let total = if reader.entry_name.is_some() { 0 } else { input_len };
             p.total.store(total, Ordering::Relaxed);
         }
+        // An archive, as its entry's name says, has no element to drop unparsed: the raw filter
+        // then never waits for the stored stations, nor reads up to 16 MB ahead meanwhile (that
+        // read-ahead stayed in the parsing thread's heap for the rest of a yearly archive).
+        let archive_named = reader.entry_name.as_deref().and_then(archive::kind_hint) == Some(FeedKind::Archive);
         let reader = ProgressReader { inner: reader, progress: progress.clone() };
         let queue = Rc::new(RefCell::new(Queue::new(tx_chunks, sieve.then_some(rx_known))));
-        let outcome =
-            parse::parse_stream_sieved(reader, QueueSieve { queue: Rc::clone(&queue), on: raw_skip }, |station| {
-                queue.borrow_mut().station(station)
-            })?;
+        let raw_sieve = QueueSieve { queue: Rc::clone(&queue), on: raw_skip && !archive_named };
+        let outcome = parse::parse_stream_sieved(reader, raw_sieve, |station| queue.borrow_mut().station(station))?;
         let sieved = queue.borrow_mut().finish();
         Ok((outcome, sieved))
     });
