@@ -734,30 +734,26 @@ impl Loader {
             }
             let _ = batches.blocking_send(out);
         });
-        let mut last = Settled::default();
+        // Each batch is written as it comes; the sweep makes the next one meanwhile.
+        let mut done = Settled::default();
         while let Some(mut batch) = rx.recv().await {
-            if !last.writes.is_empty() {
-                self.write_settled(&mut last).await?;
-            }
             // A cell whose moves take out more than they put in: never for moves made of one
             // file's points, computed from the history all the same.
-            let exact = std::mem::take(&mut batch.exact);
             let mut by_fuel: BTreeMap<i16, BTreeMap<Day, Vec<u16>>> = BTreeMap::new();
-            for (fuel, day, area) in exact {
+            for (fuel, day, area) in std::mem::take(&mut batch.exact) {
                 by_fuel.entry(fuel).or_default().entry(day).or_default().push(area);
             }
             for (fuel, days) in by_fuel {
                 self.settle_exact(fuel, days, &HashMap::new(), &mut batch).await?;
             }
-            batch.rows += last.rows;
-            batch.days += last.days;
-            batch.written += last.written;
-            last = batch;
+            self.write_settled(&mut batch).await?;
+            done.rows += batch.rows;
+            done.days += batch.days;
+            done.written += batch.written;
         }
         sweeper.await.map_err(|e| ImportError::Internal(format!("the daily averages' sweep: {e}")))?;
-        self.write_settled(&mut last).await?;
         db_series::fill_done(self.tx()?).await?;
-        Ok(last)
+        Ok(done)
     }
 
     /// The stored cells of `fuel` on `first..=last` (those up to the last day stored, `c0`).
