@@ -173,7 +173,7 @@ pub async fn in_span(tx: &mut Tx, lo: i64, hi: i64, stations: &[i64]) -> Result<
             )
             .bind(lo)
             .bind(hi)
-            .bind(super::series::ints_json(stations))
+            .bind(super::series::json_param(stations)?)
             .fetch_all(&mut **t)
             .await?
         }

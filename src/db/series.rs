@@ -712,7 +712,7 @@ pub(crate) async fn keyed_points(
     }
     let sql = sqlx::AssertSqlSafe(sql);
     Ok(match tx {
-        Tx::Sqlite(t) => sqlx::query_as(sql).bind(keys_json(keys)).fetch_all(&mut **t).await?,
+        Tx::Sqlite(t) => sqlx::query_as(sql).bind(json_param(keys)?).fetch_all(&mut **t).await?,
         Tx::Postgres(t) => {
             sqlx::query_as(sql)
                 .bind(keys.iter().map(|k| k.0).collect::<Vec<i64>>())
@@ -725,34 +725,10 @@ pub(crate) async fn keyed_points(
     })
 }
 
-/// `[[station,fuel,lo,hi],…]`: SQLite's one parameter of [`keys_cte`].
-fn keys_json(keys: &[(i64, i16, i64, i64)]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(keys.len() * 36 + 2);
-    s.push('[');
-    for (i, (station, fuel, lo, hi)) in keys.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "[{station},{fuel},{lo},{hi}]");
-    }
-    s.push(']');
-    s
-}
-
-/// `[v,v,…]`: a list of integers as SQLite's one parameter of `json_each`.
-pub(crate) fn ints_json(values: &[i64]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(values.len() * 10 + 2);
-    s.push('[');
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "{v}");
-    }
-    s.push(']');
-    s
+/// A list as SQLite's one JSON parameter (`json_each`, [`keys_cte`]): integers give `[v,…]`,
+/// the history's keys `[[station,fuel,lo,hi],…]`.
+pub(crate) fn json_param<T: serde::Serialize + ?Sized>(values: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(values).map_err(|e| sqlx::Error::Encode(e.into()))
 }
 
 /// Every change point of the given stations (all fuels): `(station, fuel, at, price)`, in
@@ -970,7 +946,15 @@ pub async fn station_fuels(db: &Db, station: StationId) -> Result<Vec<i16>, sqlx
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, cell_spans, packed_cell, unpack_shifted};
+    use super::{Cell, cell_spans, json_param, packed_cell, unpack_shifted};
+
+    #[test]
+    fn json_params_are_the_lists_json_each_reads() {
+        let keys: &[(i64, i16, i64, i64)] = &[(1_000_001, 2, -5, i64::MAX), (7, 0, 0, 1)];
+        assert_eq!(json_param(keys).unwrap(), "[[1000001,2,-5,9223372036854775807],[7,0,0,1]]");
+        assert_eq!(json_param(&[95_350_002_i64, -1][..]).unwrap(), "[95350002,-1]");
+        assert_eq!(json_param(&[] as &[i64]).unwrap(), "[]");
+    }
 
     #[test]
     fn cell_spans_run_from_first_to_last_day() {
