@@ -20,6 +20,15 @@ pub struct RunCounts {
     pub rejected: i32,
 }
 
+impl RunCounts {
+    /// One station the file lists unchanged, with its prices and shortages.
+    pub fn unchanged_station(&mut self, prices: usize, shortages: usize) {
+        self.stations_unchanged += 1;
+        self.prices_unchanged += i32::try_from(prices).unwrap_or(0);
+        self.shortages += i32::try_from(shortages).unwrap_or(0);
+    }
+}
+
 /// The outcome of a run, stored as its word in `etl_runs.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

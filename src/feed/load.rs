@@ -75,6 +75,15 @@ impl KnownStations {
     }
 }
 
+impl KnownStation {
+    /// The raw hash to store for an unchanged station parsed from `st`: its element's, when the
+    /// parser vouched for it and it is not the stored one (written before it was kept, or by
+    /// another parser).
+    fn raw_to_store(self, st: &FeedStation) -> Option<i64> {
+        st.raw_hash.filter(|&r| self.raw != Some(r))
+    }
+}
+
 /// The parsing thread's filter: drops the stations whose content hash is the stored one (9,839
 /// of 10,010 in a national snapshot ten minutes after the last) before they are queued for the
 /// loader, and counts them. The loader takes what it saw with [`Loader::absorb`].
@@ -87,21 +96,11 @@ pub(super) struct Sieve {
 #[derive(Default)]
 pub(super) struct Sieved {
     seen: HashSet<i64>,
-    stations_unchanged: i32,
-    prices_unchanged: i32,
-    shortages: i32,
+    /// The unchanged stations' counts (stations, prices and shortages unchanged).
+    unchanged: RunCounts,
     /// Unchanged stations stored without the raw hash of their element (written before it was
     /// kept, or by another parser): (station, raw hash), stored at the end.
     raw_refresh: Vec<(i64, i64)>,
-}
-
-impl Sieved {
-    /// One unchanged station dropped before the loader, with its prices and shortages.
-    fn count_unchanged(&mut self, prices: usize, shortages: usize) {
-        self.stations_unchanged += 1;
-        self.prices_unchanged += i32::try_from(prices).unwrap_or(0);
-        self.shortages += i32::try_from(shortages).unwrap_or(0);
-    }
 }
 
 impl Sieve {
@@ -118,10 +117,10 @@ impl Sieve {
         }
         match self.known.get(id) {
             Some(k) if self.known.unchanged(k, content_hash(st)) => {
-                if let Some(raw) = st.raw_hash.filter(|&r| k.raw != Some(r)) {
+                if let Some(raw) = k.raw_to_store(st) {
                     self.sieved.raw_refresh.push((id, raw));
                 }
-                self.sieved.count_unchanged(st.prices.len(), st.shortages.len());
+                self.sieved.unchanged.unchanged_station(st.prices.len(), st.shortages.len());
                 false
             }
             _ => true,
@@ -136,7 +135,7 @@ impl Sieve {
             Some(k) if self.known.unchanged_raw(k, pdv.hash) => {
                 // A later occurrence of a station already seen is dropped, as `keep` does.
                 if self.sieved.seen.insert(pdv.id) {
-                    self.sieved.count_unchanged(pdv.prices, pdv.shortages);
+                    self.sieved.unchanged.unchanged_station(pdv.prices, pdv.shortages);
                 }
                 true
             }
@@ -288,11 +287,11 @@ impl Loader {
     /// Takes in what the parsing thread's [`Sieve`] saw and dropped: before [`Loader::finish`],
     /// which marks missing the stored stations the file did not list.
     pub(super) fn absorb(&mut self, sieved: Sieved) {
-        tracing::debug!(seen = sieved.seen.len(), unchanged = sieved.stations_unchanged, "sieved");
+        tracing::debug!(seen = sieved.seen.len(), unchanged = sieved.unchanged.stations_unchanged, "sieved");
         self.seen.extend(sieved.seen);
-        self.stats.counts.stations_unchanged += sieved.stations_unchanged;
-        self.stats.counts.prices_unchanged += sieved.prices_unchanged;
-        self.stats.counts.shortages += sieved.shortages;
+        self.stats.counts.stations_unchanged += sieved.unchanged.stations_unchanged;
+        self.stats.counts.prices_unchanged += sieved.unchanged.prices_unchanged;
+        self.stats.counts.shortages += sieved.unchanged.shortages;
         self.raw_refresh.extend(sieved.raw_refresh);
     }
 
@@ -321,13 +320,11 @@ impl Loader {
             let known = self.known.get(id);
             match known {
                 Some(k) if self.known.unchanged(k, hash) => {
-                    if let Some(raw) = st.raw_hash.filter(|&r| k.raw != Some(r)) {
+                    if let Some(raw) = k.raw_to_store(&st) {
                         self.raw_refresh.push((id, raw));
                     }
                     // Same hash, same prices and dates: every price of it is unchanged too.
-                    self.stats.counts.stations_unchanged += 1;
-                    self.stats.counts.prices_unchanged += i32::try_from(st.prices.len()).unwrap_or(0);
-                    self.stats.counts.shortages += i32::try_from(st.shortages.len()).unwrap_or(0);
+                    self.stats.counts.unchanged_station(st.prices.len(), st.shortages.len());
                     continue;
                 }
                 Some(_) => changed_known.push(id),
