@@ -18,7 +18,7 @@ pub fn encode(hist: &[(i32, i32)], out: &mut Vec<u8>) {
     let mut prev = 0i64;
     for &(price, count) in hist {
         let d = i64::from(price) - prev;
-        put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
+        put_varint(out, zigzag(d));
         put_varint(out, u64::from(count.unsigned_abs()));
         prev = i64::from(price);
     }
@@ -37,8 +37,7 @@ pub fn decode(mut bytes: &[u8]) -> Option<Histogram> {
     let mut out = Vec::with_capacity(bytes.len() / 2);
     let mut prev = 0i64;
     while !bytes.is_empty() {
-        let z = take_varint(&mut bytes)?;
-        let d = (z >> 1) as i64 ^ -((z & 1) as i64);
+        let d = unzigzag(take_varint(&mut bytes)?);
         let price = prev.checked_add(d)?;
         let count = take_varint(&mut bytes)?;
         if !out.is_empty() && d <= 0 || count == 0 {
@@ -50,7 +49,18 @@ pub fn decode(mut bytes: &[u8]) -> Option<Histogram> {
     Some(out)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// A signed difference as an unsigned one, small for small values of either sign.
+pub(crate) fn zigzag(d: i64) -> u64 {
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+pub(crate) fn unzigzag(z: u64) -> i64 {
+    (z >> 1) as i64 ^ -((z & 1) as i64)
+}
+
+/// Appends `v` as a varint (LEB128): 7 bits a byte, low bits first.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -58,7 +68,8 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+/// Reads a varint from the front of `bytes` (`None`: truncated or over 64 bits).
+pub(crate) fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let (&b, rest) = bytes.split_first()?;

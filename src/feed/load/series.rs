@@ -26,7 +26,9 @@
 //! The result is the series `carburoam series rebuild` computes (tests/it/series.rs checks it
 //! after random sequences of imports, on both backends).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use super::{ImportError, Loader};
 use crate::db::series::{self as db_series, Cell, CellRow, State};
@@ -73,14 +75,83 @@ fn unpack(m: Packed) -> (Day, Day, i32, i32) {
     (first, days, m as u32 as i32, sign)
 }
 
+/// Moves of one (fuel, area) kept as they come, before they are sorted and encoded as a [`Run`]:
+/// 8 KB at most for each of a file's ~600 (fuel, area).
+const RUN: usize = 1_024;
+
 /// The moves of one (fuel, area): each a price added (or removed) on a range of days. A point
 /// counts on up to 31 consecutive days: one move instead of one histogram entry per day; the
-/// per-day histograms of moves are only made by the [`Sweep`] that applies them.
+/// per-day histograms of moves are only made by the [`Sweep`] that applies them. A yearly
+/// archive makes ~7 million moves: they are kept in sorted runs of [`RUN`], encoded in about
+/// 3 bytes a move instead of 8, and merged back in day order by the sweep.
 #[derive(Default, Clone)]
 struct Ranges {
-    packed: Vec<Packed>,
+    /// The latest moves, not sorted yet (fewer than [`RUN`]).
+    tail: Vec<Packed>,
+    runs: Vec<Run>,
     /// Moves whose first day is beyond ±2^25 days: `(first, days, price, sign)`.
     wide: Vec<(Day, Day, i32, i32)>,
+}
+
+impl Ranges {
+    fn push(&mut self, m: Packed) {
+        if self.tail.capacity() == 0 {
+            self.tail.reserve_exact(RUN);
+        }
+        self.tail.push(m);
+        if self.tail.len() == RUN {
+            self.seal();
+        }
+    }
+
+    /// The tail sorted and encoded as a run.
+    fn seal(&mut self) {
+        if !self.tail.is_empty() {
+            self.tail.sort_unstable();
+            self.runs.push(Run::encode(&self.tail));
+            self.tail.clear();
+        }
+    }
+}
+
+/// Packed moves in sorted order, encoded: for each, the varint of its first day's difference
+/// with the move before (shifted left by 6) with its 6 bits of days and sign, then the varint
+/// of its price's zigzagged difference with the move before's. Read back one move at a time.
+#[derive(Clone)]
+struct Run {
+    bytes: Box<[u8]>,
+    /// Where the next move starts in `bytes`.
+    at: usize,
+    /// The move read last (0 before the first).
+    last: Packed,
+}
+
+impl Run {
+    fn encode(sorted: &[Packed]) -> Run {
+        let mut out = Vec::with_capacity(sorted.len() * 3);
+        let mut prev: Packed = 0;
+        for &m in sorted {
+            histogram::put_varint(&mut out, ((m >> 38) - (prev >> 38)) << 6 | (m >> 32 & 63));
+            histogram::put_varint(&mut out, histogram::zigzag(price_of(m) - price_of(prev)));
+            prev = m;
+        }
+        Run { bytes: out.into_boxed_slice(), at: 0, last: 0 }
+    }
+
+    /// The next move (`None`: the run is read).
+    fn next(&mut self) -> Option<Packed> {
+        let mut rest = self.bytes.get(self.at..)?;
+        let head = histogram::take_varint(&mut rest)?;
+        let price = price_of(self.last) + histogram::unzigzag(histogram::take_varint(&mut rest)?);
+        self.at = self.bytes.len() - rest.len();
+        self.last = ((self.last >> 38) + (head >> 6)) << 38 | (head & 63) << 32 | u64::from(price as i32 as u32);
+        Some(self.last)
+    }
+}
+
+/// The price of a packed move.
+fn price_of(m: Packed) -> i64 {
+    i64::from(m as u32 as i32)
 }
 
 /// The moves of an import's cells, by (fuel, area). A département's moves count in its cells
@@ -156,7 +227,7 @@ impl Deltas {
             let days = (last - day).saturating_add(1).min(SPAN);
             let r = self.ranges.entry((fuel, area)).or_default();
             match pack(day, days, price, sign) {
-                Some(m) => r.packed.push(m),
+                Some(m) => r.push(m),
                 None => r.wide.push((day, days, price, sign)),
             }
             day = day.saturating_add(days);
@@ -181,13 +252,17 @@ impl Deltas {
             .into_iter()
             .filter_map(|k| self.ranges.remove(&k).map(|r| (k.1, r)))
             .map(|(area, mut r)| {
-                r.packed.sort_unstable();
-                r.packed.shrink_to_fit();
+                r.seal();
                 r.wide.sort_unstable();
+                let mut heads = BinaryHeap::with_capacity(r.runs.len());
+                for (i, run) in r.runs.iter_mut().enumerate() {
+                    heads.extend(run.next().map(|m| Reverse((m, i))));
+                }
                 Bucket {
                     area,
-                    ranges: r,
-                    next: 0,
+                    runs: r.runs,
+                    heads,
+                    wide: r.wide,
                     next_wide: 0,
                     ends: vec![Vec::new(); RING],
                     pending: 0,
@@ -219,9 +294,12 @@ const RING: usize = SPAN as usize + 1;
 /// One area's moves during a [`Sweep`].
 struct Bucket {
     area: u16,
-    ranges: Ranges,
-    /// The next move of `ranges.packed` and `ranges.wide` to start.
-    next: usize,
+    /// The area's runs, merged: `heads` holds the next move of each run not read to its end,
+    /// with the run's index, smallest first.
+    runs: Vec<Run>,
+    heads: BinaryHeap<Reverse<(Packed, usize)>>,
+    wide: Vec<(Day, Day, i32, i32)>,
+    /// The next move of `wide` to start.
     next_wide: usize,
     /// The moves started, by the day after their last (modulo [`RING`]): `(price, -sign)`.
     ends: Vec<Vec<(i32, i32)>>,
@@ -232,9 +310,26 @@ struct Bucket {
 
 impl Bucket {
     fn next_start(&self) -> Option<Day> {
-        let a = self.ranges.packed.get(self.next).map(|&m| unpack(m).0);
-        let b = self.ranges.wide.get(self.next_wide).map(|w| w.0);
+        let a = self.heads.peek().map(|h| unpack(h.0.0).0);
+        let b = self.wide.get(self.next_wide).map(|w| w.0);
         a.into_iter().chain(b).min()
+    }
+
+    /// Takes the next packed move out if it starts on `day`.
+    fn take_packed(&mut self, day: Day) -> Option<Packed> {
+        let mut top = self.heads.peek_mut()?;
+        let Reverse((m, i)) = *top;
+        if unpack(m).0 != day {
+            return None;
+        }
+        match self.runs[i].next() {
+            Some(n) => *top = Reverse((n, i)),
+            None => {
+                PeekMut::pop(top);
+                self.runs[i] = Run { bytes: Box::default(), at: 0, last: 0 };
+            }
+        }
+        Some(m)
     }
 }
 
@@ -263,16 +358,15 @@ impl Sweep {
                 b.pending -= 1;
             }
             loop {
-                let (first, days, price, sign) = match (b.ranges.packed.get(b.next), b.ranges.wide.get(b.next_wide)) {
-                    (Some(&m), _) if unpack(m).0 == day => {
-                        b.next += 1;
-                        unpack(m)
-                    }
-                    (_, Some(&w)) if w.0 == day => {
-                        b.next_wide += 1;
-                        w
-                    }
-                    _ => break,
+                let (first, days, price, sign) = match b.take_packed(day) {
+                    Some(m) => unpack(m),
+                    None => match b.wide.get(b.next_wide) {
+                        Some(&w) if w.0 == day => {
+                            b.next_wide += 1;
+                            w
+                        }
+                        _ => break,
+                    },
                 };
                 histogram::add(&mut b.hist, price, sign);
                 histogram::add(&mut self.national, price, sign);
@@ -996,6 +1090,36 @@ mod tests {
         assert_eq!(on(7, 111), None, "added and removed: no move");
         assert_eq!(on(7, (1 << 26) + 1), Some(vec![(1_600, 1)]));
         assert!(cells.iter().all(|c| c.0 == 3));
+    }
+
+    #[test]
+    fn runs_give_back_their_moves_in_order() {
+        // Extremes of every field, repeated days and prices, then a run of a yearly kind.
+        let mut moves: Vec<Packed> = [
+            (-(1 << 25), 1, i32::MIN, 1),
+            (-(1 << 25), 32, i32::MAX, -1),
+            (0, 1, 0, 1),
+            (19_000, 31, 1_799, -1),
+            (19_000, 31, 1_799, -1),
+            (19_000, 31, 1_801, 1),
+            ((1 << 25) - 1, 32, i32::MIN, -1),
+        ]
+        .into_iter()
+        .filter_map(|(f, d, p, s)| pack(f, d, p, s))
+        .collect();
+        let mut x: u64 = 7;
+        for _ in 0..RUN {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let (day, days, price) =
+                (19_000 + (x >> 40) as Day % 366, 1 + (x >> 20) as Day % 32, 1_500 + (x >> 8) as i32 % 900);
+            moves.extend(pack(day, days, price, if x & 1 == 0 { 1 } else { -1 }));
+        }
+        moves.sort_unstable();
+        let mut run = Run::encode(&moves);
+        assert!(run.bytes.len() < moves.len() * 4, "{} bytes for {} moves", run.bytes.len(), moves.len());
+        let back: Vec<Packed> = std::iter::from_fn(|| run.next()).collect();
+        assert_eq!(back, moves);
+        assert_eq!(run.next(), None);
     }
 
     #[test]
