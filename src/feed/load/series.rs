@@ -95,9 +95,8 @@ struct Ranges {
 
 impl Ranges {
     fn push(&mut self, m: Packed) {
-        if self.tail.capacity() == 0 {
-            self.tail.reserve_exact(RUN);
-        }
+        // Grown by doubling up to `RUN` (a power of two), then reused: a snapshot's few moves
+        // per (fuel, area) take what they need.
         self.tail.push(m);
         if self.tail.len() == RUN {
             self.seal();
