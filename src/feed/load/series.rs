@@ -116,7 +116,7 @@ impl Ranges {
 /// Packed moves in sorted order, encoded: for each, the varint of its first day's difference
 /// with the move before (shifted left by 6) with its 6 bits of days and sign, then the varint
 /// of its price's zigzagged difference with the move before's. Read back one move at a time.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Run {
     bytes: Box<[u8]>,
     /// Where the next move starts in `bytes`.
@@ -134,7 +134,7 @@ impl Run {
             histogram::put_varint(&mut out, histogram::zigzag(price_of(m) - price_of(prev)));
             prev = m;
         }
-        Run { bytes: out.into_boxed_slice(), at: 0, last: 0 }
+        Run { bytes: out.into_boxed_slice(), ..Run::default() }
     }
 
     /// The next move (`None`: the run is read).
@@ -325,7 +325,8 @@ impl Bucket {
             Some(n) => *top = Reverse((n, i)),
             None => {
                 PeekMut::pop(top);
-                self.runs[i] = Run { bytes: Box::default(), at: 0, last: 0 };
+                // Read to its end: its bytes go now, not with the whole bucket.
+                self.runs[i] = Run::default();
             }
         }
         Some(m)
