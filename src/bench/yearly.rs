@@ -72,6 +72,12 @@ pub struct ArchiveArgs {
     /// A yearly archive (ZIP or XML); without it, a synthetic year.
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// A file imported first, so that the archive is also measured into a live instance (issue
+    /// 21's row: a recent snapshot, such as `instantane_ruptures_2026-06-05T1010.zip`). Without
+    /// it, a synthetic year goes into the next synthetic year, and a real file only into an
+    /// empty database.
+    #[arg(long)]
+    pub into: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SynthSpec,
     /// Also measure on this PostgreSQL server (a scratch database is created and dropped).
@@ -169,12 +175,24 @@ async fn archive_bench(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let dir = a.dir.clone().unwrap_or_else(|| tmp.path().to_owned());
     std::fs::create_dir_all(&dir)?;
     let (file, next) = match &a.file {
-        Some(f) => (f.clone(), None),
+        Some(f) => (f.clone(), a.into.clone()),
         None => {
             let f = synth_file(&dir, &a.spec.spec(a.spec.year))?;
-            let n = synth_file(&dir, &a.spec.spec(a.spec.year + 1))?;
+            let n = match &a.into {
+                Some(into) => into.clone(),
+                None => synth_file(&dir, &a.spec.spec(a.spec.year + 1))?,
+            };
             (f, Some(n))
         }
+    };
+    // What the archive goes into after the empty database, as the lines below name it.
+    let live = match &a.into {
+        Some(into) => {
+            let name =
+                into.file_name().map_or_else(|| into.display().to_string(), |n| n.to_string_lossy().into_owned());
+            format!("into a live instance ({name} imported first)")
+        }
+        None => "merged into the history of a newer year".to_owned(),
     };
     let bytes = Bytes::from(std::fs::read(&file)?);
     println!("# {}: {:.1} MB", file.display(), bytes.len() as f64 / 1e6);
@@ -264,11 +282,7 @@ async fn archive_bench(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
         }
         if !merged.is_empty() {
             let m = median(merged);
-            println!(
-                "{backend}: merged into the history of a newer year: {:.0} ms, {}",
-                m.as_secs_f64() * 1e3,
-                rate(rows, m)
-            );
+            println!("{backend}: {live}: {:.0} ms, {}", m.as_secs_f64() * 1e3, rate(rows, m));
         }
     }
 
@@ -278,6 +292,13 @@ async fn archive_bench(a: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let rss = import_peak_rss(&file, &db_path)?;
     println!("sqlite: peak RSS of `carburoam import` (first import): {rss}");
     remove_sqlite(&db_path);
+    // And of the archive's import into the live instance.
+    if let Some(next) = &next {
+        import_peak_rss(next, &db_path)?;
+        let rss = import_peak_rss(&file, &db_path)?;
+        println!("sqlite: peak RSS of `carburoam import` ({live}): {rss}");
+        remove_sqlite(&db_path);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
