@@ -5,10 +5,10 @@
 //! a fresh copy of its schema the way the C API allows and sqlx does not: one prepared statement
 //! per table, one row per step, no message to a worker thread. The order is the import's (each
 //! station with its prices and points as the file streams, then the cells with their day index
-//! built after), and so are the pragmas (`src/db/mod.rs`: WAL, `synchronous = NORMAL`, a 16 MB
-//! page cache, no foreign keys, no automatic checkpoint) and the single transaction. It prints
-//! each part's time for `--rounds` rounds; `docs/benchmarks.md` (session 18) compares them with
-//! the import's own parts.
+//! built after), and so are the pragmas (`src/db/mod.rs`: WAL, `synchronous = NORMAL`, the
+//! import's page cache, no foreign keys, no automatic checkpoint) and the single transaction. It
+//! prints each part's time for ROUNDS rounds (5 by default); `docs/benchmarks.md` (session 18)
+//! compares them with the import's own parts.
 //!
 //! ```sh
 //! carburoam import --database sqlite:///tmp/first.db ../shared/data/instantane_2025-02-07T0730.zip
@@ -83,11 +83,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for sql in &schema {
             db.execute_batch(sql)?;
         }
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16000; \
+        db.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{}; \
              PRAGMA temp_store = memory; PRAGMA secure_delete = ON; PRAGMA foreign_keys = OFF; \
              PRAGMA wal_autocheckpoint = 0;",
-        )?;
+            carburoam::db::IMPORT_CACHE_KIB
+        ))?;
 
         let start = Instant::now();
         db.execute_batch("BEGIN IMMEDIATE")?;

@@ -147,7 +147,7 @@ const READ_CACHE_KIB: u32 = 4_000;
 
 /// The page cache of an import's SQLite connection, in KiB: it writes across the history's,
 /// the prices' and the series' B-trees at once, whose inner pages it revisits at every batch.
-const IMPORT_CACHE_KIB: u32 = 16_000;
+pub const IMPORT_CACHE_KIB: u32 = 16_000;
 
 /// Prepared statements kept by an import's SQLite connection ([`Db::begin_import`]), least
 /// recently used first out. An import sends texts of a bounded set: the multi-row writes in a
