@@ -80,9 +80,11 @@ pub async fn insert(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Resu
     .await
 }
 
-/// SQLite: history points of stations that had none when the import's transaction opened, by a
-/// plain insert (a key's points are unique in a file: merged by second). A point already stored
-/// fails the statement, which refuses the file. Rows that do not pack, and PostgreSQL, go
+/// SQLite: history points that no stored point can conflict with, by a plain insert: those of
+/// stations that had none when the import's transaction opened (a key's points are unique in a
+/// file: merged by second), and those an archive's merge adds between stored ones (it read every
+/// stored point of their spans). A point already stored fails the statement, which refuses the
+/// file. Rows that do not pack, and PostgreSQL, go
 /// through [`insert`].
 pub async fn insert_new(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Result<(), sqlx::Error> {
     if tx.backend() == Backend::Sqlite
@@ -158,47 +160,11 @@ pub async fn delete_point(tx: &mut Tx, station: i64, fuel: i16, at: i64) -> Resu
     Ok(())
 }
 
-/// Points of the given stations with a time in `lo..=hi`: `(station, fuel, at, price)`, a range
-/// scan of each station. One fixed text whatever the number of stations (bound as one list:
-/// a JSON array read by `json_each` on SQLite, an array on PostgreSQL), so it stays prepared.
-pub async fn in_span(tx: &mut Tx, lo: i64, hi: i64, stations: &[i64]) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    if stations.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(match tx {
-        Tx::Sqlite(t) => {
-            sqlx::query_as(
-                "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
-                 AND station_id IN (SELECT value FROM json_each($3))",
-            )
-            .bind(lo)
-            .bind(hi)
-            .bind(super::series::json_param(stations)?)
-            .fetch_all(&mut **t)
-            .await?
-        }
-        Tx::Postgres(t) => {
-            sqlx::query_as(
-                "SELECT station_id, fuel, at, price FROM price_history WHERE at >= $1 AND at <= $2 \
-                 AND station_id = ANY($3)",
-            )
-            .bind(lo)
-            .bind(hi)
-            .bind(stations)
-            .fetch_all(&mut **t)
-            .await?
-        }
-    })
-}
-
-/// For each `(station, fuel, lo, hi)`, the last stored point before `lo` (`before`) or the first
-/// after `hi`: `(station, fuel, at, price)`. One fixed text whatever the number of keys.
-pub async fn neighbours(
-    tx: &mut Tx,
-    keys: &[(i64, i16, i64, i64)],
-    before: bool,
-) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let sql = super::series::neighbours_sql(tx.backend(), before);
+/// For each `(station, fuel, lo, hi)`, its stored points from the last one before `lo` to the
+/// first one after `hi`: `(station, fuel, at, price)`, in no order. One fixed text whatever the
+/// number of keys (`db::series::around_sql`), so it stays prepared.
+pub async fn around(tx: &mut Tx, keys: &[(i64, i16, i64, i64)]) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    let sql = super::series::around_sql(tx.backend());
     super::series::keyed_points(tx, sql, keys).await
 }
 

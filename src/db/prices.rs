@@ -34,6 +34,23 @@ pub async fn of_stations(tx: &mut Tx, ids: &[i64]) -> Result<Vec<PriceRow>, sqlx
     .await
 }
 
+/// Every current price: one scan, for an import that changes most stations (an archive). On
+/// SQLite as one JSON array ([`batch::json_rows`]).
+pub async fn all(tx: &mut Tx) -> Result<Vec<PriceRow>, sqlx::Error> {
+    match tx {
+        Tx::Sqlite(t) => {
+            batch::json_rows(
+                t,
+                "SELECT ifnull(json_group_array(json_array(station_id, fuel, price, updated_at)), '[]') FROM prices",
+            )
+            .await
+        }
+        Tx::Postgres(t) => {
+            sqlx::query_as("SELECT station_id, fuel, price, updated_at FROM prices").fetch_all(&mut **t).await
+        }
+    }
+}
+
 /// Inserts or moves current prices.
 pub async fn upsert(tx: &mut Tx, texts: &mut Texts, rows: &[PriceRow]) -> Result<(), sqlx::Error> {
     if tx.backend() == Backend::Sqlite

@@ -622,37 +622,51 @@ pub struct Around {
     pub after: Option<(i64, i32)>,
 }
 
-/// [`Around`] for each `(station, fuel, lo, hi)`, read before the import writes them: three
-/// statements of fixed texts (the keys bound as one list, [`keys_cte`]), index seeks into the
-/// history's primary key.
+/// [`Around`] for each `(station, fuel, lo, hi)`, read before the import writes them: one
+/// statement of a fixed text ([`around_sql`], the keys bound as one list, [`keys_cte`]), index
+/// seeks into the history's primary key.
 pub async fn history_around(
     tx: &mut Tx,
     keys: &[(i64, i16, i64, i64)],
 ) -> Result<HashMap<(i64, i16), Around>, sqlx::Error> {
-    let backend = tx.backend();
+    let spans: HashMap<(i64, i16), (i64, i64)> = keys.iter().map(|&(s, f, lo, hi)| ((s, f), (lo, hi))).collect();
     let mut out: HashMap<(i64, i16), Around> = HashMap::with_capacity(keys.len());
-    let inside = format!(
-        "WITH {} SELECT h.station_id, h.fuel, h.at, h.price FROM k CROSS JOIN price_history h \
-         WHERE h.station_id = k.column1 AND h.fuel = k.column2 AND h.at >= k.column3 AND h.at <= k.column4",
-        keys_cte(backend)
-    );
-    for (s, f, at, price) in keyed_points(tx, inside, keys).await? {
-        out.entry((s, f)).or_default().inside.push((at, price));
-    }
-    for first in [true, false] {
-        for (s, f, at, price) in keyed_points(tx, neighbours_sql(backend, first), keys).await? {
-            let a = out.entry((s, f)).or_default();
-            if first {
-                a.before = Some((at, price));
-            } else {
-                a.after = Some((at, price));
-            }
+    for (s, f, at, price) in keyed_points(tx, around_sql(tx.backend()), keys).await? {
+        let Some(&(lo, hi)) = spans.get(&(s, f)) else { continue };
+        let a = out.entry((s, f)).or_default();
+        if at < lo {
+            a.before = Some((at, price));
+        } else if at > hi {
+            a.after = Some((at, price));
+        } else {
+            a.inside.push((at, price));
         }
     }
     for a in out.values_mut() {
         a.inside.sort_unstable();
     }
     Ok(out)
+}
+
+/// The statement that reads, for each key `(station, fuel, lo, hi)` of [`keys_cte`], its
+/// stored points from the last one before `lo` to the first one after `hi`: `(station, fuel,
+/// at, price)`. The two bounds are one index seek each (a correlated subquery of the key), the
+/// points between them one range of the primary key: one statement where a scan of the span
+/// and a statement per neighbour took three (a third of the time, docs/benchmarks.md).
+pub(crate) fn around_sql(backend: Backend) -> String {
+    let bound = |cmp: &str, of: &str, order: &str| {
+        format!(
+            "coalesce((SELECT p.at FROM price_history p WHERE p.station_id = k.column1 AND p.fuel = k.column2 \
+             AND p.at {cmp} k.{of} ORDER BY p.at {order} LIMIT 1), k.{of})"
+        )
+    };
+    format!(
+        "WITH {} SELECT h.station_id, h.fuel, h.at, h.price FROM k CROSS JOIN price_history h \
+         WHERE h.station_id = k.column1 AND h.fuel = k.column2 AND h.at >= {} AND h.at <= {}",
+        keys_cte(backend),
+        bound("<", "column3", "DESC"),
+        bound(">", "column4", "ASC")
+    )
 }
 
 /// The `WITH` item `k (column1, column2, column3, column4)`: the keys `(station, fuel, lo, hi)`
@@ -677,27 +691,6 @@ fn keys_cte(backend: Backend) -> &'static str {
              AS u (column1, column2, column3, column4))"
         }
     }
-}
-
-/// The statement that reads, for each key `(station, fuel, lo, hi)` of [`keys_cte`], the last
-/// stored point before `lo` (`before`) or the first after `hi`: `(station, fuel, at, price)`,
-/// one index seek each. Materialized: as a subquery in FROM, SQLite's flattener would copy the
-/// `at` seek into the filter too (three seeks per key instead of two).
-pub(crate) fn neighbours_sql(backend: Backend, before: bool) -> String {
-    let (cmp, order, bound) = if before { ("<", "DESC", "k.column3") } else { (">", "ASC", "k.column4") };
-    let one = |col: &str| {
-        format!(
-            "(SELECT h.{col} FROM price_history h WHERE h.station_id = k.column1 AND h.fuel = k.column2 \
-             AND h.at {cmp} {bound} ORDER BY h.at {order} LIMIT 1)"
-        )
-    };
-    format!(
-        "WITH {}, n AS MATERIALIZED (SELECT k.column1 AS station_id, k.column2 AS fuel, {} AS at, {} AS price \
-         FROM k) SELECT station_id, fuel, at, price FROM n WHERE at IS NOT NULL",
-        keys_cte(backend),
-        one("at"),
-        one("price")
-    )
 }
 
 /// Runs `sql` (a statement on [`keys_cte`]) for `keys`: `(station, fuel, at, price)` rows. The

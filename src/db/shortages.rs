@@ -2,6 +2,7 @@
 
 use super::Tx;
 use super::batch::{self, Texts};
+use crate::on_tx;
 
 /// A shortage: station, fuel, kind (`ShortageKind::as_str`), since (Unix seconds).
 pub type ShortageRow = (i64, i16, &'static str, Option<i64>);
@@ -13,6 +14,14 @@ pub async fn of_stations(tx: &mut Tx, ids: &[i64]) -> Result<Vec<(i64, i16, Stri
         format!("SELECT station_id, fuel, kind, since FROM shortages WHERE station_id IN ({list})")
     })
     .await
+}
+
+/// Every stored shortage (station, fuel, kind, since): one scan, for an import that changes
+/// most stations.
+pub async fn all(tx: &mut Tx) -> Result<Vec<(i64, i16, String, Option<i64>)>, sqlx::Error> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as("SELECT station_id, fuel, kind, since FROM shortages").fetch_all(&mut *conn).await?
+    }))
 }
 
 /// Removes every shortage of the given stations (their set is then written again).

@@ -398,6 +398,26 @@ pub async fn import_details(tx: &mut Tx, ids: &[i64]) -> Result<Vec<StationDetai
         .await
 }
 
+/// [`StationDetails`] of every stored station: one scan, for an import that changes most of them
+/// (an archive), where lists of ids would seek each. On SQLite as one JSON array of triples
+/// ([`batch::json_rows`]).
+pub async fn import_details_all(tx: &mut Tx) -> Result<Vec<StationDetails>, sqlx::Error> {
+    match tx {
+        Tx::Sqlite(t) => {
+            let rows: Vec<(i64, i64, String)> = batch::json_rows(
+                t,
+                "SELECT ifnull(json_group_array(json_array(id, updated_at, department)), '[]') FROM stations",
+            )
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, updated_at, department)| StationDetails { id, updated_at, department })
+                .collect())
+        }
+        Tx::Postgres(t) => sqlx::query_as("SELECT id, updated_at, department FROM stations").fetch_all(&mut **t).await,
+    }
+}
+
 /// Writes stations seen in a file taken at `snapshot`: `new` ones are inserted, the others
 /// updated (and no longer missing; first and last seen widened to the snapshot).
 pub async fn write(

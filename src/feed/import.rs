@@ -520,7 +520,7 @@ async fn load_while_parsing(
     started: Instant,
 ) -> Result<(Loader, ParseOutcome, DateTime<Utc>), ImportError> {
     let Parsing { parser, chunks: mut rx_chunks, known: tx_known } = parsing;
-    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
+    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts).await?;
     // The parser drops the unchanged stations from now on (it stops if the import is gone).
     let _ = tx_known.send(loader.known_stations());
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
@@ -566,7 +566,7 @@ async fn load_after_parsing(
     }
     let (outcome, _) = join_parser(parser).await?;
     let snapshot_at = outcome.latest_maj.unwrap_or(now).min(now);
-    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts.pg_copy).await?;
+    let mut loader = Loader::new(db, snapshot_at.timestamp(), opts).await?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, known = loader.known(), "transaction open");
     for chunk in chunks {
         if let Err(e) = loader.add_chunk(chunk).await {

@@ -12,6 +12,7 @@
 //!   deletes them), and is refused when it holds far fewer stations than are loaded.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 // The loader's maps are keyed by station ids, tens of thousands of lookups per file: foldhash,
 // seeded per map, instead of the standard SipHash (5 % of a first import's loader thread).
@@ -154,6 +155,24 @@ struct Current {
     at: i64,
 }
 
+/// The default of [`ImportOptions::whole_tables_from`]: changed stored stations in one chunk
+/// from which [`Loader::load_current`] reads the stored state of every station (three table
+/// scans, [`StoredState`]) instead of the chunk's: an
+/// archive changes nearly all of a chunk's 512 stations, and lists of ids cost a seek per
+/// station and a statement prepared per list (101 ms of an archive's import into a live
+/// instance, docs/benchmarks.md); a snapshot ten minutes after the last changes ~170 in all.
+pub const WHOLE_TABLES_FROM: usize = 256;
+
+/// The stored state of every station, read once by [`Loader::read_stored`]: attributes' date
+/// and département, current prices, shortages (newest file only). Each station's entries are
+/// taken out by the one chunk that holds it.
+#[derive(Default)]
+struct StoredState {
+    details: HashMap<i64, (i64, String)>,
+    prices: HashMap<i64, Vec<(i16, Current)>>,
+    shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>>,
+}
+
 /// Writes waiting for a batch (or, for those that depend on what the whole file turns out to
 /// be, for the end).
 #[derive(Default)]
@@ -183,6 +202,43 @@ pub(super) struct Stats {
     pub series_elapsed: std::time::Duration,
 }
 
+/// Where the loader's time went, chunk after chunk (wall time, waits for SQL included): logged
+/// at debug level before the daily averages, whose own line follows (`RUST_LOG=carburoam=debug`,
+/// docs/benchmarks.md).
+#[derive(Default)]
+struct Phases {
+    /// Reading the stored state of the chunks' changed stations ([`Loader::load_current`]).
+    read: Duration,
+    /// Planning their writes.
+    plan: Duration,
+    /// Writing stations, current prices and newer history points (with their averages' deltas).
+    write: Duration,
+    /// Older points (an archive into a live instance): reading the stored points around them,
+    around: Duration,
+    /// merging them,
+    merge: Duration,
+    /// the averages' deltas of the merge,
+    merge_series: Duration,
+    /// and writing the merged points.
+    merge_write: Duration,
+}
+
+impl Phases {
+    fn log(&self) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::debug!(
+            read_ms = ms(self.read),
+            plan_ms = ms(self.plan),
+            write_ms = ms(self.write),
+            around_ms = ms(self.around),
+            merge_ms = ms(self.merge),
+            merge_series_ms = ms(self.merge_series),
+            merge_write_ms = ms(self.merge_write),
+            "loader phases"
+        );
+    }
+}
+
 /// Diffs the stations of one file against the database and writes what changed, in batches,
 /// inside one transaction: committed by [`Loader::finish`], rolled back by [`Loader::abort`].
 pub(super) struct Loader {
@@ -201,6 +257,8 @@ pub(super) struct Loader {
     stats: Stats,
     /// PostgreSQL: history rows go through `COPY` ([`ImportOptions::pg_copy`]).
     pg_copy: bool,
+    /// [`ImportOptions::whole_tables_from`].
+    whole_tables_from: usize,
     /// PostgreSQL: the temporary table of `COPY` exists in this transaction.
     pg_history_table: bool,
     /// PostgreSQL: the history's `COPY` of the last batch, on its own task with the transaction
@@ -211,10 +269,13 @@ pub(super) struct Loader {
     written_stations: BTreeSet<i64>,
     /// The daily averages: the cells this file's changes move, applied before the commit.
     series: series::Tracker,
+    /// The stored stations' state, once a chunk changed [`Loader::whole_tables_from`] of them.
+    stored: Option<StoredState>,
     /// Current prices this file moved to another value, for the price alerts.
     changes: Vec<crate::db::alerts::PriceChange>,
     /// Multi-row statement texts built so far.
     texts: Texts,
+    phases: Phases,
     /// Unchanged stations whose element's raw hash is to be stored ([`Sieved::raw_refresh`]).
     raw_refresh: Vec<(i64, i64)>,
 }
@@ -224,7 +285,7 @@ const HISTORY_FLUSH_ROWS: usize = 16_384;
 
 impl Loader {
     /// Opens the transaction for a file taken at `snapshot` (Unix seconds).
-    pub(super) async fn new(db: &Db, snapshot: i64, pg_copy: bool) -> Result<Loader, ImportError> {
+    pub(super) async fn new(db: &Db, snapshot: i64, opts: &ImportOptions) -> Result<Loader, ImportError> {
         // Debug timings (µs since the loader began) of what the import waits for before its first chunk.
         let t = std::time::Instant::now();
         let latest_loaded = etl_runs::latest_full_snapshot_at(db).await?;
@@ -253,13 +314,16 @@ impl Loader {
             pending: Pending::default(),
             backfill: BTreeMap::new(),
             stats: Stats::default(),
-            pg_copy,
+            pg_copy: opts.pg_copy,
+            whole_tables_from: opts.whole_tables_from,
             pg_history_table: false,
             copying: None,
             written_stations: BTreeSet::new(),
             series: series::Tracker::new(state),
+            stored: None,
             changes: Vec::new(),
             texts: Texts::default(),
+            phases: Phases::default(),
             raw_refresh: Vec::new(),
         })
     }
@@ -335,7 +399,10 @@ impl Loader {
         if plan.is_empty() {
             return Ok(());
         }
+        let t = Instant::now();
         let (mut current, mut old_shortages, updated_at) = self.load_current(&changed_known).await?;
+        self.phases.read += t.elapsed();
+        let t = Instant::now();
         for (st, hash, known) in plan {
             let id = st.id.get();
             let old = old_shortages.remove(&id).unwrap_or_default();
@@ -343,17 +410,27 @@ impl Loader {
             let known_updated_at = known.and_then(|_| updated_at.get(&id).copied());
             self.plan_station(st, hash, known_updated_at, &mut current, old);
         }
+        self.phases.plan += t.elapsed();
+        let t = Instant::now();
         if self.backfill.is_empty() {
-            return self.flush(false).await;
+            self.flush(false).await?;
+            self.phases.write += t.elapsed();
+            return Ok(());
         }
-        // Older points: merged now, against the stored history with this chunk's writes in it,
-        // so that a yearly archive never waits whole in memory.
-        self.flush(true).await?;
+        // Older points: merged now, against the stored history with this chunk's writes of
+        // their stations in it, so that a yearly archive never waits whole in memory. Only
+        // stations stored before the file have older points (a new one's first point is its
+        // current price): the rows of new stations may wait for full statements.
+        let known_rows = self.pending.history_insert.iter().any(|r| self.known.get(r.0).is_some())
+            || self.pending.prices_upsert.iter().any(|r| self.known.get(r.0).is_some());
+        self.flush(known_rows).await?;
+        self.phases.write += t.elapsed();
         self.merge_backfill().await
     }
 
     /// Current prices and shortages of the given stored stations, and when their attributes
-    /// were last set; their départements go to the series' tracker.
+    /// were last set; their départements go to the series' tracker. Shortages only for the
+    /// newest file: an older one never replaces them ([`Loader::finish`]).
     #[allow(clippy::type_complexity)]
     async fn load_current(
         &mut self,
@@ -365,8 +442,28 @@ impl Loader {
         let mut current = HashMap::new();
         let mut shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>> = HashMap::new();
         let mut updated_at = HashMap::with_capacity(ids.len());
-        if !ids.is_empty() {
-            self.settle().await?;
+        if ids.is_empty() {
+            return Ok((current, shortages, updated_at));
+        }
+        self.settle().await?;
+        if self.stored.is_none() && ids.len() >= self.whole_tables_from {
+            self.stored = Some(self.read_stored().await?);
+        }
+        if let Some(stored) = &mut self.stored {
+            // A station is in one chunk only: what it takes from the tables is its own, and goes.
+            for &id in ids {
+                if let Some((at, department)) = stored.details.remove(&id) {
+                    self.series.station_known(id, &department);
+                    updated_at.insert(id, at);
+                }
+                for (f, c) in stored.prices.remove(&id).unwrap_or_default() {
+                    current.insert((id, f), c);
+                }
+                if let Some(s) = stored.shortages.remove(&id) {
+                    shortages.insert(id, s);
+                }
+            }
+            return Ok((current, shortages, updated_at));
         }
         for part in ids.chunks(Backend::MAX_PARAMS) {
             for d in crate::db::stations::import_details(self.tx()?, part).await? {
@@ -376,11 +473,30 @@ impl Loader {
             for (s, f, price, at) in crate::db::prices::of_stations(self.tx()?, part).await? {
                 current.insert((s, f), Current { price, at });
             }
-            for (s, f, kind, since) in crate::db::shortages::of_stations(self.tx()?, part).await? {
-                shortages.entry(s).or_default().push((f, kind, since));
+            if self.is_newest {
+                for (s, f, kind, since) in crate::db::shortages::of_stations(self.tx()?, part).await? {
+                    shortages.entry(s).or_default().push((f, kind, since));
+                }
             }
         }
         Ok((current, shortages, updated_at))
+    }
+
+    /// The stored stations' state [`Loader::load_current`] needs, whole tables at once.
+    async fn read_stored(&mut self) -> Result<StoredState, ImportError> {
+        let mut stored = StoredState::default();
+        for d in crate::db::stations::import_details_all(self.tx()?).await? {
+            stored.details.insert(d.id, (d.updated_at, d.department));
+        }
+        for (s, f, price, at) in crate::db::prices::all(self.tx()?).await? {
+            stored.prices.entry(s).or_default().push((f, Current { price, at }));
+        }
+        if self.is_newest {
+            for (s, f, kind, since) in crate::db::shortages::all(self.tx()?).await? {
+                stored.shortages.entry(s).or_default().push((f, kind, since));
+            }
+        }
+        Ok(stored)
     }
 
     /// Plans the writes of a new or changed station. `known_updated_at`: for a stored station,
@@ -712,6 +828,7 @@ impl Loader {
 
         // The daily averages: the cells this file moved, in this transaction.
         let snapshot = newest_snapshot.then(|| series::day_of(self.snapshot));
+        self.phases.log();
         let done = self.finish_series(snapshot).await?;
         self.stats.series_elapsed = done.elapsed;
         tracing::debug!(

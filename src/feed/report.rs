@@ -60,6 +60,11 @@ pub struct ImportOptions {
     /// was written from (the default); false parses every element. Same result either way (a
     /// test compares them).
     pub raw_skip: bool,
+    /// Changed stored stations in one chunk of the file from which the loader reads the stored
+    /// state of every station at once (three table scans) instead of the chunk's (lists of ids):
+    /// [`crate::feed::load::WHOLE_TABLES_FROM`] by default. Same result either way (a test
+    /// compares them with 1, whole tables from the first changed station).
+    pub whole_tables_from: usize,
 }
 
 impl Default for ImportOptions {
@@ -72,6 +77,7 @@ impl Default for ImportOptions {
             progress: None,
             pg_copy: true,
             raw_skip: true,
+            whole_tables_from: super::load::WHOLE_TABLES_FROM,
         }
     }
 }

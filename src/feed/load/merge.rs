@@ -6,11 +6,13 @@
 //! or decide: those inside `lo..=hi`, the last one before `lo` (the value the first new point is
 //! compared with) and the first one after `hi` (dropped when it no longer changes the price).
 //! The stored history is already a list of change points, so the rest is untouched. They are
-//! read in three statements per chunk (a range scan and two index seeks per key), not the whole
-//! history of every station: cost and memory stay flat over twenty years of history. Each is of
-//! a fixed text whatever the number of keys (`db::price_history`): prepared once per import.
+//! read in one statement per chunk (per key, a seek to each neighbour and one range of the
+//! primary key between them), not the whole history of every station: cost and memory stay flat
+//! over twenty years of history. Its text is fixed whatever the number of keys
+//! (`db::price_history::around`): prepared once per import.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use super::{ImportError, Loader, sort_points};
 use crate::db::Backend;
@@ -36,7 +38,10 @@ impl Loader {
             sort_points(&mut points);
             keys.push((key, points));
         }
+        let t = Instant::now();
         let stored = self.stored_around(&keys).await?;
+        self.phases.around += t.elapsed();
+        let t = Instant::now();
 
         let mut inserts: Vec<HistoryRow> = Vec::new();
         let mut deletes: Vec<(i64, i16, i64)> = Vec::new();
@@ -51,8 +56,12 @@ impl Loader {
                 merges.push(((station, fuel), hi, existing.to_vec(), merged.wanted));
             }
         }
+        self.phases.merge += t.elapsed();
+        let t = Instant::now();
         // Series: what the merge moves, from the points before and after it.
         self.series_merge(&merges).await?;
+        self.phases.merge_series += t.elapsed();
+        let t = Instant::now();
         for &(station, fuel, at) in &deletes {
             price_history::delete_point(self.tx()?, station, fuel, at).await?;
         }
@@ -60,10 +69,13 @@ impl Loader {
         self.stats.counts.history_added += i32::try_from(inserts.len()).unwrap_or(i32::MAX);
         if self.backend == Backend::Sqlite {
             self.pending.history_merged.extend(inserts);
-            return self.write_merged(false).await;
+            self.write_merged(false).await?;
+        } else {
+            // On PostgreSQL the COPY may run on after this returns: the next write waits for it.
+            self.write_history(inserts).await?;
         }
-        // On PostgreSQL the COPY may run on after this returns: the next write waits for it.
-        self.write_history(inserts).await
+        self.phases.merge_write += t.elapsed();
+        Ok(())
     }
 
     /// SQLite: writes the merged points waiting, in whole statements of
@@ -82,47 +94,27 @@ impl Loader {
         }
         let rest = self.pending.history_merged.split_off(now);
         let rows = std::mem::replace(&mut self.pending.history_merged, rest);
-        self.write_history(rows).await
+        // A plain insert, as for new stations: the merge read every stored point in each key's
+        // span and keeps a stored one where a new point has the same second, so none of these
+        // can conflict (if one did, the statement fails and the file is refused). Without the
+        // upsert, SQLite keeps no statement journal of the pages it splits.
+        let (tx, texts) = self.tx_texts()?;
+        Ok(price_history::insert_new(tx, texts, &rows).await?)
     }
 
     /// The stored points that can matter to each key (see the module's comment), per key, in
     /// time order.
-    #[allow(clippy::type_complexity)]
     async fn stored_around(&mut self, keys: &[KeyPoints]) -> Result<HashMap<(i64, i16), Vec<(i64, i32)>>, ImportError> {
-        let span = |points: &[(i64, i32)]| (points.first().map_or(0, |p| p.0), points.last().map_or(0, |p| p.0));
-        let spans: HashMap<(i64, i16), (i64, i64)> = keys.iter().map(|(k, p)| (*k, span(p))).collect();
-        let mut stored: HashMap<(i64, i16), Vec<(i64, i32)>> = HashMap::new();
-        let mut keep = |rows: Vec<(i64, i16, i64, i32)>, inside: bool| {
-            for (s, f, at, price) in rows {
-                let Some(&(lo, hi)) = spans.get(&(s, f)) else { continue };
-                if !inside || (lo..=hi).contains(&at) {
-                    stored.entry((s, f)).or_default().push((at, price));
-                }
-            }
-        };
-
-        // 1. Points inside the chunk's overall span, for its stations (a range scan of each).
-        let (lo, hi) = spans.values().fold((i64::MAX, i64::MIN), |(a, b), &(l, h)| (a.min(l), b.max(h)));
-        let mut stations: Vec<i64> = keys.iter().map(|((s, _), _)| *s).collect();
-        stations.dedup();
-        let rows = price_history::in_span(self.tx()?, lo, hi, &stations).await?;
-        keep(rows, true);
-
-        // 2. The neighbours: per key, the last point before its span and the first after it.
         let bounds: Vec<(i64, i16, i64, i64)> = keys
             .iter()
-            .map(|((s, f), points)| {
-                let (lo, hi) = span(points);
-                (*s, *f, lo, hi)
-            })
+            .map(|((s, f), points)| (*s, *f, points.first().map_or(0, |p| p.0), points.last().map_or(0, |p| p.0)))
             .collect();
-        for before in [true, false] {
-            let rows = price_history::neighbours(self.tx()?, &bounds, before).await?;
-            keep(rows, false);
+        let mut stored: HashMap<(i64, i16), Vec<(i64, i32)>> = HashMap::with_capacity(keys.len());
+        for (s, f, at, price) in price_history::around(self.tx()?, &bounds).await? {
+            stored.entry((s, f)).or_default().push((at, price));
         }
         for points in stored.values_mut() {
             points.sort_unstable();
-            points.dedup();
         }
         Ok(stored)
     }

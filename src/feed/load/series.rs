@@ -572,7 +572,7 @@ pub(super) type Merge = ((i64, i16), i64, Vec<(i64, i32)>, Vec<(i64, i32)>);
 impl Loader {
     /// Before history rows of the newer kind (after a key's current price, or a new key) are
     /// written: what they move. Stations known before the import read their stored points
-    /// around the rows (three statements per batch); new stations have none.
+    /// around the rows (one statement per batch); new stations have none.
     pub(super) async fn series_before_insert(&mut self, rows: &[(i64, i16, i64, i32)]) -> Result<(), ImportError> {
         if !self.series.active() || rows.is_empty() {
             return Ok(());
