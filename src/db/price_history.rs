@@ -84,8 +84,7 @@ pub async fn insert(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Resu
 /// stations that had none when the import's transaction opened (a key's points are unique in a
 /// file: merged by second), and those an archive's merge adds between stored ones (it read every
 /// stored point of their spans). A point already stored fails the statement, which refuses the
-/// file. Rows that do not pack, and PostgreSQL, go
-/// through [`insert`].
+/// file. Rows that do not pack, and PostgreSQL, go through [`insert`].
 pub async fn insert_new(tx: &mut Tx, texts: &mut Texts, rows: &[HistoryRow]) -> Result<(), sqlx::Error> {
     if tx.backend() == Backend::Sqlite
         && let Some(packed) = rows.iter().map(packed).collect::<Option<Vec<_>>>()

@@ -652,7 +652,7 @@ pub async fn history_around(
 /// stored points from the last one before `lo` to the first one after `hi`: `(station, fuel,
 /// at, price)`. The two bounds are one index seek each (a correlated subquery of the key), the
 /// points between them one range of the primary key: one statement where a scan of the span
-/// and a statement per neighbour took three (a third of the time, docs/benchmarks.md).
+/// and a statement per neighbour took three (about half the time, docs/benchmarks.md).
 pub(crate) fn around_sql(backend: Backend) -> String {
     let bound = |cmp: &str, of: &str, order: &str| {
         format!(

@@ -96,8 +96,8 @@ impl Loader {
         let rows = std::mem::replace(&mut self.pending.history_merged, rest);
         // A plain insert, as for new stations: the merge read every stored point in each key's
         // span and keeps a stored one where a new point has the same second, so none of these
-        // can conflict (if one did, the statement fails and the file is refused). Without the
-        // upsert, SQLite keeps no statement journal of the pages it splits.
+        // can conflict (if one did, the statement fails and the file is refused, where an upsert
+        // would have overwritten a stored point). No time measured gained (docs/benchmarks.md).
         let (tx, texts) = self.tx_texts()?;
         Ok(price_history::insert_new(tx, texts, &rows).await?)
     }
