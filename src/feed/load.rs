@@ -269,6 +269,9 @@ pub(super) struct Loader {
     written_stations: BTreeSet<i64>,
     /// The daily averages: the cells this file's changes move, applied before the commit.
     series: series::Tracker,
+    /// The daily averages' last batch of cells, being written on its own task with the
+    /// transaction (`tx` is `None` meanwhile) until [`Loader::settle`] takes it back.
+    cells_writing: Option<series::CellsWriting>,
     /// The stored stations' state, once a chunk changed [`Loader::whole_tables_from`] of them.
     stored: Option<StoredState>,
     /// Current prices this file moved to another value, for the price alerts.
@@ -320,6 +323,7 @@ impl Loader {
             copying: None,
             written_stations: BTreeSet::new(),
             series: series::Tracker::new(state),
+            cells_writing: None,
             stored: None,
             changes: Vec::new(),
             texts: Texts::default(),
@@ -330,6 +334,13 @@ impl Loader {
 
     fn tx(&mut self) -> Result<&mut Tx, ImportError> {
         self.tx.as_mut().ok_or_else(|| ImportError::Internal("the transaction is already closed".into()))
+    }
+
+    /// The transaction, once the writes running on a task of their own with it (the history's
+    /// `COPY`, a batch of cells) are done.
+    async fn tx_ready(&mut self) -> Result<&mut Tx, ImportError> {
+        self.settle().await?;
+        self.tx()
     }
 
     /// The transaction and the texts of its multi-row statements.

@@ -84,9 +84,16 @@ impl Loader {
         Ok(())
     }
 
-    /// Waits for the history's `COPY` in flight, if any, and takes the transaction back. Its
-    /// error, if it failed, is the import's (the transaction is then rolled back).
+    /// Waits for the history's `COPY` or the batch of cells in flight, if any, and takes the
+    /// transaction back. Its error, if it failed, is the import's (the transaction is then
+    /// rolled back).
     pub(super) async fn settle(&mut self) -> Result<(), ImportError> {
+        if let Some(writing) = self.cells_writing.take() {
+            let (tx, done) =
+                writing.await.map_err(|e| ImportError::Internal(format!("the daily averages' writes stopped: {e}")))?;
+            self.tx = Some(tx);
+            self.series.written += done?;
+        }
         let Some(copying) = self.copying.take() else {
             return Ok(());
         };
