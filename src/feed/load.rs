@@ -163,14 +163,32 @@ struct Current {
 /// instance, docs/benchmarks.md); a snapshot ten minutes after the last changes ~170 in all.
 pub const WHOLE_TABLES_FROM: usize = 256;
 
-/// The stored state of every station, read once by [`Loader::read_stored`]: attributes' date
-/// and département, current prices, shortages (newest file only). Each station's entries are
-/// taken out by the one chunk that holds it.
+/// The stored state of stations read by [`Loader::read_stored`] (a chunk's, or every station's
+/// once): attributes' date and département, current prices, shortages (newest file only). Each
+/// station's entries are taken out by the one chunk that holds it.
 #[derive(Default)]
 struct StoredState {
     details: HashMap<i64, (i64, String)>,
     prices: HashMap<i64, Vec<(i16, Current)>>,
     shortages: HashMap<i64, Vec<(i16, String, Option<i64>)>>,
+}
+
+impl StoredState {
+    fn details(&mut self, rows: Vec<crate::db::stations::StationDetails>) {
+        self.details.extend(rows.into_iter().map(|d| (d.id, (d.updated_at, d.department))));
+    }
+
+    fn prices(&mut self, rows: Vec<PriceRow>) {
+        for (s, f, price, at) in rows {
+            self.prices.entry(s).or_default().push((f, Current { price, at }));
+        }
+    }
+
+    fn shortages(&mut self, rows: Vec<(i64, i16, String, Option<i64>)>) {
+        for (s, f, kind, since) in rows {
+            self.shortages.entry(s).or_default().push((f, kind, since));
+        }
+    }
 }
 
 /// Writes waiting for a batch (or, for those that depend on what the whole file turns out to
@@ -458,53 +476,50 @@ impl Loader {
         }
         self.settle().await?;
         if self.stored.is_none() && ids.len() >= self.whole_tables_from {
-            self.stored = Some(self.read_stored().await?);
+            self.stored = Some(self.read_stored(None).await?);
         }
-        if let Some(stored) = &mut self.stored {
-            // A station is in one chunk only: what it takes from the tables is its own, and goes.
-            for &id in ids {
-                if let Some((at, department)) = stored.details.remove(&id) {
-                    self.series.station_known(id, &department);
-                    updated_at.insert(id, at);
-                }
-                for (f, c) in stored.prices.remove(&id).unwrap_or_default() {
-                    current.insert((id, f), c);
-                }
-                if let Some(s) = stored.shortages.remove(&id) {
-                    shortages.insert(id, s);
-                }
+        // Below the threshold, the chunk's own stations are read into a state of their own.
+        let mut of_chunk = match self.stored {
+            Some(_) => None,
+            None => Some(self.read_stored(Some(ids)).await?),
+        };
+        let Some(stored) = of_chunk.as_mut().or(self.stored.as_mut()) else {
+            return Err(ImportError::Internal("the stored stations' state was not read".into()));
+        };
+        // A station is in one chunk only: what it takes from the state is its own, and goes.
+        for &id in ids {
+            if let Some((at, department)) = stored.details.remove(&id) {
+                self.series.station_known(id, &department);
+                updated_at.insert(id, at);
             }
-            return Ok((current, shortages, updated_at));
-        }
-        for part in ids.chunks(Backend::MAX_PARAMS) {
-            for d in crate::db::stations::import_details(self.tx()?, part).await? {
-                self.series.station_known(d.id, &d.department);
-                updated_at.insert(d.id, d.updated_at);
+            for (f, c) in stored.prices.remove(&id).unwrap_or_default() {
+                current.insert((id, f), c);
             }
-            for (s, f, price, at) in crate::db::prices::of_stations(self.tx()?, part).await? {
-                current.insert((s, f), Current { price, at });
-            }
-            if self.is_newest {
-                for (s, f, kind, since) in crate::db::shortages::of_stations(self.tx()?, part).await? {
-                    shortages.entry(s).or_default().push((f, kind, since));
-                }
+            if let Some(s) = stored.shortages.remove(&id) {
+                shortages.insert(id, s);
             }
         }
         Ok((current, shortages, updated_at))
     }
 
-    /// The stored stations' state [`Loader::load_current`] needs, whole tables at once.
-    async fn read_stored(&mut self) -> Result<StoredState, ImportError> {
+    /// The stored state [`Loader::load_current`] needs of the stations `ids` (lists of ids), or
+    /// of every station (`None`: whole tables at once).
+    async fn read_stored(&mut self, ids: Option<&[i64]>) -> Result<StoredState, ImportError> {
+        use crate::db::{prices, shortages, stations};
         let mut stored = StoredState::default();
-        for d in crate::db::stations::import_details_all(self.tx()?).await? {
-            stored.details.insert(d.id, (d.updated_at, d.department));
-        }
-        for (s, f, price, at) in crate::db::prices::all(self.tx()?).await? {
-            stored.prices.entry(s).or_default().push((f, Current { price, at }));
-        }
-        if self.is_newest {
-            for (s, f, kind, since) in crate::db::shortages::all(self.tx()?).await? {
-                stored.shortages.entry(s).or_default().push((f, kind, since));
+        let Some(ids) = ids else {
+            stored.details(stations::import_details_all(self.tx()?).await?);
+            stored.prices(prices::all(self.tx()?).await?);
+            if self.is_newest {
+                stored.shortages(shortages::all(self.tx()?).await?);
+            }
+            return Ok(stored);
+        };
+        for part in ids.chunks(Backend::MAX_PARAMS) {
+            stored.details(stations::import_details(self.tx()?, part).await?);
+            stored.prices(prices::of_stations(self.tx()?, part).await?);
+            if self.is_newest {
+                stored.shortages(shortages::of_stations(self.tx()?, part).await?);
             }
         }
         Ok(stored)
